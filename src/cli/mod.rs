@@ -1,0 +1,230 @@
+//! Command-line interface: flag definitions (clap derive), dispatch, and exit codes.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values).
+
+use clap::{Args, Parser, Subcommand};
+use outagesim::bench::phold::{self, PholdParams, PholdResult};
+use std::io::Write;
+
+/// outagesim: a deterministic discrete-event simulator of outages in distributed systems.
+#[derive(Parser, Debug)]
+#[command(name = "outagesim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Measure the engine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// PHOLD, the standard parallel discrete-event benchmark, in events per second.
+    Phold(PholdArgs),
+}
+
+#[derive(Args, Debug)]
+struct PholdArgs {
+    /// Number of logical processes (N).
+    #[arg(long, default_value_t = 1024)]
+    lps: u32,
+    /// Events each LP starts with (J).
+    #[arg(long, default_value_t = 16)]
+    start_events: u32,
+    /// Probability that an event is sent to a random LP instead of itself (R).
+    #[arg(long, default_value_t = 0.9)]
+    remote: f64,
+    /// Mean delay between an event and the one it causes, in seconds (M).
+    #[arg(long, default_value_t = 1.0)]
+    mean: f64,
+    /// Minimum delay in seconds (L); also the partitioned executor's lookahead.
+    #[arg(long, default_value_t = 0.1)]
+    lookahead: f64,
+    /// Events to commit (E), e.g. 20000000 or 2e7.
+    #[arg(long, default_value = "2e7", value_parser = parse_count)]
+    events: u64,
+    /// Worker threads. 1 without --partitions runs the sequential executor.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Partitions for the partitioned executor (default: four per thread when --threads > 1;
+    /// measured better balanced than one per thread).
+    #[arg(long)]
+    partitions: Option<u32>,
+    /// Run seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also run a plain BinaryHeap loop with the same parameters, in the same process.
+    #[arg(long)]
+    baseline: bool,
+    /// Print one JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses an event count written as an integer ("20000000", "20_000_000") or in
+/// scientific notation with an integral value ("2e7").
+fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(n);
+    }
+    match t.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x < 1.8e19 => Ok(x as u64),
+        _ => Err(format!(
+            "invalid count \"{s}\": write a whole number such as 20000000 or 2e7"
+        )),
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Bench(BenchCommand::Phold(args)) => bench_phold(args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(CliError::BadInput(msg)) => {
+            eprintln!("error: {msg}");
+            2
+        }
+        Err(CliError::Failed(e)) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+enum CliError {
+    /// The user's input is wrong: exit code 2.
+    BadInput(String),
+    /// Something failed while running: exit code 1.
+    Failed(anyhow::Error),
+}
+
+fn bench_phold(a: PholdArgs) -> Result<(), CliError> {
+    let params = PholdParams {
+        lps: a.lps,
+        start_events: a.start_events,
+        remote: a.remote,
+        mean: a.mean,
+        lookahead: a.lookahead,
+        events: a.events,
+        seed: a.seed,
+    };
+    params.validate().map_err(CliError::BadInput)?;
+    if a.threads == 0 {
+        return Err(CliError::BadInput("--threads must be at least 1".into()));
+    }
+    if a.partitions == Some(0) {
+        return Err(CliError::BadInput("--partitions must be at least 1".into()));
+    }
+    let partitions = a.partitions.or(if a.threads > 1 {
+        Some(4 * a.threads as u32)
+    } else {
+        None
+    });
+    let (result, _) = phold::run_engine(&params, a.threads, partitions)
+        .map_err(|e| CliError::Failed(anyhow::anyhow!(e)))?;
+    let peak = outagesim::bench::peak_rss_bytes();
+    let mut rows = vec![(result, peak)];
+    if a.baseline {
+        let b = phold::run_baseline(&params).map_err(|e| CliError::Failed(anyhow::anyhow!(e)))?;
+        rows.push((b, None));
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let io = |e: std::io::Error| CliError::Failed(e.into());
+    if a.json {
+        for (r, peak) in &rows {
+            let mut v = serde_json::to_value(r).map_err(|e| CliError::Failed(e.into()))?;
+            if let Some(p) = peak {
+                v["peak_rss_bytes"] = (*p).into();
+            }
+            writeln!(out, "{v}").map_err(io)?;
+        }
+    } else {
+        print_table(&mut out, &rows).map_err(io)?;
+    }
+    Ok(())
+}
+
+fn print_table(out: &mut impl Write, rows: &[(PholdResult, Option<u64>)]) -> std::io::Result<()> {
+    let r0 = &rows[0].0;
+    writeln!(
+        out,
+        "PHOLD  N={} J={} seed={}  (events committed to a lookahead boundary)",
+        r0.lps, r0.start_events, r0.seed
+    )?;
+    writeln!(
+        out,
+        "{:<10} {:<12} {:>7} {:>10} {:>12} {:>8} {:>12} {:>16}",
+        "engine", "executor", "threads", "partitions", "events", "seconds", "events/s", "checksum"
+    )?;
+    for (r, _) in rows {
+        writeln!(
+            out,
+            "{:<10} {:<12} {:>7} {:>10} {:>12} {:>8.3} {:>12} {:>16}",
+            r.engine,
+            r.executor,
+            r.threads,
+            r.partitions,
+            r.events,
+            r.seconds,
+            human_rate(r.events_per_sec),
+            r.checksum
+        )?;
+    }
+    if rows.len() == 2 {
+        let (e, b) = (&rows[0].0, &rows[1].0);
+        let same = if e.checksum == b.checksum && e.events == b.events {
+            "same events and checksum"
+        } else {
+            "DIFFERENT events or checksum"
+        };
+        writeln!(
+            out,
+            "speed-up over baseline: {:.2}x ({same})",
+            e.events_per_sec / b.events_per_sec
+        )?;
+    }
+    if let Some(p) = rows[0].1 {
+        writeln!(out, "peak memory: {:.1} MiB", p as f64 / (1024.0 * 1024.0))?;
+    }
+    Ok(())
+}
+
+fn human_rate(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2} M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1} k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_parse() {
+        assert_eq!(parse_count("2e7"), Ok(20_000_000));
+        assert_eq!(parse_count("20_000_000"), Ok(20_000_000));
+        assert_eq!(parse_count("15"), Ok(15));
+        assert!(parse_count("1.5").unwrap_err().contains("whole number"));
+        assert!(parse_count("-3").is_err());
+        assert!(parse_count("lots").is_err());
+    }
+}

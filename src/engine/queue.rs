@@ -1,0 +1,679 @@
+//! Pending-event sets: the self-tuning calendar queue the executors use, and the heaps it was
+//! measured against (`benches/engine.rs` keeps those measurements).
+//!
+//! Every set orders items by a unique 128-bit key whose high 64 bits are the time in
+//! nanoseconds; the low 64 bits break ties without reference to insertion order. All sets pop
+//! in exactly the same order, so the choice of structure never changes a result.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// An item with a unique ordering key: `time << 64 | tie`.
+pub trait Keyed {
+    /// The full ordering key. Two distinct pending items must never share a key.
+    fn key(&self) -> u128;
+    /// The time part of the key, in nanoseconds.
+    #[inline]
+    fn time(&self) -> u64 {
+        (self.key() >> 64) as u64
+    }
+}
+
+/// The interface the benchmarks and property tests drive every structure through.
+pub trait EventSet<T: Keyed> {
+    /// Adds an item.
+    fn push(&mut self, item: T);
+    /// Removes and returns the item with the smallest key.
+    fn pop(&mut self) -> Option<T>;
+    /// The smallest key, if any (may reorganise internally, hence `&mut`).
+    fn peek_key(&mut self) -> Option<u128>;
+    /// Number of pending items.
+    fn len(&self) -> usize;
+    /// Removes and returns the smallest item if its time is before `end`.
+    #[inline]
+    fn pop_before(&mut self, end: u64) -> Option<T> {
+        match self.peek_key() {
+            Some(k) if ((k >> 64) as u64) < end => self.pop(),
+            _ => None,
+        }
+    }
+    /// Whether no item is pending.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reverses an item's key order so that `BinaryHeap` (a max-heap) pops the smallest key.
+#[repr(transparent)]
+pub struct Rev<T>(pub T);
+
+impl<T: Keyed> PartialEq for Rev<T> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key() == other.0.key()
+    }
+}
+impl<T: Keyed> Eq for Rev<T> {}
+impl<T: Keyed> PartialOrd for Rev<T> {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T: Keyed> Ord for Rev<T> {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.key().cmp(&self.0.key())
+    }
+}
+
+/// `std::collections::BinaryHeap`, the textbook baseline.
+pub struct StdHeap<T>(BinaryHeap<Rev<T>>);
+
+impl<T: Keyed> Default for StdHeap<T> {
+    fn default() -> Self {
+        StdHeap(BinaryHeap::new())
+    }
+}
+
+impl<T: Keyed> EventSet<T> for StdHeap<T> {
+    #[inline]
+    fn push(&mut self, item: T) {
+        self.0.push(Rev(item));
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop().map(|r| r.0)
+    }
+    #[inline]
+    fn peek_key(&mut self) -> Option<u128> {
+        self.0.peek().map(|r| r.0.key())
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// An implicit 4-ary min-heap: shallower than a binary heap, children share a cache line.
+pub struct QuadHeap<T> {
+    items: Vec<T>,
+}
+
+impl<T: Keyed> Default for QuadHeap<T> {
+    fn default() -> Self {
+        QuadHeap { items: Vec::new() }
+    }
+}
+
+impl<T: Keyed> EventSet<T> for QuadHeap<T> {
+    fn push(&mut self, item: T) {
+        let key = item.key();
+        self.items.push(item);
+        let mut i = self.items.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if self.items[parent].key() <= key {
+                break;
+            }
+            self.items.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        let n = self.items.len();
+        if n == 0 {
+            return None;
+        }
+        let top = self.items.swap_remove(0);
+        let n = n - 1;
+        if n > 1 {
+            let key = self.items[0].key();
+            let mut i = 0;
+            loop {
+                let first = 4 * i + 1;
+                if first >= n {
+                    break;
+                }
+                let last = (first + 4).min(n);
+                let mut best = first;
+                let mut best_key = self.items[first].key();
+                for c in first + 1..last {
+                    let k = self.items[c].key();
+                    if k < best_key {
+                        best = c;
+                        best_key = k;
+                    }
+                }
+                if best_key >= key {
+                    break;
+                }
+                self.items.swap(i, best);
+                i = best;
+            }
+        }
+        Some(top)
+    }
+
+    fn peek_key(&mut self) -> Option<u128> {
+        self.items.first().map(Keyed::key)
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// Largest number of ring buckets (each costs a 24-byte `Vec` header).
+const MAX_BUCKETS: usize = 1 << 22;
+/// Smallest number of ring buckets.
+const MIN_BUCKETS: usize = 16;
+/// Events per bucket the tuner aims for in the dense part of the future. Measured with
+/// PHOLD (see `benches/engine.rs` and the README): 3 per bucket ran at 16.5 M events/s with
+/// 16 K pending and 2.8 M with 1 M pending; 32 per bucket at 25 M and 6.4 M. Fuller buckets
+/// mean fewer, denser cache lines; sorting 32 keys on each advance is cheap beside a miss.
+const TARGET_PER_BUCKET: u64 = 32;
+/// Fraction of the pending future the ring covers; later events wait in the far heap.
+const COVER: f64 = 0.995;
+/// Bucket advances between two checks of the tuning statistics.
+const TUNE_EVERY: u32 = 4096;
+
+/// A calendar queue with a far-future heap, tuned from the pending events themselves.
+///
+/// Time is cut into slots of `2^shift` ns. The current slot's events sit in a vector sorted
+/// by descending key (`cur`, popped from the end), and any event pushed into the current slot
+/// after it was sorted waits in a small heap beside it (`late`); the next `nb - 1` slots are a ring of unsorted buckets with an occupancy
+/// bitmap; anything later waits in a binary heap (`far`) until the window reaches it. Pushes
+/// and pops are O(1) on average while the tuning holds, and never worse than a heap's
+/// O(log n) when it does not (for example when every event has the same time). Retuning
+/// rebuilds the structure in O(n) when the population doubles or halves, when buckets grow
+/// crowded, or when too much of the future falls beyond the window.
+///
+/// Invariants (between calls):
+/// - `cur` is sorted by descending key; every item in `cur` and `late` has slot <= `cur_slot`;
+/// - every ring item has slot in (`cur_slot`, `cur_slot + nb`) and sits in bucket
+///   `slot & mask`, whose occupancy bit is set iff the bucket is non-empty;
+/// - every item in `far` has slot >= `cur_slot + nb` or was pushed before the window reached
+///   it, and is pulled into the ring whenever `cur_slot` advances past it.
+pub struct CalendarQueue<T> {
+    buckets: Vec<Vec<Rev<T>>>,
+    occupied: Vec<u64>,
+    shift: u32,
+    mask: u64,
+    cur: Vec<Rev<T>>,
+    late: BinaryHeap<Rev<T>>,
+    cur_slot: u64,
+    ring_len: usize,
+    far: BinaryHeap<Rev<T>>,
+    len: usize,
+    grow_at: usize,
+    shrink_at: usize,
+    far_limit: usize,
+    advances: u32,
+    advanced_items: u64,
+    rebuilds: u64,
+}
+
+impl<T: Keyed> Default for CalendarQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Keyed> CalendarQueue<T> {
+    /// An empty queue with small initial buckets; it retunes itself as events arrive.
+    pub fn new() -> Self {
+        let nb = MIN_BUCKETS;
+        CalendarQueue {
+            buckets: (0..nb).map(|_| Vec::new()).collect(),
+            occupied: vec![0; nb.div_ceil(64)],
+            shift: 20,
+            mask: nb as u64 - 1,
+            cur: Vec::new(),
+            late: BinaryHeap::new(),
+            cur_slot: 0,
+            ring_len: 0,
+            far: BinaryHeap::new(),
+            len: 0,
+            grow_at: 4 * nb,
+            shrink_at: 0,
+            far_limit: usize::MAX,
+            advances: 0,
+            advanced_items: 0,
+            rebuilds: 0,
+        }
+    }
+
+    /// How many times the queue has retuned itself (for diagnostics and benchmarks).
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds
+    }
+
+    /// Bytes of memory the queue holds (item storage by capacity, bucket headers, bitmap).
+    pub fn memory_bytes(&self) -> usize {
+        let item = std::mem::size_of::<T>();
+        let header = std::mem::size_of::<Vec<Rev<T>>>();
+        let buckets: usize = self
+            .buckets
+            .iter()
+            .map(|b| b.capacity() * item + header)
+            .sum();
+        buckets
+            + (self.cur.capacity() + self.late.capacity() + self.far.capacity()) * item
+            + self.occupied.capacity() * 8
+    }
+
+    /// The bucket width in nanoseconds and the number of buckets now in use.
+    pub fn geometry(&self) -> (u64, usize) {
+        (1u64 << self.shift, self.buckets.len())
+    }
+
+    #[inline]
+    fn nb(&self) -> u64 {
+        self.mask + 1
+    }
+
+    #[inline]
+    fn place(&mut self, item: T) {
+        let slot = item.time() >> self.shift;
+        if slot <= self.cur_slot {
+            self.late.push(Rev(item));
+        } else if slot - self.cur_slot < self.nb() {
+            let idx = (slot & self.mask) as usize;
+            self.buckets[idx].push(Rev(item));
+            self.occupied[idx >> 6] |= 1 << (idx & 63);
+            self.ring_len += 1;
+        } else {
+            self.far.push(Rev(item));
+        }
+    }
+
+    /// Moves far items that the window now covers into the ring (or `cur`).
+    #[inline]
+    fn pull_far(&mut self) {
+        let end = self.cur_slot.saturating_add(self.nb());
+        while let Some(top) = self.far.peek() {
+            if (top.0.time() >> self.shift) >= end {
+                break;
+            }
+            let item = self.far.pop().expect("peeked").0;
+            self.place(item);
+        }
+    }
+
+    /// The ring index of the first occupied bucket after `cur_slot`, scanning the window.
+    #[inline]
+    fn next_occupied(&self) -> Option<u64> {
+        let nb = self.nb();
+        let start = (self.cur_slot + 1) & self.mask;
+        let words = self.occupied.len() as u64;
+        let mut w = start >> 6;
+        // First word: only bits at or after `start`.
+        let mut bits = self.occupied[w as usize] & (!0u64 << (start & 63));
+        let mut scanned = 0u64;
+        loop {
+            if bits != 0 {
+                let idx = (w << 6) | bits.trailing_zeros() as u64;
+                return Some(idx);
+            }
+            scanned += 1;
+            if scanned > words {
+                return None;
+            }
+            w = (w + 1) % words;
+            bits = self.occupied[w as usize];
+            if nb < 64 {
+                bits &= (1u64 << nb) - 1;
+            }
+        }
+    }
+
+    /// Makes the current slot non-empty if any item is pending. Returns false when the queue
+    /// is empty.
+    #[inline]
+    fn ensure_current(&mut self) -> bool {
+        if !self.cur.is_empty() || !self.late.is_empty() {
+            return true;
+        }
+        if self.len == 0 {
+            return false;
+        }
+        self.advance();
+        true
+    }
+
+    #[cold]
+    fn advance(&mut self) {
+        if self.len > self.grow_at || self.len < self.shrink_at || self.far.len() > self.far_limit {
+            self.rebuild();
+            if !self.late.is_empty() {
+                return;
+            }
+        }
+        if self.ring_len == 0 {
+            // Jump straight to the earliest far item.
+            let first = self
+                .far
+                .peek()
+                .expect("len > 0 but nothing pending")
+                .0
+                .time();
+            self.cur_slot = first >> self.shift;
+            self.pull_far();
+            if !self.late.is_empty() {
+                return;
+            }
+        }
+        let idx = self
+            .next_occupied()
+            .expect("ring_len > 0 but no occupied bucket");
+        let cur_idx = self.cur_slot & self.mask;
+        let dist = (idx.wrapping_sub(cur_idx)) & self.mask;
+        self.cur_slot += dist;
+        // The current slot takes the bucket's storage; the bucket starts again with none. A
+        // bucket's occupancy peaks just before it is drained and averages far less over the
+        // ring, so keeping capacity would hold several times the memory the events need.
+        let bucket = std::mem::take(&mut self.buckets[idx as usize]);
+        self.ring_len -= bucket.len();
+        self.advanced_items += bucket.len() as u64;
+        self.cur = bucket;
+        self.occupied[(idx >> 6) as usize] &= !(1u64 << (idx & 63));
+        self.cur
+            .sort_unstable_by_key(|r| std::cmp::Reverse(r.0.key()));
+        self.pull_far();
+        self.advances += 1;
+        if self.advances >= TUNE_EVERY {
+            let crowded = self.advanced_items > 16 * TARGET_PER_BUCKET * self.advances as u64;
+            self.advances = 0;
+            self.advanced_items = 0;
+            if crowded {
+                // Buckets are far fuller than intended: retune on the next advance.
+                self.grow_at = 0;
+            }
+        }
+    }
+
+    /// The smallest key of the current slot, which must not be empty.
+    #[inline]
+    fn min_key(&self) -> u128 {
+        match (self.cur.last(), self.late.peek()) {
+            (Some(a), Some(b)) => a.0.key().min(b.0.key()),
+            (Some(a), None) => a.0.key(),
+            (None, Some(b)) => b.0.key(),
+            (None, None) => unreachable!("min_key on an empty current slot"),
+        }
+    }
+
+    /// Removes the smallest item of the current slot, which must not be empty.
+    #[inline]
+    fn take_min(&mut self) -> T {
+        let from_late = match (self.cur.last(), self.late.peek()) {
+            (Some(a), Some(b)) => b.0.key() < a.0.key(),
+            (Some(_), None) => false,
+            _ => true,
+        };
+        if from_late {
+            self.late.pop().expect("late is non-empty").0
+        } else {
+            self.cur.pop().expect("cur is non-empty").0
+        }
+    }
+
+    /// Collects every item and lays them out again with a width and ring size fitted to them.
+    #[cold]
+    fn rebuild(&mut self) {
+        self.rebuilds += 1;
+        let mut all: Vec<T> = Vec::with_capacity(self.len);
+        all.extend(self.cur.drain(..).map(|r| r.0));
+        all.extend(
+            std::mem::take(&mut self.late)
+                .into_vec()
+                .into_iter()
+                .map(|r| r.0),
+        );
+        all.extend(
+            std::mem::take(&mut self.far)
+                .into_vec()
+                .into_iter()
+                .map(|r| r.0),
+        );
+        for b in &mut self.buckets {
+            all.extend(b.drain(..).map(|r| r.0));
+        }
+        let n = all.len();
+        debug_assert_eq!(n, self.len);
+        let (shift, nb) = tune(&all);
+        self.shift = shift;
+        if nb != self.buckets.len() {
+            self.buckets = (0..nb).map(|_| Vec::new()).collect();
+        }
+        self.occupied = vec![0; nb.div_ceil(64)];
+        self.mask = nb as u64 - 1;
+        self.ring_len = 0;
+        let min_time = all.iter().map(Keyed::time).min().unwrap_or(0);
+        self.cur_slot = min_time >> shift;
+        for item in all {
+            self.place(item);
+        }
+        self.grow_at = (2 * n).max(4 * nb).max(1024);
+        self.shrink_at = if n > 8192 { n / 4 } else { 0 };
+        self.far_limit = (n / 2).max(2 * self.far.len()).max(1024);
+        self.advances = 0;
+        self.advanced_items = 0;
+    }
+}
+
+/// Chooses the slot width (as a power of two) and the ring size for a set of items.
+fn tune<T: Keyed>(items: &[T]) -> (u32, usize) {
+    let n = items.len();
+    if n < 2 {
+        return (20, MIN_BUCKETS);
+    }
+    // A strided sample of at most 1024 times is enough to find the quantiles.
+    let step = (n / 1024).max(1);
+    let mut sample: Vec<u64> = items.iter().step_by(step).map(Keyed::time).collect();
+    sample.sort_unstable();
+    let t0 = sample[0];
+    let q = |p: f64| sample[((sample.len() - 1) as f64 * p) as usize] - t0;
+    let half = q(0.5);
+    // Width: TARGET_PER_BUCKET events per slot over the nearer half of the future.
+    let width = (2 * TARGET_PER_BUCKET as u128 * half as u128 / n as u128).max(1) as u64;
+    let shift = 63 - width.leading_zeros();
+    // Ring: cover up to the COVER quantile, within memory bounds.
+    let span_slots = (q(COVER) >> shift) + 2;
+    let cap = n.next_power_of_two().clamp(MIN_BUCKETS, MAX_BUCKETS);
+    let nb = (span_slots.min(cap as u64) as usize)
+        .next_power_of_two()
+        .clamp(MIN_BUCKETS, MAX_BUCKETS);
+    (shift, nb)
+}
+
+impl<T: Keyed> EventSet<T> for CalendarQueue<T> {
+    #[inline]
+    fn push(&mut self, item: T) {
+        self.len += 1;
+        self.place(item);
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        if !self.ensure_current() {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.take_min())
+    }
+
+    #[inline]
+    fn peek_key(&mut self) -> Option<u128> {
+        if !self.ensure_current() {
+            return None;
+        }
+        Some(self.min_key())
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn pop_before(&mut self, end: u64) -> Option<T> {
+        if !self.ensure_current() {
+            return None;
+        }
+        if ((self.min_key() >> 64) as u64) >= end {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.take_min())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::{below, entity_stream, exponential_nanos};
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct K(u128);
+    impl Keyed for K {
+        fn key(&self) -> u128 {
+            self.0
+        }
+    }
+
+    fn k(time: u64, tie: u64) -> K {
+        K(((time as u128) << 64) | tie as u128)
+    }
+
+    /// Drives a set through a random hold model and returns the popped keys.
+    fn hold_trace<S: EventSet<K>>(
+        mut set: S,
+        seed: u64,
+        n: usize,
+        ops: usize,
+        mean: f64,
+    ) -> Vec<u128> {
+        let mut r = entity_stream(seed, 0);
+        let mut tie = 0u64;
+        for _ in 0..n {
+            tie += 1;
+            set.push(k(exponential_nanos(&mut r, mean), tie));
+        }
+        let mut out = Vec::with_capacity(ops);
+        for i in 0..ops {
+            let e = set.pop().expect("non-empty");
+            out.push(e.0);
+            // Vary the population: sometimes push two, sometimes none.
+            let pushes = match below(&mut r, 8) {
+                0 => 0,
+                1 => 2,
+                _ => 1,
+            };
+            for _ in 0..pushes {
+                tie += 1;
+                let delay = if i % 97 == 0 {
+                    0
+                } else {
+                    exponential_nanos(&mut r, mean)
+                };
+                set.push(k(e.time() + delay, tie));
+            }
+            if set.is_empty() {
+                tie += 1;
+                set.push(k(e.time() + 1, tie));
+            }
+        }
+        while let Some(e) = set.pop() {
+            out.push(e.0);
+        }
+        out
+    }
+
+    #[test]
+    fn all_sets_pop_the_same_sequence() {
+        for &(n, mean) in &[(10usize, 1e9), (1000, 1e6), (5000, 3.0), (20_000, 1e12)] {
+            let a = hold_trace(StdHeap::default(), 5, n, 50_000, mean);
+            let b = hold_trace(QuadHeap::default(), 5, n, 50_000, mean);
+            let c = hold_trace(CalendarQueue::new(), 5, n, 50_000, mean);
+            assert_eq!(a, b, "quad heap differs at n={n}");
+            assert_eq!(a, c, "calendar differs at n={n}");
+            assert!(a.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+
+    #[test]
+    fn same_time_events_come_out_by_tie() {
+        let mut q = CalendarQueue::new();
+        for tie in (0..10_000u64).rev() {
+            q.push(k(42, tie));
+        }
+        for tie in 0..10_000u64 {
+            assert_eq!(q.pop(), Some(k(42, tie)));
+        }
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn bimodal_delays_do_not_lose_order() {
+        // Hops of microseconds mixed with hour-long timeouts, as request models produce.
+        let mut q = CalendarQueue::new();
+        let mut r = entity_stream(9, 9);
+        let mut tie = 0;
+        let mut now = 0u64;
+        for _ in 0..10_000 {
+            tie += 1;
+            q.push(k(now + 3_600_000_000_000, tie));
+            tie += 1;
+            q.push(k(now + exponential_nanos(&mut r, 50_000.0), tie));
+            let e = q.pop().unwrap();
+            assert!(e.time() >= now);
+            now = e.time();
+        }
+        let mut last = 0;
+        while let Some(e) = q.pop() {
+            assert!(e.0 > last);
+            last = e.0;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Popped events come out in non-decreasing key order, whatever is pushed when.
+        #[test]
+        fn calendar_pops_in_key_order(
+            times in prop::collection::vec(0u64..1u64 << 40, 1..400),
+            later in prop::collection::vec((0u64..1u64 << 36, 0u8..3), 0..800),
+        ) {
+            let mut q = CalendarQueue::new();
+            let mut reference = StdHeap::default();
+            let mut tie = 0;
+            for t in times {
+                tie += 1;
+                q.push(k(t, tie));
+                reference.push(k(t, tie));
+            }
+            let mut last: Option<u128> = None;
+            let mut it = later.into_iter();
+            while let Some(e) = q.pop() {
+                let r = reference.pop().unwrap();
+                prop_assert_eq!(e, r);
+                if let Some(l) = last {
+                    prop_assert!(e.0 >= l);
+                }
+                last = Some(e.0);
+                if let Some((d, copies)) = it.next() {
+                    for _ in 0..copies {
+                        tie += 1;
+                        q.push(k(e.time() + d, tie));
+                        reference.push(k(e.time() + d, tie));
+                    }
+                }
+            }
+            prop_assert!(reference.is_empty());
+        }
+    }
+}
