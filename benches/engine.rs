@@ -1,1 +1,102 @@
-fn main() {}
+//! Pending-event set measurements: the classic hold model (pop the earliest event, push one
+//! at its time plus an exponential delay) at 1e3 .. 1e7 pending events, for the calendar
+//! queue the engine uses and the heaps it was chosen against.
+//!
+//! Run: `cargo bench --bench engine` (add `-- hold/calendar` to run one structure). Each
+//! structure is filled once per size and kept in steady state across samples.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use outagesim::engine::queue::{CalendarQueue, EventSet, Keyed, QuadHeap, StdHeap};
+use outagesim::engine::rng::{EntityRng, entity_stream, exponential_nanos};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// The same size and key layout as the engine's `Event<()>` (24 bytes).
+#[derive(Clone, Copy)]
+struct Ev {
+    time: u64,
+    tie: u64,
+    _dst: u32,
+}
+
+impl Keyed for Ev {
+    #[inline]
+    fn key(&self) -> u128 {
+        ((self.time as u128) << 64) | self.tie as u128
+    }
+    #[inline]
+    fn time(&self) -> u64 {
+        self.time
+    }
+}
+
+/// Mean delay: one second in nanoseconds.
+const MEAN: f64 = 1e9;
+
+struct Hold<S> {
+    set: S,
+    rng: EntityRng,
+    tie: u64,
+}
+
+impl<S: EventSet<Ev>> Hold<S> {
+    fn new(mut set: S, n: usize) -> Self {
+        let mut rng = entity_stream(42, 0);
+        for tie in 0..n as u64 {
+            let time = exponential_nanos(&mut rng, MEAN);
+            set.push(Ev { time, tie, _dst: 0 });
+        }
+        let mut h = Hold {
+            set,
+            rng,
+            tie: n as u64,
+        };
+        // Reach steady state (and let the calendar tune itself) before measuring.
+        h.ops(n.max(100_000));
+        h
+    }
+
+    #[inline]
+    fn ops(&mut self, k: usize) {
+        for _ in 0..k {
+            let e = self.set.pop().expect("hold keeps the population constant");
+            self.tie += 1;
+            let time = e.time + exponential_nanos(&mut self.rng, MEAN);
+            self.set.push(Ev {
+                time,
+                tie: self.tie,
+                _dst: 0,
+            });
+        }
+    }
+}
+
+fn bench_structure<S: EventSet<Ev>>(c: &mut Criterion, name: &str, make: fn() -> S) {
+    let mut group = c.benchmark_group(format!("hold/{name}"));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    group.throughput(Throughput::Elements(1));
+    for exp in 3..=7 {
+        let n = 10usize.pow(exp);
+        let mut hold = Hold::new(make(), n);
+        group.bench_function(BenchmarkId::from_parameter(format!("1e{exp}")), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                hold.ops(iters as usize);
+                black_box(&hold.set);
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn hold_model(c: &mut Criterion) {
+    bench_structure(c, "calendar", CalendarQueue::<Ev>::new);
+    bench_structure(c, "quad-heap", QuadHeap::<Ev>::default);
+    bench_structure(c, "binary-heap", StdHeap::<Ev>::default);
+}
+
+criterion_group!(benches, hold_model);
+criterion_main!(benches);

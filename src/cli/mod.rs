@@ -28,6 +28,7 @@ enum BenchCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct PholdArgs {
     /// Number of logical processes (N).
     #[arg(long, default_value_t = 1024)]

@@ -1,0 +1,133 @@
+//! The command line as a user meets it: output shape, agreement with the baseline, and
+//! clear refusals of bad input with exit code 2.
+
+use std::process::{Command, Output};
+
+fn outagesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_outagesim"))
+        .args(args)
+        .output()
+        .expect("the outagesim binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const SMALL: &[&str] = &[
+    "bench",
+    "phold",
+    "--lps",
+    "64",
+    "--start-events",
+    "4",
+    "--events",
+    "2e4",
+];
+
+#[test]
+fn phold_json_prints_engine_and_baseline_with_the_same_checksum() {
+    let mut args = SMALL.to_vec();
+    args.extend(["--baseline", "--json", "--threads", "2"]);
+    let o = outagesim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["engine"], "outagesim");
+    assert_eq!(rows[0]["executor"], "partitioned");
+    assert_eq!(rows[0]["threads"], 2);
+    assert_eq!(rows[0]["partitions"], 8);
+    assert_eq!(rows[1]["engine"], "baseline");
+    for key in [
+        "events",
+        "seconds",
+        "events_per_sec",
+        "threads",
+        "partitions",
+        "checksum",
+    ] {
+        assert!(
+            rows[0].get(key).is_some() && rows[1].get(key).is_some(),
+            "missing {key}"
+        );
+    }
+    assert_eq!(rows[0]["checksum"], rows[1]["checksum"]);
+    assert_eq!(rows[0]["events"], rows[1]["events"]);
+    assert!(rows[0]["events"].as_u64().unwrap() >= 20_000);
+}
+
+#[test]
+fn phold_output_is_the_same_for_any_thread_count() {
+    let run = |threads: &str, parts: &str| {
+        let mut args = SMALL.to_vec();
+        args.extend(["--json", "--threads", threads, "--partitions", parts]);
+        let o = outagesim(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (v["checksum"].clone(), v["events"].clone())
+    };
+    let one = run("1", "5");
+    assert_eq!(one, run("2", "5"));
+    assert_eq!(one, run("4", "5"));
+    assert_eq!(one, run("3", "64"));
+}
+
+#[test]
+fn phold_table_reports_speed_up_and_agreement() {
+    let mut args = SMALL.to_vec();
+    args.push("--baseline");
+    let o = outagesim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("events/s"), "{text}");
+    assert!(text.contains("speed-up over baseline"), "{text}");
+    assert!(text.contains("(same events and checksum)"), "{text}");
+}
+
+#[test]
+fn bad_phold_parameters_exit_2_with_a_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--remote", "1.5"],
+            "--remote must be within 0..=1, got 1.5",
+        ),
+        (&["--mean", "0.05"], "--mean must be >= --lookahead"),
+        (&["--lps", "0"], "--lps must be at least 1"),
+        (&["--threads", "0"], "--threads must be at least 1"),
+        (&["--partitions", "0"], "--partitions must be at least 1"),
+        (&["--events", "lots"], "invalid count \"lots\""),
+        (&["--lookahead", "-1"], "--lookahead must be > 0"),
+    ];
+    for (extra, expect) in cases {
+        let mut args = vec!["bench", "phold"];
+        args.extend_from_slice(extra);
+        let o = outagesim(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expect), "{extra:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "no half output on bad input");
+    }
+}
+
+#[test]
+fn unknown_flags_and_commands_exit_2() {
+    let o = outagesim(&["bench", "phold", "--bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--bogus"));
+    let o = outagesim(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("frobnicate"));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let o = outagesim(&["--help"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("bench"));
+    let o = outagesim(&["--version"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains(env!("CARGO_PKG_VERSION")));
+}

@@ -1,0 +1,5 @@
+//! The integration test binary: engine determinism across executors, stop rules, observers,
+//! refusals, and the command line as a user sees it.
+
+mod cli;
+mod engine;
