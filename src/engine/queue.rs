@@ -194,8 +194,8 @@ const TUNE_EVERY: u32 = 4096;
 /// - `cur` is sorted by descending key; every item in `cur` and `late` has slot <= `cur_slot`;
 /// - every ring item has slot in (`cur_slot`, `cur_slot + nb`) and sits in bucket
 ///   `slot & mask`, whose occupancy bit is set iff the bucket is non-empty;
-/// - every item in `far` has slot >= `cur_slot + nb` or was pushed before the window reached
-///   it, and is pulled into the ring whenever `cur_slot` advances past it.
+/// - every item in `far` or `far_new` has slot >= `cur_slot + nb` or was pushed before the
+///   window reached it, and is pulled into the ring whenever `cur_slot` advances past it.
 pub struct CalendarQueue<T> {
     buckets: Vec<Vec<Rev<T>>>,
     occupied: Vec<u64>,
@@ -206,6 +206,9 @@ pub struct CalendarQueue<T> {
     cur_slot: u64,
     ring_len: usize,
     far: BinaryHeap<Rev<T>>,
+    /// Far items not yet merged into `far`: pushes stay O(1), and a rebuild (which collects
+    /// everything anyway) never pays for heap order it would throw away.
+    far_new: Vec<Rev<T>>,
     len: usize,
     grow_at: usize,
     shrink_at: usize,
@@ -235,6 +238,7 @@ impl<T: Keyed> CalendarQueue<T> {
             cur_slot: 0,
             ring_len: 0,
             far: BinaryHeap::new(),
+            far_new: Vec::new(),
             len: 0,
             grow_at: 4 * nb,
             shrink_at: 0,
@@ -260,7 +264,11 @@ impl<T: Keyed> CalendarQueue<T> {
             .map(|b| b.capacity() * item + header)
             .sum();
         buckets
-            + (self.cur.capacity() + self.late.capacity() + self.far.capacity()) * item
+            + (self.cur.capacity()
+                + self.late.capacity()
+                + self.far.capacity()
+                + self.far_new.capacity())
+                * item
             + self.occupied.capacity() * 8
     }
 
@@ -285,13 +293,16 @@ impl<T: Keyed> CalendarQueue<T> {
             self.occupied[idx >> 6] |= 1 << (idx & 63);
             self.ring_len += 1;
         } else {
-            self.far.push(Rev(item));
+            self.far_new.push(Rev(item));
         }
     }
 
     /// Moves far items that the window now covers into the ring (or `cur`).
     #[inline]
     fn pull_far(&mut self) {
+        if !self.far_new.is_empty() {
+            self.far.extend(self.far_new.drain(..));
+        }
         let end = self.cur_slot.saturating_add(self.nb());
         while let Some(top) = self.far.peek() {
             if (top.0.time() >> self.shift) >= end {
@@ -345,7 +356,8 @@ impl<T: Keyed> CalendarQueue<T> {
 
     #[cold]
     fn advance(&mut self) {
-        if self.len > self.grow_at || self.len < self.shrink_at || self.far.len() > self.far_limit {
+        let far_len = self.far.len() + self.far_new.len();
+        if self.len > self.grow_at || self.len < self.shrink_at || far_len > self.far_limit {
             self.rebuild();
             if !self.late.is_empty() {
                 return;
@@ -353,6 +365,9 @@ impl<T: Keyed> CalendarQueue<T> {
         }
         if self.ring_len == 0 {
             // Jump straight to the earliest far item.
+            if !self.far_new.is_empty() {
+                self.far.extend(self.far_new.drain(..));
+            }
             let first = self
                 .far
                 .peek()
@@ -438,11 +453,12 @@ impl<T: Keyed> CalendarQueue<T> {
                 .into_iter()
                 .map(|r| r.0),
         );
+        all.extend(std::mem::take(&mut self.far_new).into_iter().map(|r| r.0));
         for b in &mut self.buckets {
             all.extend(b.drain(..).map(|r| r.0));
         }
         let n = all.len();
-        debug_assert_eq!(n, self.len);
+        assert_eq!(n, self.len, "calendar queue lost track of its items");
         let (shift, nb) = tune(&all);
         self.shift = shift;
         if nb != self.buckets.len() {
