@@ -6,28 +6,19 @@
 //! structure is filled once per size and kept in steady state across samples.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use outagesim::engine::model::Event;
 use outagesim::engine::queue::{CalendarQueue, EventSet, Keyed, QuadHeap, StdHeap};
 use outagesim::engine::rng::{EntityRng, entity_stream, exponential_nanos};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// The same size and key layout as the engine's `Event<()>` (24 bytes).
-#[derive(Clone, Copy)]
-struct Ev {
-    time: u64,
-    tie: u64,
-    _dst: u32,
-}
+/// The engine's own event type for a model with no payload (24 bytes).
+type Ev = Event<()>;
 
-impl Keyed for Ev {
-    #[inline]
-    fn key(&self) -> u128 {
-        ((self.time as u128) << 64) | self.tie as u128
-    }
-    #[inline]
-    fn time(&self) -> u64 {
-        self.time
-    }
+/// Events in the hold model are all addressed to entity 0 from entity 1.
+#[inline]
+fn ev(time: u64, tie: u64) -> Ev {
+    Event::new(time, 1, tie as u32, 0, ())
 }
 
 /// Mean delay: one second in nanoseconds.
@@ -44,7 +35,7 @@ impl<S: EventSet<Ev>> Hold<S> {
         let mut rng = entity_stream(42, 0);
         for tie in 0..n as u64 {
             let time = exponential_nanos(&mut rng, MEAN);
-            set.push(Ev { time, tie, _dst: 0 });
+            set.push(ev(time, tie));
         }
         let mut h = Hold {
             set,
@@ -61,12 +52,8 @@ impl<S: EventSet<Ev>> Hold<S> {
         for _ in 0..k {
             let e = self.set.pop().expect("hold keeps the population constant");
             self.tie += 1;
-            let time = e.time + exponential_nanos(&mut self.rng, MEAN);
-            self.set.push(Ev {
-                time,
-                tie: self.tie,
-                _dst: 0,
-            });
+            let time = e.time() + exponential_nanos(&mut self.rng, MEAN);
+            self.set.push(ev(time, self.tie));
         }
     }
 }

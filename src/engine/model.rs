@@ -26,8 +26,10 @@ pub struct Event<E> {
 }
 
 impl<E> Event<E> {
+    /// An event from `src` (its `seq`-th send) to `dst` at `time` nanoseconds. Models never
+    /// build events themselves (they call [`Context::send`]); benchmarks of event sets do.
     #[inline]
-    pub(crate) fn new(time: u64, src: EntityId, seq: u32, dst: EntityId, payload: E) -> Self {
+    pub fn new(time: u64, src: EntityId, seq: u32, dst: EntityId, payload: E) -> Self {
         Event {
             time,
             tie: ((src as u64) << 32) | seq as u64,
