@@ -1,0 +1,506 @@
+//! The validated, typed description of a run: what the scenario layer builds from a file and
+//! the model consumes. Every reference is already resolved to an index and every value checked;
+//! the model trusts a `Spec` completely.
+//!
+//! Doc comments name the scenario-file field each item comes from and its default.
+
+use crate::engine::SimTime;
+
+/// A whole run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    /// `scenario.name`.
+    pub name: String,
+    /// `scenario.duration`.
+    pub duration: SimTime,
+    /// `scenario.seed` (default 1), overridden by `--seed`.
+    pub seed: u64,
+    /// `scenario.bucket`: metrics time bucket (default "1m").
+    pub bucket: SimTime,
+    /// `scenario.slo`: availability below this counts as downtime (default 0.99).
+    pub slo: f64,
+    /// `[network]`.
+    pub network: NetworkSpec,
+    /// `[components.<name>]`, in file order.
+    pub groups: Vec<GroupSpec>,
+    /// `[[faults]]`, in file order.
+    pub faults: Vec<FaultSpec>,
+}
+
+/// One-way latencies between placements. `[network]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkSpec {
+    /// `same_zone` (default "250us").
+    pub same_zone: SimTime,
+    /// `cross_zone`: between zones of one region (default "1ms").
+    pub cross_zone: SimTime,
+    /// `cross_region` (default "40ms").
+    pub cross_region: SimTime,
+    /// `[[network.regions]]` with `between = ["a", "b"]` and `latency`: a region pair's own
+    /// latency, either direction.
+    pub region_latency: Vec<(String, String, SimTime)>,
+    /// `[[links]]` with `between = ["group", "group"]` and `latency`: overrides for any two
+    /// replicas of these groups, either direction.
+    pub links: Vec<LinkSpec>,
+}
+
+/// A latency override between two component groups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkSpec {
+    pub a: usize,
+    pub b: usize,
+    pub latency: SimTime,
+}
+
+/// Where one replica runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// `region` (default "default"). Regions are the engine's partitions.
+    pub region: String,
+    /// From `zone` or `zones` (replicas spread round-robin over the list). Default: the
+    /// region's name followed by "-a".
+    pub zone: String,
+    /// `segment`: the network segment (default "main"). Traffic between segments crosses a
+    /// `network` group that joins them.
+    pub segment: String,
+}
+
+/// A component group: `replicas` instances of one kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupSpec {
+    /// The table name in `[components.<name>]`.
+    pub name: String,
+    /// One placement per replica (`replicas`, default 1; clients always have 1).
+    pub placement: Vec<Placement>,
+    pub kind: KindSpec,
+}
+
+impl GroupSpec {
+    /// Number of replicas.
+    pub fn replicas(&self) -> u32 {
+        self.placement.len() as u32
+    }
+}
+
+/// What every non-client replica has: workers, a waiting queue and a service time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerSpec {
+    /// `workers`: requests served at once per replica. Defaults: service 1, storage 8,
+    /// resolver and dns 64, firewall and network 1, load_balancer and proxy/cdn 10000,
+    /// cache 256.
+    pub workers: u32,
+    /// `queue`: "unbounded" (None) or waiting places per replica. Default: unbounded for
+    /// service and storage, 1000 otherwise.
+    pub queue: Option<u32>,
+    /// `service_time`. Defaults: service 10ms exponential, storage 2ms exponential, resolver
+    /// and dns 100us constant, load_balancer/proxy/firewall 50us constant, cache 200us constant.
+    /// For `network`, derived from `capacity`.
+    pub service_time: Dist,
+}
+
+/// A distribution of durations. `{ dist = "...", ... }`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dist {
+    /// `{ dist = "constant", value = "5ms" }`, or just a duration string `"5ms"`.
+    Constant(SimTime),
+    /// `{ dist = "exponential", mean = "10ms" }`.
+    Exponential { mean: SimTime },
+    /// `{ dist = "lognormal", mean = "10ms", sigma = 0.5 }`: the log has standard deviation
+    /// `sigma`; `mean` is the distribution's mean.
+    LogNormal { mean: SimTime, sigma: f64 },
+    /// `{ dist = "uniform", min = "1ms", max = "3ms" }`.
+    Uniform { min: SimTime, max: SimTime },
+}
+
+impl Dist {
+    /// The mean, in nanoseconds.
+    pub fn mean_nanos(&self) -> f64 {
+        match *self {
+            Dist::Constant(v) => v.0 as f64,
+            Dist::Exponential { mean } | Dist::LogNormal { mean, .. } => mean.0 as f64,
+            Dist::Uniform { min, max } => (min.0 as f64 + max.0 as f64) / 2.0,
+        }
+    }
+}
+
+/// How waits between attempts grow. `backoff = "none" | "fixed" | "exponential"`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Backoff {
+    /// Retry at once.
+    None,
+    /// Wait `base` every time.
+    Fixed { base: SimTime },
+    /// Wait `base * 2^(k-1)` before retry k, at most `cap` (default 30s).
+    Exponential { base: SimTime, cap: SimTime },
+}
+
+/// Randomisation of back-off waits. `jitter = "none" | "full" | "equal"` (default "none").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    None,
+    /// Uniform in [0, wait].
+    Full,
+    /// wait/2 plus uniform in [0, wait/2].
+    Equal,
+}
+
+/// `retry = { attempts = 3, backoff = "exponential", base = "100ms", cap = "10s",
+/// jitter = "full", budget = 0.1 }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetrySpec {
+    /// Attempts in all, the first included (default 1: no retry).
+    pub attempts: u32,
+    pub backoff: Backoff,
+    pub jitter: Jitter,
+    /// Retry budget: retries may be at most this fraction of first attempts, counted per
+    /// caller replica over the run so far (token bucket refilled by first attempts). None =
+    /// unlimited.
+    pub budget: Option<f64>,
+}
+
+impl RetrySpec {
+    /// A single attempt.
+    pub fn once() -> Self {
+        RetrySpec {
+            attempts: 1,
+            backoff: Backoff::None,
+            jitter: Jitter::None,
+            budget: None,
+        }
+    }
+}
+
+/// What a client or a call is aimed at.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// A component group by name: a replica is picked at random for each attempt.
+    Group(usize),
+    /// A DNS name served by a `dns` group's record, resolved through a `resolver` group.
+    Dns { name: String, resolver: usize },
+}
+
+/// `kind = "client"`: a source of user requests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientSpec {
+    /// `rate`: user requests per second (Poisson).
+    pub rate: f64,
+    /// `profile = [["0s", 1.0], ["30m", 2.0]]`: from each time on, the rate is multiplied by
+    /// the factor (piecewise constant; before the first point the factor is 1).
+    pub profile: Vec<(SimTime, f64)>,
+    /// `target` (a group name, or a DNS name with `resolver = "<group>"`).
+    pub target: Target,
+    /// `timeout`: the user's deadline for one attempt (default "30s").
+    pub timeout: SimTime,
+    /// `retry` (default one attempt).
+    pub retry: RetrySpec,
+    /// `write_fraction`: share of requests that are writes (matters to storage; default 0).
+    pub write_fraction: f64,
+}
+
+/// `kind = "resolver"`: a caching DNS resolver.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolverSpec {
+    pub server: ServerSpec,
+    /// `dns`: the authoritative `dns` group it queries.
+    pub dns: usize,
+    /// `timeout` for a query to the authoritative DNS (default "2s").
+    pub timeout: SimTime,
+}
+
+/// DNS routing policy. `policy = "simple" | "weighted" | "failover" | "latency"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routing {
+    /// Every (healthy) target; the client picks one at random.
+    Simple,
+    /// One target drawn by weight per answer.
+    Weighted,
+    /// The first healthy target in the listed order (primary, then secondaries).
+    Failover,
+    /// The healthy target nearest the resolver (same region, then same zone... by latency).
+    Latency,
+}
+
+/// `[[components.<dns>.records]]`: `name`, `ttl` (default "60s"), `policy` (default
+/// "simple"), `targets = ["lb-east", "lb-west"]`, `weights = [3, 1]` (weighted only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordSpec {
+    pub name: String,
+    pub ttl: SimTime,
+    pub policy: Routing,
+    pub targets: Vec<usize>,
+    pub weights: Vec<f64>,
+}
+
+/// Shallow (port open: any live replica answers) or deep (a full request whose answer must
+/// be right). `kind = "shallow" | "deep"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    Shallow,
+    Deep,
+}
+
+/// `health_check = { kind = "shallow", interval = "5s", timeout = "2s", unhealthy = 2,
+/// healthy = 2 }` (these are the defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthCheckSpec {
+    pub kind: CheckKind,
+    pub interval: SimTime,
+    pub timeout: SimTime,
+    /// Consecutive failures that mark a healthy target unhealthy.
+    pub unhealthy_threshold: u32,
+    /// Consecutive successes that mark an unhealthy target healthy.
+    pub healthy_threshold: u32,
+}
+
+/// `kind = "dns"`: authoritative DNS, optionally health-steered (GSLB).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsSpec {
+    pub server: ServerSpec,
+    pub records: Vec<RecordSpec>,
+    /// `health_check`: probe every record target group; a target is healthy while any of its
+    /// replicas passes. None: every target is always answered.
+    pub health_check: Option<HealthCheckSpec>,
+}
+
+/// Load-balancing policy. `policy = "round_robin" | "least_outstanding" | "random" |
+/// "weighted"` (default "round_robin").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Balance {
+    RoundRobin,
+    LeastOutstanding,
+    Random,
+    Weighted,
+}
+
+/// What a load balancer does when no backend is healthy. `when_none_healthy = "fail_open" |
+/// "apology" | "reject"` (default "fail_open").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoneHealthy {
+    /// Send to every backend as if all were healthy.
+    FailOpen,
+    /// Answer a static apology page: a degraded success for the user.
+    Apology,
+    /// Answer an error at once.
+    Reject,
+}
+
+/// `kind = "load_balancer"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbSpec {
+    pub server: ServerSpec,
+    /// `backends`: the group it balances over.
+    pub backends: usize,
+    pub policy: Balance,
+    /// `weights = [...]`, one per backend replica (weighted only).
+    pub weights: Vec<f64>,
+    pub health_check: Option<HealthCheckSpec>,
+    pub when_none_healthy: NoneHealthy,
+    /// `timeout` per backend attempt (default "30s").
+    pub timeout: SimTime,
+    /// `retry`: attempts on other backends (default one attempt).
+    pub retry: RetrySpec,
+}
+
+/// `kind = "firewall"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FirewallSpec {
+    pub server: ServerSpec,
+    /// `next`: the group traffic goes on to.
+    pub next: usize,
+    /// `deny = ["client-group", ...]`: sources whose requests are refused.
+    pub deny: Vec<usize>,
+    /// `max_connections`: connection-table size per replica (requests in flight through it);
+    /// beyond it new requests are refused. None = unlimited.
+    pub max_connections: Option<u32>,
+    /// `timeout` for the next hop (default "30s").
+    pub timeout: SimTime,
+}
+
+/// `kind = "network"`: a group of devices joining segments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkDeviceSpec {
+    /// From `capacity` (messages per second per replica, required) and `queue` (default
+    /// 1000): one worker whose constant service time is 1/capacity.
+    pub server: ServerSpec,
+    /// `joins = ["internal", "main"]`: the segments this group connects.
+    pub joins: Vec<String>,
+}
+
+/// `kind = "proxy"` or `kind = "cdn"`: a forwarding tier, optionally caching.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProxySpec {
+    pub server: ServerSpec,
+    /// `upstream`.
+    pub upstream: usize,
+    /// `hit_ratio`: share of requests answered from the proxy's cache (default 0).
+    pub hit_ratio: f64,
+    /// `timeout` for the upstream (default "30s").
+    pub timeout: SimTime,
+    pub retry: RetrySpec,
+}
+
+/// `kind = "cache"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheSpec {
+    pub server: ServerSpec,
+    /// `backend`.
+    pub backend: usize,
+    /// `hit_ratio` (required).
+    pub hit_ratio: f64,
+    /// `ttl`: cached content stays fresh this long after the replica's last successful backend
+    /// answer (default "5m"). Past it, a hit counts as stale.
+    pub ttl: SimTime,
+    /// `serve_stale`: answer stale content (a degraded success) when the backend fails or the
+    /// content is past its TTL (default false).
+    pub serve_stale: bool,
+    /// `timeout` for the backend (default "30s").
+    pub timeout: SimTime,
+}
+
+/// `calls = [{ target = "db", timeout = "1s", retry = {...} }]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallSpec {
+    pub target: Target,
+    pub timeout: SimTime,
+    pub retry: RetrySpec,
+}
+
+/// `circuit_breaker = { failures = 5, open_for = "30s" }`: after `failures` consecutive
+/// failed calls to one dependency, fail calls to it at once for `open_for`, then let one
+/// trial call through.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerSpec {
+    pub failures: u32,
+    pub open_for: SimTime,
+}
+
+/// `kind = "service"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSpec {
+    pub server: ServerSpec,
+    pub calls: Vec<CallSpec>,
+    /// `parallel = true`: all calls at once; default false: one after another.
+    pub parallel: bool,
+    pub circuit_breaker: Option<BreakerSpec>,
+}
+
+/// `kind = "storage"`: replicated nodes with quorum reads and writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageSpec {
+    pub server: ServerSpec,
+    /// `replication_factor` (default min(3, replicas)).
+    pub replication_factor: u32,
+    /// `read_quorum` (default majority of the replication factor).
+    pub read_quorum: u32,
+    /// `write_quorum` (default majority).
+    pub write_quorum: u32,
+    /// `timeout` for one replica's answer (default "1s").
+    pub timeout: SimTime,
+}
+
+/// The kind of a group, with its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KindSpec {
+    Client(ClientSpec),
+    Resolver(ResolverSpec),
+    Dns(DnsSpec),
+    Firewall(FirewallSpec),
+    Network(NetworkDeviceSpec),
+    LoadBalancer(LbSpec),
+    /// `proxy` and `cdn` behave alike; the flag keeps the name for reports.
+    Proxy(ProxySpec, bool),
+    Cache(CacheSpec),
+    Service(ServiceSpec),
+    Storage(StorageSpec),
+}
+
+impl KindSpec {
+    /// The `kind` string of the scenario file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KindSpec::Client(_) => "client",
+            KindSpec::Resolver(_) => "resolver",
+            KindSpec::Dns(_) => "dns",
+            KindSpec::Firewall(_) => "firewall",
+            KindSpec::Network(_) => "network",
+            KindSpec::LoadBalancer(_) => "load_balancer",
+            KindSpec::Proxy(_, false) => "proxy",
+            KindSpec::Proxy(_, true) => "cdn",
+            KindSpec::Cache(_) => "cache",
+            KindSpec::Service(_) => "service",
+            KindSpec::Storage(_) => "storage",
+        }
+    }
+
+    /// The server settings, for every kind but clients.
+    pub fn server(&self) -> Option<&ServerSpec> {
+        match self {
+            KindSpec::Client(_) => None,
+            KindSpec::Resolver(s) => Some(&s.server),
+            KindSpec::Dns(s) => Some(&s.server),
+            KindSpec::Firewall(s) => Some(&s.server),
+            KindSpec::Network(s) => Some(&s.server),
+            KindSpec::LoadBalancer(s) => Some(&s.server),
+            KindSpec::Proxy(s, _) => Some(&s.server),
+            KindSpec::Cache(s) => Some(&s.server),
+            KindSpec::Service(s) => Some(&s.server),
+            KindSpec::Storage(s) => Some(&s.server),
+        }
+    }
+
+    /// The groups this kind sends requests to (its dependency edges), in a fixed order.
+    pub fn dependencies(&self) -> Vec<usize> {
+        let target = |t: &Target| match t {
+            Target::Group(g) => vec![*g],
+            Target::Dns { resolver, .. } => vec![*resolver],
+        };
+        match self {
+            KindSpec::Client(c) => target(&c.target),
+            KindSpec::Resolver(r) => vec![r.dns],
+            KindSpec::Dns(d) => {
+                // Health checks are probes, not dependencies; records point at targets that
+                // clients then call, so they are not dependencies of the DNS either.
+                let _ = d;
+                vec![]
+            }
+            KindSpec::Firewall(f) => vec![f.next],
+            KindSpec::Network(_) => vec![],
+            KindSpec::LoadBalancer(l) => vec![l.backends],
+            KindSpec::Proxy(p, _) => vec![p.upstream],
+            KindSpec::Cache(c) => vec![c.backend],
+            KindSpec::Service(s) => s.calls.iter().flat_map(|c| target(&c.target)).collect(),
+            KindSpec::Storage(_) => vec![],
+        }
+    }
+}
+
+/// `[[faults]]`: `name`, `kind`, `target`, `at`, optional `duration` (default: to the end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    pub name: String,
+    pub target: usize,
+    pub at: SimTime,
+    pub duration: Option<SimTime>,
+    pub kind: FaultKind,
+}
+
+/// The fault kinds of this version.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// `kind = "crash"`, `replicas = [0, 2]` (default: every replica): the replicas stop
+    /// answering anything, lose their in-flight work, and restart empty when the fault ends.
+    Crash { replicas: Vec<u32> },
+    /// `kind = "traffic_surge"` on a client group: `multiplier` (required, > 0) reached
+    /// linearly over `ramp` (default "0s"), back to normal at the end.
+    TrafficSurge { multiplier: f64, ramp: SimTime },
+}
+
+impl FaultKind {
+    /// The `kind` string of the scenario file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Crash { .. } => "crash",
+            FaultKind::TrafficSurge { .. } => "traffic_surge",
+        }
+    }
+}
