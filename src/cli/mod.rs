@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values).
 
+mod run;
+
 use clap::{Args, Parser, Subcommand};
 use outagesim::bench::phold::{self, PholdParams, PholdResult};
 use std::io::Write;
@@ -16,6 +18,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a scenario: print what users saw, write summary.json and CSVs.
+    Run(run::RunArgs),
+    /// Check a scenario file and report every problem at once.
+    Validate(run::ScenarioArgs),
+    /// Show the built topology as text, or Graphviz DOT with --dot.
+    Describe(run::DescribeArgs),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -91,12 +99,20 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => run::validate(args),
+        Command::Describe(args) => run::describe(args),
         Command::Bench(BenchCommand::Phold(args)) => bench_phold(args),
     };
     match result {
         Ok(()) => 0,
         Err(CliError::BadInput(msg)) => {
-            eprintln!("error: {msg}");
+            // Scenario errors arrive already formatted with their own "error:" prefixes.
+            if msg.starts_with("error") {
+                eprintln!("{msg}");
+            } else {
+                eprintln!("error: {msg}");
+            }
             2
         }
         Err(CliError::Failed(e)) => {

@@ -373,6 +373,11 @@ impl<M: Model> Simulation<M> {
 
     /// Ends the simulation and returns every entity's state, in entity-id order.
     pub fn into_states(self) -> Vec<M::State> {
+        self.into_parts().1
+    }
+
+    /// Ends the simulation and returns the model and every entity's state, in id order.
+    pub fn into_parts(self) -> (M, Vec<M::State>) {
         let n = self.shared.entities as usize;
         let mut out: Vec<Option<M::State>> = (0..n).map(|_| None).collect();
         for p in self.parts {
@@ -380,9 +385,11 @@ impl<M: Model> Simulation<M> {
                 out[id as usize] = Some(slot.state);
             }
         }
-        out.into_iter()
+        let states = out
+            .into_iter()
             .map(|s| s.expect("every entity lives in exactly one partition"))
-            .collect()
+            .collect();
+        (self.model, states)
     }
 
     fn start(&mut self) -> Result<(), EngineError> {

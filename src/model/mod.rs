@@ -1,4 +1,178 @@
 //! The outage model: component kinds and their behaviour, requests, health checks, faults and
-//! metrics, built on the engine. Does no I/O.
+//! metrics, built on the engine. Does no I/O: it takes a validated [`spec::Spec`] and returns
+//! a [`RunResult`] of plain data.
 
+pub mod metrics;
+pub mod msg;
+pub mod node;
+pub mod sample;
 pub mod spec;
+pub mod summary;
+pub mod world;
+
+use crate::engine::{EngineConfig, EngineError, Executor, SimTime, Simulation, Stop};
+use metrics::{ClientBucket, ServerBucket, merge_clients, merge_servers};
+use node::{LogEntry, OutageModel};
+use spec::{KindSpec, Spec};
+use world::World;
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads; with more than one region, regions run as parallel partitions.
+    pub threads: usize,
+}
+
+/// Where a run is, for progress reports.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub sim_time: SimTime,
+    pub duration: SimTime,
+    pub events: u64,
+}
+
+/// One group's metrics over time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Series {
+    Client(Vec<ClientBucket>),
+    Server(Vec<ServerBucket>),
+}
+
+/// One group's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupResult {
+    pub name: String,
+    pub kind: &'static str,
+    pub replicas: u32,
+    /// Workers per replica (servers; 0 for clients).
+    pub workers: u32,
+    pub series: Series,
+}
+
+/// Everything a run produced, as plain data.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub spec: Spec,
+    /// Events committed.
+    pub events: u64,
+    /// Metric bucket width.
+    pub bucket: SimTime,
+    pub groups: Vec<GroupResult>,
+    /// Faults, health changes, breaker trips... in time order (ties: entity id, then order).
+    pub log: Vec<LogEntry>,
+    /// Partitions the run used (1 for the sequential executor).
+    pub partitions: usize,
+}
+
+/// Errors while running a valid spec.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Runs a scenario to its end. `progress` is called after each step of simulated time.
+pub fn run(
+    spec: Spec,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunResult, ModelError> {
+    let world = World::new(spec);
+    let seed = world.spec.seed;
+    let duration = world.spec.duration;
+    let bucket = SimTime(world.bucket);
+    let (executor, lookahead) = match world.lookahead {
+        Some(l) if opts.threads > 1 && l.0 > 0 => (
+            Executor::Partitioned {
+                assignment: world.assignment(),
+                threads: opts.threads,
+            },
+            l,
+        ),
+        _ => (Executor::Sequential, SimTime::ZERO),
+    };
+    let model = OutageModel { world };
+    let states = model.initial_states();
+    let mut sim = Simulation::new(
+        model,
+        states,
+        EngineConfig {
+            seed,
+            lookahead,
+            executor,
+        },
+    )?;
+    let partitions = sim.partitions();
+    // Steps of about 1% of the run, aligned to whole buckets.
+    let step = (duration.0 / 100).max(1);
+    let mut t = 0u64;
+    while t < duration.0 {
+        t = t.saturating_add(step).min(duration.0);
+        let report = sim.run(Stop {
+            until: Some(SimTime(t)),
+            events: None,
+        })?;
+        progress(Progress {
+            sim_time: SimTime(t),
+            duration,
+            events: report.committed,
+        });
+    }
+    let events = sim.committed();
+    let (OutageModel { world }, states) = sim.into_parts();
+    Ok(collect(world, states, events, bucket, partitions))
+}
+
+fn collect(
+    world: World,
+    states: Vec<node::Node>,
+    events: u64,
+    bucket: SimTime,
+    partitions: usize,
+) -> RunResult {
+    let n = world.nbuckets;
+    let mut groups = Vec::with_capacity(world.spec.groups.len());
+    for (g, group) in world.spec.groups.iter().enumerate() {
+        let members = world.members(g);
+        let nodes = &states[members.start as usize..members.end as usize];
+        let series = match &group.kind {
+            KindSpec::Client(_) => Series::Client(merge_clients(
+                nodes.iter().map(|s| s.client_series.as_slice()),
+                n,
+            )),
+            _ => Series::Server(merge_servers(
+                nodes.iter().map(|s| s.server_series.as_slice()),
+                n,
+            )),
+        };
+        groups.push(GroupResult {
+            name: group.name.clone(),
+            kind: group.kind.name(),
+            replicas: group.replicas(),
+            workers: group.kind.server().map_or(0, |s| s.workers),
+            series,
+        });
+    }
+    let mut log: Vec<(u64, usize, usize, LogEntry)> = states
+        .into_iter()
+        .enumerate()
+        .flat_map(|(id, s)| {
+            s.log
+                .into_iter()
+                .enumerate()
+                .map(move |(i, e)| (e.time, id, i, e))
+        })
+        .collect();
+    log.sort_by_key(|(t, id, i, _)| (*t, *id, *i));
+    RunResult {
+        spec: world.spec,
+        events,
+        bucket,
+        groups,
+        log: log.into_iter().map(|(_, _, _, e)| e).collect(),
+        partitions,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! `outagesim run`, `validate` and `describe`: load a scenario file (the only place that reads
+//! it), run it with a progress bar, and write the outputs atomically.
+
+use super::CliError;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use outagesim::model::{self, RunOptions, spec::Spec, summary};
+use outagesim::{report, scenario};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Flags shared by every command that loads a scenario.
+#[derive(Args, Debug)]
+pub struct ScenarioArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Override any value of the file by its dotted path, before validation; repeatable.
+    /// Examples: components.api.replicas=3, scenario.duration=10h,
+    /// 'components.users.retry={attempts=3}', faults.0.at=5m.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Run seed (overrides scenario.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory [default: output/<scenario name>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads; regions run as parallel partitions. Outputs are the same for any value.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// No progress bar and no table.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the summary as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Print Graphviz DOT instead of text.
+    #[arg(long)]
+    pub dot: bool,
+}
+
+/// Reads and validates a scenario file with its overrides.
+pub fn load(args: &ScenarioArgs, extra: &[String]) -> Result<Spec, CliError> {
+    let path = &args.scenario;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::BadInput(format!("cannot read scenario file {}: {e}", path.display()))
+    })?;
+    let mut sets = args.sets.clone();
+    sets.extend_from_slice(extra);
+    scenario::load(&text, &path.display().to_string(), &sets)
+        .map_err(|e| CliError::BadInput(e.to_string()))
+}
+
+pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
+    let spec = load(&args, &[])?;
+    let replicas: u32 = spec.groups.iter().map(|g| g.replicas()).sum();
+    println!(
+        "{}: ok — scenario '{}', {} component groups ({} replicas), {} faults, {} simulated",
+        args.scenario.display(),
+        spec.name,
+        spec.groups.len(),
+        replicas,
+        spec.faults.len(),
+        spec.duration
+    );
+    Ok(())
+}
+
+pub fn describe(args: DescribeArgs) -> Result<(), CliError> {
+    let spec = load(&args.scenario, &[])?;
+    let text = if args.dot {
+        scenario::topology::dot(&spec)
+    } else {
+        scenario::topology::describe(&spec)
+    };
+    print!("{text}");
+    Ok(())
+}
+
+pub fn run(args: RunArgs) -> Result<(), CliError> {
+    if args.threads == 0 {
+        return Err(CliError::BadInput("--threads must be at least 1".into()));
+    }
+    let extra: Vec<String> = args
+        .seed
+        .map(|s| vec![format!("scenario.seed={s}")])
+        .unwrap_or_default();
+    let spec = load(&args.scenario, &extra)?;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&spec.name));
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    let mut on_progress = |p: model::Progress| {
+        if !show_progress {
+            return;
+        }
+        if bar.is_none() && started.elapsed() > Duration::from_secs(1) {
+            let b = ProgressBar::new(p.duration.0.max(1));
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{bar:40}] {percent:>3}% simulated {msg} ({elapsed}, ETA {eta})",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_position(p.sim_time.0);
+            let rate = p.events as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            b.set_message(format!(
+                "{} of {}, {:.2} M events/s",
+                p.sim_time,
+                p.duration,
+                rate / 1e6
+            ));
+        }
+    };
+    let result = model::run(
+        spec,
+        &RunOptions {
+            threads: args.threads,
+        },
+        &mut on_progress,
+    )
+    .map_err(|e| CliError::Failed(e.into()))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let summary = summary::summarize(&result, wall);
+    write_outputs(&out_dir, &result, &summary).map_err(CliError::Failed)?;
+    if args.json {
+        std::io::stdout()
+            .write_all(&report::summary_json(&summary))
+            .map_err(|e| CliError::Failed(e.into()))?;
+    } else if !args.quiet {
+        print!("{}", report::table(&summary));
+        println!("outputs: {}", out_dir.display());
+    }
+    Ok(())
+}
+
+/// Writes every output file: each to a temporary name first, then renamed into place, and
+/// `summary.json` last, so a folder with a summary is a complete one.
+fn write_outputs(dir: &Path, r: &model::RunResult, s: &summary::Summary) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let _ = std::fs::remove_file(dir.join("summary.json"));
+    let files: [(&str, Vec<u8>); 4] = [
+        ("timeseries.csv", report::timeseries_csv(r)),
+        ("components.csv", report::components_csv(r)),
+        ("events.csv", report::events_csv(r)),
+        ("summary.json", report::summary_json(s)),
+    ];
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        let tmp = dir.join(format!("{name}.partial"));
+        std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot move {} into place", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! Metrics: per-bucket counters every entity keeps for itself, a log-linear latency histogram,
+//! and the aggregation of both into per-group time series and run summaries.
+//!
+//! Entities only ever touch their own counters, so collection needs no locks and the merge
+//! (in entity-id order) gives the same numbers on every executor.
+
+/// Sub-buckets per power of two: about 4.4% relative precision.
+const SUB: usize = 16;
+/// Octaves covered: 1 ns .. 2^45 ns (about 9.8 hours); longer latencies share the top bin.
+const OCTAVES: usize = 46;
+
+/// A log-linear histogram of nanosecond latencies.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histogram {
+    bins: Vec<u32>,
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    #[inline]
+    fn index(ns: u64) -> usize {
+        if ns < SUB as u64 {
+            return ns as usize;
+        }
+        let octave = 63 - ns.leading_zeros() as usize; // >= 4
+        let sub = ((ns >> (octave - 4)) & (SUB as u64 - 1)) as usize;
+        ((octave - 3) * SUB + sub).min(OCTAVES * SUB - 1)
+    }
+
+    /// The lower edge of a bin, in nanoseconds.
+    fn lower(i: usize) -> u64 {
+        if i < SUB {
+            return i as u64;
+        }
+        let octave = i / SUB + 3;
+        let sub = (i % SUB) as u64;
+        (SUB as u64 + sub) << (octave - 4)
+    }
+
+    /// Records one latency.
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        if self.bins.is_empty() {
+            self.bins = vec![0; OCTAVES * SUB];
+        }
+        self.bins[Self::index(ns)] += 1;
+        self.count += 1;
+        self.sum += ns as f64;
+    }
+
+    /// Adds another histogram's counts.
+    pub fn merge(&mut self, other: &Histogram) {
+        if other.count == 0 {
+            return;
+        }
+        if self.bins.is_empty() {
+            self.bins = vec![0; OCTAVES * SUB];
+        }
+        for (a, b) in self.bins.iter_mut().zip(&other.bins) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+
+    /// Number of recorded values.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Mean in seconds (0 when empty).
+    pub fn mean_s(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64 / 1e9
+        }
+    }
+
+    /// The q-quantile in seconds (the midpoint of its bin; 0 when empty).
+    pub fn quantile_s(&self, q: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut seen = 0u64;
+        for (i, &c) in self.bins.iter().enumerate() {
+            seen += c as u64;
+            if seen >= rank {
+                let lo = Self::lower(i) as f64;
+                let hi = if i + 1 < self.bins.len() {
+                    Self::lower(i + 1) as f64
+                } else {
+                    lo
+                };
+                return (lo + hi) / 2.0 / 1e9;
+            }
+        }
+        Self::lower(self.bins.len() - 1) as f64 / 1e9
+    }
+}
+
+/// One bucket of a client group's counters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClientBucket {
+    /// User requests started in the bucket.
+    pub requests: u64,
+    /// Attempts started in the bucket.
+    pub attempts: u64,
+    /// User requests finished in the bucket, by outcome.
+    pub successes: u64,
+    pub degraded: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    /// Latency of successful and degraded user requests finished in the bucket.
+    pub latency: Histogram,
+}
+
+impl ClientBucket {
+    /// Finished user requests.
+    pub fn finished(&self) -> u64 {
+        self.successes + self.degraded + self.errors + self.timeouts
+    }
+
+    /// Share of finished user requests that succeeded (degraded included); None if none
+    /// finished.
+    pub fn availability(&self) -> Option<f64> {
+        let f = self.finished();
+        (f > 0).then(|| (self.successes + self.degraded) as f64 / f as f64)
+    }
+
+    fn add(&mut self, o: &ClientBucket) {
+        self.requests += o.requests;
+        self.attempts += o.attempts;
+        self.successes += o.successes;
+        self.degraded += o.degraded;
+        self.errors += o.errors;
+        self.timeouts += o.timeouts;
+        self.latency.merge(&o.latency);
+    }
+}
+
+/// One bucket of a component replica's counters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServerBucket {
+    /// Requests (and relayed messages) that arrived.
+    pub arrivals: u64,
+    /// Refused at admission: queue full or connection table full.
+    pub rejected: u64,
+    /// Lost without an answer: arrived at a crashed replica.
+    pub dropped: u64,
+    /// Jobs finished (answered or relayed).
+    pub served: u64,
+    /// Jobs answered with an error.
+    pub errors: u64,
+    /// Jobs that got a worker, and the time they had waited for it.
+    pub started: u64,
+    pub wait_ns: f64,
+    /// Worker-nanoseconds busy.
+    pub busy_ns: f64,
+    /// Longest queue seen.
+    pub max_queue: u64,
+    /// For health checkers: fewest targets seen healthy during the bucket.
+    pub min_healthy: Option<u32>,
+}
+
+impl ServerBucket {
+    fn add(&mut self, o: &ServerBucket) {
+        self.arrivals += o.arrivals;
+        self.rejected += o.rejected;
+        self.dropped += o.dropped;
+        self.served += o.served;
+        self.errors += o.errors;
+        self.started += o.started;
+        self.wait_ns += o.wait_ns;
+        self.busy_ns += o.busy_ns;
+        self.max_queue = self.max_queue.max(o.max_queue);
+        self.min_healthy = match (self.min_healthy, o.min_healthy) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Sums per-replica series into a group series (in replica order).
+pub fn merge_clients<'a>(
+    series: impl Iterator<Item = &'a [ClientBucket]>,
+    n: usize,
+) -> Vec<ClientBucket> {
+    let mut out = vec![ClientBucket::default(); n];
+    for s in series {
+        for (a, b) in out.iter_mut().zip(s) {
+            a.add(b);
+        }
+    }
+    out
+}
+
+/// Sums per-replica series into a group series (in replica order). `min_healthy` becomes
+/// the sum over the group's checkers of each one's minimum.
+pub fn merge_servers<'a>(
+    series: impl Iterator<Item = &'a [ServerBucket]>,
+    n: usize,
+) -> Vec<ServerBucket> {
+    let mut out = vec![ServerBucket::default(); n];
+    for s in series {
+        for (a, b) in out.iter_mut().zip(s) {
+            a.add(b);
+        }
+    }
+    out
+}
+
+/// Downtime and longest outage of a series: buckets whose availability is below the SLO.
+/// Returns (downtime in buckets, longest run of consecutive such buckets).
+pub fn outage_buckets(series: &[ClientBucket], slo: f64) -> (usize, usize) {
+    let mut down = 0;
+    let mut run = 0;
+    let mut longest = 0;
+    for b in series {
+        if b.availability().is_some_and(|a| a < slo) {
+            down += 1;
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    (down, longest)
+}
+
+/// A whole group's client series summed over the run.
+pub fn total_client(series: &[ClientBucket]) -> ClientBucket {
+    let mut t = ClientBucket::default();
+    for b in series {
+        t.add(b);
+    }
+    t
+}
+
+/// A whole group's server series summed over the run.
+pub fn total_server(series: &[ServerBucket]) -> ServerBucket {
+    let mut t = ServerBucket::default();
+    for b in series {
+        t.add(b);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_within_a_bin() {
+        let mut h = Histogram::default();
+        for ms in 1..=1000u64 {
+            h.record(ms * 1_000_000);
+        }
+        for (q, expect) in [(0.5, 0.5), (0.9, 0.9), (0.99, 0.99)] {
+            let got = h.quantile_s(q);
+            assert!(
+                (got - expect).abs() / expect < 0.05,
+                "q{q}: {got} vs {expect}"
+            );
+        }
+        assert!((h.mean_s() - 0.5005).abs() < 1e-9);
+    }
+
+    #[test]
+    fn histogram_bins_are_ordered_and_cover_small_values() {
+        let mut last = 0;
+        for i in 1..OCTAVES * SUB {
+            let l = Histogram::lower(i);
+            assert!(l > last || i == 0, "bin {i}");
+            assert_eq!(Histogram::index(l), i, "bin {i} lower edge {l}");
+            last = l;
+        }
+        assert_eq!(Histogram::index(0), 0);
+        assert_eq!(Histogram::index(15), 15);
+    }
+
+    #[test]
+    fn outages_count_buckets_below_slo() {
+        let b = |s, e| ClientBucket {
+            successes: s,
+            errors: e,
+            ..Default::default()
+        };
+        let series = vec![b(10, 0), b(5, 5), b(0, 3), b(10, 0), b(1, 1), b(0, 0)];
+        assert_eq!(outage_buckets(&series, 0.99), (3, 2));
+    }
+}

@@ -1,0 +1,1528 @@
+//! What every entity does: clients generate user requests and retry them; every other kind
+//! is a server (admission, a waiting queue, workers, a service time) followed by its own step
+//! (call dependencies, balance, forward, cache, resolve, answer DNS, coordinate a quorum,
+//! relay between segments). Health checkers probe on their own schedule; faults flip state.
+//!
+//! Callers time out and abandon calls, but the callee keeps working: its answer arrives late
+//! and is ignored (wasted work). Every answer carries the ground truth (`Status`).
+
+use super::metrics::{ClientBucket, ServerBucket};
+use super::msg::{Msg, Req, ReqKind, Status, Timer};
+use super::sample::{Slab, backoff, draw};
+use super::spec::{
+    Balance, CheckKind, FaultKind, HealthCheckSpec, KindSpec, NoneHealthy, RetrySpec, Routing,
+    ServerSpec, Target,
+};
+use super::world::World;
+use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
+use crate::engine::{Context, EntityId, Model, SimTime};
+use std::collections::VecDeque;
+
+type Cx<'r, 'a> = Context<'r, 'a, Msg>;
+
+/// One line of the events log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    pub time: u64,
+    pub kind: &'static str,
+    pub target: String,
+    pub detail: String,
+}
+
+/// How an outbound call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Degraded,
+    Error,
+    Timeout,
+}
+
+impl Outcome {
+    fn from_status(s: Status) -> Outcome {
+        match s {
+            Status::Ok => Outcome::Ok,
+            Status::Degraded => Outcome::Degraded,
+            Status::Error => Outcome::Error,
+        }
+    }
+    fn succeeded(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Degraded)
+    }
+}
+
+/// Who is waiting for an outbound call.
+#[derive(Clone, Copy, Debug)]
+enum Owner {
+    User { slot: u32, gen_: u32 },
+    Job { slot: u32, gen_: u32, call: u8 },
+    Probe { target: u32 },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    /// Waiting for a resolver's answer for this record before calling.
+    Resolve { record: u32 },
+    /// Waiting for the callee's answer.
+    Call,
+}
+
+#[derive(Clone, Debug)]
+struct Call {
+    owner: Owner,
+    phase: Phase,
+    attempt: u32,
+    dst: EntityId,
+    kind: ReqKind,
+    source: u16,
+    write: bool,
+}
+
+#[derive(Clone, Debug)]
+struct User {
+    start: u64,
+    write: bool,
+}
+
+#[derive(Debug)]
+struct Job {
+    req: Option<Req>,
+    relay: Option<(EntityId, Box<Msg>)>,
+    arrived: u64,
+    has_worker: bool,
+    next_call: u8,
+    pending: u16,
+    ok: u16,
+    failed: u16,
+    degraded: bool,
+    /// Storage: replicas asked, and the quorum needed.
+    asked: u16,
+    quorum: u16,
+}
+
+#[derive(Clone, Debug)]
+struct Target1 {
+    entity: EntityId,
+    healthy: bool,
+    ok_streak: u32,
+    fail_streak: u32,
+    in_flight: bool,
+}
+
+/// A health checker's live configuration and its view of its targets.
+#[derive(Clone, Debug)]
+struct Checker {
+    spec: HealthCheckSpec,
+    targets: Vec<Target1>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Breaker {
+    failures: u32,
+    open_until: u64,
+}
+
+/// One entity's whole state. Kind-specific parts are empty where they do not apply.
+pub struct Node {
+    pub group: usize,
+    pub replica: u32,
+    me: EntityId,
+    gen_: u32,
+    calls: Slab<Call>,
+    /// Events of this entity, in the order they happened.
+    pub log: Vec<LogEntry>,
+    crashed: bool,
+    // Client.
+    users: Slab<User>,
+    pub client_series: Vec<ClientBucket>,
+    tokens: f64,
+    lambda_max: f64,
+    // Server.
+    busy: u32,
+    queue: VecDeque<(u32, u32)>,
+    jobs: Slab<Job>,
+    pub server_series: Vec<ServerBucket>,
+    last_account: u64,
+    conns: u32,
+    checker: Option<Checker>,
+    rr: u32,
+    outstanding: Vec<u32>,
+    cache_last_ok: u64,
+    resolver_cache: Vec<(u32, u64)>,
+    breakers: Vec<Breaker>,
+}
+
+/// The outage model: the runtime topology plus behaviour.
+pub struct OutageModel {
+    pub world: World,
+}
+
+#[inline]
+fn send_self(cx: &mut Cx, delay: u64, t: Timer) {
+    let me = cx.me();
+    cx.send(me, SimTime(delay), Msg::Timer(t));
+}
+
+/// Sends `msg` from the current entity to `dst`, through the network group joining their
+/// segments if they differ.
+fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
+    let me = cx.me();
+    let is_device = |e: EntityId| {
+        matches!(
+            w.spec.groups[w.entities[e as usize].group].kind,
+            KindSpec::Network(_)
+        )
+    };
+    let device = if is_device(me) || is_device(dst) {
+        None
+    } else {
+        w.device_between(me, dst)
+    };
+    match device {
+        None => cx.send(dst, SimTime(w.latency(me, dst)), msg),
+        Some(g) => {
+            let n = w.replicas(g) as u64;
+            let r = splitmix64(((me as u64) << 32) | dst as u64) % n;
+            let dev = w.first[g] + r as u32;
+            let relay = Msg::Relay {
+                to: dst,
+                inner: Box::new(msg),
+            };
+            cx.send(dev, SimTime(w.latency(me, dev)), relay);
+        }
+    }
+}
+
+fn pick_replica(w: &World, cx: &mut Cx, g: usize) -> EntityId {
+    let n = w.replicas(g) as u64;
+    w.first[g] + if n == 1 { 0 } else { below(cx.rng(), n) as u32 }
+}
+
+impl OutageModel {
+    /// The initial state of every entity, in entity-id order.
+    pub fn initial_states(&self) -> Vec<Node> {
+        let w = &self.world;
+        (0..w.entities.len() as EntityId)
+            .map(|id| {
+                let info = &w.entities[id as usize];
+                let group = &w.spec.groups[info.group];
+                let mut node = Node {
+                    group: info.group,
+                    replica: info.replica,
+                    me: id,
+                    gen_: 1,
+                    calls: Slab::default(),
+                    log: Vec::new(),
+                    crashed: false,
+                    users: Slab::default(),
+                    client_series: Vec::new(),
+                    tokens: 10.0,
+                    lambda_max: 0.0,
+                    busy: 0,
+                    queue: VecDeque::new(),
+                    jobs: Slab::default(),
+                    server_series: Vec::new(),
+                    last_account: 0,
+                    conns: 0,
+                    checker: None,
+                    rr: info.replica,
+                    outstanding: Vec::new(),
+                    cache_last_ok: 0,
+                    resolver_cache: Vec::new(),
+                    breakers: Vec::new(),
+                };
+                match &group.kind {
+                    KindSpec::Client(c) => {
+                        node.client_series = vec![ClientBucket::default(); w.nbuckets];
+                        let mut peak = c.profile.iter().fold(1.0f64, |m, &(_, f)| m.max(f));
+                        for f in &w.spec.faults {
+                            if let (true, FaultKind::TrafficSurge { multiplier, .. }) =
+                                (f.target == info.group, &f.kind)
+                            {
+                                peak *= multiplier.max(1.0);
+                            }
+                        }
+                        node.lambda_max = c.rate * peak;
+                    }
+                    kind => {
+                        node.server_series = vec![ServerBucket::default(); w.nbuckets];
+                        match kind {
+                            KindSpec::LoadBalancer(lb) => {
+                                node.outstanding = vec![0; w.replicas(lb.backends) as usize];
+                                node.checker = lb.health_check.clone().map(|spec| Checker {
+                                    spec,
+                                    targets: w.members(lb.backends).map(new_target).collect(),
+                                });
+                            }
+                            KindSpec::Dns(d) => {
+                                node.checker = d.health_check.clone().map(|spec| {
+                                    let mut groups: Vec<usize> = Vec::new();
+                                    for r in &d.records {
+                                        for &g in &r.targets {
+                                            if !groups.contains(&g) {
+                                                groups.push(g);
+                                            }
+                                        }
+                                    }
+                                    Checker {
+                                        spec,
+                                        targets: groups
+                                            .iter()
+                                            .flat_map(|&g| w.members(g))
+                                            .map(new_target)
+                                            .collect(),
+                                    }
+                                });
+                            }
+                            KindSpec::Resolver(_) => {
+                                node.resolver_cache = vec![(0, 0); w.records.len()];
+                            }
+                            KindSpec::Service(s) => {
+                                node.breakers = vec![Breaker::default(); s.calls.len()];
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                node
+            })
+            .collect()
+    }
+}
+
+fn new_target(entity: EntityId) -> Target1 {
+    Target1 {
+        entity,
+        healthy: true,
+        ok_streak: 0,
+        fail_streak: 0,
+        in_flight: false,
+    }
+}
+
+impl Model for OutageModel {
+    type Event = Msg;
+    type State = Node;
+
+    fn start(&self, node: &mut Node, cx: &mut Cx) {
+        let w = &self.world;
+        for (i, f) in w.spec.faults.iter().enumerate() {
+            if f.target != node.group {
+                continue;
+            }
+            let applies = match &f.kind {
+                FaultKind::Crash { replicas } => {
+                    replicas.is_empty() || replicas.contains(&node.replica)
+                }
+                FaultKind::TrafficSurge { .. } => true,
+            };
+            if !applies {
+                continue;
+            }
+            send_self(cx, f.at.0, Timer::FaultOn { fault: i as u16 });
+            if let Some(d) = f.duration {
+                send_self(
+                    cx,
+                    f.at.0.saturating_add(d.0),
+                    Timer::FaultOff { fault: i as u16 },
+                );
+            }
+        }
+        if node.lambda_max > 0.0 {
+            node.schedule_arrival(cx);
+        }
+        if let Some(ch) = &node.checker {
+            let first = below(cx.rng(), ch.spec.interval.0.max(1));
+            send_self(cx, first, Timer::HealthTick);
+        }
+    }
+
+    fn handle(&self, node: &mut Node, msg: Msg, cx: &mut Cx) {
+        let w = &self.world;
+        match msg {
+            Msg::Req(req) => node.arrival(w, cx, Some(req), None),
+            Msg::Relay { to, inner } => node.arrival(w, cx, None, Some((to, inner))),
+            Msg::Resp {
+                slot,
+                gen_,
+                status,
+                data,
+            } => node.on_response(w, cx, slot, gen_, status, data),
+            Msg::Timer(t) => node.on_timer(w, cx, t),
+        }
+    }
+}
+
+impl Node {
+    fn next_gen(&mut self) -> u32 {
+        let g = self.gen_;
+        self.gen_ = self.gen_.wrapping_add(1).max(1);
+        g
+    }
+
+    fn log(&mut self, w: &World, time: u64, kind: &'static str, detail: String) {
+        self.log.push(LogEntry {
+            time,
+            kind,
+            target: w.entity_name(self.me),
+            detail,
+        });
+    }
+
+    // ----- clients -------------------------------------------------------------------
+
+    fn schedule_arrival(&mut self, cx: &mut Cx) {
+        let gap = exp1(cx.rng()) / self.lambda_max * 1e9;
+        send_self(cx, (gap + 0.5) as u64, Timer::Arrival);
+    }
+
+    /// The client's rate now: base rate x profile x active surges.
+    fn rate_now(&self, w: &World, now: u64) -> f64 {
+        let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+            return 0.0;
+        };
+        let mut factor = 1.0;
+        for &(t, f) in &c.profile {
+            if t.0 <= now {
+                factor = f;
+            }
+        }
+        for f in &w.spec.faults {
+            if f.target != self.group {
+                continue;
+            }
+            if let FaultKind::TrafficSurge { multiplier, ramp } = f.kind {
+                let end = f.duration.map_or(u64::MAX, |d| f.at.0.saturating_add(d.0));
+                if now >= f.at.0 && now < end {
+                    let into = now - f.at.0;
+                    let m = if ramp.0 > 0 && into < ramp.0 {
+                        1.0 + (multiplier - 1.0) * into as f64 / ramp.0 as f64
+                    } else {
+                        multiplier
+                    };
+                    factor *= m;
+                }
+            }
+        }
+        c.rate * factor
+    }
+
+    fn on_arrival_timer(&mut self, w: &World, cx: &mut Cx) {
+        let now = cx.now().0;
+        if now >= w.spec.duration.0 {
+            return;
+        }
+        let lambda = self.rate_now(w, now);
+        let accept = unit_f64(cx.rng()) * self.lambda_max < lambda;
+        if accept && !self.crashed {
+            let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+                return;
+            };
+            let write = c.write_fraction > 0.0 && unit_f64(cx.rng()) < c.write_fraction;
+            let b = w.bucket_of(now);
+            self.client_series[b].requests += 1;
+            let gen_ = self.next_gen();
+            let slot = self.users.insert(gen_, User { start: now, write });
+            self.start_attempt(w, cx, slot, gen_, 1);
+        }
+        self.schedule_arrival(cx);
+    }
+
+    fn start_attempt(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
+        let Some(user) = self.users.get_mut(slot, gen_) else {
+            return;
+        };
+        let write = user.write;
+        let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+            return;
+        };
+        let now = cx.now().0;
+        self.client_series[w.bucket_of(now)].attempts += 1;
+        if attempt == 1 {
+            if let Some(b) = c.retry.budget {
+                self.tokens = (self.tokens + b).min(10.0);
+            }
+        }
+        let owner = Owner::User { slot, gen_ };
+        let source = self.group as u16;
+        self.call_out(
+            w,
+            cx,
+            owner,
+            &c.target,
+            ReqKind::Work,
+            source,
+            write,
+            c.timeout.0,
+            attempt,
+        );
+    }
+
+    fn user_result(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        out: Outcome,
+    ) {
+        let now = cx.now().0;
+        let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+            return;
+        };
+        if !out.succeeded() && attempt < c.retry.attempts && self.budget_allows(&c.retry) {
+            let wait = backoff(&c.retry, attempt + 1, cx.rng());
+            send_self(
+                cx,
+                wait,
+                Timer::Attempt {
+                    slot,
+                    gen_,
+                    attempt: attempt + 1,
+                },
+            );
+            return;
+        }
+        let Some(user) = self.users.remove(slot, gen_) else {
+            return;
+        };
+        let b = &mut self.client_series[w.bucket_of(now)];
+        match out {
+            Outcome::Ok => b.successes += 1,
+            Outcome::Degraded => b.degraded += 1,
+            Outcome::Error => b.errors += 1,
+            Outcome::Timeout => b.timeouts += 1,
+        }
+        if out.succeeded() {
+            b.latency.record(now - user.start);
+        }
+    }
+
+    fn budget_allows(&mut self, retry: &RetrySpec) -> bool {
+        match retry.budget {
+            None => true,
+            Some(_) if self.tokens >= 1.0 => {
+                self.tokens -= 1.0;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    // ----- outbound calls ------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn call_out(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        owner: Owner,
+        target: &Target,
+        kind: ReqKind,
+        source: u16,
+        write: bool,
+        timeout: u64,
+        attempt: u32,
+    ) {
+        let gen_ = self.next_gen();
+        let (phase, dst, req_kind) = match target {
+            Target::Group(g) => (Phase::Call, pick_replica(w, cx, *g), kind),
+            Target::Dns { resolver, .. } => {
+                let record = w.record_of(target).unwrap_or(0);
+                (
+                    Phase::Resolve { record },
+                    pick_replica(w, cx, *resolver),
+                    ReqKind::Lookup { record },
+                )
+            }
+        };
+        let slot = self.calls.insert(
+            gen_,
+            Call {
+                owner,
+                phase,
+                attempt,
+                dst,
+                kind,
+                source,
+                write,
+            },
+        );
+        send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
+        self.send_req(w, cx, dst, slot, gen_, req_kind, source, write);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_req(
+        &self,
+        w: &World,
+        cx: &mut Cx,
+        dst: EntityId,
+        slot: u32,
+        gen_: u32,
+        kind: ReqKind,
+        source: u16,
+        write: bool,
+    ) {
+        let req = Req {
+            from: self.me,
+            slot,
+            gen_,
+            kind,
+            source,
+            write,
+        };
+        transmit(w, cx, dst, Msg::Req(req));
+    }
+
+    fn on_response(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        status: Status,
+        data: u32,
+    ) {
+        let Some(call) = self.calls.get_mut(slot, gen_) else {
+            return; // late: the call timed out or the caller crashed since
+        };
+        if let Phase::Resolve { record } = call.phase {
+            if status == Status::Ok && data != 0 {
+                let (dns_group, idx) = w.records[record as usize];
+                let KindSpec::Dns(d) = &w.spec.groups[dns_group].kind else {
+                    return;
+                };
+                let rec = &d.records[idx];
+                let choices = data.count_ones() as u64;
+                let k = if choices > 1 {
+                    below(cx.rng(), choices)
+                } else {
+                    0
+                };
+                let bit = nth_set_bit(data, k as u32);
+                let group = rec.targets[(bit as usize).min(rec.targets.len() - 1)];
+                let dst = pick_replica(w, cx, group);
+                call.phase = Phase::Call;
+                call.dst = dst;
+                let (kind, source, write) = (call.kind, call.source, call.write);
+                self.send_req(w, cx, dst, slot, gen_, kind, source, write);
+                return;
+            }
+            let call = self.calls.remove(slot, gen_).expect("present");
+            self.complete(w, cx, call, Outcome::Error, 0);
+            return;
+        }
+        let call = self.calls.remove(slot, gen_).expect("present");
+        self.complete(w, cx, call, Outcome::from_status(status), data);
+    }
+
+    /// Hands an outbound call's end to whoever waits for it. `data` is the answer's payload
+    /// (a DNS answer's target set), 0 otherwise.
+    fn complete(&mut self, w: &World, cx: &mut Cx, call: Call, out: Outcome, data: u32) {
+        match call.owner {
+            Owner::User { slot, gen_ } => self.user_result(w, cx, slot, gen_, call.attempt, out),
+            Owner::Job {
+                slot,
+                gen_,
+                call: i,
+            } => {
+                if let KindSpec::LoadBalancer(lb) = &w.spec.groups[self.group].kind {
+                    let idx = (call.dst - w.first[lb.backends]) as usize;
+                    if let Some(o) = self.outstanding.get_mut(idx) {
+                        *o = o.saturating_sub(1);
+                    }
+                }
+                self.job_call_result(w, cx, slot, gen_, i, call.attempt, out, data)
+            }
+            Owner::Probe { target } => self.probe_result(w, cx, target, out == Outcome::Ok),
+        }
+    }
+
+    // ----- servers -------------------------------------------------------------------
+
+    fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
+        w.spec.groups[self.group]
+            .kind
+            .server()
+            .expect("servers have server settings")
+    }
+
+    /// Adds busy worker time up to `now`, split at bucket boundaries.
+    fn account(&mut self, w: &World, now: u64) {
+        if self.server_series.is_empty() {
+            return;
+        }
+        while self.last_account < now {
+            let b = w.bucket_of(self.last_account);
+            let end = if b + 1 == w.nbuckets {
+                now
+            } else {
+                now.min((b as u64 + 1) * w.bucket)
+            };
+            self.server_series[b].busy_ns += self.busy as f64 * (end - self.last_account) as f64;
+            self.last_account = end;
+        }
+    }
+
+    fn arrival(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        req: Option<Req>,
+        relay: Option<(EntityId, Box<Msg>)>,
+    ) {
+        let now = cx.now().0;
+        if self.server_series.is_empty() {
+            return; // clients serve nothing
+        }
+        self.account(w, now);
+        let b = w.bucket_of(now);
+        self.server_series[b].arrivals += 1;
+        if self.crashed {
+            self.server_series[b].dropped += 1;
+            return;
+        }
+        if let Some(r) = &req {
+            if r.kind == ReqKind::ProbeShallow {
+                // A port check: any live replica answers, whatever its state.
+                respond(w, cx, r, Status::Ok, 0);
+                return;
+            }
+        }
+        let spec = self.server(w);
+        let (workers, queue_cap) = (spec.workers, spec.queue);
+        if let KindSpec::Firewall(f) = &w.spec.groups[self.group].kind {
+            if let Some(max) = f.max_connections {
+                if self.conns >= max {
+                    self.reject(w, cx, b, req);
+                    return;
+                }
+            }
+            self.conns += 1;
+        }
+        let gen_ = self.next_gen();
+        let slot = self.jobs.insert(
+            gen_,
+            Job {
+                req,
+                relay,
+                arrived: now,
+                has_worker: false,
+                next_call: 0,
+                pending: 0,
+                ok: 0,
+                failed: 0,
+                degraded: false,
+                asked: 0,
+                quorum: 0,
+            },
+        );
+        if self.busy < workers {
+            self.start_job(w, cx, slot, gen_);
+        } else if queue_cap.is_none_or(|c| (self.queue.len() as u64) < c as u64) {
+            self.queue.push_back((slot, gen_));
+            let q = self.queue.len() as u64;
+            let sb = &mut self.server_series[b];
+            sb.max_queue = sb.max_queue.max(q);
+        } else {
+            let job = self.jobs.remove(slot, gen_).expect("just inserted");
+            if matches!(w.spec.groups[self.group].kind, KindSpec::Firewall(_)) {
+                self.conns -= 1;
+            }
+            self.reject(w, cx, b, job.req);
+        }
+    }
+
+    fn reject(&mut self, w: &World, cx: &mut Cx, b: usize, req: Option<Req>) {
+        self.server_series[b].rejected += 1;
+        if let Some(r) = req {
+            respond(w, cx, &r, Status::Error, 0);
+        }
+    }
+
+    fn start_job(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+        let now = cx.now().0;
+        let Some(job) = self.jobs.get_mut(slot, gen_) else {
+            return;
+        };
+        job.has_worker = true;
+        let waited = now - job.arrived;
+        self.busy += 1;
+        let sb = &mut self.server_series[w.bucket_of(now)];
+        sb.started += 1;
+        sb.wait_ns += waited as f64;
+        let d = draw(&self.server(w).service_time, cx.rng());
+        send_self(cx, d, Timer::ServiceDone { slot, gen_ });
+    }
+
+    fn release_worker(&mut self, w: &World, cx: &mut Cx) {
+        self.account(w, cx.now().0);
+        self.busy -= 1;
+        while let Some((slot, gen_)) = self.queue.pop_front() {
+            if self.jobs.get_mut(slot, gen_).is_some() {
+                self.start_job(w, cx, slot, gen_);
+                break;
+            }
+        }
+    }
+
+    /// Ends a job: frees its worker and answers its caller.
+    fn finish(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, status: Status, data: u32) {
+        let Some(job) = self.jobs.remove(slot, gen_) else {
+            return;
+        };
+        if job.has_worker {
+            self.release_worker(w, cx);
+        }
+        if matches!(w.spec.groups[self.group].kind, KindSpec::Firewall(_)) {
+            self.conns = self.conns.saturating_sub(1);
+        }
+        let sb = &mut self.server_series[w.bucket_of(cx.now().0)];
+        sb.served += 1;
+        if status == Status::Error {
+            sb.errors += 1;
+        }
+        if let Some(r) = job.req {
+            respond(w, cx, &r, status, data);
+        }
+    }
+
+    fn on_service_done(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+        let Some(job) = self.jobs.get_mut(slot, gen_) else {
+            return;
+        };
+        if let Some((to, inner)) = job.relay.take() {
+            cx.send(to, SimTime(w.latency(self.me, to)), *inner);
+            self.finish(w, cx, slot, gen_, Status::Ok, 0);
+            return;
+        }
+        let Some(req) = job.req else {
+            return;
+        };
+        let now = cx.now().0;
+        match (&w.spec.groups[self.group].kind, req.kind) {
+            (_, ReqKind::ReplicaOp) => self.finish(w, cx, slot, gen_, Status::Ok, 0),
+            (KindSpec::Dns(_), ReqKind::Lookup { record }) => {
+                let mask = self.dns_answer(w, cx, record, req.from);
+                self.finish(w, cx, slot, gen_, Status::Ok, mask);
+            }
+            (KindSpec::Resolver(r), ReqKind::Lookup { record }) => {
+                let (mask, expires) = self.resolver_cache[record as usize];
+                if mask != 0 && expires > now {
+                    self.finish(w, cx, slot, gen_, Status::Ok, mask);
+                } else {
+                    let (dns_group, _) = w.records[record as usize];
+                    let owner = Owner::Job {
+                        slot,
+                        gen_,
+                        call: 0,
+                    };
+                    let t = Target::Group(dns_group);
+                    self.call_out(
+                        w,
+                        cx,
+                        owner,
+                        &t,
+                        req.kind,
+                        req.source,
+                        req.write,
+                        r.timeout.0,
+                        1,
+                    );
+                }
+            }
+            (KindSpec::Dns(_) | KindSpec::Resolver(_), _) => {
+                self.finish(w, cx, slot, gen_, Status::Error, 0)
+            }
+            (KindSpec::Service(s), _) => {
+                if s.calls.is_empty() {
+                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                } else if s.parallel {
+                    let n = s.calls.len();
+                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
+                        job.pending = n as u16;
+                    }
+                    for i in 0..n {
+                        self.service_call(w, cx, slot, gen_, i as u8, 1);
+                    }
+                } else {
+                    self.service_call(w, cx, slot, gen_, 0, 1);
+                }
+            }
+            (KindSpec::LoadBalancer(_), _) => self.lb_dispatch(w, cx, slot, gen_, 1),
+            (KindSpec::Proxy(p, _), _) => {
+                if p.hit_ratio > 0.0 && unit_f64(cx.rng()) < p.hit_ratio {
+                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                } else {
+                    self.forward(w, cx, slot, gen_, 1);
+                }
+            }
+            (KindSpec::Cache(c), _) => {
+                if unit_f64(cx.rng()) < c.hit_ratio {
+                    if now.saturating_sub(self.cache_last_ok) <= c.ttl.0 {
+                        return self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                    }
+                    if c.serve_stale {
+                        return self.finish(w, cx, slot, gen_, Status::Degraded, 0);
+                    }
+                }
+                self.forward(w, cx, slot, gen_, 1);
+            }
+            (KindSpec::Firewall(f), _) => {
+                if f.deny.contains(&(req.source as usize)) {
+                    self.finish(w, cx, slot, gen_, Status::Error, 0);
+                } else {
+                    self.forward(w, cx, slot, gen_, 1);
+                }
+            }
+            (KindSpec::Storage(s), _) => {
+                // Coordinate: ask `replication_factor` consecutive nodes, wait for a quorum.
+                // The coordinator does not hold a worker while it waits.
+                let n = w.replicas(self.group) as u64;
+                let rf = s.replication_factor.min(n as u32);
+                let quorum = if req.write {
+                    s.write_quorum
+                } else {
+                    s.read_quorum
+                };
+                let start = below(cx.rng(), n);
+                if let Some(job) = self.jobs.get_mut(slot, gen_) {
+                    job.asked = rf as u16;
+                    job.quorum = quorum as u16;
+                    job.has_worker = false;
+                }
+                self.release_worker(w, cx);
+                for k in 0..rf as u64 {
+                    let dst = w.first[self.group] + ((start + k) % n) as u32;
+                    let owner = Owner::Job {
+                        slot,
+                        gen_,
+                        call: 0,
+                    };
+                    let gen2 = self.next_gen();
+                    let cslot = self.calls.insert(
+                        gen2,
+                        Call {
+                            owner,
+                            phase: Phase::Call,
+                            attempt: 1,
+                            dst,
+                            kind: ReqKind::ReplicaOp,
+                            source: req.source,
+                            write: req.write,
+                        },
+                    );
+                    send_self(
+                        cx,
+                        s.timeout.0,
+                        Timer::CallTimeout {
+                            slot: cslot,
+                            gen_: gen2,
+                        },
+                    );
+                    self.send_req(
+                        w,
+                        cx,
+                        dst,
+                        cslot,
+                        gen2,
+                        ReqKind::ReplicaOp,
+                        req.source,
+                        req.write,
+                    );
+                }
+            }
+            (KindSpec::Network(_) | KindSpec::Client(_), _) => {
+                self.finish(w, cx, slot, gen_, Status::Error, 0)
+            }
+        }
+    }
+
+    /// Proxy, cache and firewall: pass the request on to the next group.
+    fn forward(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
+        let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
+            return;
+        };
+        let (next, timeout) = match &w.spec.groups[self.group].kind {
+            KindSpec::Proxy(p, _) => (p.upstream, p.timeout),
+            KindSpec::Cache(c) => (c.backend, c.timeout),
+            KindSpec::Firewall(f) => (f.next, f.timeout),
+            _ => return,
+        };
+        let kind = if req.kind == ReqKind::ProbeDeep {
+            ReqKind::ProbeDeep
+        } else {
+            ReqKind::Work
+        };
+        let owner = Owner::Job {
+            slot,
+            gen_,
+            call: 0,
+        };
+        self.call_out(
+            w,
+            cx,
+            owner,
+            &Target::Group(next),
+            kind,
+            req.source,
+            req.write,
+            timeout.0,
+            attempt,
+        );
+    }
+
+    fn service_call(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, i: u8, attempt: u32) {
+        let KindSpec::Service(s) = &w.spec.groups[self.group].kind else {
+            return;
+        };
+        let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
+            return;
+        };
+        let call = &s.calls[i as usize];
+        let now = cx.now().0;
+        if s.circuit_breaker.is_some() && self.breakers[i as usize].open_until > now {
+            // Open breaker: fail at once, without calling.
+            return self.job_call_result(w, cx, slot, gen_, i, u32::MAX, Outcome::Error, 0);
+        }
+        let kind = if req.kind == ReqKind::ProbeDeep {
+            ReqKind::ProbeDeep
+        } else {
+            ReqKind::Work
+        };
+        let owner = Owner::Job {
+            slot,
+            gen_,
+            call: i,
+        };
+        self.call_out(
+            w,
+            cx,
+            owner,
+            &call.target,
+            kind,
+            req.source,
+            req.write,
+            call.timeout.0,
+            attempt,
+        );
+    }
+
+    fn lb_dispatch(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
+        let KindSpec::LoadBalancer(lb) = &w.spec.groups[self.group].kind else {
+            return;
+        };
+        let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
+            return;
+        };
+        let n = w.replicas(lb.backends);
+        let healthy = |node: &Node, i: u32| {
+            node.checker
+                .as_ref()
+                .is_none_or(|c| c.targets[i as usize].healthy)
+        };
+        let any_healthy = (0..n).any(|i| healthy(self, i));
+        if !any_healthy {
+            match lb.when_none_healthy {
+                NoneHealthy::Apology => return self.finish(w, cx, slot, gen_, Status::Degraded, 0),
+                NoneHealthy::Reject => return self.finish(w, cx, slot, gen_, Status::Error, 0),
+                NoneHealthy::FailOpen => {}
+            }
+        }
+        let ok = |node: &Node, i: u32| !any_healthy || healthy(node, i);
+        let pick = match lb.policy {
+            Balance::RoundRobin => {
+                let mut i = self.rr % n;
+                for _ in 0..n {
+                    if ok(self, i) {
+                        break;
+                    }
+                    i = (i + 1) % n;
+                }
+                self.rr = (i + 1) % n;
+                i
+            }
+            Balance::LeastOutstanding => {
+                let start = self.rr % n;
+                self.rr = (self.rr + 1) % n;
+                (0..n)
+                    .map(|k| (start + k) % n)
+                    .filter(|&i| ok(self, i))
+                    .min_by_key(|&i| self.outstanding[i as usize])
+                    .unwrap_or(start)
+            }
+            Balance::Random => {
+                let count = (0..n).filter(|&i| ok(self, i)).count() as u64;
+                let k = below(cx.rng(), count.max(1));
+                (0..n).filter(|&i| ok(self, i)).nth(k as usize).unwrap_or(0)
+            }
+            Balance::Weighted => {
+                let total: f64 = (0..n)
+                    .filter(|&i| ok(self, i))
+                    .map(|i| lb.weights[i as usize])
+                    .sum();
+                let mut x = unit_f64(cx.rng()) * total;
+                let mut chosen = 0;
+                for i in (0..n).filter(|&i| ok(self, i)) {
+                    chosen = i;
+                    x -= lb.weights[i as usize];
+                    if x < 0.0 {
+                        break;
+                    }
+                }
+                chosen
+            }
+        };
+        self.outstanding[pick as usize] += 1;
+        let dst = w.first[lb.backends] + pick;
+        let kind = if req.kind == ReqKind::ProbeDeep {
+            ReqKind::ProbeDeep
+        } else {
+            ReqKind::Work
+        };
+        let gen2 = self.next_gen();
+        let cslot = self.calls.insert(
+            gen2,
+            Call {
+                owner: Owner::Job {
+                    slot,
+                    gen_,
+                    call: 0,
+                },
+                phase: Phase::Call,
+                attempt,
+                dst,
+                kind,
+                source: req.source,
+                write: req.write,
+            },
+        );
+        send_self(
+            cx,
+            lb.timeout.0,
+            Timer::CallTimeout {
+                slot: cslot,
+                gen_: gen2,
+            },
+        );
+        self.send_req(w, cx, dst, cslot, gen2, kind, req.source, req.write);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn job_call_result(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        i: u8,
+        attempt: u32,
+        out: Outcome,
+        data: u32,
+    ) {
+        if self.jobs.get_mut(slot, gen_).is_none() {
+            return; // the job already finished (parallel fail-fast, or a crash)
+        }
+        let now = cx.now().0;
+        match &w.spec.groups[self.group].kind {
+            KindSpec::Service(s) => {
+                if let Some(cb) = &s.circuit_breaker {
+                    if attempt != u32::MAX {
+                        let br = &mut self.breakers[i as usize];
+                        if out.succeeded() {
+                            br.failures = 0;
+                        } else {
+                            br.failures += 1;
+                            if br.failures >= cb.failures && br.open_until <= now {
+                                br.open_until = now + cb.open_for.0;
+                                br.failures = cb.failures.saturating_sub(1);
+                                let detail = format!(
+                                    "call {} to {}",
+                                    i,
+                                    target_name(w, &s.calls[i as usize].target)
+                                );
+                                self.log(w, now, "breaker_open", detail);
+                            }
+                        }
+                    }
+                }
+                let call = &s.calls[i as usize];
+                if !out.succeeded() {
+                    if attempt != u32::MAX
+                        && attempt < call.retry.attempts
+                        && self.budget_allows(&call.retry)
+                    {
+                        let wait = backoff(&call.retry, attempt + 1, cx.rng());
+                        send_self(
+                            cx,
+                            wait,
+                            Timer::RetryCall {
+                                slot,
+                                gen_,
+                                call: i,
+                                attempt: attempt + 1,
+                            },
+                        );
+                        return;
+                    }
+                    return self.finish(w, cx, slot, gen_, Status::Error, 0);
+                }
+                let job = self.jobs.get_mut(slot, gen_).expect("checked");
+                job.degraded |= out == Outcome::Degraded;
+                let status = if job.degraded {
+                    Status::Degraded
+                } else {
+                    Status::Ok
+                };
+                if s.parallel {
+                    job.pending -= 1;
+                    if job.pending == 0 {
+                        self.finish(w, cx, slot, gen_, status, 0);
+                    }
+                } else {
+                    job.next_call = i + 1;
+                    if (i as usize + 1) < s.calls.len() {
+                        self.service_call(w, cx, slot, gen_, i + 1, 1);
+                    } else {
+                        self.finish(w, cx, slot, gen_, status, 0);
+                    }
+                }
+            }
+            KindSpec::LoadBalancer(lb) => {
+                if out.succeeded() {
+                    let st = if out == Outcome::Ok {
+                        Status::Ok
+                    } else {
+                        Status::Degraded
+                    };
+                    self.finish(w, cx, slot, gen_, st, 0);
+                } else if attempt < lb.retry.attempts && self.budget_allows(&lb.retry) {
+                    self.lb_dispatch(w, cx, slot, gen_, attempt + 1);
+                } else {
+                    self.finish(w, cx, slot, gen_, Status::Error, 0);
+                }
+            }
+            KindSpec::Storage(_) => {
+                let job = self.jobs.get_mut(slot, gen_).expect("checked");
+                if out.succeeded() {
+                    job.ok += 1;
+                } else {
+                    job.failed += 1;
+                }
+                if job.ok >= job.quorum {
+                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                } else if job.failed > job.asked - job.quorum {
+                    self.finish(w, cx, slot, gen_, Status::Error, 0);
+                }
+            }
+            KindSpec::Resolver(_) => {
+                let record = match self.jobs.get_mut(slot, gen_).and_then(|j| j.req) {
+                    Some(Req {
+                        kind: ReqKind::Lookup { record },
+                        ..
+                    }) => record,
+                    _ => return self.finish(w, cx, slot, gen_, Status::Error, 0),
+                };
+                if out == Outcome::Ok && data != 0 {
+                    let (g, idx) = w.records[record as usize];
+                    let ttl = match &w.spec.groups[g].kind {
+                        KindSpec::Dns(d) => d.records[idx].ttl.0,
+                        _ => 0,
+                    };
+                    self.resolver_cache[record as usize] = (data, now.saturating_add(ttl));
+                    self.finish(w, cx, slot, gen_, Status::Ok, data);
+                } else {
+                    self.finish(w, cx, slot, gen_, Status::Error, 0);
+                }
+            }
+            KindSpec::Cache(c) => {
+                if out.succeeded() {
+                    self.cache_last_ok = now;
+                    let st = if out == Outcome::Ok {
+                        Status::Ok
+                    } else {
+                        Status::Degraded
+                    };
+                    self.finish(w, cx, slot, gen_, st, 0);
+                } else if c.serve_stale {
+                    self.finish(w, cx, slot, gen_, Status::Degraded, 0);
+                } else {
+                    self.finish(w, cx, slot, gen_, Status::Error, 0);
+                }
+            }
+            KindSpec::Proxy(p, _) => {
+                if out.succeeded() {
+                    let st = if out == Outcome::Ok {
+                        Status::Ok
+                    } else {
+                        Status::Degraded
+                    };
+                    self.finish(w, cx, slot, gen_, st, 0);
+                } else if attempt < p.retry.attempts && self.budget_allows(&p.retry) {
+                    let wait = backoff(&p.retry, attempt + 1, cx.rng());
+                    send_self(
+                        cx,
+                        wait,
+                        Timer::RetryCall {
+                            slot,
+                            gen_,
+                            call: 0,
+                            attempt: attempt + 1,
+                        },
+                    );
+                } else {
+                    self.finish(w, cx, slot, gen_, Status::Error, 0);
+                }
+            }
+            KindSpec::Firewall(_) => {
+                let st = match out {
+                    Outcome::Ok => Status::Ok,
+                    Outcome::Degraded => Status::Degraded,
+                    _ => Status::Error,
+                };
+                self.finish(w, cx, slot, gen_, st, 0);
+            }
+            _ => self.finish(w, cx, slot, gen_, Status::Error, 0),
+        }
+    }
+
+    // ----- DNS -----------------------------------------------------------------------
+
+    fn group_healthy(&self, w: &World, g: usize) -> bool {
+        match &self.checker {
+            None => true,
+            Some(c) => {
+                let range = w.members(g);
+                c.targets
+                    .iter()
+                    .any(|t| range.contains(&t.entity) && t.healthy)
+            }
+        }
+    }
+
+    /// The answer of an authoritative DNS for a record: a bit set of record targets.
+    fn dns_answer(&self, w: &World, cx: &mut Cx, record: u32, asker: EntityId) -> u32 {
+        let (g, idx) = w.records[record as usize];
+        let KindSpec::Dns(d) = &w.spec.groups[g].kind else {
+            return 0;
+        };
+        let rec = &d.records[idx];
+        let n = rec.targets.len().min(32);
+        let mut healthy: u32 = 0;
+        for (i, &t) in rec.targets.iter().take(n).enumerate() {
+            if self.group_healthy(w, t) {
+                healthy |= 1 << i;
+            }
+        }
+        // Like public GSLBs: with no healthy target, answer as if all were healthy.
+        let all = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
+        let pool = if healthy == 0 { all } else { healthy };
+        match rec.policy {
+            Routing::Simple => pool,
+            Routing::Failover => 1 << pool.trailing_zeros(),
+            Routing::Weighted => {
+                let total: f64 = (0..n)
+                    .filter(|i| pool >> i & 1 == 1)
+                    .map(|i| rec.weights[i])
+                    .sum();
+                let mut x = unit_f64(cx.rng()) * total;
+                let mut chosen = pool.trailing_zeros();
+                for i in (0..n as u32).filter(|i| pool >> i & 1 == 1) {
+                    chosen = i;
+                    x -= rec.weights[i as usize];
+                    if x < 0.0 {
+                        break;
+                    }
+                }
+                1 << chosen
+            }
+            Routing::Latency => {
+                let best = (0..n as u32)
+                    .filter(|i| pool >> i & 1 == 1)
+                    .min_by_key(|&i| w.latency(asker, w.first[rec.targets[i as usize]]))
+                    .unwrap_or(0);
+                1 << best
+            }
+        }
+    }
+
+    // ----- health checks -------------------------------------------------------------
+
+    fn on_health_tick(&mut self, w: &World, cx: &mut Cx) {
+        let Some(ch) = &self.checker else {
+            return;
+        };
+        let (interval, timeout, kind) = (ch.spec.interval.0, ch.spec.timeout.0, ch.spec.kind);
+        send_self(cx, interval, Timer::HealthTick);
+        if self.crashed {
+            return;
+        }
+        let now = cx.now().0;
+        let healthy = ch.targets.iter().filter(|t| t.healthy).count() as u32;
+        let sb = &mut self.server_series[w.bucket_of(now)];
+        sb.min_healthy = Some(sb.min_healthy.map_or(healthy, |m| m.min(healthy)));
+        let req_kind = match kind {
+            CheckKind::Shallow => ReqKind::ProbeShallow,
+            CheckKind::Deep => ReqKind::ProbeDeep,
+        };
+        let n = ch.targets.len();
+        for i in 0..n {
+            let ch = self.checker.as_mut().expect("checked");
+            if ch.targets[i].in_flight {
+                continue;
+            }
+            ch.targets[i].in_flight = true;
+            let dst = ch.targets[i].entity;
+            let gen_ = self.next_gen();
+            let slot = self.calls.insert(
+                gen_,
+                Call {
+                    owner: Owner::Probe { target: i as u32 },
+                    phase: Phase::Call,
+                    attempt: 1,
+                    dst,
+                    kind: req_kind,
+                    source: u16::MAX,
+                    write: false,
+                },
+            );
+            send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
+            self.send_req(w, cx, dst, slot, gen_, req_kind, u16::MAX, false);
+        }
+    }
+
+    fn probe_result(&mut self, w: &World, cx: &mut Cx, target: u32, pass: bool) {
+        let now = cx.now().0;
+        let Some(ch) = self.checker.as_mut() else {
+            return;
+        };
+        let (up_after, down_after) = (ch.spec.healthy_threshold, ch.spec.unhealthy_threshold);
+        let t = &mut ch.targets[target as usize];
+        t.in_flight = false;
+        let mut change = None;
+        if pass {
+            t.ok_streak += 1;
+            t.fail_streak = 0;
+            if !t.healthy && t.ok_streak >= up_after {
+                t.healthy = true;
+                change = Some(("health_up", t.entity));
+            }
+        } else {
+            t.fail_streak += 1;
+            t.ok_streak = 0;
+            if t.healthy && t.fail_streak >= down_after {
+                t.healthy = false;
+                change = Some(("health_down", t.entity));
+            }
+        }
+        if let Some((kind, entity)) = change {
+            let healthy = ch.targets.iter().filter(|t| t.healthy).count() as u32;
+            let sb = &mut self.server_series[w.bucket_of(now)];
+            sb.min_healthy = Some(sb.min_healthy.map_or(healthy, |m| m.min(healthy)));
+            let detail = format!(
+                "{} as seen by {}",
+                w.entity_name(entity),
+                w.entity_name(self.me)
+            );
+            self.log.push(LogEntry {
+                time: now,
+                kind,
+                target: w.entity_name(entity),
+                detail,
+            });
+        }
+    }
+
+    // ----- timers and faults -----------------------------------------------------------
+
+    fn on_timer(&mut self, w: &World, cx: &mut Cx, t: Timer) {
+        match t {
+            Timer::Arrival => self.on_arrival_timer(w, cx),
+            Timer::Attempt {
+                slot,
+                gen_,
+                attempt,
+            } => self.start_attempt(w, cx, slot, gen_, attempt),
+            Timer::CallTimeout { slot, gen_ } => {
+                if let Some(call) = self.calls.remove(slot, gen_) {
+                    self.complete(w, cx, call, Outcome::Timeout, 0);
+                }
+            }
+            Timer::ServiceDone { slot, gen_ } => self.on_service_done(w, cx, slot, gen_),
+            Timer::RetryCall {
+                slot,
+                gen_,
+                call,
+                attempt,
+            } => match &w.spec.groups[self.group].kind {
+                KindSpec::Service(_) => self.service_call(w, cx, slot, gen_, call, attempt),
+                _ => self.forward(w, cx, slot, gen_, attempt),
+            },
+            Timer::HealthTick => self.on_health_tick(w, cx),
+            Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),
+            Timer::FaultOff { fault } => self.fault(w, cx, fault as usize, false),
+        }
+    }
+
+    fn fault(&mut self, w: &World, cx: &mut Cx, i: usize, on: bool) {
+        let f = &w.spec.faults[i];
+        let now = cx.now().0;
+        let kind = if on { "fault_start" } else { "fault_end" };
+        match &f.kind {
+            FaultKind::Crash { .. } => {
+                self.account(w, now);
+                if on {
+                    // Everything in flight is lost.
+                    self.crashed = true;
+                    self.jobs.clear();
+                    self.queue.clear();
+                    self.calls.clear();
+                    self.users.clear();
+                    self.busy = 0;
+                    self.conns = 0;
+                    if let Some(ch) = self.checker.as_mut() {
+                        for t in &mut ch.targets {
+                            t.in_flight = false;
+                        }
+                    }
+                    self.outstanding.iter_mut().for_each(|o| *o = 0);
+                } else {
+                    self.crashed = false;
+                }
+                self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
+            }
+            FaultKind::TrafficSurge { multiplier, ramp } => {
+                let detail = format!("{} (traffic_surge x{multiplier}, ramp {})", f.name, ramp);
+                self.log(w, now, kind, detail);
+            }
+        }
+    }
+}
+
+/// Answers a request's caller.
+fn respond(w: &World, cx: &mut Cx, req: &Req, status: Status, data: u32) {
+    let msg = Msg::Resp {
+        slot: req.slot,
+        gen_: req.gen_,
+        status,
+        data,
+    };
+    transmit(w, cx, req.from, msg);
+}
+
+fn nth_set_bit(mask: u32, k: u32) -> u32 {
+    let mut m = mask;
+    for _ in 0..k {
+        m &= m - 1;
+    }
+    m.trailing_zeros()
+}
+
+fn target_name(w: &World, t: &Target) -> String {
+    match t {
+        Target::Group(g) => w.spec.groups[*g].name.clone(),
+        Target::Dns { name, .. } => name.clone(),
+    }
+}

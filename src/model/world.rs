@@ -1,0 +1,275 @@
+//! The read-only runtime topology: which entity is which replica, where each runs, one-way
+//! latencies between any two entities, and which network group carries traffic between
+//! segments. Built once from a `Spec`; shared by every partition.
+
+use super::spec::{KindSpec, Spec, Target};
+use crate::engine::{EntityId, SimTime};
+use std::collections::BTreeMap;
+
+/// Where an entity sits and what it is.
+#[derive(Clone, Debug)]
+pub struct EntityInfo {
+    pub group: usize,
+    pub replica: u32,
+    pub region: u16,
+    pub zone: u16,
+    pub segment: u16,
+}
+
+/// The runtime topology.
+#[derive(Debug)]
+pub struct World {
+    pub spec: Spec,
+    /// First entity id of each group; a group's replicas are consecutive.
+    pub first: Vec<EntityId>,
+    pub entities: Vec<EntityInfo>,
+    pub regions: Vec<String>,
+    pub zones: Vec<String>,
+    pub segments: Vec<String>,
+    /// Zone-to-zone one-way latency in nanoseconds.
+    zone_latency: Vec<Vec<u64>>,
+    /// Group-pair overrides (smaller index first).
+    links: BTreeMap<(usize, usize), u64>,
+    /// For each (segment, segment) pair, the network group joining them, if any.
+    devices: Vec<Vec<Option<usize>>>,
+    /// Every DNS record, globally numbered: (dns group, record index).
+    pub records: Vec<(usize, usize)>,
+    /// DNS name -> global record number.
+    pub record_by_name: BTreeMap<String, u32>,
+    /// Metric buckets: width and count.
+    pub bucket: u64,
+    pub nbuckets: usize,
+    /// Smallest latency between entities of different regions (None with one region).
+    pub lookahead: Option<SimTime>,
+}
+
+fn intern(list: &mut Vec<String>, s: &str) -> u16 {
+    match list.iter().position(|x| x == s) {
+        Some(i) => i as u16,
+        None => {
+            list.push(s.to_string());
+            (list.len() - 1) as u16
+        }
+    }
+}
+
+impl World {
+    /// Lays out entities and precomputes latencies and routes.
+    pub fn new(spec: Spec) -> World {
+        let mut regions = Vec::new();
+        let mut zones = Vec::new();
+        let mut zone_region = Vec::new();
+        let mut segments = Vec::new();
+        let mut first = Vec::with_capacity(spec.groups.len());
+        let mut entities = Vec::new();
+        for (g, group) in spec.groups.iter().enumerate() {
+            first.push(entities.len() as EntityId);
+            for (r, p) in group.placement.iter().enumerate() {
+                let region = intern(&mut regions, &p.region);
+                let before = zones.len();
+                let zone = intern(&mut zones, &p.zone);
+                if zones.len() > before {
+                    zone_region.push(region);
+                }
+                let segment = intern(&mut segments, &p.segment);
+                entities.push(EntityInfo {
+                    group: g,
+                    replica: r as u32,
+                    region,
+                    zone,
+                    segment,
+                });
+            }
+        }
+        for g in &spec.groups {
+            if let KindSpec::Network(n) = &g.kind {
+                for s in &n.joins {
+                    intern(&mut segments, s);
+                }
+            }
+        }
+        let net = &spec.network;
+        let region_pair = |a: u16, b: u16| -> u64 {
+            let (ra, rb) = (&regions[a as usize], &regions[b as usize]);
+            net.region_latency
+                .iter()
+                .find(|(x, y, _)| (x == ra && y == rb) || (x == rb && y == ra))
+                .map_or(net.cross_region.0, |(_, _, l)| l.0)
+        };
+        let nz = zones.len();
+        let mut zone_latency = vec![vec![0u64; nz]; nz];
+        for a in 0..nz {
+            for b in 0..nz {
+                zone_latency[a][b] = if a == b {
+                    net.same_zone.0
+                } else if zone_region[a] == zone_region[b] {
+                    net.cross_zone.0
+                } else {
+                    region_pair(zone_region[a], zone_region[b])
+                };
+            }
+        }
+        let mut links = BTreeMap::new();
+        for l in &net.links {
+            links.insert((l.a.min(l.b), l.a.max(l.b)), l.latency.0);
+        }
+        let ns = segments.len();
+        let mut devices = vec![vec![None; ns]; ns];
+        for (g, group) in spec.groups.iter().enumerate() {
+            if let KindSpec::Network(n) = &group.kind {
+                let ids: Vec<u16> = n.joins.iter().map(|s| intern(&mut segments, s)).collect();
+                for &a in &ids {
+                    for &b in &ids {
+                        if a != b && devices[a as usize][b as usize].is_none() {
+                            devices[a as usize][b as usize] = Some(g);
+                        }
+                    }
+                }
+            }
+        }
+        let mut records = Vec::new();
+        let mut record_by_name = BTreeMap::new();
+        for (g, group) in spec.groups.iter().enumerate() {
+            if let KindSpec::Dns(d) = &group.kind {
+                for (i, rec) in d.records.iter().enumerate() {
+                    record_by_name
+                        .entry(rec.name.clone())
+                        .or_insert(records.len() as u32);
+                    records.push((g, i));
+                }
+            }
+        }
+        let bucket = spec.bucket.0.max(1);
+        let nbuckets = spec.duration.0.div_ceil(bucket).max(1) as usize;
+        let mut w = World {
+            spec,
+            first,
+            entities,
+            regions,
+            zones,
+            segments,
+            zone_latency,
+            links,
+            devices,
+            records,
+            record_by_name,
+            bucket,
+            nbuckets,
+            lookahead: None,
+        };
+        w.lookahead = w.compute_lookahead();
+        w
+    }
+
+    /// The smallest one-way latency between any two entities in different regions.
+    fn compute_lookahead(&self) -> Option<SimTime> {
+        if self.regions.len() < 2 {
+            return None;
+        }
+        let nz = self.zones.len();
+        let zone_region: Vec<u16> = (0..nz)
+            .map(|z| {
+                self.entities
+                    .iter()
+                    .find(|e| e.zone as usize == z)
+                    .map_or(0, |e| e.region)
+            })
+            .collect();
+        let mut min = u64::MAX;
+        for a in 0..nz {
+            for b in 0..nz {
+                if zone_region[a] != zone_region[b] {
+                    min = min.min(self.zone_latency[a][b]);
+                }
+            }
+        }
+        for (&(ga, gb), &lat) in &self.links {
+            let crosses = self
+                .group_regions(ga)
+                .iter()
+                .any(|ra| self.group_regions(gb).iter().any(|rb| rb != ra));
+            if crosses {
+                min = min.min(lat);
+            }
+        }
+        Some(SimTime(min))
+    }
+
+    fn group_regions(&self, g: usize) -> Vec<u16> {
+        let mut v: Vec<u16> = self
+            .members(g)
+            .map(|e| self.entities[e as usize].region)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The entity ids of a group's replicas.
+    pub fn members(&self, g: usize) -> std::ops::Range<EntityId> {
+        let start = self.first[g];
+        start..start + self.spec.groups[g].replicas()
+    }
+
+    /// Number of replicas of a group.
+    pub fn replicas(&self, g: usize) -> u32 {
+        self.spec.groups[g].replicas()
+    }
+
+    /// One-way latency from entity `a` to entity `b`, in nanoseconds.
+    #[inline]
+    pub fn latency(&self, a: EntityId, b: EntityId) -> u64 {
+        let (ea, eb) = (&self.entities[a as usize], &self.entities[b as usize]);
+        if !self.links.is_empty() {
+            let key = (ea.group.min(eb.group), ea.group.max(eb.group));
+            if let Some(&l) = self.links.get(&key) {
+                return l;
+            }
+        }
+        self.zone_latency[ea.zone as usize][eb.zone as usize]
+    }
+
+    /// The network group that relays traffic from `a`'s segment to `b`'s, if they differ.
+    #[inline]
+    pub fn device_between(&self, a: EntityId, b: EntityId) -> Option<usize> {
+        let (sa, sb) = (
+            self.entities[a as usize].segment,
+            self.entities[b as usize].segment,
+        );
+        if sa == sb {
+            None
+        } else {
+            self.devices[sa as usize][sb as usize]
+        }
+    }
+
+    /// The partition (region index) of every entity.
+    pub fn assignment(&self) -> Vec<u32> {
+        self.entities.iter().map(|e| e.region as u32).collect()
+    }
+
+    /// The record number a DNS target resolves through.
+    pub fn record_of(&self, target: &Target) -> Option<u32> {
+        match target {
+            Target::Group(_) => None,
+            Target::Dns { name, .. } => self.record_by_name.get(name).copied(),
+        }
+    }
+
+    /// The display name of an entity: `group` or `group[replica]`.
+    pub fn entity_name(&self, id: EntityId) -> String {
+        let e = &self.entities[id as usize];
+        let g = &self.spec.groups[e.group];
+        if g.replicas() == 1 {
+            g.name.clone()
+        } else {
+            format!("{}[{}]", g.name, e.replica)
+        }
+    }
+
+    /// The bucket index of a time (the last bucket takes anything at or past the end).
+    #[inline]
+    pub fn bucket_of(&self, t: u64) -> usize {
+        ((t / self.bucket) as usize).min(self.nbuckets - 1)
+    }
+}

@@ -1,0 +1,273 @@
+//! Exporters: summary JSON, time-series CSVs, the events log and the terminal table, each
+//! produced as bytes from a run's results (never from the engine). Writing them to disk is the
+//! CLI's job.
+
+use crate::model::summary::Summary;
+use crate::model::{RunResult, Series};
+
+/// Column headers of `timeseries.csv` (one row per bucket and client group).
+pub const TIMESERIES_HEADER: &[&str] = &[
+    "time_s",
+    "client",
+    "requests",
+    "attempts",
+    "successes",
+    "degraded",
+    "errors",
+    "timeouts",
+    "availability",
+    "goodput_per_s",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p90_s",
+    "latency_p99_s",
+];
+
+/// Column headers of `components.csv` (one row per bucket and component group).
+pub const COMPONENTS_HEADER: &[&str] = &[
+    "time_s",
+    "component",
+    "kind",
+    "replicas",
+    "arrivals",
+    "offered_per_s",
+    "rejected",
+    "dropped",
+    "served",
+    "errors",
+    "utilization",
+    "mean_wait_s",
+    "max_queue",
+    "healthy_seen",
+];
+
+/// Column headers of `events.csv`.
+pub const EVENTS_HEADER: &[&str] = &["time_s", "kind", "target", "detail"];
+
+fn f6(x: f64) -> String {
+    format!("{x:.6}")
+}
+
+fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).expect("writing to memory");
+    for r in rows {
+        w.write_record(&r).expect("writing to memory");
+    }
+    w.into_inner().expect("flushing to memory")
+}
+
+/// `timeseries.csv`: per bucket and client group. `availability` is empty for a bucket in
+/// which no user request finished.
+pub fn timeseries_csv(r: &RunResult) -> Vec<u8> {
+    let bucket_s = r.bucket.as_secs_f64();
+    let mut rows = Vec::new();
+    let clients: Vec<_> = r
+        .groups
+        .iter()
+        .filter_map(|g| match &g.series {
+            Series::Client(s) => Some((g, s)),
+            _ => None,
+        })
+        .collect();
+    let n = clients.first().map_or(0, |(_, s)| s.len());
+    for b in 0..n {
+        for (g, s) in &clients {
+            let x = &s[b];
+            rows.push(vec![
+                r.bucket
+                    .checked_mul(b as u64)
+                    .unwrap_or(r.bucket)
+                    .to_secs_string(),
+                g.name.clone(),
+                x.requests.to_string(),
+                x.attempts.to_string(),
+                x.successes.to_string(),
+                x.degraded.to_string(),
+                x.errors.to_string(),
+                x.timeouts.to_string(),
+                x.availability().map(f6).unwrap_or_default(),
+                f6((x.successes + x.degraded) as f64 / bucket_s),
+                f6(x.latency.mean_s()),
+                f6(x.latency.quantile_s(0.5)),
+                f6(x.latency.quantile_s(0.9)),
+                f6(x.latency.quantile_s(0.99)),
+            ]);
+        }
+    }
+    csv_bytes(TIMESERIES_HEADER, rows.into_iter())
+}
+
+/// `components.csv`: per bucket and component group. `healthy_seen` is, for health-checking
+/// groups, the fewest targets any of its replicas saw healthy in the bucket, summed over its
+/// replicas; empty otherwise.
+pub fn components_csv(r: &RunResult) -> Vec<u8> {
+    let bucket_s = r.bucket.as_secs_f64();
+    let bucket_ns = r.bucket.0 as f64;
+    let mut rows = Vec::new();
+    let servers: Vec<_> = r
+        .groups
+        .iter()
+        .filter_map(|g| match &g.series {
+            Series::Server(s) => Some((g, s)),
+            _ => None,
+        })
+        .collect();
+    let n = servers.first().map_or(0, |(_, s)| s.len());
+    for b in 0..n {
+        for (g, s) in &servers {
+            let x = &s[b];
+            let capacity = g.workers as f64 * g.replicas as f64 * bucket_ns;
+            rows.push(vec![
+                r.bucket
+                    .checked_mul(b as u64)
+                    .unwrap_or(r.bucket)
+                    .to_secs_string(),
+                g.name.clone(),
+                g.kind.to_string(),
+                g.replicas.to_string(),
+                x.arrivals.to_string(),
+                f6(x.arrivals as f64 / bucket_s),
+                x.rejected.to_string(),
+                x.dropped.to_string(),
+                x.served.to_string(),
+                x.errors.to_string(),
+                f6(if capacity > 0.0 {
+                    x.busy_ns / capacity
+                } else {
+                    0.0
+                }),
+                f6(if x.started == 0 {
+                    0.0
+                } else {
+                    x.wait_ns / x.started as f64 / 1e9
+                }),
+                x.max_queue.to_string(),
+                x.min_healthy.map(|h| h.to_string()).unwrap_or_default(),
+            ]);
+        }
+    }
+    csv_bytes(COMPONENTS_HEADER, rows.into_iter())
+}
+
+/// `events.csv`: faults, health changes, breaker trips, in time order.
+pub fn events_csv(r: &RunResult) -> Vec<u8> {
+    let rows = r.log.iter().map(|e| {
+        vec![
+            crate::engine::SimTime(e.time).to_secs_string(),
+            e.kind.to_string(),
+            e.target.clone(),
+            e.detail.clone(),
+        ]
+    });
+    csv_bytes(EVENTS_HEADER, rows)
+}
+
+/// `summary.json`, pretty-printed, ending with a newline.
+pub fn summary_json(s: &Summary) -> Vec<u8> {
+    let mut v = serde_json::to_vec_pretty(s).expect("a summary always serialises");
+    v.push(b'\n');
+    v
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.3}%", x * 100.0)
+}
+
+fn secs(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x < 1.0 {
+        format!("{:.1}ms", x * 1e3)
+    } else {
+        format!("{x:.2}s")
+    }
+}
+
+/// The terminal summary table.
+pub fn table(s: &Summary) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "scenario {}  seed {}  simulated {}  events {}  ({:.2}s wall)",
+        s.scenario,
+        s.seed,
+        crate::engine::SimTime::from_secs_f64(s.duration_s),
+        s.events,
+        s.wall_seconds
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "{:<18} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
+        "client",
+        "requests",
+        "avail",
+        "degraded",
+        "errors",
+        "timeouts",
+        "downtime",
+        "longest",
+        "p50",
+        "p99"
+    );
+    for (name, c) in &s.clients {
+        let _ = writeln!(
+            o,
+            "{:<18} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
+            name,
+            c.requests,
+            pct(c.availability),
+            c.degraded,
+            c.errors,
+            c.timeouts,
+            secs(c.downtime_s),
+            secs(c.longest_outage_s),
+            secs(c.latency_s.p50),
+            secs(c.latency_s.p99)
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "{:<18} {:<13} {:>4} {:>10} {:>9} {:>9} {:>7} {:>9} {:>8}",
+        "component", "kind", "n", "arrivals", "rejected", "dropped", "util", "wait", "maxq"
+    );
+    for (name, c) in &s.components {
+        let _ = writeln!(
+            o,
+            "{:<18} {:<13} {:>4} {:>10} {:>9} {:>9} {:>7} {:>9} {:>8}",
+            name,
+            c.kind,
+            c.replicas,
+            c.arrivals,
+            c.rejected,
+            c.dropped,
+            format!("{:.1}%", c.mean_utilization * 100.0),
+            secs(c.mean_wait_s),
+            c.max_queue
+        );
+    }
+    let b = &s.blast_radius;
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "blast radius: clients {}/{} impacted{}, components {} impacted{}, {} of user requests failed",
+        b.clients.impacted.len(),
+        s.clients.len(),
+        list(&b.clients.impacted),
+        b.components.impacted.len(),
+        list(&b.components.impacted),
+        pct(b.failed_request_fraction)
+    );
+    o
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", names.join(", "))
+    }
+}

@@ -1,0 +1,627 @@
+//! The scenario layer: the TOML file format, its validation into a typed
+//! `Spec`, `--set` overrides and topology views.
+//!
+//! Reading is in two stages, as ripgrep does with its arguments: `raw` mirrors the file with
+//! serde (unknown fields denied, nothing defaulted), then validation applies the defaults of
+//! `model::spec`, checks every value and resolves names to indices. Every problem is
+//! collected and reported with its file position (or `--set` argument), the bad value and a
+//! hint. This layer does no I/O: it takes text; the CLI opens files.
+
+mod error;
+pub mod overrides;
+mod raw;
+pub mod topology;
+mod validate;
+
+pub use error::{Origin, Problem, ScenarioError};
+pub use overrides::load;
+pub use validate::{MAX_ATTEMPTS, MAX_REPLICAS};
+
+use crate::model::spec::Spec;
+
+/// Reads and validates a scenario without overrides: `load(text, file, &[])`.
+///
+/// # Errors
+/// Every problem found, as for [`load`].
+pub fn parse(text: &str, file: &str) -> Result<Spec, ScenarioError> {
+    load(text, file, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SimTime;
+    use crate::model::spec::{
+        Backoff, Balance, CheckKind, ClientSpec, Dist, FaultKind, GroupSpec, Jitter, KindSpec,
+        NetworkSpec, NoneHealthy, Placement, RetrySpec, Routing, ServerSpec, ServiceSpec, Target,
+    };
+    use proptest::prelude::*;
+
+    const MMC: &str = include_str!("../../scenarios/mmc.toml");
+    const WEB: &str = include_str!("../../scenarios/web-three-tier.toml");
+
+    fn place() -> Vec<Placement> {
+        vec![Placement {
+            region: "default".into(),
+            zone: "default-a".into(),
+            segment: "main".into(),
+        }]
+    }
+
+    #[test]
+    fn mmc_loads_to_the_expected_spec() {
+        let spec = parse(MMC, "scenarios/mmc.toml").expect("mmc.toml is valid");
+        let expected = Spec {
+            name: "mmc".into(),
+            duration: SimTime::from_hours(2),
+            seed: 1,
+            bucket: SimTime::MINUTE,
+            slo: 0.99,
+            network: NetworkSpec {
+                same_zone: SimTime::from_micros(250),
+                cross_zone: SimTime::MILLISECOND,
+                cross_region: SimTime::from_millis(40),
+                region_latency: vec![],
+                links: vec![],
+            },
+            groups: vec![
+                GroupSpec {
+                    name: "users".into(),
+                    placement: place(),
+                    kind: KindSpec::Client(ClientSpec {
+                        rate: 8.0,
+                        profile: vec![],
+                        target: Target::Group(1),
+                        timeout: SimTime::HOUR,
+                        retry: RetrySpec::once(),
+                        write_fraction: 0.0,
+                    }),
+                },
+                GroupSpec {
+                    name: "api".into(),
+                    placement: place(),
+                    kind: KindSpec::Service(ServiceSpec {
+                        server: ServerSpec {
+                            workers: 10,
+                            queue: None,
+                            service_time: Dist::Exponential {
+                                mean: SimTime::SECOND,
+                            },
+                        },
+                        calls: vec![],
+                        parallel: false,
+                        circuit_breaker: None,
+                    }),
+                },
+            ],
+            faults: vec![],
+        };
+        assert_eq!(spec, expected);
+    }
+
+    #[test]
+    fn defaults_of_a_minimal_service() {
+        let text = MMC
+            .replace("workers = 10 ", "")
+            .replace("queue = \"unbounded\"", "")
+            .replace(
+                "service_time = { dist = \"exponential\", mean = \"1s\" }",
+                "",
+            )
+            .replace("bucket = \"1m\"", "")
+            .replace("seed = 1", "")
+            .replace("timeout = \"1h\"", "");
+        let spec = parse(&text, "x").expect("valid");
+        assert_eq!(
+            (spec.seed, spec.bucket, spec.slo),
+            (1, SimTime::MINUTE, 0.99)
+        );
+        let KindSpec::Client(c) = &spec.groups[0].kind else {
+            panic!()
+        };
+        assert_eq!(c.timeout, SimTime::from_secs(30));
+        let Some(s) = spec.groups[1].kind.server() else {
+            panic!()
+        };
+        assert_eq!(s.workers, 1);
+        assert_eq!(s.queue, None);
+        assert_eq!(
+            s.service_time,
+            Dist::Exponential {
+                mean: SimTime::from_millis(10)
+            }
+        );
+    }
+
+    #[test]
+    fn web_three_tier_loads() {
+        let spec =
+            parse(WEB, "scenarios/web-three-tier.toml").expect("web-three-tier.toml is valid");
+        let idx = |n: &str| spec.groups.iter().position(|g| g.name == n).expect(n);
+        assert_eq!(spec.groups.len(), 14);
+        let kinds: Vec<&str> = spec.groups.iter().map(|g| g.kind.name()).collect();
+        for k in [
+            "client",
+            "resolver",
+            "dns",
+            "firewall",
+            "network",
+            "load_balancer",
+            "proxy",
+            "cache",
+            "service",
+            "storage",
+        ] {
+            assert!(kinds.contains(&k), "{k} missing");
+        }
+        let KindSpec::Client(c) = &spec.groups[idx("users-east")].kind else {
+            panic!()
+        };
+        assert_eq!(
+            c.target,
+            Target::Dns {
+                name: "www.example.com".into(),
+                resolver: idx("resolver")
+            }
+        );
+        assert_eq!(c.retry.attempts, 3);
+        assert_eq!(
+            c.retry.backoff,
+            Backoff::Exponential {
+                base: SimTime::from_millis(200),
+                cap: SimTime::from_secs(5)
+            }
+        );
+        assert_eq!(c.retry.jitter, Jitter::Full);
+        assert_eq!(c.profile, vec![(SimTime::ZERO, 1.0), (SimTime::HOUR, 1.5)]);
+        let KindSpec::Dns(d) = &spec.groups[idx("dns")].kind else {
+            panic!()
+        };
+        assert_eq!(d.records[0].policy, Routing::Failover);
+        assert_eq!(d.records[0].targets, vec![idx("lb-east"), idx("lb-west")]);
+        assert_eq!(
+            d.health_check.as_ref().map(|h| h.kind),
+            Some(CheckKind::Shallow)
+        );
+        let KindSpec::LoadBalancer(l) = &spec.groups[idx("lb-east")].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (l.policy, l.when_none_healthy),
+            (Balance::LeastOutstanding, NoneHealthy::Apology)
+        );
+        assert_eq!(
+            l.health_check.as_ref().map(|h| h.kind),
+            Some(CheckKind::Deep)
+        );
+        let KindSpec::Storage(s) = &spec.groups[idx("db")].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (s.replication_factor, s.read_quorum, s.write_quorum),
+            (3, 2, 2)
+        );
+        assert_eq!(spec.groups[idx("db")].placement[0].segment, "internal");
+        let KindSpec::Network(n) = &spec.groups[idx("core-net")].kind else {
+            panic!()
+        };
+        assert_eq!(n.joins, vec!["internal".to_owned(), "main".to_owned()]);
+        assert_eq!(
+            n.server.service_time,
+            Dist::Constant(SimTime::from_micros(5))
+        );
+        let KindSpec::Service(a) = &spec.groups[idx("app")].kind else {
+            panic!()
+        };
+        assert_eq!(a.calls.len(), 2);
+        assert!(!a.parallel);
+        assert_eq!(spec.groups[idx("app")].placement[3].zone, "us-east-a");
+        assert_eq!(spec.faults.len(), 2);
+        assert_eq!(
+            spec.faults[0].kind,
+            FaultKind::Crash {
+                replicas: vec![0, 1]
+            }
+        );
+        assert_eq!(spec.faults[0].target, idx("lb-east"));
+        assert_eq!(
+            (spec.faults[0].at, spec.faults[0].duration),
+            (SimTime::from_mins(20), Some(SimTime::from_mins(10)))
+        );
+        assert_eq!(
+            spec.faults[1].kind,
+            FaultKind::TrafficSurge {
+                multiplier: 3.0,
+                ramp: SimTime::from_mins(2)
+            }
+        );
+        assert_eq!(
+            spec.network.region_latency,
+            vec![("us-east".into(), "us-west".into(), SimTime::from_millis(35))]
+        );
+    }
+
+    /// A document generator: tables, arrays and scalars with keys from the real schema.
+    mod docs {
+        use super::*;
+        use toml_edit::{Array, InlineTable, Value};
+
+        pub const KEYS: &[&str] = &[
+            "scenario",
+            "network",
+            "components",
+            "faults",
+            "links",
+            "name",
+            "duration",
+            "seed",
+            "bucket",
+            "slo",
+            "kind",
+            "replicas",
+            "region",
+            "zone",
+            "zones",
+            "segment",
+            "workers",
+            "queue",
+            "service_time",
+            "dist",
+            "mean",
+            "value",
+            "sigma",
+            "min",
+            "max",
+            "rate",
+            "profile",
+            "target",
+            "resolver",
+            "timeout",
+            "retry",
+            "attempts",
+            "backoff",
+            "base",
+            "cap",
+            "jitter",
+            "budget",
+            "write_fraction",
+            "dns",
+            "records",
+            "ttl",
+            "policy",
+            "targets",
+            "weights",
+            "health_check",
+            "interval",
+            "unhealthy",
+            "healthy",
+            "next",
+            "deny",
+            "max_connections",
+            "capacity",
+            "joins",
+            "backends",
+            "when_none_healthy",
+            "upstream",
+            "hit_ratio",
+            "backend",
+            "serve_stale",
+            "calls",
+            "parallel",
+            "circuit_breaker",
+            "failures",
+            "open_for",
+            "replication_factor",
+            "read_quorum",
+            "write_quorum",
+            "at",
+            "multiplier",
+            "ramp",
+            "between",
+            "latency",
+            "same_zone",
+            "cross_zone",
+            "cross_region",
+            "regions",
+            "users",
+            "api",
+            "db",
+            "0",
+        ];
+        pub const STRINGS: &[&str] = &[
+            "client",
+            "service",
+            "storage",
+            "dns",
+            "resolver",
+            "network",
+            "load_balancer",
+            "proxy",
+            "cdn",
+            "cache",
+            "firewall",
+            "users",
+            "api",
+            "db",
+            "www.example.com",
+            "1s",
+            "10ms",
+            "0s",
+            "2x",
+            "1h",
+            "unbounded",
+            "exponential",
+            "constant",
+            "lognormal",
+            "uniform",
+            "crash",
+            "traffic_surge",
+            "none",
+            "fixed",
+            "full",
+            "equal",
+            "failover",
+            "weighted",
+            "deep",
+            "shallow",
+            "apology",
+            "main",
+            "internal",
+            "",
+            "-1s",
+            "1h30m",
+        ];
+
+        pub fn key() -> impl Strategy<Value = String> {
+            prop::sample::select(KEYS).prop_map(str::to_owned)
+        }
+
+        pub fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                prop::sample::select(STRINGS).prop_map(Value::from),
+                (-3i64..20).prop_map(Value::from),
+                prop::sample::select(&[0.0, -1.0, 0.5, 1.0, 1.5, 8.0, f64::NAN, f64::INFINITY][..])
+                    .prop_map(Value::from),
+                any::<bool>().prop_map(Value::from),
+            ]
+        }
+
+        pub fn value() -> impl Strategy<Value = Value> {
+            scalar().prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5)
+                        .prop_map(|v| Value::Array(v.into_iter().collect::<Array>())),
+                    prop::collection::vec((key(), inner), 0..6).prop_map(|kv| {
+                        let mut t = InlineTable::new();
+                        for (k, v) in kv {
+                            t.insert(k, v);
+                        }
+                        Value::InlineTable(t)
+                    }),
+                ]
+            })
+        }
+
+        /// Plausible `key = value` pairs, so that many documents get deep into validation.
+        pub fn plausible() -> impl Strategy<Value = (String, Value)> {
+            let v = |t: &str| t.parse::<Value>().unwrap_or_else(|_| Value::from(t));
+            let pairs: Vec<(String, Value)> = [
+                ("rate", "5.0"),
+                ("target", "\"api\""),
+                ("target", "\"users\""),
+                ("target", "\"www.example.com\""),
+                ("workers", "4"),
+                ("replicas", "3"),
+                ("queue", "\"unbounded\""),
+                ("queue", "10"),
+                ("service_time", "\"1ms\""),
+                (
+                    "service_time",
+                    "{ dist = \"lognormal\", mean = \"2ms\", sigma = 0.5 }",
+                ),
+                ("backends", "\"api\""),
+                ("upstream", "\"api\""),
+                ("backend", "\"db\""),
+                ("hit_ratio", "0.5"),
+                ("dns", "\"dns\""),
+                ("resolver", "\"resolver\""),
+                ("capacity", "1000.0"),
+                ("joins", "[\"main\", \"internal\"]"),
+                ("segment", "\"internal\""),
+                ("region", "\"r2\""),
+                ("zones", "[\"a\", \"b\"]"),
+                (
+                    "calls",
+                    "[{ target = \"db\" }, { target = \"api\", timeout = \"1s\" }]",
+                ),
+                ("replication_factor", "2"),
+                ("read_quorum", "2"),
+                (
+                    "records",
+                    "[{ name = \"www.example.com\", targets = [\"api\"], policy = \"failover\" }]",
+                ),
+                ("health_check", "{ kind = \"deep\" }"),
+                (
+                    "retry",
+                    "{ attempts = 2, backoff = \"exponential\", jitter = \"full\" }",
+                ),
+                ("timeout", "\"1s\""),
+                ("next", "\"lb\""),
+                ("deny", "[\"users\"]"),
+            ]
+            .iter()
+            .map(|(k, t)| ((*k).to_owned(), v(t)))
+            .collect();
+            prop::sample::select(pairs)
+        }
+
+        fn table(fields: Vec<(String, Value)>) -> toml_edit::Table {
+            let mut t = toml_edit::Table::new();
+            for (k, v) in fields {
+                t.insert(&k, toml_edit::Item::Value(v));
+            }
+            t
+        }
+
+        /// A field: mostly plausible, sometimes anything.
+        fn field() -> impl Strategy<Value = (String, Value)> {
+            prop_oneof![3 => plausible(), 1 => (key(), value())]
+        }
+
+        /// A whole document: a scenario table, components with a kind and fields, faults, and
+        /// sometimes junk at the top level.
+        pub fn document() -> impl Strategy<Value = String> {
+            let names = &["users", "api", "db", "lb", "dns", "resolver", "net"][..];
+            let scenario = (
+                prop::sample::select(&["1h", "2x", "0s", "10m"][..]),
+                prop::collection::vec(field(), 0..2),
+            );
+            let component = (
+                prop::sample::select(STRINGS),
+                prop::collection::vec(field(), 0..5),
+            );
+            let fault = (
+                prop::sample::select(&["crash", "traffic_surge", "boom"][..]),
+                prop::sample::select(names),
+                prop::sample::select(&["1m", "3h", "x"][..]),
+                prop::collection::vec(
+                    prop::sample::select(
+                        &[
+                            "multiplier = 2.0",
+                            "replicas = [0, 5]",
+                            "ramp = \"1m\"",
+                            "duration = \"5m\"",
+                        ][..],
+                    ),
+                    0..3,
+                ),
+            );
+            (
+                prop::option::weighted(0.9, scenario),
+                prop::collection::vec((prop::sample::select(names), component), 0..6),
+                prop::collection::vec(fault, 0..3),
+                prop::option::weighted(0.2, (key(), value())),
+            )
+                .prop_map(|(scenario, comps, faults, junk)| {
+                    let mut doc = toml_edit::DocumentMut::new();
+                    if let Some((duration, extra)) = scenario {
+                        let mut t = table(extra);
+                        t.insert("name", toml_edit::value("s"));
+                        t.insert("duration", toml_edit::value(duration));
+                        doc.insert("scenario", toml_edit::Item::Table(t));
+                    }
+                    let mut comp_table = toml_edit::Table::new();
+                    for (name, (kind, fields)) in comps {
+                        let mut t = table(fields);
+                        t.insert("kind", toml_edit::value(kind));
+                        comp_table.insert(name, toml_edit::Item::Table(t));
+                    }
+                    doc.insert("components", toml_edit::Item::Table(comp_table));
+                    let mut aot = toml_edit::ArrayOfTables::new();
+                    for (kind, target, at, extra) in faults {
+                        let text = format!(
+                            "kind = \"{kind}\"\ntarget = \"{target}\"\nat = \"{at}\"\n{}",
+                            extra.join("\n")
+                        );
+                        if let Ok(d) = text.parse::<toml_edit::DocumentMut>() {
+                            aot.push(d.as_table().clone());
+                        }
+                    }
+                    if !aot.is_empty() {
+                        doc.insert("faults", toml_edit::Item::ArrayOfTables(aot));
+                    }
+                    if let Some((k, v)) = junk {
+                        if !doc.contains_key(&k) {
+                            doc.insert(&k, toml_edit::Item::Value(v));
+                        }
+                    }
+                    doc.to_string()
+                })
+        }
+    }
+
+    /// Loads and renders; the point is that nothing panics.
+    fn exercise(text: &str, sets: &[String]) {
+        match load(text, "p.toml", sets) {
+            Ok(spec) => {
+                let _ = topology::describe(&spec);
+                let _ = topology::dot(&spec);
+                let _ = topology::graph(&spec);
+            }
+            Err(e) => {
+                assert!(!e.problems.is_empty());
+                let lines = text.lines().count() + 1;
+                for p in &e.problems {
+                    if let Origin::File { line, column } = p.origin {
+                        assert!(line >= 1 && line <= lines.max(1) && column >= 1, "{p:?}");
+                    }
+                }
+                let _ = e.to_string();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn never_panics_on_arbitrary_strings(text in any::<String>()) {
+            exercise(&text, &[]);
+        }
+
+        #[test]
+        fn never_panics_on_toml_like_strings(text in "[\\[\\]{}=,.\"a-z0-9 _\n-]{0,120}") {
+            exercise(&text, &[]);
+        }
+
+        #[test]
+        fn never_panics_on_generated_documents(
+            text in docs::document(),
+            sets in prop::collection::vec(
+                (prop::collection::vec(docs::key(), 1..4), prop::sample::select(&["3", "\"1s\"", "{attempts=3}", "[1, 2]", "x", "", "0"][..]))
+                    .prop_map(|(path, v)| format!("{}={v}", path.join("."))),
+                0..3,
+            ),
+        ) {
+            exercise(&text, &sets);
+        }
+
+        #[test]
+        fn never_panics_on_edited_scenarios(
+            which in any::<bool>(),
+            edit in 0u8..3,
+            a in any::<prop::sample::Index>(),
+            b in any::<prop::sample::Index>(),
+            c in prop::sample::select(&['"', '=', '[', ']', '{', '}', '.', ',', '0', '-', 'x', ' ', '\n', '#'][..]),
+        ) {
+            let text = if which { MMC } else { WEB };
+            let edited = match edit {
+                0 => {
+                    // Replace one character.
+                    let chars: Vec<char> = text.chars().collect();
+                    let i = a.index(chars.len());
+                    chars.iter().enumerate().map(|(j, &x)| if j == i { c } else { x }).collect::<String>()
+                }
+                1 => {
+                    // Delete one line.
+                    let lines: Vec<&str> = text.lines().collect();
+                    let i = a.index(lines.len());
+                    lines.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, l)| *l).collect::<Vec<_>>().join("\n")
+                }
+                _ => {
+                    // Swap the values of two `key = value` lines.
+                    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+                    let kv: Vec<usize> = (0..lines.len()).filter(|&j| lines[j].contains(" = ") && !lines[j].starts_with('#')).collect();
+                    let (i, j) = (kv[a.index(kv.len())], kv[b.index(kv.len())]);
+                    let split = |l: &str| l.split_once(" = ").map(|(k, v)| (k.to_owned(), v.to_owned()));
+                    if let (Some((ki, vi)), Some((kj, vj))) = (split(&lines[i]), split(&lines[j])) {
+                        lines[i] = format!("{ki} = {vj}");
+                        lines[j] = format!("{kj} = {vi}");
+                    }
+                    lines.join("\n")
+                }
+            };
+            exercise(&edited, &[]);
+        }
+    }
+}

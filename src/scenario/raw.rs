@@ -1,0 +1,850 @@
+//! Stage one of reading a scenario: serde structs that mirror the file as written, with no
+//! defaults applied and every field optional, read piece by piece so that one bad component
+//! does not hide the problems of the others.
+//!
+//! Every struct denies unknown fields. Components are one union struct ([`RawComponent`]) with
+//! the fields of every kind; [`validate`](super::validate) rejects fields that do not belong
+//! to the component's kind, which gives clearer messages than a tagged enum would.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use toml_edit::{Item, Value};
+
+use super::error::{Issue, SpanIndex, closest, list};
+
+/// A duration as written, e.g. `"250ms"`; parsed by validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dur(pub String);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a duration such as "30s" or "250ms""#)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                Ok(Dur(s.to_owned()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `queue = "unbounded"` or a number of waiting places.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawQueue {
+    /// A string; only "unbounded" is valid.
+    Word(String),
+    /// A whole number.
+    Places(i64),
+}
+
+impl<'de> Deserialize<'de> for RawQueue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawQueue, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawQueue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#""unbounded" or a whole number"#)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawQueue, E> {
+                Ok(RawQueue::Word(s.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<RawQueue, E> {
+                Ok(RawQueue::Places(n))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A distribution: `"5ms"` (constant) or `{ dist = "...", ... }`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawDist {
+    /// A plain duration: a constant.
+    Short(Dur),
+    /// The table form.
+    Full(RawDistTable),
+}
+
+impl<'de> Deserialize<'de> for RawDist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawDist, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawDist;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a duration such as "5ms" or a table such as { dist = "exponential", mean = "10ms" }"#)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawDist, E> {
+                Ok(RawDist::Short(Dur(s.to_owned())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDist, A::Error> {
+                RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawDist::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `{ dist = "exponential", mean = "10ms" }` and the other forms.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawDistTable {
+    pub dist: Option<String>,
+    pub value: Option<Dur>,
+    pub mean: Option<Dur>,
+    pub sigma: Option<f64>,
+    pub min: Option<Dur>,
+    pub max: Option<Dur>,
+}
+
+/// One `profile` point: `["30m", 2.0]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawPoint(pub Dur, pub f64);
+
+impl<'de> Deserialize<'de> for RawPoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawPoint, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawPoint;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a [time, factor] pair such as ["30m", 2.0]"#)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawPoint, A::Error> {
+                let at: Dur = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let factor: f64 = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                if seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::invalid_length(3, &self));
+                }
+                Ok(RawPoint(at, factor))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// `[scenario]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub duration: Option<Dur>,
+    pub seed: Option<i64>,
+    pub bucket: Option<Dur>,
+    pub slo: Option<f64>,
+}
+
+/// `[network]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawNetwork {
+    pub same_zone: Option<Dur>,
+    pub cross_zone: Option<Dur>,
+    pub cross_region: Option<Dur>,
+    pub regions: Option<Vec<RawBetween>>,
+}
+
+/// `[[network.regions]]` and `[[links]]`: `between = ["a", "b"]`, `latency = "..."`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawBetween {
+    pub between: Option<Vec<String>>,
+    pub latency: Option<Dur>,
+    /// Set when the entry could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+/// `retry = { attempts, backoff, base, cap, jitter, budget }`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawRetry {
+    pub attempts: Option<i64>,
+    pub backoff: Option<String>,
+    pub base: Option<Dur>,
+    pub cap: Option<Dur>,
+    pub jitter: Option<String>,
+    pub budget: Option<f64>,
+}
+
+/// `health_check = { kind, interval, timeout, unhealthy, healthy }`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawHealthCheck {
+    pub kind: Option<String>,
+    pub interval: Option<Dur>,
+    pub timeout: Option<Dur>,
+    pub unhealthy: Option<i64>,
+    pub healthy: Option<i64>,
+}
+
+/// `circuit_breaker = { failures, open_for }`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawBreaker {
+    pub failures: Option<i64>,
+    pub open_for: Option<Dur>,
+}
+
+/// One entry of a service's `calls`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawCall {
+    pub target: Option<String>,
+    /// The resolver group, when `target` is a DNS name.
+    pub resolver: Option<String>,
+    /// Per-call timeout (default "30s").
+    pub timeout: Option<Dur>,
+    pub retry: Option<RawRetry>,
+}
+
+/// `[[components.<dns>.records]]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawRecord {
+    pub name: Option<String>,
+    pub ttl: Option<Dur>,
+    pub policy: Option<String>,
+    pub targets: Option<Vec<String>>,
+    pub weights: Option<Vec<f64>>,
+}
+
+/// `[components.<name>]`: the union of every kind's fields.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawComponent {
+    pub kind: Option<String>,
+    // Placement.
+    pub replicas: Option<i64>,
+    pub region: Option<String>,
+    pub zone: Option<String>,
+    pub zones: Option<Vec<String>>,
+    pub segment: Option<String>,
+    // Server.
+    pub workers: Option<i64>,
+    pub queue: Option<RawQueue>,
+    pub service_time: Option<RawDist>,
+    // Client.
+    pub rate: Option<f64>,
+    pub profile: Option<Vec<RawPoint>>,
+    pub target: Option<String>,
+    pub resolver: Option<String>,
+    pub write_fraction: Option<f64>,
+    // Shared by several kinds.
+    pub timeout: Option<Dur>,
+    pub retry: Option<RawRetry>,
+    pub health_check: Option<RawHealthCheck>,
+    pub policy: Option<String>,
+    pub weights: Option<Vec<f64>>,
+    pub hit_ratio: Option<f64>,
+    // Resolver.
+    pub dns: Option<String>,
+    // DNS.
+    pub records: Option<Vec<RawRecord>>,
+    // Firewall.
+    pub next: Option<String>,
+    pub deny: Option<Vec<String>>,
+    pub max_connections: Option<i64>,
+    // Network.
+    pub capacity: Option<f64>,
+    pub joins: Option<Vec<String>>,
+    // Load balancer.
+    pub backends: Option<String>,
+    pub when_none_healthy: Option<String>,
+    // Proxy / CDN.
+    pub upstream: Option<String>,
+    // Cache.
+    pub backend: Option<String>,
+    pub ttl: Option<Dur>,
+    pub serve_stale: Option<bool>,
+    // Service.
+    pub calls: Option<Vec<RawCall>>,
+    pub parallel: Option<bool>,
+    pub circuit_breaker: Option<RawBreaker>,
+    // Storage.
+    pub replication_factor: Option<i64>,
+    pub read_quorum: Option<i64>,
+    pub write_quorum: Option<i64>,
+    /// Set when the table could not be read at all (its problems are reported already).
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+impl RawComponent {
+    /// The names of the fields that are set, in declaration order (`kind` excluded).
+    pub fn present_fields(&self) -> Vec<&'static str> {
+        let c = self;
+        let all = [
+            ("replicas", c.replicas.is_some()),
+            ("region", c.region.is_some()),
+            ("zone", c.zone.is_some()),
+            ("zones", c.zones.is_some()),
+            ("segment", c.segment.is_some()),
+            ("workers", c.workers.is_some()),
+            ("queue", c.queue.is_some()),
+            ("service_time", c.service_time.is_some()),
+            ("rate", c.rate.is_some()),
+            ("profile", c.profile.is_some()),
+            ("target", c.target.is_some()),
+            ("resolver", c.resolver.is_some()),
+            ("write_fraction", c.write_fraction.is_some()),
+            ("timeout", c.timeout.is_some()),
+            ("retry", c.retry.is_some()),
+            ("health_check", c.health_check.is_some()),
+            ("policy", c.policy.is_some()),
+            ("weights", c.weights.is_some()),
+            ("hit_ratio", c.hit_ratio.is_some()),
+            ("dns", c.dns.is_some()),
+            ("records", c.records.is_some()),
+            ("next", c.next.is_some()),
+            ("deny", c.deny.is_some()),
+            ("max_connections", c.max_connections.is_some()),
+            ("capacity", c.capacity.is_some()),
+            ("joins", c.joins.is_some()),
+            ("backends", c.backends.is_some()),
+            ("when_none_healthy", c.when_none_healthy.is_some()),
+            ("upstream", c.upstream.is_some()),
+            ("backend", c.backend.is_some()),
+            ("ttl", c.ttl.is_some()),
+            ("serve_stale", c.serve_stale.is_some()),
+            ("calls", c.calls.is_some()),
+            ("parallel", c.parallel.is_some()),
+            ("circuit_breaker", c.circuit_breaker.is_some()),
+            ("replication_factor", c.replication_factor.is_some()),
+            ("read_quorum", c.read_quorum.is_some()),
+            ("write_quorum", c.write_quorum.is_some()),
+        ];
+        all.iter()
+            .filter(|(_, set)| *set)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+/// `[[faults]]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawFault {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub target: Option<String>,
+    pub at: Option<Dur>,
+    pub duration: Option<Dur>,
+    /// Crash.
+    pub replicas: Option<Vec<i64>>,
+    /// Traffic surge.
+    pub multiplier: Option<f64>,
+    /// Traffic surge.
+    pub ramp: Option<Dur>,
+    /// Set when the table could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+/// A whole scenario file, as written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawFile {
+    /// `[scenario]`, if present.
+    pub scenario: Option<RawScenario>,
+    /// `[network]`, if present.
+    pub network: Option<RawNetwork>,
+    /// `[components.<name>]`, in file order.
+    pub components: IndexMap<String, RawComponent>,
+    /// `[[faults]]`, in file order (unreadable entries keep their place).
+    pub faults: Vec<RawFault>,
+    /// `[[links]]`, in file order.
+    pub links: Vec<RawBetween>,
+}
+
+/// The top-level tables and arrays of a scenario file.
+pub const TOP_FIELDS: &[&str] = &["scenario", "network", "components", "faults", "links"];
+
+/// Which fields each component kind accepts (besides `kind`); used for "does not apply"
+/// problems and for "did you mean" hints.
+pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
+    const PLACE: [&str; 5] = ["replicas", "region", "zone", "zones", "segment"];
+    macro_rules! fields {
+        ($($f:literal),* $(,)?) => {{
+            const F: &[&str] = &[PLACE[0], PLACE[1], PLACE[2], PLACE[3], PLACE[4], $($f),*];
+            F
+        }};
+    }
+    Some(match kind {
+        "client" => &[
+            "region",
+            "zone",
+            "zones",
+            "segment",
+            "rate",
+            "profile",
+            "target",
+            "resolver",
+            "timeout",
+            "retry",
+            "write_fraction",
+        ],
+        "resolver" => fields!["workers", "queue", "service_time", "dns", "timeout"],
+        "dns" => fields![
+            "workers",
+            "queue",
+            "service_time",
+            "records",
+            "health_check"
+        ],
+        "firewall" => fields![
+            "workers",
+            "queue",
+            "service_time",
+            "next",
+            "deny",
+            "max_connections",
+            "timeout",
+        ],
+        "network" => fields!["capacity", "queue", "joins"],
+        "load_balancer" => fields![
+            "workers",
+            "queue",
+            "service_time",
+            "backends",
+            "policy",
+            "weights",
+            "health_check",
+            "when_none_healthy",
+            "timeout",
+            "retry",
+        ],
+        "proxy" | "cdn" => fields![
+            "workers",
+            "queue",
+            "service_time",
+            "upstream",
+            "hit_ratio",
+            "timeout",
+            "retry",
+        ],
+        "cache" => fields![
+            "workers",
+            "queue",
+            "service_time",
+            "backend",
+            "hit_ratio",
+            "ttl",
+            "serve_stale",
+            "timeout",
+        ],
+        "service" => fields![
+            "workers",
+            "queue",
+            "service_time",
+            "calls",
+            "parallel",
+            "circuit_breaker",
+        ],
+        "storage" => fields![
+            "workers",
+            "queue",
+            "service_time",
+            "replication_factor",
+            "read_quorum",
+            "write_quorum",
+            "timeout",
+        ],
+        _ => return None,
+    })
+}
+
+/// Reads a parsed document into raw structs. Each top-level piece, component, fault and link
+/// is read on its own; a field that cannot be read is reported and dropped, and reading goes
+/// on without it, so every structural problem is found in one pass.
+pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
+    let mut issues = Vec::new();
+    let mut raw = RawFile::default();
+    let Some(top) = root.as_table_like() else {
+        return (raw, issues);
+    };
+    for (key, item) in top.iter() {
+        let path = vec![key.to_owned()];
+        match key {
+            "scenario" => {
+                raw.scenario =
+                    Some(read_piece(item, &path, spans, &mut issues, None).unwrap_or_default())
+            }
+            "network" => {
+                raw.network =
+                    Some(read_piece(item, &path, spans, &mut issues, None).unwrap_or_default())
+            }
+            "components" => match item.as_table_like() {
+                Some(t) => {
+                    for (name, item) in t.iter() {
+                        let mut p = path.clone();
+                        p.push(name.to_owned());
+                        let kind = item
+                            .as_table_like()
+                            .and_then(|t| t.get("kind"))
+                            .and_then(|k| k.as_str())
+                            .and_then(kind_fields);
+                        let c = read_piece::<RawComponent>(item, &p, spans, &mut issues, kind)
+                            .unwrap_or_else(|| RawComponent {
+                                unreadable: true,
+                                ..RawComponent::default()
+                            });
+                        raw.components.insert(name.to_owned(), c);
+                    }
+                }
+                None => issues.push(not_table(path, item, "[components.<name>] tables")),
+            },
+            "faults" | "links" => {
+                let elems: Vec<Item> = match item {
+                    Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
+                    Item::Value(Value::Array(a)) => {
+                        a.iter().map(|v| Item::Value(v.clone())).collect()
+                    }
+                    _ => {
+                        issues.push(not_table(path, item, &format!("[[{key}]] tables")));
+                        continue;
+                    }
+                };
+                for (i, e) in elems.iter().enumerate() {
+                    let mut p = path.clone();
+                    p.push(i.to_string());
+                    if key == "faults" {
+                        let f = read_piece::<RawFault>(e, &p, spans, &mut issues, None)
+                            .unwrap_or_else(|| RawFault {
+                                unreadable: true,
+                                ..RawFault::default()
+                            });
+                        raw.faults.push(f);
+                    } else {
+                        let l = read_piece::<RawBetween>(e, &p, spans, &mut issues, None)
+                            .unwrap_or_else(|| RawBetween {
+                                unreadable: true,
+                                ..RawBetween::default()
+                            });
+                        raw.links.push(l);
+                    }
+                }
+            }
+            other => {
+                let hint = match closest(other, TOP_FIELDS.iter().copied()) {
+                    Some(c) => format!(
+                        "did you mean '{c}'? (top-level tables: {})",
+                        list(TOP_FIELDS)
+                    ),
+                    None => format!("top-level tables: {}", list(TOP_FIELDS)),
+                };
+                let what = if item.is_table_like() || item.is_array_of_tables() {
+                    "table"
+                } else {
+                    "top-level key"
+                };
+                issues.push(
+                    Issue::new(path, format!("unknown {what} '{other}'"))
+                        .hint(hint)
+                        .at_key(),
+                );
+            }
+        }
+    }
+    (raw, issues)
+}
+
+fn not_table(path: Vec<String>, item: &Item, want: &str) -> Issue {
+    Issue::new(path, format!("expected {want}, found {}", type_name(item)))
+}
+
+fn type_name(item: &Item) -> &'static str {
+    match item {
+        Item::None => "nothing",
+        Item::Table(_) => "a table",
+        Item::ArrayOfTables(_) => "an array of tables",
+        Item::Value(v) => match v {
+            Value::String(_) => "a string",
+            Value::Integer(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Boolean(_) => "a boolean",
+            Value::Datetime(_) => "a date-time",
+            Value::Array(_) => "an array",
+            Value::InlineTable(_) => "a table",
+        },
+    }
+}
+
+/// Most errors one piece may report before reading gives up on it.
+const MAX_ERRORS_PER_PIECE: usize = 32;
+
+/// Deserializes one piece; on an error, reports it, removes the offending field and tries
+/// again. `None` when the piece cannot be read even so.
+fn read_piece<T: DeserializeOwned>(
+    item: &Item,
+    base: &[String],
+    spans: &SpanIndex,
+    issues: &mut Vec<Issue>,
+    own_fields: Option<&[&str]>,
+) -> Option<T> {
+    if !item.is_table_like() {
+        issues.push(not_table(base.to_vec(), item, "a table"));
+        return None;
+    }
+    let mut value = match item.clone().into_value() {
+        Ok(v) => v,
+        Err(other) => {
+            issues.push(not_table(base.to_vec(), &other, "a table"));
+            return None;
+        }
+    };
+    for _ in 0..MAX_ERRORS_PER_PIECE {
+        let err = match T::deserialize(value.clone().into_deserializer()) {
+            Ok(t) => return Some(t),
+            Err(e) => e,
+        };
+        let path = err
+            .span()
+            .and_then(|s| spans.path_at(s.start))
+            .filter(|p| p.starts_with(base))
+            .unwrap_or_else(|| base.to_vec());
+        let fields = if path.len() == base.len() + 1 {
+            own_fields
+        } else {
+            None
+        };
+        issues.push(humanize(err.message(), path.clone(), fields));
+        // Drop the field (or the array holding the bad element) and read the rest.
+        let rel = &path[base.len()..];
+        if rel.is_empty() || !remove(&mut value, rel) {
+            return None;
+        }
+    }
+    None
+}
+
+/// Removes the field at `rel` (or, when `rel` ends inside an array, the field holding the
+/// array) from `value`. False if nothing was removed.
+fn remove(value: &mut Value, rel: &[String]) -> bool {
+    // The last segment that names a key of a table (not an index of an array).
+    let mut cut = None;
+    let mut cur = Some(&*value);
+    for (i, seg) in rel.iter().enumerate() {
+        let Some(v) = cur else { break };
+        if v.is_inline_table() {
+            cut = Some(i);
+        }
+        cur = child(v, seg);
+    }
+    let Some(cut) = cut else { return false };
+    let mut cur = value;
+    for seg in &rel[..cut] {
+        match child_mut(cur, seg) {
+            Some(next) => cur = next,
+            None => return false,
+        }
+    }
+    match cur {
+        Value::InlineTable(t) => t.remove(&rel[cut]).is_some(),
+        _ => false,
+    }
+}
+
+/// The field or element `seg` of a table or array value.
+fn child<'a>(v: &'a Value, seg: &str) -> Option<&'a Value> {
+    match v {
+        Value::InlineTable(t) => t.get(seg),
+        Value::Array(a) => a.get(seg.parse::<usize>().ok()?),
+        _ => None,
+    }
+}
+
+/// [`child`], mutably.
+fn child_mut<'a>(v: &'a mut Value, seg: &str) -> Option<&'a mut Value> {
+    match v {
+        Value::InlineTable(t) => t.get_mut(seg),
+        Value::Array(a) => a.get_mut(seg.parse::<usize>().ok()?),
+        _ => None,
+    }
+}
+
+/// Turns a serde message into a problem: plain words instead of Rust types, quotes instead of
+/// backticks, and "did you mean" for unknown fields. `own_fields` replaces the field list of
+/// the message (a component's fields for its kind).
+pub(crate) fn humanize(msg: &str, path: Vec<String>, own_fields: Option<&[&str]>) -> Issue {
+    let quoted: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
+    if msg.starts_with("unknown field `")
+        && let Some((name, listed)) = quoted.split_first()
+    {
+        let fields: Vec<&str> = own_fields.map_or_else(|| listed.to_vec(), <[&str]>::to_vec);
+        let hint = match closest(name, fields.iter().copied()) {
+            Some(c) => format!("did you mean '{c}'? (fields here: {})", list(&fields)),
+            None if fields.is_empty() => "this table takes no fields".to_owned(),
+            None => format!("fields here: {}", list(&fields)),
+        };
+        return Issue::new(path, format!("unknown field '{name}'"))
+            .value(*name)
+            .hint(hint)
+            .at_key();
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        return Issue::new(path, format!("missing field '{name}'"));
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = msg.strip_prefix(prefix)
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            let found_text = plain_found(found);
+            let expected = plain_expected(expected);
+            let mut issue = Issue::new(path, format!("expected {expected}, found {found_text}"));
+            if let Some(v) = quoted.first() {
+                issue = issue.value(*v);
+            } else if let Some(s) = found.strip_prefix("string ") {
+                issue = issue.value(s.trim_matches('"'));
+            }
+            if expected.contains("duration")
+                && let Some(n) = found
+                    .strip_prefix("integer `")
+                    .and_then(|s| s.strip_suffix('`'))
+            {
+                issue = issue.hint(format!(
+                    r#"durations are strings with a unit: write "{n}s" or "{n}ms" (units: ns, us, ms, s, m, h, d)"#
+                ));
+            }
+            return issue;
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("invalid length ")
+        && let Some((n, expected)) = rest.split_once(", expected ")
+    {
+        return Issue::new(
+            path,
+            format!(
+                "expected {}, found {n} element(s)",
+                plain_expected(expected)
+            ),
+        );
+    }
+    Issue::new(path, msg.replace('`', "'").replace('\n', "; "))
+}
+
+fn plain_found(found: &str) -> String {
+    match found {
+        "map" => "a table".to_owned(),
+        "sequence" => "an array".to_owned(),
+        other => other.replace('`', ""),
+    }
+}
+
+fn plain_expected(expected: &str) -> String {
+    match expected {
+        "i64" | "u64" | "u32" | "i32" => "a whole number".to_owned(),
+        "f64" | "f32" => "a number".to_owned(),
+        "a sequence" => "an array".to_owned(),
+        "a map" => "a table".to_owned(),
+        other => other.replace('`', "'"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_text(text: &str) -> (RawFile, Vec<Issue>) {
+        let doc = toml_edit::Document::parse(text).expect("valid TOML");
+        let spans = SpanIndex::new(doc.as_item());
+        read(doc.as_item(), &spans)
+    }
+
+    #[test]
+    fn component_union_fields_match_kind_lists() {
+        // Every field of the union belongs to some kind, and every kind field exists.
+        let err = toml_edit::de::from_str::<RawComponent>("zzz = 1").expect_err("unknown");
+        let mut union: Vec<&str> = err
+            .message()
+            .split('`')
+            .skip(3)
+            .step_by(2)
+            .filter(|f| *f != "kind")
+            .collect();
+        union.sort_unstable();
+        let mut from_kinds: Vec<&str> = [
+            "client",
+            "resolver",
+            "dns",
+            "firewall",
+            "network",
+            "load_balancer",
+            "proxy",
+            "cdn",
+            "cache",
+            "service",
+            "storage",
+        ]
+        .iter()
+        .flat_map(|k| kind_fields(k).unwrap_or_default().iter().copied())
+        .collect();
+        from_kinds.sort_unstable();
+        from_kinds.dedup();
+        assert_eq!(union, from_kinds);
+        let all = RawComponent {
+            replicas: Some(1),
+            ..RawComponent::default()
+        };
+        assert_eq!(all.present_fields(), vec!["replicas"]);
+    }
+
+    #[test]
+    fn reads_every_bad_field_of_one_component() {
+        let (raw, issues) = read_text(
+            "[components.api]\nkind = \"service\"\nworkerz = 3\nreplicas = \"two\"\nregion = \"r\"\n",
+        );
+        assert_eq!(issues.len(), 2, "{issues:?}");
+        assert_eq!(issues[0].message, "unknown field 'workerz'");
+        assert!(
+            issues[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.starts_with("did you mean 'workers'?"))
+        );
+        assert_eq!(issues[1].path, ["components", "api", "replicas"]);
+        assert_eq!(
+            issues[1].message,
+            r#"expected a whole number, found string "two""#
+        );
+        // The rest was still read.
+        assert_eq!(raw.components["api"].region.as_deref(), Some("r"));
+    }
+
+    #[test]
+    fn nested_errors_keep_their_path() {
+        let (_, issues) = read_text(
+            "[components.s]\nkind = \"service\"\ncalls = [{ target = \"a\", timeout = 5 }]\n",
+        );
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["components", "s", "calls", "0", "timeout"]);
+        assert!(
+            issues[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains(r#""5s""#))
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_table() {
+        let (_, issues) = read_text("[scenaro]\nname = \"x\"\n");
+        assert_eq!(issues[0].message, "unknown table 'scenaro'");
+        assert!(
+            issues[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.starts_with("did you mean 'scenario'"))
+        );
+    }
+}

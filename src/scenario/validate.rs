@@ -1,0 +1,3273 @@
+//! Stage two of reading a scenario: raw structs to a validated [`Spec`], applying every default
+//! of `model::spec`, checking every value, resolving names to indices and checking the
+//! topology (dependency cycles, segments, DNS names). Every problem is collected, not just
+//! the first.
+
+use indexmap::IndexMap;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::engine::{SimTime, parse_duration};
+use crate::model::spec::{
+    Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
+    FaultKind, FaultSpec, FirewallSpec, GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec,
+    LinkSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement, ProxySpec, RecordSpec,
+    ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
+};
+
+use super::error::{Issue, closest, list, suggest};
+use super::raw::{
+    Dur, RawBetween, RawComponent, RawDist, RawFault, RawFile, RawHealthCheck, RawNetwork,
+    RawQueue, RawRecord, RawRetry, RawScenario, kind_fields,
+};
+
+/// At most this many replicas in one group (a guard against typos that would exhaust memory).
+pub const MAX_REPLICAS: u32 = 100_000;
+/// At most this many attempts in a retry policy.
+pub const MAX_ATTEMPTS: u32 = 1_000;
+
+type Path = Vec<String>;
+
+fn join(base: &[String], seg: impl ToString) -> Path {
+    let mut p = base.to_vec();
+    p.push(seg.to_string());
+    p
+}
+
+/// A component kind, before its settings are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Client,
+    Resolver,
+    Dns,
+    Firewall,
+    Network,
+    LoadBalancer,
+    Proxy,
+    Cdn,
+    Cache,
+    Service,
+    Storage,
+}
+
+/// The kinds in the order hints list them.
+const KINDS: [(&str, Kind); 11] = [
+    ("client", Kind::Client),
+    ("resolver", Kind::Resolver),
+    ("dns", Kind::Dns),
+    ("firewall", Kind::Firewall),
+    ("network", Kind::Network),
+    ("load_balancer", Kind::LoadBalancer),
+    ("proxy", Kind::Proxy),
+    ("cdn", Kind::Cdn),
+    ("cache", Kind::Cache),
+    ("service", Kind::Service),
+    ("storage", Kind::Storage),
+];
+
+impl Kind {
+    fn name(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// "a client", "an authoritative dns", ... for messages.
+    fn a(self) -> String {
+        let n = self.name();
+        if n.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            format!("an {n}")
+        } else {
+            format!("a {n}")
+        }
+    }
+}
+
+/// What a referenced component must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Something that serves requests: any kind but client and network.
+    Serve,
+    /// A `dns` component.
+    Dns,
+    /// A `resolver` component.
+    Resolver,
+    /// A `client` component (a traffic source).
+    Source,
+    /// Any component.
+    Any,
+}
+
+/// Validates a raw scenario into a [`Spec`], or returns every problem found.
+pub(crate) fn validate(raw: &RawFile) -> Result<Spec, Vec<Issue>> {
+    let mut v = Check::new(raw);
+    let spec = v.run();
+    match spec {
+        Some(spec) if v.issues.is_empty() => Ok(spec),
+        _ => {
+            if v.issues.is_empty() {
+                // Every None above comes with a problem; this is a safety net.
+                v.issues.push(Issue::new(
+                    vec![],
+                    "the scenario could not be validated (internal error: no problem recorded)",
+                ));
+            }
+            Err(v.issues)
+        }
+    }
+}
+
+struct Check<'a> {
+    raw: &'a RawFile,
+    issues: Vec<Issue>,
+    names: Vec<&'a str>,
+    index: IndexMap<&'a str, usize>,
+    kinds: Vec<Option<Kind>>,
+    placements: Vec<Option<Vec<Placement>>>,
+    /// Dependency edges per group, each with the field that makes it.
+    deps: Vec<Vec<(usize, Path)>>,
+    /// Other traffic (probes, calls after a DNS answer), for the segment check.
+    traffic: Vec<(usize, usize, Path)>,
+    /// DNS-name targets to check once every dns group is read: (field, name, resolver, caller).
+    dns_names: Vec<(Path, String, usize, usize)>,
+    duration: Option<SimTime>,
+}
+
+impl<'a> Check<'a> {
+    fn new(raw: &'a RawFile) -> Check<'a> {
+        let names: Vec<&str> = raw.components.keys().map(String::as_str).collect();
+        let index = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let n = names.len();
+        Check {
+            raw,
+            issues: Vec::new(),
+            names,
+            index,
+            kinds: vec![None; n],
+            placements: vec![None; n],
+            deps: vec![Vec::new(); n],
+            traffic: Vec::new(),
+            dns_names: Vec::new(),
+            duration: None,
+        }
+    }
+
+    fn push(&mut self, issue: Issue) {
+        self.issues.push(issue);
+    }
+
+    fn run(&mut self) -> Option<Spec> {
+        let default = RawScenario::default();
+        let scenario = self.raw.scenario.as_ref().unwrap_or(&default);
+        let head = self.scenario(scenario);
+
+        // Pass 1: kinds, fields that do not belong, placements.
+        for i in 0..self.names.len() {
+            self.kind_and_placement(i);
+        }
+        // Pass 2: each kind's settings and references.
+        let mut built = Vec::with_capacity(self.names.len());
+        for i in 0..self.names.len() {
+            let kind = self.build_kind(i);
+            built.push(kind);
+        }
+        // Pass 3: what needs every group.
+        self.check_dns_names(&built);
+        self.check_probes(&built);
+        self.check_segments(&built);
+        self.check_cycles();
+        let network = self.network();
+        let links = self.links();
+        let faults = self.faults();
+        if self.raw.components.is_empty() {
+            self.push(
+                Issue::new(vec!["components".into()], "the scenario has no components")
+                    .hint("add [components.<name>] tables, e.g. a client and a service".to_owned()),
+            );
+        } else if !self.kinds.contains(&Some(Kind::Client))
+            && self.kinds.iter().all(Option::is_some)
+        {
+            self.push(
+                Issue::new(
+                    vec!["components".into()],
+                    "the scenario has no client component: nothing would send requests",
+                )
+                .hint(r#"add a component with kind = "client", a rate and a target"#.to_owned()),
+            );
+        }
+
+        let (name, duration, seed, bucket, slo) = head?;
+        let mut network = network?;
+        network.links = links?;
+        let faults = faults?;
+        let mut groups = Vec::with_capacity(built.len());
+        for (i, kind) in built.into_iter().enumerate() {
+            groups.push(GroupSpec {
+                name: self.names[i].to_owned(),
+                placement: self.placements[i].clone()?,
+                kind: kind?,
+            });
+        }
+        Some(Spec {
+            name,
+            duration,
+            seed,
+            bucket,
+            slo,
+            network,
+            groups,
+            faults,
+        })
+    }
+
+    // ---- scalar helpers -------------------------------------------------------------------
+
+    /// Records a missing required field.
+    fn missing(&mut self, path: Path, hint: impl Into<String>) {
+        let field = path.last().cloned().unwrap_or_default();
+        self.push(Issue::new(path, format!("missing required field '{field}'")).hint(hint.into()));
+    }
+
+    /// A whole number in `[min, max]`, or the default.
+    fn count(
+        &mut self,
+        path: Path,
+        v: Option<i64>,
+        default: u32,
+        min: u32,
+        max: u32,
+    ) -> Option<u32> {
+        let Some(v) = v else { return Some(default) };
+        if v < i64::from(min) {
+            self.push(
+                Issue::new(path, format!("must be at least {min}, got {v}")).value(v.to_string()),
+            );
+            None
+        } else if v > i64::from(max) {
+            self.push(
+                Issue::new(path, format!("must be at most {max}, got {v}")).value(v.to_string()),
+            );
+            None
+        } else {
+            u32::try_from(v).ok()
+        }
+    }
+
+    /// A finite number greater than zero.
+    fn positive(&mut self, path: Path, v: f64) -> Option<f64> {
+        if v.is_finite() && v > 0.0 {
+            Some(v)
+        } else {
+            self.push(
+                Issue::new(path, format!("must be greater than 0, got {v}")).value(v.to_string()),
+            );
+            None
+        }
+    }
+
+    /// A number in [0, 1].
+    fn fraction(&mut self, path: Path, v: f64) -> Option<f64> {
+        if (0.0..=1.0).contains(&v) {
+            Some(v)
+        } else {
+            self.push(
+                Issue::new(path, format!("must be between 0 and 1, got {v}")).value(v.to_string()),
+            );
+            None
+        }
+    }
+
+    /// A duration, or the default when absent.
+    fn dur(&mut self, path: Path, v: Option<&Dur>, default: SimTime) -> Option<SimTime> {
+        match v {
+            None => Some(default),
+            Some(d) => self.parse_dur(path, d),
+        }
+    }
+
+    fn parse_dur(&mut self, path: Path, d: &Dur) -> Option<SimTime> {
+        match parse_duration(&d.0) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.push(Issue::new(path, e.to_string()).value(d.0.clone()));
+                None
+            }
+        }
+    }
+
+    /// A duration greater than zero, or the default when absent.
+    fn dur_pos(&mut self, path: Path, v: Option<&Dur>, default: SimTime) -> Option<SimTime> {
+        let t = self.dur(path.clone(), v, default)?;
+        if t.is_zero() {
+            let written = v.map_or_else(|| "0s".to_owned(), |d| d.0.clone());
+            self.push(
+                Issue::new(path, format!("must be greater than 0, got \"{written}\""))
+                    .value(written),
+            );
+            return None;
+        }
+        Some(t)
+    }
+
+    /// A non-empty name, or the default.
+    fn name_str(&mut self, path: Path, v: Option<&str>, default: &str) -> Option<String> {
+        match v {
+            None => Some(default.to_owned()),
+            Some("") => {
+                self.push(Issue::new(path, "must not be empty").value(""));
+                None
+            }
+            Some(s) => Some(s.to_owned()),
+        }
+    }
+
+    /// One of a fixed set of words, or the default.
+    fn choice<T: Copy>(
+        &mut self,
+        path: Path,
+        v: Option<&str>,
+        default: T,
+        options: &[(&str, T)],
+        what: &str,
+    ) -> Option<T> {
+        let Some(v) = v else { return Some(default) };
+        if let Some((_, t)) = options.iter().find(|(n, _)| *n == v) {
+            return Some(*t);
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        self.push(
+            Issue::new(path, format!("unknown {what} '{v}'"))
+                .value(v)
+                .hint(suggest(v, what, &names)),
+        );
+        None
+    }
+
+    /// Reports fields that do not belong to a variant (`kind`, `dist`, `backoff`, ...).
+    fn not_applicable(&mut self, base: &[String], present: &[&str], allowed: &[&str], what: &str) {
+        for f in present {
+            if !allowed.contains(f) {
+                let hint = match closest(f, allowed.iter().copied()) {
+                    Some(c) => {
+                        format!("did you mean '{c}'? (fields for {what}: {})", list(allowed))
+                    }
+                    None if allowed.is_empty() => format!("{what} takes no further fields"),
+                    None => format!("fields for {what}: {}", list(allowed)),
+                };
+                self.push(
+                    Issue::new(
+                        join(base, f),
+                        format!("field '{f}' does not apply to {what}"),
+                    )
+                    .hint(hint)
+                    .at_key(),
+                );
+            }
+        }
+    }
+
+    // ---- references -----------------------------------------------------------------------
+
+    fn names_of(&self, f: impl Fn(Kind) -> bool) -> Vec<&'a str> {
+        self.names
+            .iter()
+            .zip(&self.kinds)
+            .filter(|(_, k)| k.is_some_and(&f))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    /// Resolves a component name for a field, checking the kind it must have.
+    fn group_ref(&mut self, path: Path, name: &str, role: Role) -> Option<usize> {
+        let Some(&i) = self.index.get(name) else {
+            let names = self.names.clone();
+            self.push(
+                Issue::new(path, format!("unknown component '{name}'"))
+                    .value(name)
+                    .hint(suggest(name, "components", &names)),
+            );
+            return None;
+        };
+        let Some(kind) = self.kinds[i] else {
+            return Some(i); // Its own problem is reported already.
+        };
+        let problem = match role {
+            Role::Any => None,
+            Role::Serve => match kind {
+                Kind::Client => Some((
+                    format!("'{name}' is a client: clients send requests, they do not serve them"),
+                    format!(
+                        "aim at a component that serves requests: {}",
+                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network)))
+                    ),
+                )),
+                Kind::Network => Some((
+                    format!("'{name}' is a network group: requests cross it on their own between segments"),
+                    "aim at the component behind it; traffic between segments goes through a network group that joins them".to_owned(),
+                )),
+                _ => None,
+            },
+            Role::Dns => (kind != Kind::Dns).then(|| {
+                (
+                    format!("'{name}' is {}, not a dns component", kind.a()),
+                    suggest(name, "dns components", &self.names_of(|k| k == Kind::Dns)),
+                )
+            }),
+            Role::Resolver => (kind != Kind::Resolver).then(|| {
+                (
+                    format!("'{name}' is {}, not a resolver", kind.a()),
+                    suggest(name, "resolvers", &self.names_of(|k| k == Kind::Resolver)),
+                )
+            }),
+            Role::Source => (kind != Kind::Client).then(|| {
+                (
+                    format!("'{name}' is {}, not a client", kind.a()),
+                    suggest(name, "clients", &self.names_of(|k| k == Kind::Client)),
+                )
+            }),
+        };
+        match problem {
+            None => Some(i),
+            Some((msg, hint)) => {
+                self.push(Issue::new(path, msg).value(name).hint(hint));
+                None
+            }
+        }
+    }
+
+    /// A dependency: a reference that also makes an edge of the dependency graph.
+    fn dep(&mut self, from: usize, path: Path, name: &str, role: Role) -> Option<usize> {
+        let to = match self.index.get(name) {
+            Some(&to) => to,
+            None => return self.group_ref(path, name, role),
+        };
+        self.deps[from].push((to, path.clone()));
+        self.group_ref(path, name, role)
+    }
+
+    /// A client's or a call's `target` (a component or a DNS name) with its `resolver`.
+    fn target(
+        &mut self,
+        from: usize,
+        base: &[String],
+        target: Option<&str>,
+        resolver: Option<&str>,
+    ) -> Option<Target> {
+        let tpath = join(base, "target");
+        let Some(name) = target else {
+            self.missing(
+                tpath,
+                "add target = \"<component>\" or a DNS name with resolver = \"<resolver>\"",
+            );
+            return None;
+        };
+        if self.index.contains_key(name) {
+            if resolver.is_some() {
+                self.push(
+                    Issue::new(
+                        join(base, "resolver"),
+                        format!("'resolver' is only used with a DNS name target, and '{name}' is a component"),
+                    )
+                    .hint("remove 'resolver', or aim at a DNS name served by a dns component".to_owned())
+                    .at_key(),
+                );
+            }
+            return self.dep(from, tpath, name, Role::Serve).map(Target::Group);
+        }
+        if resolver.is_none() && !name.contains('.') {
+            // Not a DNS name: a misspelt component.
+            let names = self.names.clone();
+            self.push(
+                Issue::new(tpath, format!("unknown component '{name}'"))
+                    .value(name)
+                    .hint(suggest(name, "components", &names)),
+            );
+            return None;
+        }
+        let resolver = match resolver {
+            Some(r) => self.dep(from, join(base, "resolver"), r, Role::Resolver)?,
+            None => {
+                let resolvers: Vec<usize> = (0..self.names.len())
+                    .filter(|&i| self.kinds[i] == Some(Kind::Resolver))
+                    .collect();
+                match resolvers.as_slice() {
+                    [r] => {
+                        self.deps[from].push((*r, tpath.clone()));
+                        *r
+                    }
+                    [] => {
+                        let names = self.names.clone();
+                        self.push(
+                            Issue::new(
+                                tpath,
+                                format!("'{name}' is not a component, and there is no resolver to look it up as a DNS name"),
+                            )
+                            .value(name)
+                            .hint(format!(
+                                "aim at a component ({}), or add a resolver and a dns component serving '{name}'",
+                                list(&names)
+                            )),
+                        );
+                        return None;
+                    }
+                    several => {
+                        let names: Vec<&str> = several.iter().map(|&r| self.names[r]).collect();
+                        self.push(
+                            Issue::new(
+                                join(base, "resolver"),
+                                format!(
+                                    "DNS name '{name}' needs a resolver, and there are several"
+                                ),
+                            )
+                            .hint(format!("add resolver = one of: {}", list(&names))),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        self.dns_names
+            .push((tpath, name.to_owned(), resolver, from));
+        Some(Target::Dns {
+            name: name.to_owned(),
+            resolver,
+        })
+    }
+
+    // ---- scenario -------------------------------------------------------------------------
+
+    #[allow(clippy::type_complexity)]
+    fn scenario(&mut self, s: &RawScenario) -> Option<(String, SimTime, u64, SimTime, f64)> {
+        let base = vec!["scenario".to_owned()];
+        let name = match s.name.as_deref() {
+            None => {
+                self.missing(
+                    join(&base, "name"),
+                    "add name = \"<a short name>\" under [scenario]",
+                );
+                None
+            }
+            Some(n) => self.name_str(join(&base, "name"), Some(n), ""),
+        };
+        let duration = match &s.duration {
+            None => {
+                self.missing(
+                    join(&base, "duration"),
+                    "add duration = \"2h\" under [scenario]",
+                );
+                None
+            }
+            Some(_) => self.dur_pos(join(&base, "duration"), s.duration.as_ref(), SimTime::ZERO),
+        };
+        self.duration = duration;
+        let seed = match s.seed {
+            None => Some(1),
+            Some(v) if v < 0 => {
+                self.push(
+                    Issue::new(
+                        join(&base, "seed"),
+                        format!("must not be negative, got {v}"),
+                    )
+                    .value(v.to_string()),
+                );
+                None
+            }
+            Some(v) => u64::try_from(v).ok(),
+        };
+        let bucket = self.dur_pos(join(&base, "bucket"), s.bucket.as_ref(), SimTime::MINUTE);
+        if let (Some(b), Some(d)) = (bucket, duration)
+            && b > d
+        {
+            self.push(
+                Issue::new(
+                    join(&base, "bucket"),
+                    format!("the metrics bucket {b} is longer than the run ({d})"),
+                )
+                .value(b.to_string())
+                .hint(format!("use a bucket of at most {d}, e.g. a tenth of it")),
+            );
+        }
+        let slo = match s.slo {
+            None => Some(0.99),
+            Some(v) if v > 0.0 && v <= 1.0 => Some(v),
+            Some(v) => {
+                self.push(
+                    Issue::new(
+                        join(&base, "slo"),
+                        format!("must be greater than 0 and at most 1, got {v}"),
+                    )
+                    .value(v.to_string())
+                    .hint("an availability target such as 0.99 or 0.999".to_owned()),
+                );
+                None
+            }
+        };
+        let (Some(name), Some(duration), Some(seed), Some(bucket), Some(slo)) =
+            (name, duration, seed, bucket, slo)
+        else {
+            return None;
+        };
+        if bucket > duration {
+            return None;
+        }
+        Some((name, duration, seed, bucket, slo))
+    }
+
+    // ---- components, pass 1 ---------------------------------------------------------------
+
+    fn base(&self, i: usize) -> Path {
+        vec!["components".to_owned(), self.names[i].to_owned()]
+    }
+
+    fn kind_and_placement(&mut self, i: usize) {
+        let raw = self.raw;
+        let Some(c) = raw.components.get_index(i).map(|(_, c)| c) else {
+            return;
+        };
+        let base = self.base(i);
+        if c.unreadable {
+            return;
+        }
+        if self.names[i].is_empty() {
+            self.push(
+                Issue::new(base.clone(), "a component name must not be empty")
+                    .hint("name it, e.g. [components.api]".to_owned())
+                    .at_key(),
+            );
+        }
+        let kind_names: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
+        let kind = match c.kind.as_deref() {
+            None => {
+                self.missing(
+                    join(&base, "kind"),
+                    format!("kind is one of: {}", list(&kind_names)),
+                );
+                return;
+            }
+            Some(k) => match KINDS.iter().find(|(n, _)| *n == k) {
+                Some((_, kind)) => *kind,
+                None => {
+                    self.push(
+                        Issue::new(join(&base, "kind"), format!("unknown kind '{k}'"))
+                            .value(k)
+                            .hint(suggest(k, "kinds", &kind_names)),
+                    );
+                    return;
+                }
+            },
+        };
+        self.kinds[i] = Some(kind);
+        let allowed = kind_fields(kind.name()).unwrap_or_default();
+        self.not_applicable(
+            &base,
+            &c.present_fields(),
+            allowed,
+            &format!("kind '{}'", kind.name()),
+        );
+        self.placements[i] = self.placement(&base, c, kind);
+    }
+
+    fn placement(
+        &mut self,
+        base: &[String],
+        c: &RawComponent,
+        kind: Kind,
+    ) -> Option<Vec<Placement>> {
+        let replicas = if kind == Kind::Client {
+            Some(1)
+        } else {
+            self.count(join(base, "replicas"), c.replicas, 1, 1, MAX_REPLICAS)
+        };
+        let region = self.name_str(join(base, "region"), c.region.as_deref(), "default");
+        let segment = self.name_str(join(base, "segment"), c.segment.as_deref(), "main");
+        let zones: Option<Vec<String>> = match (&c.zone, &c.zones) {
+            (Some(_), Some(_)) => {
+                self.push(
+                    Issue::new(join(base, "zones"), "set either 'zone' or 'zones', not both")
+                        .hint("'zones' spreads replicas round-robin over a list; 'zone' puts them all in one".to_owned())
+                        .at_key(),
+                );
+                None
+            }
+            (Some(z), None) => self
+                .name_str(join(base, "zone"), Some(z), "")
+                .map(|z| vec![z]),
+            (None, Some(zs)) if zs.is_empty() => {
+                self.push(
+                    Issue::new(join(base, "zones"), "must list at least one zone").hint(
+                        "e.g. zones = [\"us-east-a\", \"us-east-b\"], or leave it out".to_owned(),
+                    ),
+                );
+                None
+            }
+            (None, Some(zs)) => {
+                let mut ok = Vec::new();
+                for (j, z) in zs.iter().enumerate() {
+                    ok.push(self.name_str(join(&join(base, "zones"), j), Some(z), ""));
+                }
+                ok.into_iter().collect()
+            }
+            (None, None) => region.as_ref().map(|r| vec![format!("{r}-a")]),
+        };
+        let (replicas, region, segment, zones) = (replicas?, region?, segment?, zones?);
+        Some(
+            (0..replicas as usize)
+                .map(|r| Placement {
+                    region: region.clone(),
+                    zone: zones[r % zones.len()].clone(),
+                    segment: segment.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    // ---- components, pass 2 ---------------------------------------------------------------
+
+    fn build_kind(&mut self, i: usize) -> Option<KindSpec> {
+        let raw = self.raw;
+        let c = raw.components.get_index(i).map(|(_, c)| c)?;
+        let kind = self.kinds[i]?;
+        let base = self.base(i);
+        match kind {
+            Kind::Client => self.client(i, &base, c).map(KindSpec::Client),
+            Kind::Network => self.network_device(&base, c).map(KindSpec::Network),
+            _ => {
+                // Read the kind's own settings even when the server settings are bad, so that
+                // their problems are reported too; the placeholder is never used.
+                let server = self.server(&base, c, kind);
+                let ok = server.is_some();
+                let server = server.unwrap_or(ServerSpec {
+                    workers: 1,
+                    queue: None,
+                    service_time: Dist::Constant(SimTime::ZERO),
+                });
+                let spec = match kind {
+                    Kind::Resolver => self.resolver(i, &base, c, server).map(KindSpec::Resolver),
+                    Kind::Dns => self.dns(i, &base, c, server).map(KindSpec::Dns),
+                    Kind::Firewall => self.firewall(i, &base, c, server).map(KindSpec::Firewall),
+                    Kind::LoadBalancer => self.lb(i, &base, c, server).map(KindSpec::LoadBalancer),
+                    Kind::Proxy | Kind::Cdn => self
+                        .proxy(i, &base, c, server)
+                        .map(|p| KindSpec::Proxy(p, kind == Kind::Cdn)),
+                    Kind::Cache => self.cache(i, &base, c, server).map(KindSpec::Cache),
+                    Kind::Service => self.service(i, &base, c, server).map(KindSpec::Service),
+                    Kind::Storage => self.storage(i, &base, c, server).map(KindSpec::Storage),
+                    Kind::Client | Kind::Network => None,
+                };
+                spec.filter(|_| ok)
+            }
+        }
+    }
+
+    fn server(&mut self, base: &[String], c: &RawComponent, kind: Kind) -> Option<ServerSpec> {
+        let (workers, unbounded, service) = match kind {
+            Kind::Service => (
+                1,
+                true,
+                Dist::Exponential {
+                    mean: SimTime::from_millis(10),
+                },
+            ),
+            Kind::Storage => (
+                8,
+                true,
+                Dist::Exponential {
+                    mean: SimTime::from_millis(2),
+                },
+            ),
+            Kind::Resolver | Kind::Dns => (64, false, Dist::Constant(SimTime::from_micros(100))),
+            Kind::Firewall => (1, false, Dist::Constant(SimTime::from_micros(50))),
+            Kind::LoadBalancer | Kind::Proxy | Kind::Cdn => {
+                (10_000, false, Dist::Constant(SimTime::from_micros(50)))
+            }
+            Kind::Cache => (256, false, Dist::Constant(SimTime::from_micros(200))),
+            Kind::Client | Kind::Network => (1, false, Dist::Constant(SimTime::ZERO)),
+        };
+        let workers = self.count(join(base, "workers"), c.workers, workers, 1, u32::MAX);
+        let queue = self.queue(join(base, "queue"), c.queue.as_ref(), unbounded);
+        let service_time = match &c.service_time {
+            None => Some(service),
+            Some(d) => self.dist(join(base, "service_time"), d),
+        };
+        Some(ServerSpec {
+            workers: workers?,
+            queue: queue?,
+            service_time: service_time?,
+        })
+    }
+
+    fn queue(&mut self, path: Path, q: Option<&RawQueue>, unbounded: bool) -> Option<Option<u32>> {
+        match q {
+            None if unbounded => Some(None),
+            None => Some(Some(1000)),
+            Some(RawQueue::Word(w)) if w == "unbounded" => Some(None),
+            Some(RawQueue::Word(w)) => {
+                self.push(
+                    Issue::new(path, format!("expected \"unbounded\" or a whole number, got \"{w}\""))
+                        .value(w.clone())
+                        .hint("queue = \"unbounded\", or the waiting places per replica, e.g. queue = 100".to_owned()),
+                );
+                None
+            }
+            Some(RawQueue::Places(n)) => self.count(path, Some(*n), 0, 0, u32::MAX).map(Some),
+        }
+    }
+
+    fn dist(&mut self, path: Path, d: &RawDist) -> Option<Dist> {
+        let t = match d {
+            RawDist::Short(s) => return self.parse_dur(path, s).map(Dist::Constant),
+            RawDist::Full(t) => t,
+        };
+        let names = ["constant", "exponential", "lognormal", "uniform"];
+        let Some(kind) = t.dist.as_deref() else {
+            self.missing(
+                join(&path, "dist"),
+                format!("dist is one of: {}", names.join(", ")),
+            );
+            return None;
+        };
+        let present: Vec<&str> = [
+            ("value", t.value.is_some()),
+            ("mean", t.mean.is_some()),
+            ("sigma", t.sigma.is_some()),
+            ("min", t.min.is_some()),
+            ("max", t.max.is_some()),
+        ]
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(n, _)| *n)
+        .collect();
+        let allowed: &[&str] = match kind {
+            "constant" => &["value"],
+            "exponential" => &["mean"],
+            "lognormal" => &["mean", "sigma"],
+            "uniform" => &["min", "max"],
+            other => {
+                self.push(
+                    Issue::new(join(&path, "dist"), format!("unknown dist '{other}'"))
+                        .value(other)
+                        .hint(suggest(other, "dists", &names)),
+                );
+                return None;
+            }
+        };
+        self.not_applicable(&path, &present, allowed, &format!("dist '{kind}'"));
+        let req = |s: &mut Self, f: &str, v: Option<&Dur>| -> Option<SimTime> {
+            match v {
+                None => {
+                    s.missing(
+                        join(&path, f),
+                        format!("dist '{kind}' needs {}", allowed.join(" and ")),
+                    );
+                    None
+                }
+                Some(d) => s.parse_dur(join(&path, f), d),
+            }
+        };
+        match kind {
+            "constant" => req(self, "value", t.value.as_ref()).map(Dist::Constant),
+            "exponential" => {
+                let mean = req(self, "mean", t.mean.as_ref())?;
+                self.nonzero_mean(join(&path, "mean"), mean)?;
+                Some(Dist::Exponential { mean })
+            }
+            "lognormal" => {
+                let mean = req(self, "mean", t.mean.as_ref());
+                let sigma = match t.sigma {
+                    None => {
+                        self.missing(
+                            join(&path, "sigma"),
+                            "add e.g. sigma = 0.5 (the standard deviation of the log)",
+                        );
+                        None
+                    }
+                    Some(s) => self.positive(join(&path, "sigma"), s),
+                };
+                let mean = mean?;
+                self.nonzero_mean(join(&path, "mean"), mean)?;
+                Some(Dist::LogNormal {
+                    mean,
+                    sigma: sigma?,
+                })
+            }
+            _ => {
+                let min = req(self, "min", t.min.as_ref());
+                let max = req(self, "max", t.max.as_ref());
+                let (min, max) = (min?, max?);
+                if min > max {
+                    self.push(
+                        Issue::new(
+                            join(&path, "max"),
+                            format!("max ({max}) is less than min ({min})"),
+                        )
+                        .value(max.to_string()),
+                    );
+                    return None;
+                }
+                Some(Dist::Uniform { min, max })
+            }
+        }
+    }
+
+    fn nonzero_mean(&mut self, path: Path, mean: SimTime) -> Option<()> {
+        if mean.is_zero() {
+            self.push(
+                Issue::new(path, "must be greater than 0, got \"0s\"")
+                    .value("0s")
+                    .hint("for no delay at all use service_time = \"0s\" (a constant)".to_owned()),
+            );
+            return None;
+        }
+        Some(())
+    }
+
+    fn retry(&mut self, base: &[String], r: Option<&RawRetry>) -> Option<RetrySpec> {
+        let Some(r) = r else {
+            return Some(RetrySpec::once());
+        };
+        let path = join(base, "retry");
+        let attempts = self.count(join(&path, "attempts"), r.attempts, 1, 1, MAX_ATTEMPTS);
+        #[derive(Clone, Copy, PartialEq)]
+        enum B {
+            None,
+            Fixed,
+            Exp,
+        }
+        let backoff = self.choice(
+            join(&path, "backoff"),
+            r.backoff.as_deref(),
+            B::None,
+            &[
+                ("none", B::None),
+                ("fixed", B::Fixed),
+                ("exponential", B::Exp),
+            ],
+            "backoff",
+        );
+        let jitter = self.choice(
+            join(&path, "jitter"),
+            r.jitter.as_deref(),
+            Jitter::None,
+            &[
+                ("none", Jitter::None),
+                ("full", Jitter::Full),
+                ("equal", Jitter::Equal),
+            ],
+            "jitter",
+        );
+        let budget = match r.budget {
+            None => Some(None),
+            Some(b) => self.fraction(join(&path, "budget"), b).map(Some),
+        };
+        let backoff = match backoff? {
+            B::None => {
+                for (f, set) in [
+                    ("base", r.base.is_some()),
+                    ("cap", r.cap.is_some()),
+                    ("jitter", r.jitter.is_some()),
+                ] {
+                    if set {
+                        self.push(
+                            Issue::new(join(&path, f), format!("field '{f}' does not apply to backoff 'none'"))
+                                .hint("set backoff = \"fixed\" or \"exponential\" to wait between attempts".to_owned())
+                                .at_key(),
+                        );
+                    }
+                }
+                Some(Backoff::None)
+            }
+            B::Fixed => {
+                if r.cap.is_some() {
+                    self.push(
+                        Issue::new(join(&path, "cap"), "field 'cap' does not apply to backoff 'fixed'")
+                            .hint("a fixed back-off waits 'base' every time; 'cap' limits exponential back-off".to_owned())
+                            .at_key(),
+                    );
+                }
+                self.dur_pos(
+                    join(&path, "base"),
+                    r.base.as_ref(),
+                    SimTime::from_millis(100),
+                )
+                .map(|base| Backoff::Fixed { base })
+            }
+            B::Exp => {
+                let base = self.dur_pos(
+                    join(&path, "base"),
+                    r.base.as_ref(),
+                    SimTime::from_millis(100),
+                );
+                let cap = self.dur_pos(join(&path, "cap"), r.cap.as_ref(), SimTime::from_secs(30));
+                let (base, cap) = (base?, cap?);
+                if cap < base {
+                    self.push(
+                        Issue::new(
+                            join(&path, "cap"),
+                            format!("cap ({cap}) is less than base ({base})"),
+                        )
+                        .value(cap.to_string())
+                        .hint(
+                            "the cap limits the longest wait; make it at least 'base'".to_owned(),
+                        ),
+                    );
+                    None
+                } else {
+                    Some(Backoff::Exponential { base, cap })
+                }
+            }
+        };
+        Some(RetrySpec {
+            attempts: attempts?,
+            backoff: backoff?,
+            jitter: jitter?,
+            budget: budget?,
+        })
+    }
+
+    fn health_check(
+        &mut self,
+        base: &[String],
+        h: Option<&RawHealthCheck>,
+    ) -> Option<Option<HealthCheckSpec>> {
+        let Some(h) = h else { return Some(None) };
+        let path = join(base, "health_check");
+        let kind = self.choice(
+            join(&path, "kind"),
+            h.kind.as_deref(),
+            CheckKind::Shallow,
+            &[("shallow", CheckKind::Shallow), ("deep", CheckKind::Deep)],
+            "health check kind",
+        );
+        let interval = self.dur_pos(
+            join(&path, "interval"),
+            h.interval.as_ref(),
+            SimTime::from_secs(5),
+        );
+        let timeout = self.dur_pos(
+            join(&path, "timeout"),
+            h.timeout.as_ref(),
+            SimTime::from_secs(2),
+        );
+        let unhealthy = self.count(join(&path, "unhealthy"), h.unhealthy, 2, 1, u32::MAX);
+        let healthy = self.count(join(&path, "healthy"), h.healthy, 2, 1, u32::MAX);
+        let (interval, timeout) = (interval?, timeout?);
+        if timeout > interval {
+            self.push(
+                Issue::new(
+                    join(&path, "timeout"),
+                    format!(
+                        "the probe timeout ({timeout}) is longer than the interval ({interval})"
+                    ),
+                )
+                .value(timeout.to_string())
+                .hint(
+                    "a probe must end before the next one starts; lower timeout or raise interval"
+                        .to_owned(),
+                ),
+            );
+            return None;
+        }
+        Some(Some(HealthCheckSpec {
+            kind: kind?,
+            interval,
+            timeout,
+            unhealthy_threshold: unhealthy?,
+            healthy_threshold: healthy?,
+        }))
+    }
+
+    fn client(&mut self, i: usize, base: &[String], c: &RawComponent) -> Option<ClientSpec> {
+        let rate = match c.rate {
+            None => {
+                self.missing(
+                    join(base, "rate"),
+                    "add rate = <user requests per second>, e.g. rate = 10.0",
+                );
+                None
+            }
+            Some(r) => self.positive(join(base, "rate"), r),
+        };
+        let mut profile = Some(Vec::new());
+        if let Some(points) = &c.profile {
+            let ppath = join(base, "profile");
+            let mut prev: Option<SimTime> = None;
+            for (j, p) in points.iter().enumerate() {
+                let at = self.parse_dur(join(&join(&ppath, j), 0), &p.0);
+                let factor = if p.1.is_finite() && p.1 >= 0.0 {
+                    Some(p.1)
+                } else {
+                    self.push(
+                        Issue::new(
+                            join(&join(&ppath, j), 1),
+                            format!("the factor must be 0 or more, got {}", p.1),
+                        )
+                        .value(p.1.to_string()),
+                    );
+                    None
+                };
+                if let (Some(at), Some(before)) = (at, prev)
+                    && at <= before
+                {
+                    self.push(
+                        Issue::new(
+                            join(&join(&ppath, j), 0),
+                            format!("profile times must increase: {at} comes after {before}"),
+                        )
+                        .value(p.0.0.clone()),
+                    );
+                    profile = None;
+                }
+                prev = at.or(prev);
+                match (at, factor, profile.as_mut()) {
+                    (Some(at), Some(f), Some(v)) => v.push((at, f)),
+                    _ => profile = None,
+                }
+            }
+        }
+        let target = self.target(i, base, c.target.as_deref(), c.resolver.as_deref());
+        let timeout = self.dur_pos(
+            join(base, "timeout"),
+            c.timeout.as_ref(),
+            SimTime::from_secs(30),
+        );
+        let retry = self.retry(base, c.retry.as_ref());
+        let write_fraction = match c.write_fraction {
+            None => Some(0.0),
+            Some(w) => self.fraction(join(base, "write_fraction"), w),
+        };
+        Some(ClientSpec {
+            rate: rate?,
+            profile: profile?,
+            target: target?,
+            timeout: timeout?,
+            retry: retry?,
+            write_fraction: write_fraction?,
+        })
+    }
+
+    fn required_ref(
+        &mut self,
+        i: usize,
+        base: &[String],
+        field: &str,
+        v: Option<&str>,
+        role: Role,
+        hint: &str,
+    ) -> Option<usize> {
+        match v {
+            None => {
+                self.missing(join(base, field), hint);
+                None
+            }
+            Some(name) => self.dep(i, join(base, field), name, role),
+        }
+    }
+
+    fn resolver(
+        &mut self,
+        i: usize,
+        base: &[String],
+        c: &RawComponent,
+        server: ServerSpec,
+    ) -> Option<ResolverSpec> {
+        let dns = self.required_ref(
+            i,
+            base,
+            "dns",
+            c.dns.as_deref(),
+            Role::Dns,
+            "add dns = \"<the dns component it asks>\"",
+        );
+        let timeout = self.dur_pos(
+            join(base, "timeout"),
+            c.timeout.as_ref(),
+            SimTime::from_secs(2),
+        );
+        Some(ResolverSpec {
+            server,
+            dns: dns?,
+            timeout: timeout?,
+        })
+    }
+
+    fn dns(
+        &mut self,
+        _i: usize,
+        base: &[String],
+        c: &RawComponent,
+        server: ServerSpec,
+    ) -> Option<DnsSpec> {
+        let rpath = join(base, "records");
+        let mut records = Some(Vec::new());
+        match c.records.as_deref() {
+            None | Some([]) => {
+                let name = base.last().cloned().unwrap_or_default();
+                self.missing(
+                    rpath,
+                    format!("add a record: [[components.{name}.records]] with name = \"www.example.com\" and targets = [\"<component>\"]"),
+                );
+                records = None;
+            }
+            Some(list) => {
+                let mut seen: Vec<(String, usize)> = Vec::new();
+                for (j, r) in list.iter().enumerate() {
+                    let rec = self.record(&join(&rpath, j), r);
+                    if let Some(rec) = &rec {
+                        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == rec.name) {
+                            self.push(
+                                Issue::new(
+                                    join(&join(&rpath, j), "name"),
+                                    format!(
+                                        "record '{}' is defined twice (also records.{first})",
+                                        rec.name
+                                    ),
+                                )
+                                .value(rec.name.clone()),
+                            );
+                        }
+                        seen.push((rec.name.clone(), j));
+                    }
+                    match (rec, records.as_mut()) {
+                        (Some(rec), Some(v)) => v.push(rec),
+                        _ => records = None,
+                    }
+                }
+            }
+        }
+        let health_check = self.health_check(base, c.health_check.as_ref());
+        Some(DnsSpec {
+            server,
+            records: records?,
+            health_check: health_check?,
+        })
+    }
+
+    fn record(&mut self, path: &[String], r: &RawRecord) -> Option<RecordSpec> {
+        let name = match r.name.as_deref() {
+            None => {
+                self.missing(join(path, "name"), "add name = \"www.example.com\"");
+                None
+            }
+            Some(n) => self.name_str(join(path, "name"), Some(n), ""),
+        };
+        let ttl = self.dur(join(path, "ttl"), r.ttl.as_ref(), SimTime::from_secs(60));
+        let policy = self.choice(
+            join(path, "policy"),
+            r.policy.as_deref(),
+            Routing::Simple,
+            &[
+                ("simple", Routing::Simple),
+                ("weighted", Routing::Weighted),
+                ("failover", Routing::Failover),
+                ("latency", Routing::Latency),
+            ],
+            "routing policy",
+        );
+        let tpath = join(path, "targets");
+        let targets = match r.targets.as_deref() {
+            None | Some([]) => {
+                self.missing(
+                    tpath.clone(),
+                    "add targets = [\"<component>\", ...]: the components this name points at",
+                );
+                None
+            }
+            Some(names) => {
+                let mut out = Some(Vec::new());
+                for (j, n) in names.iter().enumerate() {
+                    let t = self.group_ref(join(&tpath, j), n, Role::Serve);
+                    if let Some(t) = t
+                        && out.as_ref().is_some_and(|v: &Vec<usize>| v.contains(&t))
+                    {
+                        self.push(
+                            Issue::new(join(&tpath, j), format!("'{n}' is listed twice"))
+                                .value(n.clone()),
+                        );
+                        out = None;
+                    }
+                    match (t, out.as_mut()) {
+                        (Some(t), Some(v)) => v.push(t),
+                        _ => out = None,
+                    }
+                }
+                out
+            }
+        };
+        let weights = match (policy, &r.weights) {
+            (Some(Routing::Weighted), None) => {
+                self.missing(
+                    join(path, "weights"),
+                    "policy 'weighted' needs weights = [...], one per target",
+                );
+                None
+            }
+            (Some(Routing::Weighted), Some(w)) => {
+                let n = r.targets.as_ref().map_or(0, Vec::len);
+                self.weights(join(path, "weights"), w, n, "target")
+            }
+            (Some(p), Some(_)) => {
+                let p = match p {
+                    Routing::Simple => "simple",
+                    Routing::Failover => "failover",
+                    Routing::Latency => "latency",
+                    Routing::Weighted => "weighted",
+                };
+                self.push(
+                    Issue::new(
+                        join(path, "weights"),
+                        format!("field 'weights' does not apply to policy '{p}'"),
+                    )
+                    .hint("set policy = \"weighted\" to use weights".to_owned())
+                    .at_key(),
+                );
+                None
+            }
+            (_, _) => Some(Vec::new()),
+        };
+        Some(RecordSpec {
+            name: name?,
+            ttl: ttl?,
+            policy: policy?,
+            targets: targets?,
+            weights: weights?,
+        })
+    }
+
+    /// Weights: `n` of them (when `n` > 0), each 0 or more, not all 0.
+    fn weights(&mut self, path: Path, w: &[f64], n: usize, per: &str) -> Option<Vec<f64>> {
+        if n > 0 && w.len() != n {
+            self.push(
+                Issue::new(
+                    path,
+                    format!("expected {n} weights (one per {per}), got {}", w.len()),
+                )
+                .value(format!("{w:?}")),
+            );
+            return None;
+        }
+        let mut ok = true;
+        for (j, x) in w.iter().enumerate() {
+            if !(x.is_finite() && *x >= 0.0) {
+                self.push(
+                    Issue::new(
+                        join(&path, j),
+                        format!("a weight must be 0 or more, got {x}"),
+                    )
+                    .value(x.to_string()),
+                );
+                ok = false;
+            }
+        }
+        if ok && !w.iter().any(|x| *x > 0.0) {
+            self.push(Issue::new(
+                path,
+                "at least one weight must be greater than 0",
+            ));
+            return None;
+        }
+        ok.then(|| w.to_vec())
+    }
+
+    fn firewall(
+        &mut self,
+        i: usize,
+        base: &[String],
+        c: &RawComponent,
+        server: ServerSpec,
+    ) -> Option<FirewallSpec> {
+        let next = self.required_ref(
+            i,
+            base,
+            "next",
+            c.next.as_deref(),
+            Role::Serve,
+            "add next = \"<the component traffic goes on to>\"",
+        );
+        let mut deny = Some(Vec::new());
+        for (j, n) in c.deny.iter().flatten().enumerate() {
+            match (
+                self.group_ref(join(&join(base, "deny"), j), n, Role::Source),
+                deny.as_mut(),
+            ) {
+                (Some(d), Some(v)) => v.push(d),
+                _ => deny = None,
+            }
+        }
+        let max_connections = match c.max_connections {
+            None => Some(None),
+            Some(m) => self
+                .count(join(base, "max_connections"), Some(m), 1, 1, u32::MAX)
+                .map(Some),
+        };
+        let timeout = self.dur_pos(
+            join(base, "timeout"),
+            c.timeout.as_ref(),
+            SimTime::from_secs(30),
+        );
+        Some(FirewallSpec {
+            server,
+            next: next?,
+            deny: deny?,
+            max_connections: max_connections?,
+            timeout: timeout?,
+        })
+    }
+
+    fn network_device(&mut self, base: &[String], c: &RawComponent) -> Option<NetworkDeviceSpec> {
+        let service_time = match c.capacity {
+            None => {
+                self.missing(
+                    join(base, "capacity"),
+                    "add capacity = <messages per second per replica>, e.g. capacity = 100000.0",
+                );
+                None
+            }
+            Some(cap) => self.positive(join(base, "capacity"), cap).and_then(|cap| {
+                let t = SimTime::from_secs_f64(1.0 / cap);
+                if t.is_zero() {
+                    self.push(
+                        Issue::new(
+                            join(base, "capacity"),
+                            format!(
+                                "capacity {cap} is too large: one message would take less than 1ns"
+                            ),
+                        )
+                        .value(cap.to_string()),
+                    );
+                    None
+                } else {
+                    Some(t)
+                }
+            }),
+        };
+        let queue = self.queue(join(base, "queue"), c.queue.as_ref(), false);
+        let jpath = join(base, "joins");
+        let joins = match c.joins.as_deref() {
+            None => {
+                self.missing(
+                    jpath,
+                    "add joins = [\"<segment>\", \"<segment>\"]: the segments this group connects",
+                );
+                None
+            }
+            Some(js) => {
+                let mut out: Vec<String> = Vec::new();
+                let mut ok = true;
+                for (j, s) in js.iter().enumerate() {
+                    if s.is_empty() {
+                        self.push(Issue::new(join(&jpath, j), "must not be empty").value(""));
+                        ok = false;
+                    } else if out.contains(s) {
+                        self.push(
+                            Issue::new(join(&jpath, j), format!("segment '{s}' is listed twice"))
+                                .value(s.clone()),
+                        );
+                        ok = false;
+                    } else {
+                        out.push(s.clone());
+                    }
+                }
+                if ok && out.len() < 2 {
+                    self.push(
+                        Issue::new(
+                            jpath,
+                            format!(
+                                "a network group must join at least 2 segments, got {}",
+                                out.len()
+                            ),
+                        )
+                        .value(format!("{js:?}"))
+                        .hint("e.g. joins = [\"internal\", \"main\"]".to_owned()),
+                    );
+                    ok = false;
+                }
+                ok.then_some(out)
+            }
+        };
+        Some(NetworkDeviceSpec {
+            server: ServerSpec {
+                workers: 1,
+                queue: queue?,
+                service_time: Dist::Constant(service_time?),
+            },
+            joins: joins?,
+        })
+    }
+
+    fn lb(
+        &mut self,
+        i: usize,
+        base: &[String],
+        c: &RawComponent,
+        server: ServerSpec,
+    ) -> Option<LbSpec> {
+        let backends = self.required_ref(
+            i,
+            base,
+            "backends",
+            c.backends.as_deref(),
+            Role::Serve,
+            "add backends = \"<the group it balances over>\"",
+        );
+        let policy = self.choice(
+            join(base, "policy"),
+            c.policy.as_deref(),
+            Balance::RoundRobin,
+            &[
+                ("round_robin", Balance::RoundRobin),
+                ("least_outstanding", Balance::LeastOutstanding),
+                ("random", Balance::Random),
+                ("weighted", Balance::Weighted),
+            ],
+            "balancing policy",
+        );
+        let weights = match (policy, &c.weights) {
+            (Some(Balance::Weighted), None) => {
+                self.missing(
+                    join(base, "weights"),
+                    "policy 'weighted' needs weights = [...], one per backend replica",
+                );
+                None
+            }
+            (Some(Balance::Weighted), Some(w)) => {
+                let n = backends
+                    .and_then(|b| self.placements[b].as_ref())
+                    .map_or(0, Vec::len);
+                self.weights(join(base, "weights"), w, n, "backend replica")
+            }
+            (Some(_), Some(_)) => {
+                let p = c.policy.as_deref().unwrap_or("round_robin");
+                self.push(
+                    Issue::new(
+                        join(base, "weights"),
+                        format!("field 'weights' does not apply to policy '{p}'"),
+                    )
+                    .hint("set policy = \"weighted\" to use weights".to_owned())
+                    .at_key(),
+                );
+                None
+            }
+            _ => Some(Vec::new()),
+        };
+        let health_check = self.health_check(base, c.health_check.as_ref());
+        let when_none_healthy = self.choice(
+            join(base, "when_none_healthy"),
+            c.when_none_healthy.as_deref(),
+            NoneHealthy::FailOpen,
+            &[
+                ("fail_open", NoneHealthy::FailOpen),
+                ("apology", NoneHealthy::Apology),
+                ("reject", NoneHealthy::Reject),
+            ],
+            "when_none_healthy action",
+        );
+        let timeout = self.dur_pos(
+            join(base, "timeout"),
+            c.timeout.as_ref(),
+            SimTime::from_secs(30),
+        );
+        let retry = self.retry(base, c.retry.as_ref());
+        Some(LbSpec {
+            server,
+            backends: backends?,
+            policy: policy?,
+            weights: weights?,
+            health_check: health_check?,
+            when_none_healthy: when_none_healthy?,
+            timeout: timeout?,
+            retry: retry?,
+        })
+    }
+
+    fn proxy(
+        &mut self,
+        i: usize,
+        base: &[String],
+        c: &RawComponent,
+        server: ServerSpec,
+    ) -> Option<ProxySpec> {
+        let upstream = self.required_ref(
+            i,
+            base,
+            "upstream",
+            c.upstream.as_deref(),
+            Role::Serve,
+            "add upstream = \"<the component it forwards to>\"",
+        );
+        let hit_ratio = match c.hit_ratio {
+            None => Some(0.0),
+            Some(h) => self.fraction(join(base, "hit_ratio"), h),
+        };
+        let timeout = self.dur_pos(
+            join(base, "timeout"),
+            c.timeout.as_ref(),
+            SimTime::from_secs(30),
+        );
+        let retry = self.retry(base, c.retry.as_ref());
+        Some(ProxySpec {
+            server,
+            upstream: upstream?,
+            hit_ratio: hit_ratio?,
+            timeout: timeout?,
+            retry: retry?,
+        })
+    }
+
+    fn cache(
+        &mut self,
+        i: usize,
+        base: &[String],
+        c: &RawComponent,
+        server: ServerSpec,
+    ) -> Option<CacheSpec> {
+        let backend = self.required_ref(
+            i,
+            base,
+            "backend",
+            c.backend.as_deref(),
+            Role::Serve,
+            "add backend = \"<the component behind the cache>\"",
+        );
+        let hit_ratio = match c.hit_ratio {
+            None => {
+                self.missing(
+                    join(base, "hit_ratio"),
+                    "add hit_ratio = <share of requests answered from the cache>, e.g. 0.9",
+                );
+                None
+            }
+            Some(h) => self.fraction(join(base, "hit_ratio"), h),
+        };
+        let ttl = self.dur_pos(join(base, "ttl"), c.ttl.as_ref(), SimTime::from_mins(5));
+        let timeout = self.dur_pos(
+            join(base, "timeout"),
+            c.timeout.as_ref(),
+            SimTime::from_secs(30),
+        );
+        Some(CacheSpec {
+            server,
+            backend: backend?,
+            hit_ratio: hit_ratio?,
+            ttl: ttl?,
+            serve_stale: c.serve_stale.unwrap_or(false),
+            timeout: timeout?,
+        })
+    }
+
+    fn service(
+        &mut self,
+        i: usize,
+        base: &[String],
+        c: &RawComponent,
+        server: ServerSpec,
+    ) -> Option<ServiceSpec> {
+        let mut calls = Some(Vec::new());
+        for (j, call) in c.calls.iter().flatten().enumerate() {
+            let cpath = join(&join(base, "calls"), j);
+            let target = self.target(i, &cpath, call.target.as_deref(), call.resolver.as_deref());
+            let timeout = self.dur_pos(
+                join(&cpath, "timeout"),
+                call.timeout.as_ref(),
+                SimTime::from_secs(30),
+            );
+            let retry = self.retry(&cpath, call.retry.as_ref());
+            match (target, timeout, retry, calls.as_mut()) {
+                (Some(target), Some(timeout), Some(retry), Some(v)) => v.push(CallSpec {
+                    target,
+                    timeout,
+                    retry,
+                }),
+                _ => calls = None,
+            }
+        }
+        let circuit_breaker = match &c.circuit_breaker {
+            None => Some(None),
+            Some(b) => {
+                let path = join(base, "circuit_breaker");
+                let failures = self.count(join(&path, "failures"), b.failures, 5, 1, u32::MAX);
+                let open_for = self.dur_pos(
+                    join(&path, "open_for"),
+                    b.open_for.as_ref(),
+                    SimTime::from_secs(30),
+                );
+                match (failures, open_for) {
+                    (Some(failures), Some(open_for)) => {
+                        Some(Some(BreakerSpec { failures, open_for }))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        Some(ServiceSpec {
+            server,
+            calls: calls?,
+            parallel: c.parallel.unwrap_or(false),
+            circuit_breaker: circuit_breaker?,
+        })
+    }
+
+    fn storage(
+        &mut self,
+        i: usize,
+        base: &[String],
+        c: &RawComponent,
+        server: ServerSpec,
+    ) -> Option<StorageSpec> {
+        let replicas = self.placements[i].as_ref().map(|p| p.len() as u32);
+        let timeout = self.dur_pos(
+            join(base, "timeout"),
+            c.timeout.as_ref(),
+            SimTime::from_secs(1),
+        );
+        let replicas = replicas?;
+        let rf = self.count(
+            join(base, "replication_factor"),
+            c.replication_factor,
+            replicas.min(3),
+            1,
+            u32::MAX,
+        )?;
+        let mut ok = true;
+        if rf > replicas {
+            self.push(
+                Issue::new(
+                    join(base, "replication_factor"),
+                    format!("replication_factor {rf} is more than replicas ({replicas})"),
+                )
+                .value(rf.to_string())
+                .hint(format!("raise replicas to at least {rf}, or lower replication_factor to at most {replicas}")),
+            );
+            ok = false;
+        }
+        let majority = rf / 2 + 1;
+        let quorum = |s: &mut Self, field: &str, v: Option<i64>| -> Option<u32> {
+            let q = s.count(join(base, field), v, majority, 1, u32::MAX)?;
+            if q > rf {
+                s.push(
+                    Issue::new(join(base, field), format!("{field} {q} is more than replication_factor ({rf})"))
+                        .value(q.to_string())
+                        .hint(format!("a quorum counts answers from the {rf} copies; use at most {rf} (a majority is {majority})")),
+                );
+                return None;
+            }
+            Some(q)
+        };
+        let read_quorum = quorum(self, "read_quorum", c.read_quorum);
+        let write_quorum = quorum(self, "write_quorum", c.write_quorum);
+        if !ok {
+            return None;
+        }
+        Some(StorageSpec {
+            server,
+            replication_factor: rf,
+            read_quorum: read_quorum?,
+            write_quorum: write_quorum?,
+            timeout: timeout?,
+        })
+    }
+
+    // ---- pass 3 ---------------------------------------------------------------------------
+
+    fn check_dns_names(&mut self, built: &[Option<KindSpec>]) {
+        let checks = std::mem::take(&mut self.dns_names);
+        for (path, name, resolver, from) in checks {
+            let Some(KindSpec::Resolver(r)) = &built[resolver] else {
+                continue;
+            };
+            let Some(KindSpec::Dns(d)) = &built[r.dns] else {
+                continue;
+            };
+            if let Some(rec) = d.records.iter().find(|rec| rec.name == name) {
+                for &t in &rec.targets {
+                    self.traffic.push((from, t, path.clone()));
+                }
+                continue;
+            }
+            let elsewhere: Vec<&str> = built
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| matches!(k, Some(KindSpec::Dns(o)) if o.records.iter().any(|rec| rec.name == name)))
+                .map(|(j, _)| self.names[j])
+                .collect();
+            let (dns_name, res_name) = (self.names[r.dns], self.names[resolver]);
+            let hint = if let Some(other) = elsewhere.first() {
+                format!("'{other}' serves it, but resolver '{res_name}' asks '{dns_name}'")
+            } else {
+                let served: Vec<&str> = d.records.iter().map(|rec| rec.name.as_str()).collect();
+                suggest(&name, &format!("names served by '{dns_name}'"), &served)
+            };
+            self.push(
+                Issue::new(
+                    path,
+                    format!("no record of dns component '{dns_name}' serves '{name}'"),
+                )
+                .value(name.clone())
+                .hint(hint),
+            );
+        }
+    }
+
+    fn check_probes(&mut self, built: &[Option<KindSpec>]) {
+        for (i, k) in built.iter().enumerate() {
+            if let Some(KindSpec::Dns(d)) = k {
+                for (j, rec) in d.records.iter().enumerate() {
+                    let path = join(&join(&join(&self.base(i), "records"), j), "targets");
+                    if d.health_check.is_some() {
+                        for &t in &rec.targets {
+                            self.traffic.push((i, t, path.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_segments(&mut self, built: &[Option<KindSpec>]) {
+        let segment = |i: usize, s: &Self| -> Option<String> {
+            s.placements[i]
+                .as_ref()
+                .and_then(|p| p.first())
+                .map(|p| p.segment.clone())
+        };
+        let joiners: Vec<(usize, &Vec<String>)> = built
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| match k {
+                Some(KindSpec::Network(n)) => Some((i, &n.joins)),
+                _ => None,
+            })
+            .collect();
+        // Segments where something other than a network group lives.
+        let mut used: Vec<String> = Vec::new();
+        for i in 0..self.names.len() {
+            if self.kinds[i] != Some(Kind::Network)
+                && let Some(s) = segment(i, self)
+                && !used.contains(&s)
+            {
+                used.push(s);
+            }
+        }
+        for &(i, joins) in &joiners {
+            for (j, s) in joins.iter().enumerate() {
+                if !used.contains(s) {
+                    let known: Vec<&str> = used.iter().map(String::as_str).collect();
+                    self.push(
+                        Issue::new(
+                            join(&join(&self.base(i), "joins"), j),
+                            format!("no component is placed in segment '{s}'"),
+                        )
+                        .value(s.clone())
+                        .hint(suggest(s, "segments in use", &known)),
+                    );
+                }
+            }
+        }
+        let mut edges: Vec<(usize, usize, Path)> = Vec::new();
+        for (from, deps) in self.deps.iter().enumerate() {
+            for (to, path) in deps {
+                edges.push((from, *to, path.clone()));
+            }
+        }
+        edges.extend(self.traffic.iter().cloned());
+        let mut seen: Vec<(usize, usize)> = Vec::new();
+        for (a, b, path) in edges {
+            if seen.contains(&(a, b))
+                || self.kinds[a] == Some(Kind::Network)
+                || self.kinds[b] == Some(Kind::Network)
+            {
+                continue;
+            }
+            seen.push((a, b));
+            let (Some(sa), Some(sb)) = (segment(a, self), segment(b, self)) else {
+                continue;
+            };
+            if sa == sb
+                || joiners
+                    .iter()
+                    .any(|(_, j)| j.contains(&sa) && j.contains(&sb))
+            {
+                continue;
+            }
+            self.push(
+                Issue::new(
+                    path,
+                    format!(
+                        "traffic from '{}' (segment '{sa}') to '{}' (segment '{sb}') crosses segments, but no network component joins them",
+                        self.names[a], self.names[b]
+                    ),
+                )
+                .hint(format!("add a component with kind = \"network\" and joins = [\"{sa}\", \"{sb}\"], or place both in one segment")),
+            );
+        }
+    }
+
+    fn check_cycles(&mut self) {
+        let n = self.names.len();
+        let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(n, 0);
+        for i in 0..n {
+            g.add_node(i);
+        }
+        for (from, deps) in self.deps.iter().enumerate() {
+            for (to, _) in deps {
+                g.add_edge(NodeIndex::new(from), NodeIndex::new(*to), ());
+            }
+        }
+        let mut sccs: Vec<Vec<usize>> = petgraph::algo::tarjan_scc(&g)
+            .into_iter()
+            .map(|c| {
+                let mut c: Vec<usize> = c.into_iter().map(NodeIndex::index).collect();
+                c.sort_unstable();
+                c
+            })
+            .filter(|c| c.len() > 1 || self.deps[c[0]].iter().any(|(t, _)| *t == c[0]))
+            .collect();
+        sccs.sort();
+        for scc in sccs {
+            let start = scc[0];
+            let Some(cycle) = self.find_cycle(start, &scc) else {
+                continue;
+            };
+            let names: Vec<&str> = cycle.iter().map(|&i| self.names[i]).collect();
+            let Some(path) = self.deps[start]
+                .iter()
+                .find(|(t, _)| Some(t) == cycle.get(1))
+                .map(|(_, p)| p.clone())
+            else {
+                continue;
+            };
+            self.push(
+                Issue::new(path, format!("dependency cycle: {}", names.join(" -> "))).hint(
+                    "requests would go round forever; remove one of these dependencies".to_owned(),
+                ),
+            );
+        }
+    }
+
+    /// A cycle `start -> ... -> start` inside `scc`, following dependencies in order.
+    fn find_cycle(&self, start: usize, scc: &[usize]) -> Option<Vec<usize>> {
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        let mut visited = vec![false; self.names.len()];
+        visited[start] = true;
+        while let Some(&(node, next)) = stack.last() {
+            let Some((to, _)) = self.deps[node].get(next) else {
+                stack.pop();
+                continue;
+            };
+            let to = *to;
+            if let Some(top) = stack.last_mut() {
+                top.1 += 1;
+            }
+            if to == start {
+                let mut cycle: Vec<usize> = stack.iter().map(|(n, _)| *n).collect();
+                cycle.push(start);
+                return Some(cycle);
+            }
+            if scc.contains(&to) && !visited[to] {
+                visited[to] = true;
+                stack.push((to, 0));
+            }
+        }
+        None
+    }
+
+    // ---- network, links, faults -----------------------------------------------------------
+
+    fn regions(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for p in self.placements.iter().flatten() {
+            if let Some(first) = p.first()
+                && !out.contains(&first.region.as_str())
+            {
+                out.push(first.region.as_str());
+            }
+        }
+        out
+    }
+
+    fn network(&mut self) -> Option<NetworkSpec> {
+        let default = RawNetwork::default();
+        let n = self.raw.network.as_ref().unwrap_or(&default);
+        let base = vec!["network".to_owned()];
+        let same_zone = self.dur(
+            join(&base, "same_zone"),
+            n.same_zone.as_ref(),
+            SimTime::from_micros(250),
+        );
+        let cross_zone = self.dur(
+            join(&base, "cross_zone"),
+            n.cross_zone.as_ref(),
+            SimTime::from_millis(1),
+        );
+        let cross_region = self.dur_pos(
+            join(&base, "cross_region"),
+            n.cross_region.as_ref(),
+            SimTime::from_millis(40),
+        );
+        let mut region_latency = Some(Vec::new());
+        let regions: Vec<String> = self.regions().into_iter().map(str::to_owned).collect();
+        let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+        for (j, r) in n.regions.iter().flatten().enumerate() {
+            let path = join(&join(&base, "regions"), j);
+            let pair = self.between(&path, r, |s, p, name| {
+                if regions.contains(&name) {
+                    Some(name.to_owned())
+                } else {
+                    s.push(
+                        Issue::new(p, format!("no component is placed in region '{name}'"))
+                            .value(name)
+                            .hint(suggest(name, "regions in use", &regions)),
+                    );
+                    None
+                }
+            });
+            let latency = match &r.latency {
+                None if r.unreadable => None,
+                None => {
+                    self.missing(
+                        join(&path, "latency"),
+                        "add latency = \"30ms\": the one-way latency between these regions",
+                    );
+                    None
+                }
+                Some(_) => self.dur_pos(join(&path, "latency"), r.latency.as_ref(), SimTime::ZERO),
+            };
+            if let (Some((a, b)), Some(v)) = (&pair, region_latency.as_ref()) {
+                let dup = v.iter().position(|(x, y, _): &(String, String, SimTime)| {
+                    (x == a && y == b) || (x == b && y == a)
+                });
+                if let Some(first) = dup {
+                    self.push(
+                        Issue::new(join(&path, "between"), format!("the latency between '{a}' and '{b}' is given twice (also network.regions.{first})")),
+                    );
+                    region_latency = None;
+                }
+            }
+            match (pair, latency, region_latency.as_mut()) {
+                (Some((a, b)), Some(l), Some(v)) => v.push((a, b, l)),
+                _ => region_latency = None,
+            }
+        }
+        Some(NetworkSpec {
+            same_zone: same_zone?,
+            cross_zone: cross_zone?,
+            cross_region: cross_region?,
+            region_latency: region_latency?,
+            links: Vec::new(),
+        })
+    }
+
+    /// `between = [a, b]`: two different names, each checked by `check`.
+    fn between<T>(
+        &mut self,
+        path: &[String],
+        r: &RawBetween,
+        mut check: impl FnMut(&mut Self, Path, &str) -> Option<T>,
+    ) -> Option<(T, T)> {
+        if r.unreadable {
+            return None;
+        }
+        let bpath = join(path, "between");
+        match r.between.as_deref() {
+            None => {
+                self.missing(bpath, "add between = [\"<a>\", \"<b>\"]");
+                None
+            }
+            Some([a, b]) => {
+                if a == b {
+                    self.push(
+                        Issue::new(
+                            join(&bpath, 1),
+                            format!("'{a}' is given twice; name two different ones"),
+                        )
+                        .value(b.clone()),
+                    );
+                    return None;
+                }
+                let x = check(self, join(&bpath, 0), a);
+                let y = check(self, join(&bpath, 1), b);
+                Some((x?, y?))
+            }
+            Some(other) => {
+                self.push(
+                    Issue::new(
+                        bpath,
+                        format!("expected exactly 2 names, got {}", other.len()),
+                    )
+                    .value(format!("{other:?}")),
+                );
+                None
+            }
+        }
+    }
+
+    fn links(&mut self) -> Option<Vec<LinkSpec>> {
+        let raw = self.raw;
+        let mut out = Some(Vec::new());
+        for (j, l) in raw.links.iter().enumerate() {
+            let path = vec!["links".to_owned(), j.to_string()];
+            let pair = self.between(&path, l, |s, p, name| s.group_ref(p, name, Role::Any));
+            let latency = match &l.latency {
+                None if l.unreadable => None,
+                None => {
+                    self.missing(
+                        join(&path, "latency"),
+                        "add latency = \"2ms\": the one-way latency between these groups",
+                    );
+                    None
+                }
+                Some(d) => self.parse_dur(join(&path, "latency"), d),
+            };
+            if let (Some((a, b)), Some(lat)) = (pair, latency) {
+                let region = |g: usize| {
+                    self.placements[g]
+                        .as_ref()
+                        .and_then(|p| p.first())
+                        .map(|p| p.region.clone())
+                };
+                if lat.is_zero() && region(a) != region(b) {
+                    self.push(
+                        Issue::new(
+                            join(&path, "latency"),
+                            "must be greater than 0 between groups in different regions",
+                        )
+                        .value(lat.to_string()),
+                    );
+                    out = None;
+                }
+                if let Some(v) = out.as_mut() {
+                    v.push(LinkSpec { a, b, latency: lat });
+                }
+            } else {
+                out = None;
+            }
+        }
+        out
+    }
+
+    fn faults(&mut self) -> Option<Vec<FaultSpec>> {
+        let raw = self.raw;
+        let mut out = Some(Vec::new());
+        for (j, f) in raw.faults.iter().enumerate() {
+            let fault = if f.unreadable { None } else { self.fault(j, f) };
+            match (fault, out.as_mut()) {
+                (Some(f), Some(v)) => v.push(f),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    fn fault(&mut self, j: usize, f: &RawFault) -> Option<FaultSpec> {
+        let base = vec!["faults".to_owned(), j.to_string()];
+        let kinds = ["crash", "traffic_surge"];
+        let kind = match f.kind.as_deref() {
+            None => {
+                self.missing(
+                    join(&base, "kind"),
+                    format!("kind is one of: {}", kinds.join(", ")),
+                );
+                None
+            }
+            Some(k) if kinds.contains(&k) => Some(k),
+            Some(k) => {
+                self.push(
+                    Issue::new(join(&base, "kind"), format!("unknown fault kind '{k}'"))
+                        .value(k)
+                        .hint(suggest(k, "fault kinds", &kinds)),
+                );
+                None
+            }
+        };
+        let target = match f.target.as_deref() {
+            None => {
+                self.missing(
+                    join(&base, "target"),
+                    "add target = \"<the component it hits>\"",
+                );
+                None
+            }
+            Some(t) => self.group_ref(join(&base, "target"), t, Role::Any),
+        };
+        let at = match &f.at {
+            None => {
+                self.missing(join(&base, "at"), "add at = \"20m\": when the fault starts");
+                None
+            }
+            Some(d) => self.parse_dur(join(&base, "at"), d),
+        };
+        if let (Some(at), Some(end)) = (at, self.duration)
+            && at >= end
+        {
+            self.push(
+                Issue::new(
+                    join(&base, "at"),
+                    format!("the fault starts at {at}, after the run ends ({end})"),
+                )
+                .value(at.to_string())
+                .hint(format!(
+                    "start it before {end}, or lengthen scenario.duration"
+                )),
+            );
+        }
+        let duration = match &f.duration {
+            None => Some(None),
+            Some(_) => self
+                .dur_pos(join(&base, "duration"), f.duration.as_ref(), SimTime::ZERO)
+                .map(Some),
+        };
+        let kind = kind?;
+        let present: Vec<&str> = [
+            ("replicas", f.replicas.is_some()),
+            ("multiplier", f.multiplier.is_some()),
+            ("ramp", f.ramp.is_some()),
+        ]
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(n, _)| *n)
+        .collect();
+        let allowed: &[&str] = if kind == "crash" {
+            &["replicas"]
+        } else {
+            &["multiplier", "ramp"]
+        };
+        self.not_applicable(&base, &present, allowed, &format!("fault kind '{kind}'"));
+        let target_kind = target.and_then(|t| self.kinds[t]);
+        let tname = f.target.clone().unwrap_or_default();
+        let fault_kind = if kind == "crash" {
+            if target_kind == Some(Kind::Client) {
+                self.push(
+                    Issue::new(
+                        join(&base, "target"),
+                        format!("a crash cannot hit '{tname}': it is a client"),
+                    )
+                    .value(tname.clone())
+                    .hint("use kind = \"traffic_surge\" to change a client's traffic".to_owned()),
+                );
+            }
+            let n = target
+                .and_then(|t| self.placements[t].as_ref())
+                .map(Vec::len);
+            match &f.replicas {
+                None => n.map(|n| FaultKind::Crash {
+                    replicas: (0..n as u32).collect(),
+                }),
+                Some(list) if list.is_empty() => {
+                    self.push(
+                        Issue::new(join(&base, "replicas"), "lists no replica")
+                            .hint("leave 'replicas' out to crash every replica".to_owned()),
+                    );
+                    None
+                }
+                Some(list) => {
+                    let mut out = Some(Vec::new());
+                    for (k, &r) in list.iter().enumerate() {
+                        let p = join(&join(&base, "replicas"), k);
+                        let ok = match n {
+                            Some(n) if r < 0 || r >= n as i64 => {
+                                self.push(
+                                    Issue::new(p, format!("replica index {r} is out of range: '{tname}' has {n} replica(s), numbered 0 to {}", n - 1))
+                                        .value(r.to_string()),
+                                );
+                                false
+                            }
+                            None => false,
+                            Some(_) if list[..k].contains(&r) => {
+                                self.push(
+                                    Issue::new(p, format!("replica {r} is listed twice"))
+                                        .value(r.to_string()),
+                                );
+                                false
+                            }
+                            Some(_) => true,
+                        };
+                        match (ok, out.as_mut()) {
+                            (true, Some(v)) => v.push(r as u32),
+                            _ => out = None,
+                        }
+                    }
+                    out.map(|replicas| FaultKind::Crash { replicas })
+                }
+            }
+        } else {
+            if let Some(k) = target_kind
+                && k != Kind::Client
+            {
+                let clients = self.names_of(|k| k == Kind::Client);
+                self.push(
+                    Issue::new(
+                        join(&base, "target"),
+                        format!(
+                            "traffic_surge applies to client components, and '{tname}' is {}",
+                            k.a()
+                        ),
+                    )
+                    .value(tname.clone())
+                    .hint(format!("clients: {}", list(&clients))),
+                );
+            }
+            let multiplier = match f.multiplier {
+                None => {
+                    self.missing(
+                        join(&base, "multiplier"),
+                        "add multiplier = 3.0: the factor the traffic rises by",
+                    );
+                    None
+                }
+                Some(m) => self.positive(join(&base, "multiplier"), m),
+            };
+            let ramp = self.dur(join(&base, "ramp"), f.ramp.as_ref(), SimTime::ZERO);
+            if let (Some(r), Some(Some(d))) = (ramp, duration)
+                && r > d
+            {
+                self.push(
+                    Issue::new(
+                        join(&base, "ramp"),
+                        format!("the ramp ({r}) is longer than the fault ({d})"),
+                    )
+                    .value(r.to_string()),
+                );
+                return None;
+            }
+            match (multiplier, ramp) {
+                (Some(multiplier), Some(ramp)) => {
+                    Some(FaultKind::TrafficSurge { multiplier, ramp })
+                }
+                _ => None,
+            }
+        };
+        let name = f.name.clone().unwrap_or_else(|| format!("{kind}-{tname}"));
+        if name.is_empty() {
+            self.push(Issue::new(join(&base, "name"), "must not be empty").value(""));
+            return None;
+        }
+        Some(FaultSpec {
+            name,
+            target: target?,
+            at: at?,
+            duration: duration?,
+            kind: fault_kind?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::error::line_col;
+    use crate::scenario::{Origin, Problem, parse};
+
+    const HEAD: &str = "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n";
+    const USERS: &str = "[components.users]\nkind = \"client\"\nrate = 5.0\ntarget = \"api\"\n\n";
+    const API: &str = "[components.api]\nkind = \"service\"\n\n";
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match parse(text, "t.toml") {
+            Ok(_) => panic!("expected problems in:\n{text}"),
+            Err(e) => e.problems,
+        }
+    }
+
+    /// The only problem of `text`.
+    fn single(text: &str) -> Problem {
+        let ps = problems(text);
+        assert_eq!(
+            ps.len(),
+            1,
+            "expected one problem, got {ps:#?}\nin:\n{text}"
+        );
+        ps.into_iter().next().unwrap_or_else(|| unreachable!())
+    }
+
+    /// The file position of the first occurrence of `needle`; a `|` in it marks the exact
+    /// position within the match (e.g. `"workers = |0"`).
+    fn at(text: &str, needle: &str) -> Origin {
+        let (before, after) = needle.split_once('|').unwrap_or(("", needle));
+        let whole = format!("{before}{after}");
+        let offset = text
+            .find(&whole)
+            .map(|i| i + before.len())
+            .unwrap_or_else(|| panic!("{whole:?} not in text"));
+        let (line, column) = line_col(text, offset);
+        Origin::File { line, column }
+    }
+
+    /// Asserts path, message and position (the first occurrence of `needle`).
+    fn check(p: &Problem, text: &str, path: &str, message: &str, needle: &str) {
+        assert_eq!(p.path, path, "{p:#?}");
+        assert_eq!(p.message, message, "{p:#?}");
+        assert_eq!(p.origin, at(text, needle), "{p:#?}");
+    }
+
+    fn hint(p: &Problem) -> &str {
+        p.hint.as_deref().unwrap_or("")
+    }
+
+    fn base() -> String {
+        format!("{HEAD}{USERS}{API}")
+    }
+
+    #[test]
+    fn the_base_is_valid() {
+        let spec = parse(&base(), "t.toml").expect("valid");
+        assert_eq!(spec.groups.len(), 2);
+    }
+
+    #[test]
+    fn unknown_kind() {
+        let text = base().replace("kind = \"service\"", "kind = \"servise\"");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.kind",
+            "unknown kind 'servise'",
+            "\"servise\"",
+        );
+        assert_eq!(p.value.as_deref(), Some("servise"));
+        assert!(
+            hint(&p).starts_with("did you mean 'service'? (kinds: client, resolver, dns,"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn missing_kind_points_at_the_table() {
+        let text = base().replace("kind = \"service\"\n", "workers = 2\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.kind",
+            "missing required field 'kind'",
+            "[components.api]",
+        );
+        assert!(hint(&p).contains("load_balancer"));
+    }
+
+    #[test]
+    fn unknown_component_reference() {
+        let text = base().replace("target = \"api\"", "target = \"ap\"");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.target",
+            "unknown component 'ap'",
+            "\"ap\"",
+        );
+        assert_eq!(hint(&p), "did you mean 'api'? (components: users, api)");
+        // The example of the brief, in full.
+        let e = parse(&text, "scenarios/mmc.toml").expect_err("bad");
+        assert_eq!(
+            e.to_string(),
+            "error: scenarios/mmc.toml:8:10: components.users.target: unknown component 'ap'\n  hint: did you mean 'api'? (components: users, api)"
+        );
+    }
+
+    #[test]
+    fn zero_and_negative_numbers() {
+        let text = base().replace("rate = 5.0", "rate = 0.0");
+        check(
+            &single(&text),
+            &text,
+            "components.users.rate",
+            "must be greater than 0, got 0",
+            "0.0",
+        );
+
+        let text = format!("{HEAD}{USERS}[components.api]\nkind = \"service\"\nworkers = 0\n");
+        check(
+            &single(&text),
+            &text,
+            "components.api.workers",
+            "must be at least 1, got 0",
+            "workers = |0",
+        );
+
+        let text = format!("{HEAD}{USERS}[components.api]\nkind = \"service\"\nreplicas = -2\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.replicas",
+            "must be at least 1, got -2",
+            "-2",
+        );
+        assert_eq!(p.value.as_deref(), Some("-2"));
+
+        let text = format!(
+            "{HEAD}{USERS}{API}[components.net]\nkind = \"network\"\ncapacity = -5.0\njoins = [\"main\", \"x\"]\n\n[components.x-svc]\nkind = \"service\"\nsegment = \"x\"\n"
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.net.capacity",
+            "must be greater than 0, got -5",
+            "-5.0",
+        );
+
+        let text = format!("{HEAD}{USERS}[components.api]\nkind = \"service\"\nqueue = -1\n");
+        check(
+            &single(&text),
+            &text,
+            "components.api.queue",
+            "must be at least 0, got -1",
+            "-1",
+        );
+    }
+
+    #[test]
+    fn bad_durations() {
+        let text = base().replace("duration = \"1h\"", "duration = \"2x\"");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "scenario.duration",
+            "invalid duration \"2x\": unknown unit \"x\" (units: ns, us, ms, s, m, h, d)",
+            "\"2x\"",
+        );
+        assert_eq!(p.value.as_deref(), Some("2x"));
+
+        let text = base().replace(
+            "target = \"api\"\n",
+            "target = \"api\"\ntimeout = \"5 s\"\n",
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.timeout",
+            "invalid duration \"5 s\": no spaces allowed inside a duration; write e.g. \"1h30m\"",
+            "\"5 s\"",
+        );
+
+        // A number where a duration is expected: the hint says how to write it.
+        let text = base().replace("target = \"api\"\n", "target = \"api\"\ntimeout = 5\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.timeout",
+            "expected a duration such as \"30s\" or \"250ms\", found integer 5",
+            "timeout = |5",
+        );
+        assert!(hint(&p).contains("\"5s\""));
+    }
+
+    #[test]
+    fn duration_and_bucket() {
+        let text = base().replace("duration = \"1h\"", "duration = \"0s\"");
+        check(
+            &single(&text),
+            &text,
+            "scenario.duration",
+            "must be greater than 0, got \"0s\"",
+            "\"0s\"",
+        );
+
+        let text = base().replace(
+            "duration = \"1h\"\n",
+            "duration = \"1h\"\nbucket = \"0s\"\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "scenario.bucket",
+            "must be greater than 0, got \"0s\"",
+            "\"0s\"",
+        );
+
+        let text = base().replace(
+            "duration = \"1h\"\n",
+            "duration = \"1h\"\nbucket = \"2h\"\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "scenario.bucket",
+            "the metrics bucket 2h is longer than the run (1h)",
+            "\"2h\"",
+        );
+    }
+
+    #[test]
+    fn ratios_out_of_range() {
+        let text = base().replace(
+            "target = \"api\"\n",
+            "target = \"api\"\nwrite_fraction = 1.5\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.users.write_fraction",
+            "must be between 0 and 1, got 1.5",
+            "1.5",
+        );
+
+        let text = base().replace(
+            "target = \"api\"\n",
+            "target = \"api\"\nretry = { attempts = 3, budget = -0.1 }\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.users.retry.budget",
+            "must be between 0 and 1, got -0.1",
+            "-0.1",
+        );
+
+        for slo in ["0.0", "1.5"] {
+            let text = base().replace(
+                "duration = \"1h\"\n",
+                &format!("duration = \"1h\"\nslo = {slo}\n"),
+            );
+            let p = single(&text);
+            check(
+                &p,
+                &text,
+                "scenario.slo",
+                &format!(
+                    "must be greater than 0 and at most 1, got {}",
+                    slo.trim_end_matches(".0").replace("0.0", "0")
+                ),
+                slo,
+            );
+        }
+        // 1 itself is a valid SLO.
+        let text = base().replace("duration = \"1h\"\n", "duration = \"1h\"\nslo = 1.0\n");
+        assert!(parse(&text, "t.toml").is_ok());
+
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"cache\"\nbackend = \"db\"\nhit_ratio = 1.01\n\n[components.db]\nkind = \"storage\"\n"
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.hit_ratio",
+            "must be between 0 and 1, got 1.01",
+            "1.01",
+        );
+    }
+
+    #[test]
+    fn quorums_and_replication() {
+        let db = |fields: &str| {
+            format!(
+                "{HEAD}{USERS}[components.api]\nkind = \"service\"\ncalls = [{{ target = \"db\" }}]\n\n[components.db]\nkind = \"storage\"\n{fields}"
+            )
+        };
+        let text = db("replicas = 2\nreplication_factor = 3\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.db.replication_factor",
+            "replication_factor 3 is more than replicas (2)",
+            "replication_factor = |3",
+        );
+        assert!(hint(&p).contains("raise replicas to at least 3"));
+
+        let text = db("replicas = 5\nreplication_factor = 3\nwrite_quorum = 4\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.db.write_quorum",
+            "write_quorum 4 is more than replication_factor (3)",
+            "write_quorum = |4",
+        );
+
+        let text = db("replicas = 5\nread_quorum = 0\n");
+        check(
+            &single(&text),
+            &text,
+            "components.db.read_quorum",
+            "must be at least 1, got 0",
+            "read_quorum = |0",
+        );
+
+        // Defaults: replication factor min(3, replicas), quorums a majority.
+        let spec = parse(&db("replicas = 5\n"), "t.toml").expect("valid");
+        let crate::model::spec::KindSpec::Storage(s) = &spec.groups[2].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (s.replication_factor, s.read_quorum, s.write_quorum),
+            (3, 2, 2)
+        );
+        let spec = parse(&db("replicas = 1\n"), "t.toml").expect("valid");
+        let crate::model::spec::KindSpec::Storage(s) = &spec.groups[2].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (s.replication_factor, s.read_quorum, s.write_quorum),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn dependency_cycles() {
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"service\"\ncalls = [{{ target = \"b\" }}]\n\n[components.b]\nkind = \"service\"\ncalls = [{{ target = \"c\" }}]\n\n[components.c]\nkind = \"proxy\"\nupstream = \"api\"\n"
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.calls.0.target",
+            "dependency cycle: api -> b -> c -> api",
+            "\"b\"",
+        );
+
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"load_balancer\"\nbackends = \"api\"\n"
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.backends",
+            "dependency cycle: api -> api",
+            "backends = |\"api\"",
+        );
+    }
+
+    #[test]
+    fn faults() {
+        let fault = |body: &str| format!("{}[[faults]]\n{body}", base());
+        let text = fault("kind = \"crash\"\ntarget = \"apj\"\nat = \"10m\"\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.target",
+            "unknown component 'apj'",
+            "\"apj\"",
+        );
+        assert!(hint(&p).starts_with("did you mean 'api'?"));
+
+        let text =
+            fault("kind = \"traffic_surge\"\ntarget = \"api\"\nat = \"10m\"\nmultiplier = 2.0\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.target",
+            "traffic_surge applies to client components, and 'api' is a service",
+            "\"api\"\nat",
+        );
+        assert_eq!(hint(&p), "clients: users");
+
+        let text = fault("kind = \"crash\"\ntarget = \"api\"\nat = \"10m\"\nreplicas = [0, 1]\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.replicas.1",
+            "replica index 1 is out of range: 'api' has 1 replica(s), numbered 0 to 0",
+            "1]",
+        );
+
+        let text = fault("kind = \"crash\"\ntarget = \"users\"\nat = \"10m\"\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.target",
+            "a crash cannot hit 'users': it is a client",
+            "\"users\"\nat",
+        );
+
+        let text = fault("kind = \"crush\"\ntarget = \"api\"\nat = \"10m\"\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.kind",
+            "unknown fault kind 'crush'",
+            "\"crush\"",
+        );
+        assert!(hint(&p).starts_with("did you mean 'crash'?"));
+
+        let text = fault("kind = \"crash\"\ntarget = \"api\"\nat = \"2h\"\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.at",
+            "the fault starts at 2h, after the run ends (1h)",
+            "\"2h\"",
+        );
+
+        let text = fault("kind = \"crash\"\ntarget = \"api\"\nat = \"10m\"\nmultiplier = 2.0\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.multiplier",
+            "field 'multiplier' does not apply to fault kind 'crash'",
+            "multiplier",
+        );
+    }
+
+    const DNS: &str = "[components.resolver]\nkind = \"resolver\"\ndns = \"dns\"\n\n[components.dns]\nkind = \"dns\"\n\n[[components.dns.records]]\nname = \"www.example.com\"\ntargets = [\"api\"]\n\n";
+
+    #[test]
+    fn dns_names() {
+        let ok = format!("{HEAD}{USERS}{API}{DNS}")
+            .replace("target = \"api\"", "target = \"www.example.com\"");
+        let spec = parse(&ok, "t.toml").expect("valid");
+        let crate::model::spec::KindSpec::Client(c) = &spec.groups[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            c.target,
+            crate::model::spec::Target::Dns {
+                name: "www.example.com".into(),
+                resolver: 2
+            }
+        );
+
+        let text = ok.replace(
+            "target = \"www.example.com\"",
+            "target = \"www.exmple.com\"",
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.target",
+            "no record of dns component 'dns' serves 'www.exmple.com'",
+            "\"www.exmple.com\"",
+        );
+        assert!(
+            hint(&p).starts_with("did you mean 'www.example.com'?"),
+            "{p:?}"
+        );
+
+        // No resolver at all.
+        let text = base().replace("target = \"api\"", "target = \"www.example.com\"");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.target",
+            "'www.example.com' is not a component, and there is no resolver to look it up as a DNS name",
+            "\"www.example.com\"",
+        );
+
+        // The resolver must be a resolver.
+        let text = ok.replace(
+            "target = \"www.example.com\"",
+            "target = \"www.example.com\"\nresolver = \"dns\"",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.users.resolver",
+            "'dns' is a dns, not a resolver",
+            "\"dns\"\n\n",
+        );
+    }
+
+    #[test]
+    fn client_target_of_kind_client() {
+        let text = format!(
+            "{HEAD}{USERS}{API}[components.bots]\nkind = \"client\"\nrate = 1.0\ntarget = \"users\"\n"
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.bots.target",
+            "'users' is a client: clients send requests, they do not serve them",
+            "\"users\"",
+        );
+        assert_eq!(hint(&p), "aim at a component that serves requests: api");
+    }
+
+    #[test]
+    fn segments_and_network_groups() {
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nsegment = \"internal\"\n",
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.target",
+            "traffic from 'users' (segment 'main') to 'api' (segment 'internal') crosses segments, but no network component joins them",
+            "\"api\"",
+        );
+        assert!(hint(&p).contains("joins = [\"main\", \"internal\"]"));
+
+        // Joined: valid.
+        let joined = format!(
+            "{text}[components.net]\nkind = \"network\"\ncapacity = 1000.0\njoins = [\"internal\", \"main\"]\n"
+        );
+        assert!(
+            parse(&joined, "t.toml").is_ok(),
+            "{:?}",
+            parse(&joined, "t.toml").err()
+        );
+
+        let text = format!(
+            "{}[components.net]\nkind = \"network\"\ncapacity = 1000.0\njoins = [\"main\"]\n",
+            base()
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.net.joins",
+            "a network group must join at least 2 segments, got 1",
+            "[\"main\"]",
+        );
+
+        let text = format!(
+            "{}[components.net]\nkind = \"network\"\ncapacity = 1000.0\njoins = [\"main\", \"internl\"]\n",
+            base()
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.net.joins.1",
+            "no component is placed in segment 'internl'",
+            "\"internl\"",
+        );
+    }
+
+    #[test]
+    fn missing_required_fields() {
+        let text = base().replace("rate = 5.0\n", "");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.rate",
+            "missing required field 'rate'",
+            "[components.users]",
+        );
+        assert!(hint(&p).contains("rate = 10.0"));
+
+        let text = base().replace("target = \"api\"\n", "");
+        check(
+            &single(&text),
+            &text,
+            "components.users.target",
+            "missing required field 'target'",
+            "[components.users]",
+        );
+
+        let text = format!(
+            "{}[components.net]\nkind = \"network\"\njoins = [\"main\", \"x\"]\n",
+            base()
+        );
+        let ps = problems(&text);
+        check(
+            &ps[0],
+            &text,
+            "components.net.capacity",
+            "missing required field 'capacity'",
+            "[components.net]",
+        );
+
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"cache\"\nbackend = \"db\"\n\n[components.db]\nkind = \"storage\"\n"
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.hit_ratio",
+            "missing required field 'hit_ratio'",
+            "[components.api]",
+        );
+
+        let text = base().replace("name = \"t\"\n", "");
+        check(
+            &single(&text),
+            &text,
+            "scenario.name",
+            "missing required field 'name'",
+            "[scenario]",
+        );
+        let text = base().replace("duration = \"1h\"\n", "");
+        check(
+            &single(&text),
+            &text,
+            "scenario.duration",
+            "missing required field 'duration'",
+            "[scenario]",
+        );
+        // No [scenario] at all: both, at the top of the file.
+        let text = format!("{USERS}{API}");
+        let ps = problems(&text);
+        assert_eq!(ps.len(), 2);
+        assert_eq!(ps[0].origin, Origin::File { line: 1, column: 1 });
+    }
+
+    #[test]
+    fn fields_that_do_not_belong() {
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nbackends = \"users\"\n",
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.backends",
+            "field 'backends' does not apply to kind 'service'",
+            "backends",
+        );
+        assert!(hint(&p).starts_with("fields for kind 'service': replicas,"));
+
+        let text = base().replace("kind = \"service\"\n", "kind = \"service\"\nworkerz = 3\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.workerz",
+            "unknown field 'workerz'",
+            "workerz",
+        );
+        assert!(hint(&p).starts_with("did you mean 'workers'?"));
+
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nservice_time = { dist = \"exponential\", mean = \"1s\", sigma = 0.5 }\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.service_time.sigma",
+            "field 'sigma' does not apply to dist 'exponential'",
+            "sigma",
+        );
+
+        let text = base().replace(
+            "target = \"api\"\n",
+            "target = \"api\"\nretry = { attempts = 2, base = \"1s\" }\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.users.retry.base",
+            "field 'base' does not apply to backoff 'none'",
+            "base",
+        );
+
+        let text = base().replace("target = \"api\"\n", "target = \"api\"\nreplicas = 2\n");
+        check(
+            &single(&text),
+            &text,
+            "components.users.replicas",
+            "field 'replicas' does not apply to kind 'client'",
+            "replicas",
+        );
+    }
+
+    #[test]
+    fn other_value_checks() {
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nzone = \"a\"\nzones = [\"a\", \"b\"]\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.zones",
+            "set either 'zone' or 'zones', not both",
+            "zones",
+        );
+
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nservice_time = { dist = \"uniform\", min = \"3ms\", max = \"1ms\" }\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.service_time.max",
+            "max (1ms) is less than min (3ms)",
+            "\"1ms\"",
+        );
+
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nqueue = \"infinite\"\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.queue",
+            "expected \"unbounded\" or a whole number, got \"infinite\"",
+            "\"infinite\"",
+        );
+
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"load_balancer\"\nbackends = \"app\"\nhealth_check = {{ interval = \"1s\", timeout = \"2s\" }}\n\n[components.app]\nkind = \"service\"\n"
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.health_check.timeout",
+            "the probe timeout (2s) is longer than the interval (1s)",
+            "\"2s\"",
+        );
+
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"load_balancer\"\nbackends = \"app\"\npolicy = \"weighted\"\nweights = [1.0]\n\n[components.app]\nkind = \"service\"\nreplicas = 2\n"
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.weights",
+            "expected 2 weights (one per backend replica), got 1",
+            "[1.0]",
+        );
+
+        let text = base().replace(
+            "target = \"api\"\n",
+            "target = \"api\"\nretry = { attempts = 2, backoff = \"expo\" }\n",
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.retry.backoff",
+            "unknown backoff 'expo'",
+            "\"expo\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "did you mean 'exponential'? (backoff: none, fixed, exponential)"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let text = "[scenario]\nname = \"t\nduration = \"1h\"\n";
+        let p = single(text);
+        assert_eq!(p.path, "");
+        assert!(p.message.starts_with("invalid TOML: "), "{p:?}");
+        assert_eq!(
+            p.origin,
+            Origin::File {
+                line: 2,
+                column: 10
+            }
+        );
+
+        let text = "[scenario]\nname = \"t\"\nname = \"u\"\n";
+        let p = single(text);
+        assert_eq!(
+            p.message,
+            "invalid TOML: duplicate key 'name': each key may appear once in a table"
+        );
+        assert_eq!(p.origin, Origin::File { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn many_problems_at_once() {
+        let text = (
+            "[scenario]\nname = \"t\"\nduration = \"2x\"\n\n[components.users]\nkind = \"client\"\nrate = -1.0\ntarget = \"ap\"\nretry = { attempts = 0 }\n\n[components.api]\nkind = \"servise\"\n\n[components.db]\nkind = \"storage\"\nwokers = 2\n"
+        )
+        .to_owned();
+        let e = parse(&text, "x.toml").expect_err("bad");
+        let summary: Vec<(String, String)> = e
+            .problems
+            .iter()
+            .map(|p| (p.path.clone(), p.message.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "scenario.duration",
+                    "invalid duration \"2x\": unknown unit \"x\" (units: ns, us, ms, s, m, h, d)"
+                ),
+                ("components.users.rate", "must be greater than 0, got -1"),
+                ("components.users.target", "unknown component 'ap'"),
+                (
+                    "components.users.retry.attempts",
+                    "must be at least 1, got 0"
+                ),
+                ("components.api.kind", "unknown kind 'servise'"),
+                ("components.db.wokers", "unknown field 'wokers'"),
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+        // In file order, with a count at the end.
+        let lines: Vec<usize> = e
+            .problems
+            .iter()
+            .map(|p| match p.origin {
+                Origin::File { line, .. } => line,
+                Origin::Set(_) => 0,
+            })
+            .collect();
+        assert_eq!(lines, [3, 7, 8, 9, 12, 16]);
+        assert!(e.to_string().ends_with("\n6 problems in x.toml"), "{e}");
+        assert!(e.to_string().contains(
+            "error: x.toml:16:1: components.db.wokers: unknown field 'wokers'\n  hint: did you mean 'workers'?"
+        ));
+    }
+
+    #[test]
+    fn bad_server_settings_do_not_hide_the_kind_settings() {
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"load_balancer\"\nworkers = 0\nbackends = \"nope\"\n"
+        );
+        let ps = problems(&text);
+        let paths: Vec<&str> = ps.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["components.api.workers", "components.api.backends"]);
+    }
+
+    #[test]
+    fn no_components_or_no_client() {
+        let text = HEAD.to_owned();
+        let p = single(&text);
+        assert_eq!(p.message, "the scenario has no components");
+        let text = format!("{HEAD}{API}");
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "the scenario has no client component: nothing would send requests"
+        );
+        assert_eq!(p.origin, at(&text, "components"));
+    }
+
+    #[test]
+    fn regions_and_links() {
+        let text = format!(
+            "{}[[network.regions]]\nbetween = [\"default\", \"us-wst\"]\nlatency = \"30ms\"\n",
+            base()
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "network.regions.0.between.1",
+            "no component is placed in region 'us-wst'",
+            "\"us-wst\"",
+        );
+
+        let text = format!(
+            "{}[[links]]\nbetween = [\"users\", \"apo\"]\nlatency = \"1ms\"\n",
+            base()
+        );
+        check(
+            &single(&text),
+            &text,
+            "links.0.between.1",
+            "unknown component 'apo'",
+            "\"apo\"",
+        );
+
+        let text = format!(
+            "{}[[links]]\nbetween = [\"users\", \"api\"]\nlatency = \"1ms\"\n",
+            base()
+        );
+        let spec = parse(&text, "t.toml").expect("valid");
+        assert_eq!(spec.network.links.len(), 1);
+        assert_eq!((spec.network.links[0].a, spec.network.links[0].b), (0, 1));
+    }
+}
