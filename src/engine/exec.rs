@@ -463,9 +463,22 @@ impl<M: Model> Simulation<M> {
         if !self.started {
             self.start()?;
         }
+        match self.pool.take() {
+            // The whole loop runs inside the pool, so each window is a join among its
+            // workers rather than a fresh injection from outside (measured: fewer wake-ups).
+            Some(pool) => {
+                let result = pool.install(|| self.run_windows(stop, true));
+                self.pool = Some(pool);
+                result
+            }
+            None => self.run_windows(stop, false),
+        }
+    }
+
+    fn run_windows(&mut self, stop: Stop, parallel: bool) -> Result<RunReport, EngineError> {
         let until = stop.until.map_or(u64::MAX, |t| t.0);
         let target = stop.events;
-        let single = self.pool.is_none();
+        let single = !parallel;
         self.stop_at = None;
         if let Some(e) = target {
             if self.committed() >= e {
@@ -514,13 +527,12 @@ impl<M: Model> Simulation<M> {
             self.windows += 1;
             let model = &self.model;
             let shared = &self.shared;
-            match &self.pool {
-                Some(pool) => pool.install(|| {
-                    self.parts
-                        .par_iter_mut()
-                        .for_each(|p| p.run_window(model, shared, end));
-                }),
-                None => self.parts[0].run_window(model, shared, end),
+            if parallel {
+                self.parts
+                    .par_iter_mut()
+                    .for_each(|p| p.run_window(model, shared, end));
+            } else {
+                self.parts[0].run_window(model, shared, end);
             }
             self.exchange()?;
             if single {

@@ -54,7 +54,7 @@ impl<E> Keyed for Event<E> {
 ///
 /// `handle` must depend only on `&self` (read-only, shared by all partitions), the entity's
 /// own state, the event, and what it reads from the context (time, id, random stream).
-pub trait Model: Sync {
+pub trait Model: Sync + Send {
     /// What an event carries.
     type Event: Send;
     /// One entity's mutable state.
