@@ -73,7 +73,7 @@ pub struct Impact {
 pub struct BlastRadius {
     /// Client groups with any downtime.
     pub clients: Impact,
-    /// Component groups hit by a fault, or failing (rejected, dropped or errored) more than
+    /// Component groups hit by a fault during the run, or failing (rejected, dropped or errored) more than
     /// 1 - SLO of their arrivals in some bucket.
     pub components: Impact,
     /// Failed (errors + timeouts) over finished user requests, all client groups together.
@@ -138,7 +138,11 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
             Series::Server(s) => {
                 n_components += 1;
                 let t = total_server(s);
-                let faulted = r.spec.faults.iter().any(|f| f.target == g);
+                let faulted = r
+                    .spec
+                    .faults
+                    .iter()
+                    .any(|f| f.target == g && f.at < r.spec.duration);
                 let failing = s.iter().any(|b| {
                     let bad = b.rejected + b.dropped + b.errors;
                     bad > 0 && ratio(bad, b.arrivals) > 1.0 - slo

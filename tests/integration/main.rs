@@ -3,4 +3,6 @@
 
 mod cli;
 mod engine;
+mod model;
+mod run;
 mod validation;

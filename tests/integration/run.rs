@@ -1,0 +1,307 @@
+//! `outagesim run`, `validate` and `describe` as a user meets them: the files written, their
+//! pinned headers, byte-identical outputs for any thread count, and located errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn outagesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_outagesim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the outagesim binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh, empty directory under the target directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_to(dir: &Path, scenario: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["run", scenario, "--quiet", "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = outagesim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
+fn read(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// summary.json without its one non-deterministic value.
+fn summary_without_wall(dir: &Path) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_slice(&read(dir, "summary.json")).unwrap();
+    v.as_object_mut().unwrap().remove("wall_seconds");
+    v
+}
+
+#[test]
+fn run_writes_every_output_with_pinned_headers() {
+    let dir = scratch("run-outputs");
+    let o = run_to(
+        &dir,
+        "scenarios/mmc.toml",
+        &["--set", "scenario.duration=10m"],
+    );
+    assert!(o.stdout.is_empty(), "--quiet prints nothing");
+    assert!(
+        o.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
+    let first_line = |name: &str| {
+        String::from_utf8(read(&dir, name))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        first_line("timeseries.csv"),
+        "time_s,client,requests,attempts,successes,degraded,errors,timeouts,availability,\
+         goodput_per_s,latency_mean_s,latency_p50_s,latency_p90_s,latency_p99_s"
+    );
+    assert_eq!(
+        first_line("components.csv"),
+        "time_s,component,kind,replicas,arrivals,offered_per_s,rejected,dropped,served,errors,\
+         utilization,mean_wait_s,max_queue,healthy_seen"
+    );
+    assert_eq!(first_line("events.csv"), "time_s,kind,target,detail");
+    // 10 one-minute buckets, one client: 10 rows after the header.
+    let rows = String::from_utf8(read(&dir, "timeseries.csv"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(rows, 11);
+    let s: serde_json::Value = serde_json::from_slice(&read(&dir, "summary.json")).unwrap();
+    for key in [
+        "scenario",
+        "seed",
+        "duration_s",
+        "events",
+        "wall_seconds",
+        "clients",
+        "components",
+        "blast_radius",
+    ] {
+        assert!(s.get(key).is_some(), "summary.json lacks {key}");
+    }
+    let users = &s["clients"]["users"];
+    for key in [
+        "requests",
+        "attempts",
+        "successes",
+        "degraded",
+        "errors",
+        "timeouts",
+        "availability",
+        "downtime_s",
+        "longest_outage_s",
+    ] {
+        assert!(users.get(key).is_some(), "clients.users lacks {key}");
+    }
+    for key in ["mean", "p50", "p90", "p99"] {
+        assert!(
+            users["latency_s"].get(key).is_some(),
+            "latency_s lacks {key}"
+        );
+    }
+    let api = &s["components"]["api"];
+    for key in [
+        "arrivals",
+        "rejected",
+        "served",
+        "mean_wait_s",
+        "mean_utilization",
+        "max_queue",
+    ] {
+        assert!(api.get(key).is_some(), "components.api lacks {key}");
+    }
+    for key in ["clients", "components", "failed_request_fraction"] {
+        assert!(
+            s["blast_radius"].get(key).is_some(),
+            "blast_radius lacks {key}"
+        );
+    }
+    assert_eq!(s["scenario"], "mmc");
+    assert_eq!(s["duration_s"], 600.0);
+    assert!(!dir.join("summary.json.partial").exists());
+}
+
+#[test]
+fn same_seed_gives_the_same_bytes_on_any_thread_count() {
+    // Two regions, a crash and health-check failover inside the shortened run.
+    let scenario = "scenarios/web-three-tier.toml";
+    let short = ["--set", "scenario.duration=24m"];
+    let mut dirs = Vec::new();
+    for threads in ["1", "2", "4", "2"] {
+        let dir = scratch(&format!("determinism-{}-{threads}", dirs.len()));
+        let mut extra = short.to_vec();
+        extra.extend(["--threads", threads]);
+        run_to(&dir, scenario, &extra);
+        dirs.push(dir);
+    }
+    for d in &dirs[1..] {
+        for f in ["timeseries.csv", "components.csv", "events.csv"] {
+            assert!(
+                read(&dirs[0], f) == read(d, f),
+                "{f} differs in {}",
+                d.display()
+            );
+        }
+        assert_eq!(summary_without_wall(&dirs[0]), summary_without_wall(d));
+    }
+    // The run is not trivially empty: the crash shows in the events.
+    let events = String::from_utf8(read(&dirs[0], "events.csv")).unwrap();
+    assert!(events.contains("fault_start,lb-east[0]"), "{events}");
+    assert!(events.contains("health_down"), "{events}");
+    // A different seed gives different numbers.
+    let other = scratch("determinism-seed");
+    let mut extra = short.to_vec();
+    extra.extend(["--seed", "99"]);
+    run_to(&other, scenario, &extra);
+    assert!(read(&dirs[0], "timeseries.csv") != read(&other, "timeseries.csv"));
+}
+
+#[test]
+fn bad_scenarios_exit_2_with_every_problem_located() {
+    let dir = scratch("bad-scenario");
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"[scenario]
+name = "bad"
+duration = "2x"
+
+[components.users]
+kind = "client"
+rate = 8.0
+target = "ap"
+
+[components.api]
+kind = "service"
+workers = 0
+"#,
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    for cmd in ["validate", "run", "describe"] {
+        let o = outagesim(&[cmd, p]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
+        assert!(o.stdout.is_empty(), "{cmd} printed output for a bad file");
+        assert!(err.contains("bad.toml:3:12: scenario.duration"), "{err}");
+        assert!(err.contains("invalid duration \"2x\""), "{err}");
+        assert!(
+            err.contains("bad.toml:8:10: components.users.target: unknown component 'ap'"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean 'api'?"), "{err}");
+        assert!(
+            err.contains("bad.toml:12:11: components.api.workers"),
+            "{err}"
+        );
+        assert!(err.contains("3 problems in"), "{err}");
+    }
+    // A bad --set value points at the argument.
+    let o = outagesim(&[
+        "validate",
+        "scenarios/mmc.toml",
+        "--set",
+        "components.api.replicas=0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(
+            "--set components.api.replicas=0: components.api.replicas: must be at least 1, got 0"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // A missing file.
+    let o = outagesim(&["run", "scenarios/nope.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot read scenario file scenarios/nope.toml"),
+        "{}",
+        stderr(&o)
+    );
+    // No half-written outputs were left behind by the refused run.
+    assert!(
+        !Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("output/bad")
+            .exists()
+    );
+}
+
+#[test]
+fn validate_and_describe_show_the_topology() {
+    let o = outagesim(&["validate", "scenarios/web-three-tier.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ok"));
+    let o = outagesim(&["describe", "scenarios/mmc.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("users") && text.contains("api") && text.contains("service"),
+        "{text}"
+    );
+    let o = outagesim(&["describe", "scenarios/web-three-tier.toml", "--dot"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dot = String::from_utf8(o.stdout).unwrap();
+    assert!(dot.starts_with("digraph"), "{dot}");
+    assert!(dot.contains("->"), "{dot}");
+}
+
+#[test]
+fn json_prints_the_summary_on_stdout() {
+    let dir = scratch("run-json");
+    let o = outagesim(&[
+        "run",
+        "scenarios/mmc.toml",
+        "--json",
+        "--set",
+        "scenario.duration=5m",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["scenario"], "mmc");
+    let on_disk: serde_json::Value = serde_json::from_slice(&read(&dir, "summary.json")).unwrap();
+    assert_eq!(v, on_disk);
+}
+
+#[test]
+fn table_shows_clients_components_and_blast_radius() {
+    let dir = scratch("run-table");
+    let o = outagesim(&[
+        "run",
+        "scenarios/mmc.toml",
+        "--set",
+        "scenario.duration=5m",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    for needle in [
+        "scenario mmc",
+        "client",
+        "users",
+        "component",
+        "api",
+        "blast radius",
+        "outputs:",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
