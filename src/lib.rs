@@ -1,7 +1,8 @@
 //! outagesim: a deterministic discrete-event simulator of outages in distributed systems.
 //!
-//! Layers depend in one direction: `engine` (time, events, executors) is the base; `bench`
-//! holds the engine benchmarks' models (PHOLD and its plain-heap baseline).
+//! Layers depend in one direction: `engine` (time, events, executors) <- `model` (component
+//! behaviour, metrics) <- `scenario` (files into a validated spec) <- `report` (outputs as
+//! bytes) <- the CLI. `bench` holds the engine benchmarks' models. See `ARCHITECTURE.md`.
 
 pub mod bench;
 pub mod engine;

@@ -39,6 +39,12 @@ mod tests {
 
     const MMC: &str = include_str!("../../scenarios/mmc.toml");
     const WEB: &str = include_str!("../../scenarios/web-three-tier.toml");
+    /// Every shipped scenario, for the no-panic property test.
+    const SHIPPED: &[&str] = &[
+        MMC,
+        WEB,
+        include_str!("../../scenarios/bench-reference.toml"),
+    ];
 
     fn place() -> Vec<Placement> {
         vec![Placement {
@@ -588,13 +594,13 @@ mod tests {
 
         #[test]
         fn never_panics_on_edited_scenarios(
-            which in any::<bool>(),
+            which in any::<prop::sample::Index>(),
             edit in 0u8..3,
             a in any::<prop::sample::Index>(),
             b in any::<prop::sample::Index>(),
             c in prop::sample::select(&['"', '=', '[', ']', '{', '}', '.', ',', '0', '-', 'x', ' ', '\n', '#'][..]),
         ) {
-            let text = if which { MMC } else { WEB };
+            let text = SHIPPED[which.index(SHIPPED.len())];
             let edited = match edit {
                 0 => {
                     // Replace one character.

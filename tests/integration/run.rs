@@ -305,3 +305,27 @@ fn table_shows_clients_components_and_blast_radius() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }
+
+#[test]
+fn every_shipped_scenario_validates_and_runs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    for f in &files {
+        let name = f.file_stem().unwrap().to_str().unwrap();
+        let o = outagesim(&["validate", f.to_str().unwrap()]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out = scratch(&format!("shipped-{name}"));
+        run_to(
+            &out,
+            f.to_str().unwrap(),
+            &["--set", "scenario.duration=2m"],
+        );
+        assert!(out.join("summary.json").exists(), "{name}");
+    }
+}
