@@ -64,6 +64,29 @@ pub struct RunResult {
     pub partitions: usize,
 }
 
+impl RunResult {
+    /// The client groups with their series, in file order.
+    pub fn client_series(&self) -> impl Iterator<Item = (&GroupResult, &[ClientBucket])> {
+        self.groups.iter().filter_map(|g| match &g.series {
+            Series::Client(s) => Some((g, s.as_slice())),
+            Series::Server(_) => None,
+        })
+    }
+
+    /// The component groups with their series, in file order.
+    pub fn server_series(&self) -> impl Iterator<Item = (&GroupResult, &[ServerBucket])> {
+        self.groups.iter().filter_map(|g| match &g.series {
+            Series::Server(s) => Some((g, s.as_slice())),
+            Series::Client(_) => None,
+        })
+    }
+
+    /// Number of metric buckets.
+    pub fn buckets(&self) -> usize {
+        self.spec.duration.0.div_ceil(self.bucket.0.max(1)).max(1) as usize
+    }
+}
+
 /// Errors while running a valid spec.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {

@@ -525,30 +525,35 @@ impl Node {
         timeout: u64,
         attempt: u32,
     ) {
-        let gen_ = self.next_gen();
-        let (phase, dst, req_kind) = match target {
-            Target::Group(g) => (Phase::Call, pick_replica(w, cx, *g), kind),
+        let (phase, dst) = match target {
+            Target::Group(g) => (Phase::Call, pick_replica(w, cx, *g)),
             Target::Dns { resolver, .. } => {
                 let record = w.record_of(target).unwrap_or(0);
-                (
-                    Phase::Resolve { record },
-                    pick_replica(w, cx, *resolver),
-                    ReqKind::Lookup { record },
-                )
+                (Phase::Resolve { record }, pick_replica(w, cx, *resolver))
             }
         };
-        let slot = self.calls.insert(
-            gen_,
-            Call {
-                owner,
-                phase,
-                attempt,
-                dst,
-                kind,
-                source,
-                write,
-            },
-        );
+        let call = Call {
+            owner,
+            phase,
+            attempt,
+            dst,
+            kind,
+            source,
+            write,
+        };
+        self.place_call(w, cx, call, timeout);
+    }
+
+    /// Records an outbound call, arms its timeout and sends its request (a lookup while the
+    /// call is still resolving a name).
+    fn place_call(&mut self, w: &World, cx: &mut Cx, call: Call, timeout: u64) {
+        let gen_ = self.next_gen();
+        let req_kind = match call.phase {
+            Phase::Resolve { record } => ReqKind::Lookup { record },
+            Phase::Call => call.kind,
+        };
+        let (dst, source, write) = (call.dst, call.source, call.write);
+        let slot = self.calls.insert(gen_, call);
         send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
         self.send_req(w, cx, dst, slot, gen_, req_kind, source, write);
     }
@@ -901,37 +906,16 @@ impl Node {
                         gen_,
                         call: 0,
                     };
-                    let gen2 = self.next_gen();
-                    let cslot = self.calls.insert(
-                        gen2,
-                        Call {
-                            owner,
-                            phase: Phase::Call,
-                            attempt: 1,
-                            dst,
-                            kind: ReqKind::ReplicaOp,
-                            source: req.source,
-                            write: req.write,
-                        },
-                    );
-                    send_self(
-                        cx,
-                        s.timeout.0,
-                        Timer::CallTimeout {
-                            slot: cslot,
-                            gen_: gen2,
-                        },
-                    );
-                    self.send_req(
-                        w,
-                        cx,
+                    let call = Call {
+                        owner,
+                        phase: Phase::Call,
+                        attempt: 1,
                         dst,
-                        cslot,
-                        gen2,
-                        ReqKind::ReplicaOp,
-                        req.source,
-                        req.write,
-                    );
+                        kind: ReqKind::ReplicaOp,
+                        source: req.source,
+                        write: req.write,
+                    };
+                    self.place_call(w, cx, call, s.timeout.0);
                 }
             }
             (KindSpec::Network(_) | KindSpec::Client(_), _) => {
@@ -951,11 +935,7 @@ impl Node {
             KindSpec::Firewall(f) => (f.next, f.timeout),
             _ => return,
         };
-        let kind = if req.kind == ReqKind::ProbeDeep {
-            ReqKind::ProbeDeep
-        } else {
-            ReqKind::Work
-        };
+        let kind = downstream_kind(req.kind);
         let owner = Owner::Job {
             slot,
             gen_,
@@ -987,11 +967,7 @@ impl Node {
             // Open breaker: fail at once, without calling.
             return self.job_call_result(w, cx, slot, gen_, i, u32::MAX, Outcome::Error, 0);
         }
-        let kind = if req.kind == ReqKind::ProbeDeep {
-            ReqKind::ProbeDeep
-        } else {
-            ReqKind::Work
-        };
+        let kind = downstream_kind(req.kind);
         let owner = Owner::Job {
             slot,
             gen_,
@@ -1077,37 +1053,21 @@ impl Node {
         };
         self.outstanding[pick as usize] += 1;
         let dst = w.first[lb.backends] + pick;
-        let kind = if req.kind == ReqKind::ProbeDeep {
-            ReqKind::ProbeDeep
-        } else {
-            ReqKind::Work
+        let kind = downstream_kind(req.kind);
+        let call = Call {
+            owner: Owner::Job {
+                slot,
+                gen_,
+                call: 0,
+            },
+            phase: Phase::Call,
+            attempt,
+            dst,
+            kind,
+            source: req.source,
+            write: req.write,
         };
-        let gen2 = self.next_gen();
-        let cslot = self.calls.insert(
-            gen2,
-            Call {
-                owner: Owner::Job {
-                    slot,
-                    gen_,
-                    call: 0,
-                },
-                phase: Phase::Call,
-                attempt,
-                dst,
-                kind,
-                source: req.source,
-                write: req.write,
-            },
-        );
-        send_self(
-            cx,
-            lb.timeout.0,
-            Timer::CallTimeout {
-                slot: cslot,
-                gen_: gen2,
-            },
-        );
-        self.send_req(w, cx, dst, cslot, gen2, kind, req.source, req.write);
+        self.place_call(w, cx, call, lb.timeout.0);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1375,21 +1335,16 @@ impl Node {
             }
             ch.targets[i].in_flight = true;
             let dst = ch.targets[i].entity;
-            let gen_ = self.next_gen();
-            let slot = self.calls.insert(
-                gen_,
-                Call {
-                    owner: Owner::Probe { target: i as u32 },
-                    phase: Phase::Call,
-                    attempt: 1,
-                    dst,
-                    kind: req_kind,
-                    source: u16::MAX,
-                    write: false,
-                },
-            );
-            send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
-            self.send_req(w, cx, dst, slot, gen_, req_kind, u16::MAX, false);
+            let call = Call {
+                owner: Owner::Probe { target: i as u32 },
+                phase: Phase::Call,
+                attempt: 1,
+                dst,
+                kind: req_kind,
+                source: u16::MAX,
+                write: false,
+            };
+            self.place_call(w, cx, call, timeout);
         }
     }
 
@@ -1510,6 +1465,16 @@ fn respond(w: &World, cx: &mut Cx, req: &Req, status: Status, data: u32) {
         data,
     };
     transmit(w, cx, req.from, msg);
+}
+
+/// What a server asks its dependencies on behalf of a request: a deep health check stays deep
+/// all the way down (so its answer reflects the whole path); anything else is work.
+fn downstream_kind(k: ReqKind) -> ReqKind {
+    if k == ReqKind::ProbeDeep {
+        ReqKind::ProbeDeep
+    } else {
+        ReqKind::Work
+    }
 }
 
 fn nth_set_bit(mask: u32, k: u32) -> u32 {

@@ -2,8 +2,8 @@
 //! produced as bytes from a run's results (never from the engine). Writing them to disk is the
 //! CLI's job.
 
+use crate::model::RunResult;
 use crate::model::summary::Summary;
-use crate::model::{RunResult, Series};
 
 /// Column headers of `timeseries.csv` (one row per bucket and client group).
 pub const TIMESERIES_HEADER: &[&str] = &[
@@ -44,6 +44,11 @@ pub const COMPONENTS_HEADER: &[&str] = &[
 /// Column headers of `events.csv`.
 pub const EVENTS_HEADER: &[&str] = &["time_s", "kind", "target", "detail"];
 
+/// The start of bucket `b`, in seconds.
+fn bucket_start(r: &RunResult, b: usize) -> String {
+    r.bucket.saturating_mul(b as u64).to_secs_string()
+}
+
 fn f6(x: f64) -> String {
     format!("{x:.6}")
 }
@@ -62,23 +67,12 @@ fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8
 pub fn timeseries_csv(r: &RunResult) -> Vec<u8> {
     let bucket_s = r.bucket.as_secs_f64();
     let mut rows = Vec::new();
-    let clients: Vec<_> = r
-        .groups
-        .iter()
-        .filter_map(|g| match &g.series {
-            Series::Client(s) => Some((g, s)),
-            _ => None,
-        })
-        .collect();
-    let n = clients.first().map_or(0, |(_, s)| s.len());
-    for b in 0..n {
+    let clients: Vec<_> = r.client_series().collect();
+    for b in 0..r.buckets() {
         for (g, s) in &clients {
             let x = &s[b];
             rows.push(vec![
-                r.bucket
-                    .checked_mul(b as u64)
-                    .unwrap_or(r.bucket)
-                    .to_secs_string(),
+                bucket_start(r, b),
                 g.name.clone(),
                 x.requests.to_string(),
                 x.attempts.to_string(),
@@ -105,24 +99,13 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
     let bucket_s = r.bucket.as_secs_f64();
     let bucket_ns = r.bucket.0 as f64;
     let mut rows = Vec::new();
-    let servers: Vec<_> = r
-        .groups
-        .iter()
-        .filter_map(|g| match &g.series {
-            Series::Server(s) => Some((g, s)),
-            _ => None,
-        })
-        .collect();
-    let n = servers.first().map_or(0, |(_, s)| s.len());
-    for b in 0..n {
+    let servers: Vec<_> = r.server_series().collect();
+    for b in 0..r.buckets() {
         for (g, s) in &servers {
             let x = &s[b];
             let capacity = g.workers as f64 * g.replicas as f64 * bucket_ns;
             rows.push(vec![
-                r.bucket
-                    .checked_mul(b as u64)
-                    .unwrap_or(r.bucket)
-                    .to_secs_string(),
+                bucket_start(r, b),
                 g.name.clone(),
                 g.kind.to_string(),
                 g.replicas.to_string(),
