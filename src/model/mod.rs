@@ -142,7 +142,10 @@ pub fn run(
         });
     }
     let events = sim.committed();
-    let (OutageModel { world }, states) = sim.into_parts();
+    let (OutageModel { world }, mut states) = sim.into_parts();
+    for node in &mut states {
+        node.close(&world, duration.0);
+    }
     Ok(collect(world, states, events, bucket, partitions))
 }
 

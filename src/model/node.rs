@@ -654,6 +654,12 @@ impl Node {
             .expect("servers have server settings")
     }
 
+    /// Closes the books at the end of the run: busy time up to `end` is accounted, so workers
+    /// still busy when the run stops count in the last buckets.
+    pub fn close(&mut self, w: &World, end: u64) {
+        self.account(w, end);
+    }
+
     /// Adds busy worker time up to `now`, split at bucket boundaries.
     fn account(&mut self, w: &World, now: u64) {
         if self.server_series.is_empty() {

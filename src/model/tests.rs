@@ -81,3 +81,30 @@ fn mm10_mean_wait_is_near_erlang_c() {
         api.mean_utilization
     );
 }
+
+#[test]
+fn workers_busy_at_the_end_count_in_the_last_bucket() {
+    // One request a minute that takes 10 hours: from the first arrival on, workers are busy
+    // to the end, with no event to account their time. The last bucket must show them busy.
+    let mut spec = mmc_spec(
+        1.0 / 60.0,
+        1000,
+        SimTime::from_hours(10),
+        SimTime::from_mins(30),
+    );
+    if let KindSpec::Service(s) = &mut spec.groups[1].kind {
+        s.server.service_time = Dist::Constant(SimTime::from_hours(10));
+    }
+    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let api = r.server_series().next().unwrap().1;
+    let last = api.last().unwrap();
+    let started: u64 = api.iter().map(|b| b.started).sum();
+    let before: u64 = api[..api.len() - 1].iter().map(|b| b.started).sum();
+    // Jobs started before the last minute are busy through all of it; later ones for part.
+    assert!(before > 10);
+    assert!(
+        last.busy_ns >= before as f64 * 60e9 && last.busy_ns <= started as f64 * 60e9,
+        "{} busy ns; {before} jobs busy all minute, {started} in all",
+        last.busy_ns
+    );
+}
