@@ -12,7 +12,7 @@ const OCTAVES: usize = 46;
 /// A log-linear histogram of nanosecond latencies.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histogram {
-    bins: Vec<u32>,
+    bins: Vec<u64>,
     count: u64,
     sum: f64,
 }
@@ -86,7 +86,7 @@ impl Histogram {
         let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
         let mut seen = 0u64;
         for (i, &c) in self.bins.iter().enumerate() {
-            seen += c as u64;
+            seen += c;
             if seen >= rank {
                 let lo = Self::lower(i) as f64;
                 let hi = if i + 1 < self.bins.len() {
@@ -148,8 +148,11 @@ pub struct ServerBucket {
     pub arrivals: u64,
     /// Refused at admission: queue full or connection table full.
     pub rejected: u64,
-    /// Lost without an answer: arrived at a crashed replica.
+    /// Lost without an answer: arrived at a crashed replica, or a relayed message that found
+    /// a network device's queue full.
     pub dropped: u64,
+    /// Refused by a firewall's deny rule (an error for the caller, but the rule working).
+    pub denied: u64,
     /// Jobs finished (answered or relayed).
     pub served: u64,
     /// Jobs answered with an error.
@@ -170,6 +173,7 @@ impl ServerBucket {
         self.arrivals += o.arrivals;
         self.rejected += o.rejected;
         self.dropped += o.dropped;
+        self.denied += o.denied;
         self.served += o.served;
         self.errors += o.errors;
         self.started += o.started;
@@ -212,19 +216,19 @@ pub fn merge_servers<'a>(
     out
 }
 
-/// Downtime and longest outage of a series: buckets whose availability is below the SLO.
-/// Returns (downtime in buckets, longest run of consecutive such buckets).
-pub fn outage_buckets(series: &[ClientBucket], slo: f64) -> (usize, usize) {
-    let mut down = 0;
-    let mut run = 0;
-    let mut longest = 0;
-    for b in series {
+/// Downtime and longest outage of a series: the time in buckets whose availability is below
+/// the SLO, and the longest run of consecutive such buckets. `width(b)` is bucket b's width.
+pub fn outage_time(series: &[ClientBucket], slo: f64, width: impl Fn(usize) -> f64) -> (f64, f64) {
+    let mut down = 0.0;
+    let mut run = 0.0;
+    let mut longest: f64 = 0.0;
+    for (i, b) in series.iter().enumerate() {
         if b.availability().is_some_and(|a| a < slo) {
-            down += 1;
-            run += 1;
+            down += width(i);
+            run += width(i);
             longest = longest.max(run);
         } else {
-            run = 0;
+            run = 0.0;
         }
     }
     (down, longest)
@@ -289,6 +293,12 @@ mod tests {
             ..Default::default()
         };
         let series = vec![b(10, 0), b(5, 5), b(0, 3), b(10, 0), b(1, 1), b(0, 0)];
-        assert_eq!(outage_buckets(&series, 0.99), (3, 2));
+        assert_eq!(outage_time(&series, 0.99, |_| 60.0), (180.0, 120.0));
+        // A last bucket cut short counts for its own width.
+        let short = vec![b(10, 0), b(0, 1), b(0, 1)];
+        assert_eq!(
+            outage_time(&short, 0.99, |i| if i == 2 { 30.0 } else { 60.0 }),
+            (90.0, 90.0)
+        );
     }
 }

@@ -81,6 +81,16 @@ impl RunResult {
         })
     }
 
+    /// The width of bucket `b`: the bucket size, except a last bucket cut short by the end.
+    pub fn bucket_width(&self, b: usize) -> SimTime {
+        let start = self.bucket.saturating_mul(b as u64);
+        SimTime(
+            self.bucket
+                .0
+                .min(self.spec.duration.0.saturating_sub(start.0)),
+        )
+    }
+
     /// Number of metric buckets.
     pub fn buckets(&self) -> usize {
         self.spec.duration.0.div_ceil(self.bucket.0.max(1)).max(1) as usize

@@ -57,7 +57,7 @@ pub enum Timer {
     RetryCall {
         slot: u32,
         gen_: u32,
-        call: u8,
+        call: u16,
         attempt: u32,
     },
     /// Health checker: probe every target.

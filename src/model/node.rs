@@ -55,7 +55,7 @@ impl Outcome {
 #[derive(Clone, Copy, Debug)]
 enum Owner {
     User { slot: u32, gen_: u32 },
-    Job { slot: u32, gen_: u32, call: u8 },
+    Job { slot: u32, gen_: u32, call: u16 },
     Probe { target: u32 },
 }
 
@@ -90,14 +90,20 @@ struct Job {
     relay: Option<(EntityId, Box<Msg>)>,
     arrived: u64,
     has_worker: bool,
-    next_call: u8,
-    pending: u16,
-    ok: u16,
-    failed: u16,
+    next_call: u16,
+    pending: u32,
+    ok: u32,
+    failed: u32,
     degraded: bool,
     /// Storage: replicas asked, and the quorum needed.
-    asked: u16,
-    quorum: u16,
+    asked: u32,
+    quorum: u32,
+    /// Cache: the request hit content past its TTL (served stale if the backend fails).
+    stale_hit: bool,
+    /// Load balancer: the backend the last attempt went to (a retry avoids it).
+    last_backend: Option<u32>,
+    /// Firewall: refused by a deny rule (counted as denied, not as an error).
+    denied: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -119,7 +125,10 @@ struct Checker {
 #[derive(Clone, Copy, Debug, Default)]
 struct Breaker {
     failures: u32,
+    /// 0 while closed; while open, when it may let a trial call through.
     open_until: u64,
+    /// Half-open: the one trial call is in flight.
+    trial: bool,
 }
 
 /// One entity's whole state. Kind-specific parts are empty where they do not apply.
@@ -132,6 +141,8 @@ pub struct Node {
     /// Events of this entity, in the order they happened.
     pub log: Vec<LogEntry>,
     crashed: bool,
+    /// Active crash faults (overlapping crashes end when the last one does).
+    crash_depth: u32,
     // Client.
     users: Slab<User>,
     pub client_series: Vec<ClientBucket>,
@@ -147,7 +158,8 @@ pub struct Node {
     checker: Option<Checker>,
     rr: u32,
     outstanding: Vec<u32>,
-    cache_last_ok: u64,
+    /// Cache: time of the last right backend answer; None while cold (after a restart).
+    cache_last_ok: Option<u64>,
     resolver_cache: Vec<(u32, u64)>,
     breakers: Vec<Breaker>,
 }
@@ -214,6 +226,7 @@ impl OutageModel {
                     calls: Slab::default(),
                     log: Vec::new(),
                     crashed: false,
+                    crash_depth: 0,
                     users: Slab::default(),
                     client_series: Vec::new(),
                     tokens: 10.0,
@@ -227,7 +240,8 @@ impl OutageModel {
                     checker: None,
                     rr: info.replica,
                     outstanding: Vec::new(),
-                    cache_last_ok: 0,
+                    // Caches start warm: the run begins in steady state.
+                    cache_last_ok: Some(0),
                     resolver_cache: Vec::new(),
                     breakers: Vec::new(),
                 };
@@ -439,9 +453,7 @@ impl Node {
         let now = cx.now().0;
         self.client_series[w.bucket_of(now)].attempts += 1;
         if attempt == 1 {
-            if let Some(b) = c.retry.budget {
-                self.tokens = (self.tokens + b).min(10.0);
-            }
+            self.earn(&c.retry);
         }
         let owner = Owner::User { slot, gen_ };
         let source = self.group as u16;
@@ -496,6 +508,13 @@ impl Node {
         }
         if out.succeeded() {
             b.latency.record(now - user.start);
+        }
+    }
+
+    /// A first attempt earns retry-budget tokens (a bucket holding at most 10).
+    fn earn(&mut self, retry: &RetrySpec) {
+        if let Some(b) = retry.budget {
+            self.tokens = (self.tokens + b).min(10.0);
         }
     }
 
@@ -634,9 +653,12 @@ impl Node {
                 call: i,
             } => {
                 if let KindSpec::LoadBalancer(lb) = &w.spec.groups[self.group].kind {
-                    let idx = (call.dst - w.first[lb.backends]) as usize;
-                    if let Some(o) = self.outstanding.get_mut(idx) {
+                    let idx = call.dst - w.first[lb.backends];
+                    if let Some(o) = self.outstanding.get_mut(idx as usize) {
                         *o = o.saturating_sub(1);
+                    }
+                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
+                        job.last_backend = Some(idx);
                     }
                 }
                 self.job_call_result(w, cx, slot, gen_, i, call.attempt, out, data)
@@ -728,6 +750,9 @@ impl Node {
                 degraded: false,
                 asked: 0,
                 quorum: 0,
+                stale_hit: false,
+                last_backend: None,
+                denied: false,
             },
         );
         if self.busy < workers {
@@ -746,10 +771,14 @@ impl Node {
         }
     }
 
+    /// Refuses a request at admission (an error answer), or drops a relayed message.
     fn reject(&mut self, w: &World, cx: &mut Cx, b: usize, req: Option<Req>) {
-        self.server_series[b].rejected += 1;
-        if let Some(r) = req {
-            respond(w, cx, &r, Status::Error, 0);
+        match req {
+            Some(r) => {
+                self.server_series[b].rejected += 1;
+                respond(w, cx, &r, Status::Error, 0);
+            }
+            None => self.server_series[b].dropped += 1,
         }
     }
 
@@ -766,6 +795,17 @@ impl Node {
         sb.wait_ns += waited as f64;
         let d = draw(&self.server(w).service_time, cx.rng());
         send_self(cx, d, Timer::ServiceDone { slot, gen_ });
+    }
+
+    /// Frees a job's worker while the job waits downstream. Every kind but `service`
+    /// (thread-per-request) forwards asynchronously.
+    fn detach(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+        if let Some(job) = self.jobs.get_mut(slot, gen_) {
+            if job.has_worker {
+                job.has_worker = false;
+                self.release_worker(w, cx);
+            }
+        }
     }
 
     fn release_worker(&mut self, w: &World, cx: &mut Cx) {
@@ -792,7 +832,9 @@ impl Node {
         }
         let sb = &mut self.server_series[w.bucket_of(cx.now().0)];
         sb.served += 1;
-        if status == Status::Error {
+        if job.denied {
+            sb.denied += 1;
+        } else if status == Status::Error {
             sb.errors += 1;
         }
         if let Some(r) = job.req {
@@ -825,6 +867,7 @@ impl Node {
                     self.finish(w, cx, slot, gen_, Status::Ok, mask);
                 } else {
                     let (dns_group, _) = w.records[record as usize];
+                    self.detach(w, cx, slot, gen_);
                     let owner = Owner::Job {
                         slot,
                         gen_,
@@ -853,10 +896,10 @@ impl Node {
                 } else if s.parallel {
                     let n = s.calls.len();
                     if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                        job.pending = n as u16;
+                        job.pending = n as u32;
                     }
                     for i in 0..n {
-                        self.service_call(w, cx, slot, gen_, i as u8, 1);
+                        self.service_call(w, cx, slot, gen_, i as u16, 1);
                     }
                 } else {
                     self.service_call(w, cx, slot, gen_, 0, 1);
@@ -864,25 +907,35 @@ impl Node {
             }
             (KindSpec::LoadBalancer(_), _) => self.lb_dispatch(w, cx, slot, gen_, 1),
             (KindSpec::Proxy(p, _), _) => {
-                if p.hit_ratio > 0.0 && unit_f64(cx.rng()) < p.hit_ratio {
+                if !req.write && p.hit_ratio > 0.0 && unit_f64(cx.rng()) < p.hit_ratio {
                     self.finish(w, cx, slot, gen_, Status::Ok, 0);
                 } else {
                     self.forward(w, cx, slot, gen_, 1);
                 }
             }
             (KindSpec::Cache(c), _) => {
-                if unit_f64(cx.rng()) < c.hit_ratio {
-                    if now.saturating_sub(self.cache_last_ok) <= c.ttl.0 {
-                        return self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                    }
-                    if c.serve_stale {
-                        return self.finish(w, cx, slot, gen_, Status::Degraded, 0);
+                // Writes go to the backend; a hit on fresh content is answered here; a hit on
+                // content past its TTL asks the backend and falls back to the stale copy.
+                if !req.write && unit_f64(cx.rng()) < c.hit_ratio {
+                    match self.cache_last_ok {
+                        Some(t) if now.saturating_sub(t) <= c.ttl.0 => {
+                            return self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                        }
+                        Some(_) => {
+                            if let Some(job) = self.jobs.get_mut(slot, gen_) {
+                                job.stale_hit = true;
+                            }
+                        }
+                        None => {} // cold after a restart: a miss
                     }
                 }
                 self.forward(w, cx, slot, gen_, 1);
             }
             (KindSpec::Firewall(f), _) => {
                 if f.deny.contains(&(req.source as usize)) {
+                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
+                        job.denied = true;
+                    }
                     self.finish(w, cx, slot, gen_, Status::Error, 0);
                 } else {
                     self.forward(w, cx, slot, gen_, 1);
@@ -900,11 +953,10 @@ impl Node {
                 };
                 let start = below(cx.rng(), n);
                 if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                    job.asked = rf as u16;
-                    job.quorum = quorum as u16;
-                    job.has_worker = false;
+                    job.asked = rf;
+                    job.quorum = quorum;
                 }
-                self.release_worker(w, cx);
+                self.detach(w, cx, slot, gen_);
                 for k in 0..rf as u64 {
                     let dst = w.first[self.group] + ((start + k) % n) as u32;
                     let owner = Owner::Job {
@@ -936,11 +988,17 @@ impl Node {
             return;
         };
         let (next, timeout) = match &w.spec.groups[self.group].kind {
-            KindSpec::Proxy(p, _) => (p.upstream, p.timeout),
+            KindSpec::Proxy(p, _) => {
+                if attempt == 1 {
+                    self.earn(&p.retry);
+                }
+                (p.upstream, p.timeout)
+            }
             KindSpec::Cache(c) => (c.backend, c.timeout),
             KindSpec::Firewall(f) => (f.next, f.timeout),
             _ => return,
         };
+        self.detach(w, cx, slot, gen_);
         let kind = downstream_kind(req.kind);
         let owner = Owner::Job {
             slot,
@@ -960,7 +1018,7 @@ impl Node {
         );
     }
 
-    fn service_call(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, i: u8, attempt: u32) {
+    fn service_call(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, i: u16, attempt: u32) {
         let KindSpec::Service(s) = &w.spec.groups[self.group].kind else {
             return;
         };
@@ -969,9 +1027,19 @@ impl Node {
         };
         let call = &s.calls[i as usize];
         let now = cx.now().0;
-        if s.circuit_breaker.is_some() && self.breakers[i as usize].open_until > now {
-            // Open breaker: fail at once, without calling.
-            return self.job_call_result(w, cx, slot, gen_, i, u32::MAX, Outcome::Error, 0);
+        if attempt == 1 {
+            self.earn(&call.retry);
+        }
+        if s.circuit_breaker.is_some() {
+            let br = &mut self.breakers[i as usize];
+            if br.open_until > now || br.trial {
+                // Open, or half-open with its trial call in flight: fail at once.
+                return self.job_call_result(w, cx, slot, gen_, i, u32::MAX, Outcome::Error, 0);
+            }
+            if br.open_until != 0 {
+                // Half-open: this call is the one trial.
+                br.trial = true;
+            }
         }
         let kind = downstream_kind(req.kind);
         let owner = Owner::Job {
@@ -999,6 +1067,11 @@ impl Node {
         let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
             return;
         };
+        if attempt == 1 {
+            self.earn(&lb.retry);
+        }
+        self.detach(w, cx, slot, gen_);
+        let last = self.jobs.get_mut(slot, gen_).and_then(|j| j.last_backend);
         let n = w.replicas(lb.backends);
         let healthy = |node: &Node, i: u32| {
             node.checker
@@ -1013,7 +1086,10 @@ impl Node {
                 NoneHealthy::FailOpen => {}
             }
         }
-        let ok = |node: &Node, i: u32| !any_healthy || healthy(node, i);
+        // A retry avoids the backend that just failed, when another one is eligible.
+        let eligible = |node: &Node, i: u32| !any_healthy || healthy(node, i);
+        let avoid = last.filter(|&l| (0..n).any(|i| i != l && eligible(self, i)));
+        let ok = |node: &Node, i: u32| eligible(node, i) && Some(i) != avoid;
         let pick = match lb.policy {
             Balance::RoundRobin => {
                 let mut i = self.rr % n;
@@ -1083,7 +1159,7 @@ impl Node {
         cx: &mut Cx,
         slot: u32,
         gen_: u32,
-        i: u8,
+        i: u16,
         attempt: u32,
         out: Outcome,
         data: u32,
@@ -1097,20 +1173,30 @@ impl Node {
                 if let Some(cb) = &s.circuit_breaker {
                     if attempt != u32::MAX {
                         let br = &mut self.breakers[i as usize];
-                        if out.succeeded() {
-                            br.failures = 0;
-                        } else {
-                            br.failures += 1;
-                            if br.failures >= cb.failures && br.open_until <= now {
-                                br.open_until = now + cb.open_for.0;
-                                br.failures = cb.failures.saturating_sub(1);
-                                let detail = format!(
-                                    "call {} to {}",
-                                    i,
-                                    target_name(w, &s.calls[i as usize].target)
-                                );
-                                self.log(w, now, "breaker_open", detail);
+                        let mut change = None;
+                        if br.trial {
+                            // The half-open trial decides: close, or open again.
+                            br.trial = false;
+                            if out.succeeded() {
+                                br.open_until = 0;
+                                br.failures = 0;
+                                change = Some("breaker_close");
+                            } else {
+                                br.open_until = now.saturating_add(cb.open_for.0);
+                                change = Some("breaker_open");
                             }
+                        } else if out.succeeded() {
+                            br.failures = 0;
+                        } else if br.open_until == 0 {
+                            br.failures += 1;
+                            if br.failures >= cb.failures {
+                                br.open_until = now.saturating_add(cb.open_for.0);
+                                change = Some("breaker_open");
+                            }
+                        }
+                        if let Some(kind) = change {
+                            let target = target_name(w, &s.calls[i as usize].target);
+                            self.log(w, now, kind, format!("call {i} to {target}"));
                         }
                     }
                 }
@@ -1165,7 +1251,14 @@ impl Node {
                     };
                     self.finish(w, cx, slot, gen_, st, 0);
                 } else if attempt < lb.retry.attempts && self.budget_allows(&lb.retry) {
-                    self.lb_dispatch(w, cx, slot, gen_, attempt + 1);
+                    let wait = backoff(&lb.retry, attempt + 1, cx.rng());
+                    let t = Timer::RetryCall {
+                        slot,
+                        gen_,
+                        call: 0,
+                        attempt: attempt + 1,
+                    };
+                    send_self(cx, wait, t);
                 } else {
                     self.finish(w, cx, slot, gen_, Status::Error, 0);
                 }
@@ -1204,15 +1297,14 @@ impl Node {
                 }
             }
             KindSpec::Cache(c) => {
-                if out.succeeded() {
-                    self.cache_last_ok = now;
-                    let st = if out == Outcome::Ok {
-                        Status::Ok
-                    } else {
-                        Status::Degraded
-                    };
-                    self.finish(w, cx, slot, gen_, st, 0);
-                } else if c.serve_stale {
+                let stale_hit = self.jobs.get_mut(slot, gen_).is_some_and(|j| j.stale_hit);
+                if out == Outcome::Ok {
+                    // Only a right answer refreshes the cached content.
+                    self.cache_last_ok = Some(now);
+                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                } else if out == Outcome::Degraded || (stale_hit && c.serve_stale) {
+                    // A degraded answer passes through; a failed refresh of a stale hit falls
+                    // back to the stale copy.
                     self.finish(w, cx, slot, gen_, Status::Degraded, 0);
                 } else {
                     self.finish(w, cx, slot, gen_, Status::Error, 0);
@@ -1321,8 +1413,8 @@ impl Node {
             return;
         };
         let (interval, timeout, kind) = (ch.spec.interval.0, ch.spec.timeout.0, ch.spec.kind);
-        send_self(cx, interval, Timer::HealthTick);
         if self.crashed {
+            send_self(cx, interval, Timer::HealthTick);
             return;
         }
         let now = cx.now().0;
@@ -1352,6 +1444,8 @@ impl Node {
             };
             self.place_call(w, cx, call, timeout);
         }
+        // After the probes: a probe whose timeout equals the interval resolves first.
+        send_self(cx, interval, Timer::HealthTick);
     }
 
     fn probe_result(&mut self, w: &World, cx: &mut Cx, target: u32, pass: bool) {
@@ -1419,12 +1513,44 @@ impl Node {
                 attempt,
             } => match &w.spec.groups[self.group].kind {
                 KindSpec::Service(_) => self.service_call(w, cx, slot, gen_, call, attempt),
+                KindSpec::LoadBalancer(_) => self.lb_dispatch(w, cx, slot, gen_, attempt),
                 _ => self.forward(w, cx, slot, gen_, attempt),
             },
             Timer::HealthTick => self.on_health_tick(w, cx),
             Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),
             Timer::FaultOff { fault } => self.fault(w, cx, fault as usize, false),
         }
+    }
+
+    /// Goes down: everything in flight is lost.
+    fn crash(&mut self) {
+        self.crashed = true;
+        self.jobs.clear();
+        self.queue.clear();
+        self.calls.clear();
+        self.users.clear();
+        self.busy = 0;
+        self.conns = 0;
+        self.outstanding.iter_mut().for_each(|o| *o = 0);
+    }
+
+    /// Comes back empty: cold caches, a fresh view of health, closed breakers, a full retry
+    /// budget. (Live configuration stays as it was.)
+    fn restart(&mut self, w: &World) {
+        self.crashed = false;
+        self.resolver_cache.iter_mut().for_each(|e| *e = (0, 0));
+        if matches!(w.spec.groups[self.group].kind, KindSpec::Cache(_)) {
+            self.cache_last_ok = None;
+        }
+        if let Some(ch) = self.checker.as_mut() {
+            for t in &mut ch.targets {
+                *t = new_target(t.entity);
+            }
+        }
+        self.breakers
+            .iter_mut()
+            .for_each(|b| *b = Breaker::default());
+        self.tokens = 10.0;
     }
 
     fn fault(&mut self, w: &World, cx: &mut Cx, i: usize, on: bool) {
@@ -1435,22 +1561,15 @@ impl Node {
             FaultKind::Crash { .. } => {
                 self.account(w, now);
                 if on {
-                    // Everything in flight is lost.
-                    self.crashed = true;
-                    self.jobs.clear();
-                    self.queue.clear();
-                    self.calls.clear();
-                    self.users.clear();
-                    self.busy = 0;
-                    self.conns = 0;
-                    if let Some(ch) = self.checker.as_mut() {
-                        for t in &mut ch.targets {
-                            t.in_flight = false;
-                        }
+                    self.crash_depth += 1;
+                    if self.crash_depth == 1 {
+                        self.crash();
                     }
-                    self.outstanding.iter_mut().for_each(|o| *o = 0);
                 } else {
-                    self.crashed = false;
+                    self.crash_depth = self.crash_depth.saturating_sub(1);
+                    if self.crash_depth == 0 {
+                        self.restart(w);
+                    }
                 }
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }

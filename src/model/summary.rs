@@ -1,7 +1,7 @@
 //! Run summaries: what users saw per client group, how each component group fared, and how far
 //! the impact reached (blast radius). Plain data with serde derives; the report layer writes it.
 
-use super::metrics::{Histogram, outage_buckets, total_client, total_server};
+use super::metrics::{Histogram, outage_time, total_client, total_server};
 use super::{RunResult, Series};
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -52,6 +52,8 @@ pub struct ComponentSummary {
     pub arrivals: u64,
     pub rejected: u64,
     pub dropped: u64,
+    /// Refused by a firewall's deny rule.
+    pub denied: u64,
     pub served: u64,
     pub errors: u64,
     /// Mean time queued before a worker.
@@ -101,7 +103,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 /// Summarises a run.
 pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let slo = r.spec.slo;
-    let bucket_s = r.bucket.as_secs_f64();
+    let width = |b: usize| r.bucket_width(b).as_secs_f64();
     let duration_s = r.spec.duration.as_secs_f64();
     let mut clients = IndexMap::new();
     let mut components = IndexMap::new();
@@ -113,10 +115,10 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
         match &group.series {
             Series::Client(s) => {
                 let t = total_client(s);
-                let (down, longest) = outage_buckets(s, slo);
+                let (down, longest) = outage_time(s, slo, width);
                 finished += t.finished();
                 failed += t.errors + t.timeouts;
-                if down > 0 {
+                if down > 0.0 {
                     impacted_clients.push(group.name.clone());
                 }
                 clients.insert(
@@ -129,8 +131,8 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         errors: t.errors,
                         timeouts: t.timeouts,
                         availability: t.availability().unwrap_or(1.0),
-                        downtime_s: down as f64 * bucket_s,
-                        longest_outage_s: longest as f64 * bucket_s,
+                        downtime_s: down,
+                        longest_outage_s: longest,
                         latency_s: Latency::of(&t.latency),
                     },
                 );
@@ -159,6 +161,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         arrivals: t.arrivals,
                         rejected: t.rejected,
                         dropped: t.dropped,
+                        denied: t.denied,
                         served: t.served,
                         errors: t.errors,
                         mean_wait_s: if t.started == 0 {

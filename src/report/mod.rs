@@ -33,6 +33,7 @@ pub const COMPONENTS_HEADER: &[&str] = &[
     "offered_per_s",
     "rejected",
     "dropped",
+    "denied",
     "served",
     "errors",
     "utilization",
@@ -65,10 +66,10 @@ fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8
 /// `timeseries.csv`: per bucket and client group. `availability` is empty for a bucket in
 /// which no user request finished.
 pub fn timeseries_csv(r: &RunResult) -> Vec<u8> {
-    let bucket_s = r.bucket.as_secs_f64();
     let mut rows = Vec::new();
     let clients: Vec<_> = r.client_series().collect();
     for b in 0..r.buckets() {
+        let bucket_s = r.bucket_width(b).as_secs_f64();
         for (g, s) in &clients {
             let x = &s[b];
             rows.push(vec![
@@ -96,11 +97,11 @@ pub fn timeseries_csv(r: &RunResult) -> Vec<u8> {
 /// groups, the fewest targets any of its replicas saw healthy in the bucket, summed over its
 /// replicas; empty otherwise.
 pub fn components_csv(r: &RunResult) -> Vec<u8> {
-    let bucket_s = r.bucket.as_secs_f64();
-    let bucket_ns = r.bucket.0 as f64;
     let mut rows = Vec::new();
     let servers: Vec<_> = r.server_series().collect();
     for b in 0..r.buckets() {
+        let bucket_s = r.bucket_width(b).as_secs_f64();
+        let bucket_ns = r.bucket_width(b).0 as f64;
         for (g, s) in &servers {
             let x = &s[b];
             let capacity = g.workers as f64 * g.replicas as f64 * bucket_ns;
@@ -113,6 +114,7 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
                 f6(x.arrivals as f64 / bucket_s),
                 x.rejected.to_string(),
                 x.dropped.to_string(),
+                x.denied.to_string(),
                 x.served.to_string(),
                 x.errors.to_string(),
                 f6(if capacity > 0.0 {

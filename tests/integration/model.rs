@@ -221,3 +221,309 @@ multiplier = 3.0
     let n = s.clients["users"].requests as f64;
     assert!((n - 150_000.0).abs() / 150_000.0 < 0.015, "requests {n}");
 }
+
+/// A client calling `front`, with the given components and faults appended.
+fn with_client(rate: f64, timeout: &str, rest: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "t"
+duration = "10m"
+seed = 4
+
+[components.users]
+kind = "client"
+rate = {rate}
+target = "front"
+timeout = "{timeout}"
+{rest}"#
+    )
+}
+
+#[test]
+fn a_default_firewall_forwards_without_holding_its_worker() {
+    // One worker and 50 us per packet: 20,000 packets/s of capacity, whatever the round trip.
+    let s = simulate(&with_client(
+        200.0,
+        "5s",
+        r#"
+[components.front]
+kind = "firewall"
+next = "app"
+
+[components.app]
+kind = "service"
+workers = 100
+service_time = "10ms"
+"#,
+    ));
+    assert!(
+        s.clients["users"].availability > 0.999,
+        "{:?}",
+        s.clients["users"]
+    );
+    assert!(s.components["front"].mean_utilization < 0.05);
+}
+
+#[test]
+fn firewall_denials_are_counted_as_denied_not_as_failures() {
+    let s = simulate(&with_client(
+        50.0,
+        "5s",
+        r#"
+[components.bots]
+kind = "client"
+rate = 10.0
+target = "front"
+
+[components.front]
+kind = "firewall"
+next = "app"
+deny = ["bots"]
+
+[components.app]
+kind = "service"
+workers = 10
+service_time = "1ms"
+"#,
+    ));
+    let fw = &s.components["front"];
+    assert_eq!(fw.errors, 0);
+    assert!(fw.denied > 5_000, "{fw:?}");
+    assert_eq!(s.clients["bots"].errors, fw.denied);
+    assert!(
+        !s.blast_radius
+            .components
+            .impacted
+            .contains(&"front".to_string())
+    );
+}
+
+#[test]
+fn retry_budgets_on_calls_earn_tokens_and_still_cap_retries() {
+    // Half the backend is down. Retrying up to 3 attempts would need 0.75 retries per request;
+    // a budget of 0.5 allows about 0.5, so availability lands near 1 - 0.5 x 0.5 = 0.75
+    // (0.875 unbudgeted; 0.5 if the budget never refilled).
+    let s = simulate(&with_client(
+        100.0,
+        "10s",
+        r#"
+[components.front]
+kind = "service"
+workers = 1000
+service_time = "1ms"
+calls = [{ target = "back", timeout = "100ms", retry = { attempts = 3, budget = 0.5 } }]
+
+[components.back]
+kind = "service"
+replicas = 2
+workers = 100
+service_time = "1ms"
+
+[[faults]]
+name = "half down"
+kind = "crash"
+target = "back"
+at = "0s"
+replicas = [0]
+"#,
+    ));
+    let a = s.clients["users"].availability;
+    assert!((0.70..0.80).contains(&a), "availability {a}");
+}
+
+#[test]
+fn overlapping_crashes_end_with_the_last_one() {
+    let s = simulate(&with_client(
+        20.0,
+        "1s",
+        r#"
+[components.front]
+kind = "service"
+workers = 10
+service_time = "1ms"
+
+[[faults]]
+name = "long"
+kind = "crash"
+target = "front"
+at = "1m"
+duration = "8m"
+
+[[faults]]
+name = "short"
+kind = "crash"
+target = "front"
+at = "2m"
+duration = "1m"
+"#,
+    ));
+    let u = &s.clients["users"];
+    assert!(
+        (470.0..=540.0).contains(&u.downtime_s),
+        "downtime {}",
+        u.downtime_s
+    );
+}
+
+fn cache_case(hit_ratio: f64, backend_fault: &str, extra: &str) -> Summary {
+    simulate(&with_client(
+        50.0,
+        "2s",
+        &format!(
+            r#"
+[components.front]
+kind = "cache"
+hit_ratio = {hit_ratio}
+ttl = "1m"
+serve_stale = true
+backend = "origin"
+timeout = "100ms"
+{extra}
+
+[components.origin]
+kind = "service"
+workers = 50
+service_time = "1ms"
+{backend_fault}
+"#
+        ),
+    ))
+}
+
+#[test]
+fn a_cache_serves_stale_only_on_hits_and_refreshes_stale_content() {
+    let down = "\n[[faults]]\nname = \"origin down\"\nkind = \"crash\"\ntarget = \"origin\"\nat = \"0s\"\n";
+    // Misses have nothing stale to serve.
+    let s = cache_case(0.0, down, "");
+    assert!(
+        s.clients["users"].availability < 0.01,
+        "{:?}",
+        s.clients["users"]
+    );
+    // Hits past the TTL ask a healthy backend and come back fresh.
+    let s = cache_case(1.0, "", "");
+    assert_eq!(s.clients["users"].degraded, 0, "{:?}", s.clients["users"]);
+    // With the backend down, hits are fresh for one TTL, then served stale.
+    let s = cache_case(1.0, down, "");
+    let u = &s.clients["users"];
+    assert!(u.degraded > 20_000 && u.successes > 2_000, "{u:?}");
+    assert!(u.availability > 0.999);
+}
+
+#[test]
+fn writes_go_through_caches() {
+    let s = simulate(&with_client(
+        50.0,
+        "2s",
+        r#"write_fraction = 1.0
+
+[components.front]
+kind = "cache"
+hit_ratio = 1.0
+backend = "origin"
+
+[components.origin]
+kind = "service"
+workers = 50
+service_time = "1ms"
+"#,
+    ));
+    assert_eq!(
+        s.components["origin"].arrivals,
+        s.components["front"].arrivals
+    );
+}
+
+#[test]
+fn an_open_breaker_lets_one_trial_call_through() {
+    // 500 calls/s to a dead backend, 1 s call timeout, open for 10 s. About 500 calls leave
+    // before the first timeouts open the breaker; after that, one trial per 11 s cycle.
+    let s = simulate(&with_client(
+        500.0,
+        "5s",
+        r#"
+[components.front]
+kind = "service"
+workers = 2000
+service_time = "1ms"
+calls = [{ target = "back", timeout = "1s" }]
+circuit_breaker = { failures = 5, open_for = "10s" }
+
+[components.back]
+kind = "service"
+
+[[faults]]
+name = "back down"
+kind = "crash"
+target = "back"
+at = "0s"
+"#,
+    ));
+    let calls = s.components["back"].arrivals;
+    assert!(
+        (400..700).contains(&calls),
+        "{calls} calls reached the dead backend"
+    );
+}
+
+#[test]
+fn load_balancer_retries_avoid_the_backend_that_failed() {
+    let s = simulate(&with_client(
+        50.0,
+        "5s",
+        r#"
+[components.front]
+kind = "load_balancer"
+backends = "app"
+policy = "random"
+timeout = "1s"
+retry = { attempts = 2, backoff = "fixed", base = "500ms" }
+
+[components.app]
+kind = "service"
+replicas = 2
+workers = 50
+service_time = "1ms"
+
+[[faults]]
+name = "one down"
+kind = "crash"
+target = "app"
+at = "0s"
+replicas = [0]
+"#,
+    ));
+    let u = &s.clients["users"];
+    assert!(u.availability > 0.999, "{u:?}");
+    // Half the requests waited for a timeout and the back-off before succeeding.
+    assert!(u.latency_s.p90 > 1.4, "{u:?}");
+}
+
+#[test]
+fn a_short_last_bucket_counts_for_its_own_width() {
+    let s = simulate(
+        r#"
+[scenario]
+name = "short"
+duration = "90s"
+bucket = "1m"
+
+[components.users]
+kind = "client"
+rate = 20.0
+target = "front"
+timeout = "1s"
+
+[components.front]
+kind = "service"
+
+[[faults]]
+name = "down"
+kind = "crash"
+target = "front"
+at = "0s"
+"#,
+    );
+    assert_eq!(s.clients["users"].downtime_s, 90.0);
+}
