@@ -20,6 +20,13 @@ use super::raw::{
     RawQueue, RawRecord, RawRetry, RawScenario, kind_fields,
 };
 
+/// The longest duration a scenario may state: 100 years. Any time plus any delay then stays
+/// far inside the engine's 584-year range, so no valid scenario can overflow simulated time.
+pub const MAX_DURATION: SimTime = SimTime(36_500 * 86_400 * 1_000_000_000);
+/// The highest rate one client group may send: beyond it arrivals would fall closer than a
+/// nanosecond apart and simulated time could not advance.
+pub const MAX_RATE: f64 = 1e7;
+
 /// At most this many replicas in one group (a guard against typos that would exhaust memory).
 pub const MAX_REPLICAS: u32 = 100_000;
 /// At most this many attempts in a retry policy.
@@ -287,6 +294,20 @@ impl<'a> Check<'a> {
 
     fn parse_dur(&mut self, path: Path, d: &Dur) -> Option<SimTime> {
         match parse_duration(&d.0) {
+            Ok(t) if t > MAX_DURATION => {
+                self.push(
+                    Issue::new(
+                        path,
+                        format!(
+                            "\"{}\" is longer than the 100 years a scenario may use",
+                            d.0
+                        ),
+                    )
+                    .value(d.0.clone())
+                    .hint("durations, timeouts and waits must be at most 36500d".to_string()),
+                );
+                None
+            }
             Ok(t) => Some(t),
             Err(e) => {
                 self.push(Issue::new(path, e.to_string()).value(d.0.clone()));
@@ -1082,6 +1103,21 @@ impl<'a> Check<'a> {
                 self.missing(
                     join(base, "rate"),
                     "add rate = <user requests per second>, e.g. rate = 10.0",
+                );
+                None
+            }
+            Some(r) if r > MAX_RATE => {
+                self.push(
+                    Issue::new(
+                        join(base, "rate"),
+                        format!(
+                            "{r:e} user requests per second is more than one client group may send"
+                        ),
+                    )
+                    .value(format!("{r:e}"))
+                    .hint(format!(
+                        "at most {MAX_RATE:e}; split the load over several client groups"
+                    )),
                 );
                 None
             }
@@ -2775,6 +2811,17 @@ mod tests {
             "\"crush\"",
         );
         assert!(hint(&p).starts_with("did you mean 'crash'?"));
+
+        // Durations beyond 100 years are refused (they could overflow simulated time).
+        let text =
+            fault("kind = \"crash\"\ntarget = \"api\"\nat = \"10m\"\nduration = \"40000d\"\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.duration",
+            "\"40000d\" is longer than the 100 years a scenario may use",
+            "\"40000d\"",
+        );
 
         // A fault after the end is allowed (it never happens), so runs can be shortened.
         let text = fault("kind = \"crash\"\ntarget = \"api\"\nat = \"2h\"\n");

@@ -226,6 +226,21 @@ workers = 0
         "{}",
         stderr(&o)
     );
+    // Values that would stall or overflow simulated time are refused, not run.
+    for (set, expect) in [
+        (
+            "components.users.rate=1e300",
+            "1e300 user requests per second is more than one client group may send",
+        ),
+        (
+            "components.users.timeout=50000d",
+            "\"50000d\" is longer than the 100 years a scenario may use",
+        ),
+    ] {
+        let o = outagesim(&["validate", "scenarios/mmc.toml", "--set", set]);
+        assert_eq!(o.status.code(), Some(2), "{set}");
+        assert!(stderr(&o).contains(expect), "{}", stderr(&o));
+    }
     // A missing file.
     let o = outagesim(&["run", "scenarios/nope.toml"]);
     assert_eq!(o.status.code(), Some(2));
