@@ -49,6 +49,14 @@ impl Outcome {
     fn succeeded(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Degraded)
     }
+    /// The answer to pass on: successes as they are, any failure as an error.
+    fn status(self) -> Status {
+        match self {
+            Outcome::Ok => Status::Ok,
+            Outcome::Degraded => Status::Degraded,
+            Outcome::Error | Outcome::Timeout => Status::Error,
+        }
+    }
 }
 
 /// Who is waiting for an outbound call.
@@ -1243,25 +1251,7 @@ impl Node {
                 }
             }
             KindSpec::LoadBalancer(lb) => {
-                if out.succeeded() {
-                    let st = if out == Outcome::Ok {
-                        Status::Ok
-                    } else {
-                        Status::Degraded
-                    };
-                    self.finish(w, cx, slot, gen_, st, 0);
-                } else if attempt < lb.retry.attempts && self.budget_allows(&lb.retry) {
-                    let wait = backoff(&lb.retry, attempt + 1, cx.rng());
-                    let t = Timer::RetryCall {
-                        slot,
-                        gen_,
-                        call: 0,
-                        attempt: attempt + 1,
-                    };
-                    send_self(cx, wait, t);
-                } else {
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
+                self.pass_or_retry(w, cx, slot, gen_, attempt, out, &lb.retry)
             }
             KindSpec::Storage(_) => {
                 let job = self.jobs.get_mut(slot, gen_).expect("checked");
@@ -1310,39 +1300,38 @@ impl Node {
                     self.finish(w, cx, slot, gen_, Status::Error, 0);
                 }
             }
-            KindSpec::Proxy(p, _) => {
-                if out.succeeded() {
-                    let st = if out == Outcome::Ok {
-                        Status::Ok
-                    } else {
-                        Status::Degraded
-                    };
-                    self.finish(w, cx, slot, gen_, st, 0);
-                } else if attempt < p.retry.attempts && self.budget_allows(&p.retry) {
-                    let wait = backoff(&p.retry, attempt + 1, cx.rng());
-                    send_self(
-                        cx,
-                        wait,
-                        Timer::RetryCall {
-                            slot,
-                            gen_,
-                            call: 0,
-                            attempt: attempt + 1,
-                        },
-                    );
-                } else {
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-            }
-            KindSpec::Firewall(_) => {
-                let st = match out {
-                    Outcome::Ok => Status::Ok,
-                    Outcome::Degraded => Status::Degraded,
-                    _ => Status::Error,
-                };
-                self.finish(w, cx, slot, gen_, st, 0);
-            }
+            KindSpec::Proxy(p, _) => self.pass_or_retry(w, cx, slot, gen_, attempt, out, &p.retry),
+            KindSpec::Firewall(_) => self.finish(w, cx, slot, gen_, out.status(), 0),
             _ => self.finish(w, cx, slot, gen_, Status::Error, 0),
+        }
+    }
+
+    /// Load balancers and proxies: pass a success on; retry a failure after its back-off
+    /// while the policy and budget allow; otherwise answer an error.
+    #[allow(clippy::too_many_arguments)]
+    fn pass_or_retry(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        out: Outcome,
+        retry: &RetrySpec,
+    ) {
+        if out.succeeded() {
+            self.finish(w, cx, slot, gen_, out.status(), 0);
+        } else if attempt < retry.attempts && self.budget_allows(retry) {
+            let wait = backoff(retry, attempt + 1, cx.rng());
+            let t = Timer::RetryCall {
+                slot,
+                gen_,
+                call: 0,
+                attempt: attempt + 1,
+            };
+            send_self(cx, wait, t);
+        } else {
+            self.finish(w, cx, slot, gen_, Status::Error, 0);
         }
     }
 
