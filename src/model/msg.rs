@@ -12,6 +12,9 @@ pub enum Status {
     Degraded,
     /// An explicit error (rejection, failed dependency, ...).
     Error,
+    /// A wrong answer that looks like success to a status-code check: callers pass it on as
+    /// a success, but it fails the user and any deep health check.
+    Wrong,
 }
 
 /// What a request asks for.

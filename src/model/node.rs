@@ -36,6 +36,8 @@ enum Outcome {
     Degraded,
     Error,
     Timeout,
+    /// Looked like success, was not.
+    Wrong,
 }
 
 impl Outcome {
@@ -44,16 +46,19 @@ impl Outcome {
             Status::Ok => Outcome::Ok,
             Status::Degraded => Outcome::Degraded,
             Status::Error => Outcome::Error,
+            Status::Wrong => Outcome::Wrong,
         }
     }
+    /// Whether the caller sees a success (a wrong answer looks like one).
     fn succeeded(self) -> bool {
-        matches!(self, Outcome::Ok | Outcome::Degraded)
+        matches!(self, Outcome::Ok | Outcome::Degraded | Outcome::Wrong)
     }
     /// The answer to pass on: successes as they are, any failure as an error.
     fn status(self) -> Status {
         match self {
             Outcome::Ok => Status::Ok,
             Outcome::Degraded => Status::Degraded,
+            Outcome::Wrong => Status::Wrong,
             Outcome::Error | Outcome::Timeout => Status::Error,
         }
     }
@@ -103,6 +108,8 @@ struct Job {
     ok: u32,
     failed: u32,
     degraded: bool,
+    /// A dependency answered wrongly: the job's answer is wrong too.
+    wrong: bool,
     /// Storage: replicas asked, and the quorum needed.
     asked: u32,
     quorum: u32,
@@ -112,6 +119,33 @@ struct Job {
     last_backend: Option<u32>,
     /// Firewall: refused by a deny rule (counted as denied, not as an error).
     denied: bool,
+}
+
+impl Job {
+    /// The answer a job gives when its work succeeded: wrong beats degraded beats right.
+    fn answer(&self) -> Status {
+        if self.wrong {
+            Status::Wrong
+        } else if self.degraded {
+            Status::Degraded
+        } else {
+            Status::Ok
+        }
+    }
+}
+
+/// What the active replica faults do to a replica.
+struct Effects {
+    /// Accepts connections, answers nothing.
+    hung: bool,
+    /// Service-time multiplier.
+    slow: f64,
+    /// Chance that a request is answered with an error at once.
+    fast_error: f64,
+    /// Chance that an answer is wrong.
+    wrong: f64,
+    /// Fraction of workers lost.
+    lost: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +185,8 @@ pub struct Node {
     crashed: bool,
     /// Active crash faults (overlapping crashes end when the last one does).
     crash_depth: u32,
+    /// Other active replica faults (hang, slow, error, capacity loss), by fault number.
+    faults_on: Vec<u16>,
     // Client.
     users: Slab<User>,
     pub client_series: Vec<ClientBucket>,
@@ -235,6 +271,7 @@ impl OutageModel {
                     log: Vec::new(),
                     crashed: false,
                     crash_depth: 0,
+                    faults_on: Vec::new(),
                     users: Slab::default(),
                     client_series: Vec::new(),
                     tokens: 10.0,
@@ -332,12 +369,10 @@ impl Model for OutageModel {
             if f.target != node.group {
                 continue;
             }
-            let applies = match &f.kind {
-                FaultKind::Crash { replicas } => {
-                    replicas.is_empty() || replicas.contains(&node.replica)
-                }
-                FaultKind::TrafficSurge { .. } => true,
-            };
+            let applies = f
+                .kind
+                .replicas()
+                .is_none_or(|r| r.is_empty() || r.contains(&node.replica));
             if !applies {
                 continue;
             }
@@ -511,10 +546,11 @@ impl Node {
         match out {
             Outcome::Ok => b.successes += 1,
             Outcome::Degraded => b.degraded += 1,
-            Outcome::Error => b.errors += 1,
+            // A wrong page is a failure for the user, even though nothing retried it.
+            Outcome::Error | Outcome::Wrong => b.errors += 1,
             Outcome::Timeout => b.timeouts += 1,
         }
-        if out.succeeded() {
+        if matches!(out, Outcome::Ok | Outcome::Degraded) {
             b.latency.record(now - user.start);
         }
     }
@@ -732,8 +768,24 @@ impl Node {
                 return;
             }
         }
-        let spec = self.server(w);
-        let (workers, queue_cap) = (spec.workers, spec.queue);
+        if !self.faults_on.is_empty() {
+            let fx = self.fault_effects(w);
+            if fx.hung {
+                // Accepted, never answered.
+                self.server_series[b].dropped += 1;
+                return;
+            }
+            if let Some(r) = &req {
+                if fx.fast_error > 0.0 && unit_f64(cx.rng()) < fx.fast_error {
+                    let sb = &mut self.server_series[b];
+                    sb.served += 1;
+                    sb.errors += 1;
+                    respond(w, cx, r, Status::Error, 0);
+                    return;
+                }
+            }
+        }
+        let (workers, queue_cap) = (self.workers(w), self.server(w).queue);
         if let KindSpec::Firewall(f) = &w.spec.groups[self.group].kind {
             if let Some(max) = f.max_connections {
                 if self.conns >= max {
@@ -756,6 +808,7 @@ impl Node {
                 ok: 0,
                 failed: 0,
                 degraded: false,
+                wrong: false,
                 asked: 0,
                 quorum: 0,
                 stale_hit: false,
@@ -801,7 +854,13 @@ impl Node {
         let sb = &mut self.server_series[w.bucket_of(now)];
         sb.started += 1;
         sb.wait_ns += waited as f64;
-        let d = draw(&self.server(w).service_time, cx.rng());
+        let mut d = draw(&self.server(w).service_time, cx.rng());
+        if !self.faults_on.is_empty() {
+            let slow = self.fault_effects(w).slow;
+            if slow != 1.0 {
+                d = (d as f64 * slow + 0.5) as u64;
+            }
+        }
         send_self(cx, d, Timer::ServiceDone { slot, gen_ });
     }
 
@@ -819,12 +878,61 @@ impl Node {
     fn release_worker(&mut self, w: &World, cx: &mut Cx) {
         self.account(w, cx.now().0);
         self.busy -= 1;
-        while let Some((slot, gen_)) = self.queue.pop_front() {
+        self.fill_workers(w, cx);
+    }
+
+    /// Starts queued jobs while workers are free (after a release, or capacity coming back).
+    fn fill_workers(&mut self, w: &World, cx: &mut Cx) {
+        while self.busy < self.workers(w) {
+            let Some((slot, gen_)) = self.queue.pop_front() else {
+                break;
+            };
             if self.jobs.get_mut(slot, gen_).is_some() {
                 self.start_job(w, cx, slot, gen_);
-                break;
             }
         }
+    }
+
+    /// Workers per replica now: the configured ones less any lost to a capacity_loss fault.
+    fn workers(&self, w: &World) -> u32 {
+        let base = self.server(w).workers;
+        let lost = self.fault_effects(w).lost;
+        if lost > 0.0 {
+            (base as f64 * (1.0 - lost)).round() as u32
+        } else {
+            base
+        }
+    }
+
+    /// The combined effect of the active replica faults (nothing, on most replicas).
+    fn fault_effects(&self, w: &World) -> Effects {
+        let mut e = Effects {
+            hung: false,
+            slow: 1.0,
+            fast_error: 0.0,
+            wrong: 0.0,
+            lost: 0.0,
+        };
+        for &i in &self.faults_on {
+            match w.spec.faults[i as usize].kind {
+                FaultKind::Hang { .. } => e.hung = true,
+                FaultKind::Slow { factor, .. } => e.slow *= factor,
+                FaultKind::Error {
+                    probability, wrong, ..
+                } => {
+                    // Independent faults: the chance that at least one strikes.
+                    let p = if wrong {
+                        &mut e.wrong
+                    } else {
+                        &mut e.fast_error
+                    };
+                    *p = 1.0 - (1.0 - *p) * (1.0 - probability);
+                }
+                FaultKind::CapacityLoss { fraction, .. } => e.lost = e.lost.max(fraction),
+                FaultKind::Crash { .. } | FaultKind::TrafficSurge { .. } => {}
+            }
+        }
+        e
     }
 
     /// Ends a job: frees its worker and answers its caller.
@@ -832,6 +940,13 @@ impl Node {
         let Some(job) = self.jobs.remove(slot, gen_) else {
             return;
         };
+        let mut status = status;
+        if !self.faults_on.is_empty() && matches!(status, Status::Ok | Status::Degraded) {
+            let p = self.fault_effects(w).wrong;
+            if p > 0.0 && job.req.is_some() && unit_f64(cx.rng()) < p {
+                status = Status::Wrong;
+            }
+        }
         if job.has_worker {
             self.release_worker(w, cx);
         }
@@ -1231,11 +1346,8 @@ impl Node {
                 }
                 let job = self.jobs.get_mut(slot, gen_).expect("checked");
                 job.degraded |= out == Outcome::Degraded;
-                let status = if job.degraded {
-                    Status::Degraded
-                } else {
-                    Status::Ok
-                };
+                job.wrong |= out == Outcome::Wrong;
+                let status = job.answer();
                 if s.parallel {
                     job.pending -= 1;
                     if job.pending == 0 {
@@ -1257,11 +1369,13 @@ impl Node {
                 let job = self.jobs.get_mut(slot, gen_).expect("checked");
                 if out.succeeded() {
                     job.ok += 1;
+                    job.wrong |= out == Outcome::Wrong;
                 } else {
                     job.failed += 1;
                 }
                 if job.ok >= job.quorum {
-                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                    let status = job.answer();
+                    self.finish(w, cx, slot, gen_, status, 0);
                 } else if job.failed > job.asked - job.quorum {
                     self.finish(w, cx, slot, gen_, Status::Error, 0);
                 }
@@ -1292,6 +1406,9 @@ impl Node {
                     // Only a right answer refreshes the cached content.
                     self.cache_last_ok = Some(now);
                     self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                } else if out == Outcome::Wrong {
+                    // Wrong content passes through, and is not taken as a refresh.
+                    self.finish(w, cx, slot, gen_, Status::Wrong, 0);
                 } else if out == Outcome::Degraded || (stale_hit && c.serve_stale) {
                     // A degraded answer passes through; a failed refresh of a stale hit falls
                     // back to the stale copy.
@@ -1402,7 +1519,7 @@ impl Node {
             return;
         };
         let (interval, timeout, kind) = (ch.spec.interval.0, ch.spec.timeout.0, ch.spec.kind);
-        if self.crashed {
+        if self.crashed || (!self.faults_on.is_empty() && self.fault_effects(w).hung) {
             send_self(cx, interval, Timer::HealthTick);
             return;
         }
@@ -1514,6 +1631,11 @@ impl Node {
     /// Goes down: everything in flight is lost.
     fn crash(&mut self) {
         self.crashed = true;
+        self.drop_in_flight();
+    }
+
+    /// Forgets every job, queued request and outbound call: none will ever be answered.
+    fn drop_in_flight(&mut self) {
         self.jobs.clear();
         self.queue.clear();
         self.calls.clear();
@@ -1559,6 +1681,24 @@ impl Node {
                     if self.crash_depth == 0 {
                         self.restart(w);
                     }
+                }
+                self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
+            }
+            FaultKind::Hang { .. }
+            | FaultKind::Slow { .. }
+            | FaultKind::Error { .. }
+            | FaultKind::CapacityLoss { .. } => {
+                self.account(w, now);
+                if on {
+                    self.faults_on.push(i as u16);
+                    if matches!(f.kind, FaultKind::Hang { .. }) {
+                        // What it held when it hung is never answered.
+                        self.drop_in_flight();
+                    }
+                } else if let Some(k) = self.faults_on.iter().position(|&x| x as usize == i) {
+                    self.faults_on.remove(k);
+                    // Capacity may be back.
+                    self.fill_workers(w, cx);
                 }
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }

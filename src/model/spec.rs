@@ -484,12 +484,29 @@ pub struct FaultSpec {
     pub kind: FaultKind,
 }
 
-/// The fault kinds of this version.
+/// The fault kinds of this version. Replica faults take `replicas = [0, 2]` (default: every
+/// replica of the target group).
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultKind {
-    /// `kind = "crash"`, `replicas = [0, 2]` (default: every replica): the replicas stop
-    /// answering anything, lose their in-flight work, and restart empty when the fault ends.
+    /// `kind = "crash"`: the replicas stop answering anything, lose their in-flight work, and
+    /// restart empty when the fault ends.
     Crash { replicas: Vec<u32> },
+    /// `kind = "hang"`: the replicas accept connections (shallow health checks pass) but never
+    /// answer a request; what they hold when it starts is never answered either.
+    Hang { replicas: Vec<u32> },
+    /// `kind = "slow"`: service times multiplied by `factor` (required, > 0).
+    Slow { replicas: Vec<u32>, factor: f64 },
+    /// `kind = "error"`: each request is answered with an error at once with `probability`
+    /// (required, 0..=1); with `wrong = true`, instead with a wrong answer after normal service,
+    /// which looks like success to a status-code check but fails users and deep checks.
+    Error {
+        replicas: Vec<u32>,
+        probability: f64,
+        wrong: bool,
+    },
+    /// `kind = "capacity_loss"`: a `fraction` (required, in (0, 1]) of each replica's workers
+    /// is lost; work in progress finishes, but no new work starts beyond what is left.
+    CapacityLoss { replicas: Vec<u32>, fraction: f64 },
     /// `kind = "traffic_surge"` on a client group: `multiplier` (required, > 0) reached
     /// linearly over `ramp` (default "0s"), back to normal at the end.
     TrafficSurge { multiplier: f64, ramp: SimTime },
@@ -500,7 +517,23 @@ impl FaultKind {
     pub fn name(&self) -> &'static str {
         match self {
             FaultKind::Crash { .. } => "crash",
+            FaultKind::Hang { .. } => "hang",
+            FaultKind::Slow { .. } => "slow",
+            FaultKind::Error { .. } => "error",
+            FaultKind::CapacityLoss { .. } => "capacity_loss",
             FaultKind::TrafficSurge { .. } => "traffic_surge",
+        }
+    }
+
+    /// The replicas a replica fault hits (None for faults on a whole client group).
+    pub fn replicas(&self) -> Option<&[u32]> {
+        match self {
+            FaultKind::Crash { replicas }
+            | FaultKind::Hang { replicas }
+            | FaultKind::Slow { replicas, .. }
+            | FaultKind::Error { replicas, .. }
+            | FaultKind::CapacityLoss { replicas, .. } => Some(replicas),
+            FaultKind::TrafficSurge { .. } => None,
         }
     }
 }

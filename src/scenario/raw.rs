@@ -346,6 +346,14 @@ pub struct RawFault {
     pub multiplier: Option<f64>,
     /// Traffic surge.
     pub ramp: Option<Dur>,
+    /// Slow.
+    pub factor: Option<f64>,
+    /// Error.
+    pub probability: Option<f64>,
+    /// Error.
+    pub wrong: Option<bool>,
+    /// Capacity loss.
+    pub fraction: Option<f64>,
     /// Set when the table could not be read at all.
     #[serde(skip)]
     pub unreadable: bool,

@@ -308,24 +308,43 @@ pub fn describe(spec: &Spec) -> String {
         let _ = writeln!(out, "faults ({}):", spec.faults.len());
     }
     for f in &spec.faults {
-        let what = match &f.kind {
-            FaultKind::Crash { replicas } => {
-                let n = spec.groups.get(f.target).map_or(0, |g| g.placement.len());
-                if replicas.len() == n {
-                    format!("crash of {} (every replica)", name(spec, f.target))
-                } else {
-                    let r: Vec<String> = replicas.iter().map(u32::to_string).collect();
-                    format!(
-                        "crash of {} replicas {}",
-                        name(spec, f.target),
-                        r.join(", ")
-                    )
-                }
-            }
-            FaultKind::TrafficSurge { multiplier, ramp } => format!(
+        let what = match (&f.kind, f.kind.replicas()) {
+            (FaultKind::TrafficSurge { multiplier, ramp }, _) => format!(
                 "traffic_surge of {} x{multiplier} (ramp {ramp})",
                 name(spec, f.target)
             ),
+            (kind, replicas) => {
+                let replicas = replicas.unwrap_or_default();
+                let n = spec.groups.get(f.target).map_or(0, |g| g.placement.len());
+                let which = if replicas.len() == n {
+                    "(every replica)".to_string()
+                } else {
+                    let r: Vec<String> = replicas.iter().map(u32::to_string).collect();
+                    format!("replicas {}", r.join(", "))
+                };
+                let detail = match kind {
+                    FaultKind::Slow { factor, .. } => format!(", service x{factor}"),
+                    FaultKind::Error {
+                        probability, wrong, ..
+                    } => format!(
+                        ", {} with probability {probability}",
+                        if *wrong {
+                            "wrong answers"
+                        } else {
+                            "fast errors"
+                        }
+                    ),
+                    FaultKind::CapacityLoss { fraction, .. } => {
+                        format!(", {fraction} of workers lost")
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "{} of {} {which}{detail}",
+                    kind.name(),
+                    name(spec, f.target)
+                )
+            }
         };
         let until = f
             .duration

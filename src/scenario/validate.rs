@@ -272,6 +272,62 @@ impl<'a> Check<'a> {
         }
     }
 
+    /// The replicas a replica fault hits: its `replicas` list, or every replica of the target.
+    fn fault_replicas(
+        &mut self,
+        base: &[String],
+        f: &RawFault,
+        target: Option<usize>,
+        tname: &str,
+    ) -> Option<Vec<u32>> {
+        let n = target
+            .and_then(|t| self.placements[t].as_ref())
+            .map(Vec::len);
+        let list = match &f.replicas {
+            None => return n.map(|n| (0..n as u32).collect()),
+            Some(list) => list,
+        };
+        if list.is_empty() {
+            self.push(
+                Issue::new(join(base, "replicas"), "lists no replica")
+                    .hint("leave 'replicas' out to hit every replica".to_owned()),
+            );
+            return None;
+        }
+        let mut out = Some(Vec::new());
+        for (k, &r) in list.iter().enumerate() {
+            let p = join(&join(base, "replicas"), k);
+            let ok = match n {
+                Some(n) if r < 0 || r >= n as i64 => {
+                    self.push(
+                        Issue::new(
+                            p,
+                            format!(
+                                "replica index {r} is out of range: '{tname}' has {n} replica(s), numbered 0 to {}",
+                                n - 1
+                            ),
+                        )
+                        .value(r.to_string()),
+                    );
+                    false
+                }
+                None => false,
+                Some(_) if list[..k].contains(&r) => {
+                    self.push(
+                        Issue::new(p, format!("replica {r} is listed twice")).value(r.to_string()),
+                    );
+                    false
+                }
+                Some(_) => true,
+            };
+            match (ok, out.as_mut()) {
+                (true, Some(v)) => v.push(r as u32),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
     /// A number in [0, 1].
     fn fraction(&mut self, path: Path, v: f64) -> Option<f64> {
         if (0.0..=1.0).contains(&v) {
@@ -2195,7 +2251,14 @@ impl<'a> Check<'a> {
 
     fn fault(&mut self, j: usize, f: &RawFault) -> Option<FaultSpec> {
         let base = vec!["faults".to_owned(), j.to_string()];
-        let kinds = ["crash", "traffic_surge"];
+        let kinds = [
+            "crash",
+            "hang",
+            "slow",
+            "error",
+            "capacity_loss",
+            "traffic_surge",
+        ];
         let kind = match f.kind.as_deref() {
             None => {
                 self.missing(
@@ -2244,72 +2307,101 @@ impl<'a> Check<'a> {
             ("replicas", f.replicas.is_some()),
             ("multiplier", f.multiplier.is_some()),
             ("ramp", f.ramp.is_some()),
+            ("factor", f.factor.is_some()),
+            ("probability", f.probability.is_some()),
+            ("wrong", f.wrong.is_some()),
+            ("fraction", f.fraction.is_some()),
         ]
         .iter()
         .filter(|(_, s)| *s)
         .map(|(n, _)| *n)
         .collect();
-        let allowed: &[&str] = if kind == "crash" {
-            &["replicas"]
-        } else {
-            &["multiplier", "ramp"]
+        let allowed: &[&str] = match kind {
+            "crash" | "hang" => &["replicas"],
+            "slow" => &["replicas", "factor"],
+            "error" => &["replicas", "probability", "wrong"],
+            "capacity_loss" => &["replicas", "fraction"],
+            _ => &["multiplier", "ramp"],
         };
         self.not_applicable(&base, &present, allowed, &format!("fault kind '{kind}'"));
         let target_kind = target.and_then(|t| self.kinds[t]);
         let tname = f.target.clone().unwrap_or_default();
-        let fault_kind = if kind == "crash" {
+        let fault_kind = if kind != "traffic_surge" {
             if target_kind == Some(Kind::Client) {
                 self.push(
                     Issue::new(
                         join(&base, "target"),
-                        format!("a crash cannot hit '{tname}': it is a client"),
+                        format!("a {kind} fault cannot hit '{tname}': it is a client"),
                     )
                     .value(tname.clone())
                     .hint("use kind = \"traffic_surge\" to change a client's traffic".to_owned()),
                 );
             }
-            let n = target
-                .and_then(|t| self.placements[t].as_ref())
-                .map(Vec::len);
-            match &f.replicas {
-                None => n.map(|n| FaultKind::Crash {
-                    replicas: (0..n as u32).collect(),
-                }),
-                Some(list) if list.is_empty() => {
-                    self.push(
-                        Issue::new(join(&base, "replicas"), "lists no replica")
-                            .hint("leave 'replicas' out to crash every replica".to_owned()),
-                    );
+            let replicas = self.fault_replicas(&base, f, target, &tname);
+            let required = |v: &mut Self, field: &str, hint: &str, x: Option<f64>| match x {
+                None => {
+                    v.missing(join(&base, field), hint);
                     None
                 }
-                Some(list) => {
-                    let mut out = Some(Vec::new());
-                    for (k, &r) in list.iter().enumerate() {
-                        let p = join(&join(&base, "replicas"), k);
-                        let ok = match n {
-                            Some(n) if r < 0 || r >= n as i64 => {
-                                self.push(
-                                    Issue::new(p, format!("replica index {r} is out of range: '{tname}' has {n} replica(s), numbered 0 to {}", n - 1))
-                                        .value(r.to_string()),
-                                );
-                                false
-                            }
-                            None => false,
-                            Some(_) if list[..k].contains(&r) => {
-                                self.push(
-                                    Issue::new(p, format!("replica {r} is listed twice"))
-                                        .value(r.to_string()),
-                                );
-                                false
-                            }
-                            Some(_) => true,
-                        };
-                        match (ok, out.as_mut()) {
-                            (true, Some(v)) => v.push(r as u32),
-                            _ => out = None,
+                Some(x) => Some(x),
+            };
+            match kind {
+                "crash" => replicas.map(|replicas| FaultKind::Crash { replicas }),
+                "hang" => replicas.map(|replicas| FaultKind::Hang { replicas }),
+                "slow" => {
+                    let factor = required(
+                        self,
+                        "factor",
+                        "add factor = 10.0: how many times slower service gets",
+                        f.factor,
+                    )
+                    .and_then(|x| self.positive(join(&base, "factor"), x));
+                    Some(FaultKind::Slow {
+                        replicas: replicas?,
+                        factor: factor?,
+                    })
+                }
+                "error" => {
+                    let probability = required(
+                        self,
+                        "probability",
+                        "add probability = 0.5: the share of answers that fail",
+                        f.probability,
+                    )
+                    .and_then(|x| self.fraction(join(&base, "probability"), x));
+                    Some(FaultKind::Error {
+                        replicas: replicas?,
+                        probability: probability?,
+                        wrong: f.wrong.unwrap_or(false),
+                    })
+                }
+                _ => {
+                    let fraction = required(
+                        self,
+                        "fraction",
+                        "add fraction = 0.5: the share of workers lost",
+                        f.fraction,
+                    )
+                    .and_then(|x| self.positive(join(&base, "fraction"), x))
+                    .and_then(|x| {
+                        if x > 1.0 {
+                            self.push(
+                                Issue::new(
+                                    join(&base, "fraction"),
+                                    format!("must be at most 1, got {x}"),
+                                )
+                                .value(x.to_string())
+                                .hint("1.0 loses every worker".to_owned()),
+                            );
+                            None
+                        } else {
+                            Some(x)
                         }
-                    }
-                    out.map(|replicas| FaultKind::Crash { replicas })
+                    });
+                    Some(FaultKind::CapacityLoss {
+                        replicas: replicas?,
+                        fraction: fraction?,
+                    })
                 }
             }
         } else {
@@ -2797,7 +2889,7 @@ mod tests {
             &single(&text),
             &text,
             "faults.0.target",
-            "a crash cannot hit 'users': it is a client",
+            "a crash fault cannot hit 'users': it is a client",
             "\"users\"\nat",
         );
 
@@ -2811,6 +2903,58 @@ mod tests {
             "\"crush\"",
         );
         assert!(hint(&p).starts_with("did you mean 'crash'?"));
+
+        // The replica faults and their parameters.
+        let text = fault("kind = \"error\"\ntarget = \"api\"\nat = \"1m\"\nprobability = 1.5\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.probability",
+            "must be between 0 and 1, got 1.5",
+            "1.5",
+        );
+        let text = fault("kind = \"slow\"\ntarget = \"api\"\nat = \"1m\"\n");
+        let p = single(&text);
+        assert_eq!(p.path, "faults.0.factor");
+        assert!(p.message.contains("missing"), "{}", p.message);
+        let text =
+            fault("kind = \"capacity_loss\"\ntarget = \"api\"\nat = \"1m\"\nfraction = 2.0\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.fraction",
+            "must be at most 1, got 2",
+            "2",
+        );
+        let text = fault("kind = \"hang\"\ntarget = \"users\"\nat = \"1m\"\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.target",
+            "a hang fault cannot hit 'users': it is a client",
+            "\"users\"",
+        );
+        let text = fault(
+            "kind = \"slow\"\ntarget = \"api\"\nat = \"1m\"\nfactor = 3.0\nprobability = 0.5\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "faults.0.probability",
+            "field 'probability' does not apply to fault kind 'slow'",
+            "probability",
+        );
+        for ok in [
+            "kind = \"hang\"\ntarget = \"api\"\nat = \"1m\"\n",
+            "kind = \"slow\"\ntarget = \"api\"\nat = \"1m\"\nfactor = 3.0\n",
+            "kind = \"error\"\ntarget = \"api\"\nat = \"1m\"\nprobability = 0.2\nwrong = true\n",
+            "kind = \"capacity_loss\"\ntarget = \"api\"\nat = \"1m\"\nfraction = 0.5\n",
+        ] {
+            assert!(
+                crate::scenario::load(&fault(ok), "t.toml", &[]).is_ok(),
+                "{ok}"
+            );
+        }
 
         // Durations beyond 100 years are refused (they could overflow simulated time).
         let text =

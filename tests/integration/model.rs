@@ -527,3 +527,162 @@ at = "0s"
     );
     assert_eq!(s.clients["users"].downtime_s, 90.0);
 }
+
+/// Users -> load balancer (health-checked as given, with the given policy when nothing is
+/// healthy) -> 3 proxy replicas -> app; `fault` hits the proxies from 5m for 10m.
+fn proxies(health_check: &str, none_healthy: &str, fault: &str) -> Summary {
+    simulate(&format!(
+        r#"
+[scenario]
+name = "proxies"
+duration = "20m"
+seed = 8
+
+[components.users]
+kind = "client"
+rate = 100.0
+target = "lb"
+timeout = "2s"
+
+[components.lb]
+kind = "load_balancer"
+backends = "proxy"
+timeout = "1s"
+when_none_healthy = "{none_healthy}"
+health_check = {health_check}
+
+[components.proxy]
+kind = "proxy"
+replicas = 3
+upstream = "app"
+
+[components.app]
+kind = "service"
+workers = 100
+service_time = "2ms"
+
+[[faults]]
+name = "proxy fault"
+target = "proxy"
+at = "5m"
+duration = "10m"
+{fault}
+"#
+    ))
+}
+
+const SHALLOW: &str = r#"{ kind = "shallow", interval = "2s", timeout = "1s" }"#;
+const DEEP: &str = r#"{ kind = "deep", interval = "2s", timeout = "1s" }"#;
+
+#[test]
+fn shallow_checks_keep_routing_to_a_hanging_proxy_and_deep_checks_remove_it() {
+    let hang_one = "kind = \"hang\"\nreplicas = [0]";
+    let shallow = proxies(SHALLOW, "reject", hang_one);
+    // The hung replica still answers port checks: for 10 minutes a third of requests wait
+    // there until the balancer's 1 s timeout, and users get its error.
+    let s = &shallow.clients["users"];
+    assert!((540.0..=660.0).contains(&s.downtime_s), "{s:?}");
+    assert!(s.errors > 15_000, "{s:?}");
+    let deep = proxies(DEEP, "reject", hang_one);
+    let d = &deep.clients["users"];
+    assert!(d.downtime_s <= 60.0, "{d:?}");
+    assert!(d.errors < 1_000, "{d:?}");
+}
+
+#[test]
+fn with_every_proxy_hung_an_apology_page_turns_errors_into_degraded_successes() {
+    let hang_all = "kind = \"hang\"";
+    let reject = proxies(DEEP, "reject", hang_all);
+    let apology = proxies(DEEP, "apology", hang_all);
+    let (r, a) = (&reject.clients["users"], &apology.clients["users"]);
+    assert!(r.errors > 50_000, "{r:?}");
+    assert!(a.degraded > 50_000 && a.errors < 500, "{a:?}");
+    assert!(a.downtime_s <= 60.0 && r.downtime_s >= 540.0);
+}
+
+#[test]
+fn wrong_answers_pass_shallow_checks_but_fail_users_and_deep_checks() {
+    let wrong = "kind = \"error\"\nprobability = 1.0\nwrong = true\nreplicas = [1]";
+    let shallow = proxies(SHALLOW, "reject", wrong);
+    let s = &shallow.clients["users"];
+    // A third of answers are wrong pages for 10 minutes, and no retry or check notices.
+    let share = s.errors as f64 / s.requests as f64;
+    assert!((share - 1.0 / 6.0).abs() < 0.02, "{s:?}");
+    assert_eq!(s.timeouts, 0);
+    let deep = proxies(DEEP, "reject", wrong);
+    assert!(
+        deep.clients["users"].errors < 800,
+        "{:?}",
+        deep.clients["users"]
+    );
+}
+
+#[test]
+fn the_error_fault_form_of_the_issue_is_accepted_and_fails_half_the_answers() {
+    let s = simulate(
+        r#"
+[scenario]
+name = "flaky"
+duration = "10m"
+
+[components.users]
+kind = "client"
+rate = 50.0
+target = "api"
+
+[components.api]
+kind = "service"
+
+[[faults]]
+name = "flaky"
+kind = "error"
+target = "api"
+at = "0s"
+probability = 0.5      # each answer is an error with this probability
+"#,
+    );
+    let u = &s.clients["users"];
+    // 30,000 requests: the binomial standard error of the share is 0.003; ±0.02 is 6 sigma.
+    let share = u.errors as f64 / u.requests as f64;
+    assert!((share - 0.5).abs() < 0.02, "{u:?}");
+}
+
+#[test]
+fn slow_and_capacity_loss_show_in_waits_and_utilisation() {
+    let run = |fault: &str| {
+        simulate(&format!(
+            r#"
+[scenario]
+name = "slowcap"
+duration = "20m"
+
+[components.users]
+kind = "client"
+rate = 50.0
+target = "api"
+timeout = "1h"
+
+[components.api]
+kind = "service"
+workers = 10
+service_time = {{ dist = "exponential", mean = "20ms" }}
+
+[[faults]]
+name = "f"
+target = "api"
+at = "0s"
+{fault}
+"#
+        ))
+    };
+    // Baseline: a = 1 erlang on 10 workers, utilisation 0.1.
+    let slow = run("kind = \"slow\"\nfactor = 5.0");
+    // Five times the service time: a = 5, utilisation 0.5 (±0.02 over 60,000 services).
+    let u = slow.components["api"].mean_utilization;
+    assert!((u - 0.5).abs() < 0.02, "utilisation {u}");
+    // Losing 80% of 10 workers leaves 2 for a = 1: utilisation of the configured 10 stays 0.1,
+    // but requests now queue (M/M/2 at rho 0.5: Wq = 6.7 ms against 0.0 ms).
+    let lost = run("kind = \"capacity_loss\"\nfraction = 0.8");
+    let wq = lost.components["api"].mean_wait_s;
+    assert!((wq - 0.00667).abs() < 0.0015, "Wq {wq}");
+}
