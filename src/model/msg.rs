@@ -69,6 +69,10 @@ pub enum Timer {
     FaultOn { fault: u16 },
     /// Fault number `fault` ends.
     FaultOff { fault: u16 },
+    /// Random failure number `failure` takes this replica down.
+    Down { failure: u16 },
+    /// Random failure number `failure` is repaired.
+    Up { failure: u16 },
 }
 
 /// Every event payload of the model.

@@ -385,6 +385,10 @@ impl Model for OutageModel {
                 );
             }
         }
+        for &(failure, down, up) in &w.outages[node.me as usize] {
+            send_self(cx, down, Timer::Down { failure });
+            send_self(cx, up, Timer::Up { failure });
+        }
         if node.lambda_max > 0.0 {
             node.schedule_arrival(cx);
         }
@@ -1625,6 +1629,31 @@ impl Node {
             Timer::HealthTick => self.on_health_tick(w, cx),
             Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),
             Timer::FaultOff { fault } => self.fault(w, cx, fault as usize, false),
+            Timer::Down { failure } | Timer::Up { failure } => {
+                let now = cx.now().0;
+                let down = matches!(t, Timer::Down { .. });
+                self.crash_step(w, now, down);
+                let name = w.spec.failures[failure as usize].name.clone();
+                let kind = if down { "failure_start" } else { "failure_end" };
+                self.log(w, now, kind, name);
+            }
+        }
+    }
+
+    /// One more (`down`) or one fewer crash cause: the replica goes down with the first and
+    /// comes back with the last, whether scheduled faults or random failures.
+    fn crash_step(&mut self, w: &World, now: u64, down: bool) {
+        self.account(w, now);
+        if down {
+            self.crash_depth += 1;
+            if self.crash_depth == 1 {
+                self.crash();
+            }
+        } else {
+            self.crash_depth = self.crash_depth.saturating_sub(1);
+            if self.crash_depth == 0 {
+                self.restart(w);
+            }
         }
     }
 
@@ -1670,18 +1699,7 @@ impl Node {
         let kind = if on { "fault_start" } else { "fault_end" };
         match &f.kind {
             FaultKind::Crash { .. } => {
-                self.account(w, now);
-                if on {
-                    self.crash_depth += 1;
-                    if self.crash_depth == 1 {
-                        self.crash();
-                    }
-                } else {
-                    self.crash_depth = self.crash_depth.saturating_sub(1);
-                    if self.crash_depth == 0 {
-                        self.restart(w);
-                    }
-                }
+                self.crash_step(w, now, on);
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }
             FaultKind::Hang { .. }

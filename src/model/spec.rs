@@ -25,6 +25,33 @@ pub struct Spec {
     pub groups: Vec<GroupSpec>,
     /// `[[faults]]`, in file order.
     pub faults: Vec<FaultSpec>,
+    /// `[[failures]]`, in file order.
+    pub failures: Vec<FailureSpec>,
+}
+
+/// `[[failures]]`: random failures and repairs for the whole run. Each unit alternates between
+/// up (for a time drawn from `mtbf`) and down (for a time drawn from `mttr`), starting up; a
+/// down unit behaves as crashed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureSpec {
+    /// `name` (default "failures-<target>").
+    pub name: String,
+    pub unit: FailureUnit,
+    /// `mtbf`: time between failures, a distribution.
+    pub mtbf: Dist,
+    /// `mttr`: time to repair, a distribution.
+    pub mttr: Dist,
+}
+
+/// What fails as one unit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FailureUnit {
+    /// `target = "<group>"`: each replica fails and is repaired on its own.
+    Replicas(usize),
+    /// `zone = "<zone>"`: every component replica in the zone at once (clients are spared).
+    Zone(String),
+    /// `region = "<region>"`: every component replica in the region at once.
+    Region(String),
 }
 
 /// One-way latencies between placements. `[network]`.
@@ -110,6 +137,9 @@ pub enum Dist {
     LogNormal { mean: SimTime, sigma: f64 },
     /// `{ dist = "uniform", min = "1ms", max = "3ms" }`.
     Uniform { min: SimTime, max: SimTime },
+    /// `{ dist = "weibull", mean = "30d", shape = 1.5 }`: shape < 1 means failures cluster
+    /// early (infant mortality), > 1 that they come with wear.
+    Weibull { mean: SimTime, shape: f64 },
 }
 
 impl Dist {
@@ -117,7 +147,9 @@ impl Dist {
     pub fn mean_nanos(&self) -> f64 {
         match *self {
             Dist::Constant(v) => v.0 as f64,
-            Dist::Exponential { mean } | Dist::LogNormal { mean, .. } => mean.0 as f64,
+            Dist::Exponential { mean }
+            | Dist::LogNormal { mean, .. }
+            | Dist::Weibull { mean, .. } => mean.0 as f64,
             Dist::Uniform { min, max } => (min.0 as f64 + max.0 as f64) / 2.0,
         }
     }

@@ -56,6 +56,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
             },
         ],
         faults: vec![],
+        failures: vec![],
     }
 }
 

@@ -2,7 +2,9 @@
 //! latencies between any two entities, and which network group carries traffic between
 //! segments. Built once from a `Spec`; shared by every partition.
 
-use super::spec::{KindSpec, Spec, Target};
+use super::sample::draw;
+use super::spec::{Dist, FailureUnit, KindSpec, Spec, Target};
+use crate::engine::rng::{derive_seed, entity_stream};
 use crate::engine::{EntityId, SimTime};
 use std::collections::BTreeMap;
 
@@ -41,6 +43,30 @@ pub struct World {
     pub nbuckets: usize,
     /// Smallest latency between entities of different regions (None with one region).
     pub lookahead: Option<SimTime>,
+    /// Per entity: its down times from `[[failures]]` as (failure number, down, up), drawn
+    /// when the world is built from streams of (seed, failure, unit) alone.
+    pub outages: Vec<Vec<(u16, u64, u64)>>,
+}
+
+/// Alternating up and down periods over `[0, end)`, starting up.
+fn timeline(
+    rng: &mut crate::engine::EntityRng,
+    mtbf: &Dist,
+    mttr: &Dist,
+    end: u64,
+) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut t = 0u64;
+    loop {
+        // At least a nanosecond per step, so that even a zero-length period moves time on.
+        t = t.saturating_add(draw(mtbf, rng).max(1));
+        if t >= end {
+            return out;
+        }
+        let down = t;
+        t = t.saturating_add(draw(mttr, rng).max(1));
+        out.push((down, t));
+    }
 }
 
 fn intern(list: &mut Vec<String>, s: &str) -> u16 {
@@ -141,6 +167,39 @@ impl World {
         }
         let bucket = spec.bucket.0.max(1);
         let nbuckets = spec.duration.0.div_ceil(bucket).max(1) as usize;
+        let n = entities.len();
+        let mut outages: Vec<Vec<(u16, u64, u64)>> = vec![Vec::new(); n];
+        for (fi, f) in spec.failures.iter().enumerate() {
+            let stream_seed = derive_seed(spec.seed, &[0x4641_494C, fi as u64]);
+            let end = spec.duration.0;
+            let mut add = |e: usize, windows: &[(u64, u64)]| {
+                outages[e].extend(windows.iter().map(|&(d, u)| (fi as u16, d, u)));
+            };
+            match &f.unit {
+                FailureUnit::Replicas(g) => {
+                    for e in first[*g]..first[*g] + spec.groups[*g].replicas() {
+                        let mut rng = entity_stream(stream_seed, e as u64);
+                        add(e as usize, &timeline(&mut rng, &f.mtbf, &f.mttr, end));
+                    }
+                }
+                FailureUnit::Zone(name) | FailureUnit::Region(name) => {
+                    let mut rng = entity_stream(stream_seed, u64::MAX);
+                    let windows = timeline(&mut rng, &f.mtbf, &f.mttr, end);
+                    let by_zone = matches!(f.unit, FailureUnit::Zone(_));
+                    for (e, info) in entities.iter().enumerate() {
+                        let group = &spec.groups[info.group];
+                        let place = &group.placement[info.replica as usize];
+                        let here = if by_zone { &place.zone } else { &place.region };
+                        if here == name && !matches!(group.kind, KindSpec::Client(_)) {
+                            add(e, &windows);
+                        }
+                    }
+                }
+            }
+        }
+        for o in &mut outages {
+            o.sort_by_key(|&(fi, d, _)| (d, fi));
+        }
         let mut w = World {
             spec,
             first,
@@ -156,6 +215,7 @@ impl World {
             bucket,
             nbuckets,
             lookahead: None,
+            outages,
         };
         w.lookahead = w.compute_lookahead();
         w

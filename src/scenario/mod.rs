@@ -101,6 +101,7 @@ mod tests {
                 },
             ],
             faults: vec![],
+            failures: vec![],
         };
         assert_eq!(spec, expected);
     }

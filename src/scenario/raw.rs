@@ -100,6 +100,7 @@ pub struct RawDistTable {
     pub value: Option<Dur>,
     pub mean: Option<Dur>,
     pub sigma: Option<f64>,
+    pub shape: Option<f64>,
     pub min: Option<Dur>,
     pub max: Option<Dur>,
 }
@@ -331,6 +332,21 @@ impl RawComponent {
     }
 }
 
+/// `[[failures]]`: random failures and repairs of replicas, a zone or a region.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawFailure {
+    pub name: Option<String>,
+    pub target: Option<String>,
+    pub zone: Option<String>,
+    pub region: Option<String>,
+    pub mtbf: Option<RawDist>,
+    pub mttr: Option<RawDist>,
+    /// Set when the table could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
 /// `[[faults]]`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
@@ -370,12 +386,21 @@ pub struct RawFile {
     pub components: IndexMap<String, RawComponent>,
     /// `[[faults]]`, in file order (unreadable entries keep their place).
     pub faults: Vec<RawFault>,
+    /// `[[failures]]`, in file order (unreadable entries keep their place).
+    pub failures: Vec<RawFailure>,
     /// `[[links]]`, in file order.
     pub links: Vec<RawBetween>,
 }
 
 /// The top-level tables and arrays of a scenario file.
-pub const TOP_FIELDS: &[&str] = &["scenario", "network", "components", "faults", "links"];
+pub const TOP_FIELDS: &[&str] = &[
+    "scenario",
+    "network",
+    "components",
+    "faults",
+    "failures",
+    "links",
+];
 
 /// Which fields each component kind accepts (besides `kind`); used for "does not apply"
 /// problems and for "did you mean" hints.
@@ -511,7 +536,7 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
                 }
                 None => issues.push(not_table(path, item, "[components.<name>] tables")),
             },
-            "faults" | "links" => {
+            "faults" | "failures" | "links" => {
                 let elems: Vec<Item> = match item {
                     Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
                     Item::Value(Value::Array(a)) => {
@@ -532,6 +557,13 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
                                 ..RawFault::default()
                             });
                         raw.faults.push(f);
+                    } else if key == "failures" {
+                        let f = read_piece::<RawFailure>(e, &p, spans, &mut issues, None)
+                            .unwrap_or_else(|| RawFailure {
+                                unreadable: true,
+                                ..RawFailure::default()
+                            });
+                        raw.failures.push(f);
                     } else {
                         let l = read_piece::<RawBetween>(e, &p, spans, &mut issues, None)
                             .unwrap_or_else(|| RawBetween {

@@ -43,6 +43,7 @@ fn dist(d: &Dist) -> String {
         Dist::Exponential { mean } => format!("exponential mean {mean}"),
         Dist::LogNormal { mean, sigma } => format!("lognormal mean {mean} sigma {sigma}"),
         Dist::Uniform { min, max } => format!("uniform {min}..{max}"),
+        Dist::Weibull { mean, shape } => format!("weibull mean {mean} shape {shape}"),
     }
 }
 

@@ -9,15 +9,16 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::engine::{SimTime, parse_duration};
 use crate::model::spec::{
     Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
-    FaultKind, FaultSpec, FirewallSpec, GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec,
-    LinkSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement, ProxySpec, RecordSpec,
-    ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
+    FailureSpec, FailureUnit, FaultKind, FaultSpec, FirewallSpec, GroupSpec, HealthCheckSpec,
+    Jitter, KindSpec, LbSpec, LinkSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement,
+    ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec,
+    StorageSpec, Target,
 };
 
 use super::error::{Issue, closest, list, suggest};
 use super::raw::{
-    Dur, RawBetween, RawComponent, RawDist, RawFault, RawFile, RawHealthCheck, RawNetwork,
-    RawQueue, RawRecord, RawRetry, RawScenario, kind_fields,
+    Dur, RawBetween, RawComponent, RawDist, RawFailure, RawFault, RawFile, RawHealthCheck,
+    RawNetwork, RawQueue, RawRecord, RawRetry, RawScenario, kind_fields,
 };
 
 /// The longest duration a scenario may state: 100 years. Any time plus any delay then stays
@@ -186,6 +187,7 @@ impl<'a> Check<'a> {
         let network = self.network();
         let links = self.links();
         let faults = self.faults();
+        let failures = self.failures();
         if self.raw.components.is_empty() {
             self.push(
                 Issue::new(vec!["components".into()], "the scenario has no components")
@@ -207,6 +209,7 @@ impl<'a> Check<'a> {
         let mut network = network?;
         network.links = links?;
         let faults = faults?;
+        let failures = failures?;
         let mut groups = Vec::with_capacity(built.len());
         for (i, kind) in built.into_iter().enumerate() {
             groups.push(GroupSpec {
@@ -224,6 +227,134 @@ impl<'a> Check<'a> {
             network,
             groups,
             faults,
+            failures,
+        })
+    }
+
+    fn failures(&mut self) -> Option<Vec<FailureSpec>> {
+        let raw = self.raw;
+        let mut out = Some(Vec::new());
+        for (j, f) in raw.failures.iter().enumerate() {
+            let failure = if f.unreadable {
+                None
+            } else {
+                self.failure(j, f)
+            };
+            match (failure, out.as_mut()) {
+                (Some(f), Some(v)) => v.push(f),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    fn failure(&mut self, j: usize, f: &RawFailure) -> Option<FailureSpec> {
+        let base = vec!["failures".to_owned(), j.to_string()];
+        let given: Vec<&str> = [
+            ("target", f.target.is_some()),
+            ("zone", f.zone.is_some()),
+            ("region", f.region.is_some()),
+        ]
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(n, _)| *n)
+        .collect();
+        if given.len() != 1 {
+            let path = if given.len() > 1 {
+                join(&base, given[1])
+            } else {
+                base.clone()
+            };
+            self.push(
+                Issue::new(path, "give exactly one of target, zone and region")
+                    .hint("target = \"<group>\" fails each replica on its own; zone or region fails everything in it at once".to_owned()),
+            );
+            return None;
+        }
+        let (unit, label) = if let Some(t) = &f.target {
+            let path = join(&base, "target");
+            match self.index.get(t.as_str()).copied() {
+                None => {
+                    let names: Vec<&str> = self.names.clone();
+                    self.push(
+                        Issue::new(path, format!("unknown component '{t}'"))
+                            .value(t.clone())
+                            .hint(suggest(t, "components", &names)),
+                    );
+                    return None;
+                }
+                Some(g) if self.kinds[g] == Some(Kind::Client) => {
+                    self.push(
+                        Issue::new(path, format!("failures cannot hit '{t}': it is a client"))
+                            .value(t.clone()),
+                    );
+                    return None;
+                }
+                Some(g) => (FailureUnit::Replicas(g), t.clone()),
+            }
+        } else {
+            let (field, name) = match (&f.zone, &f.region) {
+                (Some(z), _) => ("zone", z.clone()),
+                (_, Some(r)) => ("region", r.clone()),
+                _ => unreachable!("exactly one was given"),
+            };
+            let known: Vec<String> = self
+                .placements
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|p| {
+                    if field == "zone" {
+                        p.zone.clone()
+                    } else {
+                        p.region.clone()
+                    }
+                })
+                .fold(Vec::new(), |mut v, x| {
+                    if !v.contains(&x) {
+                        v.push(x);
+                    }
+                    v
+                });
+            if !known.contains(&name) {
+                let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+                self.push(
+                    Issue::new(
+                        join(&base, field),
+                        format!("no component is placed in {field} '{name}'"),
+                    )
+                    .value(name.clone())
+                    .hint(suggest(&name, &format!("{field}s"), &refs)),
+                );
+                return None;
+            }
+            let unit = if field == "zone" {
+                FailureUnit::Zone(name.clone())
+            } else {
+                FailureUnit::Region(name.clone())
+            };
+            (unit, name)
+        };
+        let dist = |v: &mut Self, field: &str, d: &Option<RawDist>| match d {
+            None => {
+                v.missing(
+                    join(&base, field),
+                    format!("add {field} = {{ dist = \"exponential\", mean = \"...\" }}"),
+                );
+                None
+            }
+            Some(d) => v.dist(join(&base, field), d),
+        };
+        let mtbf = dist(self, "mtbf", &f.mtbf);
+        let mttr = dist(self, "mttr", &f.mttr);
+        Some(FailureSpec {
+            name: f
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("failures-{label}")),
+            unit,
+            mtbf: mtbf?,
+            mttr: mttr?,
         })
     }
 
@@ -895,7 +1026,7 @@ impl<'a> Check<'a> {
             RawDist::Short(s) => return self.parse_dur(path, s).map(Dist::Constant),
             RawDist::Full(t) => t,
         };
-        let names = ["constant", "exponential", "lognormal", "uniform"];
+        let names = ["constant", "exponential", "lognormal", "uniform", "weibull"];
         let Some(kind) = t.dist.as_deref() else {
             self.missing(
                 join(&path, "dist"),
@@ -907,6 +1038,7 @@ impl<'a> Check<'a> {
             ("value", t.value.is_some()),
             ("mean", t.mean.is_some()),
             ("sigma", t.sigma.is_some()),
+            ("shape", t.shape.is_some()),
             ("min", t.min.is_some()),
             ("max", t.max.is_some()),
         ]
@@ -919,6 +1051,7 @@ impl<'a> Check<'a> {
             "exponential" => &["mean"],
             "lognormal" => &["mean", "sigma"],
             "uniform" => &["min", "max"],
+            "weibull" => &["mean", "shape"],
             other => {
                 self.push(
                     Issue::new(join(&path, "dist"), format!("unknown dist '{other}'"))
@@ -965,6 +1098,35 @@ impl<'a> Check<'a> {
                 Some(Dist::LogNormal {
                     mean,
                     sigma: sigma?,
+                })
+            }
+            "weibull" => {
+                let mean = req(self, "mean", t.mean.as_ref());
+                let shape = match t.shape {
+                    None => {
+                        self.missing(
+                            join(&path, "shape"),
+                            "add e.g. shape = 1.5 (1 is exponential; above 1, wear-out)",
+                        );
+                        None
+                    }
+                    Some(k) if k.is_finite() && (0.1..=20.0).contains(&k) => Some(k),
+                    Some(k) => {
+                        self.push(
+                            Issue::new(
+                                join(&path, "shape"),
+                                format!("must be between 0.1 and 20, got {k}"),
+                            )
+                            .value(k.to_string()),
+                        );
+                        None
+                    }
+                };
+                let mean = mean?;
+                self.nonzero_mean(join(&path, "mean"), mean)?;
+                Some(Dist::Weibull {
+                    mean,
+                    shape: shape?,
                 })
             }
             _ => {
@@ -2955,6 +3117,34 @@ mod tests {
                 "{ok}"
             );
         }
+
+        // Random failures: exactly one unit, known names, no clients.
+        let failure = |body: &str| format!("{}\n[[failures]]\n{body}", base());
+        let text = failure("target = \"api\"\nzone = \"z\"\nmtbf = \"1h\"\nmttr = \"1m\"\n");
+        check(
+            &single(&text),
+            &text,
+            "failures.0.zone",
+            "give exactly one of target, zone and region",
+            "zone = |\"z\"",
+        );
+        let text = failure("zone = \"nowhere\"\nmtbf = \"1h\"\nmttr = \"1m\"\n");
+        let p = single(&text);
+        assert_eq!(p.path, "failures.0.zone");
+        assert_eq!(p.message, "no component is placed in zone 'nowhere'");
+        let text = failure("target = \"users\"\nmtbf = \"1h\"\nmttr = \"1m\"\n");
+        assert_eq!(
+            single(&text).message,
+            "failures cannot hit 'users': it is a client"
+        );
+        let text = failure(
+            "target = \"api\"\nmtbf = { dist = \"weibull\", mean = \"1h\" }\nmttr = \"1m\"\n",
+        );
+        assert_eq!(single(&text).path, "failures.0.mtbf.shape");
+        let ok = failure(
+            "target = \"api\"\nmtbf = { dist = \"weibull\", mean = \"1h\", shape = 1.5 }\nmttr = { dist = \"lognormal\", mean = \"5m\", sigma = 0.5 }\n",
+        );
+        assert!(crate::scenario::load(&ok, "t.toml", &[]).is_ok());
 
         // Durations beyond 100 years are refused (they could overflow simulated time).
         let text =

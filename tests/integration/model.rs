@@ -686,3 +686,52 @@ at = "0s"
     let wq = lost.components["api"].mean_wait_s;
     assert!((wq - 0.00667).abs() < 0.0015, "Wq {wq}");
 }
+
+#[test]
+fn a_zone_fails_as_one_unit() {
+    let spec = scenario::load(
+        r#"
+[scenario]
+name = "zones"
+duration = "2h"
+
+[components.users]
+kind = "client"
+rate = 5.0
+target = "app"
+zone = "z1"
+
+[components.app]
+kind = "service"
+replicas = 4
+zones = ["z1", "z2"]
+
+[[failures]]
+name = "z1 power"
+zone = "z1"
+mtbf = { dist = "exponential", mean = "20m" }
+mttr = "5m"
+"#,
+        "zones.toml",
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let starts: Vec<_> = r.log.iter().filter(|e| e.kind == "failure_start").collect();
+    assert!(!starts.is_empty());
+    // Replicas 0 and 2 live in z1 and go down together; 1 and 3 (z2) and the client never do.
+    for e in &starts {
+        assert!(e.target == "app[0]" || e.target == "app[2]", "{e:?}");
+        assert!(
+            starts
+                .iter()
+                .any(|o| o.time == e.time && o.target != e.target),
+            "{e:?} failed alone"
+        );
+    }
+    // Each outage lasts the constant 5 minutes.
+    let ends: Vec<_> = r.log.iter().filter(|e| e.kind == "failure_end").collect();
+    for (s, e) in starts.iter().zip(&ends) {
+        assert_eq!(e.time - s.time, 300_000_000_000);
+    }
+}
