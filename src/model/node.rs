@@ -296,7 +296,7 @@ impl OutageModel {
                         let mut peak = c.profile.iter().fold(1.0f64, |m, &(_, f)| m.max(f));
                         for f in &w.spec.faults {
                             if let (true, FaultKind::TrafficSurge { multiplier, .. }) =
-                                (f.target == info.group, &f.kind)
+                                (f.group() == Some(info.group), &f.kind)
                             {
                                 peak *= multiplier.max(1.0);
                             }
@@ -366,14 +366,7 @@ impl Model for OutageModel {
     fn start(&self, node: &mut Node, cx: &mut Cx) {
         let w = &self.world;
         for (i, f) in w.spec.faults.iter().enumerate() {
-            if f.target != node.group {
-                continue;
-            }
-            let applies = f
-                .kind
-                .replicas()
-                .is_none_or(|r| r.is_empty() || r.contains(&node.replica));
-            if !applies {
+            if !f.hits(&w.spec.groups, node.group, node.replica) {
                 continue;
             }
             send_self(cx, f.at.0, Timer::FaultOn { fault: i as u16 });
@@ -449,7 +442,7 @@ impl Node {
             }
         }
         for f in &w.spec.faults {
-            if f.target != self.group {
+            if f.group() != Some(self.group) {
                 continue;
             }
             if let FaultKind::TrafficSurge { multiplier, ramp } = f.kind {
@@ -933,7 +926,10 @@ impl Node {
                     *p = 1.0 - (1.0 - *p) * (1.0 - probability);
                 }
                 FaultKind::CapacityLoss { fraction, .. } => e.lost = e.lost.max(fraction),
-                FaultKind::Crash { .. } | FaultKind::TrafficSurge { .. } => {}
+                FaultKind::Crash { .. }
+                | FaultKind::ZoneOutage
+                | FaultKind::RegionOutage
+                | FaultKind::TrafficSurge { .. } => {}
             }
         }
         e
@@ -1698,7 +1694,7 @@ impl Node {
         let now = cx.now().0;
         let kind = if on { "fault_start" } else { "fault_end" };
         match &f.kind {
-            FaultKind::Crash { .. } => {
+            FaultKind::Crash { .. } | FaultKind::ZoneOutage | FaultKind::RegionOutage => {
                 self.crash_step(w, now, on);
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }

@@ -510,10 +510,57 @@ impl KindSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultSpec {
     pub name: String,
-    pub target: usize,
+    pub target: FaultTarget,
     pub at: SimTime,
     pub duration: Option<SimTime>,
     pub kind: FaultKind,
+}
+
+/// What a fault's `target` names: a group, or (zone and region outages) a failure domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultTarget {
+    Group(usize),
+    Zone(String),
+    Region(String),
+}
+
+impl FaultSpec {
+    /// The group it targets, if it targets a group.
+    pub fn group(&self) -> Option<usize> {
+        match self.target {
+            FaultTarget::Group(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// Whether it hits replica `replica` of group `g`. Zone and region outages hit every
+    /// component replica placed there, and spare clients.
+    pub fn hits(&self, groups: &[GroupSpec], g: usize, replica: u32) -> bool {
+        let group = &groups[g];
+        match &self.target {
+            FaultTarget::Group(t) => {
+                *t == g
+                    && self
+                        .kind
+                        .replicas()
+                        .is_none_or(|r| r.is_empty() || r.contains(&replica))
+            }
+            FaultTarget::Zone(z) => {
+                !matches!(group.kind, KindSpec::Client(_))
+                    && group
+                        .placement
+                        .get(replica as usize)
+                        .is_some_and(|p| &p.zone == z)
+            }
+            FaultTarget::Region(r) => {
+                !matches!(group.kind, KindSpec::Client(_))
+                    && group
+                        .placement
+                        .get(replica as usize)
+                        .is_some_and(|p| &p.region == r)
+            }
+        }
+    }
 }
 
 /// The fault kinds of this version. Replica faults take `replicas = [0, 2]` (default: every
@@ -539,6 +586,12 @@ pub enum FaultKind {
     /// `kind = "capacity_loss"`: a `fraction` (required, in (0, 1]) of each replica's workers
     /// is lost; work in progress finishes, but no new work starts beyond what is left.
     CapacityLoss { replicas: Vec<u32>, fraction: f64 },
+    /// `kind = "zone_outage"`, `target = "<zone>"`: every component replica in the zone
+    /// crashes at once.
+    ZoneOutage,
+    /// `kind = "region_outage"`, `target = "<region>"`: every component replica in the region
+    /// crashes at once.
+    RegionOutage,
     /// `kind = "traffic_surge"` on a client group: `multiplier` (required, > 0) reached
     /// linearly over `ramp` (default "0s"), back to normal at the end.
     TrafficSurge { multiplier: f64, ramp: SimTime },
@@ -553,6 +606,8 @@ impl FaultKind {
             FaultKind::Slow { .. } => "slow",
             FaultKind::Error { .. } => "error",
             FaultKind::CapacityLoss { .. } => "capacity_loss",
+            FaultKind::ZoneOutage => "zone_outage",
+            FaultKind::RegionOutage => "region_outage",
             FaultKind::TrafficSurge { .. } => "traffic_surge",
         }
     }
@@ -565,7 +620,9 @@ impl FaultKind {
             | FaultKind::Slow { replicas, .. }
             | FaultKind::Error { replicas, .. }
             | FaultKind::CapacityLoss { replicas, .. } => Some(replicas),
-            FaultKind::TrafficSurge { .. } => None,
+            FaultKind::TrafficSurge { .. } | FaultKind::ZoneOutage | FaultKind::RegionOutage => {
+                None
+            }
         }
     }
 }

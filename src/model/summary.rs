@@ -140,11 +140,10 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
             Series::Server(s) => {
                 n_components += 1;
                 let t = total_server(s);
-                let faulted = r
-                    .spec
-                    .faults
-                    .iter()
-                    .any(|f| f.target == g && f.at < r.spec.duration);
+                let faulted = r.spec.faults.iter().any(|f| {
+                    f.at < r.spec.duration
+                        && (0..group.replicas).any(|k| f.hits(&r.spec.groups, g, k))
+                });
                 let failing = s.iter().any(|b| {
                     let bad = b.rejected + b.dropped + b.errors;
                     bad > 0 && ratio(bad, b.arrivals) > 1.0 - slo

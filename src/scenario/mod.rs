@@ -230,7 +230,7 @@ mod tests {
                 replicas: vec![0, 1]
             }
         );
-        assert_eq!(spec.faults[0].target, idx("lb-east"));
+        assert_eq!(spec.faults[0].group(), Some(idx("lb-east")));
         assert_eq!(
             (spec.faults[0].at, spec.faults[0].duration),
             (SimTime::from_mins(20), Some(SimTime::from_mins(10)))

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use petgraph::graph::DiGraph;
 
 use crate::model::spec::{
-    Backoff, Balance, CheckKind, Dist, FaultKind, HealthCheckSpec, Jitter, KindSpec, NoneHealthy,
-    RetrySpec, Routing, ServerSpec, Spec, Target,
+    Backoff, Balance, CheckKind, Dist, FaultKind, FaultTarget, HealthCheckSpec, Jitter, KindSpec,
+    NoneHealthy, RetrySpec, Routing, ServerSpec, Spec, Target,
 };
 
 /// The group dependency graph (edges from [`KindSpec::dependencies`]): node `i` holds group
@@ -309,14 +309,18 @@ pub fn describe(spec: &Spec) -> String {
         let _ = writeln!(out, "faults ({}):", spec.faults.len());
     }
     for f in &spec.faults {
-        let what = match (&f.kind, f.kind.replicas()) {
-            (FaultKind::TrafficSurge { multiplier, ramp }, _) => format!(
-                "traffic_surge of {} x{multiplier} (ramp {ramp})",
-                name(spec, f.target)
-            ),
-            (kind, replicas) => {
-                let replicas = replicas.unwrap_or_default();
-                let n = spec.groups.get(f.target).map_or(0, |g| g.placement.len());
+        let target = match &f.target {
+            FaultTarget::Group(g) => name(spec, *g).to_owned(),
+            FaultTarget::Zone(z) => format!("zone {z}"),
+            FaultTarget::Region(r) => format!("region {r}"),
+        };
+        let what = match (&f.kind, f.kind.replicas(), f.group()) {
+            (FaultKind::TrafficSurge { multiplier, ramp }, _, _) => {
+                format!("traffic_surge of {target} x{multiplier} (ramp {ramp})")
+            }
+            (kind, None, _) | (kind, _, None) => format!("{} of {target}", kind.name()),
+            (kind, Some(replicas), Some(g)) => {
+                let n = spec.groups.get(g).map_or(0, |g| g.placement.len());
                 let which = if replicas.len() == n {
                     "(every replica)".to_string()
                 } else {
@@ -340,11 +344,7 @@ pub fn describe(spec: &Spec) -> String {
                     }
                     _ => String::new(),
                 };
-                format!(
-                    "{} of {} {which}{detail}",
-                    kind.name(),
-                    name(spec, f.target)
-                )
+                format!("{} of {target} {which}{detail}", kind.name())
             }
         };
         let until = f

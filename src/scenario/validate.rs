@@ -9,10 +9,10 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::engine::{SimTime, parse_duration};
 use crate::model::spec::{
     Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
-    FailureSpec, FailureUnit, FaultKind, FaultSpec, FirewallSpec, GroupSpec, HealthCheckSpec,
-    Jitter, KindSpec, LbSpec, LinkSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement,
-    ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec,
-    StorageSpec, Target,
+    FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GroupSpec,
+    HealthCheckSpec, Jitter, KindSpec, LbSpec, LinkSpec, NetworkDeviceSpec, NetworkSpec,
+    NoneHealthy, Placement, ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing, ServerSpec,
+    ServiceSpec, Spec, StorageSpec, Target,
 };
 
 use super::error::{Issue, closest, list, suggest};
@@ -401,6 +401,37 @@ impl<'a> Check<'a> {
             );
             None
         }
+    }
+
+    /// A zone or region some component is placed in, as a fault target.
+    fn domain_ref(&mut self, base: &[String], field: &str, name: &str) -> Option<FaultTarget> {
+        let mut known: Vec<&str> = Vec::new();
+        for p in self.placements.iter().flatten().flatten() {
+            let x = if field == "zone" {
+                p.zone.as_str()
+            } else {
+                p.region.as_str()
+            };
+            if !known.contains(&x) {
+                known.push(x);
+            }
+        }
+        if !known.contains(&name) {
+            self.push(
+                Issue::new(
+                    join(base, "target"),
+                    format!("no component is placed in {field} '{name}'"),
+                )
+                .value(name.to_owned())
+                .hint(suggest(name, &format!("{field}s"), &known)),
+            );
+            return None;
+        }
+        Some(if field == "zone" {
+            FaultTarget::Zone(name.to_owned())
+        } else {
+            FaultTarget::Region(name.to_owned())
+        })
     }
 
     /// The replicas a replica fault hits: its `replicas` list, or every replica of the target.
@@ -2420,6 +2451,8 @@ impl<'a> Check<'a> {
             "error",
             "capacity_loss",
             "traffic_surge",
+            "zone_outage",
+            "region_outage",
         ];
         let kind = match f.kind.as_deref() {
             None => {
@@ -2439,15 +2472,22 @@ impl<'a> Check<'a> {
                 None
             }
         };
-        let target = match f.target.as_deref() {
-            None => {
+        let domain = match kind {
+            Some("zone_outage") => Some("zone"),
+            Some("region_outage") => Some("region"),
+            _ => None,
+        };
+        let (target, domain_target) = match (f.target.as_deref(), domain) {
+            (None, _) => {
+                let what = domain.unwrap_or("component");
                 self.missing(
                     join(&base, "target"),
-                    "add target = \"<the component it hits>\"",
+                    format!("add target = \"<the {what} it hits>\""),
                 );
-                None
+                (None, None)
             }
-            Some(t) => self.group_ref(join(&base, "target"), t, Role::Any),
+            (Some(t), None) => (self.group_ref(join(&base, "target"), t, Role::Any), None),
+            (Some(t), Some(field)) => (None, self.domain_ref(&base, field, t)),
         };
         let at = match &f.at {
             None => {
@@ -2479,6 +2519,7 @@ impl<'a> Check<'a> {
         .map(|(n, _)| *n)
         .collect();
         let allowed: &[&str] = match kind {
+            "zone_outage" | "region_outage" => &[],
             "crash" | "hang" => &["replicas"],
             "slow" => &["replicas", "factor"],
             "error" => &["replicas", "probability", "wrong"],
@@ -2488,7 +2529,13 @@ impl<'a> Check<'a> {
         self.not_applicable(&base, &present, allowed, &format!("fault kind '{kind}'"));
         let target_kind = target.and_then(|t| self.kinds[t]);
         let tname = f.target.clone().unwrap_or_default();
-        let fault_kind = if kind != "traffic_surge" {
+        let fault_kind = if let Some(field) = domain {
+            Some(if field == "zone" {
+                FaultKind::ZoneOutage
+            } else {
+                FaultKind::RegionOutage
+            })
+        } else if kind != "traffic_surge" {
             if target_kind == Some(Kind::Client) {
                 self.push(
                     Issue::new(
@@ -2618,9 +2665,13 @@ impl<'a> Check<'a> {
             self.push(Issue::new(join(&base, "name"), "must not be empty").value(""));
             return None;
         }
+        let target = match domain_target {
+            Some(t) => t,
+            None => FaultTarget::Group(target?),
+        };
         Some(FaultSpec {
             name,
-            target: target?,
+            target,
             at: at?,
             duration: duration?,
             kind: fault_kind?,

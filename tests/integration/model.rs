@@ -735,3 +735,78 @@ mttr = "5m"
         assert_eq!(e.time - s.time, 300_000_000_000);
     }
 }
+
+#[test]
+fn a_region_outage_takes_every_replica_down_and_gslb_fails_over() {
+    let text = r#"
+[scenario]
+name = "region"
+duration = "40m"
+seed = 6
+
+[components.users]
+kind = "client"
+region = "east"
+rate = 50.0
+target = "www.example.com"
+resolver = "resolver"
+timeout = "2s"
+
+[components.resolver]
+kind = "resolver"
+region = "global"
+dns = "dns"
+
+[components.dns]
+kind = "dns"
+region = "global"
+records = [{ name = "www.example.com", policy = "failover", ttl = "30s", targets = ["site-east", "site-west"] }]
+health_check = { kind = "shallow", interval = "5s", timeout = "1s" }
+
+[components.site-east]
+kind = "service"
+region = "east"
+replicas = 3
+zones = ["east-a", "east-b", "east-c"]
+
+[components.site-west]
+kind = "service"
+region = "west"
+replicas = 3
+
+[[faults]]
+name = "east down"
+kind = "region_outage"
+target = "east"
+at = "10m"
+duration = "15m"
+"#;
+    let spec = scenario::load(text, "region.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(spec.clone(), &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let starts: Vec<_> = r.log.iter().filter(|e| e.kind == "fault_start").collect();
+    let hit: Vec<&str> = starts.iter().map(|e| e.target.as_str()).collect();
+    assert_eq!(
+        hit,
+        ["site-east[0]", "site-east[1]", "site-east[2]"],
+        "clients are spared"
+    );
+    let s = summarize(&r, 0.0);
+    let u = &s.clients["users"];
+    assert!(u.downtime_s <= 120.0, "{u:?}");
+    assert!(s.components["site-west"].arrivals > 40_000);
+    assert!(
+        s.blast_radius
+            .components
+            .impacted
+            .contains(&"site-east".to_string())
+    );
+    // A typo in the region is refused with a suggestion.
+    let bad = text.replace("target = \"east\"", "target = \"eats\"");
+    let e = scenario::load(&bad, "region.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no component is placed in region 'eats'") && e.contains("did you mean 'east'?"),
+        "{e}"
+    );
+}
