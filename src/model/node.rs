@@ -204,7 +204,9 @@ pub struct Node {
     outstanding: Vec<u32>,
     /// Cache: time of the last right backend answer; None while cold (after a restart).
     cache_last_ok: Option<u64>,
-    resolver_cache: Vec<(u32, u64)>,
+    /// Resolver: per record, the cached answer and when it expires (an answer of 0 is a
+    /// cached empty answer, kept for the record's TTL like any other).
+    resolver_cache: Vec<Option<(u32, u64)>>,
     breakers: Vec<Breaker>,
 }
 
@@ -334,7 +336,7 @@ impl OutageModel {
                                 });
                             }
                             KindSpec::Resolver(_) => {
-                                node.resolver_cache = vec![(0, 0); w.records.len()];
+                                node.resolver_cache = vec![None; w.records.len()];
                             }
                             KindSpec::Service(s) => {
                                 node.breakers = vec![Breaker::default(); s.calls.len()];
@@ -660,14 +662,19 @@ impl Node {
                     return;
                 };
                 let rec = &d.records[idx];
-                let choices = data.count_ones() as u64;
-                let k = if choices > 1 {
-                    below(cx.rng(), choices)
+                let group = if data & WRONG_ANSWER != 0 {
+                    // A wrong record: it points at a group that is not one of its targets.
+                    (data & !WRONG_ANSWER) as usize
                 } else {
-                    0
+                    let choices = data.count_ones() as u64;
+                    let k = if choices > 1 {
+                        below(cx.rng(), choices)
+                    } else {
+                        0
+                    };
+                    let bit = nth_set_bit(data, k as u32);
+                    rec.targets[(bit as usize).min(rec.targets.len() - 1)]
                 };
-                let bit = nth_set_bit(data, k as u32);
-                let group = rec.targets[(bit as usize).min(rec.targets.len() - 1)];
                 let dst = pick_replica(w, cx, group);
                 call.phase = Phase::Call;
                 call.dst = dst;
@@ -927,6 +934,7 @@ impl Node {
                 }
                 FaultKind::CapacityLoss { fraction, .. } => e.lost = e.lost.max(fraction),
                 FaultKind::Crash { .. }
+                | FaultKind::DnsRecord { .. }
                 | FaultKind::ZoneOutage
                 | FaultKind::RegionOutage
                 | FaultKind::TrafficSurge { .. } => {}
@@ -985,9 +993,10 @@ impl Node {
                 self.finish(w, cx, slot, gen_, Status::Ok, mask);
             }
             (KindSpec::Resolver(r), ReqKind::Lookup { record }) => {
-                let (mask, expires) = self.resolver_cache[record as usize];
-                if mask != 0 && expires > now {
-                    self.finish(w, cx, slot, gen_, Status::Ok, mask);
+                if let Some((answer, _)) =
+                    self.resolver_cache[record as usize].filter(|&(_, expires)| expires > now)
+                {
+                    self.finish(w, cx, slot, gen_, Status::Ok, answer);
                 } else {
                     let (dns_group, _) = w.records[record as usize];
                     self.detach(w, cx, slot, gen_);
@@ -1388,13 +1397,13 @@ impl Node {
                     }) => record,
                     _ => return self.finish(w, cx, slot, gen_, Status::Error, 0),
                 };
-                if out == Outcome::Ok && data != 0 {
+                if out == Outcome::Ok {
                     let (g, idx) = w.records[record as usize];
                     let ttl = match &w.spec.groups[g].kind {
                         KindSpec::Dns(d) => d.records[idx].ttl.0,
                         _ => 0,
                     };
-                    self.resolver_cache[record as usize] = (data, now.saturating_add(ttl));
+                    self.resolver_cache[record as usize] = Some((data, now.saturating_add(ttl)));
                     self.finish(w, cx, slot, gen_, Status::Ok, data);
                 } else {
                     self.finish(w, cx, slot, gen_, Status::Error, 0);
@@ -1472,8 +1481,21 @@ impl Node {
         let KindSpec::Dns(d) = &w.spec.groups[g].kind else {
             return 0;
         };
+        for &i in &self.faults_on {
+            if let FaultKind::DnsRecord {
+                record: r,
+                wrong_to,
+                ..
+            } = w.spec.faults[i as usize].kind
+            {
+                if r == idx {
+                    return wrong_to.map_or(0, |t| WRONG_ANSWER | t as u32);
+                }
+            }
+        }
         let rec = &d.records[idx];
-        let n = rec.targets.len().min(32);
+        // Bit 31 is WRONG_ANSWER's: a record answers with up to 31 targets.
+        let n = rec.targets.len().min(31);
         let mut healthy: u32 = 0;
         for (i, &t) in rec.targets.iter().take(n).enumerate() {
             if self.group_healthy(w, t) {
@@ -1481,7 +1503,7 @@ impl Node {
             }
         }
         // Like public GSLBs: with no healthy target, answer as if all were healthy.
-        let all = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
+        let all = (1u32 << n) - 1;
         let pool = if healthy == 0 { all } else { healthy };
         match rec.policy {
             Routing::Simple => pool,
@@ -1674,7 +1696,7 @@ impl Node {
     /// budget. (Live configuration stays as it was.)
     fn restart(&mut self, w: &World) {
         self.crashed = false;
-        self.resolver_cache.iter_mut().for_each(|e| *e = (0, 0));
+        self.resolver_cache.iter_mut().for_each(|e| *e = None);
         if matches!(w.spec.groups[self.group].kind, KindSpec::Cache(_)) {
             self.cache_last_ok = None;
         }
@@ -1701,7 +1723,8 @@ impl Node {
             FaultKind::Hang { .. }
             | FaultKind::Slow { .. }
             | FaultKind::Error { .. }
-            | FaultKind::CapacityLoss { .. } => {
+            | FaultKind::CapacityLoss { .. }
+            | FaultKind::DnsRecord { .. } => {
                 self.account(w, now);
                 if on {
                     self.faults_on.push(i as u16);
@@ -1744,6 +1767,10 @@ fn downstream_kind(k: ReqKind) -> ReqKind {
         ReqKind::Work
     }
 }
+
+/// Marks a DNS answer that names a group directly (a wrong record), in its low bits, instead
+/// of a set of the record's own targets.
+const WRONG_ANSWER: u32 = 1 << 31;
 
 fn nth_set_bit(mask: u32, k: u32) -> u32 {
     let mut m = mask;

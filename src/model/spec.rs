@@ -586,6 +586,16 @@ pub enum FaultKind {
     /// `kind = "capacity_loss"`: a `fraction` (required, in (0, 1]) of each replica's workers
     /// is lost; work in progress finishes, but no new work starts beyond what is left.
     CapacityLoss { replicas: Vec<u32>, fraction: f64 },
+    /// `kind = "dns_record"` on a `dns` group: its `record` (a name it serves) answers empty
+    /// (`answer = "empty"`, the default: clients cannot resolve the name), or wrong
+    /// (`answer = "wrong"` with `to = "<group>"`: clients are sent to that group instead).
+    DnsRecord {
+        replicas: Vec<u32>,
+        /// The record's index within the dns group's records.
+        record: usize,
+        /// None: an empty answer; Some(group): a wrong one.
+        wrong_to: Option<usize>,
+    },
     /// `kind = "zone_outage"`, `target = "<zone>"`: every component replica in the zone
     /// crashes at once.
     ZoneOutage,
@@ -606,6 +616,7 @@ impl FaultKind {
             FaultKind::Slow { .. } => "slow",
             FaultKind::Error { .. } => "error",
             FaultKind::CapacityLoss { .. } => "capacity_loss",
+            FaultKind::DnsRecord { .. } => "dns_record",
             FaultKind::ZoneOutage => "zone_outage",
             FaultKind::RegionOutage => "region_outage",
             FaultKind::TrafficSurge { .. } => "traffic_surge",
@@ -619,7 +630,8 @@ impl FaultKind {
             | FaultKind::Hang { replicas }
             | FaultKind::Slow { replicas, .. }
             | FaultKind::Error { replicas, .. }
-            | FaultKind::CapacityLoss { replicas, .. } => Some(replicas),
+            | FaultKind::CapacityLoss { replicas, .. }
+            | FaultKind::DnsRecord { replicas, .. } => Some(replicas),
             FaultKind::TrafficSurge { .. } | FaultKind::ZoneOutage | FaultKind::RegionOutage => {
                 None
             }

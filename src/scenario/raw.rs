@@ -370,6 +370,12 @@ pub struct RawFault {
     pub wrong: Option<bool>,
     /// Capacity loss.
     pub fraction: Option<f64>,
+    /// DNS record: the name.
+    pub record: Option<String>,
+    /// DNS record: "empty" or "wrong".
+    pub answer: Option<String>,
+    /// DNS record: where a wrong answer points.
+    pub to: Option<String>,
     /// Set when the table could not be read at all.
     #[serde(skip)]
     pub unreadable: bool,

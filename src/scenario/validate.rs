@@ -2450,6 +2450,7 @@ impl<'a> Check<'a> {
             "slow",
             "error",
             "capacity_loss",
+            "dns_record",
             "traffic_surge",
             "zone_outage",
             "region_outage",
@@ -2513,6 +2514,9 @@ impl<'a> Check<'a> {
             ("probability", f.probability.is_some()),
             ("wrong", f.wrong.is_some()),
             ("fraction", f.fraction.is_some()),
+            ("record", f.record.is_some()),
+            ("answer", f.answer.is_some()),
+            ("to", f.to.is_some()),
         ]
         .iter()
         .filter(|(_, s)| *s)
@@ -2524,6 +2528,7 @@ impl<'a> Check<'a> {
             "slow" => &["replicas", "factor"],
             "error" => &["replicas", "probability", "wrong"],
             "capacity_loss" => &["replicas", "fraction"],
+            "dns_record" => &["replicas", "record", "answer", "to"],
             _ => &["multiplier", "ramp"],
         };
         self.not_applicable(&base, &present, allowed, &format!("fault kind '{kind}'"));
@@ -2556,6 +2561,90 @@ impl<'a> Check<'a> {
             };
             match kind {
                 "crash" => replicas.map(|replicas| FaultKind::Crash { replicas }),
+                "dns_record" => {
+                    if let Some(k) = target_kind.filter(|&k| k != Kind::Dns && k != Kind::Client) {
+                        self.push(
+                            Issue::new(
+                                join(&base, "target"),
+                                format!(
+                                    "dns_record applies to dns components, and '{tname}' is {}",
+                                    k.a()
+                                ),
+                            )
+                            .value(tname.clone()),
+                        );
+                    }
+                    let served: Vec<String> = self
+                        .raw
+                        .components
+                        .get(tname.as_str())
+                        .and_then(|c| c.records.as_ref())
+                        .map(|rs| rs.iter().filter_map(|r| r.name.clone()).collect())
+                        .unwrap_or_default();
+                    let record = match &f.record {
+                        None => {
+                            self.missing(
+                                join(&base, "record"),
+                                "add record = \"<a name this dns serves>\"",
+                            );
+                            None
+                        }
+                        Some(r) => match served.iter().position(|x| x == r) {
+                            Some(i) => Some(i),
+                            None => {
+                                let refs: Vec<&str> = served.iter().map(String::as_str).collect();
+                                self.push(
+                                    Issue::new(
+                                        join(&base, "record"),
+                                        format!("'{tname}' serves no record named '{r}'"),
+                                    )
+                                    .value(r.clone())
+                                    .hint(suggest(r, "records", &refs)),
+                                );
+                                None
+                            }
+                        },
+                    };
+                    let wrong_to = match (f.answer.as_deref(), &f.to) {
+                        (None | Some("empty"), None) => Some(None),
+                        (Some("wrong"), Some(t)) => {
+                            self.group_ref(join(&base, "to"), t, Role::Serve).map(Some)
+                        }
+                        (Some("wrong"), None) => {
+                            self.missing(
+                                join(&base, "to"),
+                                "add to = \"<the group the wrong answer points at>\"",
+                            );
+                            None
+                        }
+                        (None | Some("empty"), Some(_)) => {
+                            self.push(
+                                Issue::new(
+                                    join(&base, "to"),
+                                    "'to' applies only with answer = \"wrong\"",
+                                )
+                                .hint("an empty answer points nowhere".to_owned()),
+                            );
+                            None
+                        }
+                        (Some(other), _) => {
+                            self.push(
+                                Issue::new(
+                                    join(&base, "answer"),
+                                    format!("unknown answer '{other}'"),
+                                )
+                                .value(other.to_owned())
+                                .hint("answer is \"empty\" or \"wrong\"".to_owned()),
+                            );
+                            None
+                        }
+                    };
+                    Some(FaultKind::DnsRecord {
+                        replicas: replicas?,
+                        record: record?,
+                        wrong_to: wrong_to?,
+                    })
+                }
                 "hang" => replicas.map(|replicas| FaultKind::Hang { replicas }),
                 "slow" => {
                     let factor = required(

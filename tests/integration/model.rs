@@ -810,3 +810,74 @@ duration = "15m"
         "{e}"
     );
 }
+
+fn dns_fault(fault: &str) -> Summary {
+    simulate(&format!(
+        r#"
+[scenario]
+name = "dnsrec"
+duration = "30m"
+seed = 9
+
+[components.users]
+kind = "client"
+rate = 20.0
+target = "api.example.com"
+resolver = "resolver"
+timeout = "2s"
+
+[components.resolver]
+kind = "resolver"
+dns = "dns"
+
+[components.dns]
+kind = "dns"
+records = [{{ name = "api.example.com", ttl = "1m", targets = ["api"] }}]
+
+[components.api]
+kind = "service"
+replicas = 2
+
+[components.old-api]
+kind = "service"
+
+[[faults]]
+name = "record"
+kind = "dns_record"
+target = "dns"
+record = "api.example.com"
+at = "10m"
+duration = "10m"
+{fault}
+
+[[faults]]
+name = "old api retired"
+kind = "crash"
+target = "old-api"
+at = "0s"
+"#
+    ))
+}
+
+#[test]
+fn an_emptied_dns_record_fails_users_until_caches_expire() {
+    let s = dns_fault("");
+    let u = &s.clients["users"];
+    // Ten minutes of empty answers, plus up to one TTL of cached empty answers after the fix.
+    assert!((600.0..=720.0).contains(&u.downtime_s), "{u:?}");
+    assert!(u.errors > 10_000, "{u:?}");
+    assert_eq!(
+        s.components["api"].arrivals + u.errors,
+        u.requests,
+        "no request reached api"
+    );
+}
+
+#[test]
+fn a_wrong_dns_record_sends_users_to_the_wrong_place() {
+    let s = dns_fault("answer = \"wrong\"\nto = \"old-api\"");
+    let u = &s.clients["users"];
+    assert!((600.0..=720.0).contains(&u.downtime_s), "{u:?}");
+    assert!(u.timeouts > 10_000, "{u:?}");
+    assert!(s.components["old-api"].dropped > 10_000);
+}

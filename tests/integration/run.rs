@@ -344,3 +344,46 @@ fn every_shipped_scenario_validates_and_runs() {
         assert!(out.join("summary.json").exists(), "{name}");
     }
 }
+
+#[test]
+fn dns_record_faults_are_checked_against_the_records_served() {
+    let dir = scratch("dns-record-bad");
+    let path = dir.join("dns.toml");
+    let text = r#"[scenario]
+name = "dns"
+duration = "1h"
+
+[components.users]
+kind = "client"
+rate = 1.0
+target = "api.example.com"
+
+[components.resolver]
+kind = "resolver"
+dns = "dns"
+
+[components.dns]
+kind = "dns"
+records = [{ name = "api.example.com", targets = ["api"] }]
+
+[components.api]
+kind = "service"
+
+[[faults]]
+kind = "dns_record"
+target = "dns"
+record = "api.exmaple.com"
+at = "5m"
+answer = "wrong"
+"#;
+    std::fs::write(&path, text).unwrap();
+    let o = outagesim(&["validate", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("faults.0.record: 'dns' serves no record named 'api.exmaple.com'"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean 'api.example.com'?"), "{err}");
+    assert!(err.contains("faults.0.to"), "{err}");
+}
