@@ -199,6 +199,35 @@ fn collect(
                 .map(move |(i, e)| (e.time, id, i, e))
         })
         .collect();
+    // Link faults belong to no entity: they are logged here, after entities at equal times.
+    for (k, lf) in world.link_faults.iter().enumerate() {
+        let f = &world.spec.faults[lf.fault];
+        let names = match lf.level {
+            spec::Level::Zone => &world.zones,
+            spec::Level::Region => &world.regions,
+            spec::Level::Segment => &world.segments,
+        };
+        let level = lf.level.name();
+        let target = format!(
+            "{level} {} <-> {level} {}",
+            names[lf.a as usize], names[lf.b as usize]
+        );
+        let detail = format!("{} ({})", f.name, f.kind.name());
+        for (j, (time, kind)) in [(lf.at, "fault_start"), (lf.end, "fault_end")]
+            .into_iter()
+            .enumerate()
+        {
+            if time < world.spec.duration.0 {
+                let entry = LogEntry {
+                    time,
+                    kind,
+                    target: target.clone(),
+                    detail: detail.clone(),
+                };
+                log.push((time, usize::MAX, 2 * k + j, entry));
+            }
+        }
+    }
     log.sort_by_key(|(t, id, i, _)| (*t, *id, *i));
     RunResult {
         spec: world.spec,

@@ -13,7 +13,7 @@ use super::spec::{
     Balance, CheckKind, FaultKind, HealthCheckSpec, KindSpec, NoneHealthy, RetrySpec, Routing,
     ServerSpec, Target,
 };
-use super::world::World;
+use super::world::{LinkEffect, World};
 use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
 use crate::engine::{Context, EntityId, Model, SimTime};
 use std::collections::VecDeque;
@@ -221,10 +221,32 @@ fn send_self(cx: &mut Cx, delay: u64, t: Timer) {
     cx.send(me, SimTime(delay), Msg::Timer(t));
 }
 
+/// Applies partitions and link degradations to a message from the current entity to `dst`:
+/// None if it is lost, else the extra latency it suffers.
+fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
+    if w.link_faults.is_empty() {
+        return Some(0);
+    }
+    match w.link_effect(cx.me(), dst, cx.now().0) {
+        LinkEffect::Clear => Some(0),
+        LinkEffect::Cut => None,
+        LinkEffect::Degraded { latency, loss } => {
+            if loss > 0.0 && unit_f64(cx.rng()) < loss {
+                None
+            } else {
+                Some(latency)
+            }
+        }
+    }
+}
+
 /// Sends `msg` from the current entity to `dst`, through the network group joining their
 /// segments if they differ.
 fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
     let me = cx.me();
+    let Some(extra) = link_check(w, cx, dst) else {
+        return;
+    };
     let is_device = |e: EntityId| {
         matches!(
             w.spec.groups[w.entities[e as usize].group].kind,
@@ -237,7 +259,7 @@ fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
         w.device_between(me, dst)
     };
     match device {
-        None => cx.send(dst, SimTime(w.latency(me, dst)), msg),
+        None => cx.send(dst, SimTime(w.latency(me, dst) + extra), msg),
         Some(g) => {
             let n = w.replicas(g) as u64;
             let r = splitmix64(((me as u64) << 32) | dst as u64) % n;
@@ -246,7 +268,7 @@ fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
                 to: dst,
                 inner: Box::new(msg),
             };
-            cx.send(dev, SimTime(w.latency(me, dev)), relay);
+            cx.send(dev, SimTime(w.latency(me, dev) + extra), relay);
         }
     }
 }
@@ -935,6 +957,8 @@ impl Node {
                 FaultKind::CapacityLoss { fraction, .. } => e.lost = e.lost.max(fraction),
                 FaultKind::Crash { .. }
                 | FaultKind::DnsRecord { .. }
+                | FaultKind::Partition
+                | FaultKind::LinkDegradation { .. }
                 | FaultKind::ZoneOutage
                 | FaultKind::RegionOutage
                 | FaultKind::TrafficSurge { .. } => {}
@@ -978,7 +1002,10 @@ impl Node {
             return;
         };
         if let Some((to, inner)) = job.relay.take() {
-            cx.send(to, SimTime(w.latency(self.me, to)), *inner);
+            // The relay's second hop crosses links too.
+            if let Some(extra) = link_check(w, cx, to) {
+                cx.send(to, SimTime(w.latency(self.me, to) + extra), *inner);
+            }
             self.finish(w, cx, slot, gen_, Status::Ok, 0);
             return;
         }
@@ -1739,6 +1766,8 @@ impl Node {
                 }
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }
+            // Link faults act in `transmit`, and are logged when the run is collected.
+            FaultKind::Partition | FaultKind::LinkDegradation { .. } => {}
             FaultKind::TrafficSurge { multiplier, ramp } => {
                 let detail = format!("{} (traffic_surge x{multiplier}, ramp {})", f.name, ramp);
                 self.log(w, now, kind, detail);

@@ -516,12 +516,38 @@ pub struct FaultSpec {
     pub kind: FaultKind,
 }
 
-/// What a fault's `target` names: a group, or (zone and region outages) a failure domain.
+/// What a fault's `target` names: a group, or (zone and region outages) a failure domain, or
+/// (partitions and link degradations) the link between two domains of one level.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FaultTarget {
     Group(usize),
     Zone(String),
     Region(String),
+    /// `between = ["a", "b"]` with `level = "zone" | "region" | "segment"`.
+    Link {
+        level: Level,
+        a: String,
+        b: String,
+    },
+}
+
+/// A level of placement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Zone,
+    Region,
+    Segment,
+}
+
+impl Level {
+    /// The word of the scenario file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Zone => "zone",
+            Level::Region => "region",
+            Level::Segment => "segment",
+        }
+    }
 }
 
 impl FaultSpec {
@@ -559,6 +585,7 @@ impl FaultSpec {
                         .get(replica as usize)
                         .is_some_and(|p| &p.region == r)
             }
+            FaultTarget::Link { .. } => false,
         }
     }
 }
@@ -596,6 +623,11 @@ pub enum FaultKind {
         /// None: an empty answer; Some(group): a wrong one.
         wrong_to: Option<usize>,
     },
+    /// `kind = "partition"`: nothing gets through between the two domains of `between`.
+    Partition,
+    /// `kind = "link_degradation"`: messages between the two domains take `latency` longer
+    /// (default "0s") and are lost with probability `loss` (default 0).
+    LinkDegradation { latency: SimTime, loss: f64 },
     /// `kind = "zone_outage"`, `target = "<zone>"`: every component replica in the zone
     /// crashes at once.
     ZoneOutage,
@@ -617,6 +649,8 @@ impl FaultKind {
             FaultKind::Error { .. } => "error",
             FaultKind::CapacityLoss { .. } => "capacity_loss",
             FaultKind::DnsRecord { .. } => "dns_record",
+            FaultKind::Partition => "partition",
+            FaultKind::LinkDegradation { .. } => "link_degradation",
             FaultKind::ZoneOutage => "zone_outage",
             FaultKind::RegionOutage => "region_outage",
             FaultKind::TrafficSurge { .. } => "traffic_surge",
@@ -632,9 +666,11 @@ impl FaultKind {
             | FaultKind::Error { replicas, .. }
             | FaultKind::CapacityLoss { replicas, .. }
             | FaultKind::DnsRecord { replicas, .. } => Some(replicas),
-            FaultKind::TrafficSurge { .. } | FaultKind::ZoneOutage | FaultKind::RegionOutage => {
-                None
-            }
+            FaultKind::TrafficSurge { .. }
+            | FaultKind::ZoneOutage
+            | FaultKind::RegionOutage
+            | FaultKind::Partition
+            | FaultKind::LinkDegradation { .. } => None,
         }
     }
 }

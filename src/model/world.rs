@@ -3,7 +3,7 @@
 //! segments. Built once from a `Spec`; shared by every partition.
 
 use super::sample::draw;
-use super::spec::{Dist, FailureUnit, KindSpec, Spec, Target};
+use super::spec::{Dist, FailureUnit, FaultKind, FaultTarget, KindSpec, Level, Spec, Target};
 use crate::engine::rng::{derive_seed, entity_stream};
 use crate::engine::{EntityId, SimTime};
 use std::collections::BTreeMap;
@@ -43,9 +43,38 @@ pub struct World {
     pub nbuckets: usize,
     /// Smallest latency between entities of different regions (None with one region).
     pub lookahead: Option<SimTime>,
+    /// Partitions and link degradations, with their domains as indices.
+    pub link_faults: Vec<LinkFault>,
     /// Per entity: its down times from `[[failures]]` as (failure number, down, up), drawn
     /// when the world is built from streams of (seed, failure, unit) alone.
     pub outages: Vec<Vec<(u16, u64, u64)>>,
+}
+
+/// A partition or link degradation between two domains of one level, while it lasts.
+#[derive(Clone, Debug)]
+pub struct LinkFault {
+    pub fault: usize,
+    pub at: u64,
+    pub end: u64,
+    pub level: Level,
+    pub a: u16,
+    pub b: u16,
+    pub cut: bool,
+    pub latency: u64,
+    pub loss: f64,
+}
+
+/// What the link faults do to a message between two entities now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LinkEffect {
+    Clear,
+    /// Partitioned: the message is lost.
+    Cut,
+    /// Delayed by `latency`, lost with probability `loss`.
+    Degraded {
+        latency: u64,
+        loss: f64,
+    },
 }
 
 /// Alternating up and down periods over `[0, end)`, starting up.
@@ -200,6 +229,36 @@ impl World {
         for o in &mut outages {
             o.sort_by_key(|&(fi, d, _)| (d, fi));
         }
+        let mut link_faults = Vec::new();
+        for (i, f) in spec.faults.iter().enumerate() {
+            let FaultTarget::Link { level, a, b } = &f.target else {
+                continue;
+            };
+            let names = match level {
+                Level::Zone => &zones,
+                Level::Region => &regions,
+                Level::Segment => &segments,
+            };
+            let find = |n: &str| names.iter().position(|x| x == n).map(|p| p as u16);
+            let (Some(a), Some(b)) = (find(a), find(b)) else {
+                continue; // validation guarantees both exist
+            };
+            let (cut, latency, loss) = match f.kind {
+                FaultKind::LinkDegradation { latency, loss } => (false, latency.0, loss),
+                _ => (true, 0, 0.0),
+            };
+            link_faults.push(LinkFault {
+                fault: i,
+                at: f.at.0,
+                end: f.duration.map_or(u64::MAX, |d| f.at.0.saturating_add(d.0)),
+                level: *level,
+                a,
+                b,
+                cut,
+                latency,
+                loss,
+            });
+        }
         let mut w = World {
             spec,
             first,
@@ -215,6 +274,7 @@ impl World {
             bucket,
             nbuckets,
             lookahead: None,
+            link_faults,
             outages,
         };
         w.lookahead = w.compute_lookahead();
@@ -301,6 +361,39 @@ impl World {
         } else {
             self.devices[sa as usize][sb as usize]
         }
+    }
+
+    /// What partitions and link degradations do now to a message from `x` to `y`.
+    pub fn link_effect(&self, x: EntityId, y: EntityId, now: u64) -> LinkEffect {
+        let (ex, ey) = (&self.entities[x as usize], &self.entities[y as usize]);
+        let mut effect = LinkEffect::Clear;
+        for f in &self.link_faults {
+            if now < f.at || now >= f.end {
+                continue;
+            }
+            let (dx, dy) = match f.level {
+                Level::Zone => (ex.zone, ey.zone),
+                Level::Region => (ex.region, ey.region),
+                Level::Segment => (ex.segment, ey.segment),
+            };
+            if !((dx == f.a && dy == f.b) || (dx == f.b && dy == f.a)) {
+                continue;
+            }
+            if f.cut {
+                return LinkEffect::Cut;
+            }
+            effect = match effect {
+                LinkEffect::Degraded { latency, loss } => LinkEffect::Degraded {
+                    latency: latency + f.latency,
+                    loss: 1.0 - (1.0 - loss) * (1.0 - f.loss),
+                },
+                _ => LinkEffect::Degraded {
+                    latency: f.latency,
+                    loss: f.loss,
+                },
+            };
+        }
+        effect
     }
 
     /// The partition (region index) of every entity.

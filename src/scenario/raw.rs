@@ -376,6 +376,14 @@ pub struct RawFault {
     pub answer: Option<String>,
     /// DNS record: where a wrong answer points.
     pub to: Option<String>,
+    /// Partition, link degradation: the two domains.
+    pub between: Option<Vec<String>>,
+    /// Partition, link degradation: "zone", "region" or "segment".
+    pub level: Option<String>,
+    /// Link degradation: added one-way latency.
+    pub latency: Option<Dur>,
+    /// Link degradation: loss probability.
+    pub loss: Option<f64>,
     /// Set when the table could not be read at all.
     #[serde(skip)]
     pub unreadable: bool,

@@ -313,6 +313,10 @@ pub fn describe(spec: &Spec) -> String {
             FaultTarget::Group(g) => name(spec, *g).to_owned(),
             FaultTarget::Zone(z) => format!("zone {z}"),
             FaultTarget::Region(r) => format!("region {r}"),
+            FaultTarget::Link { level, a, b } => {
+                let l = level.name();
+                format!("the link between {l} {a} and {l} {b}")
+            }
         };
         let what = match (&f.kind, f.kind.replicas(), f.group()) {
             (FaultKind::TrafficSurge { multiplier, ramp }, _, _) => {

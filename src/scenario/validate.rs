@@ -10,7 +10,7 @@ use crate::engine::{SimTime, parse_duration};
 use crate::model::spec::{
     Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
     FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GroupSpec,
-    HealthCheckSpec, Jitter, KindSpec, LbSpec, LinkSpec, NetworkDeviceSpec, NetworkSpec,
+    HealthCheckSpec, Jitter, KindSpec, LbSpec, Level, LinkSpec, NetworkDeviceSpec, NetworkSpec,
     NoneHealthy, Placement, ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing, ServerSpec,
     ServiceSpec, Spec, StorageSpec, Target,
 };
@@ -401,6 +401,77 @@ impl<'a> Check<'a> {
             );
             None
         }
+    }
+
+    /// The link between two domains of one level, from `between` and `level`.
+    fn link_ref(&mut self, base: &[String], f: &RawFault) -> Option<FaultTarget> {
+        let level = match f.level.as_deref() {
+            None => {
+                self.missing(
+                    join(base, "level"),
+                    "add level = \"zone\", \"region\" or \"segment\"",
+                );
+                None
+            }
+            Some("zone") => Some(Level::Zone),
+            Some("region") => Some(Level::Region),
+            Some("segment") => Some(Level::Segment),
+            Some(other) => {
+                self.push(
+                    Issue::new(join(base, "level"), format!("unknown level '{other}'"))
+                        .value(other.to_owned())
+                        .hint(suggest(other, "levels", &["zone", "region", "segment"])),
+                );
+                None
+            }
+        };
+        let pair = match f.between.as_deref() {
+            None => {
+                self.missing(
+                    join(base, "between"),
+                    "add between = [\"<one side>\", \"<the other>\"]",
+                );
+                None
+            }
+            Some([a, b]) if a != b => Some((a.clone(), b.clone())),
+            Some(other) => {
+                self.push(
+                    Issue::new(join(base, "between"), "names two different domains")
+                        .value(format!("{other:?}"))
+                        .hint("e.g. between = [\"us-east-1a\", \"us-east-1b\"]".to_owned()),
+                );
+                None
+            }
+        };
+        let (level, (a, b)) = (level?, pair?);
+        let mut known: Vec<String> = Vec::new();
+        for p in self.placements.iter().flatten().flatten() {
+            let x = match level {
+                Level::Zone => &p.zone,
+                Level::Region => &p.region,
+                Level::Segment => &p.segment,
+            };
+            if !known.contains(x) {
+                known.push(x.clone());
+            }
+        }
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        let mut ok = true;
+        for (k, name) in [&a, &b].into_iter().enumerate() {
+            if !known.contains(&name.as_str()) {
+                let hint = suggest(name, &format!("{}s", level.name()), &known);
+                self.push(
+                    Issue::new(
+                        join(&join(base, "between"), k),
+                        format!("no component is placed in {} '{name}'", level.name()),
+                    )
+                    .value(name.clone())
+                    .hint(hint),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(FaultTarget::Link { level, a, b })
     }
 
     /// A zone or region some component is placed in, as a fault target.
@@ -2454,6 +2525,8 @@ impl<'a> Check<'a> {
             "traffic_surge",
             "zone_outage",
             "region_outage",
+            "partition",
+            "link_degradation",
         ];
         let kind = match f.kind.as_deref() {
             None => {
@@ -2478,7 +2551,9 @@ impl<'a> Check<'a> {
             Some("region_outage") => Some("region"),
             _ => None,
         };
+        let link = matches!(kind, Some("partition" | "link_degradation"));
         let (target, domain_target) = match (f.target.as_deref(), domain) {
+            (_, _) if link => (None, self.link_ref(&base, f)),
             (None, _) => {
                 let what = domain.unwrap_or("component");
                 self.missing(
@@ -2517,6 +2592,11 @@ impl<'a> Check<'a> {
             ("record", f.record.is_some()),
             ("answer", f.answer.is_some()),
             ("to", f.to.is_some()),
+            ("target", link && f.target.is_some()),
+            ("between", f.between.is_some()),
+            ("level", f.level.is_some()),
+            ("latency", f.latency.is_some()),
+            ("loss", f.loss.is_some()),
         ]
         .iter()
         .filter(|(_, s)| *s)
@@ -2524,6 +2604,8 @@ impl<'a> Check<'a> {
         .collect();
         let allowed: &[&str] = match kind {
             "zone_outage" | "region_outage" => &[],
+            "partition" => &["between", "level"],
+            "link_degradation" => &["between", "level", "latency", "loss"],
             "crash" | "hang" => &["replicas"],
             "slow" => &["replicas", "factor"],
             "error" => &["replicas", "probability", "wrong"],
@@ -2534,7 +2616,28 @@ impl<'a> Check<'a> {
         self.not_applicable(&base, &present, allowed, &format!("fault kind '{kind}'"));
         let target_kind = target.and_then(|t| self.kinds[t]);
         let tname = f.target.clone().unwrap_or_default();
-        let fault_kind = if let Some(field) = domain {
+        let fault_kind = if link {
+            if kind == "partition" {
+                Some(FaultKind::Partition)
+            } else {
+                let latency = self.dur(join(&base, "latency"), f.latency.as_ref(), SimTime::ZERO);
+                let loss = match f.loss {
+                    None => Some(0.0),
+                    Some(l) => self.fraction(join(&base, "loss"), l),
+                };
+                if f.latency.is_none() && f.loss.is_none() {
+                    self.push(
+                        Issue::new(base.clone(), "a link_degradation needs latency or loss")
+                            .hint("add latency = \"200ms\" and/or loss = 0.1".to_owned()),
+                    );
+                    return None;
+                }
+                Some(FaultKind::LinkDegradation {
+                    latency: latency?,
+                    loss: loss?,
+                })
+            }
+        } else if let Some(field) = domain {
             Some(if field == "zone" {
                 FaultKind::ZoneOutage
             } else {

@@ -881,3 +881,110 @@ fn a_wrong_dns_record_sends_users_to_the_wrong_place() {
     assert!(u.timeouts > 10_000, "{u:?}");
     assert!(s.components["old-api"].dropped > 10_000);
 }
+
+fn two_zones(fault: &str) -> (Summary, Vec<outagesim::model::node::LogEntry>) {
+    let text = format!(
+        r#"
+[scenario]
+name = "links"
+duration = "30m"
+seed = 12
+
+[components.users]
+kind = "client"
+rate = 50.0
+target = "api"
+zone = "a"
+timeout = "2s"
+
+[components.api]
+kind = "service"
+zone = "b"
+workers = 50
+service_time = "1ms"
+
+[[faults]]
+name = "link"
+between = ["a", "b"]
+level = "zone"
+at = "10m"
+duration = "10m"
+{fault}
+"#
+    );
+    let spec = scenario::load(&text, "links.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    (summarize(&r, 0.0), r.log)
+}
+
+#[test]
+fn a_partition_cuts_a_link_for_its_duration() {
+    let (s, log) = two_zones("kind = \"partition\"");
+    let u = &s.clients["users"];
+    assert!((600.0..=660.0).contains(&u.downtime_s), "{u:?}");
+    assert!(u.timeouts > 25_000, "{u:?}");
+    let kinds: Vec<_> = log
+        .iter()
+        .map(|e| (e.time / 1_000_000_000, e.kind, e.target.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (600, "fault_start", "zone a <-> zone b"),
+            (1200, "fault_end", "zone a <-> zone b")
+        ]
+    );
+}
+
+#[test]
+fn link_degradation_adds_latency_and_loses_messages() {
+    let (s, _) = two_zones("kind = \"link_degradation\"\nlatency = \"300ms\"\nloss = 0.1");
+    let u = &s.clients["users"];
+    // For a third of the run, a request and its answer each cross the link: 600 ms more,
+    // and a 1 - 0.9^2 = 19% chance to be lost, so about 6.3% of all requests time out.
+    let lost = u.timeouts as f64 / u.requests as f64;
+    assert!((lost - 0.19 / 3.0).abs() < 0.01, "{u:?}");
+    // The slowed third sits above the 90th percentile: about 603 ms (histogram bins are ~4%
+    // wide), against 3 ms without the fault.
+    assert!(u.latency_s.p90 > 0.55, "{u:?}");
+}
+
+#[test]
+fn link_faults_name_known_domains_of_one_level() {
+    let base = r#"
+[scenario]
+name = "links"
+duration = "30m"
+
+[components.users]
+kind = "client"
+rate = 1.0
+target = "api"
+zone = "a"
+
+[components.api]
+kind = "service"
+zone = "b"
+"#;
+    let bad = format!(
+        "{base}\n[[faults]]\nkind = \"partition\"\nbetween = [\"a\", \"c\"]\nlevel = \"zone\"\nat = \"1m\"\n"
+    );
+    let e = scenario::load(&bad, "l.toml", &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("faults.0.between.1: no component is placed in zone 'c'"),
+        "{e}"
+    );
+    let bad = format!(
+        "{base}\n[[faults]]\nkind = \"link_degradation\"\nbetween = [\"a\", \"b\"]\nlevel = \"rack\"\nat = \"1m\"\nloss = 0.5\n"
+    );
+    let e = scenario::load(&bad, "l.toml", &[]).unwrap_err().to_string();
+    assert!(e.contains("faults.0.level: unknown level 'rack'"), "{e}");
+    let bad = format!(
+        "{base}\n[[faults]]\nkind = \"link_degradation\"\nbetween = [\"a\", \"b\"]\nlevel = \"zone\"\nat = \"1m\"\n"
+    );
+    let e = scenario::load(&bad, "l.toml", &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("a link_degradation needs latency or loss"),
+        "{e}"
+    );
+}
