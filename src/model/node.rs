@@ -465,12 +465,18 @@ impl Node {
                 factor = f;
             }
         }
+        // A new source is silent outside its fault windows.
+        let (mut new_source, mut appeared) = (false, false);
         for f in &w.spec.faults {
             if f.group() != Some(self.group) {
                 continue;
             }
+            let end = f.duration.map_or(u64::MAX, |d| f.at.0.saturating_add(d.0));
+            if matches!(f.kind, FaultKind::NewSource) {
+                new_source = true;
+                appeared |= now >= f.at.0 && now < end;
+            }
             if let FaultKind::TrafficSurge { multiplier, ramp } = f.kind {
-                let end = f.duration.map_or(u64::MAX, |d| f.at.0.saturating_add(d.0));
                 if now >= f.at.0 && now < end {
                     let into = now - f.at.0;
                     let m = if ramp.0 > 0 && into < ramp.0 {
@@ -482,7 +488,11 @@ impl Node {
                 }
             }
         }
-        c.rate * factor
+        if new_source && !appeared {
+            0.0
+        } else {
+            c.rate * factor
+        }
     }
 
     fn on_arrival_timer(&mut self, w: &World, cx: &mut Cx) {
@@ -956,6 +966,7 @@ impl Node {
                 }
                 FaultKind::CapacityLoss { fraction, .. } => e.lost = e.lost.max(fraction),
                 FaultKind::Crash { .. }
+                | FaultKind::NewSource
                 | FaultKind::DnsRecord { .. }
                 | FaultKind::Partition
                 | FaultKind::LinkDegradation { .. }
@@ -1768,6 +1779,9 @@ impl Node {
             }
             // Link faults act in `transmit`, and are logged when the run is collected.
             FaultKind::Partition | FaultKind::LinkDegradation { .. } => {}
+            FaultKind::NewSource => {
+                self.log(w, now, kind, format!("{} (new_source)", f.name));
+            }
             FaultKind::TrafficSurge { multiplier, ramp } => {
                 let detail = format!("{} (traffic_surge x{multiplier}, ramp {})", f.name, ramp);
                 self.log(w, now, kind, detail);

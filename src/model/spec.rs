@@ -623,6 +623,9 @@ pub enum FaultKind {
         /// None: an empty answer; Some(group): a wrong one.
         wrong_to: Option<usize>,
     },
+    /// `kind = "new_source"` on a client group: the group sends nothing except while this
+    /// fault lasts, when it sends at its `rate` (an unknown source appearing: a new top talker).
+    NewSource,
     /// `kind = "partition"`: nothing gets through between the two domains of `between`.
     Partition,
     /// `kind = "link_degradation"`: messages between the two domains take `latency` longer
@@ -649,6 +652,7 @@ impl FaultKind {
             FaultKind::Error { .. } => "error",
             FaultKind::CapacityLoss { .. } => "capacity_loss",
             FaultKind::DnsRecord { .. } => "dns_record",
+            FaultKind::NewSource => "new_source",
             FaultKind::Partition => "partition",
             FaultKind::LinkDegradation { .. } => "link_degradation",
             FaultKind::ZoneOutage => "zone_outage",
@@ -667,6 +671,7 @@ impl FaultKind {
             | FaultKind::CapacityLoss { replicas, .. }
             | FaultKind::DnsRecord { replicas, .. } => Some(replicas),
             FaultKind::TrafficSurge { .. }
+            | FaultKind::NewSource
             | FaultKind::ZoneOutage
             | FaultKind::RegionOutage
             | FaultKind::Partition

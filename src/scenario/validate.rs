@@ -2523,6 +2523,7 @@ impl<'a> Check<'a> {
             "capacity_loss",
             "dns_record",
             "traffic_surge",
+            "new_source",
             "zone_outage",
             "region_outage",
             "partition",
@@ -2605,6 +2606,7 @@ impl<'a> Check<'a> {
         let allowed: &[&str] = match kind {
             "zone_outage" | "region_outage" => &[],
             "partition" => &["between", "level"],
+            "new_source" => &[],
             "link_degradation" => &["between", "level", "latency", "loss"],
             "crash" | "hang" => &["replicas"],
             "slow" => &["replicas", "factor"],
@@ -2643,7 +2645,7 @@ impl<'a> Check<'a> {
             } else {
                 FaultKind::RegionOutage
             })
-        } else if kind != "traffic_surge" {
+        } else if kind != "traffic_surge" && kind != "new_source" {
             if target_kind == Some(Kind::Client) {
                 self.push(
                     Issue::new(
@@ -2814,13 +2816,22 @@ impl<'a> Check<'a> {
                     Issue::new(
                         join(&base, "target"),
                         format!(
-                            "traffic_surge applies to client components, and '{tname}' is {}",
+                            "{kind} applies to client components, and '{tname}' is {}",
                             k.a()
                         ),
                     )
                     .value(tname.clone())
                     .hint(format!("clients: {}", list(&clients))),
                 );
+            }
+            if kind == "new_source" {
+                return Some(FaultSpec {
+                    name: f.name.clone().unwrap_or_else(|| format!("{kind}-{tname}")),
+                    target: FaultTarget::Group(target?),
+                    at: at?,
+                    duration: duration?,
+                    kind: FaultKind::NewSource,
+                });
             }
             let multiplier = match f.multiplier {
                 None => {

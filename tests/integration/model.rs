@@ -988,3 +988,49 @@ zone = "b"
         "{e}"
     );
 }
+
+#[test]
+fn a_new_source_appears_only_for_its_fault_and_crowds_out_users() {
+    let s = simulate(
+        r#"
+[scenario]
+name = "newsource"
+duration = "30m"
+
+[components.users]
+kind = "client"
+rate = 50.0
+target = "api"
+timeout = "2s"
+
+[components.scraper]
+kind = "client"
+rate = 1500.0
+target = "api"
+timeout = "2s"
+
+[components.api]
+kind = "service"
+workers = 10
+queue = 20
+service_time = "10ms"
+
+[[faults]]
+name = "scraper appears"
+kind = "new_source"
+target = "scraper"
+at = "10m"
+duration = "5m"
+"#,
+    );
+    let scraper = &s.clients["scraper"];
+    // 1,500/s for 5 minutes only: 450,000 (Poisson sd 671, so ±1% is 6 sigma).
+    let n = scraper.requests as f64;
+    assert!((n - 450_000.0).abs() / 450_000.0 < 0.01, "{scraper:?}");
+    // 15 erlangs of work on 10 workers with 20 waiting places: while the source is there,
+    // about a third of everyone's requests are rejected, users' included; before and after,
+    // users are alone and fine.
+    let users = &s.clients["users"];
+    assert!((240.0..=360.0).contains(&users.downtime_s), "{users:?}");
+    assert!(users.errors > 1_000, "{users:?}");
+}
