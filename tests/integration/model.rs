@@ -1034,3 +1034,57 @@ duration = "5m"
     assert!((240.0..=360.0).contains(&users.downtime_s), "{users:?}");
     assert!(users.errors > 1_000, "{users:?}");
 }
+
+/// A service at 80% load, a two-minute surge to twice the traffic, clients that retry up to
+/// five times; the queue is unbounded and the service finishes work its callers abandoned.
+fn retry_storm(retry: &str) -> Summary {
+    simulate(&format!(
+        r#"
+[scenario]
+name = "storm"
+duration = "40m"
+seed = 3
+
+[components.users]
+kind = "client"
+rate = 80.0
+target = "api"
+timeout = "1s"
+retry = {retry}
+
+[components.api]
+kind = "service"
+workers = 10
+service_time = "100ms"
+
+[[faults]]
+name = "surge"
+kind = "traffic_surge"
+target = "users"
+at = "5m"
+duration = "2m"
+multiplier = 2.0
+"#
+    ))
+}
+
+#[test]
+fn a_retry_storm_outlives_its_trigger_and_a_retry_budget_ends_it() {
+    // Without a budget, every timed-out attempt is retried at once: 80 requests/s become
+    // about 4.5 attempts each, far beyond the 100/s the service can do, so it stays down to
+    // the end although the surge stopped at 7 minutes: a metastable failure.
+    let storm = retry_storm("{ attempts = 5 }");
+    let u = &storm.clients["users"];
+    assert!(u.downtime_s >= 33.0 * 60.0, "{u:?}");
+    assert!(u.attempts as f64 / (u.requests as f64) > 4.0, "{u:?}");
+    // A 10% retry budget caps attempts near 1.1 per request: the backlog drains and the
+    // service comes back.
+    let budget = retry_storm("{ attempts = 5, budget = 0.1 }");
+    let b = &budget.clients["users"];
+    assert!(b.downtime_s <= 20.0 * 60.0, "{b:?}");
+    assert_eq!(
+        b.longest_outage_s, b.downtime_s,
+        "one outage, then recovery"
+    );
+    assert!(b.attempts as f64 / (b.requests as f64) < 1.2, "{b:?}");
+}
