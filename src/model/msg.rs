@@ -50,6 +50,8 @@ pub struct Req {
 pub enum Timer {
     /// Client: time for the next candidate arrival.
     Arrival,
+    /// Closed-loop client: a user has finished thinking and sends a request.
+    Think,
     /// Client: start attempt `attempt` of user request `slot`/`gen_`.
     Attempt { slot: u32, gen_: u32, attempt: u32 },
     /// An outbound call's deadline.

@@ -10,8 +10,8 @@ use super::metrics::{ClientBucket, ServerBucket};
 use super::msg::{Msg, Req, ReqKind, Status, Timer};
 use super::sample::{Slab, backoff, draw};
 use super::spec::{
-    Balance, CheckKind, FaultKind, HealthCheckSpec, KindSpec, NoneHealthy, RetrySpec, Routing,
-    ServerSpec, Target,
+    Balance, CheckKind, ClientSpec, FaultKind, HealthCheckSpec, KindSpec, NoneHealthy, RetrySpec,
+    Routing, ServerSpec, Target,
 };
 use super::world::{LinkEffect, World};
 use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
@@ -409,6 +409,18 @@ impl Model for OutageModel {
         if node.lambda_max > 0.0 {
             node.schedule_arrival(cx);
         }
+        if let KindSpec::Client(ClientSpec {
+            population: Some(p),
+            ..
+        }) = &w.spec.groups[node.group].kind
+        {
+            // Users start spread over one think time.
+            for _ in 0..p.users {
+                let d = draw(&p.think, cx.rng());
+                let start = below(cx.rng(), d.max(1));
+                send_self(cx, start, Timer::Think);
+            }
+        }
         if let Some(ch) = &node.checker {
             let first = below(cx.rng(), ch.spec.interval.0.max(1));
             send_self(cx, first, Timer::HealthTick);
@@ -503,17 +515,32 @@ impl Node {
         let lambda = self.rate_now(w, now);
         let accept = unit_f64(cx.rng()) * self.lambda_max < lambda;
         if accept && !self.crashed {
-            let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
-                return;
-            };
-            let write = c.write_fraction > 0.0 && unit_f64(cx.rng()) < c.write_fraction;
-            let b = w.bucket_of(now);
-            self.client_series[b].requests += 1;
-            let gen_ = self.next_gen();
-            let slot = self.users.insert(gen_, User { start: now, write });
-            self.start_attempt(w, cx, slot, gen_, 1);
+            self.new_request(w, cx);
         }
         self.schedule_arrival(cx);
+    }
+
+    /// A user request starts: counted, and its first attempt sent.
+    fn new_request(&mut self, w: &World, cx: &mut Cx) {
+        let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+            return;
+        };
+        let now = cx.now().0;
+        let write = c.write_fraction > 0.0 && unit_f64(cx.rng()) < c.write_fraction;
+        self.client_series[w.bucket_of(now)].requests += 1;
+        let gen_ = self.next_gen();
+        let slot = self.users.insert(gen_, User { start: now, write });
+        self.start_attempt(w, cx, slot, gen_, 1);
+    }
+
+    /// A closed-loop user starts thinking (then sends its next request).
+    fn think(&self, w: &World, cx: &mut Cx) {
+        if let KindSpec::Client(c) = &w.spec.groups[self.group].kind {
+            if let Some(p) = &c.population {
+                let d = draw(&p.think, cx.rng());
+                send_self(cx, d, Timer::Think);
+            }
+        }
     }
 
     fn start_attempt(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
@@ -573,6 +600,7 @@ impl Node {
         let Some(user) = self.users.remove(slot, gen_) else {
             return;
         };
+        self.think(w, cx);
         let b = &mut self.client_series[w.bucket_of(now)];
         match out {
             Outcome::Ok => b.successes += 1,
@@ -1661,6 +1689,11 @@ impl Node {
     fn on_timer(&mut self, w: &World, cx: &mut Cx, t: Timer) {
         match t {
             Timer::Arrival => self.on_arrival_timer(w, cx),
+            Timer::Think => {
+                if cx.now().0 < w.spec.duration.0 {
+                    self.new_request(w, cx);
+                }
+            }
             Timer::Attempt {
                 slot,
                 gen_,

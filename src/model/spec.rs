@@ -211,11 +211,17 @@ pub enum Target {
     Dns { name: String, resolver: usize },
 }
 
-/// `kind = "client"`: a source of user requests.
+/// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
+/// (`concurrency`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientSpec {
-    /// `rate`: user requests per second (Poisson).
+    /// `rate`: user requests per second (Poisson), whatever happens to earlier ones. 0 for a
+    /// closed-loop client.
     pub rate: f64,
+    /// `concurrency = N` with `think_time` (a distribution, default "1s"): N users, each of
+    /// whom sends a request, waits for its final outcome (retries included), thinks, and
+    /// starts again. Under trouble they send less, as people and blocking callers do.
+    pub population: Option<Population>,
     /// `profile = [["0s", 1.0], ["30m", 2.0]]`: from each time on, the rate is multiplied by
     /// the factor (piecewise constant; before the first point the factor is 1).
     pub profile: Vec<(SimTime, f64)>,
@@ -227,6 +233,13 @@ pub struct ClientSpec {
     pub retry: RetrySpec,
     /// `write_fraction`: share of requests that are writes (matters to storage; default 0).
     pub write_fraction: f64,
+}
+
+/// A closed-loop client population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Population {
+    pub users: u32,
+    pub think: Dist,
 }
 
 /// `kind = "resolver"`: a caching DNS resolver.

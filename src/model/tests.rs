@@ -33,6 +33,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                 placement: vec![place()],
                 kind: KindSpec::Client(ClientSpec {
                     rate,
+                    population: None,
                     profile: vec![],
                     target: Target::Group(1),
                     timeout: SimTime::from_hours(1),

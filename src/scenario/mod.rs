@@ -76,6 +76,7 @@ mod tests {
                     placement: place(),
                     kind: KindSpec::Client(ClientSpec {
                         rate: 8.0,
+                        population: None,
                         profile: vec![],
                         target: Target::Group(1),
                         timeout: SimTime::HOUR,

@@ -237,6 +237,9 @@ pub struct RawComponent {
     pub service_time: Option<RawDist>,
     // Client.
     pub rate: Option<f64>,
+    /// Client: a closed-loop population instead of a rate.
+    pub concurrency: Option<i64>,
+    pub think_time: Option<RawDist>,
     pub profile: Option<Vec<RawPoint>>,
     pub target: Option<String>,
     pub resolver: Option<String>,
@@ -295,6 +298,8 @@ impl RawComponent {
             ("queue", c.queue.is_some()),
             ("service_time", c.service_time.is_some()),
             ("rate", c.rate.is_some()),
+            ("concurrency", c.concurrency.is_some()),
+            ("think_time", c.think_time.is_some()),
             ("profile", c.profile.is_some()),
             ("target", c.target.is_some()),
             ("resolver", c.resolver.is_some()),
@@ -433,6 +438,8 @@ pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
             "zones",
             "segment",
             "rate",
+            "concurrency",
+            "think_time",
             "profile",
             "target",
             "resolver",

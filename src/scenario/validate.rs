@@ -11,8 +11,8 @@ use crate::model::spec::{
     Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
     FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GroupSpec,
     HealthCheckSpec, Jitter, KindSpec, LbSpec, Level, LinkSpec, NetworkDeviceSpec, NetworkSpec,
-    NoneHealthy, Placement, ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing, ServerSpec,
-    ServiceSpec, Spec, StorageSpec, Target,
+    NoneHealthy, Placement, Population, ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing,
+    ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
 };
 
 use super::error::{Issue, closest, list, suggest};
@@ -1418,7 +1418,54 @@ impl<'a> Check<'a> {
     }
 
     fn client(&mut self, i: usize, base: &[String], c: &RawComponent) -> Option<ClientSpec> {
+        let population = match (c.rate, c.concurrency) {
+            (Some(_), Some(_)) => {
+                self.push(
+                    Issue::new(join(base, "concurrency"), "give either rate or concurrency, not both")
+                        .hint("rate: requests arrive regardless (open loop); concurrency: users wait for answers (closed loop)".to_owned()),
+                );
+                return None;
+            }
+            (None, Some(n)) => {
+                let users = self.count(join(base, "concurrency"), Some(n), 1, 1, 1_000_000)?;
+                let think = match &c.think_time {
+                    None => Some(Dist::Constant(SimTime::from_secs(1))),
+                    Some(d) => self.dist(join(base, "think_time"), d),
+                };
+                if c.profile.is_some() {
+                    self.push(
+                        Issue::new(
+                            join(base, "profile"),
+                            "a profile applies to rate-based clients",
+                        )
+                        .hint(
+                            "use rate = ... with a profile, or vary concurrency across runs"
+                                .to_owned(),
+                        ),
+                    );
+                    return None;
+                }
+                Some(Population {
+                    users,
+                    think: think?,
+                })
+            }
+            _ => {
+                if c.think_time.is_some() {
+                    self.push(
+                        Issue::new(
+                            join(base, "think_time"),
+                            "think_time applies with concurrency",
+                        )
+                        .hint("add concurrency = <users>, or remove think_time".to_owned()),
+                    );
+                    return None;
+                }
+                None
+            }
+        };
         let rate = match c.rate {
+            None if population.is_some() => Some(0.0),
             None => {
                 self.missing(
                     join(base, "rate"),
@@ -1493,6 +1540,7 @@ impl<'a> Check<'a> {
         };
         Some(ClientSpec {
             rate: rate?,
+            population,
             profile: profile?,
             target: target?,
             timeout: timeout?,
@@ -2823,6 +2871,26 @@ impl<'a> Check<'a> {
                     .value(tname.clone())
                     .hint(format!("clients: {}", list(&clients))),
                 );
+            }
+            if self
+                .raw
+                .components
+                .get(tname.as_str())
+                .is_some_and(|c| c.concurrency.is_some())
+            {
+                self.push(
+                    Issue::new(
+                        join(&base, "target"),
+                        format!(
+                            "{kind} applies to rate-based clients, and '{tname}' has a concurrency"
+                        ),
+                    )
+                    .value(tname.clone())
+                    .hint(
+                        "change a closed-loop population with --set on its concurrency".to_owned(),
+                    ),
+                );
+                return None;
             }
             if kind == "new_source" {
                 return Some(FaultSpec {

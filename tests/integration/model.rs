@@ -1088,3 +1088,97 @@ fn a_retry_storm_outlives_its_trigger_and_a_retry_budget_ends_it() {
     );
     assert!(b.attempts as f64 / (b.requests as f64) < 1.2, "{b:?}");
 }
+
+/// 400 users who think for 4.9 s (on average) between requests: 80 requests/s on a service
+/// that can do 100/s. A two-minute slowdown (x3) overloads it; attempts time out after 1 s.
+fn closed_loop_storm(retry: &str) -> Summary {
+    simulate(&format!(
+        r#"
+[scenario]
+name = "cstorm"
+duration = "40m"
+seed = 3
+
+[components.users]
+kind = "client"
+concurrency = 400
+think_time = {{ dist = "exponential", mean = "4.9s" }}
+target = "api"
+timeout = "1s"
+retry = {retry}
+
+[components.api]
+kind = "service"
+workers = 10
+service_time = "100ms"
+
+[[faults]]
+name = "slowdown"
+kind = "slow"
+target = "api"
+at = "5m"
+duration = "2m"
+factor = 3.0
+"#
+    ))
+}
+
+#[test]
+fn with_waiting_users_back_off_and_jitter_end_a_retry_storm() {
+    // Immediate retries: every user hammers five attempts a second while failing, over twice
+    // the capacity, so the service never recovers after the slowdown ends at 7 minutes.
+    let none = closed_loop_storm("{ attempts = 5 }");
+    assert!(
+        none.clients["users"].downtime_s >= 33.0 * 60.0,
+        "{:?}",
+        none.clients["users"]
+    );
+    // Exponential back-off with full jitter spaces the attempts out; users who wait send less;
+    // the backlog drains and the service is back within minutes of the trigger's end.
+    let backoff = closed_loop_storm(
+        r#"{ attempts = 5, backoff = "exponential", base = "2s", cap = "30s", jitter = "full" }"#,
+    );
+    let b = &backoff.clients["users"];
+    assert!(b.downtime_s <= 10.0 * 60.0, "{b:?}");
+    assert_eq!(
+        b.longest_outage_s, b.downtime_s,
+        "one outage, then recovery"
+    );
+    // A retry budget ends it too.
+    let budget = closed_loop_storm("{ attempts = 5, budget = 0.1 }");
+    assert!(budget.clients["users"].downtime_s <= 10.0 * 60.0);
+}
+
+#[test]
+fn rate_and_concurrency_are_exclusive_and_profiles_need_a_rate() {
+    let base = "[scenario]\nname = \"c\"\nduration = \"1h\"\n\n[components.api]\nkind = \"service\"\n\n[components.users]\nkind = \"client\"\ntarget = \"api\"\n";
+    let both = format!("{base}rate = 5.0\nconcurrency = 10\n");
+    let e = scenario::load(&both, "c.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("give either rate or concurrency, not both"),
+        "{e}"
+    );
+    let profile = format!("{base}concurrency = 10\nprofile = [[\"0s\", 2.0]]\n");
+    let e = scenario::load(&profile, "c.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a profile applies to rate-based clients"), "{e}");
+    let think = format!("{base}rate = 5.0\nthink_time = \"1s\"\n");
+    let e = scenario::load(&think, "c.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("think_time applies with concurrency"), "{e}");
+    assert!(scenario::load(&format!("{base}concurrency = 10\n"), "c.toml", &[]).is_ok());
+    let surge = format!(
+        "{base}concurrency = 10\n\n[[faults]]\nkind = \"traffic_surge\"\ntarget = \"users\"\nat = \"1m\"\nmultiplier = 2.0\n"
+    );
+    let e = scenario::load(&surge, "c.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("traffic_surge applies to rate-based clients"),
+        "{e}"
+    );
+}
