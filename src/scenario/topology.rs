@@ -122,9 +122,12 @@ fn settings(spec: &Spec, kind: &KindSpec) -> Vec<String> {
     }
     match kind {
         KindSpec::Client(c) => {
+            let load = match &c.population {
+                Some(p) => format!("{} users thinking {}", p.users, dist(&p.think)),
+                None => format!("rate {}/s", c.rate),
+            };
             let mut l = format!(
-                "rate {}/s, target {}, timeout {}, {}",
-                c.rate,
+                "{load}, target {}, timeout {}, {}",
                 target(spec, &c.target),
                 c.timeout,
                 retry(&c.retry)
