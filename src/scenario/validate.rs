@@ -298,34 +298,12 @@ impl<'a> Check<'a> {
                 (_, Some(r)) => ("region", r.clone()),
                 _ => unreachable!("exactly one was given"),
             };
-            let known: Vec<String> = self
-                .placements
-                .iter()
-                .flatten()
-                .flatten()
-                .map(|p| {
-                    if field == "zone" {
-                        p.zone.clone()
-                    } else {
-                        p.region.clone()
-                    }
-                })
-                .fold(Vec::new(), |mut v, x| {
-                    if !v.contains(&x) {
-                        v.push(x);
-                    }
-                    v
-                });
-            if !known.contains(&name) {
-                let refs: Vec<&str> = known.iter().map(String::as_str).collect();
-                self.push(
-                    Issue::new(
-                        join(&base, field),
-                        format!("no component is placed in {field} '{name}'"),
-                    )
-                    .value(name.clone())
-                    .hint(suggest(&name, &format!("{field}s"), &refs)),
-                );
+            let level = if field == "zone" {
+                Level::Zone
+            } else {
+                Level::Region
+            };
+            if !self.check_domain(join(&base, field), level, &name) {
                 return None;
             }
             let unit = if field == "zone" {
@@ -444,6 +422,33 @@ impl<'a> Check<'a> {
             }
         };
         let (level, (a, b)) = (level?, pair?);
+        let mut ok = true;
+        for (k, name) in [&a, &b].into_iter().enumerate() {
+            ok &= self.check_domain(join(&join(base, "between"), k), level, name);
+        }
+        ok.then_some(FaultTarget::Link { level, a, b })
+    }
+
+    /// A zone or region some component is placed in, as a fault target.
+    fn domain_ref(&mut self, base: &[String], field: &str, name: &str) -> Option<FaultTarget> {
+        let level = if field == "zone" {
+            Level::Zone
+        } else {
+            Level::Region
+        };
+        if !self.check_domain(join(base, "target"), level, name) {
+            return None;
+        }
+        Some(if field == "zone" {
+            FaultTarget::Zone(name.to_owned())
+        } else {
+            FaultTarget::Region(name.to_owned())
+        })
+    }
+
+    /// Whether some component is placed in the `level` domain `name`; if none is, reports it
+    /// at `path`, suggesting the domains that do exist.
+    fn check_domain(&mut self, path: Path, level: Level, name: &str) -> bool {
         let mut known: Vec<String> = Vec::new();
         for p in self.placements.iter().flatten().flatten() {
             let x = match level {
@@ -455,54 +460,18 @@ impl<'a> Check<'a> {
                 known.push(x.clone());
             }
         }
-        let known: Vec<&str> = known.iter().map(String::as_str).collect();
-        let mut ok = true;
-        for (k, name) in [&a, &b].into_iter().enumerate() {
-            if !known.contains(&name.as_str()) {
-                let hint = suggest(name, &format!("{}s", level.name()), &known);
-                self.push(
-                    Issue::new(
-                        join(&join(base, "between"), k),
-                        format!("no component is placed in {} '{name}'", level.name()),
-                    )
-                    .value(name.clone())
-                    .hint(hint),
-                );
-                ok = false;
-            }
+        if known.iter().any(|k| k == name) {
+            return true;
         }
-        ok.then_some(FaultTarget::Link { level, a, b })
-    }
-
-    /// A zone or region some component is placed in, as a fault target.
-    fn domain_ref(&mut self, base: &[String], field: &str, name: &str) -> Option<FaultTarget> {
-        let mut known: Vec<&str> = Vec::new();
-        for p in self.placements.iter().flatten().flatten() {
-            let x = if field == "zone" {
-                p.zone.as_str()
-            } else {
-                p.region.as_str()
-            };
-            if !known.contains(&x) {
-                known.push(x);
-            }
-        }
-        if !known.contains(&name) {
-            self.push(
-                Issue::new(
-                    join(base, "target"),
-                    format!("no component is placed in {field} '{name}'"),
-                )
+        let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+        let l = level.name();
+        let hint = suggest(name, &format!("{l}s"), &refs);
+        self.push(
+            Issue::new(path, format!("no component is placed in {l} '{name}'"))
                 .value(name.to_owned())
-                .hint(suggest(name, &format!("{field}s"), &known)),
-            );
-            return None;
-        }
-        Some(if field == "zone" {
-            FaultTarget::Zone(name.to_owned())
-        } else {
-            FaultTarget::Region(name.to_owned())
-        })
+                .hint(hint),
+        );
+        false
     }
 
     /// The replicas a replica fault hits: its `replicas` list, or every replica of the target.
