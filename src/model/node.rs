@@ -1000,7 +1000,9 @@ impl Node {
                 | FaultKind::LinkDegradation { .. }
                 | FaultKind::ZoneOutage
                 | FaultKind::RegionOutage
-                | FaultKind::TrafficSurge { .. } => {}
+                | FaultKind::TrafficSurge { .. }
+                | FaultKind::ConfigChange { .. }
+                | FaultKind::GossipCorruption { .. } => {}
             }
         }
         e
@@ -1174,7 +1176,7 @@ impl Node {
                     self.place_call(w, cx, call, s.timeout.0);
                 }
             }
-            (KindSpec::Network(_) | KindSpec::Client(_), _) => {
+            (KindSpec::Network(_) | KindSpec::Client(_) | KindSpec::Monitor(_), _) => {
                 self.finish(w, cx, slot, gen_, Status::Error, 0)
             }
         }
@@ -1819,6 +1821,7 @@ impl Node {
                 let detail = format!("{} (traffic_surge x{multiplier}, ramp {})", f.name, ramp);
                 self.log(w, now, kind, detail);
             }
+            FaultKind::ConfigChange { .. } | FaultKind::GossipCorruption { .. } => {}
         }
     }
 }

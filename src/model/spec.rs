@@ -27,6 +27,10 @@ pub struct Spec {
     pub faults: Vec<FaultSpec>,
     /// `[[failures]]`, in file order.
     pub failures: Vec<FailureSpec>,
+    /// `[[alarms]]`, in file order.
+    pub alarms: Vec<AlarmSpec>,
+    /// `[[actions]]`, in file order.
+    pub actions: Vec<ActionSpec>,
 }
 
 /// `[[failures]]`: random failures and repairs for the whole run. Each unit alternates between
@@ -100,6 +104,45 @@ pub struct GroupSpec {
     /// One placement per replica (`replicas`, default 1; clients always have 1).
     pub placement: Vec<Placement>,
     pub kind: KindSpec,
+    /// `gossip`: membership gossip among the group's replicas. On by default for storage
+    /// (`gossip = false` turns it off), off for other kinds; never on clients and monitors.
+    pub gossip: Option<GossipSpec>,
+    /// `standby = N`: extra replicas that exist but are not provisioned until a `scale` action
+    /// brings them in (default 0). They are the last N of `placement`.
+    pub standby: u32,
+}
+
+impl Default for GossipSpec {
+    fn default() -> Self {
+        GossipSpec {
+            interval: SimTime::from_secs(1),
+            fanout: 1,
+            fail_after: SimTime::from_secs(30),
+            checksums: false,
+            gossip_failed: false,
+            cost: SimTime(2_000),
+        }
+    }
+}
+
+/// `gossip = { interval = "1s", fanout = 1, fail_after = "30s", checksums = false,
+/// gossip_failed = false, cost = "2us" }` (these are the defaults; `gossip = true` takes them
+/// all).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GossipSpec {
+    /// Every `interval` each live node bumps its heartbeat and pushes its table.
+    pub interval: SimTime,
+    /// Peers pushed to per round.
+    pub fanout: u32,
+    /// A peer whose entry has not advanced for this long is failed in the holder's view.
+    pub fail_after: SimTime,
+    /// Messages carry checksums: a corrupted message is rejected.
+    pub checksums: bool,
+    /// A node that judges a peer failed pushes that news at once to `fanout` peers (extra
+    /// volume), besides its rounds.
+    pub gossip_failed: bool,
+    /// Worker time to merge one table entry (a message costs `cost` x group size).
+    pub cost: SimTime,
 }
 
 impl GroupSpec {
@@ -457,6 +500,18 @@ pub enum KindSpec {
     Cache(CacheSpec),
     Service(ServiceSpec),
     Storage(StorageSpec),
+    Monitor(MonitorSpec),
+}
+
+/// `kind = "monitor"`: where alarms are evaluated. The replicas of every watched group send it
+/// their counters every `period` over the network (through devices and link faults like any
+/// message), so a monitor whose path is cut or congested sees late data or none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonitorSpec {
+    /// Handles reports (defaults: 64 workers, queue 1000, 100us constant).
+    pub server: ServerSpec,
+    /// `period`: how often reporters send and alarms are evaluated (default "10s").
+    pub period: SimTime,
 }
 
 impl KindSpec {
@@ -474,6 +529,7 @@ impl KindSpec {
             KindSpec::Cache(_) => "cache",
             KindSpec::Service(_) => "service",
             KindSpec::Storage(_) => "storage",
+            KindSpec::Monitor(_) => "monitor",
         }
     }
 
@@ -490,6 +546,7 @@ impl KindSpec {
             KindSpec::Cache(s) => Some(&s.server),
             KindSpec::Service(s) => Some(&s.server),
             KindSpec::Storage(s) => Some(&s.server),
+            KindSpec::Monitor(s) => Some(&s.server),
         }
     }
 
@@ -514,7 +571,7 @@ impl KindSpec {
             KindSpec::Proxy(p, _) => vec![p.upstream],
             KindSpec::Cache(c) => vec![c.backend],
             KindSpec::Service(s) => s.calls.iter().flat_map(|c| target(&c.target)).collect(),
-            KindSpec::Storage(_) => vec![],
+            KindSpec::Storage(_) | KindSpec::Monitor(_) => vec![],
         }
     }
 }
@@ -653,6 +710,28 @@ pub enum FaultKind {
     /// `kind = "traffic_surge"` on a client group: `multiplier` (required, > 0) reached
     /// linearly over `ramp` (default "0s"), back to normal at the end.
     TrafficSurge { multiplier: f64, ramp: SimTime },
+    /// `kind = "config_change"`: a staged rollout of new settings to the target group's
+    /// replicas: `set = { "health_check.kind" = "shallow", workers = 4 }` (dotted paths into the
+    /// component's table, as `--set` takes them, validated like the file itself). Replicas
+    /// switch in order, in batches of `batch` (default 1), batches spread evenly over `rollout`
+    /// (default "0s": all at once). At the fault's end, or on a `rollback` action, they switch
+    /// back in reverse order at the same pace.
+    ConfigChange {
+        replicas: Vec<u32>,
+        /// The group's settings after the change.
+        after: Box<KindSpec>,
+        /// The settings as written, for reports: `path = value`.
+        set: Vec<(String, String)>,
+        rollout: SimTime,
+        batch: u32,
+    },
+    /// `kind = "gossip_corruption"` on a group with gossip: replica `replicas[0]` (default 0)
+    /// emits a corrupted state entry in its gossip rounds while the fault lasts (without a
+    /// `duration`: one round). The entry claims an impossible version, so it wins every merge;
+    /// a node that adopts it judges every genuine heartbeat stale, so its peers drop out of its
+    /// view after `fail_after`. Only clearing the group's gossip state removes it. With
+    /// `checksums = true` receivers reject the corrupted messages.
+    GossipCorruption { replicas: Vec<u32> },
 }
 
 impl FaultKind {
@@ -671,6 +750,8 @@ impl FaultKind {
             FaultKind::ZoneOutage => "zone_outage",
             FaultKind::RegionOutage => "region_outage",
             FaultKind::TrafficSurge { .. } => "traffic_surge",
+            FaultKind::ConfigChange { .. } => "config_change",
+            FaultKind::GossipCorruption { .. } => "gossip_corruption",
         }
     }
 
@@ -682,13 +763,176 @@ impl FaultKind {
             | FaultKind::Slow { replicas, .. }
             | FaultKind::Error { replicas, .. }
             | FaultKind::CapacityLoss { replicas, .. }
-            | FaultKind::DnsRecord { replicas, .. } => Some(replicas),
+            | FaultKind::DnsRecord { replicas, .. }
+            | FaultKind::ConfigChange { replicas, .. }
+            | FaultKind::GossipCorruption { replicas } => Some(replicas),
             FaultKind::TrafficSurge { .. }
             | FaultKind::NewSource
             | FaultKind::ZoneOutage
             | FaultKind::RegionOutage
             | FaultKind::Partition
             | FaultKind::LinkDegradation { .. } => None,
+        }
+    }
+}
+
+/// `[[alarms]]`: `name`, `monitor` (a monitor group; default: the only one), `group` (the
+/// watched group), `metric`, `above = x` or `below = x`, `for` (how long the condition must
+/// hold, default "0s"), `missing = "not_breaching" | "breaching"` (what a period without any
+/// report counts as, default "not_breaching": a blind monitor stays silent).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmSpec {
+    pub name: String,
+    pub monitor: usize,
+    pub group: usize,
+    pub metric: Metric,
+    /// True for `above`, false for `below`.
+    pub above: bool,
+    pub threshold: f64,
+    pub hold: SimTime,
+    pub missing_breaches: bool,
+}
+
+/// What an alarm watches, over one monitor period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Client group: (successes + degraded) / finished user requests.
+    Availability,
+    /// Client group: failed / finished user requests; component group: (errors + rejected +
+    /// dropped) / arrivals.
+    ErrorRate,
+    /// Client group: latency quantile of successful requests, in seconds.
+    LatencyP50,
+    LatencyP90,
+    LatencyP99,
+    /// Client group: user requests started per second.
+    Requests,
+    /// Component group: busy worker time over available worker time.
+    Utilization,
+    /// Component group: the longest waiting queue of any replica.
+    Queue,
+    /// Component group: requests rejected or dropped per second.
+    Dropped,
+    /// Component group: gossip messages received per second per replica.
+    GossipRate,
+}
+
+impl Metric {
+    /// Every metric with its scenario-file name.
+    pub const ALL: [(Metric, &'static str); 10] = [
+        (Metric::Availability, "availability"),
+        (Metric::ErrorRate, "error_rate"),
+        (Metric::LatencyP50, "latency_p50"),
+        (Metric::LatencyP90, "latency_p90"),
+        (Metric::LatencyP99, "latency_p99"),
+        (Metric::Requests, "requests"),
+        (Metric::Utilization, "utilization"),
+        (Metric::Queue, "queue"),
+        (Metric::Dropped, "dropped"),
+        (Metric::GossipRate, "gossip_rate"),
+    ];
+
+    /// The scenario-file name.
+    pub fn name(self) -> &'static str {
+        Metric::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("?", |(_, n)| n)
+    }
+
+    /// Whether it applies to client groups (else to component groups; `error_rate` to both).
+    pub fn for_clients(self) -> Option<bool> {
+        match self {
+            Metric::Availability
+            | Metric::LatencyP50
+            | Metric::LatencyP90
+            | Metric::LatencyP99
+            | Metric::Requests => Some(true),
+            Metric::Utilization | Metric::Queue | Metric::Dropped | Metric::GossipRate => {
+                Some(false)
+            }
+            Metric::ErrorRate => None,
+        }
+    }
+}
+
+/// `[[actions]]`: `name`, `kind`, and either `at` (a fixed time) or `on = "<alarm>"` with
+/// `delay` (a distribution, default "0s"): the operators' response after the alarm first
+/// fires. An action runs at most once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionSpec {
+    pub name: String,
+    pub trigger: Trigger,
+    pub kind: ActionKind,
+}
+
+/// When an action runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    At(SimTime),
+    Alarm { alarm: usize, delay: Dist },
+}
+
+/// What an action does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    /// `kind = "rollback"`, `fault = "<config_change fault>"`: undo the rollout, replica by
+    /// replica in reverse order, at the rollout's pace.
+    Rollback { fault: usize },
+    /// `kind = "end_fault"`, `fault = "<name>"`: the fault stops now (stop the scaling
+    /// activity, the surge, the new source...).
+    EndFault { fault: usize },
+    /// `kind = "block"`, `firewall = "<group>"`, `source = "<client group>"`: the firewall
+    /// denies the source from now on.
+    Block { firewall: usize, source: usize },
+    /// `kind = "shed_load"`, `target = "<group>"`, `fraction`: each replica refuses that
+    /// fraction of work requests at admission (a fast error), from now on.
+    ShedLoad { group: usize, fraction: f64 },
+    /// `kind = "dns_failover"`, `target = "<dns group>"`, `record = "<name>"`, `to =
+    /// "<group>"`: the record answers only `to` (one of its targets) from now on.
+    DnsFailover {
+        dns: usize,
+        record: usize,
+        to: usize,
+    },
+    /// `kind = "restart"`, `target = "<group>"`, `stagger` (default "0s"), `cold_start`
+    /// (default "30s"): replica i goes down at i x stagger and comes back empty after
+    /// `cold_start`; a restart ends the replica's hang faults.
+    Restart {
+        group: usize,
+        stagger: SimTime,
+        cold_start: SimTime,
+    },
+    /// `kind = "clear_gossip"`, `target = "<group>"`, `offline` (default "0s"), `pace`
+    /// (default "0s"): every replica goes down at once and its gossip state is cleared; after
+    /// `offline` they come back one by one, `pace` apart, and rebuild their views by gossip.
+    ClearGossip {
+        group: usize,
+        offline: SimTime,
+        pace: SimTime,
+    },
+    /// `kind = "scale"`, `target = "<group>"`, `replicas` (default: all its standby),
+    /// `delay` (provisioning time, default "5m"): that many standby replicas come into service
+    /// after the delay (load balancers find them by health checks, storage by gossip).
+    Scale {
+        group: usize,
+        replicas: u32,
+        delay: SimTime,
+    },
+}
+
+impl ActionKind {
+    /// The `kind` string of the scenario file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::Rollback { .. } => "rollback",
+            ActionKind::EndFault { .. } => "end_fault",
+            ActionKind::Block { .. } => "block",
+            ActionKind::ShedLoad { .. } => "shed_load",
+            ActionKind::DnsFailover { .. } => "dns_failover",
+            ActionKind::Restart { .. } => "restart",
+            ActionKind::ClearGossip { .. } => "clear_gossip",
+            ActionKind::Scale { .. } => "scale",
         }
     }
 }

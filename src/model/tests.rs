@@ -29,6 +29,8 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
         },
         groups: vec![
             GroupSpec {
+                gossip: None,
+                standby: 0,
                 name: "users".into(),
                 placement: vec![place()],
                 kind: KindSpec::Client(ClientSpec {
@@ -42,6 +44,8 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                 }),
             },
             GroupSpec {
+                gossip: None,
+                standby: 0,
                 name: "api".into(),
                 placement: vec![place()],
                 kind: KindSpec::Service(ServiceSpec {
@@ -58,6 +62,8 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
         ],
         faults: vec![],
         failures: vec![],
+        alarms: vec![],
+        actions: vec![],
     }
 }
 

@@ -72,6 +72,8 @@ mod tests {
             },
             groups: vec![
                 GroupSpec {
+                    gossip: None,
+                    standby: 0,
                     name: "users".into(),
                     placement: place(),
                     kind: KindSpec::Client(ClientSpec {
@@ -85,6 +87,8 @@ mod tests {
                     }),
                 },
                 GroupSpec {
+                    gossip: None,
+                    standby: 0,
                     name: "api".into(),
                     placement: place(),
                     kind: KindSpec::Service(ServiceSpec {
@@ -103,6 +107,8 @@ mod tests {
             ],
             faults: vec![],
             failures: vec![],
+            alarms: vec![],
+            actions: vec![],
         };
         assert_eq!(spec, expected);
     }

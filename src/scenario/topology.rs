@@ -148,6 +148,7 @@ fn settings(spec: &Spec, kind: &KindSpec) -> Vec<String> {
         KindSpec::Resolver(r) => {
             lines.push(format!("asks {}, timeout {}", name(spec, r.dns), r.timeout))
         }
+        KindSpec::Monitor(m) => lines.push(format!("reports every {}", m.period)),
         KindSpec::Dns(d) => {
             for r in &d.records {
                 let policy = match r.policy {

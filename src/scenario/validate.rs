@@ -9,10 +9,10 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::engine::{SimTime, parse_duration};
 use crate::model::spec::{
     Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
-    FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GroupSpec,
-    HealthCheckSpec, Jitter, KindSpec, LbSpec, Level, LinkSpec, NetworkDeviceSpec, NetworkSpec,
-    NoneHealthy, Placement, Population, ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing,
-    ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
+    FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GossipSpec,
+    GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec, Level, LinkSpec, NetworkDeviceSpec,
+    NetworkSpec, NoneHealthy, Placement, Population, ProxySpec, RecordSpec, ResolverSpec,
+    RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
 };
 
 use super::error::{Issue, closest, list, suggest};
@@ -212,10 +212,15 @@ impl<'a> Check<'a> {
         let failures = failures?;
         let mut groups = Vec::with_capacity(built.len());
         for (i, kind) in built.into_iter().enumerate() {
+            let kind = kind?;
+            // Storage gossips by default.
+            let gossip = matches!(kind, KindSpec::Storage(_)).then(GossipSpec::default);
             groups.push(GroupSpec {
                 name: self.names[i].to_owned(),
                 placement: self.placements[i].clone()?,
-                kind: kind?,
+                kind,
+                gossip,
+                standby: 0,
             });
         }
         Some(Spec {
@@ -228,6 +233,8 @@ impl<'a> Check<'a> {
             groups,
             faults,
             failures,
+            alarms: Vec::new(),
+            actions: Vec::new(),
         })
     }
 
