@@ -912,12 +912,13 @@ pub enum ActionKind {
         pace: SimTime,
     },
     /// `kind = "scale"`, `target = "<group>"`, `replicas` (default: all its standby),
-    /// `delay` (provisioning time, default "5m"): that many standby replicas come into service
-    /// after the delay (load balancers find them by health checks, storage by gossip).
+    /// `provision` (provisioning time, default "5m"): that many standby replicas come into
+    /// service after the provisioning time (load balancers find them by health checks, storage
+    /// by gossip).
     Scale {
         group: usize,
         replicas: u32,
-        delay: SimTime,
+        provision: SimTime,
     },
 }
 
