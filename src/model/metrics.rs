@@ -166,6 +166,8 @@ pub struct ServerBucket {
     pub max_queue: u64,
     /// For health checkers: fewest targets seen healthy during the bucket.
     pub min_healthy: Option<u32>,
+    /// Gossip messages received.
+    pub gossip: u64,
 }
 
 impl ServerBucket {
@@ -174,6 +176,7 @@ impl ServerBucket {
         self.rejected += o.rejected;
         self.dropped += o.dropped;
         self.denied += o.denied;
+        self.gossip += o.gossip;
         self.served += o.served;
         self.errors += o.errors;
         self.started += o.started;

@@ -228,6 +228,20 @@ fn collect(
             }
         }
     }
+    // Fixed-time actions are logged once here; alarm-triggered ones by their monitor.
+    for (a, act) in world.spec.actions.iter().enumerate() {
+        if let spec::Trigger::At(t) = act.trigger {
+            if t.0 < world.spec.duration.0 {
+                let entry = LogEntry {
+                    time: t.0,
+                    kind: "action",
+                    target: node::action_target_name(&world, a),
+                    detail: format!("{} ({})", act.name, act.kind.name()),
+                };
+                log.push((t.0, usize::MAX - 1, a, entry));
+            }
+        }
+    }
     log.sort_by_key(|(t, id, i, _)| (*t, *id, *i));
     RunResult {
         spec: world.spec,

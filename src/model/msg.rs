@@ -1,7 +1,9 @@
 //! The messages entities exchange: requests, responses, relays through network devices, and
 //! timers an entity sets for itself.
 
+use super::metrics::Histogram;
 use crate::engine::EntityId;
+use std::sync::Arc;
 
 /// What the simulator knows about an answer (ground truth, not what a status code says).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,10 +77,66 @@ pub enum Timer {
     Down { failure: u16 },
     /// Random failure number `failure` is repaired.
     Up { failure: u16 },
+    /// Gossip: a round (bump the heartbeat, push the table, judge peers).
+    GossipTick,
+    /// Reporter: send counters to monitor group `monitor`.
+    Report { monitor: u16 },
+    /// Monitor: evaluate the alarms.
+    Evaluate,
+    /// Action number `action` runs now (on a target replica, or on the monitor that fired
+    /// its alarm, which then logs it and passes it on).
+    Action { action: u16 },
+    /// A target replica's own later step of an action: go down (`up = false`) or come back
+    /// (after a restart, a clear or provisioning).
+    ActionStep { action: u16, up: bool },
+    /// Monitor: the response delay after an alarm is over; run action `action` (log it and
+    /// pass it to its targets).
+    Dispatch { action: u16 },
+    /// Config change `fault`: this replica switches to the new settings (`on`) or back.
+    Config { fault: u16, on: bool },
+}
+
+/// A gossip push: the sender's membership table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GossipMsg {
+    pub from: EntityId,
+    /// The sender's gossip epoch (bumped when the group's state is cleared): messages from an
+    /// older epoch are discarded.
+    pub epoch: u32,
+    /// Per replica of the group: incarnation << 32 | heartbeat.
+    pub table: Arc<[u64]>,
+    /// Carries the corrupted entry.
+    pub corrupt: bool,
+}
+
+/// A replica's counters since the start of the run, sent to a monitor. Monitors difference
+/// successive reports, so a lost report loses no counts, and a late one arrives late.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    pub from: EntityId,
+    /// When it was sent: an older report than one already seen is ignored.
+    pub sent: u64,
+    // Clients.
+    pub requests: u64,
+    pub finished: u64,
+    pub good: u64,
+    /// Latency of good requests finished since the previous report.
+    pub latency: Histogram,
+    // Components.
+    pub arrivals: u64,
+    /// Answered with an error.
+    pub errors: u64,
+    /// Rejected at admission or dropped.
+    pub lost: u64,
+    pub busy_ns: u64,
+    pub workers: u32,
+    /// Longest queue since the previous report.
+    pub max_queue: u64,
+    pub gossip: u64,
 }
 
 /// Every event payload of the model.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
     Req(Req),
     /// An answer: `data` carries a DNS answer (a bit set of record targets), else 0.
@@ -94,4 +152,6 @@ pub enum Msg {
         inner: Box<Msg>,
     },
     Timer(Timer),
+    Gossip(Box<GossipMsg>),
+    Report(Box<Report>),
 }

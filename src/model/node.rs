@@ -7,7 +7,7 @@
 //! and is ignored (wasted work). Every answer carries the ground truth (`Status`).
 
 use super::metrics::{ClientBucket, ServerBucket};
-use super::msg::{Msg, Req, ReqKind, Status, Timer};
+use super::msg::{GossipMsg, Msg, Req, ReqKind, Status, Timer};
 use super::sample::{Slab, backoff, draw};
 use super::spec::{
     Balance, CheckKind, ClientSpec, FaultKind, HealthCheckSpec, KindSpec, NoneHealthy, RetrySpec,
@@ -17,6 +17,13 @@ use super::world::{LinkEffect, World};
 use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
 use crate::engine::{Context, EntityId, Model, SimTime};
 use std::collections::VecDeque;
+
+mod gossip;
+mod ops;
+
+use gossip::GossipState;
+pub(crate) use ops::action_target_name;
+use ops::{MonitorState, OpsState, Reporter};
 
 type Cx<'r, 'a> = Context<'r, 'a, Msg>;
 
@@ -119,6 +126,8 @@ struct Job {
     last_backend: Option<u32>,
     /// Firewall: refused by a deny rule (counted as denied, not as an error).
     denied: bool,
+    /// A gossip message to merge.
+    gossip: Option<Box<GossipMsg>>,
 }
 
 impl Job {
@@ -208,6 +217,14 @@ pub struct Node {
     /// cached empty answer, kept for the record's TTL like any other).
     resolver_cache: Vec<Option<(u32, u64)>>,
     breakers: Vec<Breaker>,
+    /// Gossip membership, for groups that gossip.
+    gossip: Option<Box<GossipState>>,
+    /// Reports to monitors.
+    reporter: Reporter,
+    /// A monitor's alarms.
+    monitor: Option<Box<MonitorState>>,
+    /// What actions and config changes left here.
+    ops: OpsState,
 }
 
 /// The outage model: the runtime topology plus behaviour.
@@ -273,8 +290,9 @@ fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
     }
 }
 
+/// A random replica among those a caller knows of (standby replicas excluded).
 fn pick_replica(w: &World, cx: &mut Cx, g: usize) -> EntityId {
-    let n = w.replicas(g) as u64;
+    let n = w.provisioned(g) as u64;
     w.first[g] + if n == 1 { 0 } else { below(cx.rng(), n) as u32 }
 }
 
@@ -313,7 +331,21 @@ impl OutageModel {
                     cache_last_ok: Some(0),
                     resolver_cache: Vec::new(),
                     breakers: Vec::new(),
+                    gossip: group.gossip.as_ref().map(|_| {
+                        Box::new(GossipState::initial(
+                            group.replicas() as usize,
+                            w.provisioned(info.group) as usize,
+                        ))
+                    }),
+                    reporter: Reporter::default(),
+                    monitor: None,
+                    ops: OpsState::default(),
                 };
+                if info.replica >= w.provisioned(info.group) {
+                    // A standby replica: down until a scale action provisions it.
+                    node.crashed = true;
+                    node.crash_depth = 1;
+                }
                 match &group.kind {
                     KindSpec::Client(c) => {
                         node.client_series = vec![ClientBucket::default(); w.nbuckets];
@@ -332,9 +364,16 @@ impl OutageModel {
                         match kind {
                             KindSpec::LoadBalancer(lb) => {
                                 node.outstanding = vec![0; w.replicas(lb.backends) as usize];
+                                let standby = w.first[lb.backends] + w.provisioned(lb.backends);
                                 node.checker = lb.health_check.clone().map(|spec| Checker {
                                     spec,
-                                    targets: w.members(lb.backends).map(new_target).collect(),
+                                    targets: w
+                                        .members(lb.backends)
+                                        .map(|e| Target1 {
+                                            healthy: e < standby,
+                                            ..new_target(e)
+                                        })
+                                        .collect(),
                                 });
                             }
                             KindSpec::Dns(d) => {
@@ -425,13 +464,20 @@ impl Model for OutageModel {
             let first = below(cx.rng(), ch.spec.interval.0.max(1));
             send_self(cx, first, Timer::HealthTick);
         }
+        if let Some(g) = &w.spec.groups[node.group].gossip {
+            let first = below(cx.rng(), g.interval.0.max(1));
+            send_self(cx, first, Timer::GossipTick);
+        }
+        node.start_ops(w, cx);
     }
 
     fn handle(&self, node: &mut Node, msg: Msg, cx: &mut Cx) {
         let w = &self.world;
         match msg {
-            Msg::Req(req) => node.arrival(w, cx, Some(req), None),
-            Msg::Relay { to, inner } => node.arrival(w, cx, None, Some((to, inner))),
+            Msg::Req(req) => node.arrival(w, cx, Some(req), None, None),
+            Msg::Relay { to, inner } => node.arrival(w, cx, None, Some((to, inner)), None),
+            Msg::Gossip(g) => node.arrival(w, cx, None, None, Some(g)),
+            Msg::Report(r) => node.on_report(w, cx, &r),
             Msg::Resp {
                 slot,
                 gen_,
@@ -468,7 +514,7 @@ impl Node {
 
     /// The client's rate now: base rate x profile x active surges.
     fn rate_now(&self, w: &World, now: u64) -> f64 {
-        let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+        let KindSpec::Client(c) = self.kind(w) else {
             return 0.0;
         };
         let mut factor = 1.0;
@@ -479,11 +525,14 @@ impl Node {
         }
         // A new source is silent outside its fault windows.
         let (mut new_source, mut appeared) = (false, false);
-        for f in &w.spec.faults {
+        for (i, f) in w.spec.faults.iter().enumerate() {
             if f.group() != Some(self.group) {
                 continue;
             }
-            let end = f.duration.map_or(u64::MAX, |d| f.at.0.saturating_add(d.0));
+            let mut end = f.duration.map_or(u64::MAX, |d| f.at.0.saturating_add(d.0));
+            if let Some(t) = self.ops.ended_at(i) {
+                end = end.min(t);
+            }
             if matches!(f.kind, FaultKind::NewSource) {
                 new_source = true;
                 appeared |= now >= f.at.0 && now < end;
@@ -522,7 +571,7 @@ impl Node {
 
     /// A user request starts: counted, and its first attempt sent.
     fn new_request(&mut self, w: &World, cx: &mut Cx) {
-        let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+        let KindSpec::Client(c) = self.kind(w) else {
             return;
         };
         let now = cx.now().0;
@@ -535,7 +584,7 @@ impl Node {
 
     /// A closed-loop user starts thinking (then sends its next request).
     fn think(&self, w: &World, cx: &mut Cx) {
-        if let KindSpec::Client(c) = &w.spec.groups[self.group].kind {
+        if let KindSpec::Client(c) = self.kind(w) {
             if let Some(p) = &c.population {
                 let d = draw(&p.think, cx.rng());
                 send_self(cx, d, Timer::Think);
@@ -548,7 +597,7 @@ impl Node {
             return;
         };
         let write = user.write;
-        let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+        let KindSpec::Client(c) = self.kind(w) else {
             return;
         };
         let now = cx.now().0;
@@ -581,7 +630,7 @@ impl Node {
         out: Outcome,
     ) {
         let now = cx.now().0;
-        let KindSpec::Client(c) = &w.spec.groups[self.group].kind else {
+        let KindSpec::Client(c) = self.kind(w) else {
             return;
         };
         if !out.succeeded() && attempt < c.retry.attempts && self.budget_allows(&c.retry) {
@@ -611,6 +660,9 @@ impl Node {
         }
         if matches!(out, Outcome::Ok | Outcome::Degraded) {
             b.latency.record(now - user.start);
+            if !self.reporter.monitors.is_empty() {
+                self.report_latency(now - user.start);
+            }
         }
     }
 
@@ -760,7 +812,7 @@ impl Node {
                 gen_,
                 call: i,
             } => {
-                if let KindSpec::LoadBalancer(lb) = &w.spec.groups[self.group].kind {
+                if let KindSpec::LoadBalancer(lb) = self.kind(w) {
                     let idx = call.dst - w.first[lb.backends];
                     if let Some(o) = self.outstanding.get_mut(idx as usize) {
                         *o = o.saturating_sub(1);
@@ -778,10 +830,7 @@ impl Node {
     // ----- servers -------------------------------------------------------------------
 
     fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
-        w.spec.groups[self.group]
-            .kind
-            .server()
-            .expect("servers have server settings")
+        self.kind(w).server().expect("servers have server settings")
     }
 
     /// Closes the books at the end of the run: busy time up to `end` is accounted, so workers
@@ -813,6 +862,7 @@ impl Node {
         cx: &mut Cx,
         req: Option<Req>,
         relay: Option<(EntityId, Box<Msg>)>,
+        gossip: Option<Box<GossipMsg>>,
     ) {
         let now = cx.now().0;
         if self.server_series.is_empty() {
@@ -820,7 +870,11 @@ impl Node {
         }
         self.account(w, now);
         let b = w.bucket_of(now);
-        self.server_series[b].arrivals += 1;
+        if gossip.is_some() {
+            self.server_series[b].gossip += 1;
+        } else {
+            self.server_series[b].arrivals += 1;
+        }
         if self.crashed {
             self.server_series[b].dropped += 1;
             return;
@@ -849,8 +903,25 @@ impl Node {
                 }
             }
         }
+        if let Some(r) = &req {
+            if self.ops.shed > 0.0 && r.kind == ReqKind::Work && unit_f64(cx.rng()) < self.ops.shed
+            {
+                // Load shedding: refused at once, before any work.
+                self.server_series[b].rejected += 1;
+                respond(w, cx, r, Status::Error, 0);
+                return;
+            }
+            if self.gossip.is_some() && self.isolated(w, now) {
+                // Its view holds no majority of its group: it refuses work.
+                let sb = &mut self.server_series[b];
+                sb.served += 1;
+                sb.errors += 1;
+                respond(w, cx, r, Status::Error, 0);
+                return;
+            }
+        }
         let (workers, queue_cap) = (self.workers(w), self.server(w).queue);
-        if let KindSpec::Firewall(f) = &w.spec.groups[self.group].kind {
+        if let KindSpec::Firewall(f) = self.kind(w) {
             if let Some(max) = f.max_connections {
                 if self.conns >= max {
                     self.reject(w, cx, b, req);
@@ -878,6 +949,7 @@ impl Node {
                 stale_hit: false,
                 last_backend: None,
                 denied: false,
+                gossip,
             },
         );
         if self.busy < workers {
@@ -889,7 +961,7 @@ impl Node {
             sb.max_queue = sb.max_queue.max(q);
         } else {
             let job = self.jobs.remove(slot, gen_).expect("just inserted");
-            if matches!(w.spec.groups[self.group].kind, KindSpec::Firewall(_)) {
+            if matches!(self.kind(w), KindSpec::Firewall(_)) {
                 self.conns -= 1;
             }
             self.reject(w, cx, b, job.req);
@@ -913,12 +985,17 @@ impl Node {
             return;
         };
         job.has_worker = true;
+        let gossip_entries = job.gossip.as_ref().map(|m| m.table.len() as u64);
         let waited = now - job.arrived;
         self.busy += 1;
         let sb = &mut self.server_series[w.bucket_of(now)];
         sb.started += 1;
         sb.wait_ns += waited as f64;
-        let mut d = draw(&self.server(w).service_time, cx.rng());
+        let mut d = match (gossip_entries, self.gossip_spec(w)) {
+            // Merging costs time per entry of the table.
+            (Some(entries), Some(g)) => g.cost.0.saturating_mul(entries),
+            _ => draw(&self.server(w).service_time, cx.rng()),
+        };
         if !self.faults_on.is_empty() {
             let slow = self.fault_effects(w).slow;
             if slow != 1.0 {
@@ -1023,7 +1100,7 @@ impl Node {
         if job.has_worker {
             self.release_worker(w, cx);
         }
-        if matches!(w.spec.groups[self.group].kind, KindSpec::Firewall(_)) {
+        if matches!(self.kind(w), KindSpec::Firewall(_)) {
             self.conns = self.conns.saturating_sub(1);
         }
         let sb = &mut self.server_series[w.bucket_of(cx.now().0)];
@@ -1042,6 +1119,14 @@ impl Node {
         let Some(job) = self.jobs.get_mut(slot, gen_) else {
             return;
         };
+        if let Some(m) = job.gossip.take() {
+            let job = self.jobs.remove(slot, gen_).expect("present");
+            if job.has_worker {
+                self.release_worker(w, cx);
+            }
+            self.merge_gossip(w, cx, &m);
+            return;
+        }
         if let Some((to, inner)) = job.relay.take() {
             // The relay's second hop crosses links too.
             if let Some(extra) = link_check(w, cx, to) {
@@ -1054,7 +1139,7 @@ impl Node {
             return;
         };
         let now = cx.now().0;
-        match (&w.spec.groups[self.group].kind, req.kind) {
+        match (self.kind(w), req.kind) {
             (_, ReqKind::ReplicaOp) => self.finish(w, cx, slot, gen_, Status::Ok, 0),
             (KindSpec::Dns(_), ReqKind::Lookup { record }) => {
                 let mask = self.dns_answer(w, cx, record, req.from);
@@ -1132,7 +1217,8 @@ impl Node {
                 self.forward(w, cx, slot, gen_, 1);
             }
             (KindSpec::Firewall(f), _) => {
-                if f.deny.contains(&(req.source as usize)) {
+                if f.deny.contains(&(req.source as usize)) || self.ops.blocked.contains(&req.source)
+                {
                     if let Some(job) = self.jobs.get_mut(slot, gen_) {
                         job.denied = true;
                     }
@@ -1144,21 +1230,36 @@ impl Node {
             (KindSpec::Storage(s), _) => {
                 // Coordinate: ask `replication_factor` consecutive nodes, wait for a quorum.
                 // The coordinator does not hold a worker while it waits.
+                // Only replicas alive in this node's own view are asked (all provisioned ones
+                // without gossip); too few for a quorum fails the request at once.
                 let n = w.replicas(self.group) as u64;
-                let rf = s.replication_factor.min(n as u32);
                 let quorum = if req.write {
                     s.write_quorum
                 } else {
                     s.read_quorum
                 };
                 let start = below(cx.rng(), n);
+                let mut targets = Vec::with_capacity(s.replication_factor as usize);
+                for k in 0..n {
+                    let j = ((start + k) % n) as usize;
+                    if self.peer_alive(w, j, now) {
+                        targets.push(j as u32);
+                        if targets.len() as u32 == s.replication_factor {
+                            break;
+                        }
+                    }
+                }
+                let rf = targets.len() as u32;
+                if rf < quorum {
+                    return self.finish(w, cx, slot, gen_, Status::Error, 0);
+                }
                 if let Some(job) = self.jobs.get_mut(slot, gen_) {
                     job.asked = rf;
                     job.quorum = quorum;
                 }
                 self.detach(w, cx, slot, gen_);
-                for k in 0..rf as u64 {
-                    let dst = w.first[self.group] + ((start + k) % n) as u32;
+                for j in targets {
+                    let dst = w.first[self.group] + j;
                     let owner = Owner::Job {
                         slot,
                         gen_,
@@ -1187,7 +1288,7 @@ impl Node {
         let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
             return;
         };
-        let (next, timeout) = match &w.spec.groups[self.group].kind {
+        let (next, timeout) = match self.kind(w) {
             KindSpec::Proxy(p, _) => {
                 if attempt == 1 {
                     self.earn(&p.retry);
@@ -1219,7 +1320,7 @@ impl Node {
     }
 
     fn service_call(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, i: u16, attempt: u32) {
-        let KindSpec::Service(s) = &w.spec.groups[self.group].kind else {
+        let KindSpec::Service(s) = self.kind(w) else {
             return;
         };
         let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
@@ -1261,7 +1362,7 @@ impl Node {
     }
 
     fn lb_dispatch(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
-        let KindSpec::LoadBalancer(lb) = &w.spec.groups[self.group].kind else {
+        let KindSpec::LoadBalancer(lb) = self.kind(w) else {
             return;
         };
         let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
@@ -1368,7 +1469,7 @@ impl Node {
             return; // the job already finished (parallel fail-fast, or a crash)
         }
         let now = cx.now().0;
-        match &w.spec.groups[self.group].kind {
+        match self.kind(w) {
             KindSpec::Service(s) => {
                 if let Some(cb) = &s.circuit_breaker {
                     if attempt != u32::MAX {
@@ -1546,9 +1647,20 @@ impl Node {
     /// The answer of an authoritative DNS for a record: a bit set of record targets.
     fn dns_answer(&self, w: &World, cx: &mut Cx, record: u32, asker: EntityId) -> u32 {
         let (g, idx) = w.records[record as usize];
-        let KindSpec::Dns(d) = &w.spec.groups[g].kind else {
+        let KindSpec::Dns(d) = self.kind(w) else {
             return 0;
         };
+        let _ = g;
+        if let Some(&(_, to)) = self.ops.failover.iter().find(|&&(r, _)| r == idx) {
+            // Failed over by an operator: only that target, whatever its health.
+            if let Some(i) = d
+                .records
+                .get(idx)
+                .and_then(|r| r.targets.iter().position(|&t| t == to))
+            {
+                return 1 << i.min(30);
+            }
+        }
         for &i in &self.faults_on {
             if let FaultKind::DnsRecord {
                 record: r,
@@ -1561,7 +1673,9 @@ impl Node {
                 }
             }
         }
-        let rec = &d.records[idx];
+        let Some(rec) = d.records.get(idx) else {
+            return 0;
+        };
         // Bit 31 is WRONG_ANSWER's: a record answers with up to 31 targets.
         let n = rec.targets.len().min(31);
         let mut healthy: u32 = 0;
@@ -1712,18 +1826,25 @@ impl Node {
                 gen_,
                 call,
                 attempt,
-            } => match &w.spec.groups[self.group].kind {
+            } => match self.kind(w) {
                 KindSpec::Service(_) => self.service_call(w, cx, slot, gen_, call, attempt),
                 KindSpec::LoadBalancer(_) => self.lb_dispatch(w, cx, slot, gen_, attempt),
                 _ => self.forward(w, cx, slot, gen_, attempt),
             },
             Timer::HealthTick => self.on_health_tick(w, cx),
+            Timer::GossipTick => self.on_gossip_tick(w, cx),
+            Timer::Report { monitor } => self.on_report_timer(w, cx, monitor as usize),
+            Timer::Evaluate => self.on_evaluate(w, cx),
+            Timer::Action { action } => self.on_action(w, cx, action as usize),
+            Timer::ActionStep { action, up } => self.on_action_step(w, cx, action as usize, up),
+            Timer::Dispatch { action } => self.on_dispatch(w, cx, action as usize),
+            Timer::Config { fault, on } => self.on_config(w, cx, fault as usize, on),
             Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),
             Timer::FaultOff { fault } => self.fault(w, cx, fault as usize, false),
             Timer::Down { failure } | Timer::Up { failure } => {
                 let now = cx.now().0;
                 let down = matches!(t, Timer::Down { .. });
-                self.crash_step(w, now, down);
+                self.crash_step(w, cx, down);
                 let name = w.spec.failures[failure as usize].name.clone();
                 let kind = if down { "failure_start" } else { "failure_end" };
                 self.log(w, now, kind, name);
@@ -1733,7 +1854,8 @@ impl Node {
 
     /// One more (`down`) or one fewer crash cause: the replica goes down with the first and
     /// comes back with the last, whether scheduled faults or random failures.
-    fn crash_step(&mut self, w: &World, now: u64, down: bool) {
+    fn crash_step(&mut self, w: &World, cx: &mut Cx, down: bool) {
+        let now = cx.now().0;
         self.account(w, now);
         if down {
             self.crash_depth += 1;
@@ -1744,8 +1866,14 @@ impl Node {
             self.crash_depth = self.crash_depth.saturating_sub(1);
             if self.crash_depth == 0 {
                 self.restart(w);
+                self.gossip_rejoin(w, cx);
             }
         }
+    }
+
+    /// Whether a hang fault holds this replica.
+    fn is_hung(&self, w: &World) -> bool {
+        !self.faults_on.is_empty() && self.fault_effects(w).hung
     }
 
     /// Goes down: everything in flight is lost.
@@ -1770,7 +1898,7 @@ impl Node {
     fn restart(&mut self, w: &World) {
         self.crashed = false;
         self.resolver_cache.iter_mut().for_each(|e| *e = None);
-        if matches!(w.spec.groups[self.group].kind, KindSpec::Cache(_)) {
+        if matches!(self.kind(w), KindSpec::Cache(_)) {
             self.cache_last_ok = None;
         }
         if let Some(ch) = self.checker.as_mut() {
@@ -1788,9 +1916,18 @@ impl Node {
         let f = &w.spec.faults[i];
         let now = cx.now().0;
         let kind = if on { "fault_start" } else { "fault_end" };
+        // An action ended it already (or before it began): nothing more happens.
+        if self.ops.ended_at(i).is_some() {
+            return;
+        }
+        if on {
+            self.ops.started.push(i as u16);
+        } else {
+            self.ops.started.retain(|&x| x as usize != i);
+        }
         match &f.kind {
             FaultKind::Crash { .. } | FaultKind::ZoneOutage | FaultKind::RegionOutage => {
-                self.crash_step(w, now, on);
+                self.crash_step(w, cx, on);
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }
             FaultKind::Hang { .. }
@@ -1821,7 +1958,19 @@ impl Node {
                 let detail = format!("{} (traffic_surge x{multiplier}, ramp {})", f.name, ramp);
                 self.log(w, now, kind, detail);
             }
-            FaultKind::ConfigChange { .. } | FaultKind::GossipCorruption { .. } => {}
+            FaultKind::ConfigChange { .. } => {
+                if on {
+                    self.config_start(w, cx, i);
+                } else {
+                    self.config_back(w, cx, i, now);
+                }
+                self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
+            }
+            FaultKind::GossipCorruption { .. } => {
+                // Without a duration, a single corrupted round.
+                self.gossip_corrupt(w, cx, on, on && f.duration.is_none());
+                self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
+            }
         }
     }
 }

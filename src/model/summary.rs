@@ -61,6 +61,8 @@ pub struct ComponentSummary {
     /// Busy worker time over available worker time.
     pub mean_utilization: f64,
     pub max_queue: u64,
+    /// Gossip messages received (groups that gossip).
+    pub gossip_messages: u64,
 }
 
 /// Impacted groups of one sort, by name, and their share.
@@ -174,6 +176,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                             0.0
                         },
                         max_queue: t.max_queue,
+                        gossip_messages: t.gossip,
                     },
                 );
             }

@@ -331,9 +331,16 @@ impl World {
         start..start + self.spec.groups[g].replicas()
     }
 
-    /// Number of replicas of a group.
+    /// Number of replicas of a group, standby ones included.
     pub fn replicas(&self, g: usize) -> u32 {
         self.spec.groups[g].replicas()
+    }
+
+    /// Number of replicas in service from the start (standby ones excluded): the ones direct
+    /// callers know of.
+    pub fn provisioned(&self, g: usize) -> u32 {
+        let group = &self.spec.groups[g];
+        group.replicas().saturating_sub(group.standby).max(1)
     }
 
     /// One-way latency from entity `a` to entity `b`, in nanoseconds.

@@ -40,6 +40,7 @@ pub const COMPONENTS_HEADER: &[&str] = &[
     "mean_wait_s",
     "max_queue",
     "healthy_seen",
+    "gossip",
 ];
 
 /// Column headers of `events.csv`.
@@ -129,6 +130,7 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
                 }),
                 x.max_queue.to_string(),
                 x.min_healthy.map(|h| h.to_string()).unwrap_or_default(),
+                x.gossip.to_string(),
             ]);
         }
     }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod engine;
+mod gossip;
 mod model;
 mod run;
 mod validation;

@@ -72,7 +72,7 @@ fn run_writes_every_output_with_pinned_headers() {
     assert_eq!(
         first_line("components.csv"),
         "time_s,component,kind,replicas,arrivals,offered_per_s,rejected,dropped,denied,served,\
-         errors,utilization,mean_wait_s,max_queue,healthy_seen"
+         errors,utilization,mean_wait_s,max_queue,healthy_seen,gossip"
     );
     assert_eq!(first_line("events.csv"), "time_s,kind,target,detail");
     // 10 one-minute buckets, one client: 10 rows after the header.
