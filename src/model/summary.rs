@@ -2,6 +2,7 @@
 //! the impact reached (blast radius). Plain data with serde derives; the report layer writes it.
 
 use super::metrics::{Histogram, outage_time, total_client, total_server};
+use super::spec::{FailureUnit, FaultTarget, KindSpec, Level, Target};
 use super::{RunResult, Series};
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -42,6 +43,15 @@ pub struct ClientSummary {
     /// Longest run of consecutive such buckets.
     pub longest_outage_s: f64,
     pub latency_s: Latency,
+    /// From the start of its first bucket below the SLO (its impact) to the first alarm
+    /// since the incident began (0 if an alarm came first); null without impact or alarm.
+    pub time_to_detect_s: Option<f64>,
+    /// From its impact to the first action since the incident began (0 if one came first).
+    pub time_to_mitigate_s: Option<f64>,
+    /// From its impact to the end of its last bucket below the SLO (null if it was still
+    /// below in the last bucket: not recovered by the end). A group already below the SLO
+    /// before the first fault is chronically down, not part of the incident: all three null.
+    pub time_to_recover_s: Option<f64>,
 }
 
 /// How one component group fared.
@@ -70,6 +80,26 @@ pub struct ComponentSummary {
 pub struct Impact {
     pub impacted: Vec<String>,
     pub fraction: f64,
+    /// The largest share impacted at once (in one metric bucket), and when that bucket
+    /// started (null when none was).
+    pub peak_fraction: f64,
+    pub peak_at_s: Option<f64>,
+}
+
+/// The incident as a whole: when it began and how long detection, mitigation and recovery
+/// took, measured from the first impact on any client group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Incident {
+    /// The first fault or random failure (null: none happened).
+    pub start_s: Option<f64>,
+    /// The start of the first bucket in which a client group was below the SLO.
+    pub impact_s: Option<f64>,
+    pub time_to_detect_s: Option<f64>,
+    pub time_to_mitigate_s: Option<f64>,
+    pub time_to_recover_s: Option<f64>,
+    /// Alarm firings and actions run.
+    pub alarms: u64,
+    pub actions: u64,
 }
 
 /// How far the impact reached.
@@ -82,6 +112,14 @@ pub struct BlastRadius {
     pub components: Impact,
     /// Failed (errors + timeouts) over finished user requests, all client groups together.
     pub failed_request_fraction: f64,
+    /// The faults' origins: groups with a replica hit by a fault, a random failure, or a link
+    /// fault's domains.
+    pub origins: Vec<String>,
+    /// Per impacted group, the dependency hops from it down to the nearest origin (0: an
+    /// origin itself); groups with no dependency path to an origin are left out.
+    pub hops: IndexMap<String, u32>,
+    /// The most hops the impact travelled.
+    pub max_hops: u32,
 }
 
 /// The whole summary (the content of `summary.json`).
@@ -95,6 +133,7 @@ pub struct Summary {
     pub wall_seconds: f64,
     pub clients: IndexMap<String, ClientSummary>,
     pub components: IndexMap<String, ComponentSummary>,
+    pub incident: Incident,
     pub blast_radius: BlastRadius,
 }
 
@@ -136,6 +175,9 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         downtime_s: down,
                         longest_outage_s: longest,
                         latency_s: Latency::of(&t.latency),
+                        time_to_detect_s: None,
+                        time_to_mitigate_s: None,
+                        time_to_recover_s: None,
                     },
                 );
             }
@@ -183,24 +225,240 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
         }
     }
     let n_clients = clients.len();
+    let bucket_s = r.bucket.as_secs_f64();
+    // The incident's clock: its first fault or random failure.
+    let first_fault = r
+        .spec
+        .faults
+        .iter()
+        .map(|f| f.at.0)
+        .chain(
+            r.log
+                .iter()
+                .filter(|e| e.kind == "failure_start")
+                .map(|e| e.time),
+        )
+        .filter(|&t| t < r.spec.duration.0)
+        .min();
+    let from = first_fault.unwrap_or(0);
+    let from_bucket = (from / r.bucket.0.max(1)) as usize;
+    // Per bucket: client groups below the SLO, component groups failing.
+    let nb = r.buckets();
+    let mut bad_clients = vec![0u64; nb];
+    let mut bad_components = vec![0u64; nb];
+    let mut impact: IndexMap<String, (usize, usize)> = IndexMap::new();
+    for (g, s) in r.client_series() {
+        let mut first_last = None;
+        for (b, x) in s.iter().enumerate() {
+            if x.availability().is_some_and(|a| a < slo) {
+                bad_clients[b] += 1;
+                first_last = Some(first_last.map_or((b, b), |(f, _)| (f, b)));
+            }
+        }
+        // A group already below the SLO before the incident began (say, one a firewall
+        // denies by design) is chronically down, not part of the incident.
+        if let Some(fl) = first_last.filter(|&(f, _)| f >= from_bucket) {
+            impact.insert(g.name.clone(), fl);
+        }
+    }
+    for (_, s) in r.server_series() {
+        for (b, x) in s.iter().enumerate() {
+            let bad = x.rejected + x.dropped + x.errors;
+            if bad > 0 && ratio(bad, x.arrivals) > 1.0 - slo {
+                bad_components[b] += 1;
+            }
+        }
+    }
+    let peak = |v: &[u64], n: usize| -> (f64, Option<f64>) {
+        let (mut best, mut at) = (0u64, None);
+        for (b, &k) in v.iter().enumerate() {
+            if k > best {
+                best = k;
+                at = Some(b as f64 * bucket_s);
+            }
+        }
+        (ratio(best, n as u64), at)
+    };
+    let (client_peak, client_peak_at) = peak(&bad_clients, n_clients);
+    let (comp_peak, comp_peak_at) = peak(&bad_components, n_components);
+    let first_of = |kind: &str| {
+        r.log
+            .iter()
+            .find(|e| e.kind == kind && e.time >= from)
+            .map(|e| e.time as f64 / 1e9)
+    };
+    let (alarm, action) = (first_of("alarm"), first_of("action"));
+    let since = |t: Option<f64>, t0: f64| t.map(|t| (t - t0).max(0.0));
+    for (name, &(first, last)) in &impact {
+        let t0 = first as f64 * bucket_s;
+        if let Some(c) = clients.get_mut(name) {
+            c.time_to_detect_s = since(alarm, t0);
+            c.time_to_mitigate_s = since(action, t0);
+            // Still below the SLO in the last bucket: not recovered by the end (null).
+            c.time_to_recover_s = (last + 1 < nb).then(|| (last + 1) as f64 * bucket_s - t0);
+        }
+    }
+    let impact_start = impact.values().map(|&(f, _)| f).min();
+    let impact_end = impact.values().map(|&(_, l)| l).max();
+    let incident = match impact_start {
+        Some(f) => {
+            let t0 = f as f64 * bucket_s;
+            Incident {
+                start_s: first_fault.map(|t| t as f64 / 1e9),
+                impact_s: Some(t0),
+                time_to_detect_s: since(alarm, t0),
+                time_to_mitigate_s: since(action, t0),
+                time_to_recover_s: impact_end
+                    .filter(|&l| l + 1 < nb)
+                    .map(|l| (l + 1) as f64 * bucket_s - t0),
+                alarms: 0,
+                actions: 0,
+            }
+        }
+        None => Incident {
+            start_s: first_fault.map(|t| t as f64 / 1e9),
+            impact_s: None,
+            time_to_detect_s: None,
+            time_to_mitigate_s: None,
+            time_to_recover_s: None,
+            alarms: 0,
+            actions: 0,
+        },
+    };
+    let incident = Incident {
+        alarms: r.log.iter().filter(|e| e.kind == "alarm").count() as u64,
+        actions: r.log.iter().filter(|e| e.kind == "action").count() as u64,
+        ..incident
+    };
+    let origins = fault_origins(r);
+    let mut impacted_all: Vec<String> = impacted_clients.clone();
+    impacted_all.extend(impacted_components.iter().cloned());
+    let hops = dependency_hops(r, &origins, &impacted_all);
+    let max_hops = hops.values().copied().max().unwrap_or(0);
     Summary {
         scenario: r.spec.name.clone(),
         seed: r.spec.seed,
         duration_s,
         events: r.events,
         wall_seconds,
+        incident,
         blast_radius: BlastRadius {
             clients: Impact {
                 fraction: ratio(impacted_clients.len() as u64, n_clients as u64),
                 impacted: impacted_clients,
+                peak_fraction: client_peak,
+                peak_at_s: client_peak_at,
             },
             components: Impact {
                 fraction: ratio(impacted_components.len() as u64, n_components as u64),
                 impacted: impacted_components,
+                peak_fraction: comp_peak,
+                peak_at_s: comp_peak_at,
             },
             failed_request_fraction: ratio(failed, finished),
+            origins: origins
+                .iter()
+                .map(|&g| r.spec.groups[g].name.clone())
+                .collect(),
+            hops,
+            max_hops,
         },
         clients,
         components,
     }
+}
+
+/// The groups where the run's faults start: any group with a replica hit by a fault or a
+/// random failure, and for link faults, every group with a replica in one of the two domains.
+fn fault_origins(r: &RunResult) -> Vec<usize> {
+    let spec = &r.spec;
+    let mut out = Vec::new();
+    for (g, group) in spec.groups.iter().enumerate() {
+        let hit = spec
+            .faults
+            .iter()
+            .filter(|f| f.at < spec.duration)
+            .any(|f| {
+                if let FaultTarget::Link { level, a, b } = &f.target {
+                    group.placement.iter().any(|p| {
+                        let d = match level {
+                            Level::Zone => &p.zone,
+                            Level::Region => &p.region,
+                            Level::Segment => &p.segment,
+                        };
+                        d == a || d == b
+                    })
+                } else {
+                    (0..group.replicas()).any(|k| f.hits(&spec.groups, g, k))
+                }
+            });
+        let failed = spec.failures.iter().any(|f| match &f.unit {
+            FailureUnit::Replicas(x) => *x == g,
+            FailureUnit::Zone(z) => group.placement.iter().any(|p| &p.zone == z),
+            FailureUnit::Region(z) => group.placement.iter().any(|p| &p.region == z),
+        }) && !matches!(group.kind, KindSpec::Client(_));
+        if hit || failed {
+            out.push(g);
+        }
+    }
+    out
+}
+
+/// Breadth-first search down dependency edges (a caller to what it calls, including the
+/// targets of the DNS records it resolves) from each impacted group to the nearest origin.
+fn dependency_hops(r: &RunResult, origins: &[usize], impacted: &[String]) -> IndexMap<String, u32> {
+    let spec = &r.spec;
+    let n = spec.groups.len();
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let record_targets = |name: &str| -> Vec<usize> {
+        spec.groups
+            .iter()
+            .filter_map(|g| match &g.kind {
+                KindSpec::Dns(d) => Some(d.records.iter()),
+                _ => None,
+            })
+            .flatten()
+            .filter(|rec| rec.name == name)
+            .flat_map(|rec| rec.targets.iter().copied())
+            .collect()
+    };
+    for (g, group) in spec.groups.iter().enumerate() {
+        edges[g] = group.kind.dependencies();
+        let mut dns_targets = |t: &Target| {
+            if let Target::Dns { name, .. } = t {
+                edges[g].extend(record_targets(name));
+            }
+        };
+        match &group.kind {
+            KindSpec::Client(c) => dns_targets(&c.target),
+            KindSpec::Service(s) => s.calls.iter().for_each(|c| dns_targets(&c.target)),
+            _ => {}
+        }
+    }
+    let mut out = IndexMap::new();
+    for name in impacted {
+        let Some(start) = spec.groups.iter().position(|g| &g.name == name) else {
+            continue;
+        };
+        let mut dist = vec![u32::MAX; n];
+        dist[start] = 0;
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut found = None;
+        while let Some(g) = queue.pop_front() {
+            if origins.contains(&g) {
+                found = Some(dist[g]);
+                break;
+            }
+            for &next in &edges[g] {
+                if dist[next] == u32::MAX {
+                    dist[next] = dist[g] + 1;
+                    queue.push_back(next);
+                }
+            }
+        }
+        if let Some(h) = found {
+            out.insert(name.clone(), h);
+        }
+    }
+    out
 }

@@ -248,7 +248,39 @@ pub fn table(s: &Summary) -> String {
         list(&b.components.impacted),
         pct(b.failed_request_fraction)
     );
+    if !b.origins.is_empty() {
+        let _ = writeln!(
+            o,
+            "  from {}: travelled {} dependency hop{}, peak {} of clients at once",
+            b.origins.join(", "),
+            b.max_hops,
+            if b.max_hops == 1 { "" } else { "s" },
+            pct(b.clients.peak_fraction)
+        );
+    }
+    let i = &s.incident;
+    if let Some(t0) = i.impact_s {
+        let show = |x: Option<f64>| x.map_or("never".to_owned(), duration);
+        let _ = writeln!(
+            o,
+            "incident: impact from {}, detected after {}, mitigated after {}, recovered after {} \
+             ({} alarm{}, {} action{})",
+            duration(t0),
+            show(i.time_to_detect_s),
+            show(i.time_to_mitigate_s),
+            show(i.time_to_recover_s),
+            i.alarms,
+            if i.alarms == 1 { "" } else { "s" },
+            i.actions,
+            if i.actions == 1 { "" } else { "s" },
+        );
+    }
     o
+}
+
+/// A time in seconds as a human duration ("12m30s").
+fn duration(s: f64) -> String {
+    crate::engine::SimTime::from_secs_f64(s).to_string()
 }
 
 fn list(names: &[String]) -> String {
