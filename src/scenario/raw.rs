@@ -134,6 +134,49 @@ impl<'de> Deserialize<'de> for RawPoint {
     }
 }
 
+/// `gossip = true | false` or `gossip = { interval, fanout, fail_after, checksums,
+/// gossip_failed, cost }`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawGossip {
+    /// `true`: every default; `false`: off.
+    Switch(bool),
+    /// The table form (fields left out take their defaults).
+    Table(RawGossipTable),
+}
+
+impl<'de> Deserialize<'de> for RawGossip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawGossip, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawGossip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"true, false or a table such as { interval = "1s", fanout = 1 }"#)
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<RawGossip, E> {
+                Ok(RawGossip::Switch(b))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawGossip, A::Error> {
+                RawGossipTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawGossip::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `gossip = { interval = "1s", fanout = 1, fail_after = "30s", checksums = false,
+/// gossip_failed = false, cost = "2us" }`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawGossipTable {
+    pub interval: Option<Dur>,
+    pub fanout: Option<i64>,
+    pub fail_after: Option<Dur>,
+    pub checksums: Option<bool>,
+    pub gossip_failed: Option<bool>,
+    pub cost: Option<Dur>,
+}
+
 /// `[scenario]`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
@@ -231,6 +274,10 @@ pub struct RawComponent {
     pub zone: Option<String>,
     pub zones: Option<Vec<String>>,
     pub segment: Option<String>,
+    /// Extra replicas held in reserve for `scale` actions.
+    pub standby: Option<i64>,
+    /// Membership gossip among the replicas.
+    pub gossip: Option<RawGossip>,
     // Server.
     pub workers: Option<i64>,
     pub queue: Option<RawQueue>,
@@ -279,6 +326,8 @@ pub struct RawComponent {
     pub replication_factor: Option<i64>,
     pub read_quorum: Option<i64>,
     pub write_quorum: Option<i64>,
+    // Monitor.
+    pub period: Option<Dur>,
     /// Set when the table could not be read at all (its problems are reported already).
     #[serde(skip)]
     pub unreadable: bool,
@@ -294,6 +343,8 @@ impl RawComponent {
             ("zone", c.zone.is_some()),
             ("zones", c.zones.is_some()),
             ("segment", c.segment.is_some()),
+            ("standby", c.standby.is_some()),
+            ("gossip", c.gossip.is_some()),
             ("workers", c.workers.is_some()),
             ("queue", c.queue.is_some()),
             ("service_time", c.service_time.is_some()),
@@ -329,6 +380,7 @@ impl RawComponent {
             ("replication_factor", c.replication_factor.is_some()),
             ("read_quorum", c.read_quorum.is_some()),
             ("write_quorum", c.write_quorum.is_some()),
+            ("period", c.period.is_some()),
         ];
         all.iter()
             .filter(|(_, set)| *set)
@@ -425,9 +477,12 @@ pub const TOP_FIELDS: &[&str] = &[
 /// problems and for "did you mean" hints.
 pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
     const PLACE: [&str; 5] = ["replicas", "region", "zone", "zones", "segment"];
+    // Every server kind but the monitor: placement, standby replicas and gossip.
     macro_rules! fields {
         ($($f:literal),* $(,)?) => {{
-            const F: &[&str] = &[PLACE[0], PLACE[1], PLACE[2], PLACE[3], PLACE[4], $($f),*];
+            const F: &[&str] = &[
+                PLACE[0], PLACE[1], PLACE[2], PLACE[3], PLACE[4], "standby", "gossip", $($f),*
+            ];
             F
         }};
     }
@@ -513,6 +568,17 @@ pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
             "write_quorum",
             "timeout",
         ],
+        "monitor" => &[
+            "replicas",
+            "region",
+            "zone",
+            "zones",
+            "segment",
+            "workers",
+            "queue",
+            "service_time",
+            "period",
+        ],
         _ => return None,
     })
 }
@@ -571,27 +637,22 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
                 for (i, e) in elems.iter().enumerate() {
                     let mut p = path.clone();
                     p.push(i.to_string());
-                    if key == "faults" {
-                        let f = read_piece::<RawFault>(e, &p, spans, &mut issues, None)
-                            .unwrap_or_else(|| RawFault {
-                                unreadable: true,
-                                ..RawFault::default()
-                            });
-                        raw.faults.push(f);
-                    } else if key == "failures" {
-                        let f = read_piece::<RawFailure>(e, &p, spans, &mut issues, None)
-                            .unwrap_or_else(|| RawFailure {
-                                unreadable: true,
-                                ..RawFailure::default()
-                            });
-                        raw.failures.push(f);
-                    } else {
-                        let l = read_piece::<RawBetween>(e, &p, spans, &mut issues, None)
-                            .unwrap_or_else(|| RawBetween {
-                                unreadable: true,
-                                ..RawBetween::default()
-                            });
-                        raw.links.push(l);
+                    let is = &mut issues;
+                    match key {
+                        "faults" => raw.faults.push(entry(e, &p, spans, is, |f: &mut RawFault| {
+                            f.unreadable = true
+                        })),
+                        "failures" => {
+                            raw.failures
+                                .push(entry(e, &p, spans, is, |f: &mut RawFailure| {
+                                    f.unreadable = true
+                                }))
+                        }
+                        _ => raw
+                            .links
+                            .push(entry(e, &p, spans, is, |l: &mut RawBetween| {
+                                l.unreadable = true
+                            })),
                     }
                 }
             }
@@ -617,6 +678,22 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
         }
     }
     (raw, issues)
+}
+
+/// One entry of an array of tables; an entry that cannot be read keeps its place, marked by
+/// `unreadable`.
+fn entry<T: DeserializeOwned + Default>(
+    item: &Item,
+    path: &[String],
+    spans: &SpanIndex,
+    issues: &mut Vec<Issue>,
+    unreadable: impl FnOnce(&mut T),
+) -> T {
+    read_piece(item, path, spans, issues, None).unwrap_or_else(|| {
+        let mut t = T::default();
+        unreadable(&mut t);
+        t
+    })
 }
 
 fn not_table(path: Vec<String>, item: &Item, want: &str) -> Issue {
@@ -846,6 +923,7 @@ mod tests {
             "cache",
             "service",
             "storage",
+            "monitor",
         ]
         .iter()
         .flat_map(|k| kind_fields(k).unwrap_or_default().iter().copied())

@@ -10,15 +10,15 @@ use crate::engine::{SimTime, parse_duration};
 use crate::model::spec::{
     Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
     FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GossipSpec,
-    GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec, Level, LinkSpec, NetworkDeviceSpec,
-    NetworkSpec, NoneHealthy, Placement, Population, ProxySpec, RecordSpec, ResolverSpec,
-    RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
+    GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec, Level, LinkSpec, MonitorSpec,
+    NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement, Population, ProxySpec, RecordSpec,
+    ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
 };
 
 use super::error::{Issue, closest, list, suggest};
 use super::raw::{
-    Dur, RawBetween, RawComponent, RawDist, RawFailure, RawFault, RawFile, RawHealthCheck,
-    RawNetwork, RawQueue, RawRecord, RawRetry, RawScenario, kind_fields,
+    Dur, RawBetween, RawComponent, RawDist, RawFailure, RawFault, RawFile, RawGossip,
+    RawHealthCheck, RawNetwork, RawQueue, RawRecord, RawRetry, RawScenario, kind_fields,
 };
 
 /// The longest duration a scenario may state: 100 years. Any time plus any delay then stays
@@ -55,10 +55,11 @@ enum Kind {
     Cache,
     Service,
     Storage,
+    Monitor,
 }
 
 /// The kinds in the order hints list them.
-const KINDS: [(&str, Kind); 11] = [
+const KINDS: [(&str, Kind); 12] = [
     ("client", Kind::Client),
     ("resolver", Kind::Resolver),
     ("dns", Kind::Dns),
@@ -70,6 +71,7 @@ const KINDS: [(&str, Kind); 11] = [
     ("cache", Kind::Cache),
     ("service", Kind::Service),
     ("storage", Kind::Storage),
+    ("monitor", Kind::Monitor),
 ];
 
 impl Kind {
@@ -94,7 +96,7 @@ impl Kind {
 /// What a referenced component must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
-    /// Something that serves requests: any kind but client and network.
+    /// Something that serves requests: any kind but client, network and monitor.
     Serve,
     /// A `dns` component.
     Dns,
@@ -139,6 +141,10 @@ struct Check<'a> {
     /// DNS-name targets to check once every dns group is read: (field, name, resolver, caller).
     dns_names: Vec<(Path, String, usize, usize)>,
     duration: Option<SimTime>,
+    /// Per group: its gossip (None when it cannot be read).
+    gossip: Vec<Option<Option<GossipSpec>>>,
+    /// Per group: its standby replicas (the last ones of its placement).
+    standby: Vec<u32>,
 }
 
 impl<'a> Check<'a> {
@@ -157,6 +163,8 @@ impl<'a> Check<'a> {
             traffic: Vec::new(),
             dns_names: Vec::new(),
             duration: None,
+            gossip: vec![Some(None); n],
+            standby: vec![0; n],
         }
     }
 
@@ -212,15 +220,12 @@ impl<'a> Check<'a> {
         let failures = failures?;
         let mut groups = Vec::with_capacity(built.len());
         for (i, kind) in built.into_iter().enumerate() {
-            let kind = kind?;
-            // Storage gossips by default.
-            let gossip = matches!(kind, KindSpec::Storage(_)).then(GossipSpec::default);
             groups.push(GroupSpec {
                 name: self.names[i].to_owned(),
                 placement: self.placements[i].clone()?,
-                kind,
-                gossip,
-                standby: 0,
+                kind: kind?,
+                gossip: self.gossip[i].clone()?,
+                standby: self.standby[i],
             });
         }
         Some(Spec {
@@ -684,7 +689,14 @@ impl<'a> Check<'a> {
                     format!("'{name}' is a client: clients send requests, they do not serve them"),
                     format!(
                         "aim at a component that serves requests: {}",
-                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network)))
+                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network | Kind::Monitor)))
+                    ),
+                )),
+                Kind::Monitor => Some((
+                    format!("'{name}' is a monitor: it receives reports, it does not serve requests"),
+                    format!(
+                        "aim at a component that serves requests: {}",
+                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network | Kind::Monitor)))
                     ),
                 )),
                 Kind::Network => Some((
@@ -944,25 +956,112 @@ impl<'a> Check<'a> {
         };
         self.kinds[i] = Some(kind);
         let allowed = kind_fields(kind.name()).unwrap_or_default();
-        self.not_applicable(
-            &base,
-            &c.present_fields(),
-            allowed,
-            &format!("kind '{}'", kind.name()),
-        );
-        self.placements[i] = self.placement(&base, c, kind);
+        let mut present = c.present_fields();
+        if matches!(kind, Kind::Client | Kind::Monitor) && c.gossip.is_some() {
+            present.retain(|f| *f != "gossip");
+            let why = if kind == Kind::Client {
+                "a client group has none"
+            } else {
+                "a monitor has a single one"
+            };
+            self.push(
+                Issue::new(
+                    join(&base, "gossip"),
+                    format!("field 'gossip' does not apply to kind '{}'", kind.name()),
+                )
+                .hint(format!("gossip runs among component replicas, and {why}"))
+                .at_key(),
+            );
+        }
+        self.not_applicable(&base, &present, allowed, &format!("kind '{}'", kind.name()));
+        self.placements[i] = self.placement(&base, c, kind).map(|(p, standby)| {
+            self.standby[i] = standby;
+            p
+        });
+        self.gossip[i] = self.gossip(&base, c, kind);
     }
 
+    /// `gossip`: on by default for storage, off for other kinds, never on clients and monitors
+    /// (reported in pass 1).
+    fn gossip(
+        &mut self,
+        base: &[String],
+        c: &RawComponent,
+        kind: Kind,
+    ) -> Option<Option<GossipSpec>> {
+        let path = join(base, "gossip");
+        let t = match &c.gossip {
+            _ if matches!(kind, Kind::Client | Kind::Monitor) => return Some(None),
+            None => return Some((kind == Kind::Storage).then(GossipSpec::default)),
+            Some(RawGossip::Switch(on)) => return Some(on.then(GossipSpec::default)),
+            Some(RawGossip::Table(t)) => t,
+        };
+        let d = GossipSpec::default();
+        let interval = self.dur_pos(join(&path, "interval"), t.interval.as_ref(), d.interval);
+        let fanout = self.count(join(&path, "fanout"), t.fanout, d.fanout, 1, u32::MAX);
+        let fail_after = self.dur_pos(
+            join(&path, "fail_after"),
+            t.fail_after.as_ref(),
+            d.fail_after,
+        );
+        let cost = self.dur(join(&path, "cost"), t.cost.as_ref(), d.cost);
+        Some(Some(GossipSpec {
+            interval: interval?,
+            fanout: fanout?,
+            fail_after: fail_after?,
+            checksums: t.checksums.unwrap_or(d.checksums),
+            gossip_failed: t.gossip_failed.unwrap_or(d.gossip_failed),
+            cost: cost?,
+        }))
+    }
+
+    /// One placement per replica, standby replicas last (zones round-robin over them all), and
+    /// the number of standby replicas.
     fn placement(
         &mut self,
         base: &[String],
         c: &RawComponent,
         kind: Kind,
-    ) -> Option<Vec<Placement>> {
-        let replicas = if kind == Kind::Client {
-            Some(1)
-        } else {
-            self.count(join(base, "replicas"), c.replicas, 1, 1, MAX_REPLICAS)
+    ) -> Option<(Vec<Placement>, u32)> {
+        let replicas = match kind {
+            Kind::Client => Some(1),
+            Kind::Monitor => match c.replicas {
+                None | Some(1) => Some(1),
+                Some(n) => {
+                    self.push(
+                        Issue::new(
+                            join(base, "replicas"),
+                            format!("a monitor has exactly one replica, got {n}"),
+                        )
+                        .value(n.to_string())
+                        .hint(
+                            "declare a second monitor group to make monitoring redundant"
+                                .to_owned(),
+                        ),
+                    );
+                    None
+                }
+            },
+            _ => self.count(join(base, "replicas"), c.replicas, 1, 1, MAX_REPLICAS),
+        };
+        let standby = match kind {
+            // Reported as a field that does not apply.
+            Kind::Client | Kind::Monitor => Some(0),
+            _ => self.count(join(base, "standby"), c.standby, 0, 0, MAX_REPLICAS),
+        };
+        let total = match (replicas, standby) {
+            (Some(r), Some(s)) if r + s > MAX_REPLICAS => {
+                self.push(
+                    Issue::new(
+                        join(base, "standby"),
+                        format!("replicas and standby together must be at most {MAX_REPLICAS}, got {r} + {s}"),
+                    )
+                    .value(s.to_string()),
+                );
+                None
+            }
+            (Some(r), Some(s)) => Some(r + s),
+            _ => None,
         };
         let region = self.name_str(join(base, "region"), c.region.as_deref(), "default");
         let segment = self.name_str(join(base, "segment"), c.segment.as_deref(), "main");
@@ -995,16 +1094,18 @@ impl<'a> Check<'a> {
             }
             (None, None) => region.as_ref().map(|r| vec![format!("{r}-a")]),
         };
-        let (replicas, region, segment, zones) = (replicas?, region?, segment?, zones?);
-        Some(
-            (0..replicas as usize)
+        let (total, standby, region, segment, zones) =
+            (total?, standby?, region?, segment?, zones?);
+        Some((
+            (0..total as usize)
                 .map(|r| Placement {
                     region: region.clone(),
                     zone: zones[r % zones.len()].clone(),
                     segment: segment.clone(),
                 })
                 .collect(),
-        )
+            standby,
+        ))
     }
 
     // ---- components, pass 2 ---------------------------------------------------------------
@@ -1012,8 +1113,14 @@ impl<'a> Check<'a> {
     fn build_kind(&mut self, i: usize) -> Option<KindSpec> {
         let raw = self.raw;
         let c = raw.components.get_index(i).map(|(_, c)| c)?;
-        let kind = self.kinds[i]?;
         let base = self.base(i);
+        self.build_kind_from(i, &base, c)
+    }
+
+    /// Group `i`'s settings as `c` gives them (its own table, or a config change's).
+    fn build_kind_from(&mut self, i: usize, base: &[String], c: &RawComponent) -> Option<KindSpec> {
+        let kind = self.kinds[i]?;
+        let base = base.to_vec();
         match kind {
             Kind::Client => self.client(i, &base, c).map(KindSpec::Client),
             Kind::Network => self.network_device(&base, c).map(KindSpec::Network),
@@ -1038,6 +1145,13 @@ impl<'a> Check<'a> {
                     Kind::Cache => self.cache(i, &base, c, server).map(KindSpec::Cache),
                     Kind::Service => self.service(i, &base, c, server).map(KindSpec::Service),
                     Kind::Storage => self.storage(i, &base, c, server).map(KindSpec::Storage),
+                    Kind::Monitor => self
+                        .dur_pos(
+                            join(&base, "period"),
+                            c.period.as_ref(),
+                            SimTime::from_secs(10),
+                        )
+                        .map(|period| KindSpec::Monitor(MonitorSpec { server, period })),
                     Kind::Client | Kind::Network => None,
                 };
                 spec.filter(|_| ok)
@@ -1061,7 +1175,9 @@ impl<'a> Check<'a> {
                     mean: SimTime::from_millis(2),
                 },
             ),
-            Kind::Resolver | Kind::Dns => (64, false, Dist::Constant(SimTime::from_micros(100))),
+            Kind::Resolver | Kind::Dns | Kind::Monitor => {
+                (64, false, Dist::Constant(SimTime::from_micros(100)))
+            }
             Kind::Firewall => (1, false, Dist::Constant(SimTime::from_micros(50))),
             Kind::LoadBalancer | Kind::Proxy | Kind::Cdn => {
                 (10_000, false, Dist::Constant(SimTime::from_micros(50)))
@@ -1913,7 +2029,22 @@ impl<'a> Check<'a> {
                 let n = backends
                     .and_then(|b| self.placements[b].as_ref())
                     .map_or(0, Vec::len);
-                self.weights(join(base, "weights"), w, n, "backend replica")
+                let mark = self.issues.len();
+                let weights = self.weights(join(base, "weights"), w, n, "backend replica");
+                // Standby replicas need a weight for when a scale action brings them in.
+                if let Some(b) = backends
+                    && self.standby[b] > 0
+                    && let Some(issue) = self.issues.get_mut(mark)
+                    && issue.hint.is_none()
+                {
+                    let s = self.standby[b];
+                    issue.hint = Some(format!(
+                        "'{}' has {} replicas and {s} standby: give one weight per replica, standby included (for when a scale action brings them in)",
+                        self.names[b],
+                        n as u32 - s
+                    ));
+                }
+                weights
             }
             (Some(_), Some(_)) => {
                 let p = c.policy.as_deref().unwrap_or("round_robin");
@@ -2093,7 +2224,10 @@ impl<'a> Check<'a> {
         c: &RawComponent,
         server: ServerSpec,
     ) -> Option<StorageSpec> {
-        let replicas = self.placements[i].as_ref().map(|p| p.len() as u32);
+        // Standby replicas hold no copies until a scale action brings them in.
+        let replicas = self.placements[i]
+            .as_ref()
+            .map(|p| p.len() as u32 - self.standby[i]);
         let timeout = self.dur_pos(
             join(base, "timeout"),
             c.timeout.as_ref(),
@@ -2109,13 +2243,19 @@ impl<'a> Check<'a> {
         )?;
         let mut ok = true;
         if rf > replicas {
+            let standby = match self.standby[i] {
+                0 => String::new(),
+                s => {
+                    format!(" (standby replicas do not count: {s} of them wait for a scale action)")
+                }
+            };
             self.push(
                 Issue::new(
                     join(base, "replication_factor"),
                     format!("replication_factor {rf} is more than replicas ({replicas})"),
                 )
                 .value(rf.to_string())
-                .hint(format!("raise replicas to at least {rf}, or lower replication_factor to at most {replicas}")),
+                .hint(format!("raise replicas to at least {rf}, or lower replication_factor to at most {replicas}{standby}")),
             );
             ok = false;
         }
@@ -2928,6 +3068,7 @@ impl<'a> Check<'a> {
 
 #[cfg(test)]
 mod tests {
+    use crate::engine::SimTime;
     use crate::scenario::error::line_col;
     use crate::scenario::{Origin, Problem, parse};
 
@@ -3931,5 +4072,273 @@ mod tests {
         let spec = parse(&text, "t.toml").expect("valid");
         assert_eq!(spec.network.links.len(), 1);
         assert_eq!((spec.network.links[0].a, spec.network.links[0].b), (0, 1));
+    }
+
+    // ---- operations: gossip, standby, monitors ---------------------------------------------
+
+    const STORE: &str = "[components.store]\nkind = \"storage\"\nreplicas = 100\n\n";
+    const MON: &str = "[components.mon]\nkind = \"monitor\"\n\n";
+
+    /// The base with a storage group and a monitor, then `extra`.
+    fn ops(extra: &str) -> String {
+        format!("{}{STORE}{MON}{extra}", base())
+    }
+
+    fn spec_of(text: &str) -> crate::model::spec::Spec {
+        parse(text, "t.toml").unwrap_or_else(|e| panic!("{e}\nin:\n{text}"))
+    }
+
+    #[test]
+    fn gossip_forms() {
+        use crate::model::spec::GossipSpec;
+        // The exact inline form of the brief.
+        let text = ops("").replace(
+            "replicas = 100\n",
+            "replicas = 100\ngossip = { interval = \"1s\", fanout = 1, fail_after = \"30s\", checksums = false }\n",
+        );
+        assert_eq!(spec_of(&text).groups[2].gossip, Some(GossipSpec::default()));
+        // Storage gossips by default; false turns it off; true takes every default.
+        assert_eq!(
+            spec_of(&ops("")).groups[2].gossip,
+            Some(GossipSpec::default())
+        );
+        let off = ops("").replace("replicas = 100\n", "replicas = 100\ngossip = false\n");
+        assert_eq!(spec_of(&off).groups[2].gossip, None);
+        assert_eq!(spec_of(&base()).groups[1].gossip, None);
+        let on = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ngossip = true\n",
+        );
+        assert_eq!(spec_of(&on).groups[1].gossip, Some(GossipSpec::default()));
+        let full = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ngossip = { interval = \"2s\", fanout = 3, fail_after = \"1m\", checksums = true, gossip_failed = true, cost = \"0s\" }\n",
+        );
+        assert_eq!(
+            spec_of(&full).groups[1].gossip,
+            Some(GossipSpec {
+                interval: SimTime::from_secs(2),
+                fanout: 3,
+                fail_after: SimTime::MINUTE,
+                checksums: true,
+                gossip_failed: true,
+                cost: SimTime::ZERO,
+            })
+        );
+
+        // Never on clients or monitors.
+        let text = base().replace("rate = 5.0\n", "rate = 5.0\ngossip = true\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.gossip",
+            "field 'gossip' does not apply to kind 'client'",
+            "gossip",
+        );
+        assert_eq!(
+            hint(&p),
+            "gossip runs among component replicas, and a client group has none"
+        );
+        let text = ops("").replace(
+            "kind = \"monitor\"\n",
+            "kind = \"monitor\"\ngossip = false\n",
+        );
+        let p = single(&text);
+        assert_eq!(p.path, "components.mon.gossip");
+        assert!(hint(&p).starts_with("gossip runs among component replicas"));
+
+        // Bad values, all at once.
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ngossip = { interval = \"0s\", fanout = 0, fail_after = \"0s\", checksum = true }\n",
+        );
+        let ps = problems(&text);
+        let got: Vec<(&str, &str)> = ps
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "components.api.gossip.interval",
+                    "must be greater than 0, got \"0s\""
+                ),
+                ("components.api.gossip.fanout", "must be at least 1, got 0"),
+                (
+                    "components.api.gossip.fail_after",
+                    "must be greater than 0, got \"0s\""
+                ),
+                ("components.api.gossip.checksum", "unknown field 'checksum'"),
+            ]
+        );
+        assert_eq!(ps[1].origin, at(&text, "fanout = |0"));
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ngossip = \"on\"\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.gossip",
+            "expected true, false or a table such as { interval = \"1s\", fanout = 1 }, found string \"on\"",
+            "\"on\"",
+        );
+    }
+
+    #[test]
+    fn standby_replicas() {
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nreplicas = 3\nstandby = 2\nzones = [\"a\", \"b\"]\n",
+        );
+        let spec = spec_of(&text);
+        let api = &spec.groups[1];
+        assert_eq!((api.replicas(), api.standby), (5, 2));
+        let zones: Vec<&str> = api.placement.iter().map(|p| p.zone.as_str()).collect();
+        assert_eq!(zones, ["a", "b", "a", "b", "a"]);
+
+        let text = base().replace("kind = \"service\"\n", "kind = \"service\"\nstandby = -1\n");
+        check(
+            &single(&text),
+            &text,
+            "components.api.standby",
+            "must be at least 0, got -1",
+            "-1",
+        );
+        let text = base().replace("rate = 5.0\n", "rate = 5.0\nstandby = 1\n");
+        check(
+            &single(&text),
+            &text,
+            "components.users.standby",
+            "field 'standby' does not apply to kind 'client'",
+            "standby",
+        );
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nreplicas = 99999\nstandby = 2\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.standby",
+            "replicas and standby together must be at most 100000, got 99999 + 2",
+            "standby = |2",
+        );
+
+        // Storage quorums count the replicas in service only.
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"storage\"\nreplicas = 2\nstandby = 3\nreplication_factor = 3\n"
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.replication_factor",
+            "replication_factor 3 is more than replicas (2)",
+            "replication_factor = |3",
+        );
+        assert!(
+            hint(&p)
+                .ends_with("(standby replicas do not count: 3 of them wait for a scale action)")
+        );
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"storage\"\nreplicas = 2\nstandby = 3\n"
+        );
+        let spec = spec_of(&text);
+        let crate::model::spec::KindSpec::Storage(st) = &spec.groups[1].kind else {
+            panic!()
+        };
+        assert_eq!(st.replication_factor, 2);
+
+        // Load balancer weights: one per backend replica, standby included.
+        let lb = |weights: &str| {
+            format!(
+                "{HEAD}{USERS}[components.api]\nkind = \"load_balancer\"\nbackends = \"app\"\npolicy = \"weighted\"\nweights = {weights}\n\n[components.app]\nkind = \"service\"\nreplicas = 2\nstandby = 1\n"
+            )
+        };
+        assert_eq!(spec_of(&lb("[1.0, 1.0, 0.5]")).groups.len(), 3);
+        let text = lb("[1.0, 1.0]");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.weights",
+            "expected 3 weights (one per backend replica), got 2",
+            "[1.0, 1.0]",
+        );
+        assert_eq!(
+            hint(&p),
+            "'app' has 2 replicas and 1 standby: give one weight per replica, standby included (for when a scale action brings them in)"
+        );
+    }
+
+    #[test]
+    fn monitors() {
+        use crate::model::spec::{KindSpec, MonitorSpec, ServerSpec};
+        let spec = spec_of(&ops(""));
+        assert_eq!(
+            spec.groups[3].kind,
+            KindSpec::Monitor(MonitorSpec {
+                server: ServerSpec {
+                    workers: 64,
+                    queue: Some(1000),
+                    service_time: crate::model::spec::Dist::Constant(SimTime::from_micros(100)),
+                },
+                period: SimTime::from_secs(10),
+            })
+        );
+        assert_eq!(spec.groups[3].gossip, None);
+
+        let text = ops("").replace("kind = \"monitor\"\n", "kind = \"monitor\"\nreplicas = 2\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.mon.replicas",
+            "a monitor has exactly one replica, got 2",
+            "replicas = |2",
+        );
+        assert_eq!(
+            hint(&p),
+            "declare a second monitor group to make monitoring redundant"
+        );
+        let text = ops("").replace(
+            "kind = \"monitor\"\n",
+            "kind = \"monitor\"\nperiod = \"0s\"\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.mon.period",
+            "must be greater than 0, got \"0s\"",
+            "\"0s\"",
+        );
+        let text = ops("").replace("kind = \"monitor\"\n", "kind = \"monitor\"\ncalls = []\n");
+        assert_eq!(
+            single(&text).message,
+            "field 'calls' does not apply to kind 'monitor'"
+        );
+
+        // Nothing can call a monitor.
+        let text = ops("").replace("target = \"api\"", "target = \"mon\"");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.target",
+            "'mon' is a monitor: it receives reports, it does not serve requests",
+            "\"mon\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "aim at a component that serves requests: api, store"
+        );
+        let text = ops("").replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ncalls = [{ target = \"mon\" }]\n",
+        );
+        assert_eq!(single(&text).path, "components.api.calls.0.target");
     }
 }
