@@ -65,7 +65,7 @@ pub fn load(text: &str, file: &str, sets: &[String]) -> Result<Spec, ScenarioErr
         }
     };
     let spans = SpanIndex::new(effective.as_item());
-    let (raw, mut issues) = raw::read(effective.as_item(), &spans);
+    let (raw, mut issues) = raw::read(effective.as_item(), &spans, effective.raw());
     let structural: Vec<Vec<String>> = issues.iter().map(|i| i.path.clone()).collect();
     match validate::validate(&raw) {
         Ok(spec) if issues.is_empty() && problems.is_empty() => return Ok(spec),
@@ -229,7 +229,9 @@ fn index(seg: &str, len: usize, walked: &[String]) -> Result<usize, String> {
     Ok(i)
 }
 
-fn set_item(
+/// Sets the value at `segs` below `item`, creating missing tables (and arrays of tables when
+/// an index follows); `walked` collects the segments passed, for messages.
+pub(super) fn set_item(
     item: &mut Item,
     segs: &[String],
     value: Value,

@@ -11,7 +11,7 @@ use std::fmt;
 use indexmap::IndexMap;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use toml_edit::{Item, Value};
+use toml_edit::{DocumentMut, Item, Key, TableLike, Value};
 
 use super::error::{Issue, SpanIndex, closest, list};
 
@@ -175,6 +175,67 @@ pub struct RawGossipTable {
     pub checksums: Option<bool>,
     pub gossip_failed: Option<bool>,
     pub cost: Option<Dur>,
+}
+
+/// A `config_change` fault's `set = { ... }` as serde sees it: only that it is a table. Its
+/// entries are read from the document itself ([`RawSet`]), keeping each key's path and each
+/// value as written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawSetTable;
+
+impl<'de> Deserialize<'de> for RawSetTable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawSetTable, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSetTable;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    r#"a table of settings such as { workers = 4, "health_check.kind" = "deep" }"#,
+                )
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSetTable, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(RawSetTable)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One entry of a `config_change` fault's `set`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawSet {
+    /// Where it is written, below `set`: `["health_check.kind"]` for a quoted key,
+    /// `["health_check", "kind"]` for a dotted one.
+    pub key: Vec<String>,
+    /// What it sets, inside the component's table: `["health_check", "kind"]`. Empty when the
+    /// key is not a valid path (reported already).
+    pub path: Vec<String>,
+    /// The value as written, e.g. `"deep"` or `4`.
+    pub text: String,
+}
+
+/// The component fields a `config_change` may not set: its kind, size and place.
+pub const FIXED_FIELDS: &[&str] = &[
+    "kind", "replicas", "standby", "region", "zone", "zones", "segment", "gossip",
+];
+
+/// The path in the file (below `set`) of the entry that wrote `rel`, a path inside the
+/// component, followed by the rest of `rel`: the last entry whose path holds `rel`, or else
+/// the last one whose path lies below `rel`.
+pub fn set_origin(entries: &[RawSet], rel: &[String]) -> Option<Vec<String>> {
+    let valid = || entries.iter().rev().filter(|e| !e.path.is_empty());
+    if let Some(e) = valid().find(|e| rel.starts_with(&e.path)) {
+        let mut out = e.key.clone();
+        out.extend(rel[e.path.len()..].iter().cloned());
+        return Some(out);
+    }
+    valid()
+        .find(|e| !rel.is_empty() && e.path.starts_with(rel))
+        .map(|e| e.key.clone())
 }
 
 /// `[scenario]`.
@@ -441,6 +502,19 @@ pub struct RawFault {
     pub latency: Option<Dur>,
     /// Link degradation: loss probability.
     pub loss: Option<f64>,
+    /// Config change: the new settings.
+    pub set: Option<RawSetTable>,
+    /// Config change: how long the rollout takes.
+    pub rollout: Option<Dur>,
+    /// Config change: replicas switched at once.
+    pub batch: Option<i64>,
+    /// Config change: the entries of `set`, in file order.
+    #[serde(skip)]
+    pub set_entries: Vec<RawSet>,
+    /// Config change: the target's table with `set` applied, read as a component (None when
+    /// there is no such table or it cannot be read; its problems are reported already).
+    #[serde(skip)]
+    pub after: Option<Box<RawComponent>>,
     /// Set when the table could not be read at all.
     #[serde(skip)]
     pub unreadable: bool,
@@ -586,7 +660,9 @@ pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
 /// Reads a parsed document into raw structs. Each top-level piece, component, fault and link
 /// is read on its own; a field that cannot be read is reported and dropped, and reading goes
 /// on without it, so every structural problem is found in one pass.
-pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
+///
+/// `text` is the document's text (for `config_change` faults, see [`read_config_changes`]).
+pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<Issue>) {
     let mut issues = Vec::new();
     let mut raw = RawFile::default();
     let Some(top) = root.as_table_like() else {
@@ -677,6 +753,7 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
             }
         }
     }
+    read_config_changes(&mut raw, text, &mut issues);
     (raw, issues)
 }
 
@@ -694,6 +771,152 @@ fn entry<T: DeserializeOwned + Default>(
         unreadable(&mut t);
         t
     })
+}
+
+/// Reads the `set` of every `config_change` fault: its entries, and the target component's
+/// table with them applied (as `--set components.<target>.<path>=<value>` would apply them),
+/// read like a component. Problems of the new settings are reported at their key in `set`;
+/// the component's own problems are not repeated, and fields a config change may not set
+/// ([`FIXED_FIELDS`]) are left out (validation reports them).
+fn read_config_changes(raw: &mut RawFile, text: &str, issues: &mut Vec<Issue>) {
+    let wanted: Vec<usize> = (0..raw.faults.len())
+        .filter(|&j| {
+            let f = &raw.faults[j];
+            !f.unreadable && f.set.is_some() && f.kind.as_deref() == Some("config_change")
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    // A document whose values carry their text (a parsed `Document` only has spans).
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return;
+    };
+    let root = doc.as_item();
+    for j in wanted {
+        let base = vec!["faults".to_owned(), j.to_string(), "set".to_owned()];
+        let Some(set) = fault_table(root, j)
+            .and_then(|t| t.get("set"))
+            .and_then(Item::as_table_like)
+        else {
+            continue;
+        };
+        let mut values = Vec::new();
+        flatten(set, &mut Vec::new(), &mut values);
+        let mut entries = Vec::new();
+        let mut settings = Vec::new();
+        for (key, value) in values {
+            let mut path = Vec::new();
+            for seg in &key {
+                match Key::parse(seg) {
+                    Ok(keys) if !keys.is_empty() => {
+                        path.extend(keys.iter().map(|k| k.get().to_owned()));
+                    }
+                    _ => {
+                        let mut p = base.clone();
+                        p.extend(key.iter().cloned());
+                        issues.push(
+                            Issue::new(p, format!("'{seg}' is not a path into the component"))
+                                .value(seg.clone())
+                                .hint(r#"a setting is a dotted path as --set takes it, e.g. workers = 4 or "health_check.kind" = "deep""#.to_owned())
+                                .at_key(),
+                        );
+                        path.clear();
+                        break;
+                    }
+                }
+            }
+            let text = value.to_string().trim().to_owned();
+            entries.push(RawSet { key, path, text });
+            settings.push(value);
+        }
+        let after = raw.faults[j]
+            .target
+            .as_deref()
+            .and_then(|t| Some((t, raw.components.get(t)?)))
+            .filter(|(_, c)| !c.unreadable)
+            .and_then(|(t, c)| {
+                let item = root
+                    .as_table_like()?
+                    .get("components")?
+                    .as_table_like()?
+                    .get(t)?;
+                let kind = c.kind.as_deref().and_then(kind_fields);
+                changed_component(item, kind, &entries, settings, &base, issues)
+            });
+        let f = &mut raw.faults[j];
+        f.set_entries = entries;
+        f.after = after.map(Box::new);
+    }
+}
+
+/// Fault `j`'s table in a document.
+fn fault_table(root: &Item, j: usize) -> Option<&dyn TableLike> {
+    match root.as_table_like()?.get("faults")? {
+        Item::ArrayOfTables(a) => a.get(j).map(|t| t as &dyn TableLike),
+        Item::Value(Value::Array(a)) => a.get(j)?.as_inline_table().map(|t| t as &dyn TableLike),
+        _ => None,
+    }
+}
+
+/// The leaves of a `set` table with their key paths; dotted keys and sub-tables are walked
+/// into, inline tables `{ ... }` are values.
+fn flatten(t: &dyn TableLike, prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, Value)>) {
+    for (k, item) in t.iter() {
+        prefix.push(k.to_owned());
+        match item {
+            Item::Value(Value::InlineTable(it)) if it.is_dotted() => flatten(it, prefix, out),
+            Item::Table(tb) => flatten(tb, prefix, out),
+            Item::None => {}
+            other => {
+                if let Ok(v) = other.clone().into_value() {
+                    out.push((prefix.clone(), v));
+                }
+            }
+        }
+        prefix.pop();
+    }
+}
+
+/// A component's table with the settings applied, read as a component; its problems that
+/// come from a setting are reported at the setting's key below `base`.
+fn changed_component(
+    item: &Item,
+    own_fields: Option<&[&str]>,
+    entries: &[RawSet],
+    settings: Vec<Value>,
+    base: &[String],
+    issues: &mut Vec<Issue>,
+) -> Option<RawComponent> {
+    let mut sub = DocumentMut::new();
+    sub.insert("c", item.clone());
+    let at = |key: &[String]| {
+        let mut p = base.to_vec();
+        p.extend(key.iter().cloned());
+        p
+    };
+    for (e, value) in entries.iter().zip(settings) {
+        if e.path.is_empty() || FIXED_FIELDS.contains(&e.path[0].as_str()) {
+            continue;
+        }
+        let target = sub.get_mut("c")?;
+        let mut walked = Vec::new();
+        if let Err(msg) = super::overrides::set_item(target, &e.path, value, &mut walked) {
+            issues.push(Issue::new(at(&e.key), msg).value(e.text.clone()));
+        }
+    }
+    let parsed = toml_edit::Document::parse(sub.to_string()).ok()?;
+    let spans = SpanIndex::new(parsed.as_item());
+    let item = parsed.as_item().as_table_like()?.get("c")?;
+    let mut found = Vec::new();
+    let c = read_piece::<RawComponent>(item, &["c".to_owned()], &spans, &mut found, own_fields);
+    for mut issue in found {
+        if let Some(key) = set_origin(entries, &issue.path[1..]) {
+            issue.path = at(&key);
+            issues.push(issue);
+        }
+    }
+    c
 }
 
 fn not_table(path: Vec<String>, item: &Item, want: &str) -> Issue {
@@ -896,7 +1119,7 @@ mod tests {
     fn read_text(text: &str) -> (RawFile, Vec<Issue>) {
         let doc = toml_edit::Document::parse(text).expect("valid TOML");
         let spans = SpanIndex::new(doc.as_item());
-        read(doc.as_item(), &spans)
+        read(doc.as_item(), &spans, text)
     }
 
     #[test]

@@ -15,10 +15,11 @@ use crate::model::spec::{
     ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
 };
 
-use super::error::{Issue, closest, list, suggest};
+use super::error::{Issue, closest, list, path_string, suggest};
 use super::raw::{
-    Dur, RawBetween, RawComponent, RawDist, RawFailure, RawFault, RawFile, RawGossip,
-    RawHealthCheck, RawNetwork, RawQueue, RawRecord, RawRetry, RawScenario, kind_fields,
+    Dur, FIXED_FIELDS, RawBetween, RawComponent, RawDist, RawFailure, RawFault, RawFile, RawGossip,
+    RawHealthCheck, RawNetwork, RawQueue, RawRecord, RawRetry, RawScenario, RawSet, kind_fields,
+    set_origin,
 };
 
 /// The longest duration a scenario may state: 100 years. Any time plus any delay then stays
@@ -145,6 +146,8 @@ struct Check<'a> {
     gossip: Vec<Option<Option<GossipSpec>>>,
     /// Per group: its standby replicas (the last ones of its placement).
     standby: Vec<u32>,
+    /// Per fault: its name and `kind` as written (None when it cannot be read).
+    fault_names: Vec<Option<(String, String)>>,
 }
 
 impl<'a> Check<'a> {
@@ -165,6 +168,7 @@ impl<'a> Check<'a> {
             duration: None,
             gossip: vec![Some(None); n],
             standby: vec![0; n],
+            fault_names: Vec::new(),
         }
     }
 
@@ -187,6 +191,10 @@ impl<'a> Check<'a> {
             let kind = self.build_kind(i);
             built.push(kind);
         }
+        // Faults (a config change builds its group's new settings, with their references) and
+        // failures.
+        let faults = self.faults();
+        let failures = self.failures();
         // Pass 3: what needs every group.
         self.check_dns_names(&built);
         self.check_probes(&built);
@@ -194,8 +202,6 @@ impl<'a> Check<'a> {
         self.check_cycles();
         let network = self.network();
         let links = self.links();
-        let faults = self.faults();
-        let failures = self.failures();
         if self.raw.components.is_empty() {
             self.push(
                 Issue::new(vec!["components".into()], "the scenario has no components")
@@ -486,25 +492,45 @@ impl<'a> Check<'a> {
         false
     }
 
-    /// The replicas a replica fault hits: its `replicas` list, or every replica of the target.
+    /// The replicas a replica fault hits: its `replicas` list, or every replica of the target
+    /// (a gossip corruption: one replica, 0 by default).
     fn fault_replicas(
         &mut self,
         base: &[String],
         f: &RawFault,
         target: Option<usize>,
         tname: &str,
+        kind: &str,
     ) -> Option<Vec<u32>> {
         let n = target
             .and_then(|t| self.placements[t].as_ref())
             .map(Vec::len);
+        let one = kind == "gossip_corruption";
         let list = match &f.replicas {
+            None if one => return n.map(|_| vec![0]),
             None => return n.map(|n| (0..n as u32).collect()),
             Some(list) => list,
         };
         if list.is_empty() {
+            let hint = if one {
+                "leave 'replicas' out to start from replica 0"
+            } else {
+                "leave 'replicas' out to hit every replica"
+            };
+            self.push(Issue::new(join(base, "replicas"), "lists no replica").hint(hint.to_owned()));
+            return None;
+        }
+        if one && list.len() > 1 {
             self.push(
-                Issue::new(join(base, "replicas"), "lists no replica")
-                    .hint("leave 'replicas' out to hit every replica".to_owned()),
+                Issue::new(
+                    join(base, "replicas"),
+                    format!(
+                        "a gossip corruption starts from one replica, got {}",
+                        list.len()
+                    ),
+                )
+                .value(format!("{list:?}"))
+                .hint("list one replica, e.g. replicas = [0]".to_owned()),
             );
             return None;
         }
@@ -552,6 +578,20 @@ impl<'a> Check<'a> {
             );
             None
         }
+    }
+
+    /// A share in (0, 1].
+    fn share(&mut self, path: Path, x: f64, all: &str) -> Option<f64> {
+        let x = self.positive(path.clone(), x)?;
+        if x > 1.0 {
+            self.push(
+                Issue::new(path, format!("must be at most 1, got {x}"))
+                    .value(x.to_string())
+                    .hint(all.to_owned()),
+            );
+            return None;
+        }
+        Some(x)
     }
 
     /// A duration, or the default when absent.
@@ -2666,15 +2706,253 @@ impl<'a> Check<'a> {
 
     fn faults(&mut self) -> Option<Vec<FaultSpec>> {
         let raw = self.raw;
+        // Names first: actions refer to faults by name.
+        self.fault_names = raw
+            .faults
+            .iter()
+            .map(|f| {
+                (!f.unreadable).then(|| {
+                    let kind = f.kind.clone().unwrap_or_default();
+                    let name = f.name.clone().unwrap_or_else(|| {
+                        format!("{kind}-{}", f.target.as_deref().unwrap_or_default())
+                    });
+                    (name, kind)
+                })
+            })
+            .collect();
+        let names: Vec<Option<String>> = self
+            .fault_names
+            .iter()
+            .map(|n| n.as_ref().map(|(n, _)| n.clone()))
+            .collect();
         let mut out = Some(Vec::new());
         for (j, f) in raw.faults.iter().enumerate() {
+            let unique = f.unreadable || self.unique_name("faults", j, f.name.as_deref(), &names);
             let fault = if f.unreadable { None } else { self.fault(j, f) };
+            let fault = fault.filter(|_| unique);
             match (fault, out.as_mut()) {
                 (Some(f), Some(v)) => v.push(f),
                 _ => out = None,
             }
         }
         out
+    }
+
+    /// Whether entry `j` of `list` (faults, alarms or actions) has a name no earlier entry has;
+    /// if not, reports it. `names` holds every entry's name (written or default), `written`
+    /// the one written, if any.
+    fn unique_name(
+        &mut self,
+        list: &str,
+        j: usize,
+        written: Option<&str>,
+        names: &[Option<String>],
+    ) -> bool {
+        let Some(Some(name)) = names.get(j) else {
+            return true;
+        };
+        if name.is_empty() {
+            return true; // Reported as empty.
+        }
+        let Some(first) = names[..j].iter().position(|n| n.as_ref() == Some(name)) else {
+            return true;
+        };
+        let what = list.trim_end_matches('s');
+        let base = vec![list.to_owned(), j.to_string()];
+        let (path, hint) = match written {
+            Some(_) => (
+                join(&base, "name"),
+                if list == "actions" {
+                    "give each action its own name".to_owned()
+                } else {
+                    format!("actions refer to {list} by name, so each {what} needs its own")
+                },
+            ),
+            None => (
+                base,
+                format!(
+                    "'{name}' is this {what}'s default name: give it a name = \"...\" of its own"
+                ),
+            ),
+        };
+        self.push(
+            Issue::new(
+                path,
+                format!("{what} name '{name}' is used twice (also {list}.{first})"),
+            )
+            .value(name.clone())
+            .hint(hint),
+        );
+        false
+    }
+
+    /// Whether group `g` has gossip; if not, reports it at `path` (`what` the fault or action
+    /// would do to it).
+    fn needs_gossip(&mut self, path: Path, g: usize, what: &str) -> bool {
+        let Some(kind) = self.kinds[g] else {
+            return true;
+        };
+        if kind == Kind::Client || !matches!(self.gossip[g], Some(None)) {
+            return true; // Clients are refused on their own; bad gossip is reported already.
+        }
+        let name = self.names[g];
+        let hint = if kind == Kind::Monitor {
+            let with: Vec<&str> = (0..self.names.len())
+                .filter(|&k| matches!(self.gossip[k], Some(Some(_))))
+                .map(|k| self.names[k])
+                .collect();
+            format!(
+                "monitors do not gossip; {}",
+                suggest(name, "groups with gossip", &with)
+            )
+        } else if self
+            .raw
+            .components
+            .get(name)
+            .is_some_and(|c| c.gossip == Some(RawGossip::Switch(false)))
+        {
+            format!("'{name}' has gossip = false: remove it, or set gossip = {{ ... }}")
+        } else {
+            format!(
+                "add gossip = {{ ... }} (or gossip = true) to '{name}', or use a storage group (storage gossips by default)"
+            )
+        };
+        self.push(
+            Issue::new(path, format!("'{name}' has no gossip to {what}"))
+                .value(name)
+                .hint(hint),
+        );
+        false
+    }
+
+    /// A config change's `set`: the group's settings after it, and the entries as written.
+    #[allow(clippy::type_complexity)]
+    fn config_set(
+        &mut self,
+        j: usize,
+        base: &[String],
+        f: &RawFault,
+        target: Option<usize>,
+    ) -> Option<(KindSpec, Vec<(String, String)>)> {
+        let spath = join(base, "set");
+        if f.set.is_none() {
+            self.missing(
+                spath,
+                "add set = { <path> = <value>, ... }: the settings it rolls out, e.g. set = { workers = 4 }",
+            );
+            return None;
+        }
+        let entries = &f.set_entries;
+        if entries.is_empty() {
+            self.push(
+                Issue::new(spath, "sets nothing").hint(
+                    "e.g. set = { workers = 4, \"health_check.kind\" = \"deep\" }".to_owned(),
+                ),
+            );
+            return None;
+        }
+        let mut ok = true;
+        for e in entries {
+            let Some(first) = e.path.first() else {
+                ok = false; // Not a path: reported already.
+                continue;
+            };
+            if FIXED_FIELDS.contains(&first.as_str()) {
+                let mut p = spath.clone();
+                p.extend(e.key.iter().cloned());
+                self.push(
+                    Issue::new(p, format!("a config change cannot set '{first}'"))
+                        .value(e.text.clone())
+                        .hint("a config change alters settings, not the group's size or place (kind, replicas, standby, region, zone, zones, segment and gossip stay as they are)".to_owned())
+                        .at_key(),
+                );
+                ok = false;
+            }
+        }
+        let g = target?;
+        if matches!(self.kinds[g], None | Some(Kind::Client | Kind::Monitor)) {
+            return None; // Reported already.
+        }
+        // None: the changed table could not be read (reported at its settings).
+        let after = f.after.as_deref()?;
+        let after = self.build_after(j, g, after, entries);
+        if !ok {
+            return None;
+        }
+        let set = entries
+            .iter()
+            .map(|e| (path_string(&e.path), e.text.clone()))
+            .collect();
+        Some((after?, set))
+    }
+
+    /// Group `g`'s settings after config change `j` (`c`: its table with the change applied),
+    /// validated like the group itself. Problems are placed at the setting that causes them,
+    /// or at `set` when none does; problems the group has anyway are not repeated. New
+    /// references (dependencies, DNS names) join the topology checks, placed likewise.
+    fn build_after(
+        &mut self,
+        j: usize,
+        g: usize,
+        c: &RawComponent,
+        entries: &[RawSet],
+    ) -> Option<KindSpec> {
+        let kind = self.kinds[g]?;
+        let comp = self.base(g);
+        let set_base = vec!["faults".to_owned(), j.to_string(), "set".to_owned()];
+        let marks = (
+            self.issues.len(),
+            self.deps[g].len(),
+            self.traffic.len(),
+            self.dns_names.len(),
+        );
+        let allowed = kind_fields(kind.name()).unwrap_or_default();
+        let mut present = c.present_fields();
+        present.retain(|f| !FIXED_FIELDS.contains(f));
+        self.not_applicable(&comp, &present, allowed, &format!("kind '{}'", kind.name()));
+        let spec = self.build_kind_from(g, &comp, c);
+        let remap = |path: &[String]| -> Option<Path> {
+            let rel = path.strip_prefix(comp.as_slice())?;
+            let key = set_origin(entries, rel)?;
+            let mut p = set_base.clone();
+            p.extend(key);
+            Some(p)
+        };
+        for mut issue in self.issues.split_off(marks.0) {
+            if self
+                .issues
+                .iter()
+                .any(|o| o.path == issue.path && o.message == issue.message)
+            {
+                continue; // The group's own problem, reported at the group.
+            }
+            match remap(&issue.path) {
+                Some(p) => issue.path = p,
+                None => {
+                    issue.message = format!(
+                        "with these settings, {}: {}",
+                        path_string(&issue.path),
+                        issue.message
+                    );
+                    issue.path = set_base.clone();
+                    issue.anchor = super::error::Anchor::Value;
+                }
+            }
+            self.push(issue);
+        }
+        let place = |path: &[String]| remap(path).unwrap_or_else(|| set_base.clone());
+        for (to, path) in self.deps[g].split_off(marks.1) {
+            if !self.deps[g].iter().any(|(t, _)| *t == to) {
+                self.deps[g].push((to, place(&path)));
+            }
+        }
+        for t in &mut self.traffic[marks.2..] {
+            t.2 = place(&t.2);
+        }
+        for d in &mut self.dns_names[marks.3..] {
+            d.0 = place(&d.0);
+        }
+        spec
     }
 
     fn fault(&mut self, j: usize, f: &RawFault) -> Option<FaultSpec> {
@@ -2692,6 +2970,8 @@ impl<'a> Check<'a> {
             "region_outage",
             "partition",
             "link_degradation",
+            "config_change",
+            "gossip_corruption",
         ];
         let kind = match f.kind.as_deref() {
             None => {
@@ -2762,6 +3042,9 @@ impl<'a> Check<'a> {
             ("level", f.level.is_some()),
             ("latency", f.latency.is_some()),
             ("loss", f.loss.is_some()),
+            ("set", f.set.is_some()),
+            ("rollout", f.rollout.is_some()),
+            ("batch", f.batch.is_some()),
         ]
         .iter()
         .filter(|(_, s)| *s)
@@ -2777,6 +3060,8 @@ impl<'a> Check<'a> {
             "error" => &["replicas", "probability", "wrong"],
             "capacity_loss" => &["replicas", "fraction"],
             "dns_record" => &["replicas", "record", "answer", "to"],
+            "config_change" => &["replicas", "set", "rollout", "batch"],
+            "gossip_corruption" => &["replicas"],
             _ => &["multiplier", "ramp"],
         };
         self.not_applicable(&base, &present, allowed, &format!("fault kind '{kind}'"));
@@ -2820,7 +3105,7 @@ impl<'a> Check<'a> {
                     .hint("use kind = \"traffic_surge\" to change a client's traffic".to_owned()),
                 );
             }
-            let replicas = self.fault_replicas(&base, f, target, &tname);
+            let replicas = self.fault_replicas(&base, f, target, &tname, kind);
             let required = |v: &mut Self, field: &str, hint: &str, x: Option<f64>| match x {
                 None => {
                     v.missing(join(&base, field), hint);
@@ -2830,6 +3115,55 @@ impl<'a> Check<'a> {
             };
             match kind {
                 "crash" => replicas.map(|replicas| FaultKind::Crash { replicas }),
+                "config_change" => {
+                    if target_kind == Some(Kind::Monitor) {
+                        let servers = self.names_of(|k| !matches!(k, Kind::Client | Kind::Monitor));
+                        self.push(
+                            Issue::new(
+                                join(&base, "target"),
+                                format!(
+                                    "a config_change fault cannot hit '{tname}': it is a monitor"
+                                ),
+                            )
+                            .value(tname.clone())
+                            .hint(format!(
+                                "config changes roll out to server groups: {}",
+                                list(&servers)
+                            )),
+                        );
+                    }
+                    let mut rollout =
+                        self.dur(join(&base, "rollout"), f.rollout.as_ref(), SimTime::ZERO);
+                    if let (Some(r), Some(Some(d))) = (rollout, duration)
+                        && r > d
+                    {
+                        rollout = None;
+                        self.push(
+                            Issue::new(
+                                join(&base, "rollout"),
+                                format!("the rollout ({r}) is longer than the fault ({d})"),
+                            )
+                            .value(r.to_string())
+                            .hint("the change is rolled back when the fault ends; shorten the rollout or lengthen the fault".to_owned()),
+                        );
+                    }
+                    let batch = self.count(join(&base, "batch"), f.batch, 1, 1, u32::MAX);
+                    let change = self.config_set(j, &base, f, target);
+                    let (after, set) = change?;
+                    Some(FaultKind::ConfigChange {
+                        replicas: replicas?,
+                        after: Box::new(after),
+                        set,
+                        rollout: rollout?,
+                        batch: batch?,
+                    })
+                }
+                "gossip_corruption" => {
+                    if let Some(g) = target {
+                        self.needs_gossip(join(&base, "target"), g, "corrupt");
+                    }
+                    replicas.map(|replicas| FaultKind::GossipCorruption { replicas })
+                }
                 "dns_record" => {
                     if let Some(k) = target_kind.filter(|&k| k != Kind::Dns && k != Kind::Client) {
                         self.push(
@@ -2949,22 +3283,7 @@ impl<'a> Check<'a> {
                         "add fraction = 0.5: the share of workers lost",
                         f.fraction,
                     )
-                    .and_then(|x| self.positive(join(&base, "fraction"), x))
-                    .and_then(|x| {
-                        if x > 1.0 {
-                            self.push(
-                                Issue::new(
-                                    join(&base, "fraction"),
-                                    format!("must be at most 1, got {x}"),
-                                )
-                                .value(x.to_string())
-                                .hint("1.0 loses every worker".to_owned()),
-                            );
-                            None
-                        } else {
-                            Some(x)
-                        }
-                    });
+                    .and_then(|x| self.share(join(&base, "fraction"), x, "1.0 loses every worker"));
                     Some(FaultKind::CapacityLoss {
                         replicas: replicas?,
                         fraction: fraction?,
@@ -4074,7 +4393,7 @@ mod tests {
         assert_eq!((spec.network.links[0].a, spec.network.links[0].b), (0, 1));
     }
 
-    // ---- operations: gossip, standby, monitors ---------------------------------------------
+    // ---- operations: gossip, standby, monitors, config changes ---------------------------
 
     const STORE: &str = "[components.store]\nkind = \"storage\"\nreplicas = 100\n\n";
     const MON: &str = "[components.mon]\nkind = \"monitor\"\n\n";
@@ -4340,5 +4659,330 @@ mod tests {
             "kind = \"service\"\ncalls = [{ target = \"mon\" }]\n",
         );
         assert_eq!(single(&text).path, "components.api.calls.0.target");
+    }
+
+    /// A config change on `api` (a load balancer over `app`), with `set` and more fields.
+    fn change(fields: &str) -> String {
+        format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"load_balancer\"\nbackends = \"app\"\nhealth_check = {{ kind = \"shallow\" }}\n\n[components.app]\nkind = \"service\"\nreplicas = 3\n\n[[faults]]\nname = \"bad\"\nkind = \"config_change\"\ntarget = \"api\"\nat = \"10m\"\n{fields}"
+        )
+    }
+
+    #[test]
+    fn config_changes() {
+        use crate::model::spec::{CheckKind, FaultKind, KindSpec};
+        let spec = spec_of(&change(
+            "set = { \"health_check.kind\" = \"deep\", workers = 4 }\nrollout = \"10m\"\nbatch = 2\nreplicas = [0]\n",
+        ));
+        let FaultKind::ConfigChange {
+            replicas,
+            after,
+            set,
+            rollout,
+            batch,
+        } = &spec.faults[0].kind
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (replicas.as_slice(), *rollout, *batch),
+            (&[0][..], SimTime::from_mins(10), 2)
+        );
+        let KindSpec::LoadBalancer(l) = after.as_ref() else {
+            panic!()
+        };
+        assert_eq!(l.server.workers, 4);
+        assert_eq!(
+            l.health_check.as_ref().map(|h| h.kind),
+            Some(CheckKind::Deep)
+        );
+        assert_eq!(
+            set,
+            &[
+                ("health_check.kind".to_owned(), "\"deep\"".to_owned()),
+                ("workers".to_owned(), "4".to_owned())
+            ]
+        );
+        // Dotted keys and a [faults.set] table mean the same; defaults: every replica, at once.
+        for form in [
+            "set = { health_check.kind = \"deep\", workers = 4 }\n",
+            "[faults.set]\nhealth_check.kind = \"deep\"\nworkers = 4\n",
+        ] {
+            let spec = spec_of(&change(form));
+            let FaultKind::ConfigChange {
+                replicas,
+                after: other,
+                set: s2,
+                rollout,
+                batch,
+            } = &spec.faults[0].kind
+            else {
+                panic!()
+            };
+            assert_eq!((replicas.len(), *rollout, *batch), (1, SimTime::ZERO, 1));
+            assert_eq!((other, s2), (after, set), "{form}");
+        }
+        // A whole table replaces the one there.
+        let spec = spec_of(&change(
+            "set = { health_check = { kind = \"deep\", interval = \"1s\", timeout = \"1s\" } }\n",
+        ));
+        let FaultKind::ConfigChange { after, .. } = &spec.faults[0].kind else {
+            panic!()
+        };
+        let KindSpec::LoadBalancer(l) = after.as_ref() else {
+            panic!()
+        };
+        assert_eq!(
+            l.health_check.as_ref().map(|h| h.interval),
+            Some(SimTime::SECOND)
+        );
+
+        // Problems in `set` are placed at the setting's key, with the usual message.
+        let text = change("set = { \"health_check.kind\" = \"deeep\", workers = 4 }\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.set.\"health_check.kind\"",
+            "unknown health check kind 'deeep'",
+            "\"deeep\"",
+        );
+        assert_eq!(p.value.as_deref(), Some("deeep"));
+        assert!(hint(&p).starts_with("did you mean 'deep'?"));
+        let text = change("set = { workers = \"four\", wrkers = 2, calls = [] }\n");
+        let ps = problems(&text);
+        let got: Vec<(&str, &str)> = ps
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "faults.0.set.workers",
+                    "expected a whole number, found string \"four\""
+                ),
+                ("faults.0.set.wrkers", "unknown field 'wrkers'"),
+                (
+                    "faults.0.set.calls",
+                    "field 'calls' does not apply to kind 'load_balancer'"
+                ),
+            ]
+        );
+        assert_eq!(ps[1].origin, at(&text, "wrkers"));
+        assert!(hint(&ps[1]).starts_with("did you mean 'workers'?"));
+        let text = change("set = { backends = \"ap\" }\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.set.backends",
+            "unknown component 'ap'",
+            "\"ap\"",
+        );
+        assert!(hint(&p).starts_with("did you mean 'api'?"));
+        // A problem no single setting holds is placed at `set`.
+        let text = change("set = { policy = \"weighted\" }\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.set",
+            "with these settings, components.api.weights: missing required field 'weights'",
+            "{ policy",
+        );
+        // A new dependency that closes a cycle.
+        let text = change("set = { backends = \"api\" }\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.set.backends",
+            "dependency cycle: api -> api",
+            "\"api\" }",
+        );
+
+        // Kind, size and place stay.
+        let text = change("set = { replicas = 4, \"zone\" = \"b\" }\n");
+        let ps = problems(&text);
+        assert_eq!(ps.len(), 2, "{ps:#?}");
+        check(
+            &ps[0],
+            &text,
+            "faults.0.set.replicas",
+            "a config change cannot set 'replicas'",
+            "replicas = 4",
+        );
+        assert_eq!(
+            hint(&ps[0]),
+            "a config change alters settings, not the group's size or place (kind, replicas, standby, region, zone, zones, segment and gossip stay as they are)"
+        );
+        assert_eq!(ps[1].path, "faults.0.set.zone");
+        let text = change("set = { kind = \"cache\" }\n");
+        assert_eq!(single(&text).message, "a config change cannot set 'kind'");
+
+        // The fields of the fault itself.
+        let text = change("");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.set",
+            "missing required field 'set'",
+            "[[faults]]",
+        );
+        let text = change("set = {}\n");
+        check(&single(&text), &text, "faults.0.set", "sets nothing", "{}");
+        let text = change("set = \"workers=4\"\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.set",
+            "expected a table of settings such as { workers = 4, \"health_check.kind\" = \"deep\" }, found string \"workers=4\"",
+            "\"workers=4\"",
+        );
+        let text = change("set = { workers = 4 }\nbatch = 0\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.batch",
+            "must be at least 1, got 0",
+            "batch = |0",
+        );
+        let text = change("set = { workers = 4 }\nduration = \"5m\"\nrollout = \"10m\"\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.rollout",
+            "the rollout (10m) is longer than the fault (5m)",
+            "rollout = |\"10m\"",
+        );
+        let text = change("set = { workers = 4 }\nfactor = 2.0\n");
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "field 'factor' does not apply to fault kind 'config_change'"
+        );
+        assert_eq!(
+            hint(&p),
+            "fields for fault kind 'config_change': replicas, set, rollout, batch"
+        );
+        let text = format!(
+            "{}[[faults]]\nkind = \"crash\"\ntarget = \"api\"\nat = \"1m\"\nset = {{ workers = 1 }}\n",
+            base()
+        );
+        assert_eq!(
+            single(&text).message,
+            "field 'set' does not apply to fault kind 'crash'"
+        );
+        let text = ops(
+            "[[faults]]\nkind = \"config_change\"\ntarget = \"mon\"\nat = \"1m\"\nset = { workers = 2 }\n",
+        );
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "a config_change fault cannot hit 'mon': it is a monitor"
+        );
+        assert_eq!(
+            hint(&p),
+            "config changes roll out to server groups: api, store"
+        );
+    }
+
+    #[test]
+    fn gossip_corruption() {
+        use crate::model::spec::FaultKind;
+        // The exact form of the brief, on a storage group of 100 replicas.
+        let text = ops(
+            "[[faults]]\nname = \"bitflip\"\nkind = \"gossip_corruption\"\ntarget = \"store\"\nat = \"10m\"\n",
+        );
+        let spec = spec_of(&text);
+        assert_eq!(
+            spec.faults[0].kind,
+            FaultKind::GossipCorruption { replicas: vec![0] }
+        );
+        assert_eq!(spec.faults[0].name, "bitflip");
+        let spec = spec_of(&format!("{text}replicas = [99]\n"));
+        assert_eq!(
+            spec.faults[0].kind,
+            FaultKind::GossipCorruption { replicas: vec![99] }
+        );
+
+        let text =
+            ops("[[faults]]\nkind = \"gossip_corruption\"\ntarget = \"api\"\nat = \"10m\"\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.target",
+            "'api' has no gossip to corrupt",
+            "\"api\"\nat",
+        );
+        assert_eq!(
+            hint(&p),
+            "add gossip = { ... } (or gossip = true) to 'api', or use a storage group (storage gossips by default)"
+        );
+        let off = text
+            .replace("target = \"api\"", "target = \"store\"")
+            .replace("replicas = 100\n", "replicas = 100\ngossip = false\n");
+        assert_eq!(
+            hint(&single(&off)),
+            "'store' has gossip = false: remove it, or set gossip = { ... }"
+        );
+        let text = ops(
+            "[[faults]]\nkind = \"gossip_corruption\"\ntarget = \"store\"\nat = \"10m\"\nreplicas = [0, 1]\n",
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.replicas",
+            "a gossip corruption starts from one replica, got 2",
+            "[0, 1]",
+        );
+        assert_eq!(hint(&p), "list one replica, e.g. replicas = [0]");
+        let text = ops(
+            "[[faults]]\nkind = \"gossip_corruption\"\ntarget = \"store\"\nat = \"10m\"\nreplicas = [100]\n",
+        );
+        assert_eq!(
+            single(&text).message,
+            "replica index 100 is out of range: 'store' has 100 replica(s), numbered 0 to 99"
+        );
+    }
+
+    #[test]
+    fn fault_names_are_unique() {
+        let crash = "kind = \"crash\"\ntarget = \"api\"\nat = \"1m\"\n";
+        let text = format!("{}[[faults]]\n{crash}\n[[faults]]\n{crash}", base());
+        let p = single(&text);
+        assert_eq!(p.path, "faults.1");
+        assert_eq!(
+            p.message,
+            "fault name 'crash-api' is used twice (also faults.0)"
+        );
+        assert_eq!(
+            hint(&p),
+            "'crash-api' is this fault's default name: give it a name = \"...\" of its own"
+        );
+        let text = format!(
+            "{}[[faults]]\nname = \"x\"\n{crash}\n[[faults]]\nname = \"x\"\n{crash}",
+            base()
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.1.name",
+            "fault name 'x' is used twice (also faults.0)",
+            "at = \"1m\"\n\n[[faults]]\nname = |\"x\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "actions refer to faults by name, so each fault needs its own"
+        );
+        // Told apart by name, the same fault twice is fine.
+        let text = format!(
+            "{}[[faults]]\nname = \"x\"\n{crash}\n[[faults]]\n{crash}",
+            base()
+        );
+        assert_eq!(spec_of(&text).faults.len(), 2);
     }
 }
