@@ -520,6 +520,68 @@ pub struct RawFault {
     pub unreadable: bool,
 }
 
+/// `[[alarms]]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawAlarm {
+    pub name: Option<String>,
+    pub monitor: Option<String>,
+    pub group: Option<String>,
+    pub metric: Option<String>,
+    pub above: Option<f64>,
+    pub below: Option<f64>,
+    /// `for`: how long the condition must hold.
+    #[serde(rename = "for")]
+    pub hold: Option<Dur>,
+    pub missing: Option<String>,
+    /// Set when the table could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+/// `[[actions]]`: the union of every action kind's fields.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawAction {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    /// A fixed time.
+    pub at: Option<Dur>,
+    /// An alarm's name.
+    pub on: Option<String>,
+    /// After the alarm fires: a distribution.
+    pub delay: Option<RawDist>,
+    /// Rollback, end_fault.
+    pub fault: Option<String>,
+    /// Block.
+    pub firewall: Option<String>,
+    /// Block.
+    pub source: Option<String>,
+    /// The group acted on.
+    pub target: Option<String>,
+    /// Shed load.
+    pub fraction: Option<f64>,
+    /// DNS failover.
+    pub record: Option<String>,
+    /// DNS failover.
+    pub to: Option<String>,
+    /// Restart.
+    pub stagger: Option<Dur>,
+    /// Restart.
+    pub cold_start: Option<Dur>,
+    /// Clear gossip.
+    pub offline: Option<Dur>,
+    /// Clear gossip.
+    pub pace: Option<Dur>,
+    /// Scale.
+    pub replicas: Option<i64>,
+    /// Scale: provisioning time.
+    pub provision: Option<Dur>,
+    /// Set when the table could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
 /// A whole scenario file, as written.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawFile {
@@ -535,6 +597,10 @@ pub struct RawFile {
     pub failures: Vec<RawFailure>,
     /// `[[links]]`, in file order.
     pub links: Vec<RawBetween>,
+    /// `[[alarms]]`, in file order (unreadable entries keep their place).
+    pub alarms: Vec<RawAlarm>,
+    /// `[[actions]]`, in file order (unreadable entries keep their place).
+    pub actions: Vec<RawAction>,
 }
 
 /// The top-level tables and arrays of a scenario file.
@@ -545,6 +611,8 @@ pub const TOP_FIELDS: &[&str] = &[
     "faults",
     "failures",
     "links",
+    "alarms",
+    "actions",
 ];
 
 /// Which fields each component kind accepts (besides `kind`); used for "does not apply"
@@ -699,7 +767,7 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                 }
                 None => issues.push(not_table(path, item, "[components.<name>] tables")),
             },
-            "faults" | "failures" | "links" => {
+            "faults" | "failures" | "links" | "alarms" | "actions" => {
                 let elems: Vec<Item> = match item {
                     Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
                     Item::Value(Value::Array(a)) => {
@@ -722,6 +790,15 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                             raw.failures
                                 .push(entry(e, &p, spans, is, |f: &mut RawFailure| {
                                     f.unreadable = true
+                                }))
+                        }
+                        "alarms" => raw.alarms.push(entry(e, &p, spans, is, |a: &mut RawAlarm| {
+                            a.unreadable = true
+                        })),
+                        "actions" => {
+                            raw.actions
+                                .push(entry(e, &p, spans, is, |a: &mut RawAction| {
+                                    a.unreadable = true
                                 }))
                         }
                         _ => raw

@@ -8,18 +8,19 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::engine::{SimTime, parse_duration};
 use crate::model::spec::{
-    Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
-    FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GossipSpec,
-    GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec, Level, LinkSpec, MonitorSpec,
-    NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement, Population, ProxySpec, RecordSpec,
-    ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
+    ActionKind, ActionSpec, AlarmSpec, Backoff, Balance, BreakerSpec, CacheSpec, CallSpec,
+    CheckKind, ClientSpec, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec,
+    FaultTarget, FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec,
+    Level, LinkSpec, Metric, MonitorSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement,
+    Population, ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec,
+    Spec, StorageSpec, Target, Trigger,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
 use super::raw::{
-    Dur, FIXED_FIELDS, RawBetween, RawComponent, RawDist, RawFailure, RawFault, RawFile, RawGossip,
-    RawHealthCheck, RawNetwork, RawQueue, RawRecord, RawRetry, RawScenario, RawSet, kind_fields,
-    set_origin,
+    Dur, FIXED_FIELDS, RawAction, RawAlarm, RawBetween, RawComponent, RawDist, RawFailure,
+    RawFault, RawFile, RawGossip, RawHealthCheck, RawNetwork, RawQueue, RawRecord, RawRetry,
+    RawScenario, RawSet, kind_fields, set_origin,
 };
 
 /// The longest duration a scenario may state: 100 years. Any time plus any delay then stays
@@ -99,6 +100,14 @@ impl Kind {
 enum Role {
     /// Something that serves requests: any kind but client, network and monitor.
     Serve,
+    /// A `monitor` component.
+    Monitor,
+    /// A `firewall` component.
+    Firewall,
+    /// A group an alarm may watch: any kind but monitor.
+    Watch,
+    /// A group with replicas to act on: any kind but client.
+    Component,
     /// A `dns` component.
     Dns,
     /// A `resolver` component.
@@ -148,6 +157,8 @@ struct Check<'a> {
     standby: Vec<u32>,
     /// Per fault: its name and `kind` as written (None when it cannot be read).
     fault_names: Vec<Option<(String, String)>>,
+    /// Per alarm: its name (None when it cannot be read).
+    alarm_names: Vec<Option<String>>,
 }
 
 impl<'a> Check<'a> {
@@ -169,6 +180,7 @@ impl<'a> Check<'a> {
             gossip: vec![Some(None); n],
             standby: vec![0; n],
             fault_names: Vec::new(),
+            alarm_names: Vec::new(),
         }
     }
 
@@ -191,10 +203,12 @@ impl<'a> Check<'a> {
             let kind = self.build_kind(i);
             built.push(kind);
         }
-        // Faults (a config change builds its group's new settings, with their references) and
-        // failures.
+        // Faults (a config change builds its group's new settings, with their references),
+        // failures, alarms (reports travel to the monitor) and actions.
         let faults = self.faults();
         let failures = self.failures();
+        let alarms = self.alarms();
+        let actions = self.actions();
         // Pass 3: what needs every group.
         self.check_dns_names(&built);
         self.check_probes(&built);
@@ -224,6 +238,7 @@ impl<'a> Check<'a> {
         network.links = links?;
         let faults = faults?;
         let failures = failures?;
+        let (alarms, actions) = (alarms?, actions?);
         let mut groups = Vec::with_capacity(built.len());
         for (i, kind) in built.into_iter().enumerate() {
             groups.push(GroupSpec {
@@ -244,8 +259,8 @@ impl<'a> Check<'a> {
             groups,
             faults,
             failures,
-            alarms: Vec::new(),
-            actions: Vec::new(),
+            alarms,
+            actions,
         })
     }
 
@@ -761,6 +776,36 @@ impl<'a> Check<'a> {
                 (
                     format!("'{name}' is {}, not a client", kind.a()),
                     suggest(name, "clients", &self.names_of(|k| k == Kind::Client)),
+                )
+            }),
+            Role::Monitor => (kind != Kind::Monitor).then(|| {
+                (
+                    format!("'{name}' is {}, not a monitor", kind.a()),
+                    suggest(name, "monitors", &self.names_of(|k| k == Kind::Monitor)),
+                )
+            }),
+            Role::Firewall => (kind != Kind::Firewall).then(|| {
+                (
+                    format!("'{name}' is {}, not a firewall", kind.a()),
+                    suggest(name, "firewalls", &self.names_of(|k| k == Kind::Firewall)),
+                )
+            }),
+            Role::Watch => (kind == Kind::Monitor).then(|| {
+                (
+                    format!("'{name}' is a monitor: alarms watch other groups"),
+                    format!(
+                        "watch a client or component group: {}",
+                        list(&self.names_of(|k| k != Kind::Monitor))
+                    ),
+                )
+            }),
+            Role::Component => (kind == Kind::Client).then(|| {
+                (
+                    format!("'{name}' is a client: it has no replicas to act on"),
+                    format!(
+                        "name a component group: {}",
+                        list(&self.names_of(|k| k != Kind::Client))
+                    ),
                 )
             }),
         };
@@ -3383,6 +3428,669 @@ impl<'a> Check<'a> {
             kind: fault_kind?,
         })
     }
+
+    // ---- alarms and actions ---------------------------------------------------------------
+
+    fn alarms(&mut self) -> Option<Vec<AlarmSpec>> {
+        let raw = self.raw;
+        self.alarm_names = raw
+            .alarms
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                (!a.unreadable).then(|| a.name.clone().unwrap_or_else(|| format!("alarm-{j}")))
+            })
+            .collect();
+        let names = self.alarm_names.clone();
+        let mut out = Some(Vec::new());
+        for (j, a) in raw.alarms.iter().enumerate() {
+            let unique = a.unreadable || self.unique_name("alarms", j, a.name.as_deref(), &names);
+            let alarm = if a.unreadable { None } else { self.alarm(j, a) };
+            match (alarm.filter(|_| unique), out.as_mut()) {
+                (Some(a), Some(v)) => v.push(a),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    /// A reference that must be given (not a dependency).
+    fn need_ref(
+        &mut self,
+        base: &[String],
+        field: &str,
+        v: Option<&str>,
+        role: Role,
+        hint: &str,
+    ) -> Option<usize> {
+        match v {
+            None => {
+                self.missing(join(base, field), hint);
+                None
+            }
+            Some(name) => self.group_ref(join(base, field), name, role),
+        }
+    }
+
+    fn alarm(&mut self, j: usize, a: &RawAlarm) -> Option<AlarmSpec> {
+        let base = vec!["alarms".to_owned(), j.to_string()];
+        let name = self.name_str(
+            join(&base, "name"),
+            a.name.as_deref(),
+            &format!("alarm-{j}"),
+        );
+        let mpath = join(&base, "monitor");
+        let monitor = match a.monitor.as_deref() {
+            Some(m) => self.group_ref(mpath.clone(), m, Role::Monitor),
+            None => {
+                let monitors = self.names_of(|k| k == Kind::Monitor);
+                match monitors.as_slice() {
+                    [m] => self.index.get(m).copied(),
+                    [] if self.kinds.iter().all(Option::is_some) => {
+                        self.push(
+                            Issue::new(mpath.clone(), "there is no monitor to evaluate this alarm")
+                                .hint(r#"add a component with kind = "monitor": alarms are evaluated where the reports arrive"#.to_owned()),
+                        );
+                        None
+                    }
+                    [] => None, // A component of unknown kind may be meant as the monitor.
+                    several => {
+                        self.missing(
+                            mpath.clone(),
+                            format!(
+                                "there are several monitors: add monitor = one of: {}",
+                                list(several)
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        let group = self.need_ref(
+            &base,
+            "group",
+            a.group.as_deref(),
+            Role::Watch,
+            "add group = \"<the group it watches>\"",
+        );
+        let metrics: Vec<(&str, Metric)> = Metric::ALL.iter().map(|(m, n)| (*n, *m)).collect();
+        let metric_names: Vec<&str> = metrics.iter().map(|(n, _)| *n).collect();
+        let metric = match a.metric.as_deref() {
+            None => {
+                self.missing(
+                    join(&base, "metric"),
+                    format!("metric is one of: {}", metric_names.join(", ")),
+                );
+                None
+            }
+            Some(m) => self.choice(
+                join(&base, "metric"),
+                Some(m),
+                Metric::Requests,
+                &metrics,
+                "metric",
+            ),
+        };
+        if let (Some(m), Some(g)) = (metric, group)
+            && let Some(k) = self.kinds[g]
+            && k != Kind::Monitor
+        {
+            let of = |clients: bool| -> String {
+                let names: Vec<&str> = Metric::ALL
+                    .iter()
+                    .filter(|(m, _)| m.for_clients().is_none_or(|c| c == clients))
+                    .map(|(_, n)| *n)
+                    .collect();
+                names.join(", ")
+            };
+            let gname = self.names[g];
+            let path = join(&base, "metric");
+            match m.for_clients() {
+                Some(true) if k != Kind::Client => self.push(
+                    Issue::new(
+                        path,
+                        format!(
+                            "metric '{}' applies to client groups, and '{gname}' is {}",
+                            m.name(),
+                            k.a()
+                        ),
+                    )
+                    .value(m.name())
+                    .hint(format!("metrics for component groups: {}", of(false))),
+                ),
+                Some(false) if k == Kind::Client => self.push(
+                    Issue::new(
+                        path,
+                        format!(
+                            "metric '{}' applies to component groups, and '{gname}' is a client",
+                            m.name()
+                        ),
+                    )
+                    .value(m.name())
+                    .hint(format!("metrics for client groups: {}", of(true))),
+                ),
+                _ if m == Metric::GossipRate && matches!(self.gossip[g], Some(None)) => self.push(
+                    Issue::new(
+                        path,
+                        format!("'{gname}' has no gossip: its gossip_rate is always 0"),
+                    )
+                    .value(m.name())
+                    .hint(format!(
+                        "turn gossip on in '{gname}', or watch another metric"
+                    )),
+                ),
+                _ => {}
+            }
+        }
+        let threshold = match (a.above, a.below) {
+            (Some(_), Some(_)) => {
+                self.push(
+                    Issue::new(join(&base, "below"), "give either above or below, not both")
+                        .hint("above = x fires while the metric is over x, below = x while it is under x".to_owned())
+                        .at_key(),
+                );
+                None
+            }
+            (None, None) => {
+                self.push(
+                    Issue::new(
+                        join(&base, "above"),
+                        "missing threshold: give above = x or below = x",
+                    )
+                    .hint(
+                        "e.g. below = 0.99 on availability, above = 0.8 on utilization".to_owned(),
+                    ),
+                );
+                None
+            }
+            (Some(x), None) => Some((true, "above", x)),
+            (None, Some(x)) => Some((false, "below", x)),
+        };
+        let threshold = match (threshold, metric) {
+            (Some((above, field, x)), Some(m)) => {
+                let path = join(&base, field);
+                let x = if matches!(m, Metric::Availability | Metric::ErrorRate) {
+                    self.fraction(path, x)
+                } else if x.is_finite() && x >= 0.0 {
+                    Some(x)
+                } else {
+                    self.push(
+                        Issue::new(path, format!("must be 0 or more, got {x}"))
+                            .value(x.to_string()),
+                    );
+                    None
+                };
+                x.map(|x| (above, x))
+            }
+            _ => None,
+        };
+        let hold = self.dur(join(&base, "for"), a.hold.as_ref(), SimTime::ZERO);
+        let missing = self.choice(
+            join(&base, "missing"),
+            a.missing.as_deref(),
+            false,
+            &[("not_breaching", false), ("breaching", true)],
+            "missing-data rule",
+        );
+        // Reports travel from the watched group to the monitor.
+        if let (Some(g), Some(m)) = (group, monitor) {
+            self.traffic.push((g, m, mpath));
+        }
+        let (above, threshold) = threshold?;
+        Some(AlarmSpec {
+            name: name?,
+            monitor: monitor?,
+            group: group?,
+            metric: metric?,
+            above,
+            threshold,
+            hold: hold?,
+            missing_breaches: missing?,
+        })
+    }
+
+    fn actions(&mut self) -> Option<Vec<ActionSpec>> {
+        let raw = self.raw;
+        let names: Vec<Option<String>> = raw
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                (!a.unreadable).then(|| a.name.clone().unwrap_or_else(|| format!("action-{j}")))
+            })
+            .collect();
+        let mut out = Some(Vec::new());
+        for (j, a) in raw.actions.iter().enumerate() {
+            let unique = a.unreadable || self.unique_name("actions", j, a.name.as_deref(), &names);
+            let action = if a.unreadable {
+                None
+            } else {
+                self.action(j, a)
+            };
+            match (action.filter(|_| unique), out.as_mut()) {
+                (Some(a), Some(v)) => v.push(a),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    /// A fault named by an action: its index and `kind` as written.
+    fn fault_by_name(&mut self, path: Path, name: &str) -> Option<(usize, String)> {
+        if let Some(j) = self
+            .fault_names
+            .iter()
+            .position(|n| n.as_ref().is_some_and(|(n, _)| n == name))
+        {
+            return self.fault_names[j].as_ref().map(|(_, k)| (j, k.clone()));
+        }
+        let names: Vec<&str> = self
+            .fault_names
+            .iter()
+            .flatten()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let hint = suggest(name, "faults", &names);
+        self.push(
+            Issue::new(path, format!("no fault is named '{name}'"))
+                .value(name)
+                .hint(hint),
+        );
+        None
+    }
+
+    fn action(&mut self, j: usize, a: &RawAction) -> Option<ActionSpec> {
+        let base = vec!["actions".to_owned(), j.to_string()];
+        let name = self.name_str(
+            join(&base, "name"),
+            a.name.as_deref(),
+            &format!("action-{j}"),
+        );
+        let kinds = [
+            "rollback",
+            "end_fault",
+            "block",
+            "shed_load",
+            "dns_failover",
+            "restart",
+            "clear_gossip",
+            "scale",
+        ];
+        let kind = match a.kind.as_deref() {
+            None => {
+                self.missing(
+                    join(&base, "kind"),
+                    format!("kind is one of: {}", kinds.join(", ")),
+                );
+                None
+            }
+            Some(k) if kinds.contains(&k) => Some(k),
+            Some(k) => {
+                self.push(
+                    Issue::new(join(&base, "kind"), format!("unknown action kind '{k}'"))
+                        .value(k)
+                        .hint(suggest(k, "action kinds", &kinds)),
+                );
+                None
+            }
+        };
+        let trigger = self.trigger(&base, a);
+        let kind = kind?;
+        let present: Vec<&str> = [
+            ("fault", a.fault.is_some()),
+            ("firewall", a.firewall.is_some()),
+            ("source", a.source.is_some()),
+            ("target", a.target.is_some()),
+            ("fraction", a.fraction.is_some()),
+            ("record", a.record.is_some()),
+            ("to", a.to.is_some()),
+            ("stagger", a.stagger.is_some()),
+            ("cold_start", a.cold_start.is_some()),
+            ("offline", a.offline.is_some()),
+            ("pace", a.pace.is_some()),
+            ("replicas", a.replicas.is_some()),
+            ("provision", a.provision.is_some()),
+        ]
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(n, _)| *n)
+        .collect();
+        let allowed: &[&str] = match kind {
+            "rollback" | "end_fault" => &["fault"],
+            "block" => &["firewall", "source"],
+            "shed_load" => &["target", "fraction"],
+            "dns_failover" => &["target", "record", "to"],
+            "restart" => &["target", "stagger", "cold_start"],
+            "clear_gossip" => &["target", "offline", "pace"],
+            _ => &["target", "replicas", "provision"],
+        };
+        self.not_applicable(&base, &present, allowed, &format!("action kind '{kind}'"));
+        let target = |v: &mut Self, role: Role, what: &str| {
+            v.need_ref(
+                &base,
+                "target",
+                a.target.as_deref(),
+                role,
+                &format!("add target = \"<the {what} it acts on>\""),
+            )
+        };
+        let action = match kind {
+            "rollback" | "end_fault" => {
+                let fault = match a.fault.as_deref() {
+                    None => {
+                        self.missing(
+                            join(&base, "fault"),
+                            "add fault = \"<the name of a fault>\"",
+                        );
+                        None
+                    }
+                    Some(f) => self.fault_by_name(join(&base, "fault"), f),
+                };
+                let (fault, fkind) = fault?;
+                let fname = a.fault.clone().unwrap_or_default();
+                let path = join(&base, "fault");
+                if kind == "rollback" {
+                    if fkind != "config_change" {
+                        let changes: Vec<&str> = self
+                            .fault_names
+                            .iter()
+                            .flatten()
+                            .filter(|(_, k)| k == "config_change")
+                            .map(|(n, _)| n.as_str())
+                            .collect();
+                        let others = if changes.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; config_change faults: {}", list(&changes))
+                        };
+                        self.push(
+                            Issue::new(
+                                path,
+                                format!("'{fname}' is a {fkind} fault, and rollback undoes a config_change"),
+                            )
+                            .value(fname)
+                            .hint(format!("to stop it early use kind = \"end_fault\"{others}")),
+                        );
+                        return None;
+                    }
+                    Some(ActionKind::Rollback { fault })
+                } else {
+                    if fkind == "partition" || fkind == "link_degradation" {
+                        self.push(
+                            Issue::new(
+                                path,
+                                format!("'{fname}' is a {fkind} fault: actions cannot end it"),
+                            )
+                            .value(fname)
+                            .hint(
+                                "give a partition a duration; actions cannot reach a link"
+                                    .to_owned(),
+                            ),
+                        );
+                        return None;
+                    }
+                    Some(ActionKind::EndFault { fault })
+                }
+            }
+            "block" => {
+                let firewall = self.need_ref(
+                    &base,
+                    "firewall",
+                    a.firewall.as_deref(),
+                    Role::Firewall,
+                    "add firewall = \"<the firewall that blocks>\"",
+                );
+                let source = self.need_ref(
+                    &base,
+                    "source",
+                    a.source.as_deref(),
+                    Role::Source,
+                    "add source = \"<the client group to block>\"",
+                );
+                Some(ActionKind::Block {
+                    firewall: firewall?,
+                    source: source?,
+                })
+            }
+            "shed_load" => {
+                let group = target(self, Role::Serve, "group");
+                let fraction = match a.fraction {
+                    None => {
+                        self.missing(
+                            join(&base, "fraction"),
+                            "add fraction = 0.3: the share of work refused",
+                        );
+                        None
+                    }
+                    Some(x) => self.share(join(&base, "fraction"), x, "1.0 refuses all work"),
+                };
+                Some(ActionKind::ShedLoad {
+                    group: group?,
+                    fraction: fraction?,
+                })
+            }
+            "dns_failover" => self.dns_failover(&base, a),
+            "restart" => {
+                let group = target(self, Role::Component, "group");
+                let stagger = self.dur(join(&base, "stagger"), a.stagger.as_ref(), SimTime::ZERO);
+                let cold_start = self.dur(
+                    join(&base, "cold_start"),
+                    a.cold_start.as_ref(),
+                    SimTime::from_secs(30),
+                );
+                Some(ActionKind::Restart {
+                    group: group?,
+                    stagger: stagger?,
+                    cold_start: cold_start?,
+                })
+            }
+            "clear_gossip" => {
+                let group = target(self, Role::Component, "group");
+                if let Some(g) = group
+                    && !self.needs_gossip(join(&base, "target"), g, "clear")
+                {
+                    return None;
+                }
+                let offline = self.dur(join(&base, "offline"), a.offline.as_ref(), SimTime::ZERO);
+                let pace = self.dur(join(&base, "pace"), a.pace.as_ref(), SimTime::ZERO);
+                Some(ActionKind::ClearGossip {
+                    group: group?,
+                    offline: offline?,
+                    pace: pace?,
+                })
+            }
+            _ => {
+                let group = target(self, Role::Component, "group");
+                let provision = self.dur(
+                    join(&base, "provision"),
+                    a.provision.as_ref(),
+                    SimTime::from_mins(5),
+                );
+                let g = group?;
+                let standby = self.standby[g];
+                if standby == 0 {
+                    // A group of unknown kind or bad size: reported already.
+                    self.kinds[g]?;
+                    self.placements[g].as_ref()?;
+                    let tname = self.names[g];
+                    self.push(
+                        Issue::new(
+                            join(&base, "target"),
+                            format!("'{tname}' has no standby replicas to bring in"),
+                        )
+                        .value(tname)
+                        .hint(
+                            "add standby = N to the group: N replicas that wait for a scale action"
+                                .to_owned(),
+                        ),
+                    );
+                    return None;
+                }
+                let replicas = self.count(join(&base, "replicas"), a.replicas, standby, 1, standby);
+                Some(ActionKind::Scale {
+                    group: g,
+                    replicas: replicas?,
+                    provision: provision?,
+                })
+            }
+        };
+        Some(ActionSpec {
+            name: name?,
+            trigger: trigger?,
+            kind: action?,
+        })
+    }
+
+    /// When an action runs: `at`, or `on` an alarm with `delay`.
+    fn trigger(&mut self, base: &[String], a: &RawAction) -> Option<Trigger> {
+        match (&a.at, a.on.as_deref()) {
+            (Some(_), Some(_)) => {
+                self.push(
+                    Issue::new(join(base, "on"), "give either at or on, not both")
+                        .hint("at = \"30m\" runs the action at a fixed time; on = \"<alarm>\" when that alarm first fires (after delay)".to_owned())
+                        .at_key(),
+                );
+                None
+            }
+            (None, None) => {
+                self.push(
+                    Issue::new(join(base, "on"), "missing trigger: give at = \"<time>\" or on = \"<alarm>\"")
+                        .hint("at = \"30m\" runs the action at a fixed time; on = \"<alarm>\" when that alarm first fires (after delay)".to_owned()),
+                );
+                None
+            }
+            (Some(at), None) => {
+                if a.delay.is_some() {
+                    self.push(
+                        Issue::new(
+                            join(base, "delay"),
+                            "'delay' applies only with on = \"<alarm>\"",
+                        )
+                        .hint("with at, put the delay into the time itself".to_owned())
+                        .at_key(),
+                    );
+                    return None;
+                }
+                self.parse_dur(join(base, "at"), at).map(Trigger::At)
+            }
+            (None, Some(on)) => {
+                let path = join(base, "on");
+                let alarm = self
+                    .alarm_names
+                    .iter()
+                    .position(|n| n.as_deref() == Some(on));
+                if alarm.is_none() {
+                    let names: Vec<&str> = self
+                        .alarm_names
+                        .iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect();
+                    let hint = if names.is_empty() {
+                        format!(
+                            "there are no alarms: add an [[alarms]] entry named '{on}', or use at = \"<time>\""
+                        )
+                    } else {
+                        suggest(on, "alarms", &names)
+                    };
+                    self.push(
+                        Issue::new(path, format!("no alarm is named '{on}'"))
+                            .value(on)
+                            .hint(hint),
+                    );
+                }
+                let delay = match &a.delay {
+                    None => Some(Dist::Constant(SimTime::ZERO)),
+                    Some(d) => self.dist(join(base, "delay"), d),
+                };
+                Some(Trigger::Alarm {
+                    alarm: alarm?,
+                    delay: delay?,
+                })
+            }
+        }
+    }
+
+    /// `dns_failover`: a dns group, one of its records, and one of that record's targets.
+    fn dns_failover(&mut self, base: &[String], a: &RawAction) -> Option<ActionKind> {
+        let dns = self.need_ref(
+            base,
+            "target",
+            a.target.as_deref(),
+            Role::Dns,
+            "add target = \"<the dns group>\"",
+        );
+        let raw = self.raw;
+        let records: &[RawRecord] = dns
+            .and_then(|d| raw.components.get_index(d))
+            .and_then(|(_, c)| c.records.as_deref())
+            .unwrap_or_default();
+        let dname = a.target.clone().unwrap_or_default();
+        let record = match a.record.as_deref() {
+            None => {
+                self.missing(
+                    join(base, "record"),
+                    "add record = \"<a name the dns group serves>\"",
+                );
+                None
+            }
+            Some(r) => match records.iter().position(|x| x.name.as_deref() == Some(r)) {
+                Some(i) => Some(i),
+                None if dns.is_none() => None,
+                None => {
+                    let served: Vec<&str> =
+                        records.iter().filter_map(|x| x.name.as_deref()).collect();
+                    self.push(
+                        Issue::new(
+                            join(base, "record"),
+                            format!("'{dname}' serves no record named '{r}'"),
+                        )
+                        .value(r)
+                        .hint(suggest(r, "records", &served)),
+                    );
+                    None
+                }
+            },
+        };
+        let to = match (a.to.as_deref(), record) {
+            (None, _) => {
+                self.missing(
+                    join(base, "to"),
+                    "add to = \"<the target the record answers from now on>\"",
+                );
+                None
+            }
+            (Some(_), None) => None,
+            (Some(t), Some(r)) => {
+                let rec = &records[r];
+                let targets: Vec<&str> = rec.targets.iter().flatten().map(String::as_str).collect();
+                if targets.contains(&t) {
+                    self.group_ref(join(base, "to"), t, Role::Serve)
+                } else {
+                    let rname = rec.name.clone().unwrap_or_default();
+                    self.push(
+                        Issue::new(
+                            join(base, "to"),
+                            format!("'{t}' is not a target of record '{rname}'"),
+                        )
+                        .value(t)
+                        .hint(suggest(
+                            t,
+                            &format!("targets of '{rname}'"),
+                            &targets,
+                        )),
+                    );
+                    None
+                }
+            }
+        };
+        Some(ActionKind::DnsFailover {
+            dns: dns?,
+            record: record?,
+            to: to?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -4393,7 +5101,7 @@ mod tests {
         assert_eq!((spec.network.links[0].a, spec.network.links[0].b), (0, 1));
     }
 
-    // ---- operations: gossip, standby, monitors, config changes ---------------------------
+    // ---- operations: gossip, standby, monitors, config changes, alarms, actions -----------
 
     const STORE: &str = "[components.store]\nkind = \"storage\"\nreplicas = 100\n\n";
     const MON: &str = "[components.mon]\nkind = \"monitor\"\n\n";
@@ -4984,5 +5692,473 @@ mod tests {
             base()
         );
         assert_eq!(spec_of(&text).faults.len(), 2);
+    }
+
+    /// An alarm on the ops scenario.
+    fn alarm(fields: &str) -> String {
+        ops(&format!("[[alarms]]\n{fields}"))
+    }
+
+    #[test]
+    fn alarms() {
+        use crate::model::spec::Metric;
+        let spec = spec_of(&alarm(
+            "group = \"store\"\nmetric = \"gossip_rate\"\nbelow = 0.5\n",
+        ));
+        let a = &spec.alarms[0];
+        assert_eq!(a.name, "alarm-0");
+        assert_eq!((a.monitor, a.group, a.metric), (3, 2, Metric::GossipRate));
+        assert_eq!(
+            (a.above, a.threshold, a.hold, a.missing_breaches),
+            (false, 0.5, SimTime::ZERO, false)
+        );
+        // Every metric by name, on a group it fits.
+        for (m, name) in Metric::ALL {
+            let group = if m.for_clients() == Some(true) {
+                "users"
+            } else {
+                "store"
+            };
+            let spec = spec_of(&alarm(&format!(
+                "name = \"x\"\nmonitor = \"mon\"\ngroup = \"{group}\"\nmetric = \"{name}\"\nabove = 0.5\nfor = \"1m\"\nmissing = \"breaching\"\n"
+            )));
+            assert_eq!(spec.alarms[0].metric, m);
+            assert!(spec.alarms[0].missing_breaches);
+        }
+
+        // The monitor: the only one by default; none, or several without a choice, is an error.
+        let text = format!(
+            "{}[[alarms]]\ngroup = \"api\"\nmetric = \"queue\"\nabove = 10.0\n",
+            base()
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "alarms.0.monitor",
+            "there is no monitor to evaluate this alarm",
+            "[[alarms]]",
+        );
+        assert!(
+            hint(&p).starts_with("add a component with kind = \"monitor\""),
+            "{p:?}"
+        );
+        let text = format!(
+            "{}[components.mon2]\nkind = \"monitor\"\n\n[[alarms]]\ngroup = \"api\"\nmetric = \"queue\"\nabove = 10.0\n",
+            ops("")
+        );
+        let p = single(&text);
+        assert_eq!(
+            (p.path.as_str(), p.message.as_str()),
+            ("alarms.0.monitor", "missing required field 'monitor'")
+        );
+        assert_eq!(
+            hint(&p),
+            "there are several monitors: add monitor = one of: mon, mon2"
+        );
+        let text = alarm("monitor = \"api\"\ngroup = \"api\"\nmetric = \"queue\"\nabove = 10.0\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "alarms.0.monitor",
+            "'api' is a service, not a monitor",
+            "\"api\"\ngroup",
+        );
+        assert_eq!(hint(&p), "monitors: mon");
+        let text = alarm("group = \"mon\"\nmetric = \"queue\"\nabove = 10.0\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.group",
+            "'mon' is a monitor: alarms watch other groups",
+            "\"mon\"",
+        );
+
+        // The metric must fit the group.
+        let text = alarm("group = \"api\"\nmetric = \"availability\"\nbelow = 0.9\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "alarms.0.metric",
+            "metric 'availability' applies to client groups, and 'api' is a service",
+            "\"availability\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "metrics for component groups: error_rate, utilization, queue, dropped, gossip_rate"
+        );
+        let text = alarm("group = \"users\"\nmetric = \"utilization\"\nabove = 0.9\n");
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "metric 'utilization' applies to component groups, and 'users' is a client"
+        );
+        assert_eq!(
+            hint(&p),
+            "metrics for client groups: availability, error_rate, latency_p50, latency_p90, latency_p99, requests"
+        );
+        let text = alarm("group = \"api\"\nmetric = \"gossip_rate\"\nbelow = 0.9\n");
+        assert_eq!(
+            single(&text).message,
+            "'api' has no gossip: its gossip_rate is always 0"
+        );
+        let text = alarm("group = \"api\"\nmetric = \"utilisation\"\nabove = 0.9\n");
+        let p = single(&text);
+        assert_eq!(p.message, "unknown metric 'utilisation'");
+        assert!(hint(&p).starts_with("did you mean 'utilization'?"));
+        let text = alarm("group = \"api\"\nabove = 0.9\n");
+        assert_eq!(single(&text).message, "missing required field 'metric'");
+
+        // Exactly one threshold, in range.
+        let text =
+            alarm("group = \"users\"\nmetric = \"availability\"\nbelow = 0.9\nabove = 0.1\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.below",
+            "give either above or below, not both",
+            "below",
+        );
+        let text = alarm("group = \"users\"\nmetric = \"availability\"\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.above",
+            "missing threshold: give above = x or below = x",
+            "[[alarms]]",
+        );
+        let text = alarm("group = \"users\"\nmetric = \"error_rate\"\nabove = 1.5\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.above",
+            "must be between 0 and 1, got 1.5",
+            "1.5",
+        );
+        let text = alarm("group = \"users\"\nmetric = \"latency_p99\"\nabove = -1.0\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.above",
+            "must be 0 or more, got -1",
+            "-1.0",
+        );
+        let text =
+            alarm("group = \"users\"\nmetric = \"requests\"\nabove = 1.0\nmissing = \"ignore\"\n");
+        let p = single(&text);
+        assert_eq!(p.message, "unknown missing-data rule 'ignore'");
+        assert_eq!(hint(&p), "missing-data rule: not_breaching, breaching");
+        let text = alarm("group = \"users\"\nmetric = \"requests\"\nabove = 1.0\nfor = \"1x\"\n");
+        assert_eq!(single(&text).path, "alarms.0.for");
+
+        // Names are unique.
+        let one = "name = \"a\"\ngroup = \"users\"\nmetric = \"requests\"\nabove = 1.0\n";
+        let text = alarm(&format!("{one}\n[[alarms]]\n{one}"));
+        let p = single(&text);
+        assert_eq!(p.path, "alarms.1.name");
+        assert_eq!(p.message, "alarm name 'a' is used twice (also alarms.0)");
+    }
+
+    /// An action on the ops scenario (with an alarm named "busy", a firewall "fw" in front of
+    /// `api`, a dns group and a second backend), given its fields.
+    fn action(fields: &str) -> String {
+        let text = format!(
+            "{HEAD}{USERS}[components.bots]\nkind = \"client\"\nrate = 1.0\ntarget = \"fw\"\n\n[components.fw]\nkind = \"firewall\"\nnext = \"api\"\n\n{API}replicas = 2\nstandby = 2\n\n[components.api2]\nkind = \"service\"\n\n{STORE}{MON}[components.dns]\nkind = \"dns\"\n\n[[components.dns.records]]\nname = \"www.example.com\"\ntargets = [\"api\", \"api2\"]\n\n[[faults]]\nname = \"change\"\nkind = \"config_change\"\ntarget = \"api\"\nat = \"10m\"\nset = {{ workers = 2 }}\n\n[[faults]]\nname = \"cut\"\nkind = \"partition\"\nlevel = \"zone\"\nbetween = [\"default-a\", \"other\"]\nat = \"10m\"\n\n[components.far]\nkind = \"service\"\nzone = \"other\"\n\n[[alarms]]\nname = \"busy\"\ngroup = \"api\"\nmetric = \"utilization\"\nabove = 0.9\n\n[[actions]]\n{fields}"
+        );
+        text
+    }
+
+    #[test]
+    fn actions_of_each_kind() {
+        use crate::model::spec::{ActionKind, Dist, Trigger};
+        let accepted = [
+            (
+                "kind = \"rollback\"\non = \"busy\"\nfault = \"change\"\n",
+                ActionKind::Rollback { fault: 0 },
+            ),
+            (
+                "kind = \"end_fault\"\nat = \"20m\"\nfault = \"change\"\n",
+                ActionKind::EndFault { fault: 0 },
+            ),
+            (
+                "kind = \"block\"\nat = \"1m\"\nfirewall = \"fw\"\nsource = \"bots\"\n",
+                ActionKind::Block {
+                    firewall: 2,
+                    source: 1,
+                },
+            ),
+            (
+                "kind = \"shed_load\"\non = \"busy\"\ntarget = \"api\"\nfraction = 0.5\n",
+                ActionKind::ShedLoad {
+                    group: 3,
+                    fraction: 0.5,
+                },
+            ),
+            (
+                "kind = \"dns_failover\"\non = \"busy\"\ntarget = \"dns\"\nrecord = \"www.example.com\"\nto = \"api2\"\n",
+                ActionKind::DnsFailover {
+                    dns: 7,
+                    record: 0,
+                    to: 4,
+                },
+            ),
+            (
+                "kind = \"restart\"\non = \"busy\"\ntarget = \"api\"\n",
+                ActionKind::Restart {
+                    group: 3,
+                    stagger: SimTime::ZERO,
+                    cold_start: SimTime::from_secs(30),
+                },
+            ),
+            (
+                "kind = \"clear_gossip\"\non = \"busy\"\ntarget = \"store\"\n",
+                ActionKind::ClearGossip {
+                    group: 5,
+                    offline: SimTime::ZERO,
+                    pace: SimTime::ZERO,
+                },
+            ),
+            (
+                "kind = \"scale\"\non = \"busy\"\ntarget = \"api\"\n",
+                ActionKind::Scale {
+                    group: 3,
+                    replicas: 2,
+                    provision: SimTime::from_mins(5),
+                },
+            ),
+        ];
+        for (fields, kind) in accepted {
+            let spec = spec_of(&action(fields));
+            assert_eq!(spec.actions[0].kind, kind, "{fields}");
+            assert_eq!(spec.actions[0].name, "action-0");
+        }
+        let spec = spec_of(&action(
+            "name = \"more\"\nkind = \"scale\"\non = \"busy\"\ndelay = { dist = \"uniform\", min = \"1m\", max = \"3m\" }\ntarget = \"api\"\nreplicas = 1\nprovision = \"2m\"\n",
+        ));
+        let a = &spec.actions[0];
+        assert_eq!(a.name, "more");
+        assert_eq!(
+            a.kind,
+            ActionKind::Scale {
+                group: 3,
+                replicas: 1,
+                provision: SimTime::from_mins(2)
+            }
+        );
+        assert_eq!(
+            a.trigger,
+            Trigger::Alarm {
+                alarm: 0,
+                delay: Dist::Uniform {
+                    min: SimTime::MINUTE,
+                    max: SimTime::from_mins(3)
+                }
+            }
+        );
+        let spec = spec_of(&action(
+            "kind = \"restart\"\nat = \"1h\"\ntarget = \"api\"\nstagger = \"5s\"\ncold_start = \"1m\"\n",
+        ));
+        assert_eq!(spec.actions[0].trigger, Trigger::At(SimTime::HOUR));
+        assert_eq!(
+            spec.actions[0].kind,
+            ActionKind::Restart {
+                group: 3,
+                stagger: SimTime::from_secs(5),
+                cold_start: SimTime::MINUTE
+            }
+        );
+        let spec = spec_of(&action(
+            "kind = \"clear_gossip\"\nat = \"1h\"\ntarget = \"store\"\noffline = \"1m\"\npace = \"2s\"\n",
+        ));
+        assert_eq!(
+            spec.actions[0].kind,
+            ActionKind::ClearGossip {
+                group: 5,
+                offline: SimTime::MINUTE,
+                pace: SimTime::from_secs(2)
+            }
+        );
+    }
+
+    #[test]
+    fn action_errors() {
+        let one = |fields: &str| {
+            let text = action(fields);
+            (single(&text), text)
+        };
+        // Triggers.
+        let (p, text) = one("kind = \"restart\"\nat = \"1m\"\non = \"busy\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.on",
+            "give either at or on, not both",
+            "on = \"busy\"\ntarget",
+        );
+        let (p, text) = one("kind = \"restart\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.on",
+            "missing trigger: give at = \"<time>\" or on = \"<alarm>\"",
+            "[[actions]]",
+        );
+        let (p, text) = one("kind = \"restart\"\nat = \"1m\"\ndelay = \"1m\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.delay",
+            "'delay' applies only with on = \"<alarm>\"",
+            "delay",
+        );
+        assert_eq!(hint(&p), "with at, put the delay into the time itself");
+        let (p, text) = one("kind = \"restart\"\non = \"bussy\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.on",
+            "no alarm is named 'bussy'",
+            "\"bussy\"",
+        );
+        assert_eq!(hint(&p), "did you mean 'busy'? (alarms: busy)");
+        let (p, _) = one("kind = \"restrat\"\non = \"busy\"\n");
+        assert_eq!(p.message, "unknown action kind 'restrat'");
+        assert!(hint(&p).starts_with("did you mean 'restart'?"));
+        let (p, _) = one("kind = \"restart\"\non = \"busy\"\ntarget = \"api\"\nfraction = 0.5\n");
+        assert_eq!(
+            p.message,
+            "field 'fraction' does not apply to action kind 'restart'"
+        );
+        assert_eq!(
+            hint(&p),
+            "fields for action kind 'restart': target, stagger, cold_start"
+        );
+
+        // Faults named by rollback and end_fault.
+        let (p, text) = one("kind = \"rollback\"\non = \"busy\"\nfault = \"cut\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.fault",
+            "'cut' is a partition fault, and rollback undoes a config_change",
+            "fault = |\"cut\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "to stop it early use kind = \"end_fault\"; config_change faults: change"
+        );
+        let (p, _) = one("kind = \"end_fault\"\non = \"busy\"\nfault = \"cut\"\n");
+        assert_eq!(
+            p.message,
+            "'cut' is a partition fault: actions cannot end it"
+        );
+        assert_eq!(
+            hint(&p),
+            "give a partition a duration; actions cannot reach a link"
+        );
+        let (p, _) = one("kind = \"end_fault\"\non = \"busy\"\nfault = \"chang\"\n");
+        assert_eq!(p.message, "no fault is named 'chang'");
+        assert_eq!(hint(&p), "did you mean 'change'? (faults: change, cut)");
+        let (p, _) = one("kind = \"end_fault\"\non = \"busy\"\n");
+        assert_eq!(p.message, "missing required field 'fault'");
+
+        // Groups of the right kind.
+        let (p, _) =
+            one("kind = \"block\"\non = \"busy\"\nfirewall = \"api\"\nsource = \"bots\"\n");
+        assert_eq!(p.message, "'api' is a service, not a firewall");
+        assert_eq!(hint(&p), "firewalls: fw");
+        let (p, _) = one("kind = \"block\"\non = \"busy\"\nfirewall = \"fw\"\nsource = \"api\"\n");
+        assert_eq!(p.message, "'api' is a service, not a client");
+        let (p, _) =
+            one("kind = \"shed_load\"\non = \"busy\"\ntarget = \"users\"\nfraction = 0.5\n");
+        assert_eq!(
+            p.message,
+            "'users' is a client: clients send requests, they do not serve them"
+        );
+        for bad in ["0.0", "1.5"] {
+            let (p, _) = one(&format!(
+                "kind = \"shed_load\"\non = \"busy\"\ntarget = \"api\"\nfraction = {bad}\n"
+            ));
+            assert_eq!(p.path, "actions.0.fraction");
+        }
+        let (p, _) = one("kind = \"restart\"\non = \"busy\"\ntarget = \"users\"\n");
+        assert_eq!(
+            p.message,
+            "'users' is a client: it has no replicas to act on"
+        );
+
+        // DNS failover: a record the group serves, and one of its targets.
+        let (p, _) = one(
+            "kind = \"dns_failover\"\non = \"busy\"\ntarget = \"api\"\nrecord = \"www.example.com\"\nto = \"api2\"\n",
+        );
+        assert_eq!(p.message, "'api' is a service, not a dns component");
+        let (p, _) = one(
+            "kind = \"dns_failover\"\non = \"busy\"\ntarget = \"dns\"\nrecord = \"www.exmple.com\"\nto = \"api2\"\n",
+        );
+        assert_eq!(p.message, "'dns' serves no record named 'www.exmple.com'");
+        let (p, text) = one(
+            "kind = \"dns_failover\"\non = \"busy\"\ntarget = \"dns\"\nrecord = \"www.example.com\"\nto = \"store\"\n",
+        );
+        check(
+            &p,
+            &text,
+            "actions.0.to",
+            "'store' is not a target of record 'www.example.com'",
+            "\"store\"\n",
+        );
+        assert_eq!(hint(&p), "targets of 'www.example.com': api, api2");
+
+        // Gossip and standby.
+        let (p, text) = one("kind = \"clear_gossip\"\non = \"busy\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.target",
+            "'api' has no gossip to clear",
+            "on = \"busy\"\ntarget = |\"api\"",
+        );
+        let (p, text) = one("kind = \"scale\"\non = \"busy\"\ntarget = \"store\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.target",
+            "'store' has no standby replicas to bring in",
+            "target = |\"store\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "add standby = N to the group: N replicas that wait for a scale action"
+        );
+        let (p, _) = one("kind = \"scale\"\non = \"busy\"\ntarget = \"api\"\nreplicas = 3\n");
+        assert_eq!(p.message, "must be at most 2, got 3");
+        let (p, _) = one("kind = \"scale\"\non = \"busy\"\ntarget = \"api\"\nreplicas = 0\n");
+        assert_eq!(p.message, "must be at least 1, got 0");
+
+        // Names are unique.
+        let text = format!(
+            "{}\n[[actions]]\nname = \"action-0\"\nkind = \"restart\"\nat = \"1m\"\ntarget = \"api\"\n",
+            action("kind = \"restart\"\nat = \"1m\"\ntarget = \"api\"\n")
+        );
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "action name 'action-0' is used twice (also actions.0)"
+        );
+    }
+
+    #[test]
+    fn reports_must_reach_the_monitor() {
+        let text = alarm("group = \"store\"\nmetric = \"queue\"\nabove = 1.0\n").replace(
+            "kind = \"monitor\"\n",
+            "kind = \"monitor\"\nsegment = \"ops\"\n",
+        );
+        let p = single(&text);
+        assert_eq!(p.path, "alarms.0.monitor");
+        assert_eq!(
+            p.message,
+            "traffic from 'store' (segment 'main') to 'mon' (segment 'ops') crosses segments, but no network component joins them"
+        );
     }
 }
