@@ -2871,7 +2871,6 @@ impl<'a> Check<'a> {
     }
 
     /// A config change's `set`: the group's settings after it, and the entries as written.
-    #[allow(clippy::type_complexity)]
     fn config_set(
         &mut self,
         j: usize,
