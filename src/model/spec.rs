@@ -101,7 +101,8 @@ pub struct Placement {
 pub struct GroupSpec {
     /// The table name in `[components.<name>]`.
     pub name: String,
-    /// One placement per replica (`replicas`, default 1; clients always have 1).
+    /// One placement per replica (`replicas`, default 1; clients and monitors always have 1),
+    /// then one per standby replica.
     pub placement: Vec<Placement>,
     pub kind: KindSpec,
     /// `gossip`: membership gossip among the group's replicas. On by default for storage
@@ -146,7 +147,7 @@ pub struct GossipSpec {
 }
 
 impl GroupSpec {
-    /// Number of replicas.
+    /// Number of replicas, standby replicas included (`placement.len()`).
     pub fn replicas(&self) -> u32 {
         self.placement.len() as u32
     }
@@ -776,10 +777,11 @@ impl FaultKind {
     }
 }
 
-/// `[[alarms]]`: `name`, `monitor` (a monitor group; default: the only one), `group` (the
-/// watched group), `metric`, `above = x` or `below = x`, `for` (how long the condition must
-/// hold, default "0s"), `missing = "not_breaching" | "breaching"` (what a period without any
-/// report counts as, default "not_breaching": a blind monitor stays silent).
+/// `[[alarms]]`: `name` (default "alarm-<index>", counting from 0; unique), `monitor` (a
+/// monitor group; default: the only one), `group` (the watched group), `metric`, `above = x`
+/// or `below = x`, `for` (how long the condition must hold, default "0s"),
+/// `missing = "not_breaching" | "breaching"` (what a period without any report counts as,
+/// default "not_breaching": a blind monitor stays silent).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlarmSpec {
     pub name: String,
@@ -856,9 +858,9 @@ impl Metric {
     }
 }
 
-/// `[[actions]]`: `name`, `kind`, and either `at` (a fixed time) or `on = "<alarm>"` with
-/// `delay` (a distribution, default "0s"): the operators' response after the alarm first
-/// fires. An action runs at most once.
+/// `[[actions]]`: `name` (default "action-<index>", counting from 0; unique), `kind`, and
+/// either `at` (a fixed time) or `on = "<alarm>"` with `delay` (a distribution, default "0s"):
+/// the operators' response after the alarm first fires. An action runs at most once.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActionSpec {
     pub name: String,
@@ -913,8 +915,8 @@ pub enum ActionKind {
     },
     /// `kind = "scale"`, `target = "<group>"`, `replicas` (default: all its standby),
     /// `provision` (provisioning time, default "5m"): that many standby replicas come into
-    /// service after the provisioning time (load balancers find them by health checks, storage
-    /// by gossip).
+    /// service `provision` after the action runs (load balancers find them by health checks,
+    /// storage by gossip). (`delay` is the trigger's, as for every action.)
     Scale {
         group: usize,
         replicas: u32,

@@ -27,6 +27,157 @@ pub fn parse(text: &str, file: &str) -> Result<Spec, ScenarioError> {
     load(text, file, &[])
 }
 
+/// Scenario texts for the tests of this layer.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    /// Every operations feature at once: a monitor, standby replicas, gossip, a config change,
+    /// a gossip corruption, two alarms and an action of each kind.
+    pub const OPS: &str = r#"[scenario]
+name = "ops"
+duration = "2h"
+
+[components.users]
+kind = "client"
+rate = 50.0
+target = "www.example.com"
+
+[components.scrapers]
+kind = "client"
+rate = 5.0
+target = "fw"
+
+[components.resolver]
+kind = "resolver"
+dns = "dns"
+
+[components.dns]
+kind = "dns"
+
+[[components.dns.records]]
+name = "www.example.com"
+policy = "failover"
+targets = ["fw", "lb-b"]
+
+[components.fw]
+kind = "firewall"
+next = "lb"
+
+[components.lb]
+kind = "load_balancer"
+backends = "app"
+health_check = { kind = "shallow" }
+
+[components.lb-b]
+kind = "load_balancer"
+backends = "app"
+
+[components.app]
+kind = "service"
+replicas = 3
+standby = 2
+zones = ["a", "b"]
+calls = [{ target = "store" }]
+
+[components.store]
+kind = "storage"
+replicas = 100
+gossip = { interval = "1s", fanout = 1, fail_after = "30s", checksums = false }
+
+[components.mon]
+kind = "monitor"
+period = "15s"
+
+[[faults]]
+name = "bad-config"
+kind = "config_change"
+target = "lb"
+at = "10m"
+set = { "health_check.kind" = "deep", workers = 4 }
+rollout = "5m"
+batch = 1
+
+[[faults]]
+name = "bitflip"
+kind = "gossip_corruption"
+target = "store"
+at = "10m"
+
+[[faults]]
+name = "surge"
+kind = "traffic_surge"
+target = "users"
+at = "30m"
+multiplier = 2.0
+
+[[alarms]]
+name = "users-down"
+group = "users"
+metric = "availability"
+below = 0.99
+for = "1m"
+
+[[alarms]]
+name = "store-busy"
+monitor = "mon"
+group = "store"
+metric = "utilization"
+above = 0.8
+missing = "breaching"
+
+[[actions]]
+name = "undo"
+kind = "rollback"
+on = "users-down"
+delay = { dist = "exponential", mean = "5m" }
+fault = "bad-config"
+
+[[actions]]
+kind = "end_fault"
+at = "40m"
+fault = "surge"
+
+[[actions]]
+kind = "block"
+at = "20m"
+firewall = "fw"
+source = "scrapers"
+
+[[actions]]
+kind = "shed_load"
+on = "store-busy"
+target = "app"
+fraction = 0.2
+
+[[actions]]
+kind = "dns_failover"
+on = "users-down"
+target = "dns"
+record = "www.example.com"
+to = "lb-b"
+
+[[actions]]
+kind = "restart"
+at = "50m"
+target = "app"
+stagger = "10s"
+
+[[actions]]
+kind = "clear_gossip"
+on = "store-busy"
+target = "store"
+offline = "1m"
+pace = "5s"
+
+[[actions]]
+kind = "scale"
+on = "store-busy"
+delay = "2m"
+target = "app"
+replicas = 1
+provision = "3m"
+"#;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +195,7 @@ mod tests {
         MMC,
         WEB,
         include_str!("../../scenarios/bench-reference.toml"),
+        fixtures::OPS,
     ];
 
     fn place() -> Vec<Placement> {
@@ -255,6 +407,165 @@ mod tests {
         );
     }
 
+    #[test]
+    fn ops_features_load() {
+        use crate::model::spec::{ActionKind, AlarmSpec, GossipSpec, Metric, MonitorSpec, Trigger};
+        let spec = parse(fixtures::OPS, "ops.toml").unwrap_or_else(|e| panic!("{e}"));
+        let idx = |n: &str| spec.groups.iter().position(|g| g.name == n).expect(n);
+        // Standby replicas: provisioned first, standby last, zones round-robin over them all.
+        let app = &spec.groups[idx("app")];
+        assert_eq!((app.replicas(), app.standby), (5, 2));
+        let zones: Vec<&str> = app.placement.iter().map(|p| p.zone.as_str()).collect();
+        assert_eq!(zones, ["a", "b", "a", "b", "a"]);
+        // Gossip: the exact inline form, defaults elsewhere, off for other kinds.
+        let store = &spec.groups[idx("store")];
+        assert_eq!(store.replicas(), 100);
+        assert_eq!(store.gossip, Some(GossipSpec::default()));
+        assert_eq!(app.gossip, None);
+        assert_eq!(spec.groups[idx("users")].gossip, None);
+        // The monitor and its defaults.
+        let KindSpec::Monitor(m) = &spec.groups[idx("mon")].kind else {
+            panic!()
+        };
+        assert_eq!(
+            *m,
+            MonitorSpec {
+                server: ServerSpec {
+                    workers: 64,
+                    queue: Some(1000),
+                    service_time: Dist::Constant(SimTime::from_micros(100)),
+                },
+                period: SimTime::from_secs(15),
+            }
+        );
+        // The config change: the load balancer's settings after it.
+        let FaultKind::ConfigChange {
+            replicas,
+            after,
+            set,
+            rollout,
+            batch,
+        } = &spec.faults[0].kind
+        else {
+            panic!("{:?}", spec.faults[0].kind)
+        };
+        assert_eq!(replicas, &[0]);
+        assert_eq!((*rollout, *batch), (SimTime::from_mins(5), 1));
+        assert_eq!(
+            set,
+            &[
+                ("health_check.kind".to_owned(), "\"deep\"".to_owned()),
+                ("workers".to_owned(), "4".to_owned())
+            ]
+        );
+        let KindSpec::LoadBalancer(before) = &spec.groups[idx("lb")].kind else {
+            panic!()
+        };
+        let KindSpec::LoadBalancer(l) = after.as_ref() else {
+            panic!()
+        };
+        assert_eq!(l.server.workers, 4);
+        assert_eq!(
+            l.health_check.as_ref().map(|h| h.kind),
+            Some(CheckKind::Deep)
+        );
+        assert_eq!(
+            before.health_check.as_ref().map(|h| h.kind),
+            Some(CheckKind::Shallow)
+        );
+        assert_eq!((l.backends, &l.retry), (before.backends, &before.retry));
+        // The gossip corruption starts from replica 0.
+        assert_eq!(
+            spec.faults[1].kind,
+            FaultKind::GossipCorruption { replicas: vec![0] }
+        );
+        // Alarms: the only monitor by default.
+        assert_eq!(
+            spec.alarms[0],
+            AlarmSpec {
+                name: "users-down".into(),
+                monitor: idx("mon"),
+                group: idx("users"),
+                metric: Metric::Availability,
+                above: false,
+                threshold: 0.99,
+                hold: SimTime::MINUTE,
+                missing_breaches: false,
+            }
+        );
+        assert!(spec.alarms[1].above && spec.alarms[1].missing_breaches);
+        assert_eq!(spec.alarms[1].hold, SimTime::ZERO);
+        // Actions: one of each kind, in file order, with default names.
+        let names: Vec<&str> = spec.actions.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "undo", "action-1", "action-2", "action-3", "action-4", "action-5", "action-6",
+                "action-7"
+            ]
+        );
+        let kinds: Vec<&ActionKind> = spec.actions.iter().map(|a| &a.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &ActionKind::Rollback { fault: 0 },
+                &ActionKind::EndFault { fault: 2 },
+                &ActionKind::Block {
+                    firewall: idx("fw"),
+                    source: idx("scrapers")
+                },
+                &ActionKind::ShedLoad {
+                    group: idx("app"),
+                    fraction: 0.2
+                },
+                &ActionKind::DnsFailover {
+                    dns: idx("dns"),
+                    record: 0,
+                    to: idx("lb-b")
+                },
+                &ActionKind::Restart {
+                    group: idx("app"),
+                    stagger: SimTime::from_secs(10),
+                    cold_start: SimTime::from_secs(30)
+                },
+                &ActionKind::ClearGossip {
+                    group: idx("store"),
+                    offline: SimTime::MINUTE,
+                    pace: SimTime::from_secs(5)
+                },
+                &ActionKind::Scale {
+                    group: idx("app"),
+                    replicas: 1,
+                    provision: SimTime::from_mins(3)
+                },
+            ]
+        );
+        assert_eq!(
+            spec.actions[0].trigger,
+            Trigger::Alarm {
+                alarm: 0,
+                delay: Dist::Exponential {
+                    mean: SimTime::from_mins(5)
+                }
+            }
+        );
+        assert_eq!(spec.actions[1].trigger, Trigger::At(SimTime::from_mins(40)));
+        assert_eq!(
+            spec.actions[3].trigger,
+            Trigger::Alarm {
+                alarm: 1,
+                delay: Dist::Constant(SimTime::ZERO)
+            }
+        );
+        assert_eq!(
+            spec.actions[7].trigger,
+            Trigger::Alarm {
+                alarm: 1,
+                delay: Dist::Constant(SimTime::from_mins(2))
+            }
+        );
+    }
+
     /// A document generator: tables, arrays and scalars with keys from the real schema.
     mod docs {
         use super::*;
@@ -345,6 +656,28 @@ mod tests {
             "api",
             "db",
             "0",
+            "alarms",
+            "actions",
+            "standby",
+            "gossip",
+            "fanout",
+            "fail_after",
+            "checksums",
+            "period",
+            "set",
+            "rollout",
+            "batch",
+            "monitor",
+            "group",
+            "metric",
+            "above",
+            "below",
+            "for",
+            "missing",
+            "on",
+            "delay",
+            "fault",
+            "provision",
         ];
         pub const STRINGS: &[&str] = &[
             "client",
@@ -388,6 +721,19 @@ mod tests {
             "",
             "-1s",
             "1h30m",
+            "monitor",
+            "config_change",
+            "gossip_corruption",
+            "availability",
+            "utilization",
+            "gossip_rate",
+            "breaching",
+            "rollback",
+            "scale",
+            "restart",
+            "clear_gossip",
+            "alarm-0",
+            "crash-api",
         ];
 
         pub fn key() -> impl Strategy<Value = String> {
@@ -466,6 +812,13 @@ mod tests {
                 ("timeout", "\"1s\""),
                 ("next", "\"lb\""),
                 ("deny", "[\"users\"]"),
+                ("gossip", "true"),
+                (
+                    "gossip",
+                    "{ interval = \"1s\", fanout = 2, checksums = true }",
+                ),
+                ("standby", "2"),
+                ("period", "\"5s\""),
             ]
             .iter()
             .map(|(k, t)| ((*k).to_owned(), v(t)))
@@ -489,7 +842,7 @@ mod tests {
         /// A whole document: a scenario table, components with a kind and fields, faults, and
         /// sometimes junk at the top level.
         pub fn document() -> impl Strategy<Value = String> {
-            let names = &["users", "api", "db", "lb", "dns", "resolver", "net"][..];
+            let names = &["users", "api", "db", "lb", "dns", "resolver", "net", "mon"][..];
             let scenario = (
                 prop::sample::select(&["1h", "2x", "0s", "10m"][..]),
                 prop::collection::vec(field(), 0..2),
@@ -499,7 +852,15 @@ mod tests {
                 prop::collection::vec(field(), 0..5),
             );
             let fault = (
-                prop::sample::select(&["crash", "traffic_surge", "boom"][..]),
+                prop::sample::select(
+                    &[
+                        "crash",
+                        "traffic_surge",
+                        "boom",
+                        "config_change",
+                        "gossip_corruption",
+                    ][..],
+                ),
                 prop::sample::select(names),
                 prop::sample::select(&["1m", "3h", "x"][..]),
                 prop::collection::vec(
@@ -509,9 +870,68 @@ mod tests {
                             "replicas = [0, 5]",
                             "ramp = \"1m\"",
                             "duration = \"5m\"",
+                            "set = { workers = 4, \"health_check.kind\" = \"deep\" }",
+                            "set = { replicas = 2, \"calls.0.timeout\" = 5, \"a b\" = 1 }",
+                            "rollout = \"1m\"",
+                            "batch = 2",
+                            "name = \"f\"",
                         ][..],
                     ),
                     0..3,
+                ),
+            );
+            let alarm = prop::collection::vec(
+                prop::sample::select(
+                    &[
+                        "name = \"a\"",
+                        "monitor = \"mon\"",
+                        "group = \"api\"",
+                        "group = \"users\"",
+                        "metric = \"availability\"",
+                        "metric = \"utilization\"",
+                        "metric = \"gossip_rate\"",
+                        "below = 0.9",
+                        "above = 2.0",
+                        "for = \"1m\"",
+                        "missing = \"breaching\"",
+                    ][..],
+                ),
+                0..6,
+            );
+            let action = (
+                prop::sample::select(
+                    &[
+                        "rollback",
+                        "end_fault",
+                        "block",
+                        "shed_load",
+                        "dns_failover",
+                        "restart",
+                        "clear_gossip",
+                        "scale",
+                        "nap",
+                    ][..],
+                ),
+                prop::collection::vec(
+                    prop::sample::select(
+                        &[
+                            "at = \"1m\"",
+                            "on = \"a\"",
+                            "delay = \"1m\"",
+                            "fault = \"f\"",
+                            "target = \"api\"",
+                            "target = \"db\"",
+                            "target = \"dns\"",
+                            "firewall = \"lb\"",
+                            "source = \"users\"",
+                            "fraction = 0.5",
+                            "record = \"www.example.com\"",
+                            "to = \"api\"",
+                            "replicas = 1",
+                            "provision = \"1m\"",
+                        ][..],
+                    ),
+                    0..4,
                 ),
             );
             (
@@ -519,8 +939,10 @@ mod tests {
                 prop::collection::vec((prop::sample::select(names), component), 0..6),
                 prop::collection::vec(fault, 0..3),
                 prop::option::weighted(0.2, (key(), value())),
+                prop::collection::vec(alarm, 0..2),
+                prop::collection::vec(action, 0..3),
             )
-                .prop_map(|(scenario, comps, faults, junk)| {
+                .prop_map(|(scenario, comps, faults, junk, alarms, actions)| {
                     let mut doc = toml_edit::DocumentMut::new();
                     if let Some((duration, extra)) = scenario {
                         let mut t = table(extra);
@@ -547,6 +969,28 @@ mod tests {
                     }
                     if !aot.is_empty() {
                         doc.insert("faults", toml_edit::Item::ArrayOfTables(aot));
+                    }
+                    let tables = |entries: Vec<String>| {
+                        let mut aot = toml_edit::ArrayOfTables::new();
+                        for text in entries {
+                            if let Ok(d) = text.parse::<toml_edit::DocumentMut>() {
+                                aot.push(d.as_table().clone());
+                            }
+                        }
+                        aot
+                    };
+                    let alarms = tables(alarms.into_iter().map(|f| f.join("\n")).collect());
+                    if !alarms.is_empty() {
+                        doc.insert("alarms", toml_edit::Item::ArrayOfTables(alarms));
+                    }
+                    let actions = tables(
+                        actions
+                            .into_iter()
+                            .map(|(kind, f)| format!("kind = \"{kind}\"\n{}", f.join("\n")))
+                            .collect(),
+                    );
+                    if !actions.is_empty() {
+                        doc.insert("actions", toml_edit::Item::ArrayOfTables(actions));
                     }
                     if let Some((k, v)) = junk {
                         if !doc.contains_key(&k) {

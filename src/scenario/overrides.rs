@@ -65,7 +65,7 @@ pub fn load(text: &str, file: &str, sets: &[String]) -> Result<Spec, ScenarioErr
         }
     };
     let spans = SpanIndex::new(effective.as_item());
-    let (raw, mut issues) = raw::read(effective.as_item(), &spans);
+    let (raw, mut issues) = raw::read(effective.as_item(), &spans, effective.raw());
     let structural: Vec<Vec<String>> = issues.iter().map(|i| i.path.clone()).collect();
     match validate::validate(&raw) {
         Ok(spec) if issues.is_empty() && problems.is_empty() => return Ok(spec),
@@ -229,7 +229,9 @@ fn index(seg: &str, len: usize, walked: &[String]) -> Result<usize, String> {
     Ok(i)
 }
 
-fn set_item(
+/// Sets the value at `segs` below `item`, creating missing tables (and arrays of tables when
+/// an index follows); `walked` collects the segments passed, for messages.
+pub(super) fn set_item(
     item: &mut Item,
     segs: &[String],
     value: Value,
@@ -518,6 +520,65 @@ mod tests {
         // A later set fixes what the file got wrong.
         let spec = ok(&text, &["components.users.target=api"]);
         assert_eq!(spec.groups.len(), 2);
+    }
+
+    #[test]
+    fn set_the_operations_arrays_and_gossip() {
+        use crate::model::spec::GossipSpec;
+        use crate::scenario::fixtures::OPS;
+        let spec = ok(OPS, &["alarms.0.below=0.5"]);
+        assert_eq!(
+            (spec.alarms[0].above, spec.alarms[0].threshold),
+            (false, 0.5)
+        );
+        let spec = ok(OPS, &["components.store.gossip.checksums=true"]);
+        let store = spec
+            .groups
+            .iter()
+            .find(|g| g.name == "store")
+            .expect("store");
+        assert_eq!(
+            store.gossip,
+            Some(GossipSpec {
+                checksums: true,
+                ..GossipSpec::default()
+            })
+        );
+        // A storage group with no gossip table gets one (defaults but for the field set).
+        let spec = ok(WEB, &["components.db.gossip.fanout=3"]);
+        let db = spec.groups.iter().find(|g| g.name == "db").expect("db");
+        assert_eq!(db.gossip.as_ref().map(|g| g.fanout), Some(3));
+        // Actions, and the settings of a config change, by index and key.
+        let spec = ok(
+            OPS,
+            &[
+                "actions.1.at=45m",
+                "faults.0.set.workers=8",
+                "actions.8={kind=\"restart\", target=\"lb\", at=\"1h\"}",
+            ],
+        );
+        assert_eq!(spec.actions.len(), 9);
+        assert_eq!(
+            spec.actions[1].trigger,
+            crate::model::spec::Trigger::At(SimTime::from_mins(45))
+        );
+        let crate::model::spec::FaultKind::ConfigChange { after, set, .. } = &spec.faults[0].kind
+        else {
+            panic!()
+        };
+        let Some(server) = after.server() else {
+            panic!()
+        };
+        assert_eq!(server.workers, 8);
+        assert_eq!(set[1], ("workers".to_owned(), "8".to_owned()));
+        // Problems point at the argument.
+        let e = err(OPS, &["alarms.0.below=5", "faults.0.set.workers=0"]);
+        assert_eq!(
+            e.to_string(),
+            "error: --set faults.0.set.workers=0: faults.0.set.workers: must be at least 1, got 0\n\
+             error: --set alarms.0.below=5: alarms.0.below: must be between 0 and 1, got 5\n\
+             2 problems in x.toml"
+        );
     }
 
     #[test]

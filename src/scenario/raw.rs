@@ -11,7 +11,7 @@ use std::fmt;
 use indexmap::IndexMap;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use toml_edit::{Item, Value};
+use toml_edit::{DocumentMut, Item, Key, TableLike, Value};
 
 use super::error::{Issue, SpanIndex, closest, list};
 
@@ -134,6 +134,110 @@ impl<'de> Deserialize<'de> for RawPoint {
     }
 }
 
+/// `gossip = true | false` or `gossip = { interval, fanout, fail_after, checksums,
+/// gossip_failed, cost }`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawGossip {
+    /// `true`: every default; `false`: off.
+    Switch(bool),
+    /// The table form (fields left out take their defaults).
+    Table(RawGossipTable),
+}
+
+impl<'de> Deserialize<'de> for RawGossip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawGossip, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawGossip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"true, false or a table such as { interval = "1s", fanout = 1 }"#)
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<RawGossip, E> {
+                Ok(RawGossip::Switch(b))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawGossip, A::Error> {
+                RawGossipTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawGossip::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `gossip = { interval = "1s", fanout = 1, fail_after = "30s", checksums = false,
+/// gossip_failed = false, cost = "2us" }`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawGossipTable {
+    pub interval: Option<Dur>,
+    pub fanout: Option<i64>,
+    pub fail_after: Option<Dur>,
+    pub checksums: Option<bool>,
+    pub gossip_failed: Option<bool>,
+    pub cost: Option<Dur>,
+}
+
+/// A `config_change` fault's `set = { ... }` as serde sees it: only that it is a table. Its
+/// entries are read from the document itself ([`RawSet`]), keeping each key's path and each
+/// value as written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawSetTable;
+
+impl<'de> Deserialize<'de> for RawSetTable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawSetTable, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSetTable;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    r#"a table of settings such as { workers = 4, "health_check.kind" = "deep" }"#,
+                )
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSetTable, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(RawSetTable)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One entry of a `config_change` fault's `set`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawSet {
+    /// Where it is written, below `set`: `["health_check.kind"]` for a quoted key,
+    /// `["health_check", "kind"]` for a dotted one.
+    pub key: Vec<String>,
+    /// What it sets, inside the component's table: `["health_check", "kind"]`. Empty when the
+    /// key is not a valid path (reported already).
+    pub path: Vec<String>,
+    /// The value as written, e.g. `"deep"` or `4`.
+    pub text: String,
+}
+
+/// The component fields a `config_change` may not set: its kind, size and place.
+pub const FIXED_FIELDS: &[&str] = &[
+    "kind", "replicas", "standby", "region", "zone", "zones", "segment", "gossip",
+];
+
+/// The path in the file (below `set`) of the entry that wrote `rel`, a path inside the
+/// component, followed by the rest of `rel`: the last entry whose path holds `rel`, or else
+/// the last one whose path lies below `rel`.
+pub fn set_origin(entries: &[RawSet], rel: &[String]) -> Option<Vec<String>> {
+    let valid = || entries.iter().rev().filter(|e| !e.path.is_empty());
+    if let Some(e) = valid().find(|e| rel.starts_with(&e.path)) {
+        let mut out = e.key.clone();
+        out.extend(rel[e.path.len()..].iter().cloned());
+        return Some(out);
+    }
+    valid()
+        .find(|e| !rel.is_empty() && e.path.starts_with(rel))
+        .map(|e| e.key.clone())
+}
+
 /// `[scenario]`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
@@ -231,6 +335,10 @@ pub struct RawComponent {
     pub zone: Option<String>,
     pub zones: Option<Vec<String>>,
     pub segment: Option<String>,
+    /// Extra replicas held in reserve for `scale` actions.
+    pub standby: Option<i64>,
+    /// Membership gossip among the replicas.
+    pub gossip: Option<RawGossip>,
     // Server.
     pub workers: Option<i64>,
     pub queue: Option<RawQueue>,
@@ -279,6 +387,8 @@ pub struct RawComponent {
     pub replication_factor: Option<i64>,
     pub read_quorum: Option<i64>,
     pub write_quorum: Option<i64>,
+    // Monitor.
+    pub period: Option<Dur>,
     /// Set when the table could not be read at all (its problems are reported already).
     #[serde(skip)]
     pub unreadable: bool,
@@ -294,6 +404,8 @@ impl RawComponent {
             ("zone", c.zone.is_some()),
             ("zones", c.zones.is_some()),
             ("segment", c.segment.is_some()),
+            ("standby", c.standby.is_some()),
+            ("gossip", c.gossip.is_some()),
             ("workers", c.workers.is_some()),
             ("queue", c.queue.is_some()),
             ("service_time", c.service_time.is_some()),
@@ -329,6 +441,7 @@ impl RawComponent {
             ("replication_factor", c.replication_factor.is_some()),
             ("read_quorum", c.read_quorum.is_some()),
             ("write_quorum", c.write_quorum.is_some()),
+            ("period", c.period.is_some()),
         ];
         all.iter()
             .filter(|(_, set)| *set)
@@ -389,6 +502,81 @@ pub struct RawFault {
     pub latency: Option<Dur>,
     /// Link degradation: loss probability.
     pub loss: Option<f64>,
+    /// Config change: the new settings.
+    pub set: Option<RawSetTable>,
+    /// Config change: how long the rollout takes.
+    pub rollout: Option<Dur>,
+    /// Config change: replicas switched at once.
+    pub batch: Option<i64>,
+    /// Config change: the entries of `set`, in file order.
+    #[serde(skip)]
+    pub set_entries: Vec<RawSet>,
+    /// Config change: the target's table with `set` applied, read as a component (None when
+    /// there is no such table or it cannot be read; its problems are reported already).
+    #[serde(skip)]
+    pub after: Option<Box<RawComponent>>,
+    /// Set when the table could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+/// `[[alarms]]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawAlarm {
+    pub name: Option<String>,
+    pub monitor: Option<String>,
+    pub group: Option<String>,
+    pub metric: Option<String>,
+    pub above: Option<f64>,
+    pub below: Option<f64>,
+    /// `for`: how long the condition must hold.
+    #[serde(rename = "for")]
+    pub hold: Option<Dur>,
+    pub missing: Option<String>,
+    /// Set when the table could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+/// `[[actions]]`: the union of every action kind's fields.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawAction {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    /// A fixed time.
+    pub at: Option<Dur>,
+    /// An alarm's name.
+    pub on: Option<String>,
+    /// After the alarm fires: a distribution.
+    pub delay: Option<RawDist>,
+    /// Rollback, end_fault.
+    pub fault: Option<String>,
+    /// Block.
+    pub firewall: Option<String>,
+    /// Block.
+    pub source: Option<String>,
+    /// The group acted on.
+    pub target: Option<String>,
+    /// Shed load.
+    pub fraction: Option<f64>,
+    /// DNS failover.
+    pub record: Option<String>,
+    /// DNS failover.
+    pub to: Option<String>,
+    /// Restart.
+    pub stagger: Option<Dur>,
+    /// Restart.
+    pub cold_start: Option<Dur>,
+    /// Clear gossip.
+    pub offline: Option<Dur>,
+    /// Clear gossip.
+    pub pace: Option<Dur>,
+    /// Scale.
+    pub replicas: Option<i64>,
+    /// Scale: provisioning time.
+    pub provision: Option<Dur>,
     /// Set when the table could not be read at all.
     #[serde(skip)]
     pub unreadable: bool,
@@ -409,6 +597,10 @@ pub struct RawFile {
     pub failures: Vec<RawFailure>,
     /// `[[links]]`, in file order.
     pub links: Vec<RawBetween>,
+    /// `[[alarms]]`, in file order (unreadable entries keep their place).
+    pub alarms: Vec<RawAlarm>,
+    /// `[[actions]]`, in file order (unreadable entries keep their place).
+    pub actions: Vec<RawAction>,
 }
 
 /// The top-level tables and arrays of a scenario file.
@@ -419,15 +611,20 @@ pub const TOP_FIELDS: &[&str] = &[
     "faults",
     "failures",
     "links",
+    "alarms",
+    "actions",
 ];
 
 /// Which fields each component kind accepts (besides `kind`); used for "does not apply"
 /// problems and for "did you mean" hints.
 pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
     const PLACE: [&str; 5] = ["replicas", "region", "zone", "zones", "segment"];
+    // Every server kind but the monitor: placement, standby replicas and gossip.
     macro_rules! fields {
         ($($f:literal),* $(,)?) => {{
-            const F: &[&str] = &[PLACE[0], PLACE[1], PLACE[2], PLACE[3], PLACE[4], $($f),*];
+            const F: &[&str] = &[
+                PLACE[0], PLACE[1], PLACE[2], PLACE[3], PLACE[4], "standby", "gossip", $($f),*
+            ];
             F
         }};
     }
@@ -513,6 +710,17 @@ pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
             "write_quorum",
             "timeout",
         ],
+        "monitor" => &[
+            "replicas",
+            "region",
+            "zone",
+            "zones",
+            "segment",
+            "workers",
+            "queue",
+            "service_time",
+            "period",
+        ],
         _ => return None,
     })
 }
@@ -520,7 +728,9 @@ pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
 /// Reads a parsed document into raw structs. Each top-level piece, component, fault and link
 /// is read on its own; a field that cannot be read is reported and dropped, and reading goes
 /// on without it, so every structural problem is found in one pass.
-pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
+///
+/// `text` is the document's text (for `config_change` faults, see [`read_config_changes`]).
+pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<Issue>) {
     let mut issues = Vec::new();
     let mut raw = RawFile::default();
     let Some(top) = root.as_table_like() else {
@@ -557,7 +767,7 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
                 }
                 None => issues.push(not_table(path, item, "[components.<name>] tables")),
             },
-            "faults" | "failures" | "links" => {
+            "faults" | "failures" | "links" | "alarms" | "actions" => {
                 let elems: Vec<Item> = match item {
                     Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
                     Item::Value(Value::Array(a)) => {
@@ -571,27 +781,31 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
                 for (i, e) in elems.iter().enumerate() {
                     let mut p = path.clone();
                     p.push(i.to_string());
-                    if key == "faults" {
-                        let f = read_piece::<RawFault>(e, &p, spans, &mut issues, None)
-                            .unwrap_or_else(|| RawFault {
-                                unreadable: true,
-                                ..RawFault::default()
-                            });
-                        raw.faults.push(f);
-                    } else if key == "failures" {
-                        let f = read_piece::<RawFailure>(e, &p, spans, &mut issues, None)
-                            .unwrap_or_else(|| RawFailure {
-                                unreadable: true,
-                                ..RawFailure::default()
-                            });
-                        raw.failures.push(f);
-                    } else {
-                        let l = read_piece::<RawBetween>(e, &p, spans, &mut issues, None)
-                            .unwrap_or_else(|| RawBetween {
-                                unreadable: true,
-                                ..RawBetween::default()
-                            });
-                        raw.links.push(l);
+                    let is = &mut issues;
+                    match key {
+                        "faults" => raw.faults.push(entry(e, &p, spans, is, |f: &mut RawFault| {
+                            f.unreadable = true
+                        })),
+                        "failures" => {
+                            raw.failures
+                                .push(entry(e, &p, spans, is, |f: &mut RawFailure| {
+                                    f.unreadable = true
+                                }))
+                        }
+                        "alarms" => raw.alarms.push(entry(e, &p, spans, is, |a: &mut RawAlarm| {
+                            a.unreadable = true
+                        })),
+                        "actions" => {
+                            raw.actions
+                                .push(entry(e, &p, spans, is, |a: &mut RawAction| {
+                                    a.unreadable = true
+                                }))
+                        }
+                        _ => raw
+                            .links
+                            .push(entry(e, &p, spans, is, |l: &mut RawBetween| {
+                                l.unreadable = true
+                            })),
                     }
                 }
             }
@@ -616,7 +830,170 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex) -> (RawFile, Vec<Issue>) {
             }
         }
     }
+    read_config_changes(&mut raw, text, &mut issues);
     (raw, issues)
+}
+
+/// One entry of an array of tables; an entry that cannot be read keeps its place, marked by
+/// `unreadable`.
+fn entry<T: DeserializeOwned + Default>(
+    item: &Item,
+    path: &[String],
+    spans: &SpanIndex,
+    issues: &mut Vec<Issue>,
+    unreadable: impl FnOnce(&mut T),
+) -> T {
+    read_piece(item, path, spans, issues, None).unwrap_or_else(|| {
+        let mut t = T::default();
+        unreadable(&mut t);
+        t
+    })
+}
+
+/// Reads the `set` of every `config_change` fault: its entries, and the target component's
+/// table with them applied (as `--set components.<target>.<path>=<value>` would apply them),
+/// read like a component. Problems of the new settings are reported at their key in `set`;
+/// the component's own problems are not repeated, and fields a config change may not set
+/// ([`FIXED_FIELDS`]) are left out (validation reports them).
+fn read_config_changes(raw: &mut RawFile, text: &str, issues: &mut Vec<Issue>) {
+    let wanted: Vec<usize> = (0..raw.faults.len())
+        .filter(|&j| {
+            let f = &raw.faults[j];
+            !f.unreadable && f.set.is_some() && f.kind.as_deref() == Some("config_change")
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    // A document whose values carry their text (a parsed `Document` only has spans).
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return;
+    };
+    let root = doc.as_item();
+    for j in wanted {
+        let base = vec!["faults".to_owned(), j.to_string(), "set".to_owned()];
+        let Some(set) = fault_table(root, j)
+            .and_then(|t| t.get("set"))
+            .and_then(Item::as_table_like)
+        else {
+            continue;
+        };
+        let mut values = Vec::new();
+        flatten(set, &mut Vec::new(), &mut values);
+        let mut entries = Vec::new();
+        let mut settings = Vec::new();
+        for (key, value) in values {
+            let mut path = Vec::new();
+            for seg in &key {
+                match Key::parse(seg) {
+                    Ok(keys) if !keys.is_empty() => {
+                        path.extend(keys.iter().map(|k| k.get().to_owned()));
+                    }
+                    _ => {
+                        let mut p = base.clone();
+                        p.extend(key.iter().cloned());
+                        issues.push(
+                            Issue::new(p, format!("'{seg}' is not a path into the component"))
+                                .value(seg.clone())
+                                .hint(r#"a setting is a dotted path as --set takes it, e.g. workers = 4 or "health_check.kind" = "deep""#.to_owned())
+                                .at_key(),
+                        );
+                        path.clear();
+                        break;
+                    }
+                }
+            }
+            let text = value.to_string().trim().to_owned();
+            entries.push(RawSet { key, path, text });
+            settings.push(value);
+        }
+        let after = raw.faults[j]
+            .target
+            .as_deref()
+            .and_then(|t| Some((t, raw.components.get(t)?)))
+            .filter(|(_, c)| !c.unreadable)
+            .and_then(|(t, c)| {
+                let item = root
+                    .as_table_like()?
+                    .get("components")?
+                    .as_table_like()?
+                    .get(t)?;
+                let kind = c.kind.as_deref().and_then(kind_fields);
+                changed_component(item, kind, &entries, settings, &base, issues)
+            });
+        let f = &mut raw.faults[j];
+        f.set_entries = entries;
+        f.after = after.map(Box::new);
+    }
+}
+
+/// Fault `j`'s table in a document.
+fn fault_table(root: &Item, j: usize) -> Option<&dyn TableLike> {
+    match root.as_table_like()?.get("faults")? {
+        Item::ArrayOfTables(a) => a.get(j).map(|t| t as &dyn TableLike),
+        Item::Value(Value::Array(a)) => a.get(j)?.as_inline_table().map(|t| t as &dyn TableLike),
+        _ => None,
+    }
+}
+
+/// The leaves of a `set` table with their key paths; dotted keys and sub-tables are walked
+/// into, inline tables `{ ... }` are values.
+fn flatten(t: &dyn TableLike, prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, Value)>) {
+    for (k, item) in t.iter() {
+        prefix.push(k.to_owned());
+        match item {
+            Item::Value(Value::InlineTable(it)) if it.is_dotted() => flatten(it, prefix, out),
+            Item::Table(tb) => flatten(tb, prefix, out),
+            Item::None => {}
+            other => {
+                if let Ok(v) = other.clone().into_value() {
+                    out.push((prefix.clone(), v));
+                }
+            }
+        }
+        prefix.pop();
+    }
+}
+
+/// A component's table with the settings applied, read as a component; its problems that
+/// come from a setting are reported at the setting's key below `base`.
+fn changed_component(
+    item: &Item,
+    own_fields: Option<&[&str]>,
+    entries: &[RawSet],
+    settings: Vec<Value>,
+    base: &[String],
+    issues: &mut Vec<Issue>,
+) -> Option<RawComponent> {
+    let mut sub = DocumentMut::new();
+    sub.insert("c", item.clone());
+    let at = |key: &[String]| {
+        let mut p = base.to_vec();
+        p.extend(key.iter().cloned());
+        p
+    };
+    for (e, value) in entries.iter().zip(settings) {
+        if e.path.is_empty() || FIXED_FIELDS.contains(&e.path[0].as_str()) {
+            continue;
+        }
+        let target = sub.get_mut("c")?;
+        let mut walked = Vec::new();
+        if let Err(msg) = super::overrides::set_item(target, &e.path, value, &mut walked) {
+            issues.push(Issue::new(at(&e.key), msg).value(e.text.clone()));
+        }
+    }
+    let parsed = toml_edit::Document::parse(sub.to_string()).ok()?;
+    let spans = SpanIndex::new(parsed.as_item());
+    let item = parsed.as_item().as_table_like()?.get("c")?;
+    let mut found = Vec::new();
+    let c = read_piece::<RawComponent>(item, &["c".to_owned()], &spans, &mut found, own_fields);
+    for mut issue in found {
+        if let Some(key) = set_origin(entries, &issue.path[1..]) {
+            issue.path = at(&key);
+            issues.push(issue);
+        }
+    }
+    c
 }
 
 fn not_table(path: Vec<String>, item: &Item, want: &str) -> Issue {
@@ -819,7 +1196,7 @@ mod tests {
     fn read_text(text: &str) -> (RawFile, Vec<Issue>) {
         let doc = toml_edit::Document::parse(text).expect("valid TOML");
         let spans = SpanIndex::new(doc.as_item());
-        read(doc.as_item(), &spans)
+        read(doc.as_item(), &spans, text)
     }
 
     #[test]
@@ -846,6 +1223,7 @@ mod tests {
             "cache",
             "service",
             "storage",
+            "monitor",
         ]
         .iter()
         .flat_map(|k| kind_fields(k).unwrap_or_default().iter().copied())

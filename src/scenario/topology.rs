@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use petgraph::graph::DiGraph;
 
 use crate::model::spec::{
-    Backoff, Balance, CheckKind, Dist, FaultKind, FaultTarget, HealthCheckSpec, Jitter, KindSpec,
-    NoneHealthy, RetrySpec, Routing, ServerSpec, Spec, Target,
+    ActionKind, Backoff, Balance, CheckKind, Dist, FaultKind, FaultTarget, GossipSpec,
+    HealthCheckSpec, Jitter, KindSpec, NoneHealthy, RetrySpec, Routing, ServerSpec, Spec, Target,
+    Trigger,
 };
 
 /// The group dependency graph (edges from [`KindSpec::dependencies`]): node `i` holds group
@@ -112,8 +113,35 @@ fn names(spec: &Spec, gs: &[usize]) -> String {
         .join(", ")
 }
 
-/// The settings lines of one group.
-fn settings(spec: &Spec, kind: &KindSpec) -> Vec<String> {
+fn gossip(g: &GossipSpec) -> String {
+    let mut s = format!(
+        "gossip every {} to {} peer(s), failed after {} silent, {} per entry merged",
+        g.interval, g.fanout, g.fail_after, g.cost
+    );
+    if g.checksums {
+        s.push_str(", checksums");
+    }
+    if g.gossip_failed {
+        s.push_str(", failures pushed at once");
+    }
+    s
+}
+
+/// The groups whose alarms monitor `m` evaluates, in alarm order.
+fn watched(spec: &Spec, m: usize) -> Vec<&str> {
+    distinct(
+        spec.alarms
+            .iter()
+            .filter(|a| a.monitor == m)
+            .map(|a| name(spec, a.group)),
+    )
+}
+
+/// The settings lines of group `g`.
+fn settings(spec: &Spec, g: usize) -> Vec<String> {
+    let Some(kind) = spec.groups.get(g).map(|g| &g.kind) else {
+        return Vec::new();
+    };
     let mut lines = Vec::new();
     if let Some(s) = kind.server()
         && !matches!(kind, KindSpec::Network(_))
@@ -148,7 +176,21 @@ fn settings(spec: &Spec, kind: &KindSpec) -> Vec<String> {
         KindSpec::Resolver(r) => {
             lines.push(format!("asks {}, timeout {}", name(spec, r.dns), r.timeout))
         }
-        KindSpec::Monitor(m) => lines.push(format!("reports every {}", m.period)),
+        KindSpec::Monitor(m) => {
+            let from = watched(spec, g);
+            if from.is_empty() {
+                lines.push(format!(
+                    "collects reports every {} (no alarm uses it)",
+                    m.period
+                ));
+            } else {
+                lines.push(format!(
+                    "collects reports from {} every {}",
+                    from.join(", "),
+                    m.period
+                ));
+            }
+        }
         KindSpec::Dns(d) => {
             for r in &d.records {
                 let policy = match r.policy {
@@ -282,22 +324,29 @@ pub fn describe(spec: &Spec) -> String {
         spec.name, spec.duration, spec.seed, spec.bucket, spec.slo
     );
     let _ = writeln!(out, "components ({}):", spec.groups.len());
-    for g in &spec.groups {
+    for (i, g) in spec.groups.iter().enumerate() {
         let regions = distinct(g.placement.iter().map(|p| p.region.as_str()));
         let zones = distinct(g.placement.iter().map(|p| p.zone.as_str()));
         let segments = distinct(g.placement.iter().map(|p| p.segment.as_str()));
+        let standby = match g.standby {
+            0 => String::new(),
+            n => format!(" + {n} standby"),
+        };
         let _ = writeln!(
             out,
-            "  {}: {} x{}, region {}, zones {}, segment {}",
+            "  {}: {} x{}{standby}, region {}, zones {}, segment {}",
             g.name,
             g.kind.name(),
-            g.replicas(),
+            g.replicas() - g.standby,
             regions.join(", "),
             zones.join(", "),
             segments.join(", ")
         );
-        for l in settings(spec, &g.kind) {
+        for l in settings(spec, i) {
             let _ = writeln!(out, "    {l}");
+        }
+        if let Some(gs) = &g.gossip {
+            let _ = writeln!(out, "    {}", gossip(gs));
         }
         let deps = g.kind.dependencies();
         let deps = if deps.is_empty() {
@@ -327,6 +376,13 @@ pub fn describe(spec: &Spec) -> String {
                 format!("traffic_surge of {target} x{multiplier} (ramp {ramp})")
             }
             (kind, None, _) | (kind, _, None) => format!("{} of {target}", kind.name()),
+            (FaultKind::GossipCorruption { replicas }, _, _) => {
+                let r: Vec<String> = replicas.iter().map(u32::to_string).collect();
+                format!(
+                    "gossip_corruption of {target} from replica {}",
+                    r.join(", ")
+                )
+            }
             (kind, Some(replicas), Some(g)) => {
                 let n = spec.groups.get(g).map_or(0, |g| g.placement.len());
                 let which = if replicas.len() == n {
@@ -350,6 +406,21 @@ pub fn describe(spec: &Spec) -> String {
                     FaultKind::CapacityLoss { fraction, .. } => {
                         format!(", {fraction} of workers lost")
                     }
+                    FaultKind::ConfigChange {
+                        set,
+                        rollout,
+                        batch,
+                        ..
+                    } => {
+                        let set: Vec<String> =
+                            set.iter().map(|(p, v)| format!("{p} = {v}")).collect();
+                        let pace = if rollout.is_zero() {
+                            "all at once".to_owned()
+                        } else {
+                            format!("rollout {rollout}, batches of {batch}")
+                        };
+                        format!(", set {} ({pace})", set.join(", "))
+                    }
                     _ => String::new(),
                 };
                 format!("{} of {target} {which}{detail}", kind.name())
@@ -359,6 +430,98 @@ pub fn describe(spec: &Spec) -> String {
             .duration
             .map_or_else(|| "to the end".to_owned(), |d| format!("for {d}"));
         let _ = writeln!(out, "  {}: {what} at {} {until}", f.name, f.at);
+    }
+    if !spec.alarms.is_empty() {
+        let _ = writeln!(out, "alarms ({}):", spec.alarms.len());
+    }
+    for a in &spec.alarms {
+        let hold = if a.hold.is_zero() {
+            String::new()
+        } else {
+            format!(" for {}", a.hold)
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {} of {} {} {}{hold}, on {}{}",
+            a.name,
+            a.metric.name(),
+            name(spec, a.group),
+            if a.above { "above" } else { "below" },
+            a.threshold,
+            name(spec, a.monitor),
+            if a.missing_breaches {
+                ", missing data breaches"
+            } else {
+                ""
+            }
+        );
+    }
+    if !spec.actions.is_empty() {
+        let _ = writeln!(out, "actions ({}):", spec.actions.len());
+    }
+    for a in &spec.actions {
+        let fault = |f: usize| spec.faults.get(f).map_or("?", |f| f.name.as_str());
+        let what = match &a.kind {
+            ActionKind::Rollback { fault: f } => format!("rollback of {}", fault(*f)),
+            ActionKind::EndFault { fault: f } => format!("end fault {}", fault(*f)),
+            ActionKind::Block { firewall, source } => {
+                format!(
+                    "block {} at firewall {}",
+                    name(spec, *source),
+                    name(spec, *firewall)
+                )
+            }
+            ActionKind::ShedLoad { group, fraction } => {
+                format!("shed {fraction} of work at {}", name(spec, *group))
+            }
+            ActionKind::DnsFailover { dns, record, to } => {
+                let record = match spec.groups.get(*dns).map(|g| &g.kind) {
+                    Some(KindSpec::Dns(d)) => d.records.get(*record).map_or("?", |r| &r.name),
+                    _ => "?",
+                };
+                format!(
+                    "dns_failover of {record} at {} to {}",
+                    name(spec, *dns),
+                    name(spec, *to)
+                )
+            }
+            ActionKind::Restart {
+                group,
+                stagger,
+                cold_start,
+            } => format!(
+                "restart of {} (stagger {stagger}, cold start {cold_start})",
+                name(spec, *group)
+            ),
+            ActionKind::ClearGossip {
+                group,
+                offline,
+                pace,
+            } => format!(
+                "clear_gossip of {} (offline {offline}, back {pace} apart)",
+                name(spec, *group)
+            ),
+            ActionKind::Scale {
+                group,
+                replicas,
+                provision,
+            } => format!(
+                "scale of {} by {replicas} standby replica(s) (in service {provision} later)",
+                name(spec, *group)
+            ),
+        };
+        let when = match &a.trigger {
+            Trigger::At(t) => format!("at {t}"),
+            Trigger::Alarm { alarm, delay } => {
+                let alarm = spec.alarms.get(*alarm).map_or("?", |a| a.name.as_str());
+                match delay {
+                    Dist::Constant(d) if d.is_zero() => format!("when {alarm} fires"),
+                    Dist::Constant(d) => format!("{d} after {alarm} fires"),
+                    d => format!("after {alarm} fires, delay {}", dist(d)),
+                }
+            }
+        };
+        let _ = writeln!(out, "  {}: {what} {when}", a.name);
     }
     let n = &spec.network;
     let _ = writeln!(
@@ -410,8 +573,9 @@ fn q(s: &str) -> String {
 }
 
 /// Graphviz DOT: one node per group labelled "name\nkind xN" (clients as ellipses, network
-/// groups as hexagons), a cluster per region, solid edges for dependencies, dashed edges for
-/// DNS records (labelled with the name) and health checks.
+/// groups as hexagons, monitors as notes), a cluster per region, solid edges for dependencies,
+/// dashed edges for DNS records (labelled with the name) and health checks, dotted edges for
+/// the reports alarms need (watched group to monitor).
 pub fn dot(spec: &Spec) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph {} {{", q(&spec.name));
@@ -433,9 +597,19 @@ pub fn dot(spec: &Spec) -> String {
             let shape = match g.kind {
                 KindSpec::Client(_) => ", shape=ellipse",
                 KindSpec::Network(_) => ", shape=hexagon",
+                KindSpec::Monitor(_) => ", shape=note",
                 _ => "",
             };
-            let label = format!("{}\n{} x{}", g.name, g.kind.name(), g.replicas());
+            let standby = match g.standby {
+                0 => String::new(),
+                n => format!(" + {n} standby"),
+            };
+            let label = format!(
+                "{}\n{} x{}{standby}",
+                g.name,
+                g.kind.name(),
+                g.replicas() - g.standby
+            );
             let _ = writeln!(out, "    {} [label={}{shape}];", q(&g.name), q(&label));
         }
         let _ = writeln!(out, "  }}");
@@ -484,6 +658,18 @@ pub fn dot(spec: &Spec) -> String {
                 );
             }
             _ => {}
+        }
+    }
+    let mut reports: Vec<(usize, usize)> = Vec::new();
+    for a in &spec.alarms {
+        if !reports.contains(&(a.group, a.monitor)) {
+            reports.push((a.group, a.monitor));
+            let _ = writeln!(
+                out,
+                "  {} -> {} [style=dotted, label=\"reports\"];",
+                q(name(spec, a.group)),
+                q(name(spec, a.monitor))
+            );
         }
     }
     let _ = writeln!(out, "}}");
@@ -622,5 +808,64 @@ network: same zone 250us, cross zone 1ms, cross region 40ms
             .sum();
         assert_eq!(g.edge_count(), total);
         assert!(!petgraph::algo::is_cyclic_directed(&g));
+    }
+
+    #[test]
+    fn describe_and_dot_ops() {
+        let spec = parse(crate::scenario::fixtures::OPS, "ops.toml").expect("valid");
+        let d = describe(&spec);
+        for line in [
+            "  app: service x3 + 2 standby, region default, zones a, b, segment main",
+            "  store: storage x100, region default, zones default-a, segment main",
+            "    gossip every 1s to 1 peer(s), failed after 30s silent, 2us per entry merged",
+            "  mon: monitor x1, region default, zones default-a, segment main",
+            "    workers 64, queue 1000, service time constant 100us",
+            "    collects reports from users, store every 15s",
+            "faults (3):",
+            "  bad-config: config_change of lb (every replica), set health_check.kind = \"deep\", workers = 4 (rollout 5m, batches of 1) at 10m to the end",
+            "  bitflip: gossip_corruption of store from replica 0 at 10m to the end",
+            "alarms (2):",
+            "  users-down: availability of users below 0.99 for 1m, on mon",
+            "  store-busy: utilization of store above 0.8, on mon, missing data breaches",
+            "actions (8):",
+            "  undo: rollback of bad-config after users-down fires, delay exponential mean 5m",
+            "  action-1: end fault surge at 40m",
+            "  action-2: block scrapers at firewall fw at 20m",
+            "  action-3: shed 0.2 of work at app when store-busy fires",
+            "  action-4: dns_failover of www.example.com at dns to lb-b when users-down fires",
+            "  action-5: restart of app (stagger 10s, cold start 30s) at 50m",
+            "  action-6: clear_gossip of store (offline 1m, back 5s apart) when store-busy fires",
+            "  action-7: scale of app by 1 standby replica(s) (in service 3m later) 2m after store-busy fires",
+        ] {
+            assert!(
+                d.lines().any(|l| l == line),
+                "missing line {line:?} in:\n{d}"
+            );
+        }
+        // Gossip is shown only where it runs.
+        assert_eq!(d.matches("gossip every").count(), 1, "{d}");
+        let d = dot(&spec);
+        for line in [
+            "    \"mon\" [label=\"mon\\nmonitor x1\", shape=note];",
+            "    \"app\" [label=\"app\\nservice x3 + 2 standby\"];",
+            "  \"users\" -> \"mon\" [style=dotted, label=\"reports\"];",
+            "  \"store\" -> \"mon\" [style=dotted, label=\"reports\"];",
+        ] {
+            assert!(
+                d.lines().any(|l| l == line),
+                "missing line {line:?} in:\n{d}"
+            );
+        }
+        // A monitor no alarm uses says so.
+        let spec = parse(
+            &format!("{MMC}\n[components.mon]\nkind = \"monitor\"\n"),
+            "mmc.toml",
+        )
+        .expect("valid");
+        assert!(
+            describe(&spec).contains("\n    collects reports every 10s (no alarm uses it)\n"),
+            "{}",
+            describe(&spec)
+        );
     }
 }

@@ -8,17 +8,19 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::engine::{SimTime, parse_duration};
 use crate::model::spec::{
-    Backoff, Balance, BreakerSpec, CacheSpec, CallSpec, CheckKind, ClientSpec, Dist, DnsSpec,
-    FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GossipSpec,
-    GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec, Level, LinkSpec, NetworkDeviceSpec,
-    NetworkSpec, NoneHealthy, Placement, Population, ProxySpec, RecordSpec, ResolverSpec,
-    RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target,
+    ActionKind, ActionSpec, AlarmSpec, Backoff, Balance, BreakerSpec, CacheSpec, CallSpec,
+    CheckKind, ClientSpec, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec,
+    FaultTarget, FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec,
+    Level, LinkSpec, Metric, MonitorSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement,
+    Population, ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec,
+    Spec, StorageSpec, Target, Trigger,
 };
 
-use super::error::{Issue, closest, list, suggest};
+use super::error::{Issue, closest, list, path_string, suggest};
 use super::raw::{
-    Dur, RawBetween, RawComponent, RawDist, RawFailure, RawFault, RawFile, RawHealthCheck,
-    RawNetwork, RawQueue, RawRecord, RawRetry, RawScenario, kind_fields,
+    Dur, FIXED_FIELDS, RawAction, RawAlarm, RawBetween, RawComponent, RawDist, RawFailure,
+    RawFault, RawFile, RawGossip, RawHealthCheck, RawNetwork, RawQueue, RawRecord, RawRetry,
+    RawScenario, RawSet, kind_fields, set_origin,
 };
 
 /// The longest duration a scenario may state: 100 years. Any time plus any delay then stays
@@ -55,10 +57,11 @@ enum Kind {
     Cache,
     Service,
     Storage,
+    Monitor,
 }
 
 /// The kinds in the order hints list them.
-const KINDS: [(&str, Kind); 11] = [
+const KINDS: [(&str, Kind); 12] = [
     ("client", Kind::Client),
     ("resolver", Kind::Resolver),
     ("dns", Kind::Dns),
@@ -70,6 +73,7 @@ const KINDS: [(&str, Kind); 11] = [
     ("cache", Kind::Cache),
     ("service", Kind::Service),
     ("storage", Kind::Storage),
+    ("monitor", Kind::Monitor),
 ];
 
 impl Kind {
@@ -94,8 +98,16 @@ impl Kind {
 /// What a referenced component must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
-    /// Something that serves requests: any kind but client and network.
+    /// Something that serves requests: any kind but client, network and monitor.
     Serve,
+    /// A `monitor` component.
+    Monitor,
+    /// A `firewall` component.
+    Firewall,
+    /// A group an alarm may watch: any kind but monitor.
+    Watch,
+    /// A group with replicas to act on: any kind but client.
+    Component,
     /// A `dns` component.
     Dns,
     /// A `resolver` component.
@@ -139,6 +151,14 @@ struct Check<'a> {
     /// DNS-name targets to check once every dns group is read: (field, name, resolver, caller).
     dns_names: Vec<(Path, String, usize, usize)>,
     duration: Option<SimTime>,
+    /// Per group: its gossip (None when it cannot be read).
+    gossip: Vec<Option<Option<GossipSpec>>>,
+    /// Per group: its standby replicas (the last ones of its placement).
+    standby: Vec<u32>,
+    /// Per fault: its name and `kind` as written (None when it cannot be read).
+    fault_names: Vec<Option<(String, String)>>,
+    /// Per alarm: its name (None when it cannot be read).
+    alarm_names: Vec<Option<String>>,
 }
 
 impl<'a> Check<'a> {
@@ -157,6 +177,10 @@ impl<'a> Check<'a> {
             traffic: Vec::new(),
             dns_names: Vec::new(),
             duration: None,
+            gossip: vec![Some(None); n],
+            standby: vec![0; n],
+            fault_names: Vec::new(),
+            alarm_names: Vec::new(),
         }
     }
 
@@ -179,6 +203,12 @@ impl<'a> Check<'a> {
             let kind = self.build_kind(i);
             built.push(kind);
         }
+        // Faults (a config change builds its group's new settings, with their references),
+        // failures, alarms (reports travel to the monitor) and actions.
+        let faults = self.faults();
+        let failures = self.failures();
+        let alarms = self.alarms();
+        let actions = self.actions();
         // Pass 3: what needs every group.
         self.check_dns_names(&built);
         self.check_probes(&built);
@@ -186,8 +216,6 @@ impl<'a> Check<'a> {
         self.check_cycles();
         let network = self.network();
         let links = self.links();
-        let faults = self.faults();
-        let failures = self.failures();
         if self.raw.components.is_empty() {
             self.push(
                 Issue::new(vec!["components".into()], "the scenario has no components")
@@ -210,17 +238,15 @@ impl<'a> Check<'a> {
         network.links = links?;
         let faults = faults?;
         let failures = failures?;
+        let (alarms, actions) = (alarms?, actions?);
         let mut groups = Vec::with_capacity(built.len());
         for (i, kind) in built.into_iter().enumerate() {
-            let kind = kind?;
-            // Storage gossips by default.
-            let gossip = matches!(kind, KindSpec::Storage(_)).then(GossipSpec::default);
             groups.push(GroupSpec {
                 name: self.names[i].to_owned(),
                 placement: self.placements[i].clone()?,
-                kind,
-                gossip,
-                standby: 0,
+                kind: kind?,
+                gossip: self.gossip[i].clone()?,
+                standby: self.standby[i],
             });
         }
         Some(Spec {
@@ -233,8 +259,8 @@ impl<'a> Check<'a> {
             groups,
             faults,
             failures,
-            alarms: Vec::new(),
-            actions: Vec::new(),
+            alarms,
+            actions,
         })
     }
 
@@ -481,25 +507,45 @@ impl<'a> Check<'a> {
         false
     }
 
-    /// The replicas a replica fault hits: its `replicas` list, or every replica of the target.
+    /// The replicas a replica fault hits: its `replicas` list, or every replica of the target
+    /// (a gossip corruption: one replica, 0 by default).
     fn fault_replicas(
         &mut self,
         base: &[String],
         f: &RawFault,
         target: Option<usize>,
         tname: &str,
+        kind: &str,
     ) -> Option<Vec<u32>> {
         let n = target
             .and_then(|t| self.placements[t].as_ref())
             .map(Vec::len);
+        let one = kind == "gossip_corruption";
         let list = match &f.replicas {
+            None if one => return n.map(|_| vec![0]),
             None => return n.map(|n| (0..n as u32).collect()),
             Some(list) => list,
         };
         if list.is_empty() {
+            let hint = if one {
+                "leave 'replicas' out to start from replica 0"
+            } else {
+                "leave 'replicas' out to hit every replica"
+            };
+            self.push(Issue::new(join(base, "replicas"), "lists no replica").hint(hint.to_owned()));
+            return None;
+        }
+        if one && list.len() > 1 {
             self.push(
-                Issue::new(join(base, "replicas"), "lists no replica")
-                    .hint("leave 'replicas' out to hit every replica".to_owned()),
+                Issue::new(
+                    join(base, "replicas"),
+                    format!(
+                        "a gossip corruption starts from one replica, got {}",
+                        list.len()
+                    ),
+                )
+                .value(format!("{list:?}"))
+                .hint("list one replica, e.g. replicas = [0]".to_owned()),
             );
             return None;
         }
@@ -547,6 +593,20 @@ impl<'a> Check<'a> {
             );
             None
         }
+    }
+
+    /// A share in (0, 1].
+    fn share(&mut self, path: Path, x: f64, all: &str) -> Option<f64> {
+        let x = self.positive(path.clone(), x)?;
+        if x > 1.0 {
+            self.push(
+                Issue::new(path, format!("must be at most 1, got {x}"))
+                    .value(x.to_string())
+                    .hint(all.to_owned()),
+            );
+            return None;
+        }
+        Some(x)
     }
 
     /// A duration, or the default when absent.
@@ -684,7 +744,14 @@ impl<'a> Check<'a> {
                     format!("'{name}' is a client: clients send requests, they do not serve them"),
                     format!(
                         "aim at a component that serves requests: {}",
-                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network)))
+                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network | Kind::Monitor)))
+                    ),
+                )),
+                Kind::Monitor => Some((
+                    format!("'{name}' is a monitor: it receives reports, it does not serve requests"),
+                    format!(
+                        "aim at a component that serves requests: {}",
+                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network | Kind::Monitor)))
                     ),
                 )),
                 Kind::Network => Some((
@@ -709,6 +776,36 @@ impl<'a> Check<'a> {
                 (
                     format!("'{name}' is {}, not a client", kind.a()),
                     suggest(name, "clients", &self.names_of(|k| k == Kind::Client)),
+                )
+            }),
+            Role::Monitor => (kind != Kind::Monitor).then(|| {
+                (
+                    format!("'{name}' is {}, not a monitor", kind.a()),
+                    suggest(name, "monitors", &self.names_of(|k| k == Kind::Monitor)),
+                )
+            }),
+            Role::Firewall => (kind != Kind::Firewall).then(|| {
+                (
+                    format!("'{name}' is {}, not a firewall", kind.a()),
+                    suggest(name, "firewalls", &self.names_of(|k| k == Kind::Firewall)),
+                )
+            }),
+            Role::Watch => (kind == Kind::Monitor).then(|| {
+                (
+                    format!("'{name}' is a monitor: alarms watch other groups"),
+                    format!(
+                        "watch a client or component group: {}",
+                        list(&self.names_of(|k| k != Kind::Monitor))
+                    ),
+                )
+            }),
+            Role::Component => (kind == Kind::Client).then(|| {
+                (
+                    format!("'{name}' is a client: it has no replicas to act on"),
+                    format!(
+                        "name a component group: {}",
+                        list(&self.names_of(|k| k != Kind::Client))
+                    ),
                 )
             }),
         };
@@ -944,25 +1041,112 @@ impl<'a> Check<'a> {
         };
         self.kinds[i] = Some(kind);
         let allowed = kind_fields(kind.name()).unwrap_or_default();
-        self.not_applicable(
-            &base,
-            &c.present_fields(),
-            allowed,
-            &format!("kind '{}'", kind.name()),
-        );
-        self.placements[i] = self.placement(&base, c, kind);
+        let mut present = c.present_fields();
+        if matches!(kind, Kind::Client | Kind::Monitor) && c.gossip.is_some() {
+            present.retain(|f| *f != "gossip");
+            let why = if kind == Kind::Client {
+                "a client group has none"
+            } else {
+                "a monitor has a single one"
+            };
+            self.push(
+                Issue::new(
+                    join(&base, "gossip"),
+                    format!("field 'gossip' does not apply to kind '{}'", kind.name()),
+                )
+                .hint(format!("gossip runs among component replicas, and {why}"))
+                .at_key(),
+            );
+        }
+        self.not_applicable(&base, &present, allowed, &format!("kind '{}'", kind.name()));
+        self.placements[i] = self.placement(&base, c, kind).map(|(p, standby)| {
+            self.standby[i] = standby;
+            p
+        });
+        self.gossip[i] = self.gossip(&base, c, kind);
     }
 
+    /// `gossip`: on by default for storage, off for other kinds, never on clients and monitors
+    /// (reported in pass 1).
+    fn gossip(
+        &mut self,
+        base: &[String],
+        c: &RawComponent,
+        kind: Kind,
+    ) -> Option<Option<GossipSpec>> {
+        let path = join(base, "gossip");
+        let t = match &c.gossip {
+            _ if matches!(kind, Kind::Client | Kind::Monitor) => return Some(None),
+            None => return Some((kind == Kind::Storage).then(GossipSpec::default)),
+            Some(RawGossip::Switch(on)) => return Some(on.then(GossipSpec::default)),
+            Some(RawGossip::Table(t)) => t,
+        };
+        let d = GossipSpec::default();
+        let interval = self.dur_pos(join(&path, "interval"), t.interval.as_ref(), d.interval);
+        let fanout = self.count(join(&path, "fanout"), t.fanout, d.fanout, 1, u32::MAX);
+        let fail_after = self.dur_pos(
+            join(&path, "fail_after"),
+            t.fail_after.as_ref(),
+            d.fail_after,
+        );
+        let cost = self.dur(join(&path, "cost"), t.cost.as_ref(), d.cost);
+        Some(Some(GossipSpec {
+            interval: interval?,
+            fanout: fanout?,
+            fail_after: fail_after?,
+            checksums: t.checksums.unwrap_or(d.checksums),
+            gossip_failed: t.gossip_failed.unwrap_or(d.gossip_failed),
+            cost: cost?,
+        }))
+    }
+
+    /// One placement per replica, standby replicas last (zones round-robin over them all), and
+    /// the number of standby replicas.
     fn placement(
         &mut self,
         base: &[String],
         c: &RawComponent,
         kind: Kind,
-    ) -> Option<Vec<Placement>> {
-        let replicas = if kind == Kind::Client {
-            Some(1)
-        } else {
-            self.count(join(base, "replicas"), c.replicas, 1, 1, MAX_REPLICAS)
+    ) -> Option<(Vec<Placement>, u32)> {
+        let replicas = match kind {
+            Kind::Client => Some(1),
+            Kind::Monitor => match c.replicas {
+                None | Some(1) => Some(1),
+                Some(n) => {
+                    self.push(
+                        Issue::new(
+                            join(base, "replicas"),
+                            format!("a monitor has exactly one replica, got {n}"),
+                        )
+                        .value(n.to_string())
+                        .hint(
+                            "declare a second monitor group to make monitoring redundant"
+                                .to_owned(),
+                        ),
+                    );
+                    None
+                }
+            },
+            _ => self.count(join(base, "replicas"), c.replicas, 1, 1, MAX_REPLICAS),
+        };
+        let standby = match kind {
+            // Reported as a field that does not apply.
+            Kind::Client | Kind::Monitor => Some(0),
+            _ => self.count(join(base, "standby"), c.standby, 0, 0, MAX_REPLICAS),
+        };
+        let total = match (replicas, standby) {
+            (Some(r), Some(s)) if r + s > MAX_REPLICAS => {
+                self.push(
+                    Issue::new(
+                        join(base, "standby"),
+                        format!("replicas and standby together must be at most {MAX_REPLICAS}, got {r} + {s}"),
+                    )
+                    .value(s.to_string()),
+                );
+                None
+            }
+            (Some(r), Some(s)) => Some(r + s),
+            _ => None,
         };
         let region = self.name_str(join(base, "region"), c.region.as_deref(), "default");
         let segment = self.name_str(join(base, "segment"), c.segment.as_deref(), "main");
@@ -995,16 +1179,18 @@ impl<'a> Check<'a> {
             }
             (None, None) => region.as_ref().map(|r| vec![format!("{r}-a")]),
         };
-        let (replicas, region, segment, zones) = (replicas?, region?, segment?, zones?);
-        Some(
-            (0..replicas as usize)
+        let (total, standby, region, segment, zones) =
+            (total?, standby?, region?, segment?, zones?);
+        Some((
+            (0..total as usize)
                 .map(|r| Placement {
                     region: region.clone(),
                     zone: zones[r % zones.len()].clone(),
                     segment: segment.clone(),
                 })
                 .collect(),
-        )
+            standby,
+        ))
     }
 
     // ---- components, pass 2 ---------------------------------------------------------------
@@ -1012,8 +1198,14 @@ impl<'a> Check<'a> {
     fn build_kind(&mut self, i: usize) -> Option<KindSpec> {
         let raw = self.raw;
         let c = raw.components.get_index(i).map(|(_, c)| c)?;
-        let kind = self.kinds[i]?;
         let base = self.base(i);
+        self.build_kind_from(i, &base, c)
+    }
+
+    /// Group `i`'s settings as `c` gives them (its own table, or a config change's).
+    fn build_kind_from(&mut self, i: usize, base: &[String], c: &RawComponent) -> Option<KindSpec> {
+        let kind = self.kinds[i]?;
+        let base = base.to_vec();
         match kind {
             Kind::Client => self.client(i, &base, c).map(KindSpec::Client),
             Kind::Network => self.network_device(&base, c).map(KindSpec::Network),
@@ -1038,6 +1230,13 @@ impl<'a> Check<'a> {
                     Kind::Cache => self.cache(i, &base, c, server).map(KindSpec::Cache),
                     Kind::Service => self.service(i, &base, c, server).map(KindSpec::Service),
                     Kind::Storage => self.storage(i, &base, c, server).map(KindSpec::Storage),
+                    Kind::Monitor => self
+                        .dur_pos(
+                            join(&base, "period"),
+                            c.period.as_ref(),
+                            SimTime::from_secs(10),
+                        )
+                        .map(|period| KindSpec::Monitor(MonitorSpec { server, period })),
                     Kind::Client | Kind::Network => None,
                 };
                 spec.filter(|_| ok)
@@ -1061,7 +1260,9 @@ impl<'a> Check<'a> {
                     mean: SimTime::from_millis(2),
                 },
             ),
-            Kind::Resolver | Kind::Dns => (64, false, Dist::Constant(SimTime::from_micros(100))),
+            Kind::Resolver | Kind::Dns | Kind::Monitor => {
+                (64, false, Dist::Constant(SimTime::from_micros(100)))
+            }
             Kind::Firewall => (1, false, Dist::Constant(SimTime::from_micros(50))),
             Kind::LoadBalancer | Kind::Proxy | Kind::Cdn => {
                 (10_000, false, Dist::Constant(SimTime::from_micros(50)))
@@ -1913,7 +2114,22 @@ impl<'a> Check<'a> {
                 let n = backends
                     .and_then(|b| self.placements[b].as_ref())
                     .map_or(0, Vec::len);
-                self.weights(join(base, "weights"), w, n, "backend replica")
+                let mark = self.issues.len();
+                let weights = self.weights(join(base, "weights"), w, n, "backend replica");
+                // Standby replicas need a weight for when a scale action brings them in.
+                if let Some(b) = backends
+                    && self.standby[b] > 0
+                    && let Some(issue) = self.issues.get_mut(mark)
+                    && issue.hint.is_none()
+                {
+                    let s = self.standby[b];
+                    issue.hint = Some(format!(
+                        "'{}' has {} replicas and {s} standby: give one weight per replica, standby included (for when a scale action brings them in)",
+                        self.names[b],
+                        n as u32 - s
+                    ));
+                }
+                weights
             }
             (Some(_), Some(_)) => {
                 let p = c.policy.as_deref().unwrap_or("round_robin");
@@ -2093,7 +2309,10 @@ impl<'a> Check<'a> {
         c: &RawComponent,
         server: ServerSpec,
     ) -> Option<StorageSpec> {
-        let replicas = self.placements[i].as_ref().map(|p| p.len() as u32);
+        // Standby replicas hold no copies until a scale action brings them in.
+        let replicas = self.placements[i]
+            .as_ref()
+            .map(|p| p.len() as u32 - self.standby[i]);
         let timeout = self.dur_pos(
             join(base, "timeout"),
             c.timeout.as_ref(),
@@ -2109,13 +2328,19 @@ impl<'a> Check<'a> {
         )?;
         let mut ok = true;
         if rf > replicas {
+            let standby = match self.standby[i] {
+                0 => String::new(),
+                s => {
+                    format!(" (standby replicas do not count: {s} of them wait for a scale action)")
+                }
+            };
             self.push(
                 Issue::new(
                     join(base, "replication_factor"),
                     format!("replication_factor {rf} is more than replicas ({replicas})"),
                 )
                 .value(rf.to_string())
-                .hint(format!("raise replicas to at least {rf}, or lower replication_factor to at most {replicas}")),
+                .hint(format!("raise replicas to at least {rf}, or lower replication_factor to at most {replicas}{standby}")),
             );
             ok = false;
         }
@@ -2526,15 +2751,252 @@ impl<'a> Check<'a> {
 
     fn faults(&mut self) -> Option<Vec<FaultSpec>> {
         let raw = self.raw;
+        // Names first: actions refer to faults by name.
+        self.fault_names = raw
+            .faults
+            .iter()
+            .map(|f| {
+                (!f.unreadable).then(|| {
+                    let kind = f.kind.clone().unwrap_or_default();
+                    let name = f.name.clone().unwrap_or_else(|| {
+                        format!("{kind}-{}", f.target.as_deref().unwrap_or_default())
+                    });
+                    (name, kind)
+                })
+            })
+            .collect();
+        let names: Vec<Option<String>> = self
+            .fault_names
+            .iter()
+            .map(|n| n.as_ref().map(|(n, _)| n.clone()))
+            .collect();
         let mut out = Some(Vec::new());
         for (j, f) in raw.faults.iter().enumerate() {
+            let unique = f.unreadable || self.unique_name("faults", j, f.name.as_deref(), &names);
             let fault = if f.unreadable { None } else { self.fault(j, f) };
+            let fault = fault.filter(|_| unique);
             match (fault, out.as_mut()) {
                 (Some(f), Some(v)) => v.push(f),
                 _ => out = None,
             }
         }
         out
+    }
+
+    /// Whether entry `j` of `list` (faults, alarms or actions) has a name no earlier entry has;
+    /// if not, reports it. `names` holds every entry's name (written or default), `written`
+    /// the one written, if any.
+    fn unique_name(
+        &mut self,
+        list: &str,
+        j: usize,
+        written: Option<&str>,
+        names: &[Option<String>],
+    ) -> bool {
+        let Some(Some(name)) = names.get(j) else {
+            return true;
+        };
+        if name.is_empty() {
+            return true; // Reported as empty.
+        }
+        let Some(first) = names[..j].iter().position(|n| n.as_ref() == Some(name)) else {
+            return true;
+        };
+        let what = list.trim_end_matches('s');
+        let base = vec![list.to_owned(), j.to_string()];
+        let (path, hint) = match written {
+            Some(_) => (
+                join(&base, "name"),
+                if list == "actions" {
+                    "give each action its own name".to_owned()
+                } else {
+                    format!("actions refer to {list} by name, so each {what} needs its own")
+                },
+            ),
+            None => (
+                base,
+                format!(
+                    "'{name}' is this {what}'s default name: give it a name = \"...\" of its own"
+                ),
+            ),
+        };
+        self.push(
+            Issue::new(
+                path,
+                format!("{what} name '{name}' is used twice (also {list}.{first})"),
+            )
+            .value(name.clone())
+            .hint(hint),
+        );
+        false
+    }
+
+    /// Whether group `g` has gossip; if not, reports it at `path` (`what` the fault or action
+    /// would do to it).
+    fn needs_gossip(&mut self, path: Path, g: usize, what: &str) -> bool {
+        let Some(kind) = self.kinds[g] else {
+            return true;
+        };
+        if kind == Kind::Client || !matches!(self.gossip[g], Some(None)) {
+            return true; // Clients are refused on their own; bad gossip is reported already.
+        }
+        let name = self.names[g];
+        let hint = if kind == Kind::Monitor {
+            let with: Vec<&str> = (0..self.names.len())
+                .filter(|&k| matches!(self.gossip[k], Some(Some(_))))
+                .map(|k| self.names[k])
+                .collect();
+            format!(
+                "monitors do not gossip; {}",
+                suggest(name, "groups with gossip", &with)
+            )
+        } else if self
+            .raw
+            .components
+            .get(name)
+            .is_some_and(|c| c.gossip == Some(RawGossip::Switch(false)))
+        {
+            format!("'{name}' has gossip = false: remove it, or set gossip = {{ ... }}")
+        } else {
+            format!(
+                "add gossip = {{ ... }} (or gossip = true) to '{name}', or use a storage group (storage gossips by default)"
+            )
+        };
+        self.push(
+            Issue::new(path, format!("'{name}' has no gossip to {what}"))
+                .value(name)
+                .hint(hint),
+        );
+        false
+    }
+
+    /// A config change's `set`: the group's settings after it, and the entries as written.
+    fn config_set(
+        &mut self,
+        j: usize,
+        base: &[String],
+        f: &RawFault,
+        target: Option<usize>,
+    ) -> Option<(KindSpec, Vec<(String, String)>)> {
+        let spath = join(base, "set");
+        if f.set.is_none() {
+            self.missing(
+                spath,
+                "add set = { <path> = <value>, ... }: the settings it rolls out, e.g. set = { workers = 4 }",
+            );
+            return None;
+        }
+        let entries = &f.set_entries;
+        if entries.is_empty() {
+            self.push(
+                Issue::new(spath, "sets nothing").hint(
+                    "e.g. set = { workers = 4, \"health_check.kind\" = \"deep\" }".to_owned(),
+                ),
+            );
+            return None;
+        }
+        let mut ok = true;
+        for e in entries {
+            let Some(first) = e.path.first() else {
+                ok = false; // Not a path: reported already.
+                continue;
+            };
+            if FIXED_FIELDS.contains(&first.as_str()) {
+                let mut p = spath.clone();
+                p.extend(e.key.iter().cloned());
+                self.push(
+                    Issue::new(p, format!("a config change cannot set '{first}'"))
+                        .value(e.text.clone())
+                        .hint("a config change alters settings, not the group's size or place (kind, replicas, standby, region, zone, zones, segment and gossip stay as they are)".to_owned())
+                        .at_key(),
+                );
+                ok = false;
+            }
+        }
+        let g = target?;
+        if matches!(self.kinds[g], None | Some(Kind::Client | Kind::Monitor)) {
+            return None; // Reported already.
+        }
+        // None: the changed table could not be read (reported at its settings).
+        let after = f.after.as_deref()?;
+        let after = self.build_after(j, g, after, entries);
+        if !ok {
+            return None;
+        }
+        let set = entries
+            .iter()
+            .map(|e| (path_string(&e.path), e.text.clone()))
+            .collect();
+        Some((after?, set))
+    }
+
+    /// Group `g`'s settings after config change `j` (`c`: its table with the change applied),
+    /// validated like the group itself. Problems are placed at the setting that causes them,
+    /// or at `set` when none does; problems the group has anyway are not repeated. New
+    /// references (dependencies, DNS names) join the topology checks, placed likewise.
+    fn build_after(
+        &mut self,
+        j: usize,
+        g: usize,
+        c: &RawComponent,
+        entries: &[RawSet],
+    ) -> Option<KindSpec> {
+        let kind = self.kinds[g]?;
+        let comp = self.base(g);
+        let set_base = vec!["faults".to_owned(), j.to_string(), "set".to_owned()];
+        let marks = (
+            self.issues.len(),
+            self.deps[g].len(),
+            self.traffic.len(),
+            self.dns_names.len(),
+        );
+        let allowed = kind_fields(kind.name()).unwrap_or_default();
+        let mut present = c.present_fields();
+        present.retain(|f| !FIXED_FIELDS.contains(f));
+        self.not_applicable(&comp, &present, allowed, &format!("kind '{}'", kind.name()));
+        let spec = self.build_kind_from(g, &comp, c);
+        let remap = |path: &[String]| -> Option<Path> {
+            let rel = path.strip_prefix(comp.as_slice())?;
+            let key = set_origin(entries, rel)?;
+            let mut p = set_base.clone();
+            p.extend(key);
+            Some(p)
+        };
+        for mut issue in self.issues.split_off(marks.0) {
+            if self
+                .issues
+                .iter()
+                .any(|o| o.path == issue.path && o.message == issue.message)
+            {
+                continue; // The group's own problem, reported at the group.
+            }
+            match remap(&issue.path) {
+                Some(p) => issue.path = p,
+                None => {
+                    issue.message = format!(
+                        "with these settings, {}: {}",
+                        path_string(&issue.path),
+                        issue.message
+                    );
+                    issue.path = set_base.clone();
+                    issue.anchor = super::error::Anchor::Value;
+                }
+            }
+            self.push(issue);
+        }
+        let place = |path: &[String]| remap(path).unwrap_or_else(|| set_base.clone());
+        for (to, path) in self.deps[g].split_off(marks.1) {
+            if !self.deps[g].iter().any(|(t, _)| *t == to) {
+                self.deps[g].push((to, place(&path)));
+            }
+        }
+        for t in &mut self.traffic[marks.2..] {
+            t.2 = place(&t.2);
+        }
+        for d in &mut self.dns_names[marks.3..] {
+            d.0 = place(&d.0);
+        }
+        spec
     }
 
     fn fault(&mut self, j: usize, f: &RawFault) -> Option<FaultSpec> {
@@ -2552,6 +3014,8 @@ impl<'a> Check<'a> {
             "region_outage",
             "partition",
             "link_degradation",
+            "config_change",
+            "gossip_corruption",
         ];
         let kind = match f.kind.as_deref() {
             None => {
@@ -2622,6 +3086,9 @@ impl<'a> Check<'a> {
             ("level", f.level.is_some()),
             ("latency", f.latency.is_some()),
             ("loss", f.loss.is_some()),
+            ("set", f.set.is_some()),
+            ("rollout", f.rollout.is_some()),
+            ("batch", f.batch.is_some()),
         ]
         .iter()
         .filter(|(_, s)| *s)
@@ -2637,6 +3104,8 @@ impl<'a> Check<'a> {
             "error" => &["replicas", "probability", "wrong"],
             "capacity_loss" => &["replicas", "fraction"],
             "dns_record" => &["replicas", "record", "answer", "to"],
+            "config_change" => &["replicas", "set", "rollout", "batch"],
+            "gossip_corruption" => &["replicas"],
             _ => &["multiplier", "ramp"],
         };
         self.not_applicable(&base, &present, allowed, &format!("fault kind '{kind}'"));
@@ -2680,7 +3149,7 @@ impl<'a> Check<'a> {
                     .hint("use kind = \"traffic_surge\" to change a client's traffic".to_owned()),
                 );
             }
-            let replicas = self.fault_replicas(&base, f, target, &tname);
+            let replicas = self.fault_replicas(&base, f, target, &tname, kind);
             let required = |v: &mut Self, field: &str, hint: &str, x: Option<f64>| match x {
                 None => {
                     v.missing(join(&base, field), hint);
@@ -2690,6 +3159,55 @@ impl<'a> Check<'a> {
             };
             match kind {
                 "crash" => replicas.map(|replicas| FaultKind::Crash { replicas }),
+                "config_change" => {
+                    if target_kind == Some(Kind::Monitor) {
+                        let servers = self.names_of(|k| !matches!(k, Kind::Client | Kind::Monitor));
+                        self.push(
+                            Issue::new(
+                                join(&base, "target"),
+                                format!(
+                                    "a config_change fault cannot hit '{tname}': it is a monitor"
+                                ),
+                            )
+                            .value(tname.clone())
+                            .hint(format!(
+                                "config changes roll out to server groups: {}",
+                                list(&servers)
+                            )),
+                        );
+                    }
+                    let mut rollout =
+                        self.dur(join(&base, "rollout"), f.rollout.as_ref(), SimTime::ZERO);
+                    if let (Some(r), Some(Some(d))) = (rollout, duration)
+                        && r > d
+                    {
+                        rollout = None;
+                        self.push(
+                            Issue::new(
+                                join(&base, "rollout"),
+                                format!("the rollout ({r}) is longer than the fault ({d})"),
+                            )
+                            .value(r.to_string())
+                            .hint("the change is rolled back when the fault ends; shorten the rollout or lengthen the fault".to_owned()),
+                        );
+                    }
+                    let batch = self.count(join(&base, "batch"), f.batch, 1, 1, u32::MAX);
+                    let change = self.config_set(j, &base, f, target);
+                    let (after, set) = change?;
+                    Some(FaultKind::ConfigChange {
+                        replicas: replicas?,
+                        after: Box::new(after),
+                        set,
+                        rollout: rollout?,
+                        batch: batch?,
+                    })
+                }
+                "gossip_corruption" => {
+                    if let Some(g) = target {
+                        self.needs_gossip(join(&base, "target"), g, "corrupt");
+                    }
+                    replicas.map(|replicas| FaultKind::GossipCorruption { replicas })
+                }
                 "dns_record" => {
                     if let Some(k) = target_kind.filter(|&k| k != Kind::Dns && k != Kind::Client) {
                         self.push(
@@ -2809,22 +3327,7 @@ impl<'a> Check<'a> {
                         "add fraction = 0.5: the share of workers lost",
                         f.fraction,
                     )
-                    .and_then(|x| self.positive(join(&base, "fraction"), x))
-                    .and_then(|x| {
-                        if x > 1.0 {
-                            self.push(
-                                Issue::new(
-                                    join(&base, "fraction"),
-                                    format!("must be at most 1, got {x}"),
-                                )
-                                .value(x.to_string())
-                                .hint("1.0 loses every worker".to_owned()),
-                            );
-                            None
-                        } else {
-                            Some(x)
-                        }
-                    });
+                    .and_then(|x| self.share(join(&base, "fraction"), x, "1.0 loses every worker"));
                     Some(FaultKind::CapacityLoss {
                         replicas: replicas?,
                         fraction: fraction?,
@@ -2924,10 +3427,674 @@ impl<'a> Check<'a> {
             kind: fault_kind?,
         })
     }
+
+    // ---- alarms and actions ---------------------------------------------------------------
+
+    fn alarms(&mut self) -> Option<Vec<AlarmSpec>> {
+        let raw = self.raw;
+        self.alarm_names = raw
+            .alarms
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                (!a.unreadable).then(|| a.name.clone().unwrap_or_else(|| format!("alarm-{j}")))
+            })
+            .collect();
+        let names = self.alarm_names.clone();
+        let mut out = Some(Vec::new());
+        for (j, a) in raw.alarms.iter().enumerate() {
+            let unique = a.unreadable || self.unique_name("alarms", j, a.name.as_deref(), &names);
+            let alarm = if a.unreadable { None } else { self.alarm(j, a) };
+            match (alarm.filter(|_| unique), out.as_mut()) {
+                (Some(a), Some(v)) => v.push(a),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    /// A reference that must be given (not a dependency).
+    fn need_ref(
+        &mut self,
+        base: &[String],
+        field: &str,
+        v: Option<&str>,
+        role: Role,
+        hint: &str,
+    ) -> Option<usize> {
+        match v {
+            None => {
+                self.missing(join(base, field), hint);
+                None
+            }
+            Some(name) => self.group_ref(join(base, field), name, role),
+        }
+    }
+
+    fn alarm(&mut self, j: usize, a: &RawAlarm) -> Option<AlarmSpec> {
+        let base = vec!["alarms".to_owned(), j.to_string()];
+        let name = self.name_str(
+            join(&base, "name"),
+            a.name.as_deref(),
+            &format!("alarm-{j}"),
+        );
+        let mpath = join(&base, "monitor");
+        let monitor = match a.monitor.as_deref() {
+            Some(m) => self.group_ref(mpath.clone(), m, Role::Monitor),
+            None => {
+                let monitors = self.names_of(|k| k == Kind::Monitor);
+                match monitors.as_slice() {
+                    [m] => self.index.get(m).copied(),
+                    [] if self.kinds.iter().all(Option::is_some) => {
+                        self.push(
+                            Issue::new(mpath.clone(), "there is no monitor to evaluate this alarm")
+                                .hint(r#"add a component with kind = "monitor": alarms are evaluated where the reports arrive"#.to_owned()),
+                        );
+                        None
+                    }
+                    [] => None, // A component of unknown kind may be meant as the monitor.
+                    several => {
+                        self.missing(
+                            mpath.clone(),
+                            format!(
+                                "there are several monitors: add monitor = one of: {}",
+                                list(several)
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        let group = self.need_ref(
+            &base,
+            "group",
+            a.group.as_deref(),
+            Role::Watch,
+            "add group = \"<the group it watches>\"",
+        );
+        let metrics: Vec<(&str, Metric)> = Metric::ALL.iter().map(|(m, n)| (*n, *m)).collect();
+        let metric_names: Vec<&str> = metrics.iter().map(|(n, _)| *n).collect();
+        let metric = match a.metric.as_deref() {
+            None => {
+                self.missing(
+                    join(&base, "metric"),
+                    format!("metric is one of: {}", metric_names.join(", ")),
+                );
+                None
+            }
+            Some(m) => self.choice(
+                join(&base, "metric"),
+                Some(m),
+                Metric::Requests,
+                &metrics,
+                "metric",
+            ),
+        };
+        if let (Some(m), Some(g)) = (metric, group)
+            && let Some(k) = self.kinds[g]
+            && k != Kind::Monitor
+        {
+            let of = |clients: bool| -> String {
+                let names: Vec<&str> = Metric::ALL
+                    .iter()
+                    .filter(|(m, _)| m.for_clients().is_none_or(|c| c == clients))
+                    .map(|(_, n)| *n)
+                    .collect();
+                names.join(", ")
+            };
+            let gname = self.names[g];
+            let path = join(&base, "metric");
+            match m.for_clients() {
+                Some(true) if k != Kind::Client => self.push(
+                    Issue::new(
+                        path,
+                        format!(
+                            "metric '{}' applies to client groups, and '{gname}' is {}",
+                            m.name(),
+                            k.a()
+                        ),
+                    )
+                    .value(m.name())
+                    .hint(format!("metrics for component groups: {}", of(false))),
+                ),
+                Some(false) if k == Kind::Client => self.push(
+                    Issue::new(
+                        path,
+                        format!(
+                            "metric '{}' applies to component groups, and '{gname}' is a client",
+                            m.name()
+                        ),
+                    )
+                    .value(m.name())
+                    .hint(format!("metrics for client groups: {}", of(true))),
+                ),
+                _ if m == Metric::GossipRate && matches!(self.gossip[g], Some(None)) => self.push(
+                    Issue::new(
+                        path,
+                        format!("'{gname}' has no gossip: its gossip_rate is always 0"),
+                    )
+                    .value(m.name())
+                    .hint(format!(
+                        "turn gossip on in '{gname}', or watch another metric"
+                    )),
+                ),
+                _ => {}
+            }
+        }
+        let threshold = match (a.above, a.below) {
+            (Some(_), Some(_)) => {
+                self.push(
+                    Issue::new(join(&base, "below"), "give either above or below, not both")
+                        .hint("above = x fires while the metric is over x, below = x while it is under x".to_owned())
+                        .at_key(),
+                );
+                None
+            }
+            (None, None) => {
+                self.push(
+                    Issue::new(
+                        join(&base, "above"),
+                        "missing threshold: give above = x or below = x",
+                    )
+                    .hint(
+                        "e.g. below = 0.99 on availability, above = 0.8 on utilization".to_owned(),
+                    ),
+                );
+                None
+            }
+            (Some(x), None) => Some((true, "above", x)),
+            (None, Some(x)) => Some((false, "below", x)),
+        };
+        let threshold = match (threshold, metric) {
+            (Some((above, field, x)), Some(m)) => {
+                let path = join(&base, field);
+                let x = if matches!(m, Metric::Availability | Metric::ErrorRate) {
+                    self.fraction(path, x)
+                } else if x.is_finite() && x >= 0.0 {
+                    Some(x)
+                } else {
+                    self.push(
+                        Issue::new(path, format!("must be 0 or more, got {x}"))
+                            .value(x.to_string()),
+                    );
+                    None
+                };
+                x.map(|x| (above, x))
+            }
+            _ => None,
+        };
+        let hold = self.dur(join(&base, "for"), a.hold.as_ref(), SimTime::ZERO);
+        let missing = self.choice(
+            join(&base, "missing"),
+            a.missing.as_deref(),
+            false,
+            &[("not_breaching", false), ("breaching", true)],
+            "missing-data rule",
+        );
+        // Reports travel from the watched group to the monitor.
+        if let (Some(g), Some(m)) = (group, monitor) {
+            self.traffic.push((g, m, mpath));
+        }
+        let (above, threshold) = threshold?;
+        Some(AlarmSpec {
+            name: name?,
+            monitor: monitor?,
+            group: group?,
+            metric: metric?,
+            above,
+            threshold,
+            hold: hold?,
+            missing_breaches: missing?,
+        })
+    }
+
+    fn actions(&mut self) -> Option<Vec<ActionSpec>> {
+        let raw = self.raw;
+        let names: Vec<Option<String>> = raw
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                (!a.unreadable).then(|| a.name.clone().unwrap_or_else(|| format!("action-{j}")))
+            })
+            .collect();
+        let mut out = Some(Vec::new());
+        for (j, a) in raw.actions.iter().enumerate() {
+            let unique = a.unreadable || self.unique_name("actions", j, a.name.as_deref(), &names);
+            let action = if a.unreadable {
+                None
+            } else {
+                self.action(j, a)
+            };
+            match (action.filter(|_| unique), out.as_mut()) {
+                (Some(a), Some(v)) => v.push(a),
+                _ => out = None,
+            }
+        }
+        out
+    }
+
+    /// A fault named by an action: its index and `kind` as written.
+    fn fault_by_name(&mut self, path: Path, name: &str) -> Option<(usize, String)> {
+        if let Some(j) = self
+            .fault_names
+            .iter()
+            .position(|n| n.as_ref().is_some_and(|(n, _)| n == name))
+        {
+            return self.fault_names[j].as_ref().map(|(_, k)| (j, k.clone()));
+        }
+        let names: Vec<&str> = self
+            .fault_names
+            .iter()
+            .flatten()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let hint = suggest(name, "faults", &names);
+        self.push(
+            Issue::new(path, format!("no fault is named '{name}'"))
+                .value(name)
+                .hint(hint),
+        );
+        None
+    }
+
+    fn action(&mut self, j: usize, a: &RawAction) -> Option<ActionSpec> {
+        let base = vec!["actions".to_owned(), j.to_string()];
+        let name = self.name_str(
+            join(&base, "name"),
+            a.name.as_deref(),
+            &format!("action-{j}"),
+        );
+        let kinds = [
+            "rollback",
+            "end_fault",
+            "block",
+            "shed_load",
+            "dns_failover",
+            "restart",
+            "clear_gossip",
+            "scale",
+        ];
+        let kind = match a.kind.as_deref() {
+            None => {
+                self.missing(
+                    join(&base, "kind"),
+                    format!("kind is one of: {}", kinds.join(", ")),
+                );
+                None
+            }
+            Some(k) if kinds.contains(&k) => Some(k),
+            Some(k) => {
+                self.push(
+                    Issue::new(join(&base, "kind"), format!("unknown action kind '{k}'"))
+                        .value(k)
+                        .hint(suggest(k, "action kinds", &kinds)),
+                );
+                None
+            }
+        };
+        let trigger = self.trigger(&base, a);
+        let kind = kind?;
+        let present: Vec<&str> = [
+            ("fault", a.fault.is_some()),
+            ("firewall", a.firewall.is_some()),
+            ("source", a.source.is_some()),
+            ("target", a.target.is_some()),
+            ("fraction", a.fraction.is_some()),
+            ("record", a.record.is_some()),
+            ("to", a.to.is_some()),
+            ("stagger", a.stagger.is_some()),
+            ("cold_start", a.cold_start.is_some()),
+            ("offline", a.offline.is_some()),
+            ("pace", a.pace.is_some()),
+            ("replicas", a.replicas.is_some()),
+            ("provision", a.provision.is_some()),
+        ]
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(n, _)| *n)
+        .collect();
+        let allowed: &[&str] = match kind {
+            "rollback" | "end_fault" => &["fault"],
+            "block" => &["firewall", "source"],
+            "shed_load" => &["target", "fraction"],
+            "dns_failover" => &["target", "record", "to"],
+            "restart" => &["target", "stagger", "cold_start"],
+            "clear_gossip" => &["target", "offline", "pace"],
+            _ => &["target", "replicas", "provision"],
+        };
+        self.not_applicable(&base, &present, allowed, &format!("action kind '{kind}'"));
+        let target = |v: &mut Self, role: Role, what: &str| {
+            v.need_ref(
+                &base,
+                "target",
+                a.target.as_deref(),
+                role,
+                &format!("add target = \"<the {what} it acts on>\""),
+            )
+        };
+        let action = match kind {
+            "rollback" | "end_fault" => {
+                let fault = match a.fault.as_deref() {
+                    None => {
+                        self.missing(
+                            join(&base, "fault"),
+                            "add fault = \"<the name of a fault>\"",
+                        );
+                        None
+                    }
+                    Some(f) => self.fault_by_name(join(&base, "fault"), f),
+                };
+                let (fault, fkind) = fault?;
+                let fname = a.fault.clone().unwrap_or_default();
+                let path = join(&base, "fault");
+                if kind == "rollback" {
+                    if fkind != "config_change" {
+                        let changes: Vec<&str> = self
+                            .fault_names
+                            .iter()
+                            .flatten()
+                            .filter(|(_, k)| k == "config_change")
+                            .map(|(n, _)| n.as_str())
+                            .collect();
+                        let others = if changes.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; config_change faults: {}", list(&changes))
+                        };
+                        self.push(
+                            Issue::new(
+                                path,
+                                format!("'{fname}' is a {fkind} fault, and rollback undoes a config_change"),
+                            )
+                            .value(fname)
+                            .hint(format!("to stop it early use kind = \"end_fault\"{others}")),
+                        );
+                        return None;
+                    }
+                    Some(ActionKind::Rollback { fault })
+                } else {
+                    if fkind == "partition" || fkind == "link_degradation" {
+                        self.push(
+                            Issue::new(
+                                path,
+                                format!("'{fname}' is a {fkind} fault: actions cannot end it"),
+                            )
+                            .value(fname)
+                            .hint(
+                                "give a partition a duration; actions cannot reach a link"
+                                    .to_owned(),
+                            ),
+                        );
+                        return None;
+                    }
+                    Some(ActionKind::EndFault { fault })
+                }
+            }
+            "block" => {
+                let firewall = self.need_ref(
+                    &base,
+                    "firewall",
+                    a.firewall.as_deref(),
+                    Role::Firewall,
+                    "add firewall = \"<the firewall that blocks>\"",
+                );
+                let source = self.need_ref(
+                    &base,
+                    "source",
+                    a.source.as_deref(),
+                    Role::Source,
+                    "add source = \"<the client group to block>\"",
+                );
+                Some(ActionKind::Block {
+                    firewall: firewall?,
+                    source: source?,
+                })
+            }
+            "shed_load" => {
+                let group = target(self, Role::Serve, "group");
+                let fraction = match a.fraction {
+                    None => {
+                        self.missing(
+                            join(&base, "fraction"),
+                            "add fraction = 0.3: the share of work refused",
+                        );
+                        None
+                    }
+                    Some(x) => self.share(join(&base, "fraction"), x, "1.0 refuses all work"),
+                };
+                Some(ActionKind::ShedLoad {
+                    group: group?,
+                    fraction: fraction?,
+                })
+            }
+            "dns_failover" => self.dns_failover(&base, a),
+            "restart" => {
+                let group = target(self, Role::Component, "group");
+                let stagger = self.dur(join(&base, "stagger"), a.stagger.as_ref(), SimTime::ZERO);
+                let cold_start = self.dur(
+                    join(&base, "cold_start"),
+                    a.cold_start.as_ref(),
+                    SimTime::from_secs(30),
+                );
+                Some(ActionKind::Restart {
+                    group: group?,
+                    stagger: stagger?,
+                    cold_start: cold_start?,
+                })
+            }
+            "clear_gossip" => {
+                let group = target(self, Role::Component, "group");
+                if let Some(g) = group
+                    && !self.needs_gossip(join(&base, "target"), g, "clear")
+                {
+                    return None;
+                }
+                let offline = self.dur(join(&base, "offline"), a.offline.as_ref(), SimTime::ZERO);
+                let pace = self.dur(join(&base, "pace"), a.pace.as_ref(), SimTime::ZERO);
+                Some(ActionKind::ClearGossip {
+                    group: group?,
+                    offline: offline?,
+                    pace: pace?,
+                })
+            }
+            _ => {
+                let group = target(self, Role::Component, "group");
+                let provision = self.dur(
+                    join(&base, "provision"),
+                    a.provision.as_ref(),
+                    SimTime::from_mins(5),
+                );
+                let g = group?;
+                let standby = self.standby[g];
+                if standby == 0 {
+                    // A group of unknown kind or bad size: reported already.
+                    self.kinds[g]?;
+                    self.placements[g].as_ref()?;
+                    let tname = self.names[g];
+                    self.push(
+                        Issue::new(
+                            join(&base, "target"),
+                            format!("'{tname}' has no standby replicas to bring in"),
+                        )
+                        .value(tname)
+                        .hint(
+                            "add standby = N to the group: N replicas that wait for a scale action"
+                                .to_owned(),
+                        ),
+                    );
+                    return None;
+                }
+                let replicas = self.count(join(&base, "replicas"), a.replicas, standby, 1, standby);
+                Some(ActionKind::Scale {
+                    group: g,
+                    replicas: replicas?,
+                    provision: provision?,
+                })
+            }
+        };
+        Some(ActionSpec {
+            name: name?,
+            trigger: trigger?,
+            kind: action?,
+        })
+    }
+
+    /// When an action runs: `at`, or `on` an alarm with `delay`.
+    fn trigger(&mut self, base: &[String], a: &RawAction) -> Option<Trigger> {
+        match (&a.at, a.on.as_deref()) {
+            (Some(_), Some(_)) => {
+                self.push(
+                    Issue::new(join(base, "on"), "give either at or on, not both")
+                        .hint("at = \"30m\" runs the action at a fixed time; on = \"<alarm>\" when that alarm first fires (after delay)".to_owned())
+                        .at_key(),
+                );
+                None
+            }
+            (None, None) => {
+                self.push(
+                    Issue::new(join(base, "on"), "missing trigger: give at = \"<time>\" or on = \"<alarm>\"")
+                        .hint("at = \"30m\" runs the action at a fixed time; on = \"<alarm>\" when that alarm first fires (after delay)".to_owned()),
+                );
+                None
+            }
+            (Some(at), None) => {
+                if a.delay.is_some() {
+                    self.push(
+                        Issue::new(
+                            join(base, "delay"),
+                            "'delay' applies only with on = \"<alarm>\"",
+                        )
+                        .hint("with at, put the delay into the time itself".to_owned())
+                        .at_key(),
+                    );
+                    return None;
+                }
+                self.parse_dur(join(base, "at"), at).map(Trigger::At)
+            }
+            (None, Some(on)) => {
+                let path = join(base, "on");
+                let alarm = self
+                    .alarm_names
+                    .iter()
+                    .position(|n| n.as_deref() == Some(on));
+                if alarm.is_none() {
+                    let names: Vec<&str> = self
+                        .alarm_names
+                        .iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect();
+                    let hint = if names.is_empty() {
+                        format!(
+                            "there are no alarms: add an [[alarms]] entry named '{on}', or use at = \"<time>\""
+                        )
+                    } else {
+                        suggest(on, "alarms", &names)
+                    };
+                    self.push(
+                        Issue::new(path, format!("no alarm is named '{on}'"))
+                            .value(on)
+                            .hint(hint),
+                    );
+                }
+                let delay = match &a.delay {
+                    None => Some(Dist::Constant(SimTime::ZERO)),
+                    Some(d) => self.dist(join(base, "delay"), d),
+                };
+                Some(Trigger::Alarm {
+                    alarm: alarm?,
+                    delay: delay?,
+                })
+            }
+        }
+    }
+
+    /// `dns_failover`: a dns group, one of its records, and one of that record's targets.
+    fn dns_failover(&mut self, base: &[String], a: &RawAction) -> Option<ActionKind> {
+        let dns = self.need_ref(
+            base,
+            "target",
+            a.target.as_deref(),
+            Role::Dns,
+            "add target = \"<the dns group>\"",
+        );
+        let raw = self.raw;
+        let records: &[RawRecord] = dns
+            .and_then(|d| raw.components.get_index(d))
+            .and_then(|(_, c)| c.records.as_deref())
+            .unwrap_or_default();
+        let dname = a.target.clone().unwrap_or_default();
+        let record = match a.record.as_deref() {
+            None => {
+                self.missing(
+                    join(base, "record"),
+                    "add record = \"<a name the dns group serves>\"",
+                );
+                None
+            }
+            Some(r) => match records.iter().position(|x| x.name.as_deref() == Some(r)) {
+                Some(i) => Some(i),
+                None if dns.is_none() => None,
+                None => {
+                    let served: Vec<&str> =
+                        records.iter().filter_map(|x| x.name.as_deref()).collect();
+                    self.push(
+                        Issue::new(
+                            join(base, "record"),
+                            format!("'{dname}' serves no record named '{r}'"),
+                        )
+                        .value(r)
+                        .hint(suggest(r, "records", &served)),
+                    );
+                    None
+                }
+            },
+        };
+        let to = match (a.to.as_deref(), record) {
+            (None, _) => {
+                self.missing(
+                    join(base, "to"),
+                    "add to = \"<the target the record answers from now on>\"",
+                );
+                None
+            }
+            (Some(_), None) => None,
+            (Some(t), Some(r)) => {
+                let rec = &records[r];
+                let targets: Vec<&str> = rec.targets.iter().flatten().map(String::as_str).collect();
+                if targets.contains(&t) {
+                    self.group_ref(join(base, "to"), t, Role::Serve)
+                } else {
+                    let rname = rec.name.clone().unwrap_or_default();
+                    self.push(
+                        Issue::new(
+                            join(base, "to"),
+                            format!("'{t}' is not a target of record '{rname}'"),
+                        )
+                        .value(t)
+                        .hint(suggest(
+                            t,
+                            &format!("targets of '{rname}'"),
+                            &targets,
+                        )),
+                    );
+                    None
+                }
+            }
+        };
+        Some(ActionKind::DnsFailover {
+            dns: dns?,
+            record: record?,
+            to: to?,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::engine::SimTime;
     use crate::scenario::error::line_col;
     use crate::scenario::{Origin, Problem, parse};
 
@@ -3931,5 +5098,1066 @@ mod tests {
         let spec = parse(&text, "t.toml").expect("valid");
         assert_eq!(spec.network.links.len(), 1);
         assert_eq!((spec.network.links[0].a, spec.network.links[0].b), (0, 1));
+    }
+
+    // ---- operations: gossip, standby, monitors, config changes, alarms, actions -----------
+
+    const STORE: &str = "[components.store]\nkind = \"storage\"\nreplicas = 100\n\n";
+    const MON: &str = "[components.mon]\nkind = \"monitor\"\n\n";
+
+    /// The base with a storage group and a monitor, then `extra`.
+    fn ops(extra: &str) -> String {
+        format!("{}{STORE}{MON}{extra}", base())
+    }
+
+    fn spec_of(text: &str) -> crate::model::spec::Spec {
+        parse(text, "t.toml").unwrap_or_else(|e| panic!("{e}\nin:\n{text}"))
+    }
+
+    #[test]
+    fn gossip_forms() {
+        use crate::model::spec::GossipSpec;
+        // The exact inline form of the brief.
+        let text = ops("").replace(
+            "replicas = 100\n",
+            "replicas = 100\ngossip = { interval = \"1s\", fanout = 1, fail_after = \"30s\", checksums = false }\n",
+        );
+        assert_eq!(spec_of(&text).groups[2].gossip, Some(GossipSpec::default()));
+        // Storage gossips by default; false turns it off; true takes every default.
+        assert_eq!(
+            spec_of(&ops("")).groups[2].gossip,
+            Some(GossipSpec::default())
+        );
+        let off = ops("").replace("replicas = 100\n", "replicas = 100\ngossip = false\n");
+        assert_eq!(spec_of(&off).groups[2].gossip, None);
+        assert_eq!(spec_of(&base()).groups[1].gossip, None);
+        let on = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ngossip = true\n",
+        );
+        assert_eq!(spec_of(&on).groups[1].gossip, Some(GossipSpec::default()));
+        let full = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ngossip = { interval = \"2s\", fanout = 3, fail_after = \"1m\", checksums = true, gossip_failed = true, cost = \"0s\" }\n",
+        );
+        assert_eq!(
+            spec_of(&full).groups[1].gossip,
+            Some(GossipSpec {
+                interval: SimTime::from_secs(2),
+                fanout: 3,
+                fail_after: SimTime::MINUTE,
+                checksums: true,
+                gossip_failed: true,
+                cost: SimTime::ZERO,
+            })
+        );
+
+        // Never on clients or monitors.
+        let text = base().replace("rate = 5.0\n", "rate = 5.0\ngossip = true\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.gossip",
+            "field 'gossip' does not apply to kind 'client'",
+            "gossip",
+        );
+        assert_eq!(
+            hint(&p),
+            "gossip runs among component replicas, and a client group has none"
+        );
+        let text = ops("").replace(
+            "kind = \"monitor\"\n",
+            "kind = \"monitor\"\ngossip = false\n",
+        );
+        let p = single(&text);
+        assert_eq!(p.path, "components.mon.gossip");
+        assert!(hint(&p).starts_with("gossip runs among component replicas"));
+
+        // Bad values, all at once.
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ngossip = { interval = \"0s\", fanout = 0, fail_after = \"0s\", checksum = true }\n",
+        );
+        let ps = problems(&text);
+        let got: Vec<(&str, &str)> = ps
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "components.api.gossip.interval",
+                    "must be greater than 0, got \"0s\""
+                ),
+                ("components.api.gossip.fanout", "must be at least 1, got 0"),
+                (
+                    "components.api.gossip.fail_after",
+                    "must be greater than 0, got \"0s\""
+                ),
+                ("components.api.gossip.checksum", "unknown field 'checksum'"),
+            ]
+        );
+        assert_eq!(ps[1].origin, at(&text, "fanout = |0"));
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ngossip = \"on\"\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.gossip",
+            "expected true, false or a table such as { interval = \"1s\", fanout = 1 }, found string \"on\"",
+            "\"on\"",
+        );
+    }
+
+    #[test]
+    fn standby_replicas() {
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nreplicas = 3\nstandby = 2\nzones = [\"a\", \"b\"]\n",
+        );
+        let spec = spec_of(&text);
+        let api = &spec.groups[1];
+        assert_eq!((api.replicas(), api.standby), (5, 2));
+        let zones: Vec<&str> = api.placement.iter().map(|p| p.zone.as_str()).collect();
+        assert_eq!(zones, ["a", "b", "a", "b", "a"]);
+
+        let text = base().replace("kind = \"service\"\n", "kind = \"service\"\nstandby = -1\n");
+        check(
+            &single(&text),
+            &text,
+            "components.api.standby",
+            "must be at least 0, got -1",
+            "-1",
+        );
+        let text = base().replace("rate = 5.0\n", "rate = 5.0\nstandby = 1\n");
+        check(
+            &single(&text),
+            &text,
+            "components.users.standby",
+            "field 'standby' does not apply to kind 'client'",
+            "standby",
+        );
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nreplicas = 99999\nstandby = 2\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.api.standby",
+            "replicas and standby together must be at most 100000, got 99999 + 2",
+            "standby = |2",
+        );
+
+        // Storage quorums count the replicas in service only.
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"storage\"\nreplicas = 2\nstandby = 3\nreplication_factor = 3\n"
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.replication_factor",
+            "replication_factor 3 is more than replicas (2)",
+            "replication_factor = |3",
+        );
+        assert!(
+            hint(&p)
+                .ends_with("(standby replicas do not count: 3 of them wait for a scale action)")
+        );
+        let text = format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"storage\"\nreplicas = 2\nstandby = 3\n"
+        );
+        let spec = spec_of(&text);
+        let crate::model::spec::KindSpec::Storage(st) = &spec.groups[1].kind else {
+            panic!()
+        };
+        assert_eq!(st.replication_factor, 2);
+
+        // Load balancer weights: one per backend replica, standby included.
+        let lb = |weights: &str| {
+            format!(
+                "{HEAD}{USERS}[components.api]\nkind = \"load_balancer\"\nbackends = \"app\"\npolicy = \"weighted\"\nweights = {weights}\n\n[components.app]\nkind = \"service\"\nreplicas = 2\nstandby = 1\n"
+            )
+        };
+        assert_eq!(spec_of(&lb("[1.0, 1.0, 0.5]")).groups.len(), 3);
+        let text = lb("[1.0, 1.0]");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.api.weights",
+            "expected 3 weights (one per backend replica), got 2",
+            "[1.0, 1.0]",
+        );
+        assert_eq!(
+            hint(&p),
+            "'app' has 2 replicas and 1 standby: give one weight per replica, standby included (for when a scale action brings them in)"
+        );
+    }
+
+    #[test]
+    fn monitors() {
+        use crate::model::spec::{KindSpec, MonitorSpec, ServerSpec};
+        let spec = spec_of(&ops(""));
+        assert_eq!(
+            spec.groups[3].kind,
+            KindSpec::Monitor(MonitorSpec {
+                server: ServerSpec {
+                    workers: 64,
+                    queue: Some(1000),
+                    service_time: crate::model::spec::Dist::Constant(SimTime::from_micros(100)),
+                },
+                period: SimTime::from_secs(10),
+            })
+        );
+        assert_eq!(spec.groups[3].gossip, None);
+
+        let text = ops("").replace("kind = \"monitor\"\n", "kind = \"monitor\"\nreplicas = 2\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.mon.replicas",
+            "a monitor has exactly one replica, got 2",
+            "replicas = |2",
+        );
+        assert_eq!(
+            hint(&p),
+            "declare a second monitor group to make monitoring redundant"
+        );
+        let text = ops("").replace(
+            "kind = \"monitor\"\n",
+            "kind = \"monitor\"\nperiod = \"0s\"\n",
+        );
+        check(
+            &single(&text),
+            &text,
+            "components.mon.period",
+            "must be greater than 0, got \"0s\"",
+            "\"0s\"",
+        );
+        let text = ops("").replace("kind = \"monitor\"\n", "kind = \"monitor\"\ncalls = []\n");
+        assert_eq!(
+            single(&text).message,
+            "field 'calls' does not apply to kind 'monitor'"
+        );
+
+        // Nothing can call a monitor.
+        let text = ops("").replace("target = \"api\"", "target = \"mon\"");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "components.users.target",
+            "'mon' is a monitor: it receives reports, it does not serve requests",
+            "\"mon\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "aim at a component that serves requests: api, store"
+        );
+        let text = ops("").replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\ncalls = [{ target = \"mon\" }]\n",
+        );
+        assert_eq!(single(&text).path, "components.api.calls.0.target");
+    }
+
+    /// A config change on `api` (a load balancer over `app`), with `set` and more fields.
+    fn change(fields: &str) -> String {
+        format!(
+            "{HEAD}{USERS}[components.api]\nkind = \"load_balancer\"\nbackends = \"app\"\nhealth_check = {{ kind = \"shallow\" }}\n\n[components.app]\nkind = \"service\"\nreplicas = 3\n\n[[faults]]\nname = \"bad\"\nkind = \"config_change\"\ntarget = \"api\"\nat = \"10m\"\n{fields}"
+        )
+    }
+
+    #[test]
+    fn config_changes() {
+        use crate::model::spec::{CheckKind, FaultKind, KindSpec};
+        let spec = spec_of(&change(
+            "set = { \"health_check.kind\" = \"deep\", workers = 4 }\nrollout = \"10m\"\nbatch = 2\nreplicas = [0]\n",
+        ));
+        let FaultKind::ConfigChange {
+            replicas,
+            after,
+            set,
+            rollout,
+            batch,
+        } = &spec.faults[0].kind
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (replicas.as_slice(), *rollout, *batch),
+            (&[0][..], SimTime::from_mins(10), 2)
+        );
+        let KindSpec::LoadBalancer(l) = after.as_ref() else {
+            panic!()
+        };
+        assert_eq!(l.server.workers, 4);
+        assert_eq!(
+            l.health_check.as_ref().map(|h| h.kind),
+            Some(CheckKind::Deep)
+        );
+        assert_eq!(
+            set,
+            &[
+                ("health_check.kind".to_owned(), "\"deep\"".to_owned()),
+                ("workers".to_owned(), "4".to_owned())
+            ]
+        );
+        // Dotted keys and a [faults.set] table mean the same; defaults: every replica, at once.
+        for form in [
+            "set = { health_check.kind = \"deep\", workers = 4 }\n",
+            "[faults.set]\nhealth_check.kind = \"deep\"\nworkers = 4\n",
+        ] {
+            let spec = spec_of(&change(form));
+            let FaultKind::ConfigChange {
+                replicas,
+                after: other,
+                set: s2,
+                rollout,
+                batch,
+            } = &spec.faults[0].kind
+            else {
+                panic!()
+            };
+            assert_eq!((replicas.len(), *rollout, *batch), (1, SimTime::ZERO, 1));
+            assert_eq!((other, s2), (after, set), "{form}");
+        }
+        // A whole table replaces the one there.
+        let spec = spec_of(&change(
+            "set = { health_check = { kind = \"deep\", interval = \"1s\", timeout = \"1s\" } }\n",
+        ));
+        let FaultKind::ConfigChange { after, .. } = &spec.faults[0].kind else {
+            panic!()
+        };
+        let KindSpec::LoadBalancer(l) = after.as_ref() else {
+            panic!()
+        };
+        assert_eq!(
+            l.health_check.as_ref().map(|h| h.interval),
+            Some(SimTime::SECOND)
+        );
+
+        // Problems in `set` are placed at the setting's key, with the usual message.
+        let text = change("set = { \"health_check.kind\" = \"deeep\", workers = 4 }\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.set.\"health_check.kind\"",
+            "unknown health check kind 'deeep'",
+            "\"deeep\"",
+        );
+        assert_eq!(p.value.as_deref(), Some("deeep"));
+        assert!(hint(&p).starts_with("did you mean 'deep'?"));
+        let text = change("set = { workers = \"four\", wrkers = 2, calls = [] }\n");
+        let ps = problems(&text);
+        let got: Vec<(&str, &str)> = ps
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "faults.0.set.workers",
+                    "expected a whole number, found string \"four\""
+                ),
+                ("faults.0.set.wrkers", "unknown field 'wrkers'"),
+                (
+                    "faults.0.set.calls",
+                    "field 'calls' does not apply to kind 'load_balancer'"
+                ),
+            ]
+        );
+        assert_eq!(ps[1].origin, at(&text, "wrkers"));
+        assert!(hint(&ps[1]).starts_with("did you mean 'workers'?"));
+        let text = change("set = { backends = \"ap\" }\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.set.backends",
+            "unknown component 'ap'",
+            "\"ap\"",
+        );
+        assert!(hint(&p).starts_with("did you mean 'api'?"));
+        // A problem no single setting holds is placed at `set`.
+        let text = change("set = { policy = \"weighted\" }\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.set",
+            "with these settings, components.api.weights: missing required field 'weights'",
+            "{ policy",
+        );
+        // A new dependency that closes a cycle.
+        let text = change("set = { backends = \"api\" }\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.set.backends",
+            "dependency cycle: api -> api",
+            "\"api\" }",
+        );
+
+        // Kind, size and place stay.
+        let text = change("set = { replicas = 4, \"zone\" = \"b\" }\n");
+        let ps = problems(&text);
+        assert_eq!(ps.len(), 2, "{ps:#?}");
+        check(
+            &ps[0],
+            &text,
+            "faults.0.set.replicas",
+            "a config change cannot set 'replicas'",
+            "replicas = 4",
+        );
+        assert_eq!(
+            hint(&ps[0]),
+            "a config change alters settings, not the group's size or place (kind, replicas, standby, region, zone, zones, segment and gossip stay as they are)"
+        );
+        assert_eq!(ps[1].path, "faults.0.set.zone");
+        let text = change("set = { kind = \"cache\" }\n");
+        assert_eq!(single(&text).message, "a config change cannot set 'kind'");
+
+        // The fields of the fault itself.
+        let text = change("");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.set",
+            "missing required field 'set'",
+            "[[faults]]",
+        );
+        let text = change("set = {}\n");
+        check(&single(&text), &text, "faults.0.set", "sets nothing", "{}");
+        let text = change("set = \"workers=4\"\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.set",
+            "expected a table of settings such as { workers = 4, \"health_check.kind\" = \"deep\" }, found string \"workers=4\"",
+            "\"workers=4\"",
+        );
+        let text = change("set = { workers = 4 }\nbatch = 0\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.batch",
+            "must be at least 1, got 0",
+            "batch = |0",
+        );
+        let text = change("set = { workers = 4 }\nduration = \"5m\"\nrollout = \"10m\"\n");
+        check(
+            &single(&text),
+            &text,
+            "faults.0.rollout",
+            "the rollout (10m) is longer than the fault (5m)",
+            "rollout = |\"10m\"",
+        );
+        let text = change("set = { workers = 4 }\nfactor = 2.0\n");
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "field 'factor' does not apply to fault kind 'config_change'"
+        );
+        assert_eq!(
+            hint(&p),
+            "fields for fault kind 'config_change': replicas, set, rollout, batch"
+        );
+        let text = format!(
+            "{}[[faults]]\nkind = \"crash\"\ntarget = \"api\"\nat = \"1m\"\nset = {{ workers = 1 }}\n",
+            base()
+        );
+        assert_eq!(
+            single(&text).message,
+            "field 'set' does not apply to fault kind 'crash'"
+        );
+        let text = ops(
+            "[[faults]]\nkind = \"config_change\"\ntarget = \"mon\"\nat = \"1m\"\nset = { workers = 2 }\n",
+        );
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "a config_change fault cannot hit 'mon': it is a monitor"
+        );
+        assert_eq!(
+            hint(&p),
+            "config changes roll out to server groups: api, store"
+        );
+    }
+
+    #[test]
+    fn gossip_corruption() {
+        use crate::model::spec::FaultKind;
+        // The exact form of the brief, on a storage group of 100 replicas.
+        let text = ops(
+            "[[faults]]\nname = \"bitflip\"\nkind = \"gossip_corruption\"\ntarget = \"store\"\nat = \"10m\"\n",
+        );
+        let spec = spec_of(&text);
+        assert_eq!(
+            spec.faults[0].kind,
+            FaultKind::GossipCorruption { replicas: vec![0] }
+        );
+        assert_eq!(spec.faults[0].name, "bitflip");
+        let spec = spec_of(&format!("{text}replicas = [99]\n"));
+        assert_eq!(
+            spec.faults[0].kind,
+            FaultKind::GossipCorruption { replicas: vec![99] }
+        );
+
+        let text =
+            ops("[[faults]]\nkind = \"gossip_corruption\"\ntarget = \"api\"\nat = \"10m\"\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.target",
+            "'api' has no gossip to corrupt",
+            "\"api\"\nat",
+        );
+        assert_eq!(
+            hint(&p),
+            "add gossip = { ... } (or gossip = true) to 'api', or use a storage group (storage gossips by default)"
+        );
+        let off = text
+            .replace("target = \"api\"", "target = \"store\"")
+            .replace("replicas = 100\n", "replicas = 100\ngossip = false\n");
+        assert_eq!(
+            hint(&single(&off)),
+            "'store' has gossip = false: remove it, or set gossip = { ... }"
+        );
+        let text = ops(
+            "[[faults]]\nkind = \"gossip_corruption\"\ntarget = \"store\"\nat = \"10m\"\nreplicas = [0, 1]\n",
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.0.replicas",
+            "a gossip corruption starts from one replica, got 2",
+            "[0, 1]",
+        );
+        assert_eq!(hint(&p), "list one replica, e.g. replicas = [0]");
+        let text = ops(
+            "[[faults]]\nkind = \"gossip_corruption\"\ntarget = \"store\"\nat = \"10m\"\nreplicas = [100]\n",
+        );
+        assert_eq!(
+            single(&text).message,
+            "replica index 100 is out of range: 'store' has 100 replica(s), numbered 0 to 99"
+        );
+    }
+
+    #[test]
+    fn fault_names_are_unique() {
+        let crash = "kind = \"crash\"\ntarget = \"api\"\nat = \"1m\"\n";
+        let text = format!("{}[[faults]]\n{crash}\n[[faults]]\n{crash}", base());
+        let p = single(&text);
+        assert_eq!(p.path, "faults.1");
+        assert_eq!(
+            p.message,
+            "fault name 'crash-api' is used twice (also faults.0)"
+        );
+        assert_eq!(
+            hint(&p),
+            "'crash-api' is this fault's default name: give it a name = \"...\" of its own"
+        );
+        let text = format!(
+            "{}[[faults]]\nname = \"x\"\n{crash}\n[[faults]]\nname = \"x\"\n{crash}",
+            base()
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "faults.1.name",
+            "fault name 'x' is used twice (also faults.0)",
+            "at = \"1m\"\n\n[[faults]]\nname = |\"x\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "actions refer to faults by name, so each fault needs its own"
+        );
+        // Told apart by name, the same fault twice is fine.
+        let text = format!(
+            "{}[[faults]]\nname = \"x\"\n{crash}\n[[faults]]\n{crash}",
+            base()
+        );
+        assert_eq!(spec_of(&text).faults.len(), 2);
+    }
+
+    /// An alarm on the ops scenario.
+    fn alarm(fields: &str) -> String {
+        ops(&format!("[[alarms]]\n{fields}"))
+    }
+
+    #[test]
+    fn alarms() {
+        use crate::model::spec::Metric;
+        let spec = spec_of(&alarm(
+            "group = \"store\"\nmetric = \"gossip_rate\"\nbelow = 0.5\n",
+        ));
+        let a = &spec.alarms[0];
+        assert_eq!(a.name, "alarm-0");
+        assert_eq!((a.monitor, a.group, a.metric), (3, 2, Metric::GossipRate));
+        assert_eq!(
+            (a.above, a.threshold, a.hold, a.missing_breaches),
+            (false, 0.5, SimTime::ZERO, false)
+        );
+        // Every metric by name, on a group it fits.
+        for (m, name) in Metric::ALL {
+            let group = if m.for_clients() == Some(true) {
+                "users"
+            } else {
+                "store"
+            };
+            let spec = spec_of(&alarm(&format!(
+                "name = \"x\"\nmonitor = \"mon\"\ngroup = \"{group}\"\nmetric = \"{name}\"\nabove = 0.5\nfor = \"1m\"\nmissing = \"breaching\"\n"
+            )));
+            assert_eq!(spec.alarms[0].metric, m);
+            assert!(spec.alarms[0].missing_breaches);
+        }
+
+        // The monitor: the only one by default; none, or several without a choice, is an error.
+        let text = format!(
+            "{}[[alarms]]\ngroup = \"api\"\nmetric = \"queue\"\nabove = 10.0\n",
+            base()
+        );
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "alarms.0.monitor",
+            "there is no monitor to evaluate this alarm",
+            "[[alarms]]",
+        );
+        assert!(
+            hint(&p).starts_with("add a component with kind = \"monitor\""),
+            "{p:?}"
+        );
+        let text = format!(
+            "{}[components.mon2]\nkind = \"monitor\"\n\n[[alarms]]\ngroup = \"api\"\nmetric = \"queue\"\nabove = 10.0\n",
+            ops("")
+        );
+        let p = single(&text);
+        assert_eq!(
+            (p.path.as_str(), p.message.as_str()),
+            ("alarms.0.monitor", "missing required field 'monitor'")
+        );
+        assert_eq!(
+            hint(&p),
+            "there are several monitors: add monitor = one of: mon, mon2"
+        );
+        let text = alarm("monitor = \"api\"\ngroup = \"api\"\nmetric = \"queue\"\nabove = 10.0\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "alarms.0.monitor",
+            "'api' is a service, not a monitor",
+            "\"api\"\ngroup",
+        );
+        assert_eq!(hint(&p), "monitors: mon");
+        let text = alarm("group = \"mon\"\nmetric = \"queue\"\nabove = 10.0\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.group",
+            "'mon' is a monitor: alarms watch other groups",
+            "\"mon\"",
+        );
+
+        // The metric must fit the group.
+        let text = alarm("group = \"api\"\nmetric = \"availability\"\nbelow = 0.9\n");
+        let p = single(&text);
+        check(
+            &p,
+            &text,
+            "alarms.0.metric",
+            "metric 'availability' applies to client groups, and 'api' is a service",
+            "\"availability\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "metrics for component groups: error_rate, utilization, queue, dropped, gossip_rate"
+        );
+        let text = alarm("group = \"users\"\nmetric = \"utilization\"\nabove = 0.9\n");
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "metric 'utilization' applies to component groups, and 'users' is a client"
+        );
+        assert_eq!(
+            hint(&p),
+            "metrics for client groups: availability, error_rate, latency_p50, latency_p90, latency_p99, requests"
+        );
+        let text = alarm("group = \"api\"\nmetric = \"gossip_rate\"\nbelow = 0.9\n");
+        assert_eq!(
+            single(&text).message,
+            "'api' has no gossip: its gossip_rate is always 0"
+        );
+        let text = alarm("group = \"api\"\nmetric = \"utilisation\"\nabove = 0.9\n");
+        let p = single(&text);
+        assert_eq!(p.message, "unknown metric 'utilisation'");
+        assert!(hint(&p).starts_with("did you mean 'utilization'?"));
+        let text = alarm("group = \"api\"\nabove = 0.9\n");
+        assert_eq!(single(&text).message, "missing required field 'metric'");
+
+        // Exactly one threshold, in range.
+        let text =
+            alarm("group = \"users\"\nmetric = \"availability\"\nbelow = 0.9\nabove = 0.1\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.below",
+            "give either above or below, not both",
+            "below",
+        );
+        let text = alarm("group = \"users\"\nmetric = \"availability\"\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.above",
+            "missing threshold: give above = x or below = x",
+            "[[alarms]]",
+        );
+        let text = alarm("group = \"users\"\nmetric = \"error_rate\"\nabove = 1.5\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.above",
+            "must be between 0 and 1, got 1.5",
+            "1.5",
+        );
+        let text = alarm("group = \"users\"\nmetric = \"latency_p99\"\nabove = -1.0\n");
+        check(
+            &single(&text),
+            &text,
+            "alarms.0.above",
+            "must be 0 or more, got -1",
+            "-1.0",
+        );
+        let text =
+            alarm("group = \"users\"\nmetric = \"requests\"\nabove = 1.0\nmissing = \"ignore\"\n");
+        let p = single(&text);
+        assert_eq!(p.message, "unknown missing-data rule 'ignore'");
+        assert_eq!(hint(&p), "missing-data rule: not_breaching, breaching");
+        let text = alarm("group = \"users\"\nmetric = \"requests\"\nabove = 1.0\nfor = \"1x\"\n");
+        assert_eq!(single(&text).path, "alarms.0.for");
+
+        // Names are unique.
+        let one = "name = \"a\"\ngroup = \"users\"\nmetric = \"requests\"\nabove = 1.0\n";
+        let text = alarm(&format!("{one}\n[[alarms]]\n{one}"));
+        let p = single(&text);
+        assert_eq!(p.path, "alarms.1.name");
+        assert_eq!(p.message, "alarm name 'a' is used twice (also alarms.0)");
+    }
+
+    /// An action on the ops scenario (with an alarm named "busy", a firewall "fw" in front of
+    /// `api`, a dns group and a second backend), given its fields.
+    fn action(fields: &str) -> String {
+        let text = format!(
+            "{HEAD}{USERS}[components.bots]\nkind = \"client\"\nrate = 1.0\ntarget = \"fw\"\n\n[components.fw]\nkind = \"firewall\"\nnext = \"api\"\n\n{API}replicas = 2\nstandby = 2\n\n[components.api2]\nkind = \"service\"\n\n{STORE}{MON}[components.dns]\nkind = \"dns\"\n\n[[components.dns.records]]\nname = \"www.example.com\"\ntargets = [\"api\", \"api2\"]\n\n[[faults]]\nname = \"change\"\nkind = \"config_change\"\ntarget = \"api\"\nat = \"10m\"\nset = {{ workers = 2 }}\n\n[[faults]]\nname = \"cut\"\nkind = \"partition\"\nlevel = \"zone\"\nbetween = [\"default-a\", \"other\"]\nat = \"10m\"\n\n[components.far]\nkind = \"service\"\nzone = \"other\"\n\n[[alarms]]\nname = \"busy\"\ngroup = \"api\"\nmetric = \"utilization\"\nabove = 0.9\n\n[[actions]]\n{fields}"
+        );
+        text
+    }
+
+    #[test]
+    fn actions_of_each_kind() {
+        use crate::model::spec::{ActionKind, Dist, Trigger};
+        let accepted = [
+            (
+                "kind = \"rollback\"\non = \"busy\"\nfault = \"change\"\n",
+                ActionKind::Rollback { fault: 0 },
+            ),
+            (
+                "kind = \"end_fault\"\nat = \"20m\"\nfault = \"change\"\n",
+                ActionKind::EndFault { fault: 0 },
+            ),
+            (
+                "kind = \"block\"\nat = \"1m\"\nfirewall = \"fw\"\nsource = \"bots\"\n",
+                ActionKind::Block {
+                    firewall: 2,
+                    source: 1,
+                },
+            ),
+            (
+                "kind = \"shed_load\"\non = \"busy\"\ntarget = \"api\"\nfraction = 0.5\n",
+                ActionKind::ShedLoad {
+                    group: 3,
+                    fraction: 0.5,
+                },
+            ),
+            (
+                "kind = \"dns_failover\"\non = \"busy\"\ntarget = \"dns\"\nrecord = \"www.example.com\"\nto = \"api2\"\n",
+                ActionKind::DnsFailover {
+                    dns: 7,
+                    record: 0,
+                    to: 4,
+                },
+            ),
+            (
+                "kind = \"restart\"\non = \"busy\"\ntarget = \"api\"\n",
+                ActionKind::Restart {
+                    group: 3,
+                    stagger: SimTime::ZERO,
+                    cold_start: SimTime::from_secs(30),
+                },
+            ),
+            (
+                "kind = \"clear_gossip\"\non = \"busy\"\ntarget = \"store\"\n",
+                ActionKind::ClearGossip {
+                    group: 5,
+                    offline: SimTime::ZERO,
+                    pace: SimTime::ZERO,
+                },
+            ),
+            (
+                "kind = \"scale\"\non = \"busy\"\ntarget = \"api\"\n",
+                ActionKind::Scale {
+                    group: 3,
+                    replicas: 2,
+                    provision: SimTime::from_mins(5),
+                },
+            ),
+        ];
+        for (fields, kind) in accepted {
+            let spec = spec_of(&action(fields));
+            assert_eq!(spec.actions[0].kind, kind, "{fields}");
+            assert_eq!(spec.actions[0].name, "action-0");
+        }
+        let spec = spec_of(&action(
+            "name = \"more\"\nkind = \"scale\"\non = \"busy\"\ndelay = { dist = \"uniform\", min = \"1m\", max = \"3m\" }\ntarget = \"api\"\nreplicas = 1\nprovision = \"2m\"\n",
+        ));
+        let a = &spec.actions[0];
+        assert_eq!(a.name, "more");
+        assert_eq!(
+            a.kind,
+            ActionKind::Scale {
+                group: 3,
+                replicas: 1,
+                provision: SimTime::from_mins(2)
+            }
+        );
+        assert_eq!(
+            a.trigger,
+            Trigger::Alarm {
+                alarm: 0,
+                delay: Dist::Uniform {
+                    min: SimTime::MINUTE,
+                    max: SimTime::from_mins(3)
+                }
+            }
+        );
+        let spec = spec_of(&action(
+            "kind = \"restart\"\nat = \"1h\"\ntarget = \"api\"\nstagger = \"5s\"\ncold_start = \"1m\"\n",
+        ));
+        assert_eq!(spec.actions[0].trigger, Trigger::At(SimTime::HOUR));
+        assert_eq!(
+            spec.actions[0].kind,
+            ActionKind::Restart {
+                group: 3,
+                stagger: SimTime::from_secs(5),
+                cold_start: SimTime::MINUTE
+            }
+        );
+        let spec = spec_of(&action(
+            "kind = \"clear_gossip\"\nat = \"1h\"\ntarget = \"store\"\noffline = \"1m\"\npace = \"2s\"\n",
+        ));
+        assert_eq!(
+            spec.actions[0].kind,
+            ActionKind::ClearGossip {
+                group: 5,
+                offline: SimTime::MINUTE,
+                pace: SimTime::from_secs(2)
+            }
+        );
+    }
+
+    #[test]
+    fn action_errors() {
+        let one = |fields: &str| {
+            let text = action(fields);
+            (single(&text), text)
+        };
+        // Triggers.
+        let (p, text) = one("kind = \"restart\"\nat = \"1m\"\non = \"busy\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.on",
+            "give either at or on, not both",
+            "on = \"busy\"\ntarget",
+        );
+        let (p, text) = one("kind = \"restart\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.on",
+            "missing trigger: give at = \"<time>\" or on = \"<alarm>\"",
+            "[[actions]]",
+        );
+        let (p, text) = one("kind = \"restart\"\nat = \"1m\"\ndelay = \"1m\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.delay",
+            "'delay' applies only with on = \"<alarm>\"",
+            "delay",
+        );
+        assert_eq!(hint(&p), "with at, put the delay into the time itself");
+        let (p, text) = one("kind = \"restart\"\non = \"bussy\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.on",
+            "no alarm is named 'bussy'",
+            "\"bussy\"",
+        );
+        assert_eq!(hint(&p), "did you mean 'busy'? (alarms: busy)");
+        let (p, _) = one("kind = \"restrat\"\non = \"busy\"\n");
+        assert_eq!(p.message, "unknown action kind 'restrat'");
+        assert!(hint(&p).starts_with("did you mean 'restart'?"));
+        let (p, _) = one("kind = \"restart\"\non = \"busy\"\ntarget = \"api\"\nfraction = 0.5\n");
+        assert_eq!(
+            p.message,
+            "field 'fraction' does not apply to action kind 'restart'"
+        );
+        assert_eq!(
+            hint(&p),
+            "fields for action kind 'restart': target, stagger, cold_start"
+        );
+
+        // Faults named by rollback and end_fault.
+        let (p, text) = one("kind = \"rollback\"\non = \"busy\"\nfault = \"cut\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.fault",
+            "'cut' is a partition fault, and rollback undoes a config_change",
+            "fault = |\"cut\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "to stop it early use kind = \"end_fault\"; config_change faults: change"
+        );
+        let (p, _) = one("kind = \"end_fault\"\non = \"busy\"\nfault = \"cut\"\n");
+        assert_eq!(
+            p.message,
+            "'cut' is a partition fault: actions cannot end it"
+        );
+        assert_eq!(
+            hint(&p),
+            "give a partition a duration; actions cannot reach a link"
+        );
+        let (p, _) = one("kind = \"end_fault\"\non = \"busy\"\nfault = \"chang\"\n");
+        assert_eq!(p.message, "no fault is named 'chang'");
+        assert_eq!(hint(&p), "did you mean 'change'? (faults: change, cut)");
+        let (p, _) = one("kind = \"end_fault\"\non = \"busy\"\n");
+        assert_eq!(p.message, "missing required field 'fault'");
+
+        // Groups of the right kind.
+        let (p, _) =
+            one("kind = \"block\"\non = \"busy\"\nfirewall = \"api\"\nsource = \"bots\"\n");
+        assert_eq!(p.message, "'api' is a service, not a firewall");
+        assert_eq!(hint(&p), "firewalls: fw");
+        let (p, _) = one("kind = \"block\"\non = \"busy\"\nfirewall = \"fw\"\nsource = \"api\"\n");
+        assert_eq!(p.message, "'api' is a service, not a client");
+        let (p, _) =
+            one("kind = \"shed_load\"\non = \"busy\"\ntarget = \"users\"\nfraction = 0.5\n");
+        assert_eq!(
+            p.message,
+            "'users' is a client: clients send requests, they do not serve them"
+        );
+        for bad in ["0.0", "1.5"] {
+            let (p, _) = one(&format!(
+                "kind = \"shed_load\"\non = \"busy\"\ntarget = \"api\"\nfraction = {bad}\n"
+            ));
+            assert_eq!(p.path, "actions.0.fraction");
+        }
+        let (p, _) = one("kind = \"restart\"\non = \"busy\"\ntarget = \"users\"\n");
+        assert_eq!(
+            p.message,
+            "'users' is a client: it has no replicas to act on"
+        );
+
+        // DNS failover: a record the group serves, and one of its targets.
+        let (p, _) = one(
+            "kind = \"dns_failover\"\non = \"busy\"\ntarget = \"api\"\nrecord = \"www.example.com\"\nto = \"api2\"\n",
+        );
+        assert_eq!(p.message, "'api' is a service, not a dns component");
+        let (p, _) = one(
+            "kind = \"dns_failover\"\non = \"busy\"\ntarget = \"dns\"\nrecord = \"www.exmple.com\"\nto = \"api2\"\n",
+        );
+        assert_eq!(p.message, "'dns' serves no record named 'www.exmple.com'");
+        let (p, text) = one(
+            "kind = \"dns_failover\"\non = \"busy\"\ntarget = \"dns\"\nrecord = \"www.example.com\"\nto = \"store\"\n",
+        );
+        check(
+            &p,
+            &text,
+            "actions.0.to",
+            "'store' is not a target of record 'www.example.com'",
+            "\"store\"\n",
+        );
+        assert_eq!(hint(&p), "targets of 'www.example.com': api, api2");
+
+        // Gossip and standby.
+        let (p, text) = one("kind = \"clear_gossip\"\non = \"busy\"\ntarget = \"api\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.target",
+            "'api' has no gossip to clear",
+            "on = \"busy\"\ntarget = |\"api\"",
+        );
+        let (p, text) = one("kind = \"scale\"\non = \"busy\"\ntarget = \"store\"\n");
+        check(
+            &p,
+            &text,
+            "actions.0.target",
+            "'store' has no standby replicas to bring in",
+            "target = |\"store\"",
+        );
+        assert_eq!(
+            hint(&p),
+            "add standby = N to the group: N replicas that wait for a scale action"
+        );
+        let (p, _) = one("kind = \"scale\"\non = \"busy\"\ntarget = \"api\"\nreplicas = 3\n");
+        assert_eq!(p.message, "must be at most 2, got 3");
+        let (p, _) = one("kind = \"scale\"\non = \"busy\"\ntarget = \"api\"\nreplicas = 0\n");
+        assert_eq!(p.message, "must be at least 1, got 0");
+
+        // Names are unique.
+        let text = format!(
+            "{}\n[[actions]]\nname = \"action-0\"\nkind = \"restart\"\nat = \"1m\"\ntarget = \"api\"\n",
+            action("kind = \"restart\"\nat = \"1m\"\ntarget = \"api\"\n")
+        );
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "action name 'action-0' is used twice (also actions.0)"
+        );
+    }
+
+    #[test]
+    fn reports_must_reach_the_monitor() {
+        let text = alarm("group = \"store\"\nmetric = \"queue\"\nabove = 1.0\n").replace(
+            "kind = \"monitor\"\n",
+            "kind = \"monitor\"\nsegment = \"ops\"\n",
+        );
+        let p = single(&text);
+        assert_eq!(p.path, "alarms.0.monitor");
+        assert_eq!(
+            p.message,
+            "traffic from 'store' (segment 'main') to 'mon' (segment 'ops') crosses segments, but no network component joins them"
+        );
     }
 }
