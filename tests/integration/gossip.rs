@@ -1,10 +1,7 @@
 //! Gossip membership: spreading time, failure detection, corruption and its defences.
 
-use outagesim::engine::SimTime;
 use outagesim::model::node::LogEntry;
-use outagesim::model::spec::{
-    ActionKind, ActionSpec, FaultKind, FaultSpec, FaultTarget, GossipSpec, KindSpec, Spec, Trigger,
-};
+use outagesim::model::spec::Spec;
 use outagesim::model::summary::{Summary, summarize};
 use outagesim::model::{RunOptions, RunResult, run};
 use outagesim::scenario;
@@ -40,14 +37,6 @@ replicas = {n}
     )
 }
 
-fn set_gossip(spec: &mut Spec, g: GossipSpec) {
-    for group in &mut spec.groups {
-        if matches!(group.kind, KindSpec::Storage(_)) {
-            group.gossip = Some(g.clone());
-        }
-    }
-}
-
 fn adopt_times(log: &[LogEntry], detail: &str) -> Vec<u64> {
     log.iter()
         .filter(|e| e.kind == "gossip_adopt" && e.detail == detail)
@@ -58,21 +47,10 @@ fn adopt_times(log: &[LogEntry], detail: &str) -> Vec<u64> {
 /// Time (in gossip intervals) for replica 0's new incarnation to reach every other node after
 /// it restarts at 20 s.
 fn spread_rounds(n: u32, seed: u64) -> f64 {
-    let mut spec = load(&store(n, "2m", seed, 1.0));
-    set_gossip(
-        &mut spec,
-        GossipSpec {
-            fail_after: outagesim::engine::SimTime::from_secs(3600),
-            ..GossipSpec::default()
-        },
-    );
-    spec.faults.push(FaultSpec {
-        name: "reboot".into(),
-        target: FaultTarget::Group(1),
-        at: outagesim::engine::SimTime::from_secs(10),
-        duration: Some(outagesim::engine::SimTime::from_secs(10)),
-        kind: FaultKind::Crash { replicas: vec![0] },
-    });
+    let toml = store(n, "2m", seed, 1.0)
+        + "gossip = { fail_after = \"1h\" }\n\n[[faults]]\nname = \"reboot\"\nkind = \"crash\"\n\
+           target = \"store\"\nat = \"10s\"\nduration = \"10s\"\nreplicas = [0]\n";
+    let spec = load(&toml);
     let (_, r) = go(spec);
     let times = adopt_times(&r.log, "store[0] incarnation 2");
     assert_eq!(
@@ -111,35 +89,47 @@ fn a_new_entry_reaches_all_nodes_in_logarithmic_time() {
         "t(1000)/t(100) = {ratio:.3}, log2 N + ln N predicts {expected:.3}"
     );
 }
-fn corruption(checksums: bool, clear_at: Option<u64>) -> (Summary, RunResult) {
-    let mut spec = load(&store(20, "10m", 3, 200.0));
-    set_gossip(
-        &mut spec,
-        GossipSpec {
-            checksums,
-            ..GossipSpec::default()
-        },
+/// The issue's form: 100 storage nodes gossiping once a second, a corrupted entry at 10m;
+/// `extra` adds settings (an action, `gossip_failed`...).
+fn bitflip(checksums: bool, gossip_extra: &str, extra: &str) -> (Summary, RunResult) {
+    let toml = format!(
+        r#"
+[scenario]
+name = "bitflip"
+duration = "30m"
+seed = 3
+bucket = "1m"
+
+[components.users]
+kind = "client"
+rate = 200.0
+target = "store"
+timeout = "2s"
+
+[components.store]
+kind = "storage"
+replicas = 100
+gossip = {{ interval = "1s", fanout = 1, fail_after = "30s", checksums = {checksums}{gossip_extra} }}
+
+[[faults]]
+name = "bitflip"
+kind = "gossip_corruption"
+target = "store"
+at = "10m"
+{extra}"#
     );
-    spec.faults.push(FaultSpec {
-        name: "bitflip".into(),
-        target: FaultTarget::Group(1),
-        at: SimTime::from_secs(60),
-        duration: None,
-        kind: FaultKind::GossipCorruption { replicas: vec![0] },
-    });
-    if let Some(t) = clear_at {
-        spec.actions.push(ActionSpec {
-            name: "clear".into(),
-            trigger: Trigger::At(SimTime::from_secs(t)),
-            kind: ActionKind::ClearGossip {
-                group: 1,
-                offline: SimTime::from_secs(30),
-                pace: SimTime::from_secs(1),
-            },
-        });
-    }
-    go(spec)
+    go(load(&toml))
 }
+
+const CLEAR: &str = r#"
+[[actions]]
+name = "clear and rebuild"
+kind = "clear_gossip"
+target = "store"
+at = "20m"
+offline = "2m"
+pace = "1s"
+"#;
 
 fn availability(r: &RunResult) -> Vec<f64> {
     r.client_series()
@@ -151,40 +141,53 @@ fn availability(r: &RunResult) -> Vec<f64> {
         .collect()
 }
 
-fn corrupted(r: &RunResult) -> usize {
+fn corrupted(r: &RunResult) -> Vec<&str> {
     r.log
         .iter()
         .filter(|e| e.kind == "gossip_adopt" && e.detail.starts_with("corrupted"))
-        .count()
+        .map(|e| e.target.as_str())
+        .collect()
 }
 
 #[test]
 fn corruption_spreads_to_every_node_and_takes_availability_to_zero_until_cleared() {
-    // Corrupted at 60 s; peers drop out of views 30 s (fail_after) after each node adopts it;
-    // cleared at 300 s, offline 30 s, back one a second from 330 s.
-    let (_, r) = corruption(false, Some(300));
-    assert_eq!(corrupted(&r), 20, "all 20 nodes adopt the corrupted entry");
+    let (s, r) = bitflip(false, "", CLEAR);
+    // One gossip_adopt row per node, naming the node.
+    let mut nodes = corrupted(&r);
+    nodes.sort_unstable();
+    nodes.dedup();
+    assert_eq!(
+        nodes.len(),
+        100,
+        "every node adopts the corrupted entry once"
+    );
+    assert_eq!(corrupted(&r).len(), 100);
+    assert!(nodes.contains(&"store[0]") && nodes.contains(&"store[99]"));
+    // Spread takes about log2 N + ln N rounds, then peers drop out of views after 30 s: from
+    // 11m the fleet serves nothing, until the clear at 20m; back one a second from 22m.
     let a = availability(&r);
-    // Buckets of 10 s: 120 s .. 300 s are all down.
-    for (b, &x) in a.iter().enumerate().take(30).skip(12) {
-        assert!(x < 0.02, "bucket {b}: availability {x}");
+    for (b, &x) in a.iter().enumerate().take(20).skip(11) {
+        assert!(x < 0.01, "minute {b}: availability {x}");
     }
-    for (b, &x) in a.iter().enumerate().skip(40) {
-        assert!(x > 0.99, "bucket {b}: availability {x} after the rebuild");
+    for (b, &x) in a.iter().enumerate().skip(24) {
+        assert!(x > 0.99, "minute {b}: availability {x} after the rebuild");
     }
     // The fleet's views disagree and go dark: every node judges its peers failed.
     let downs = r.log.iter().filter(|e| e.kind == "gossip_down").count();
-    assert!(downs >= 20 * 19, "{downs} gossip_down rows");
-    // Without a clear, it never ends.
-    let (s, r) = corruption(false, None);
-    assert!(availability(&r).iter().skip(12).all(|&x| x < 0.02));
-    assert!(s.clients["users"].availability < 0.2);
+    assert!(downs >= 100 * 99, "{downs} gossip_down rows");
+    assert_eq!(s.incident.actions, 1);
+    assert!(s.clients["users"].time_to_recover_s.is_some());
+    // Without a clear it never ends.
+    let (s, r) = bitflip(false, "", "");
+    assert!(availability(&r).iter().skip(11).all(|&x| x < 0.01));
+    assert!(s.clients["users"].availability < 0.45);
+    assert_eq!(s.clients["users"].time_to_recover_s, None);
 }
 
 #[test]
 fn with_checksums_the_same_corruption_does_nothing() {
-    let (s, r) = corruption(true, None);
-    assert_eq!(corrupted(&r), 0);
+    let (s, r) = bitflip(true, "", "");
+    assert!(corrupted(&r).is_empty());
     assert!(r.log.iter().all(|e| e.kind != "gossip_down"));
     assert!(
         s.clients["users"].availability > 0.999,
@@ -195,29 +198,13 @@ fn with_checksums_the_same_corruption_does_nothing() {
 
 #[test]
 fn gossip_about_failed_servers_adds_volume() {
-    let volume = |gossip_failed: bool| {
-        let mut spec = load(&store(20, "10m", 3, 50.0));
-        set_gossip(
-            &mut spec,
-            GossipSpec {
-                gossip_failed,
-                ..GossipSpec::default()
-            },
-        );
-        spec.faults.push(FaultSpec {
-            name: "bitflip".into(),
-            target: FaultTarget::Group(1),
-            at: SimTime::from_secs(60),
-            duration: None,
-            kind: FaultKind::GossipCorruption { replicas: vec![0] },
-        });
-        go(spec).0.components["store"].gossip_messages
-    };
-    let (quiet, loud) = (volume(false), volume(true));
-    // Rounds alone: 20 nodes x 600 s = 12,000 messages; each node that judges its 19 peers
-    // failed pushes 19 more.
-    assert!(quiet > 11_000 && quiet < 12_500, "{quiet}");
-    assert!(loud >= quiet + 20 * 19 - 50, "{loud} vs {quiet}");
+    let volume = |extra: &str| bitflip(false, extra, "").0.components["store"].gossip_messages;
+    let (quiet, loud) = (volume(""), volume(", gossip_failed = true"));
+    // Rounds alone: 100 nodes x 1,800 s = 180,000 messages, less those to crashed... none
+    // crash here. With gossip_failed, each node that judges its 99 peers failed pushes 99
+    // more.
+    assert!((175_000..=181_000).contains(&quiet), "{quiet}");
+    assert!(loud >= quiet + 100 * 99 - 500, "{loud} vs {quiet}");
 }
 
 #[test]

@@ -5,5 +5,6 @@ mod cli;
 mod engine;
 mod gossip;
 mod model;
+mod operators;
 mod run;
 mod validation;
