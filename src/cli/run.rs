@@ -66,14 +66,34 @@ pub fn load(args: &ScenarioArgs, extra: &[String]) -> Result<Spec, CliError> {
 
 pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
     let spec = load(&args, &[])?;
-    let replicas: u32 = spec.groups.iter().map(|g| g.replicas()).sum();
+    let replicas: u32 = spec.groups.iter().map(|g| g.replicas() - g.standby).sum();
+    let standby: u32 = spec.groups.iter().map(|g| g.standby).sum();
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut extras = vec![count(spec.faults.len(), "fault", "faults")];
+    if standby > 0 {
+        extras.insert(0, format!("{standby} standby"));
+    }
+    if !spec.failures.is_empty() {
+        extras.push(count(
+            spec.failures.len(),
+            "random failure",
+            "random failures",
+        ));
+    }
+    if !spec.alarms.is_empty() {
+        extras.push(count(spec.alarms.len(), "alarm", "alarms"));
+    }
+    if !spec.actions.is_empty() {
+        extras.push(count(spec.actions.len(), "action", "actions"));
+    }
     println!(
-        "{}: ok — scenario '{}', {} component groups ({} replicas), {} faults, {} simulated",
+        "{}: ok — scenario '{}', {} component groups ({} replicas), {}, {} simulated",
         args.scenario.display(),
         spec.name,
         spec.groups.len(),
         replicas,
-        spec.faults.len(),
+        extras.join(", "),
         spec.duration
     );
     Ok(())

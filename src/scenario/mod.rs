@@ -304,7 +304,7 @@ mod tests {
         let spec =
             parse(WEB, "scenarios/web-three-tier.toml").expect("web-three-tier.toml is valid");
         let idx = |n: &str| spec.groups.iter().position(|g| g.name == n).expect(n);
-        assert_eq!(spec.groups.len(), 14);
+        assert_eq!(spec.groups.len(), 15);
         let kinds: Vec<&str> = spec.groups.iter().map(|g| g.kind.name()).collect();
         for k in [
             "client",

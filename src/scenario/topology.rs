@@ -729,7 +729,7 @@ network: same zone 250us, cross zone 1ms, cross region 40ms
         let d = describe(&spec);
         for line in [
             "scenario web-three-tier: duration 2h, seed 7, bucket 1m, slo 0.999",
-            "components (14):",
+            "components (15):",
             "  users-east: client x1, region us-east, zones us-east-a, segment main",
             "    rate 200/s, target www.example.com via resolver, timeout 10s, 3 attempts, exponential back-off 200ms..5s, full jitter, budget 0.1",
             "    depends on: resolver",
@@ -789,7 +789,7 @@ network: same zone 250us, cross zone 1ms, cross region 40ms
     fn graph_edges() {
         let spec = parse(WEB, "web.toml").expect("valid");
         let g = graph(&spec);
-        assert_eq!(g.node_count(), 14);
+        assert_eq!(g.node_count(), 15);
         let idx = |n: &str| spec.groups.iter().position(|g| g.name == n).expect(n);
         let edges: Vec<(usize, usize)> = g
             .edge_indices()
