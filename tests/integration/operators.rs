@@ -466,3 +466,32 @@ at = "3m"
     assert!(one.log.iter().any(|e| e.kind == "action"));
     assert!(one.log.iter().any(|e| e.kind == "gossip_adopt"));
 }
+
+#[test]
+fn the_blast_radius_counts_dependency_hops_from_the_faults_origins() {
+    let text = std::fs::read_to_string("scenarios/web-three-tier.toml").unwrap();
+    let spec = scenario::load(&text, "web.toml", &["scenario.duration=40m".into()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let s = summarize(&r, 0.0);
+    let b = &s.blast_radius;
+    // The east surge starts after 40m: only the load balancers' crash is an origin.
+    assert_eq!(b.origins, vec!["lb-east".to_owned()]);
+    assert_eq!(b.hops.get("lb-east"), Some(&0));
+    assert_eq!(b.hops.get("fw-east"), Some(&1));
+    // Users resolve www.example.com, whose record points at lb-east: one hop.
+    assert_eq!(b.hops.get("users-east"), Some(&1));
+    assert_eq!(b.hops.get("partners"), Some(&2));
+    assert_eq!(b.max_hops, 2);
+    // Scrapers are denied from the start: chronically down, not part of the incident.
+    assert_eq!(s.clients["scrapers"].time_to_detect_s, None);
+    let i = &s.incident;
+    assert_eq!(i.start_s, Some(1200.0));
+    assert_eq!(i.impact_s, Some(1200.0));
+    // partners-down: a minute's hold after the first period with failures.
+    let detect = i.time_to_detect_s.unwrap();
+    assert!((60.0..=90.0).contains(&detect), "{detect}");
+    assert_eq!(i.time_to_mitigate_s, None);
+    assert_eq!(i.time_to_recover_s, Some(660.0));
+    assert!(b.clients.peak_fraction >= 0.75 && b.clients.peak_at_s == Some(1200.0));
+}
