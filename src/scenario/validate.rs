@@ -2749,6 +2749,37 @@ impl<'a> Check<'a> {
         out
     }
 
+    /// Reads a `kind` field against its list of words: missing, unknown (with a suggestion)
+    /// or the word itself.
+    fn kind_word(
+        &mut self,
+        base: &[String],
+        given: Option<&str>,
+        kinds: &[&'static str],
+        what: &str,
+    ) -> Option<&'static str> {
+        match given {
+            None => {
+                self.missing(
+                    join(base, "kind"),
+                    format!("kind is one of: {}", kinds.join(", ")),
+                );
+                None
+            }
+            Some(k) => match kinds.iter().find(|x| **x == k) {
+                Some(&word) => Some(word),
+                None => {
+                    self.push(
+                        Issue::new(join(base, "kind"), format!("unknown {what} kind '{k}'"))
+                            .value(k)
+                            .hint(suggest(k, &format!("{what} kinds"), kinds)),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
     fn faults(&mut self) -> Option<Vec<FaultSpec>> {
         let raw = self.raw;
         // Names first: actions refer to faults by name.
@@ -3017,24 +3048,7 @@ impl<'a> Check<'a> {
             "config_change",
             "gossip_corruption",
         ];
-        let kind = match f.kind.as_deref() {
-            None => {
-                self.missing(
-                    join(&base, "kind"),
-                    format!("kind is one of: {}", kinds.join(", ")),
-                );
-                None
-            }
-            Some(k) if kinds.contains(&k) => Some(k),
-            Some(k) => {
-                self.push(
-                    Issue::new(join(&base, "kind"), format!("unknown fault kind '{k}'"))
-                        .value(k)
-                        .hint(suggest(k, "fault kinds", &kinds)),
-                );
-                None
-            }
-        };
+        let kind = self.kind_word(&base, f.kind.as_deref(), &kinds, "fault");
         let domain = match kind {
             Some("zone_outage") => Some("zone"),
             Some("region_outage") => Some("region"),
@@ -3716,24 +3730,7 @@ impl<'a> Check<'a> {
             "clear_gossip",
             "scale",
         ];
-        let kind = match a.kind.as_deref() {
-            None => {
-                self.missing(
-                    join(&base, "kind"),
-                    format!("kind is one of: {}", kinds.join(", ")),
-                );
-                None
-            }
-            Some(k) if kinds.contains(&k) => Some(k),
-            Some(k) => {
-                self.push(
-                    Issue::new(join(&base, "kind"), format!("unknown action kind '{k}'"))
-                        .value(k)
-                        .hint(suggest(k, "action kinds", &kinds)),
-                );
-                None
-            }
-        };
+        let kind = self.kind_word(&base, a.kind.as_deref(), &kinds, "action");
         let trigger = self.trigger(&base, a);
         let kind = kind?;
         let present: Vec<&str> = [
