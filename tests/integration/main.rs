@@ -7,4 +7,5 @@ mod gossip;
 mod model;
 mod operators;
 mod run;
+mod scenarios;
 mod validation;

@@ -339,7 +339,12 @@ fn every_shipped_scenario_validates_and_runs() {
         run_to(
             &out,
             f.to_str().unwrap(),
-            &["--set", "scenario.duration=2m"],
+            &[
+                "--set",
+                "scenario.duration=2m",
+                "--set",
+                "scenario.bucket=10s",
+            ],
         );
         assert!(out.join("summary.json").exists(), "{name}");
     }
