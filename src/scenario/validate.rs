@@ -760,36 +760,21 @@ impl<'a> Check<'a> {
                 )),
                 _ => None,
             },
-            Role::Dns => (kind != Kind::Dns).then(|| {
-                (
-                    format!("'{name}' is {}, not a dns component", kind.a()),
-                    suggest(name, "dns components", &self.names_of(|k| k == Kind::Dns)),
-                )
-            }),
-            Role::Resolver => (kind != Kind::Resolver).then(|| {
-                (
-                    format!("'{name}' is {}, not a resolver", kind.a()),
-                    suggest(name, "resolvers", &self.names_of(|k| k == Kind::Resolver)),
-                )
-            }),
-            Role::Source => (kind != Kind::Client).then(|| {
-                (
-                    format!("'{name}' is {}, not a client", kind.a()),
-                    suggest(name, "clients", &self.names_of(|k| k == Kind::Client)),
-                )
-            }),
-            Role::Monitor => (kind != Kind::Monitor).then(|| {
-                (
-                    format!("'{name}' is {}, not a monitor", kind.a()),
-                    suggest(name, "monitors", &self.names_of(|k| k == Kind::Monitor)),
-                )
-            }),
-            Role::Firewall => (kind != Kind::Firewall).then(|| {
-                (
-                    format!("'{name}' is {}, not a firewall", kind.a()),
-                    suggest(name, "firewalls", &self.names_of(|k| k == Kind::Firewall)),
-                )
-            }),
+            Role::Dns | Role::Resolver | Role::Source | Role::Monitor | Role::Firewall => {
+                let (want, noun, plural) = match role {
+                    Role::Dns => (Kind::Dns, "a dns component", "dns components"),
+                    Role::Resolver => (Kind::Resolver, "a resolver", "resolvers"),
+                    Role::Source => (Kind::Client, "a client", "clients"),
+                    Role::Monitor => (Kind::Monitor, "a monitor", "monitors"),
+                    _ => (Kind::Firewall, "a firewall", "firewalls"),
+                };
+                (kind != want).then(|| {
+                    (
+                        format!("'{name}' is {}, not {noun}", kind.a()),
+                        suggest(name, plural, &self.names_of(|k| k == want)),
+                    )
+                })
+            }
             Role::Watch => (kind == Kind::Monitor).then(|| {
                 (
                     format!("'{name}' is a monitor: alarms watch other groups"),
