@@ -364,37 +364,6 @@ impl OutageModel {
                         match kind {
                             KindSpec::LoadBalancer(lb) => {
                                 node.outstanding = vec![0; w.replicas(lb.backends) as usize];
-                                let standby = w.first[lb.backends] + w.provisioned(lb.backends);
-                                node.checker = lb.health_check.clone().map(|spec| Checker {
-                                    spec,
-                                    targets: w
-                                        .members(lb.backends)
-                                        .map(|e| Target1 {
-                                            healthy: e < standby,
-                                            ..new_target(e)
-                                        })
-                                        .collect(),
-                                });
-                            }
-                            KindSpec::Dns(d) => {
-                                node.checker = d.health_check.clone().map(|spec| {
-                                    let mut groups: Vec<usize> = Vec::new();
-                                    for r in &d.records {
-                                        for &g in &r.targets {
-                                            if !groups.contains(&g) {
-                                                groups.push(g);
-                                            }
-                                        }
-                                    }
-                                    Checker {
-                                        spec,
-                                        targets: groups
-                                            .iter()
-                                            .flat_map(|&g| w.members(g))
-                                            .map(new_target)
-                                            .collect(),
-                                    }
-                                });
                             }
                             KindSpec::Resolver(_) => {
                                 node.resolver_cache = vec![None; w.records.len()];
@@ -404,12 +373,53 @@ impl OutageModel {
                             }
                             _ => {}
                         }
+                        node.checker = fresh_checker(w, kind);
                     }
                 }
                 node
             })
             .collect()
     }
+}
+
+/// What a kind's health checker probes, and with which settings (None: no checker).
+fn checker_plan(w: &World, kind: &KindSpec) -> Option<(HealthCheckSpec, Vec<EntityId>)> {
+    match kind {
+        KindSpec::LoadBalancer(lb) => lb
+            .health_check
+            .clone()
+            .map(|spec| (spec, w.members(lb.backends).collect())),
+        KindSpec::Dns(d) => d.health_check.clone().map(|spec| {
+            let mut groups: Vec<usize> = Vec::new();
+            for r in &d.records {
+                for &g in &r.targets {
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
+            }
+            (spec, groups.iter().flat_map(|&g| w.members(g)).collect())
+        }),
+        _ => None,
+    }
+}
+
+/// A checker with no history: provisioned targets healthy, standby ones not (they have never
+/// answered a probe).
+fn fresh_checker(w: &World, kind: &KindSpec) -> Option<Checker> {
+    checker_plan(w, kind).map(|(spec, targets)| Checker {
+        spec,
+        targets: targets
+            .into_iter()
+            .map(|e| {
+                let info = &w.entities[e as usize];
+                Target1 {
+                    healthy: info.replica < w.provisioned(info.group),
+                    ..new_target(e)
+                }
+            })
+            .collect(),
+    })
 }
 
 fn new_target(entity: EntityId) -> Target1 {
@@ -1646,11 +1656,10 @@ impl Node {
 
     /// The answer of an authoritative DNS for a record: a bit set of record targets.
     fn dns_answer(&self, w: &World, cx: &mut Cx, record: u32, asker: EntityId) -> u32 {
-        let (g, idx) = w.records[record as usize];
+        let (_, idx) = w.records[record as usize];
         let KindSpec::Dns(d) = self.kind(w) else {
             return 0;
         };
-        let _ = g;
         if let Some(&(_, to)) = self.ops.failover.iter().find(|&&(r, _)| r == idx) {
             // Failed over by an operator: only that target, whatever its health.
             if let Some(i) = d
@@ -1901,10 +1910,8 @@ impl Node {
         if matches!(self.kind(w), KindSpec::Cache(_)) {
             self.cache_last_ok = None;
         }
-        if let Some(ch) = self.checker.as_mut() {
-            for t in &mut ch.targets {
-                *t = new_target(t.entity);
-            }
+        if self.checker.is_some() {
+            self.checker = fresh_checker(w, self.kind(w));
         }
         self.breakers
             .iter_mut()

@@ -7,7 +7,7 @@
 //! targets' own timers: at a fixed time, or when the monitor that fired their alarm passes them
 //! on after the response delay.
 
-use super::{Checker, Cx, LogEntry, Node, Target1, new_target, send_self, transmit};
+use super::{Cx, LogEntry, Node, checker_plan, fresh_checker, send_self, transmit};
 use crate::engine::rng::below;
 use crate::engine::{EntityId, SimTime};
 use crate::model::metrics::Histogram;
@@ -115,35 +115,33 @@ impl OpsState {
     }
 }
 
-/// The entities an action acts on.
-pub(super) fn action_targets(w: &World, a: usize) -> Vec<EntityId> {
+/// Whether entity `e` is one action `a` acts on.
+fn action_hits(w: &World, a: usize, e: EntityId) -> bool {
+    let info = &w.entities[e as usize];
     let spec = &w.spec;
-    let group = |g: usize| w.members(g).collect::<Vec<_>>();
     match spec.actions[a].kind {
         ActionKind::Rollback { fault } | ActionKind::EndFault { fault } => {
-            let mut out = Vec::new();
-            for (g, _) in spec.groups.iter().enumerate() {
-                for e in w.members(g) {
-                    let r = w.entities[e as usize].replica;
-                    if spec.faults[fault].hits(&spec.groups, g, r) {
-                        out.push(e);
-                    }
-                }
-            }
-            out
+            spec.faults[fault].hits(&spec.groups, info.group, info.replica)
         }
-        ActionKind::Block { firewall, .. } => group(firewall),
-        ActionKind::ShedLoad { group: g, .. }
+        ActionKind::Block { firewall: g, .. }
+        | ActionKind::ShedLoad { group: g, .. }
         | ActionKind::Restart { group: g, .. }
         | ActionKind::ClearGossip { group: g, .. }
-        | ActionKind::DnsFailover { dns: g, .. } => group(g),
+        | ActionKind::DnsFailover { dns: g, .. } => info.group == g,
         ActionKind::Scale {
             group: g, replicas, ..
         } => {
-            let start = w.first[g] + w.provisioned(g);
-            (start..(start + replicas).min(w.members(g).end)).collect()
+            let first_standby = w.provisioned(g);
+            info.group == g
+                && info.replica >= first_standby
+                && info.replica < first_standby.saturating_add(replicas)
         }
     }
+}
+
+/// The entities an action acts on, in id order.
+fn action_targets(w: &World, a: usize) -> impl Iterator<Item = EntityId> + '_ {
+    (0..w.entities.len() as EntityId).filter(move |&e| action_hits(w, a, e))
 }
 
 impl Node {
@@ -202,7 +200,7 @@ impl Node {
         }
         for (i, a) in spec.actions.iter().enumerate() {
             if let Trigger::At(t) = a.trigger {
-                if action_targets(w, i).contains(&self.me) {
+                if action_hits(w, i, self.me) {
                     send_self(cx, t.0, Timer::Action { action: i as u16 });
                 }
             }
@@ -329,10 +327,7 @@ impl Node {
             let slot = &mut a.last[info.replica as usize];
             match slot {
                 Some((sent, _)) if *sent >= r.sent => continue, // older than what we have
-                Some((_, old)) => {
-                    let old = old.clone();
-                    a.acc.add_delta(&counters, &old);
-                }
+                Some((_, old)) => a.acc.add_delta(&counters, old),
                 None => a.acc.add_delta(&counters, &Counters::default()),
             }
             *slot = Some((r.sent, counters.clone()));
@@ -654,31 +649,17 @@ impl Node {
     /// keeps its view.
     pub(super) fn derive_state(&mut self, w: &World, cx: &mut Cx) {
         let kind = self.kind(w);
-        let (spec, targets): (_, Vec<EntityId>) = match kind {
+        match kind {
             KindSpec::LoadBalancer(lb) => {
                 self.outstanding.resize(w.replicas(lb.backends) as usize, 0);
-                (lb.health_check.clone(), w.members(lb.backends).collect())
             }
-            KindSpec::Dns(d) => {
-                let mut groups: Vec<usize> = Vec::new();
-                for r in &d.records {
-                    for &g in &r.targets {
-                        if !groups.contains(&g) {
-                            groups.push(g);
-                        }
-                    }
-                }
-                let t = groups.iter().flat_map(|&g| w.members(g)).collect();
-                (d.health_check.clone(), t)
-            }
-            _ => (None, Vec::new()),
-        };
-        if let KindSpec::Service(s) = kind {
-            self.breakers.resize(s.calls.len(), Default::default());
+            KindSpec::Service(s) => self.breakers.resize(s.calls.len(), Default::default()),
+            _ => {}
         }
-        let same = match (&self.checker, &spec) {
-            (Some(c), Some(s)) => {
-                c.spec == *s
+        let plan = checker_plan(w, kind);
+        let same = match (&self.checker, &plan) {
+            (Some(c), Some((spec, targets))) => {
+                c.spec == *spec
                     && c.targets
                         .iter()
                         .map(|t| t.entity)
@@ -691,16 +672,7 @@ impl Node {
             return;
         }
         let had = self.checker.is_some();
-        self.checker = spec.map(|spec| Checker {
-            spec,
-            targets: targets
-                .into_iter()
-                .map(|e| Target1 {
-                    healthy: true,
-                    ..new_target(e)
-                })
-                .collect(),
-        });
+        self.checker = fresh_checker(w, kind);
         if let (false, Some(ch)) = (had, &self.checker) {
             let first = below(cx.rng(), ch.spec.interval.0.max(1));
             send_self(cx, first, Timer::HealthTick);
