@@ -5,7 +5,8 @@ use super::CliError;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outagesim::model::{self, RunOptions, spec::Spec, summary};
-use outagesim::{report, scenario};
+use outagesim::report::{self, replay};
+use outagesim::scenario;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,6 +42,11 @@ pub struct RunArgs {
     /// Print the summary as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also run every [[what_ifs]] entry of the scenario (same seed), write each one's outputs
+    /// under OUT/what-ifs/<name>/, and print them beside the baseline. With --threads N, N
+    /// what-ifs run at once.
+    #[arg(long)]
+    pub what_ifs: bool,
 }
 
 #[derive(Args, Debug)]
@@ -64,8 +70,36 @@ pub fn load(args: &ScenarioArgs, extra: &[String]) -> Result<Spec, CliError> {
         .map_err(|e| CliError::BadInput(e.to_string()))
 }
 
+/// Loads every what-if of `base` (all of them checked before anything runs).
+fn load_what_ifs(
+    args: &ScenarioArgs,
+    extra: &[String],
+    base: &Spec,
+) -> Result<Vec<Spec>, CliError> {
+    let path = &args.scenario;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::BadInput(format!("cannot read scenario file {}: {e}", path.display()))
+    })?;
+    let mut sets = args.sets.clone();
+    sets.extend_from_slice(extra);
+    let mut specs = Vec::new();
+    let mut errors = Vec::new();
+    for i in 0..base.replay.what_ifs.len() {
+        match scenario::load_what_if(&text, &path.display().to_string(), &sets, base, i) {
+            Ok(s) => specs.push(s),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(CliError::BadInput(errors.join("\n")))
+    }
+}
+
 pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
     let spec = load(&args, &[])?;
+    load_what_ifs(&args, &[], &spec)?;
     let replicas: u32 = spec.groups.iter().map(|g| g.replicas() - g.standby).sum();
     let standby: u32 = spec.groups.iter().map(|g| g.standby).sum();
     let count =
@@ -86,6 +120,17 @@ pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
     }
     if !spec.actions.is_empty() {
         extras.push(count(spec.actions.len(), "action", "actions"));
+    }
+    let replay = &spec.replay;
+    if !replay.published.is_empty() {
+        extras.push(count(
+            replay.published.len(),
+            "published event",
+            "published events",
+        ));
+    }
+    if !replay.what_ifs.is_empty() {
+        extras.push(count(replay.what_ifs.len(), "what-if", "what-ifs"));
     }
     println!(
         "{}: ok — scenario '{}', {} component groups ({} replicas), {}, {} simulated",
@@ -119,6 +164,18 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         .map(|s| vec![format!("scenario.seed={s}")])
         .unwrap_or_default();
     let spec = load(&args.scenario, &extra)?;
+    let what_ifs = if args.what_ifs {
+        if spec.replay.what_ifs.is_empty() {
+            return Err(CliError::BadInput(format!(
+                "{} has no [[what_ifs]] entries to run (add [[what_ifs]] tables with a name and set = [\"path=value\"])",
+                args.scenario.scenario.display()
+            )));
+        }
+        load_what_ifs(&args.scenario, &extra, &spec)?
+    } else {
+        Vec::new()
+    };
+    let base = spec.clone();
     let out_dir = args
         .out
         .clone()
@@ -166,15 +223,152 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let wall = started.elapsed().as_secs_f64();
     let summary = summary::summarize(&result, wall);
     write_outputs(&out_dir, &result, &summary).map_err(CliError::Failed)?;
+    let rows = replay::timeline(&base, &result, &summary);
+    drop(result);
     if args.json {
         std::io::stdout()
             .write_all(&report::summary_json(&summary))
             .map_err(|e| CliError::Failed(e.into()))?;
     } else if !args.quiet {
         print!("{}", report::table(&summary));
-        println!("outputs: {}", out_dir.display());
+        let timeline = replay::timeline_text(&base, &rows);
+        if !timeline.is_empty() {
+            println!();
+            print!("{timeline}");
+        }
+        if what_ifs.is_empty() {
+            println!("outputs: {}", out_dir.display());
+        }
+    }
+    if what_ifs.is_empty() {
+        return Ok(());
+    }
+    let mut outcomes = vec![replay::Outcome::of("baseline", &summary)];
+    outcomes.extend(run_what_ifs(&base, what_ifs, &out_dir, &args)?);
+    let text = std::fs::read_to_string(&args.scenario.scenario).unwrap_or_default();
+    let mut command = format!(
+        "outagesim run {} --what-ifs",
+        args.scenario.scenario.display()
+    );
+    for set in &args.scenario.sets {
+        command.push_str(&format!(" --set {set}"));
+    }
+    if let Some(seed) = args.seed {
+        command.push_str(&format!(" --seed {seed}"));
+    }
+    let md = replay::markdown(&base, &command, &replay::intro(&text), &rows, &outcomes);
+    write_atomic(&out_dir.join("replay.md"), md.as_bytes()).map_err(CliError::Failed)?;
+    if !args.quiet && !args.json {
+        println!();
+        print!("{}", replay::what_ifs_text(&outcomes));
+        println!(
+            "outputs: {} (what-ifs under {}, report replay.md)",
+            out_dir.display(),
+            out_dir.join("what-ifs").display()
+        );
     }
     Ok(())
+}
+
+/// A folder name for a what-if: lower-case letters, digits and dashes.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        "what-if".into()
+    } else {
+        out
+    }
+}
+
+/// Runs the what-ifs, `--threads` at a time, each on one thread; writes each one's outputs
+/// and returns their outcomes in file order.
+fn run_what_ifs(
+    base: &Spec,
+    specs: Vec<Spec>,
+    out_dir: &Path,
+    args: &RunArgs,
+) -> Result<Vec<replay::Outcome>, CliError> {
+    use rayon::prelude::*;
+    let names: Vec<String> = base
+        .replay
+        .what_ifs
+        .iter()
+        .map(|w| w.name.clone())
+        .collect();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for n in &names {
+        let mut d = out_dir.join("what-ifs").join(slug(n));
+        let mut k = 2;
+        while dirs.contains(&d) {
+            d = out_dir.join("what-ifs").join(format!("{}-{k}", slug(n)));
+            k += 1;
+        }
+        dirs.push(d);
+    }
+    let bar = if !args.quiet && std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(specs.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} what-ifs [{bar:30}] {pos}/{len} ({elapsed}, ETA {eta}) {msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|e| CliError::Failed(e.into()))?;
+    let results: Vec<anyhow::Result<replay::Outcome>> = pool.install(|| {
+        specs
+            .into_par_iter()
+            .zip(names.par_iter())
+            .zip(dirs.par_iter())
+            .map(|((spec, name), dir)| {
+                let started = Instant::now();
+                let r = model::run(spec, &RunOptions { threads: 1 }, &mut |_| {})?;
+                let s = summary::summarize(&r, started.elapsed().as_secs_f64());
+                write_outputs(dir, &r, &s)?;
+                if let Some(b) = &bar {
+                    b.inc(1);
+                    b.set_message(name.clone());
+                }
+                Ok(replay::Outcome::of(name, &s))
+            })
+            .collect()
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    results
+        .into_iter()
+        .zip(&names)
+        .map(|(r, n)| r.map_err(|e| CliError::Failed(e.context(format!("what-if '{n}'")))))
+        .collect()
+}
+
+/// Writes a file under a temporary name, then renames it into place.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!("{name}.partial"));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} into place", path.display()))
 }
 
 /// Writes every output file: each to a temporary name first, then renamed into place, and
@@ -190,11 +384,7 @@ fn write_outputs(dir: &Path, r: &model::RunResult, s: &summary::Summary) -> anyh
         ("summary.json", report::summary_json(s)),
     ];
     for (name, bytes) in files {
-        let path = dir.join(name);
-        let tmp = dir.join(format!("{name}.partial"));
-        std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot move {} into place", path.display()))?;
+        write_atomic(&dir.join(name), &bytes)?;
     }
     Ok(())
 }

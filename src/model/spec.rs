@@ -31,6 +31,120 @@ pub struct Spec {
     pub alarms: Vec<AlarmSpec>,
     /// `[[actions]]`, in file order.
     pub actions: Vec<ActionSpec>,
+    /// `scenario.clock`, `[[published]]` and `[[what_ifs]]`: material for reports; the run
+    /// itself does not read it.
+    pub replay: Replay,
+}
+
+/// What a scenario file says about the incident it replays, for the replay report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Replay {
+    /// `scenario.clock = "08:00 PDT"`: the wall-clock time of simulated time zero.
+    pub clock: Option<Clock>,
+    /// `[[published]]`: the published timeline, in file order.
+    pub published: Vec<Published>,
+    /// `[[what_ifs]]`: named sets of overrides, in file order.
+    pub what_ifs: Vec<WhatIf>,
+}
+
+/// A wall clock: simulated time zero is `start` seconds after midnight, in zone `zone`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Clock {
+    pub start: u32,
+    /// The label after the time ("PDT"), possibly empty.
+    pub zone: String,
+}
+
+const SECONDS_PER_DAY: u64 = 86_400;
+
+impl Clock {
+    /// Reads `"HH:MM"` or `"HH:MM:SS"` as seconds after midnight.
+    pub fn parse_time(text: &str) -> Option<u32> {
+        let parts: Vec<&str> = text.split(':').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return None;
+        }
+        let mut secs = 0u32;
+        for (i, p) in parts.iter().enumerate() {
+            if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let v: u32 = p.parse().ok()?;
+            let limit = if i == 0 { 24 } else { 60 };
+            if v >= limit {
+                return None;
+            }
+            secs = secs * 60 + v;
+        }
+        if parts.len() == 2 {
+            secs *= 60;
+        }
+        Some(secs)
+    }
+
+    /// The simulated time of wall-clock `time` (seconds after midnight): its first occurrence
+    /// at or after the clock's start, so a timeline may run past midnight.
+    pub fn offset(&self, time: u32) -> SimTime {
+        let d = (u64::from(time) + SECONDS_PER_DAY - u64::from(self.start)) % SECONDS_PER_DAY;
+        SimTime::from_secs(d)
+    }
+
+    /// The wall-clock time of simulated second `t`: `"HH:MM"`, with `"+1d"` past midnight.
+    pub fn format(&self, t: f64) -> String {
+        let total = (f64::from(self.start) + t.max(0.0)).round() as u64;
+        let (day, secs) = (total / SECONDS_PER_DAY, total % SECONDS_PER_DAY);
+        let mut out = format!("{:02}:{:02}", secs / 3600, secs / 60 % 60);
+        if secs % 60 != 0 {
+            out = format!("{out}:{:02}", secs % 60);
+        }
+        if day > 0 {
+            out.push_str(&format!(" +{day}d"));
+        }
+        out
+    }
+}
+
+/// `[[published]]`: `at = "10:32"` (wall clock), `event`, optional `match`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Published {
+    /// Simulated time of the published moment.
+    pub at: SimTime,
+    /// As written.
+    pub clock: String,
+    pub event: String,
+    /// `match`: the simulated moment it corresponds to.
+    pub milestone: Option<Milestone>,
+}
+
+/// A moment of a run that a published event can be set beside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Milestone {
+    /// `"fault"`: the incident's start (first fault or random failure).
+    Fault,
+    /// `"impact"`: the first client group below the SLO.
+    Impact,
+    /// `"detect"`: the first alarm of the incident.
+    Detect,
+    /// `"mitigate"`: the first action of the incident.
+    Mitigate,
+    /// `"recover"`: the end of the last client group's impact.
+    Recover,
+    /// `"fault:NAME"`: that fault's start.
+    NamedFault(usize),
+    /// `"alarm:NAME"`: that alarm's first firing.
+    Alarm(usize),
+    /// `"action:NAME"`: that action's run.
+    Action(usize),
+}
+
+/// The words `match` accepts besides the named forms.
+pub const MILESTONES: &[&str] = &["fault", "impact", "detect", "mitigate", "recover"];
+
+/// `[[what_ifs]]`: `name` and `set = ["path=value", ...]`, applied after any `--set`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WhatIf {
+    pub name: String,
+    pub sets: Vec<String>,
 }
 
 /// `[[failures]]`: random failures and repairs for the whole run. Each unit alternates between

@@ -64,6 +64,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
         failures: vec![],
         alarms: vec![],
         actions: vec![],
+        replay: Default::default(),
     }
 }
 

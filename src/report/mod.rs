@@ -2,6 +2,8 @@
 //! produced as bytes from a run's results (never from the engine). Writing them to disk is the
 //! CLI's job.
 
+pub mod replay;
+
 use crate::model::RunResult;
 use crate::model::summary::Summary;
 

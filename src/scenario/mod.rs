@@ -14,7 +14,7 @@ pub mod topology;
 mod validate;
 
 pub use error::{Origin, Problem, ScenarioError};
-pub use overrides::load;
+pub use overrides::{load, load_what_if};
 pub use validate::{MAX_ATTEMPTS, MAX_REPLICAS};
 
 use crate::model::spec::Spec;
@@ -261,6 +261,7 @@ mod tests {
             failures: vec![],
             alarms: vec![],
             actions: vec![],
+            replay: Default::default(),
         };
         assert_eq!(spec, expected);
     }

@@ -7,7 +7,7 @@ use toml_edit::{Document, InlineTable, Item, Key, Table, Value};
 use crate::model::spec::Spec;
 
 use super::error::{
-    Issue, Origin, Problem, ScenarioError, SpanIndex, line_col, locate, path_string,
+    Anchor, Issue, Origin, Problem, ScenarioError, SpanIndex, line_col, locate, path_string,
 };
 use super::{raw, validate};
 
@@ -88,6 +88,51 @@ pub fn load(text: &str, file: &str, sets: &[String]) -> Result<Spec, ScenarioErr
         }
     }
     Err(fail(problems))
+}
+
+/// Loads what-if `index` of `base` (the scenario as [`load`] read it from `text` with `sets`):
+/// the file with `sets` and then the what-if's own overrides.
+///
+/// # Errors
+/// Every problem, as for [`load`]; a problem caused by one of the what-if's overrides is
+/// placed at that entry of the file (`what_ifs.<index>.set.<k>`) and names the what-if.
+///
+/// # Panics
+/// If `index` is not a what-if of `base`.
+pub fn load_what_if(
+    text: &str,
+    file: &str,
+    sets: &[String],
+    base: &Spec,
+    index: usize,
+) -> Result<Spec, ScenarioError> {
+    let w = &base.replay.what_ifs[index];
+    let all: Vec<String> = sets.iter().chain(&w.sets).cloned().collect();
+    load(text, file, &all).map_err(|mut e| {
+        let doc = Document::parse(text).ok();
+        for p in &mut e.problems {
+            let Origin::Set(arg) = p.origin.clone() else {
+                continue;
+            };
+            let Some(k) = w.sets.iter().position(|s| *s == arg) else {
+                continue;
+            };
+            if sets.contains(&arg) {
+                continue;
+            }
+            let path: Vec<String> = ["what_ifs", &index.to_string(), "set", &k.to_string()]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            if let Some(doc) = &doc {
+                let (offset, _) = locate(doc.as_item(), &path, Anchor::Value);
+                let (line, column) = line_col(text, offset);
+                p.origin = Origin::File { line, column };
+            }
+            p.message = format!("what-if '{}' sets {arg}: {}", w.name, p.message);
+        }
+        e
+    })
 }
 
 fn one_line(msg: &str) -> String {

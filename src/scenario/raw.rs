@@ -247,6 +247,8 @@ pub struct RawScenario {
     pub seed: Option<i64>,
     pub bucket: Option<Dur>,
     pub slo: Option<f64>,
+    /// Wall-clock time of simulated zero, "08:00 PDT".
+    pub clock: Option<String>,
 }
 
 /// `[network]`.
@@ -582,6 +584,30 @@ pub struct RawAction {
     pub unreadable: bool,
 }
 
+/// `[[published]]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawPublished {
+    pub at: Option<String>,
+    pub event: Option<String>,
+    #[serde(rename = "match")]
+    pub milestone: Option<String>,
+    /// Set when the table could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
+/// `[[what_ifs]]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawWhatIf {
+    pub name: Option<String>,
+    pub set: Option<Vec<String>>,
+    /// Set when the table could not be read at all.
+    #[serde(skip)]
+    pub unreadable: bool,
+}
+
 /// A whole scenario file, as written.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawFile {
@@ -601,6 +627,10 @@ pub struct RawFile {
     pub alarms: Vec<RawAlarm>,
     /// `[[actions]]`, in file order (unreadable entries keep their place).
     pub actions: Vec<RawAction>,
+    /// `[[published]]`, in file order (unreadable entries keep their place).
+    pub published: Vec<RawPublished>,
+    /// `[[what_ifs]]`, in file order (unreadable entries keep their place).
+    pub what_ifs: Vec<RawWhatIf>,
 }
 
 /// The top-level tables and arrays of a scenario file.
@@ -613,6 +643,8 @@ pub const TOP_FIELDS: &[&str] = &[
     "links",
     "alarms",
     "actions",
+    "published",
+    "what_ifs",
 ];
 
 /// Which fields each component kind accepts (besides `kind`); used for "does not apply"
@@ -767,7 +799,7 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                 }
                 None => issues.push(not_table(path, item, "[components.<name>] tables")),
             },
-            "faults" | "failures" | "links" | "alarms" | "actions" => {
+            "faults" | "failures" | "links" | "alarms" | "actions" | "published" | "what_ifs" => {
                 let elems: Vec<Item> = match item {
                     Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
                     Item::Value(Value::Array(a)) => {
@@ -799,6 +831,18 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                             raw.actions
                                 .push(entry(e, &p, spans, is, |a: &mut RawAction| {
                                     a.unreadable = true
+                                }))
+                        }
+                        "published" => {
+                            raw.published
+                                .push(entry(e, &p, spans, is, |x: &mut RawPublished| {
+                                    x.unreadable = true
+                                }))
+                        }
+                        "what_ifs" => {
+                            raw.what_ifs
+                                .push(entry(e, &p, spans, is, |x: &mut RawWhatIf| {
+                                    x.unreadable = true
                                 }))
                         }
                         _ => raw

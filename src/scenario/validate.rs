@@ -9,18 +9,18 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::engine::{SimTime, parse_duration};
 use crate::model::spec::{
     ActionKind, ActionSpec, AlarmSpec, Backoff, Balance, BreakerSpec, CacheSpec, CallSpec,
-    CheckKind, ClientSpec, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec,
+    CheckKind, ClientSpec, Clock, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec,
     FaultTarget, FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec,
-    Level, LinkSpec, Metric, MonitorSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement,
-    Population, ProxySpec, RecordSpec, ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec,
-    Spec, StorageSpec, Target, Trigger,
+    Level, LinkSpec, MILESTONES, Metric, Milestone, MonitorSpec, NetworkDeviceSpec, NetworkSpec,
+    NoneHealthy, Placement, Population, ProxySpec, Published, RecordSpec, Replay, ResolverSpec,
+    RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target, Trigger, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
 use super::raw::{
     Dur, FIXED_FIELDS, RawAction, RawAlarm, RawBetween, RawComponent, RawDist, RawFailure,
-    RawFault, RawFile, RawGossip, RawHealthCheck, RawNetwork, RawQueue, RawRecord, RawRetry,
-    RawScenario, RawSet, kind_fields, set_origin,
+    RawFault, RawFile, RawGossip, RawHealthCheck, RawNetwork, RawPublished, RawQueue, RawRecord,
+    RawRetry, RawScenario, RawSet, RawWhatIf, kind_fields, set_origin,
 };
 
 /// The longest duration a scenario may state: 100 years. Any time plus any delay then stays
@@ -209,6 +209,7 @@ impl<'a> Check<'a> {
         let failures = self.failures();
         let alarms = self.alarms();
         let actions = self.actions();
+        let replay = self.replay(scenario);
         // Pass 3: what needs every group.
         self.check_dns_names(&built);
         self.check_probes(&built);
@@ -238,7 +239,7 @@ impl<'a> Check<'a> {
         network.links = links?;
         let faults = faults?;
         let failures = failures?;
-        let (alarms, actions) = (alarms?, actions?);
+        let (alarms, actions, replay) = (alarms?, actions?, replay?);
         let mut groups = Vec::with_capacity(built.len());
         for (i, kind) in built.into_iter().enumerate() {
             groups.push(GroupSpec {
@@ -261,6 +262,7 @@ impl<'a> Check<'a> {
             failures,
             alarms,
             actions,
+            replay,
         })
     }
 
@@ -3424,6 +3426,250 @@ impl<'a> Check<'a> {
             at: at?,
             duration: duration?,
             kind: fault_kind?,
+        })
+    }
+
+    // ---- replay: clock, published timeline, what-ifs ---------------------------------------
+
+    fn replay(&mut self, s: &RawScenario) -> Option<Replay> {
+        let raw = self.raw;
+        let path = vec!["scenario".to_owned(), "clock".to_owned()];
+        let clock = match s.clock.as_deref() {
+            None => None,
+            Some(text) => {
+                let (time, zone) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+                match Clock::parse_time(time) {
+                    Some(start) => Some(Clock {
+                        start,
+                        zone: zone.trim().to_owned(),
+                    }),
+                    None => {
+                        self.push(
+                            Issue::new(path, "not a wall-clock time")
+                                .value(text)
+                                .hint("write \"HH:MM\" in 24-hour time, optionally followed by a zone label: clock = \"08:00 PDT\"".to_owned()),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        let mut ok = true;
+        let mut published = Vec::new();
+        for (j, p) in raw.published.iter().enumerate() {
+            match (p.unreadable, self.published(j, p, clock.as_ref())) {
+                (false, Some(p)) => published.push(p),
+                _ => ok = false,
+            }
+        }
+        let mut what_ifs: Vec<WhatIf> = Vec::new();
+        for (j, w) in raw.what_ifs.iter().enumerate() {
+            if w.unreadable {
+                ok = false;
+                continue;
+            }
+            match self.what_if(j, w) {
+                Some(w) => {
+                    if let Some(first) = what_ifs.iter().position(|x| x.name == w.name) {
+                        self.push(
+                            Issue::new(
+                                vec!["what_ifs".into(), j.to_string(), "name".into()],
+                                format!(
+                                    "what-if name '{}' is used twice (also what_ifs.{first})",
+                                    w.name
+                                ),
+                            )
+                            .value(w.name.clone())
+                            .hint(
+                                "give each what-if its own name: reports list them by name"
+                                    .to_owned(),
+                            ),
+                        );
+                        ok = false;
+                    }
+                    what_ifs.push(w);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(Replay {
+            clock,
+            published,
+            what_ifs,
+        })
+    }
+
+    fn published(
+        &mut self,
+        j: usize,
+        p: &RawPublished,
+        clock: Option<&Clock>,
+    ) -> Option<Published> {
+        let base = vec!["published".to_owned(), j.to_string()];
+        let event = match p.event.as_deref() {
+            None => {
+                self.missing(join(&base, "event"), "add event = \"<what happened>\"");
+                None
+            }
+            Some(e) => self.name_str(join(&base, "event"), Some(e), ""),
+        };
+        let at = match p.at.as_deref() {
+            None => {
+                self.missing(join(&base, "at"), "add at = \"HH:MM\" (wall-clock time)");
+                None
+            }
+            Some(text) => {
+                match (Clock::parse_time(text), clock) {
+                    (None, _) => {
+                        self.push(
+                        Issue::new(join(&base, "at"), "not a wall-clock time")
+                            .value(text)
+                            .hint("write \"HH:MM\" in 24-hour time, in the zone of scenario.clock".to_owned()),
+                    );
+                        None
+                    }
+                    (Some(_), None) => {
+                        self.push(
+                        Issue::new(join(&base, "at"), "a published time needs scenario.clock")
+                            .value(text)
+                            .hint("add clock = \"HH:MM\" under [scenario]: the wall-clock time of simulated time 0".to_owned()),
+                    );
+                        None
+                    }
+                    (Some(t), Some(c)) => Some((c.offset(t), text.to_owned())),
+                }
+            }
+        };
+        let milestone = match p.milestone.as_deref() {
+            None => Some(None),
+            Some(m) => self.milestone(join(&base, "match"), m).map(Some),
+        };
+        let ((at, clock), event, milestone) = (at?, event?, milestone?);
+        Some(Published {
+            at,
+            clock,
+            event,
+            milestone,
+        })
+    }
+
+    fn milestone(&mut self, path: Path, text: &str) -> Option<Milestone> {
+        let fixed = [
+            Milestone::Fault,
+            Milestone::Impact,
+            Milestone::Detect,
+            Milestone::Mitigate,
+            Milestone::Recover,
+        ];
+        if let Some(i) = MILESTONES.iter().position(|m| *m == text) {
+            return Some(fixed[i].clone());
+        }
+        let words = "\"fault\", \"impact\", \"detect\", \"mitigate\", \"recover\", \"fault:NAME\", \"alarm:NAME\" or \"action:NAME\"";
+        let Some((what, name)) = text.split_once(':') else {
+            let hint = match closest(text, MILESTONES.iter().copied()) {
+                Some(c) => format!("did you mean '{c}'? (one of {words})"),
+                None => format!("one of {words}"),
+            };
+            self.push(
+                Issue::new(path, "not a moment of the run")
+                    .value(text)
+                    .hint(hint),
+            );
+            return None;
+        };
+        let raw = self.raw;
+        let names: Vec<String> = match what {
+            "fault" => self
+                .fault_names
+                .iter()
+                .map(|n| n.as_ref().map(|(n, _)| n.clone()).unwrap_or_default())
+                .collect(),
+            "alarm" => self
+                .alarm_names
+                .iter()
+                .map(|n| n.clone().unwrap_or_default())
+                .collect(),
+            "action" => raw
+                .actions
+                .iter()
+                .enumerate()
+                .map(|(j, a)| a.name.clone().unwrap_or_else(|| format!("action-{j}")))
+                .collect(),
+            _ => {
+                self.push(
+                    Issue::new(path, format!("'{what}' is not something a run can match"))
+                        .value(text)
+                        .hint(format!("one of {words}")),
+                );
+                return None;
+            }
+        };
+        match names.iter().position(|n| n == name) {
+            Some(i) => Some(match what {
+                "fault" => Milestone::NamedFault(i),
+                "alarm" => Milestone::Alarm(i),
+                _ => Milestone::Action(i),
+            }),
+            None => {
+                let list_name = format!("{what}s");
+                let refs: Vec<&str> = names
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                let hint = if refs.is_empty() {
+                    format!("the scenario has no {list_name}")
+                } else {
+                    suggest(name, &list_name, &refs)
+                };
+                self.push(
+                    Issue::new(path, format!("no {what} is named '{name}'"))
+                        .value(text)
+                        .hint(hint),
+                );
+                None
+            }
+        }
+    }
+
+    fn what_if(&mut self, j: usize, w: &RawWhatIf) -> Option<WhatIf> {
+        let base = vec!["what_ifs".to_owned(), j.to_string()];
+        let name = match w.name.as_deref() {
+            None => {
+                self.missing(join(&base, "name"), "add name = \"<what changes>\"");
+                None
+            }
+            Some(n) => self.name_str(join(&base, "name"), Some(n), ""),
+        };
+        let sets = match &w.set {
+            None => {
+                self.missing(
+                    join(&base, "set"),
+                    "add set = [\"path=value\", ...]: the overrides of this what-if, as --set takes them",
+                );
+                None
+            }
+            Some(sets) => {
+                let mut ok = true;
+                for (k, arg) in sets.iter().enumerate() {
+                    if !arg.contains('=') {
+                        self.push(
+                            Issue::new(join(&join(&base, "set"), k), "not an override")
+                                .value(arg.clone())
+                                .hint(
+                                    "write \"path=value\", e.g. \"components.api.replicas=3\""
+                                        .to_owned(),
+                                ),
+                        );
+                        ok = false;
+                    }
+                }
+                ok.then(|| sets.clone())
+            }
+        };
+        Some(WhatIf {
+            name: name?,
+            sets: sets?,
         })
     }
 

@@ -6,6 +6,7 @@ mod engine;
 mod gossip;
 mod model;
 mod operators;
+mod replay;
 mod run;
 mod scenarios;
 mod validation;

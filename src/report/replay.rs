@@ -1,0 +1,441 @@
+//! The replay report: a run's timeline beside the published one (`scenario.clock`,
+//! `[[published]]`), and what-ifs (`[[what_ifs]]`) beside the baseline, as terminal text and as
+//! Markdown.
+
+use std::fmt::Write;
+
+use crate::engine::SimTime;
+use crate::model::RunResult;
+use crate::model::spec::{Clock, Milestone, Spec};
+use crate::model::summary::Summary;
+
+/// One line of the timeline: a published event (with the simulated moment it was matched to,
+/// if any), or a moment of the run that no published event names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineRow {
+    /// What happened: the published wording, or the run's own label.
+    pub event: String,
+    /// Published time, in simulated seconds, and on the wall clock (as the simulated times).
+    pub published: Option<(f64, String)>,
+    /// The simulated moment: its label ("impact", "alarm errors") and time in seconds (None
+    /// when the run never reached it).
+    pub simulated: Option<(String, Option<f64>)>,
+}
+
+impl TimelineRow {
+    /// Simulated minus published, in seconds, when both are known.
+    pub fn difference_s(&self) -> Option<f64> {
+        Some(self.simulated.as_ref()?.1? - self.published.as_ref()?.0)
+    }
+}
+
+/// The label of a milestone for reports.
+fn label(spec: &Spec, m: &Milestone) -> String {
+    match m {
+        Milestone::Fault => "incident start".into(),
+        Milestone::Impact => "impact".into(),
+        Milestone::Detect => "first alarm".into(),
+        Milestone::Mitigate => "first action".into(),
+        Milestone::Recover => "recovered".into(),
+        Milestone::NamedFault(i) => format!("fault '{}' starts", spec.faults[*i].name),
+        Milestone::Alarm(i) => format!("alarm '{}' fires", spec.alarms[*i].name),
+        Milestone::Action(i) => format!("action '{}'", spec.actions[*i].name),
+    }
+}
+
+/// When the run reached a milestone, in seconds (None: it did not).
+pub fn milestone_time(spec: &Spec, r: &RunResult, s: &Summary, m: &Milestone) -> Option<f64> {
+    let i = &s.incident;
+    let first = |kind: &str, prefix: &str, from: f64| {
+        r.log
+            .iter()
+            .find(|e| e.kind == kind && e.detail.starts_with(prefix) && e.time as f64 / 1e9 >= from)
+            .map(|e| e.time as f64 / 1e9)
+    };
+    match m {
+        Milestone::Fault => i.start_s,
+        Milestone::Impact => i.impact_s,
+        Milestone::Detect => first("alarm", "", i.start_s?),
+        Milestone::Mitigate => first("action", "", i.start_s?),
+        Milestone::Recover => Some(i.impact_s? + i.time_to_recover_s?),
+        Milestone::NamedFault(f) => {
+            let at = spec.faults[*f].at;
+            (at < spec.duration).then(|| at.as_secs_f64())
+        }
+        Milestone::Alarm(a) => first("alarm", &format!("{}: ", spec.alarms[*a].name), 0.0),
+        Milestone::Action(a) => first("action", &format!("{} (", spec.actions[*a].name), 0.0),
+    }
+}
+
+/// The timeline of a run beside the published one: every published event in order, with the
+/// run's moments that no published event names (fault starts, first alarms, actions, impact,
+/// recovery) placed among them by time.
+pub fn timeline(spec: &Spec, r: &RunResult, s: &Summary) -> Vec<TimelineRow> {
+    let mut rows: Vec<(f64, TimelineRow)> = Vec::new();
+    let named: Vec<&Milestone> = spec
+        .replay
+        .published
+        .iter()
+        .filter_map(|p| p.milestone.as_ref())
+        .collect();
+    let mut own: Vec<Milestone> = (0..spec.faults.len()).map(Milestone::NamedFault).collect();
+    own.push(Milestone::Impact);
+    own.extend((0..spec.alarms.len()).map(Milestone::Alarm));
+    own.extend((0..spec.actions.len()).map(Milestone::Action));
+    own.push(Milestone::Recover);
+    for m in own {
+        if named.contains(&&m) {
+            continue;
+        }
+        if let Some(t) = milestone_time(spec, r, s, &m) {
+            rows.push((
+                t,
+                TimelineRow {
+                    event: label(spec, &m),
+                    published: None,
+                    simulated: Some((label(spec, &m), Some(t))),
+                },
+            ));
+        }
+    }
+    for p in &spec.replay.published {
+        let simulated = p
+            .milestone
+            .as_ref()
+            .map(|m| (label(spec, m), milestone_time(spec, r, s, m)));
+        let at = p.at.as_secs_f64();
+        let shown = spec
+            .replay
+            .clock
+            .as_ref()
+            .map_or_else(|| p.clock.clone(), |c| c.format(at));
+        rows.push((
+            at,
+            TimelineRow {
+                event: p.event.clone(),
+                published: Some((at, shown)),
+                simulated,
+            },
+        ));
+    }
+    // Stable: at the same time the run's own moments come first, published rows keep their
+    // order.
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A signed duration: "+5m", "-1h2m", "0s".
+fn signed(d: f64) -> String {
+    let t = SimTime::from_secs_f64(d.abs().round());
+    if t == SimTime::ZERO {
+        "0s".into()
+    } else if d < 0.0 {
+        format!("-{t}")
+    } else {
+        format!("+{t}")
+    }
+}
+
+/// Wall-clock time of simulated second `t`, or an offset from the start without a clock.
+fn when(clock: Option<&Clock>, t: f64) -> String {
+    match clock {
+        Some(c) => c.format(t),
+        None => SimTime::from_secs_f64(t.round()).to_string(),
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(n - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// The timeline as terminal text (empty when the scenario has no published timeline).
+pub fn timeline_text(spec: &Spec, rows: &[TimelineRow]) -> String {
+    let mut o = String::new();
+    if spec.replay.published.is_empty() {
+        return o;
+    }
+    let clock = spec.replay.clock.as_ref();
+    let zone = clock.map(|c| c.zone.as_str()).unwrap_or_default();
+    let head = if zone.is_empty() {
+        "timeline".to_owned()
+    } else {
+        format!("timeline ({zone})")
+    };
+    let width = rows
+        .iter()
+        .map(|r| r.event.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(head.len(), 56);
+    let _ = writeln!(
+        o,
+        "{:<width$}  {:>10}  {:>10}  {:>8}  matched to",
+        head, "published", "simulated", "diff"
+    );
+    for r in rows {
+        let published = r.published.as_ref().map_or("", |p| p.1.as_str());
+        let simulated = match &r.simulated {
+            Some((_, Some(t))) => when(clock, *t),
+            Some((_, None)) => "never".into(),
+            None => String::new(),
+        };
+        let diff = r.difference_s().map(signed).unwrap_or_default();
+        let matched = match (&r.published, &r.simulated) {
+            (Some(_), Some((l, _))) => l.as_str(),
+            _ => "",
+        };
+        let line = format!(
+            "{:<width$}  {:>10}  {:>10}  {:>8}  {matched}",
+            clip(&r.event, width),
+            published,
+            simulated,
+            diff
+        );
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+    o.trim_end().to_owned() + "\n"
+}
+
+/// What one what-if (or the baseline) did, for the comparison table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub name: String,
+    /// Share of all user requests answered (degraded included).
+    pub availability: f64,
+    /// The longest downtime of any client group, in seconds.
+    pub worst_downtime_s: f64,
+    /// Incident recovery after its impact began: None without impact, Some(None) if still
+    /// impacted at the end.
+    pub recovered_after_s: Option<Option<f64>>,
+    /// Impacted client groups.
+    pub impacted: Vec<String>,
+    pub clients: usize,
+    /// Largest share of client groups impacted at once.
+    pub peak_fraction: f64,
+}
+
+impl Outcome {
+    /// The outcome of a run summarised in `s`, under `name`.
+    pub fn of(name: &str, s: &Summary) -> Outcome {
+        let i = &s.incident;
+        Outcome {
+            name: name.to_owned(),
+            availability: 1.0 - s.blast_radius.failed_request_fraction,
+            worst_downtime_s: s.clients.values().map(|c| c.downtime_s).fold(0.0, f64::max),
+            recovered_after_s: i.impact_s.map(|_| i.time_to_recover_s),
+            impacted: s.blast_radius.clients.impacted.clone(),
+            clients: s.clients.len(),
+            peak_fraction: s.blast_radius.clients.peak_fraction,
+        }
+    }
+
+    fn recovered(&self) -> String {
+        match self.recovered_after_s {
+            None => "no impact".into(),
+            Some(None) => "not by the end".into(),
+            Some(Some(t)) => SimTime::from_secs_f64(t.round()).to_string(),
+        }
+    }
+
+    fn radius(&self) -> String {
+        let mut s = format!("{}/{}", self.impacted.len(), self.clients);
+        if !self.impacted.is_empty() {
+            let _ = write!(s, " ({})", self.impacted.join(", "));
+        }
+        s
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.3}%", x * 100.0)
+}
+
+fn downtime(s: f64) -> String {
+    SimTime::from_secs_f64(s.round()).to_string()
+}
+
+/// The what-ifs beside the baseline (the first outcome) as terminal text.
+pub fn what_ifs_text(outcomes: &[Outcome]) -> String {
+    let mut o = String::new();
+    let width = outcomes
+        .iter()
+        .map(|x| x.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(7, 48);
+    let _ = writeln!(
+        o,
+        "{:<width$}  {:>9}  {:>14}  {:>15}  clients impacted",
+        "what-if", "avail", "worst downtime", "recovered after"
+    );
+    for x in outcomes {
+        let _ = writeln!(
+            o,
+            "{:<width$}  {:>9}  {:>14}  {:>15}  {}",
+            clip(&x.name, width),
+            pct(x.availability),
+            downtime(x.worst_downtime_s),
+            x.recovered(),
+            x.radius()
+        );
+    }
+    o
+}
+
+/// Escapes a table cell for Markdown.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The replay of one scenario as a Markdown section: a title, `intro` (the file's opening
+/// comment), the command that produced it, the timeline and the what-ifs.
+pub fn markdown(
+    spec: &Spec,
+    command: &str,
+    intro: &str,
+    rows: &[TimelineRow],
+    outcomes: &[Outcome],
+) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "## {}\n", spec.name);
+    if !intro.is_empty() {
+        let _ = writeln!(o, "{}\n", intro.trim());
+    }
+    let _ = writeln!(
+        o,
+        "`{command}` (seed {}, {} simulated)\n",
+        spec.seed, spec.duration
+    );
+    if !spec.replay.published.is_empty() {
+        let clock = spec.replay.clock.as_ref();
+        let zone = clock.map(|c| c.zone.as_str()).unwrap_or_default();
+        let zone = if zone.is_empty() {
+            String::new()
+        } else {
+            format!(" ({zone})")
+        };
+        let _ = writeln!(
+            o,
+            "| event | published{zone} | simulated{zone} | difference | matched to |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---|");
+        for r in rows {
+            let published = r.published.as_ref().map_or("", |p| p.1.as_str());
+            let simulated = match &r.simulated {
+                Some((_, Some(t))) => when(clock, *t),
+                Some((_, None)) => "never".into(),
+                None => String::new(),
+            };
+            let matched = match (&r.published, &r.simulated) {
+                (Some(_), Some((l, _))) => l.as_str(),
+                _ => "",
+            };
+            let event = if r.published.is_some() {
+                cell(&r.event)
+            } else {
+                format!("*{}*", cell(&r.event))
+            };
+            let _ = writeln!(
+                o,
+                "| {event} | {published} | {simulated} | {} | {} |",
+                r.difference_s().map(signed).unwrap_or_default(),
+                cell(matched)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "\nRows in italics are moments of the run that no published event names.\n"
+        );
+    }
+    if !outcomes.is_empty() {
+        let _ = writeln!(
+            o,
+            "| what-if | overrides | availability | worst downtime | recovered after | clients impacted |"
+        );
+        let _ = writeln!(o, "|---|---|---:|---:|---:|---|");
+        for (k, x) in outcomes.iter().enumerate() {
+            let sets = if k == 0 {
+                String::new()
+            } else {
+                spec.replay.what_ifs[k - 1]
+                    .sets
+                    .iter()
+                    .map(|s| format!("`{}`", cell(s)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {sets} | {} | {} | {} | {} |",
+                cell(&x.name),
+                pct(x.availability),
+                downtime(x.worst_downtime_s),
+                x.recovered(),
+                cell(&x.radius())
+            );
+        }
+        let _ = writeln!(o);
+    }
+    o
+}
+
+/// The opening comment of a scenario file: its first paragraph of `#` lines, unwrapped.
+pub fn intro(text: &str) -> String {
+    let mut words: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            break;
+        };
+        let rest = rest.trim();
+        if rest.is_empty() {
+            if words.is_empty() {
+                continue;
+            }
+            break;
+        }
+        words.push(rest);
+    }
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_durations() {
+        assert_eq!(signed(-300.0), "-5m");
+        assert_eq!(signed(3720.0), "+1h2m");
+        assert_eq!(signed(0.2), "0s");
+    }
+
+    #[test]
+    fn intro_is_the_first_comment_paragraph() {
+        let t = "# a: the\n# story.\n#\n# more\n[scenario]\n";
+        assert_eq!(intro(t), "a: the story.");
+        assert_eq!(intro("[scenario]\n"), "");
+    }
+
+    #[test]
+    fn clock_formats_and_offsets() {
+        let c = Clock {
+            start: 23 * 3600 + 30 * 60,
+            zone: "PDT".into(),
+        };
+        assert_eq!(c.format(18.0 * 60.0), "23:48");
+        assert_eq!(c.format(3.0 * 3600.0), "02:30 +1d");
+        assert_eq!(
+            c.offset(Clock::parse_time("02:25").unwrap()).as_secs_f64(),
+            10500.0
+        );
+        assert_eq!(Clock::parse_time("24:00"), None);
+        assert_eq!(Clock::parse_time("9:30"), None);
+        assert_eq!(Clock::parse_time("09:30:15"), Some(34215));
+    }
+}
