@@ -91,6 +91,37 @@ impl RunResult {
         )
     }
 
+    /// For each group (in `groups` order), when its standby replicas were provisioned (in
+    /// time order): from the `provisioned` entries of the log.
+    pub fn provisioning(&self) -> Vec<Vec<u64>> {
+        let prefixes: Vec<String> = self.groups.iter().map(|g| format!("{}[", g.name)).collect();
+        let mut out = vec![Vec::new(); self.groups.len()];
+        for e in self.log.iter().filter(|e| e.kind == "provisioned") {
+            if let Some(g) = prefixes
+                .iter()
+                .position(|p| e.target.starts_with(p.as_str()))
+            {
+                out[g].push(e.time);
+            }
+        }
+        out
+    }
+
+    /// Worker-nanoseconds of capacity group `g` had in `[from, to)`: its workers times the
+    /// time each replica was provisioned (standby replicas count from their provisioning).
+    /// `provisioned` is [`RunResult::provisioning`]'s entry for the group.
+    pub fn capacity_ns(&self, g: usize, provisioned: &[u64], from: u64, to: u64) -> f64 {
+        let group = &self.groups[g];
+        let standby = self.spec.groups.get(g).map_or(0, |s| s.standby);
+        let span = to.saturating_sub(from) as f64;
+        let base = f64::from(group.replicas.saturating_sub(standby)) * span;
+        let later: f64 = provisioned
+            .iter()
+            .map(|&t| to.saturating_sub(t.max(from)) as f64)
+            .sum();
+        f64::from(group.workers) * (base + later)
+    }
+
     /// Number of metric buckets.
     pub fn buckets(&self) -> usize {
         self.spec.duration.0.div_ceil(self.bucket.0.max(1)).max(1) as usize

@@ -211,6 +211,9 @@ pub struct Node {
     checker: Option<Checker>,
     rr: u32,
     outstanding: Vec<u32>,
+    /// Load balancer: how many of its backends are registered with it (the provisioned ones;
+    /// a scale action registers the new replicas when they are provisioned).
+    registered: u32,
     /// Cache: time of the last right backend answer; None while cold (after a restart).
     cache_last_ok: Option<u64>,
     /// Resolver: per record, the cached answer and when it expires (an answer of 0 is a
@@ -327,6 +330,7 @@ impl OutageModel {
                     checker: None,
                     rr: info.replica,
                     outstanding: Vec::new(),
+                    registered: 0,
                     // Caches start warm: the run begins in steady state.
                     cache_last_ok: Some(0),
                     resolver_cache: Vec::new(),
@@ -364,6 +368,7 @@ impl OutageModel {
                         match kind {
                             KindSpec::LoadBalancer(lb) => {
                                 node.outstanding = vec![0; w.replicas(lb.backends) as usize];
+                                node.registered = w.provisioned(lb.backends);
                             }
                             KindSpec::Resolver(_) => {
                                 node.resolver_cache = vec![None; w.records.len()];
@@ -463,11 +468,27 @@ impl Model for OutageModel {
             ..
         }) = &w.spec.groups[node.group].kind
         {
-            // Users start spread over one think time.
+            // Each user starts in the middle of its thinking, as if it had been thinking and
+            // asking for a long time: its first request comes after the remaining part of a
+            // think time in steady state (the equilibrium residual). It is drawn by running
+            // the user's think times forward from a random phase 20 mean think times before
+            // zero; a uniform point within one drawn think time instead would front-load
+            // exponential thinkers (a quarter of them in the first eighth of a mean) and can
+            // start a retry storm by itself.
+            let span = 20 * p.think.mean_nanos().max(1.0) as u64;
             for _ in 0..p.users {
-                let d = draw(&p.think, cx.rng());
-                let start = below(cx.rng(), d.max(1));
-                send_self(cx, start, Timer::Think);
+                let first = draw(&p.think, cx.rng()).max(1);
+                let phase = below(cx.rng(), first);
+                let mut t = span.saturating_add(phase);
+                while t > 0 {
+                    let d = draw(&p.think, cx.rng()).max(1);
+                    if d >= t {
+                        t = d - t;
+                        break;
+                    }
+                    t -= d;
+                }
+                send_self(cx, t, Timer::Think);
             }
         }
         if let Some(ch) = &node.checker {
@@ -1383,7 +1404,8 @@ impl Node {
         }
         self.detach(w, cx, slot, gen_);
         let last = self.jobs.get_mut(slot, gen_).and_then(|j| j.last_backend);
-        let n = w.replicas(lb.backends);
+        // Standby replicas are not registered until a scale action provisions them.
+        let n = self.registered.clamp(1, w.replicas(lb.backends));
         let healthy = |node: &Node, i: u32| {
             node.checker
                 .as_ref()

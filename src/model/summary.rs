@@ -152,6 +152,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let mut impacted_clients = Vec::new();
     let mut impacted_components = Vec::new();
     let mut n_components = 0;
+    let provisioning = r.provisioning();
     for (g, group) in r.groups.iter().enumerate() {
         match &group.series {
             Series::Client(s) => {
@@ -195,7 +196,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                 if faulted || failing {
                     impacted_components.push(group.name.clone());
                 }
-                let capacity = group.workers as f64 * group.replicas as f64 * duration_s * 1e9;
+                let capacity = r.capacity_ns(g, &provisioning[g], 0, r.spec.duration.0);
                 components.insert(
                     group.name.clone(),
                     ComponentSummary {

@@ -4,8 +4,8 @@
 
 pub mod replay;
 
-use crate::model::RunResult;
 use crate::model::summary::Summary;
+use crate::model::{RunResult, Series};
 
 /// Column headers of `timeseries.csv` (one row per bucket and client group).
 pub const TIMESERIES_HEADER: &[&str] = &[
@@ -101,13 +101,23 @@ pub fn timeseries_csv(r: &RunResult) -> Vec<u8> {
 /// replicas; empty otherwise.
 pub fn components_csv(r: &RunResult) -> Vec<u8> {
     let mut rows = Vec::new();
-    let servers: Vec<_> = r.server_series().collect();
+    let servers: Vec<_> = r
+        .groups
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| match &g.series {
+            Series::Server(s) => Some((i, g, s.as_slice())),
+            Series::Client(_) => None,
+        })
+        .collect();
+    let provisioning = r.provisioning();
     for b in 0..r.buckets() {
         let bucket_s = r.bucket_width(b).as_secs_f64();
-        let bucket_ns = r.bucket_width(b).0 as f64;
-        for (g, s) in &servers {
+        let from = r.bucket.0.saturating_mul(b as u64);
+        let to = from + r.bucket_width(b).0;
+        for &(i, g, s) in &servers {
             let x = &s[b];
-            let capacity = g.workers as f64 * g.replicas as f64 * bucket_ns;
+            let capacity = r.capacity_ns(i, &provisioning[i], from, to);
             rows.push(vec![
                 bucket_start(r, b),
                 g.name.clone(),

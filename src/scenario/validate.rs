@@ -1119,6 +1119,17 @@ impl<'a> Check<'a> {
         let standby = match kind {
             // Reported as a field that does not apply.
             Kind::Client | Kind::Monitor => Some(0),
+            Kind::Network if c.standby.is_some_and(|s| s > 0) => {
+                self.push(
+                    Issue::new(
+                        join(base, "standby"),
+                        "network devices cannot be on standby",
+                    )
+                    .value(c.standby.unwrap_or(0).to_string())
+                    .hint("senders spread their flows over the group's devices when they send; give the group more replicas instead".to_owned()),
+                );
+                None
+            }
             _ => self.count(join(base, "standby"), c.standby, 0, 0, MAX_REPLICAS),
         };
         let total = match (replicas, standby) {

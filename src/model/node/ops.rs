@@ -132,14 +132,21 @@ fn action_hits(w: &World, a: usize, e: EntityId) -> bool {
             group: g, replicas, ..
         } => {
             let first_standby = w.provisioned(g);
-            info.group == g
+            (info.group == g
                 && info.replica >= first_standby
-                && info.replica < first_standby.saturating_add(replicas)
+                && info.replica < first_standby.saturating_add(replicas))
+                || balances(w, info.group, g)
         }
     }
 }
 
-/// The entities an action acts on, in id order.
+/// Whether group `lb` is a load balancer over group `g` (it registers `g`'s new replicas).
+fn balances(w: &World, lb: usize, g: usize) -> bool {
+    matches!(&w.spec.groups[lb].kind, KindSpec::LoadBalancer(l) if l.backends == g)
+}
+
+/// The entities an action acts on, in id order: for a scale action, the standby replicas it
+/// provisions and the load balancers that will register them.
 fn action_targets(w: &World, a: usize) -> impl Iterator<Item = EntityId> + '_ {
     (0..w.entities.len() as EntityId).filter(move |&e| action_hits(w, a, e))
 }
@@ -533,6 +540,20 @@ impl Node {
                 if !self.crashed {
                     self.log(w, now, "back", w.spec.actions[a].name.clone());
                 }
+            }
+            ActionKind::Scale {
+                group, replicas, ..
+            } if balances(w, self.group, group) => {
+                let total = w.replicas(group);
+                self.registered = w.provisioned(group).saturating_add(replicas).min(total);
+                let g = &w.spec.groups[group].name;
+                let detail = format!(
+                    "{}: {g}[{}..{}]",
+                    w.spec.actions[a].name,
+                    w.provisioned(group),
+                    self.registered
+                );
+                self.log(w, now, "registered", detail);
             }
             ActionKind::Scale { .. } => {
                 self.crash_step(w, cx, false);
