@@ -36,8 +36,8 @@ pub struct World {
     devices: Vec<Vec<Option<usize>>>,
     /// Every DNS record, globally numbered: (dns group, record index).
     pub records: Vec<(usize, usize)>,
-    /// DNS name -> global record number.
-    pub record_by_name: BTreeMap<String, u32>,
+    /// Per dns group: DNS name -> global record number.
+    pub record_by_name: BTreeMap<usize, BTreeMap<String, u32>>,
     /// Metric buckets: width and count.
     pub bucket: u64,
     pub nbuckets: usize,
@@ -188,6 +188,8 @@ impl World {
             if let KindSpec::Dns(d) = &group.kind {
                 for (i, rec) in d.records.iter().enumerate() {
                     record_by_name
+                        .entry(g)
+                        .or_insert_with(BTreeMap::new)
                         .entry(rec.name.clone())
                         .or_insert(records.len() as u32);
                     records.push((g, i));
@@ -412,7 +414,11 @@ impl World {
     pub fn record_of(&self, target: &Target) -> Option<u32> {
         match target {
             Target::Group(_) => None,
-            Target::Dns { name, .. } => self.record_by_name.get(name).copied(),
+            Target::Dns { name, resolver } => match &self.spec.groups[*resolver].kind {
+                // The record of the dns group this resolver asks.
+                KindSpec::Resolver(r) => self.record_by_name.get(&r.dns)?.get(name).copied(),
+                _ => None,
+            },
         }
     }
 

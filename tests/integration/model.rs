@@ -1266,3 +1266,39 @@ service_time = { dist = "exponential", mean = "1s" }
     let u = s.components["api"].mean_utilization;
     assert!((0.27..0.39).contains(&u), "{u}");
 }
+
+/// A resolver asks the dns group it names, even when another group serves the same name.
+#[test]
+fn a_resolver_asks_its_own_dns_group() {
+    let s = simulate(
+        r#"
+[scenario]
+name = "two-dns"
+duration = "5m"
+
+[components.users]
+kind = "client"
+rate = 10.0
+target = "a.example"
+resolver = "res"
+
+[components.res]
+kind = "resolver"
+dns = "dnsb"
+
+[components.dnsa]
+kind = "dns"
+records = [{ name = "a.example", targets = ["app"] }]
+
+[components.dnsb]
+kind = "dns"
+records = [{ name = "b.example", targets = ["app"] }, { name = "a.example", targets = ["app"] }]
+
+[components.app]
+kind = "service"
+"#,
+    );
+    assert_eq!(s.components["dnsa"].arrivals, 0);
+    assert!(s.components["dnsb"].arrivals > 0);
+    assert!(s.clients["users"].availability > 0.999);
+}
