@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values).
 
 mod run;
+mod sweep;
 
 use clap::{Args, Parser, Subcommand};
 use outagesim::bench::phold::{self, PholdParams, PholdResult};
@@ -24,6 +25,8 @@ enum Command {
     Validate(run::ScenarioArgs),
     /// Show the built topology as text, or Graphviz DOT with --dot.
     Describe(run::DescribeArgs),
+    /// Run seeded replications over a grid of parameter values: runs.csv and points.csv.
+    Sweep(sweep::SweepArgs),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -102,6 +105,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),
         Command::Describe(args) => run::describe(args),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Bench(BenchCommand::Phold(args)) => bench_phold(args),
     };
     match result {

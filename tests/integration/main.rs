@@ -9,4 +9,5 @@ mod operators;
 mod replay;
 mod run;
 mod scenarios;
+mod sweep;
 mod validation;

@@ -1,0 +1,258 @@
+//! `outagesim sweep`: byte-identical files for any thread count, a sweep file equal to the
+//! same sweep on the command line, `--resume` after an interruption, aggregates that match the
+//! runs, and bad grids refused before anything runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn outagesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_outagesim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the outagesim binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// M/M/c at 80% load (8 requests/s, 1 s work) for 20 minutes, workers 9, 10, 12, 5 runs each.
+fn sweep(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sweep",
+        "scenarios/mmc.toml",
+        "--param",
+        "components.api.workers=9,10,12",
+        "--replications",
+        "5",
+        "--seed",
+        "11",
+        "--set",
+        "scenario.duration=20m",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    outagesim(&args)
+}
+
+fn read(dir: &Path, f: &str) -> String {
+    std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"))
+}
+
+#[test]
+fn sweeps_are_the_same_bytes_on_any_thread_count_and_from_a_sweep_file() {
+    let dir = scratch("sweep-det");
+    let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
+    let o = sweep(&a, &["--threads", "1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // Not a terminal: one line per finished point on stderr.
+    let err = text(&o.stderr);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("point ")).count(),
+        3,
+        "{err}"
+    );
+    assert!(
+        err.contains("point 2/3 components.api.workers=10: 5 runs, availability"),
+        "{err}"
+    );
+    assert!(text(&o.stdout).contains("3 points x 5 replications = 15 runs"));
+    let o = sweep(&b, &["--threads", "2", "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(o.stderr.is_empty() && o.stdout.is_empty());
+    // The same sweep as a file (base relative to it).
+    let file = dir.join("mmc-sweep.toml");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mmc.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "base = {:?}\nreplications = 5\nseed = 11\nset = [\"scenario.duration=20m\"]\n\n[grid]\n\"components.api.workers\" = [9, 10, 12]\n",
+            base.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let o = outagesim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--threads",
+        "2",
+        "--out",
+        c.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for f in ["runs.csv", "points.csv"] {
+        assert_eq!(read(&a, f), read(&b, f), "{f}");
+        assert_eq!(read(&a, f), read(&c, f), "{f}");
+    }
+    let runs = read(&a, "runs.csv");
+    assert_eq!(runs.lines().count(), 16);
+    assert!(runs.starts_with("point,replication,seed,components.api.workers,availability,"));
+    assert!(!a.join("runs.csv.partial").exists());
+}
+
+#[test]
+fn resume_runs_only_what_is_missing_and_ends_with_the_same_files() {
+    let dir = scratch("sweep-resume");
+    let (full, cut) = (dir.join("full"), dir.join("cut"));
+    assert!(sweep(&full, &["--quiet"]).status.success());
+    let runs = read(&full, "runs.csv");
+    // An interrupted sweep: the header, 7 finished runs and a torn eighth line.
+    let lines: Vec<&str> = runs.lines().collect();
+    let mut partial = lines[..8].join("\n") + "\n";
+    partial.push_str(&lines[8][..lines[8].len() / 2]);
+    std::fs::create_dir_all(&cut).unwrap();
+    std::fs::write(cut.join("runs.csv.partial"), &partial).unwrap();
+    let o = sweep(&cut, &["--resume", "--threads", "2"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("(8 run now, 7 resumed)"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(read(&full, "runs.csv"), read(&cut, "runs.csv"));
+    assert_eq!(read(&full, "points.csv"), read(&cut, "points.csv"));
+    // A finished sweep has nothing to resume; a partial file of another sweep is refused.
+    let o = sweep(&cut, &["--resume"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("runs.csv.partial"), lines[..4].join("\n") + "\n").unwrap();
+    let o = outagesim(&[
+        "sweep",
+        "scenarios/mmc.toml",
+        "--param",
+        "components.api.workers=9,10,12",
+        "--replications",
+        "5",
+        "--seed",
+        "12",
+        "--set",
+        "scenario.duration=20m",
+        "--out",
+        other.to_str().unwrap(),
+        "--resume",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("does not belong to this sweep (row 1 is not run 0"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn points_aggregate_the_runs_with_student_t_intervals() {
+    let dir = scratch("sweep-agg");
+    assert!(sweep(&dir, &["--quiet", "--threads", "2"]).status.success());
+    let mut runs = csv::Reader::from_path(dir.join("runs.csv")).unwrap();
+    let h = runs.headers().unwrap().clone();
+    let col = h.iter().position(|c| c == "users.latency_mean_s").unwrap();
+    let mut by_point: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    for r in runs.records() {
+        let r = r.unwrap();
+        by_point[r[0].parse::<usize>().unwrap()].push(r[col].parse().unwrap());
+    }
+    let mut points = csv::Reader::from_path(dir.join("points.csv")).unwrap();
+    let h = points.headers().unwrap().clone();
+    let at = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let mut means = Vec::new();
+    for (p, r) in points.records().enumerate() {
+        let r = r.unwrap();
+        let xs = &by_point[p];
+        assert_eq!(xs.len(), 5);
+        let mean = xs.iter().sum::<f64>() / 5.0;
+        let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 4.0).sqrt();
+        let get = |c: &str| r[at(c)].parse::<f64>().unwrap();
+        assert!((get("users.latency_mean_s_mean") - mean).abs() < 1e-12);
+        assert!((get("users.latency_mean_s_sd") - sd).abs() < 1e-12);
+        // t(0.975, 4 degrees of freedom) = 2.776445.
+        let half = 2.776_445_105_2 * sd / 5f64.sqrt();
+        assert!((get("users.latency_mean_s_ci95_high") - (mean + half)).abs() < 1e-9);
+        assert!((get("users.latency_mean_s_ci95_low") - (mean - half)).abs() < 1e-9);
+        assert_eq!(&r[at("runs")], "5");
+        means.push(mean);
+    }
+    // More workers, shorter waits: Erlang C at 8 Erlangs gives a mean response of 1.653 s
+    // with 9 workers, 1.205 s with 10 and 1.035 s with 12. Five 20-minute runs at 89% load
+    // are noisy (waits are correlated over minutes), so only loose bounds: the validation
+    // tests check queueing theory closely.
+    assert!(means[0] > means[1] && means[1] > means[2], "{means:?}");
+    assert!(
+        (1.3..2.0).contains(&means[0]) && (0.98..1.1).contains(&means[2]),
+        "{means:?}"
+    );
+}
+
+#[test]
+fn bad_grids_are_refused_before_anything_runs() {
+    let dir = scratch("sweep-bad");
+    let out = dir.join("o");
+    let o = outagesim(&[
+        "sweep",
+        "scenarios/mmc.toml",
+        "--param",
+        "components.api.workers=4,0",
+        "--replications",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--set components.api.workers=0: components.api.workers: must be at least 1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(sweep point 1: components.api.workers=0)"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing is written");
+    let o = outagesim(&[
+        "sweep",
+        "scenarios/mmc.toml",
+        "--param",
+        "components.api.wrokers=4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("did you mean 'workers'"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = outagesim(&[
+        "sweep",
+        "scenarios/mmc.toml",
+        "--param",
+        "components.api.workers",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("expected PATH=V1,V2"),
+        "{}",
+        text(&o.stderr)
+    );
+    let bad = dir.join("bad-sweep.toml");
+    std::fs::write(&bad, "base = \"x.toml\"\nreplicatons = 3\n").unwrap();
+    let o = outagesim(&["sweep", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("replicatons"),
+        "{}",
+        text(&o.stderr)
+    );
+}
