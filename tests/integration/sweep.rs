@@ -256,3 +256,30 @@ fn bad_grids_are_refused_before_anything_runs() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn shipped_sweep_files_run() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps");
+    for f in std::fs::read_dir(dir).unwrap() {
+        let f = f.unwrap().path();
+        let out = scratch(&format!(
+            "sweep-shipped-{}",
+            f.file_stem().unwrap().to_str().unwrap()
+        ));
+        let o = outagesim(&[
+            "sweep",
+            f.to_str().unwrap(),
+            "--replications",
+            "2",
+            "--set",
+            "scenario.duration=3m",
+            "--quiet",
+            "--threads",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}: {}", f.display(), text(&o.stderr));
+        assert!(out.join("points.csv").is_file());
+    }
+}
