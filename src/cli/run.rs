@@ -108,29 +108,22 @@ pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
     if standby > 0 {
         extras.insert(0, format!("{standby} standby"));
     }
-    if !spec.failures.is_empty() {
-        extras.push(count(
-            spec.failures.len(),
-            "random failure",
-            "random failures",
-        ));
-    }
-    if !spec.alarms.is_empty() {
-        extras.push(count(spec.alarms.len(), "alarm", "alarms"));
-    }
-    if !spec.actions.is_empty() {
-        extras.push(count(spec.actions.len(), "action", "actions"));
-    }
-    let replay = &spec.replay;
-    if !replay.published.is_empty() {
-        extras.push(count(
-            replay.published.len(),
+    // Listed only when present.
+    let optional = [
+        (spec.failures.len(), "random failure", "random failures"),
+        (spec.alarms.len(), "alarm", "alarms"),
+        (spec.actions.len(), "action", "actions"),
+        (
+            spec.replay.published.len(),
             "published event",
             "published events",
-        ));
-    }
-    if !replay.what_ifs.is_empty() {
-        extras.push(count(replay.what_ifs.len(), "what-if", "what-ifs"));
+        ),
+        (spec.replay.what_ifs.len(), "what-if", "what-ifs"),
+    ];
+    for (n, one, many) in optional {
+        if n > 0 {
+            extras.push(count(n, one, many));
+        }
     }
     println!(
         "{}: ok — scenario '{}', {} component groups ({} replicas), {}, {} simulated",

@@ -23,6 +23,22 @@ pub struct TimelineRow {
 }
 
 impl TimelineRow {
+    /// The published time, the simulated time ("never" if not reached) and the matched
+    /// moment's label, as shown in reports.
+    fn shown(&self, clock: Option<&Clock>) -> (&str, String, &str) {
+        let published = self.published.as_ref().map_or("", |p| p.1.as_str());
+        let simulated = match &self.simulated {
+            Some((_, Some(t))) => when(clock, *t),
+            Some((_, None)) => "never".into(),
+            None => String::new(),
+        };
+        let matched = match (&self.published, &self.simulated) {
+            (Some(_), Some((l, _))) => l.as_str(),
+            _ => "",
+        };
+        (published, simulated, matched)
+    }
+
     /// Simulated minus published, in seconds, when both are known.
     pub fn difference_s(&self) -> Option<f64> {
         Some(self.simulated.as_ref()?.1? - self.published.as_ref()?.0)
@@ -179,17 +195,8 @@ pub fn timeline_text(spec: &Spec, rows: &[TimelineRow]) -> String {
         head, "published", "simulated", "diff"
     );
     for r in rows {
-        let published = r.published.as_ref().map_or("", |p| p.1.as_str());
-        let simulated = match &r.simulated {
-            Some((_, Some(t))) => when(clock, *t),
-            Some((_, None)) => "never".into(),
-            None => String::new(),
-        };
+        let (published, simulated, matched) = r.shown(clock);
         let diff = r.difference_s().map(signed).unwrap_or_default();
-        let matched = match (&r.published, &r.simulated) {
-            (Some(_), Some((l, _))) => l.as_str(),
-            _ => "",
-        };
         let line = format!(
             "{:<width$}  {:>10}  {:>10}  {:>8}  {matched}",
             clip(&r.event, width),
@@ -326,16 +333,7 @@ pub fn markdown(
         );
         let _ = writeln!(o, "|---|---:|---:|---:|---|");
         for r in rows {
-            let published = r.published.as_ref().map_or("", |p| p.1.as_str());
-            let simulated = match &r.simulated {
-                Some((_, Some(t))) => when(clock, *t),
-                Some((_, None)) => "never".into(),
-                None => String::new(),
-            };
-            let matched = match (&r.published, &r.simulated) {
-                (Some(_), Some((l, _))) => l.as_str(),
-                _ => "",
-            };
+            let (published, simulated, matched) = r.shown(clock);
             let event = if r.published.is_some() {
                 cell(&r.event)
             } else {

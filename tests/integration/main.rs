@@ -2,6 +2,7 @@
 //! refusals, and the command line as a user sees it.
 
 mod cli;
+mod common;
 mod engine;
 mod gossip;
 mod model;

@@ -1,27 +1,9 @@
 //! The replay report: `scenario.clock`, `[[published]]` and `[[what_ifs]]`, printed by `run`,
 //! run beside the baseline by `run --what-ifs`, and refused with located errors when wrong.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn outagesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_outagesim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the outagesim binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::common::{outagesim, scratch, text};
 
 /// Two replicas behind a load balancer with shallow checks; one hangs at 10m (so half the
 /// requests time out until an operator restarts it, 5m after the alarm).

@@ -2,26 +2,12 @@
 //! pinned headers, byte-identical outputs for any thread count, and located errors.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn outagesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_outagesim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the outagesim binary runs")
-}
+use crate::common::{outagesim, scratch};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh, empty directory under the target directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn run_to(dir: &Path, scenario: &str, extra: &[&str]) -> Output {

@@ -2,27 +2,10 @@
 //! same sweep on the command line, `--resume` after an interruption, aggregates that match the
 //! runs, and bad grids refused before anything runs.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn outagesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_outagesim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the outagesim binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::common::{outagesim, scratch, text};
 
 /// M/M/c at 80% load (8 requests/s, 1 s work) for 20 minutes, workers 9, 10, 12, 5 runs each.
 fn sweep(out: &Path, extra: &[&str]) -> Output {
