@@ -1,7 +1,7 @@
 //! `outagesim run`, `validate` and `describe`: load a scenario file (the only place that reads
 //! it), run it with a progress bar, and write the outputs atomically.
 
-use super::CliError;
+use super::{CliError, write_atomic};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outagesim::model::{self, RunOptions, spec::Spec, summary};
@@ -58,34 +58,49 @@ pub struct DescribeArgs {
     pub dot: bool,
 }
 
-/// Reads and validates a scenario file with its overrides.
-pub fn load(args: &ScenarioArgs, extra: &[String]) -> Result<Spec, CliError> {
+/// Reads a scenario file.
+fn read(args: &ScenarioArgs) -> Result<String, CliError> {
     let path = &args.scenario;
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    std::fs::read_to_string(path).map_err(|e| {
         CliError::BadInput(format!("cannot read scenario file {}: {e}", path.display()))
-    })?;
+    })
+}
+
+/// The command line's overrides followed by `extra`.
+fn overrides(args: &ScenarioArgs, extra: &[String]) -> Vec<String> {
     let mut sets = args.sets.clone();
     sets.extend_from_slice(extra);
-    scenario::load(&text, &path.display().to_string(), &sets)
-        .map_err(|e| CliError::BadInput(e.to_string()))
+    sets
+}
+
+/// Validates a scenario's `text` (read from `args.scenario`) with its overrides.
+fn load_text(args: &ScenarioArgs, text: &str, extra: &[String]) -> Result<Spec, CliError> {
+    scenario::load(
+        text,
+        &args.scenario.display().to_string(),
+        &overrides(args, extra),
+    )
+    .map_err(|e| CliError::BadInput(e.to_string()))
+}
+
+/// Reads and validates a scenario file with its overrides.
+pub fn load(args: &ScenarioArgs, extra: &[String]) -> Result<Spec, CliError> {
+    load_text(args, &read(args)?, extra)
 }
 
 /// Loads every what-if of `base` (all of them checked before anything runs).
 fn load_what_ifs(
     args: &ScenarioArgs,
+    text: &str,
     extra: &[String],
     base: &Spec,
 ) -> Result<Vec<Spec>, CliError> {
-    let path = &args.scenario;
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::BadInput(format!("cannot read scenario file {}: {e}", path.display()))
-    })?;
-    let mut sets = args.sets.clone();
-    sets.extend_from_slice(extra);
+    let file = args.scenario.display().to_string();
+    let sets = overrides(args, extra);
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     for i in 0..base.replay.what_ifs.len() {
-        match scenario::load_what_if(&text, &path.display().to_string(), &sets, base, i) {
+        match scenario::load_what_if(text, &file, &sets, base, i) {
             Ok(s) => specs.push(s),
             Err(e) => errors.push(e.to_string()),
         }
@@ -98,8 +113,9 @@ fn load_what_ifs(
 }
 
 pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
-    let spec = load(&args, &[])?;
-    load_what_ifs(&args, &[], &spec)?;
+    let text = read(&args)?;
+    let spec = load_text(&args, &text, &[])?;
+    load_what_ifs(&args, &text, &[], &spec)?;
     let replicas: u32 = spec.groups.iter().map(|g| g.replicas() - g.standby).sum();
     let standby: u32 = spec.groups.iter().map(|g| g.standby).sum();
     let count =
@@ -156,7 +172,8 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         .seed
         .map(|s| vec![format!("scenario.seed={s}")])
         .unwrap_or_default();
-    let spec = load(&args.scenario, &extra)?;
+    let text = read(&args.scenario)?;
+    let spec = load_text(&args.scenario, &text, &extra)?;
     let what_ifs = if args.what_ifs {
         if spec.replay.what_ifs.is_empty() {
             return Err(CliError::BadInput(format!(
@@ -164,7 +181,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
                 args.scenario.scenario.display()
             )));
         }
-        load_what_ifs(&args.scenario, &extra, &spec)?
+        load_what_ifs(&args.scenario, &text, &extra, &spec)?
     } else {
         Vec::new()
     };
@@ -238,7 +255,6 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     }
     let mut outcomes = vec![replay::Outcome::of("baseline", &summary)];
     outcomes.extend(run_what_ifs(&base, what_ifs, &out_dir, &args)?);
-    let text = std::fs::read_to_string(&args.scenario.scenario).unwrap_or_default();
     let mut command = format!(
         "outagesim run {} --what-ifs",
         args.scenario.scenario.display()
@@ -349,19 +365,6 @@ fn run_what_ifs(
         .zip(&names)
         .map(|(r, n)| r.map_err(|e| CliError::Failed(e.context(format!("what-if '{n}'")))))
         .collect()
-}
-
-/// Writes a file under a temporary name, then renames it into place.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!("{name}.partial"));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} into place", path.display()))
 }
 
 /// Writes every output file: each to a temporary name first, then renamed into place, and

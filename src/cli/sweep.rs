@@ -2,7 +2,7 @@
 //! before any run, runs the replications on a rayon pool in chunks, streams `runs.csv` in run
 //! order and writes `points.csv` at the end; `--resume` continues an interrupted sweep.
 
-use super::CliError;
+use super::{CliError, write_atomic};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outagesim::model::{self, RunOptions, summary};
@@ -320,10 +320,8 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         w.write_record(agg.point_row(&plan, p))
             .expect("writing to memory");
     }
-    let points = out.join("points.csv");
-    let tmp = out.join("points.csv.partial");
-    std::fs::write(&tmp, w.into_inner().expect("memory")).map_err(|e| fail(e, &tmp))?;
-    std::fs::rename(&tmp, &points).map_err(|e| fail(e, &points))?;
+    write_atomic(&out.join("points.csv"), &w.into_inner().expect("memory"))
+        .map_err(CliError::Failed)?;
     std::fs::rename(&partial, out.join("runs.csv")).map_err(|e| fail(e, &partial))?;
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
@@ -346,12 +344,6 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
 
 /// "point 2/6 components.api.replicas=2: 20 runs, availability 0.99812 (95% CI 0.99790..0.99834)".
 fn point_line(plan: &Plan, agg: &Aggregate, p: usize, metrics: &[String]) -> String {
-    let what: Vec<String> = plan
-        .params
-        .iter()
-        .zip(plan.values(p))
-        .map(|(param, v)| format!("{}={v}", param.path))
-        .collect();
     let m = &agg.points[p][0];
     let ci = m
         .ci95()
@@ -361,7 +353,7 @@ fn point_line(plan: &Plan, agg: &Aggregate, p: usize, metrics: &[String]) -> Str
         "point {}/{} {}: {} runs, {} {:.6}{ci}",
         p + 1,
         plan.points(),
-        what.join(", "),
+        plan.label(p),
         agg.runs[p],
         metrics[0],
         m.mean().unwrap_or(f64::NAN)

@@ -107,10 +107,8 @@ impl Clock {
 /// `[[published]]`: `at = "10:32"` (wall clock), `event`, optional `match`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Published {
-    /// Simulated time of the published moment.
+    /// Simulated time of the published moment (on `scenario.clock`, which it requires).
     pub at: SimTime,
-    /// As written.
-    pub clock: String,
     pub event: String,
     /// `match`: the simulated moment it corresponds to.
     pub milestone: Option<Milestone>,

@@ -183,13 +183,13 @@ impl World {
             }
         }
         let mut records = Vec::new();
-        let mut record_by_name = BTreeMap::new();
+        let mut record_by_name: BTreeMap<usize, BTreeMap<String, u32>> = BTreeMap::new();
         for (g, group) in spec.groups.iter().enumerate() {
             if let KindSpec::Dns(d) = &group.kind {
                 for (i, rec) in d.records.iter().enumerate() {
                     record_by_name
                         .entry(g)
-                        .or_insert_with(BTreeMap::new)
+                        .or_default()
                         .entry(rec.name.clone())
                         .or_insert(records.len() as u32);
                     records.push((g, i));

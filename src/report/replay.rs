@@ -120,11 +120,7 @@ pub fn timeline(spec: &Spec, r: &RunResult, s: &Summary) -> Vec<TimelineRow> {
             .as_ref()
             .map(|m| (label(spec, m), milestone_time(spec, r, s, m)));
         let at = p.at.as_secs_f64();
-        let shown = spec
-            .replay
-            .clock
-            .as_ref()
-            .map_or_else(|| p.clock.clone(), |c| c.format(at));
+        let shown = when(spec.replay.clock.as_ref(), at);
         rows.push((
             at,
             TimelineRow {

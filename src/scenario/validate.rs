@@ -3547,7 +3547,7 @@ impl<'a> Check<'a> {
                     );
                         None
                     }
-                    (Some(t), Some(c)) => Some((c.offset(t), text.to_owned())),
+                    (Some(t), Some(c)) => Some(c.offset(t)),
                 }
             }
         };
@@ -3555,10 +3555,9 @@ impl<'a> Check<'a> {
             None => Some(None),
             Some(m) => self.milestone(join(&base, "match"), m).map(Some),
         };
-        let ((at, clock), event, milestone) = (at?, event?, milestone?);
+        let (at, event, milestone) = (at?, event?, milestone?);
         Some(Published {
             at,
-            clock,
             event,
             milestone,
         })

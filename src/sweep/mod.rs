@@ -61,12 +61,24 @@ impl Plan {
         out
     }
 
+    /// The parameters' overrides of point `p`, `path=value`, one per parameter.
+    fn assignments(&self, p: usize) -> Vec<String> {
+        self.params
+            .iter()
+            .zip(self.values(p))
+            .map(|(param, v)| format!("{}={v}", param.path))
+            .collect()
+    }
+
+    /// Point `p` for messages: "a=1, b=x".
+    pub fn label(&self, p: usize) -> String {
+        self.assignments(p).join(", ")
+    }
+
     /// The overrides of point `p`: the fixed ones, then one per parameter.
     pub fn point_sets(&self, p: usize) -> Vec<String> {
         let mut sets = self.sets.clone();
-        for (param, v) in self.params.iter().zip(self.values(p)) {
-            sets.push(format!("{}={v}", param.path));
-        }
+        sets.extend(self.assignments(p));
         sets
     }
 
@@ -99,19 +111,13 @@ impl Plan {
         }
         let mut msg = String::new();
         for (p, text) in errors {
-            let what: Vec<String> = self
-                .params
-                .iter()
-                .zip(self.values(p))
-                .map(|(param, v)| format!("{}={v}", param.path))
-                .collect();
             if !msg.is_empty() {
                 msg.push('\n');
             }
-            if what.is_empty() {
+            if self.params.is_empty() {
                 let _ = write!(msg, "{text}");
             } else {
-                let _ = write!(msg, "{text}\n  (sweep point {p}: {})", what.join(", "));
+                let _ = write!(msg, "{text}\n  (sweep point {p}: {})", self.label(p));
             }
         }
         Err(msg)
