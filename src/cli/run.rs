@@ -373,9 +373,10 @@ fn write_outputs(dir: &Path, r: &model::RunResult, s: &summary::Summary) -> anyh
     use anyhow::Context as _;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let _ = std::fs::remove_file(dir.join("summary.json"));
-    let files: [(&str, Vec<u8>); 4] = [
+    let files: [(&str, Vec<u8>); 5] = [
         ("timeseries.csv", report::timeseries_csv(r)),
         ("components.csv", report::components_csv(r)),
+        ("blast_radius.csv", report::blast_radius_csv(r)),
         ("events.csv", report::events_csv(r)),
         ("summary.json", report::summary_json(s)),
     ];

@@ -162,6 +162,9 @@ pub struct ServerBucket {
     pub wait_ns: f64,
     /// Worker-nanoseconds busy.
     pub busy_ns: f64,
+    /// Nanoseconds the replica was up (provisioned and not crashed); summed over a group, the
+    /// replica-nanoseconds up.
+    pub up_ns: f64,
     /// Longest queue seen.
     pub max_queue: u64,
     /// For health checkers: fewest targets seen healthy during the bucket.
@@ -182,6 +185,7 @@ impl ServerBucket {
         self.started += o.started;
         self.wait_ns += o.wait_ns;
         self.busy_ns += o.busy_ns;
+        self.up_ns += o.up_ns;
         self.max_queue = self.max_queue.max(o.max_queue);
         self.min_healthy = match (self.min_healthy, o.min_healthy) {
             (Some(a), Some(b)) => Some(a + b),

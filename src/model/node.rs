@@ -870,7 +870,8 @@ impl Node {
         self.account(w, end);
     }
 
-    /// Adds busy worker time up to `now`, split at bucket boundaries.
+    /// Adds busy worker time (and, while up, up time) up to `now`, split at bucket boundaries.
+    /// Called before anything that changes `busy` or `crashed`.
     fn account(&mut self, w: &World, now: u64) {
         if self.server_series.is_empty() {
             return;
@@ -882,7 +883,11 @@ impl Node {
             } else {
                 now.min((b as u64 + 1) * w.bucket)
             };
-            self.server_series[b].busy_ns += self.busy as f64 * (end - self.last_account) as f64;
+            let sb = &mut self.server_series[b];
+            sb.busy_ns += self.busy as f64 * (end - self.last_account) as f64;
+            if !self.crashed {
+                sb.up_ns += (end - self.last_account) as f64;
+            }
             self.last_account = end;
         }
     }

@@ -1,7 +1,9 @@
 //! Run summaries: what users saw per client group, how each component group fared, and how far
 //! the impact reached (blast radius). Plain data with serde derives; the report layer writes it.
 
-use super::metrics::{Histogram, outage_time, total_client, total_server};
+use super::metrics::{
+    ClientBucket, Histogram, ServerBucket, outage_time, total_client, total_server,
+};
 use super::spec::{FailureUnit, FaultTarget, KindSpec, Level, Target};
 use super::{RunResult, Series};
 use indexmap::IndexMap;
@@ -141,6 +143,37 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+/// Whether a client group's bucket is below the SLO.
+fn client_below_slo(x: &ClientBucket, slo: f64) -> bool {
+    x.availability().is_some_and(|a| a < slo)
+}
+
+/// Whether a component group's bucket is failing: more of its arrivals rejected, dropped or
+/// answered with errors than the SLO allows.
+fn component_failing(x: &ServerBucket, slo: f64) -> bool {
+    let bad = x.rejected + x.dropped + x.errors;
+    bad > 0 && ratio(bad, x.arrivals) > 1.0 - slo
+}
+
+/// Per bucket: how many client groups were below the SLO, and how many component groups were
+/// failing.
+pub fn impacted_per_bucket(r: &RunResult) -> (Vec<u64>, Vec<u64>) {
+    let slo = r.spec.slo;
+    let nb = r.buckets();
+    let (mut clients, mut components) = (vec![0u64; nb], vec![0u64; nb]);
+    for (_, s) in r.client_series() {
+        for (b, x) in s.iter().enumerate() {
+            clients[b] += u64::from(client_below_slo(x, slo));
+        }
+    }
+    for (_, s) in r.server_series() {
+        for (b, x) in s.iter().enumerate() {
+            components[b] += u64::from(component_failing(x, slo));
+        }
+    }
+    (clients, components)
+}
+
 /// Summarises a run.
 pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let slo = r.spec.slo;
@@ -189,10 +222,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                     f.at < r.spec.duration
                         && (0..group.replicas).any(|k| f.hits(&r.spec.groups, g, k))
                 });
-                let failing = s.iter().any(|b| {
-                    let bad = b.rejected + b.dropped + b.errors;
-                    bad > 0 && ratio(bad, b.arrivals) > 1.0 - slo
-                });
+                let failing = s.iter().any(|b| component_failing(b, slo));
                 if faulted || failing {
                     impacted_components.push(group.name.clone());
                 }
@@ -245,14 +275,12 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let from_bucket = (from / r.bucket.0.max(1)) as usize;
     // Per bucket: client groups below the SLO, component groups failing.
     let nb = r.buckets();
-    let mut bad_clients = vec![0u64; nb];
-    let mut bad_components = vec![0u64; nb];
+    let (bad_clients, bad_components) = impacted_per_bucket(r);
     let mut impact: IndexMap<String, (usize, usize)> = IndexMap::new();
     for (g, s) in r.client_series() {
         let mut first_last = None;
         for (b, x) in s.iter().enumerate() {
-            if x.availability().is_some_and(|a| a < slo) {
-                bad_clients[b] += 1;
+            if client_below_slo(x, slo) {
                 first_last = Some(first_last.map_or((b, b), |(f, _)| (f, b)));
             }
         }
@@ -260,14 +288,6 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
         // denies by design) is chronically down, not part of the incident.
         if let Some(fl) = first_last.filter(|&(f, _)| f >= from_bucket) {
             impact.insert(g.name.clone(), fl);
-        }
-    }
-    for (_, s) in r.server_series() {
-        for (b, x) in s.iter().enumerate() {
-            let bad = x.rejected + x.dropped + x.errors;
-            if bad > 0 && ratio(bad, x.arrivals) > 1.0 - slo {
-                bad_components[b] += 1;
-            }
         }
     }
     let peak = |v: &[u64], n: usize| -> (f64, Option<f64>) {

@@ -31,6 +31,7 @@ pub const COMPONENTS_HEADER: &[&str] = &[
     "component",
     "kind",
     "replicas",
+    "up_replicas",
     "arrivals",
     "offered_per_s",
     "rejected",
@@ -43,6 +44,15 @@ pub const COMPONENTS_HEADER: &[&str] = &[
     "max_queue",
     "healthy_seen",
     "gossip",
+];
+
+/// Column headers of `blast_radius.csv` (one row per bucket).
+pub const BLAST_RADIUS_HEADER: &[&str] = &[
+    "time_s",
+    "clients_impacted",
+    "clients_total",
+    "components_impacted",
+    "components_total",
 ];
 
 /// Column headers of `events.csv`.
@@ -123,6 +133,7 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
                 g.name.clone(),
                 g.kind.to_string(),
                 g.replicas.to_string(),
+                f6(x.up_ns / (to - from) as f64),
                 x.arrivals.to_string(),
                 f6(x.arrivals as f64 / bucket_s),
                 x.rejected.to_string(),
@@ -147,6 +158,23 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
         }
     }
     csv_bytes(COMPONENTS_HEADER, rows.into_iter())
+}
+
+/// `blast_radius.csv`: per bucket, the client groups below the SLO and the component groups
+/// failing (the counts whose peak share is the summary's `peak_fraction`).
+pub fn blast_radius_csv(r: &RunResult) -> Vec<u8> {
+    let (clients, components) = crate::model::summary::impacted_per_bucket(r);
+    let (nc, ns) = (r.client_series().count(), r.server_series().count());
+    let rows = (0..r.buckets()).map(|b| {
+        vec![
+            bucket_start(r, b),
+            clients[b].to_string(),
+            nc.to_string(),
+            components[b].to_string(),
+            ns.to_string(),
+        ]
+    });
+    csv_bytes(BLAST_RADIUS_HEADER, rows)
 }
 
 /// `events.csv`: faults, health changes, breaker trips, in time order.

@@ -57,8 +57,12 @@ fn run_writes_every_output_with_pinned_headers() {
     );
     assert_eq!(
         first_line("components.csv"),
-        "time_s,component,kind,replicas,arrivals,offered_per_s,rejected,dropped,denied,served,\
-         errors,utilization,mean_wait_s,max_queue,healthy_seen,gossip"
+        "time_s,component,kind,replicas,up_replicas,arrivals,offered_per_s,rejected,dropped,\
+         denied,served,errors,utilization,mean_wait_s,max_queue,healthy_seen,gossip"
+    );
+    assert_eq!(
+        first_line("blast_radius.csv"),
+        "time_s,clients_impacted,clients_total,components_impacted,components_total"
     );
     assert_eq!(first_line("events.csv"), "time_s,kind,target,detail");
     // 10 one-minute buckets, one client: 10 rows after the header.
@@ -122,6 +126,61 @@ fn run_writes_every_output_with_pinned_headers() {
     assert!(!dir.join("summary.json.partial").exists());
 }
 
+/// The rows of a CSV file as maps from column to cell.
+fn csv_rows(dir: &Path, name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(dir.join(name)).unwrap();
+    let header = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, c)| (h.to_owned(), c.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn up_replicas_and_blast_radius_follow_a_zone_outage() {
+    // multi-az-failover: a zone holding 2 of the 6 app replicas fails from 15m to 35m.
+    let dir = scratch("up-replicas");
+    run_to(&dir, "scenarios/multi-az-failover.toml", &[]);
+    let up = |t: &str| -> f64 {
+        let rows = csv_rows(&dir, "components.csv");
+        let row = rows
+            .iter()
+            .find(|r| r["component"] == "app" && r["time_s"] == t)
+            .unwrap();
+        row["up_replicas"].parse().unwrap()
+    };
+    assert_eq!(up("0"), 6.0);
+    assert_eq!(up("900"), 4.0);
+    assert_eq!(up("2090"), 4.0);
+    assert_eq!(up("2100"), 6.0);
+    // The blast radius series peaks at the summary's peak share, when the summary says.
+    let s: serde_json::Value = serde_json::from_slice(&read(&dir, "summary.json")).unwrap();
+    let blast = csv_rows(&dir, "blast_radius.csv");
+    let share = |r: &std::collections::HashMap<String, String>, k: &str| {
+        r[&format!("{k}_impacted")].parse::<f64>().unwrap()
+            / r[&format!("{k}_total")].parse::<f64>().unwrap()
+    };
+    for k in ["clients", "components"] {
+        let peak = blast.iter().map(|r| share(r, k)).fold(0.0, f64::max);
+        assert_eq!(
+            peak,
+            s["blast_radius"][k]["peak_fraction"].as_f64().unwrap()
+        );
+        let at = blast.iter().find(|r| share(r, k) == peak).unwrap();
+        assert_eq!(
+            at["time_s"].parse::<f64>().unwrap(),
+            s["blast_radius"][k]["peak_at_s"].as_f64().unwrap()
+        );
+    }
+    assert_eq!(share(&blast[0], "clients"), 0.0);
+}
+
 #[test]
 fn same_seed_gives_the_same_bytes_on_any_thread_count() {
     // Two regions, a crash and health-check failover inside the shortened run.
@@ -136,7 +195,12 @@ fn same_seed_gives_the_same_bytes_on_any_thread_count() {
         dirs.push(dir);
     }
     for d in &dirs[1..] {
-        for f in ["timeseries.csv", "components.csv", "events.csv"] {
+        for f in [
+            "timeseries.csv",
+            "components.csv",
+            "blast_radius.csv",
+            "events.csv",
+        ] {
             assert!(
                 read(&dirs[0], f) == read(d, f),
                 "{f} differs in {}",
