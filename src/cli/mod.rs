@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values).
 
+mod merge;
 mod run;
 mod sweep;
 
@@ -27,6 +28,8 @@ enum Command {
     Describe(run::DescribeArgs),
     /// Run seeded replications over a grid of parameter values: runs.csv and points.csv.
     Sweep(sweep::SweepArgs),
+    /// Join the shards of a sweep (sweep --shard I/N) into the files one unsharded run writes.
+    Merge(merge::MergeArgs),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -106,6 +109,7 @@ pub fn main() -> i32 {
         Command::Validate(args) => run::validate(args),
         Command::Describe(args) => run::describe(args),
         Command::Sweep(args) => sweep::sweep(args),
+        Command::Merge(args) => merge::merge(args),
         Command::Bench(BenchCommand::Phold(args)) => bench_phold(args),
     };
     match result {

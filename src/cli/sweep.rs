@@ -6,9 +6,8 @@ use super::{CliError, write_atomic};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outagesim::model::{self, RunOptions, summary};
-use outagesim::sweep::{self, Aggregate, Param, Plan};
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use outagesim::sweep::file::Located;
+use outagesim::sweep::{self, Aggregate, Manifest, Param, Plan, Shard, ShardInfo};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -16,8 +15,8 @@ use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// A sweep file (TOML with `base`, `replications`, `seed`, `[grid]`), or a scenario file
-    /// swept with --param.
+    /// A sweep file (TOML with `base`, `replications`, `seed`, `[grid]`, `[sample]`), or a
+    /// scenario file swept with --param.
     pub file: PathBuf,
     /// A swept parameter: a dotted path and its values, e.g. components.api.replicas=1,2,3;
     /// repeatable (the points are the cross product).
@@ -36,7 +35,16 @@ pub struct SweepArgs {
     /// Runs at once (each run on one thread). The files are the same for any value.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// Continue an interrupted sweep in --out: run only what is missing.
+    /// Run only shard I of N (run i belongs to shard i mod N, counted from 1) into
+    /// OUT/shard-I-of-N; `auto` takes it from a Slurm array task or a Kubernetes Indexed Job.
+    /// Join the shards with `outagesim merge OUT`.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
+    /// With --shard auto: the number of shards (else the Slurm array's size; required for
+    /// Kubernetes unless OUTAGESIM_SHARDS is set). Task IDs then count shards from 0.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Continue an interrupted sweep (or shard) in --out: run only what is missing.
     #[arg(long)]
     pub resume: bool,
     /// Output directory [default: output/<scenario name>-sweep].
@@ -47,35 +55,12 @@ pub struct SweepArgs {
     pub quiet: bool,
 }
 
-/// A sweep file as written.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct SweepFile {
-    /// The base scenario, relative to the sweep file.
-    base: String,
-    replications: Option<u32>,
-    seed: Option<u64>,
-    #[serde(default)]
-    set: Vec<String>,
-    /// Dotted path -> values.
-    #[serde(default)]
-    grid: BTreeMap<String, Vec<toml::Value>>,
-}
-
 fn bad(msg: impl Into<String>) -> CliError {
     CliError::BadInput(msg.into())
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))
-}
-
-/// A TOML value as a `--set` value: strings bare, everything else as TOML.
-fn set_value(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// `PATH=V1,V2,...` (values split at commas outside brackets, braces and quotes).
@@ -112,63 +97,53 @@ fn parse_param(arg: &str) -> Result<Param, CliError> {
     })
 }
 
+/// What the sweep file adds to the plan: the metrics to keep and the plot settings.
+#[derive(Default)]
+struct Extras {
+    metrics: Option<(String, Vec<Located<String>>)>,
+    plot: Option<serde_json::Value>,
+}
+
 /// The plan from the file and flags.
-fn plan(args: &SweepArgs) -> Result<Plan, CliError> {
+fn plan(args: &SweepArgs) -> Result<(Plan, Extras), CliError> {
     let text = read(&args.file)?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        bad(format!(
-            "error: {}: {}",
-            args.file.display(),
-            e.to_string().trim()
-        ))
-    })?;
-    let (file, base_text, mut params, mut sets, reps, seed) = if table.contains_key("base") {
-        let sf: SweepFile = toml::from_str(&text).map_err(|e| {
-            bad(format!(
-                "error: {}: {}\n  hint: a sweep file has base, replications, seed, set and a [grid] of \"dotted.path\" = [values]",
-                args.file.display(),
-                e.to_string().trim()
-            ))
-        })?;
-        let base = args.file.parent().unwrap_or(Path::new(".")).join(&sf.base);
-        let params = sf
-            .grid
-            .iter()
-            .map(|(path, values)| {
-                if values.is_empty() {
-                    Err(bad(format!(
-                        "error: {}: grid.\"{path}\": give at least one value",
-                        args.file.display()
-                    )))
-                } else {
-                    Ok(Param {
-                        path: path.clone(),
-                        values: values.iter().map(set_value).collect(),
-                    })
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let base_text = read(&base)?;
-        (
-            base.display().to_string(),
-            base_text,
-            params,
-            sf.set,
-            sf.replications,
-            sf.seed,
-        )
-    } else {
-        (
-            args.file.display().to_string(),
-            text,
-            Vec::new(),
-            Vec::new(),
-            None,
-            None,
-        )
-    };
+    let shown = args.file.display().to_string();
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| bad(format!("error: {shown}: {}", e.to_string().trim())))?;
+    let mut extras = Extras::default();
+    let (file, base_text, mut params, mut sets, reps, seed, sample) =
+        if sweep::file::is_sweep_file(&table) {
+            let sf = sweep::file::parse(&text, &shown).map_err(|e| bad(e.to_string()))?;
+            let base = args.file.parent().unwrap_or(Path::new(".")).join(&sf.base);
+            let base_text = read(&base)?;
+            extras.metrics = sf.metrics.map(|m| (shown.clone(), m));
+            extras.plot = sf.plot;
+            (
+                base.display().to_string(),
+                base_text,
+                sf.grid,
+                sf.set,
+                sf.replications,
+                sf.seed,
+                sf.sample,
+            )
+        } else {
+            (shown, text, Vec::new(), Vec::new(), None, None, None)
+        };
     for p in &args.params {
-        params.push(parse_param(p)?);
+        let p = parse_param(p)?;
+        if params.iter().any(|q| q.path == p.path)
+            || sample
+                .as_ref()
+                .is_some_and(|s| s.ranges.iter().any(|r| r.path.value == p.path))
+        {
+            return Err(bad(format!(
+                "--param {}: the sweep file already varies {}",
+                p.path, p.path
+            )));
+        }
+        params.push(p);
     }
     sets.extend(args.sets.iter().cloned());
     let replications = args.replications.or(reps).unwrap_or(10);
@@ -180,6 +155,7 @@ fn plan(args: &SweepArgs) -> Result<Plan, CliError> {
         text: base_text,
         sets,
         params,
+        sample: Vec::new(),
         replications,
         seed: 0,
     };
@@ -191,14 +167,25 @@ fn plan(args: &SweepArgs) -> Result<Plan, CliError> {
                 .seed
         }
     };
-    Ok(plan)
+    if let Some(s) = sample {
+        plan.sample = s.draw(plan.seed);
+    }
+    Ok((plan, extras))
 }
 
-pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
-    if args.threads == 0 {
-        return Err(bad("--threads must be at least 1"));
-    }
-    let plan = plan(&args)?;
+/// A sweep ready to run: the plan, every point's scenario, the metric columns kept.
+pub(super) struct Prepared {
+    pub plan: Plan,
+    specs: Vec<model::spec::Spec>,
+    clients: Vec<String>,
+    /// Names of the metric columns kept, and their places among all metrics.
+    pub metrics: Vec<String>,
+    keep: Vec<usize>,
+    pub manifest: Manifest,
+}
+
+fn prepare(args: &SweepArgs) -> Result<Prepared, CliError> {
+    let (plan, extras) = plan(args)?;
     // Every point is loaded (and refused, with exit 2) before anything runs.
     let specs = plan.load_points().map_err(bad)?;
     let clients: Vec<String> = specs[0]
@@ -207,36 +194,297 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         .filter(|g| matches!(g.kind, model::spec::KindSpec::Client(_)))
         .map(|g| g.name.clone())
         .collect();
-    let metrics = sweep::metric_names(&clients);
+    let all = sweep::metric_names(&clients);
+    let keep: Vec<usize> = match &extras.metrics {
+        None => (0..all.len()).collect(),
+        Some((file, wanted)) => {
+            let names: Vec<&str> = all.iter().map(String::as_str).collect();
+            let mut keep = Vec::new();
+            for w in wanted {
+                match all.iter().position(|m| *m == w.value) {
+                    Some(i) if !keep.contains(&i) => keep.push(i),
+                    Some(_) => {
+                        return Err(bad(format!(
+                            "error: {file}:{}:{}: metrics: '{}' is listed twice",
+                            w.line, w.column, w.value
+                        )));
+                    }
+                    None => {
+                        return Err(bad(format!(
+                            "error: {file}:{}:{}: metrics: unknown metric '{}'\n  hint: {}",
+                            w.line,
+                            w.column,
+                            w.value,
+                            did_you_mean(&w.value, &names)
+                        )));
+                    }
+                }
+            }
+            keep
+        }
+    };
+    let metrics: Vec<String> = keep.iter().map(|&i| all[i].clone()).collect();
+    let mut manifest = Manifest::new(&plan, &specs[0].name, &metrics);
+    manifest.plot = extras.plot;
+    Ok(Prepared {
+        plan,
+        specs,
+        clients,
+        metrics,
+        keep,
+        manifest,
+    })
+}
+
+/// "did you mean 'x'? (metrics: a, b, ...)".
+fn did_you_mean(word: &str, names: &[&str]) -> String {
+    let best = names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(word, n), *n))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, n)) => format!("did you mean '{n}'? (metrics: {})", names.join(", ")),
+        None => format!("metrics: {}", names.join(", ")),
+    }
+}
+
+/// Which shard this invocation runs, if any.
+fn shard(args: &SweepArgs) -> Result<Option<Shard>, CliError> {
+    match args.shard.as_deref() {
+        None => {
+            if args.shards.is_some() {
+                return Err(bad("--shards goes with --shard auto"));
+            }
+            Ok(None)
+        }
+        Some("auto") => sweep::shard_from_env(args.shards, |k| std::env::var(k).ok())
+            .map(Some)
+            .map_err(bad),
+        Some(s) => {
+            if args.shards.is_some() {
+                return Err(bad(
+                    "--shards goes with --shard auto (--shard I/N names the count)",
+                ));
+            }
+            Shard::parse(s).map(Some).map_err(bad)
+        }
+    }
+}
+
+/// The command line of a shard, for rerunning it: this invocation's arguments with the
+/// shard (and --resume, which a rerun adds itself) taken out.
+fn shard_command() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--shard" | "--shards" => {
+                args.next();
+            }
+            "--resume" => {}
+            _ if a.starts_with("--shard=") || a.starts_with("--shards=") => {}
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+fn fail(e: impl std::fmt::Display, what: &Path) -> CliError {
+    CliError::Failed(anyhow::anyhow!("{}: {e}", what.display()))
+}
+
+pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
+    if args.threads == 0 {
+        return Err(bad("--threads must be at least 1"));
+    }
+    let shard = shard(&args)?;
+    let prep = prepare(&args)?;
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", specs[0].name)));
-    std::fs::create_dir_all(&out)
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot create {}: {e}", out.display())))?;
-    let fail = |e: std::io::Error, what: &Path| {
-        CliError::Failed(anyhow::anyhow!("{}: {e}", what.display()))
+        .unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", prep.manifest.scenario)));
+    std::fs::create_dir_all(&out).map_err(|e| fail(format!("cannot create it: {e}"), &out))?;
+    let started = Instant::now();
+    let Some(shard) = shard else {
+        // The whole sweep, into OUT.
+        let done = run_job(&args, &prep, Shard::ALL, &out)?;
+        let partial = out.join("runs.csv.partial");
+        let agg = aggregate(&partial, &prep.plan, prep.metrics.len())?;
+        finish(&out, &prep.plan, &prep.metrics, &agg, &prep.manifest)?;
+        report(&args, &prep, Shard::ALL, done, started, &out);
+        return Ok(());
     };
-    let partial = out.join("runs.csv.partial");
-    let header = sweep::runs_header(&plan, &metrics);
-    let mut agg = Aggregate::new(plan.points(), metrics.len());
-    let total = plan.runs();
+    // One shard, into OUT/.shard-I-of-N.partial, moved to OUT/shard-I-of-N when complete.
+    let mut manifest = prep.manifest.clone();
+    manifest.shard = Some(ShardInfo {
+        index: shard.index + 1,
+        count: shard.count,
+        command: shard_command(),
+    });
+    let final_dir = out.join(shard.dir_name());
+    if final_dir.join("sweep.json").is_file() {
+        let theirs = read_manifest(&final_dir)?;
+        if theirs.whole() == manifest.whole() {
+            if !args.quiet {
+                println!(
+                    "shard {shard} is already complete in {}; nothing to run",
+                    final_dir.display()
+                );
+            }
+            return Ok(());
+        }
+        return Err(bad(format!(
+            "{} holds shard {shard} of another sweep ({}); remove it or use another --out",
+            final_dir.display(),
+            manifest_difference(&theirs, &manifest)
+        )));
+    }
+    let work = out.join(format!(".{}.partial", shard.dir_name()));
+    if !args.resume {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    std::fs::create_dir_all(&work).map_err(|e| fail(format!("cannot create it: {e}"), &work))?;
+    let done = run_job(&args, &prep, shard, &work)?;
+    write_atomic(&work.join("sweep.json"), &manifest.to_json()).map_err(CliError::Failed)?;
+    let partial = work.join("runs.csv.partial");
+    std::fs::rename(&partial, work.join("runs.csv")).map_err(|e| fail(e, &partial))?;
+    sync_dir(&work);
+    if final_dir.exists() {
+        // A folder without a manifest: the leftovers of something else.
+        std::fs::remove_dir_all(&final_dir).map_err(|e| fail(e, &final_dir))?;
+    }
+    std::fs::rename(&work, &final_dir).map_err(|e| fail(e, &work))?;
+    sync_dir(&out);
+    report(&args, &prep, shard, done, started, &final_dir);
+    Ok(())
+}
+
+/// Flushes a folder's entries to disk (best effort: not every platform can open folders).
+fn sync_dir(dir: &Path) {
+    if let Ok(f) = File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+fn report(
+    args: &SweepArgs,
+    prep: &Prepared,
+    shard: Shard,
+    done: u64,
+    started: Instant,
+    dir: &Path,
+) {
+    if args.quiet {
+        return;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let total = shard.len(prep.plan.runs());
+    let ran = total - done;
+    let what = if shard == Shard::ALL {
+        format!(
+            "{} points x {} replications = {total} runs",
+            prep.plan.points(),
+            prep.plan.replications
+        )
+    } else {
+        format!("shard {shard}: {total} of {} runs", prep.plan.runs())
+    };
+    println!(
+        "{what} ({ran} run now{}) in {secs:.1}s, {:.1} runs/s",
+        if done > 0 {
+            format!(", {done} resumed")
+        } else {
+            String::new()
+        },
+        ran as f64 / secs.max(1e-9)
+    );
+    if shard == Shard::ALL {
+        println!(
+            "outputs: {} (runs.csv, points.csv, sweep.json)",
+            dir.display()
+        );
+    } else {
+        println!(
+            "outputs: {} (runs.csv, sweep.json); join the shards with: outagesim merge {}",
+            dir.display(),
+            dir.parent().unwrap_or(Path::new(".")).display()
+        );
+    }
+}
+
+pub(super) fn read_manifest(dir: &Path) -> Result<Manifest, CliError> {
+    let path = dir.join("sweep.json");
+    let bytes =
+        std::fs::read(&path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        bad(format!(
+            "{}: not a sweep manifest written by this version of outagesim ({e})",
+            path.display()
+        ))
+    })
+}
+
+/// What differs between two sweeps' manifests, for messages: "seed 1 vs 2".
+pub(super) fn manifest_difference(a: &Manifest, b: &Manifest) -> String {
+    let a = serde_json::to_value(a.whole()).expect("serialisable");
+    let b = serde_json::to_value(b.whole()).expect("serialisable");
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return "different".into();
+    };
+    let diffs: Vec<String> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            let short = |x: &serde_json::Value| {
+                let s = x.to_string();
+                if s.chars().count() > 40 {
+                    format!("{}...", s.chars().take(40).collect::<String>())
+                } else {
+                    s
+                }
+            };
+            format!(
+                "{k} {} vs {}",
+                short(v),
+                short(b.get(k).unwrap_or(&serde_json::Value::Null))
+            )
+        })
+        .collect();
+    if diffs.is_empty() {
+        "different".into()
+    } else {
+        diffs.join("; ")
+    }
+}
+
+/// Runs the shard's runs into `dir/runs.csv.partial` (continuing it with --resume) and returns
+/// how many runs were already there.
+fn run_job(args: &SweepArgs, prep: &Prepared, shard: Shard, dir: &Path) -> Result<u64, CliError> {
+    let plan = &prep.plan;
+    let partial = dir.join("runs.csv.partial");
+    let header = sweep::runs_header(plan, &prep.metrics);
+    let total = shard.len(plan.runs());
     let reps = u64::from(plan.replications);
+    let whole = shard == Shard::ALL;
 
     // Resume: keep the complete rows of the partial file, after checking they belong to
-    // this sweep, and feed them to the aggregates.
+    // this sweep.
     let mut done = 0u64;
-    if args.resume && out.join("runs.csv").is_file() && !partial.exists() {
+    if whole && args.resume && dir.join("runs.csv").is_file() && !partial.exists() {
         return Err(bad(format!(
             "{} holds a finished sweep (runs.csv); nothing to resume",
-            out.display()
+            dir.display()
         )));
     }
     if args.resume && partial.is_file() {
-        done = resume(&partial, &plan, &header, &mut agg)?;
+        done = resume(&partial, plan, shard, &header)?;
     } else {
-        let _ = std::fs::remove_file(out.join("runs.csv"));
-        let _ = std::fs::remove_file(out.join("points.csv"));
+        if whole {
+            for f in ["runs.csv", "points.csv", "sweep.json"] {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
+        }
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(&header).expect("writing to memory");
         std::fs::write(&partial, w.into_inner().expect("memory")).map_err(|e| fail(e, &partial))?;
@@ -260,50 +508,67 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         b.set_position(done);
         b
     });
+    // Per-point lines need every replication of a point, so only the whole sweep prints
+    // them; a shard prints its progress every tenth of the way.
+    let mut agg = Aggregate::new(plan.points(), prep.metrics.len());
+    if whole && lines && done > 0 {
+        agg = aggregate(&partial, plan, prep.metrics.len())?;
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
         .map_err(|e| CliError::Failed(e.into()))?;
-    let started = Instant::now();
     let chunk = 32 * args.threads as u64;
+    let started = Instant::now();
     let mut next = done;
+    let mut told = done * 10 / total.max(1);
+    let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
     while next < total {
         let end = (next + chunk).min(total);
         let rows: Vec<anyhow::Result<Vec<String>>> = pool.install(|| {
             use rayon::prelude::*;
             (next..end)
                 .into_par_iter()
-                .map(|i| {
+                .map(|k| {
+                    let i = shard.run(k);
                     let (p, r) = ((i / reps) as usize, (i % reps) as u32);
-                    let mut spec = specs[p].clone();
+                    let mut spec = prep.specs[p].clone();
                     spec.seed = plan.run_seed(p, r);
                     let res = model::run(spec, &RunOptions { threads: 1 }, &mut |_| {})?;
                     let s = summary::summarize(&res, 0.0);
-                    Ok(sweep::run_row(
-                        &plan,
-                        p,
-                        r,
-                        &sweep::metric_values(&s, &clients),
-                    ))
+                    let all = sweep::metric_values(&s, &prep.clients);
+                    let kept: Vec<Option<f64>> = prep.keep.iter().map(|&m| all[m]).collect();
+                    Ok(sweep::run_row(plan, p, r, &kept))
                 })
                 .collect()
         });
         let mut w = csv::Writer::from_writer(Vec::new());
-        for (i, row) in (next..end).zip(rows) {
+        for (k, row) in (next..end).zip(rows) {
+            let i = shard.run(k);
             let row = row.map_err(|e| CliError::Failed(e.context(format!("run {i}"))))?;
             let p = (i / reps) as usize;
-            agg.push(p, &row[3 + plan.params.len()..]);
             w.write_record(&row).expect("writing to memory");
-            if lines && (i + 1) % reps == 0 {
-                eprintln!("{}", point_line(&plan, &agg, p, &metrics));
+            if whole && lines {
+                agg.push(p, &row[columns..]);
+                if (i + 1) % reps == 0 {
+                    eprintln!("{}", point_line(plan, &agg, p, &prep.metrics));
+                }
             }
         }
         file.write_all(&w.into_inner().expect("memory"))
             .map_err(|e| fail(e, &partial))?;
         if let Some(b) = &bar {
             b.set_position(end);
-            let p = ((end - 1) / reps) as usize;
+            let p = (shard.run(end - 1) / reps) as usize;
             b.set_message(format!("point {}/{}", p + 1, plan.points()));
+        }
+        if !whole && lines && end * 10 / total > told {
+            told = end * 10 / total;
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "shard {shard}: {end}/{total} runs, {:.1} runs/s",
+                (end - done) as f64 / secs.max(1e-9)
+            );
         }
         next = end;
     }
@@ -312,33 +577,45 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    // points.csv first, then runs.csv into place: a folder with runs.csv is complete.
+    Ok(done)
+}
+
+/// The aggregates of a complete, checked `runs.csv(.partial)` of the whole sweep, fed in run
+/// order from the cells as written.
+fn aggregate(path: &Path, plan: &Plan, metrics: usize) -> Result<Aggregate, CliError> {
+    let mut agg = Aggregate::new(plan.points(), metrics);
+    let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
+    let mut r = csv::Reader::from_path(path).map_err(|e| fail(e, path))?;
+    let reps = u64::from(plan.replications);
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| fail(e, path))?;
+        let cells: Vec<String> = rec.iter().skip(columns).map(str::to_owned).collect();
+        agg.push((i as u64 / reps) as usize, &cells);
+    }
+    Ok(agg)
+}
+
+/// Completes a whole sweep's folder whose `runs.csv.partial` holds every run: `points.csv`
+/// and `sweep.json` first, then `runs.csv` into place, so a folder with `runs.csv` is complete.
+pub(super) fn finish(
+    out: &Path,
+    plan: &Plan,
+    metrics: &[String],
+    agg: &Aggregate,
+    manifest: &Manifest,
+) -> Result<(), CliError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(sweep::points_header(&plan, &metrics))
+    w.write_record(sweep::points_header(plan, metrics))
         .expect("writing to memory");
     for p in 0..plan.points() {
-        w.write_record(agg.point_row(&plan, p))
+        w.write_record(agg.point_row(plan, p))
             .expect("writing to memory");
     }
     write_atomic(&out.join("points.csv"), &w.into_inner().expect("memory"))
         .map_err(CliError::Failed)?;
+    write_atomic(&out.join("sweep.json"), &manifest.whole().to_json()).map_err(CliError::Failed)?;
+    let partial = out.join("runs.csv.partial");
     std::fs::rename(&partial, out.join("runs.csv")).map_err(|e| fail(e, &partial))?;
-    if !args.quiet {
-        let secs = started.elapsed().as_secs_f64();
-        let ran = total - done;
-        println!(
-            "{} points x {} replications = {total} runs ({ran} run now{}) in {secs:.1}s, {:.1} runs/s",
-            plan.points(),
-            plan.replications,
-            if done > 0 {
-                format!(", {done} resumed")
-            } else {
-                String::new()
-            },
-            ran as f64 / secs.max(1e-9)
-        );
-        println!("outputs: {} (runs.csv, points.csv)", out.display());
-    }
     Ok(())
 }
 
@@ -360,23 +637,18 @@ fn point_line(plan: &Plan, agg: &Aggregate, p: usize, metrics: &[String]) -> Str
     )
 }
 
-/// Reads back an interrupted `runs.csv.partial`: checks the header and that row i is run i of
-/// this plan, drops a torn last line, feeds the rows to `agg`, and returns how many there are.
-fn resume(
-    partial: &Path,
-    plan: &Plan,
-    header: &[String],
-    agg: &mut Aggregate,
-) -> Result<u64, CliError> {
-    let fail = |e: std::io::Error| CliError::Failed(anyhow::anyhow!("{}: {e}", partial.display()));
-    let f = File::open(partial).map_err(fail)?;
+/// Reads back an interrupted `runs.csv.partial`: checks the header and that row k is the
+/// shard's run k of this plan, drops a torn last line, and returns how many rows there are.
+fn resume(partial: &Path, plan: &Plan, shard: Shard, header: &[String]) -> Result<u64, CliError> {
+    let io = |e: std::io::Error| fail(e, partial);
+    let f = File::open(partial).map_err(io)?;
     let mut reader = BufReader::new(f);
     // Keep whole lines only: a line without its newline was torn by the interruption.
     let mut keep = 0u64;
     let mut lines: Vec<String> = Vec::new();
     loop {
         let mut line = String::new();
-        let n = reader.read_line(&mut line).map_err(fail)?;
+        let n = reader.read_line(&mut line).map_err(io)?;
         if n == 0 || !line.ends_with('\n') {
             break;
         }
@@ -405,6 +677,7 @@ fn resume(
         return Err(not_ours("its columns differ".into()));
     }
     let reps = u64::from(plan.replications);
+    let total = shard.len(plan.runs());
     let body: String = lines[1..].concat();
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -412,24 +685,17 @@ fn resume(
     let mut n = 0u64;
     for rec in r.records() {
         let rec = rec.map_err(|e| not_ours(e.to_string()))?;
-        let (p, rep) = ((n / reps) as usize, (n % reps) as u32);
-        let expect = sweep::run_row(plan, p, rep, &[]);
-        if n >= plan.runs()
-            || rec
-                .iter()
-                .take(expect.len())
-                .ne(expect.iter().map(String::as_str))
-        {
+        let i = shard.run(n);
+        let (p, rep) = ((i / reps) as usize, (i % reps) as u32);
+        if n >= total || !sweep::is_run(plan, p, rep, rec.iter()) {
             return Err(not_ours(format!(
-                "row {} is not run {n} of this sweep",
+                "row {} is not run {i} of this sweep",
                 n + 1
             )));
         }
-        let cells: Vec<String> = rec.iter().skip(expect.len()).map(str::to_owned).collect();
-        agg.push(p, &cells);
         n += 1;
     }
-    let file = OpenOptions::new().write(true).open(partial).map_err(fail)?;
-    file.set_len(keep).map_err(fail)?;
+    let file = OpenOptions::new().write(true).open(partial).map_err(io)?;
+    file.set_len(keep).map_err(io)?;
     Ok(n)
 }

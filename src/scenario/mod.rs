@@ -7,7 +7,7 @@
 //! collected and reported with its file position (or `--set` argument), the bad value and a
 //! hint. This layer does no I/O: it takes text; the CLI opens files.
 
-mod error;
+pub(crate) mod error;
 pub mod overrides;
 mod raw;
 pub mod topology;

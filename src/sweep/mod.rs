@@ -8,6 +8,9 @@
 //! count or the order in which runs finish. Writing files and driving threads is the CLI's job;
 //! this layer produces rows and aggregates.
 
+pub mod file;
+pub mod sample;
+
 use std::fmt::Write as _;
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -19,7 +22,7 @@ use crate::scenario;
 
 /// One swept parameter: a dotted path, as `--set` takes it, and its values (as `--set`
 /// values: TOML, or a plain string).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Param {
     pub path: String,
     pub values: Vec<String>,
@@ -33,15 +36,33 @@ pub struct Plan {
     pub text: String,
     /// Fixed overrides for every run (`--set`), applied before the point's values.
     pub sets: Vec<String>,
+    /// The grid: its points are the cross product of the values.
     pub params: Vec<Param>,
+    /// Sampled parameters, all with the same number of values: value `j` of each makes sample
+    /// point `j`. Every grid point is combined with every sample point.
+    pub sample: Vec<Param>,
     pub replications: u32,
     pub seed: u64,
 }
 
 impl Plan {
-    /// The number of points: the product of the value counts (1 without parameters).
+    /// The number of points: the product of the grid's value counts times the sample points
+    /// (1 without parameters).
     pub fn points(&self) -> usize {
-        self.params.iter().map(|p| p.values.len()).product()
+        self.params
+            .iter()
+            .map(|p| p.values.len())
+            .product::<usize>()
+            * self.sample_points()
+    }
+
+    fn sample_points(&self) -> usize {
+        self.sample.first().map_or(1, |p| p.values.len())
+    }
+
+    /// Every parameter: the grid's, then the sampled ones (the order of their columns).
+    pub fn all_params(&self) -> impl Iterator<Item = &Param> {
+        self.params.iter().chain(&self.sample)
     }
 
     /// The number of runs.
@@ -49,22 +70,24 @@ impl Plan {
         self.points() as u64 * u64::from(self.replications)
     }
 
-    /// The values of point `p`, one per parameter (the first parameter varies slowest).
+    /// The values of point `p`, one per parameter (grid, then sample). The grid's first
+    /// parameter varies slowest, the sample point fastest.
     pub fn values(&self, p: usize) -> Vec<&str> {
-        let mut rest = p;
+        let ns = self.sample_points();
+        let (mut rest, j) = (p / ns, p % ns);
         let mut out = vec![""; self.params.len()];
         for (k, param) in self.params.iter().enumerate().rev() {
             let n = param.values.len();
             out[k] = &param.values[rest % n];
             rest /= n;
         }
+        out.extend(self.sample.iter().map(|s| s.values[j].as_str()));
         out
     }
 
     /// The parameters' overrides of point `p`, `path=value`, one per parameter.
     fn assignments(&self, p: usize) -> Vec<String> {
-        self.params
-            .iter()
+        self.all_params()
             .zip(self.values(p))
             .map(|(param, v)| format!("{}={v}", param.path))
             .collect()
@@ -114,7 +137,7 @@ impl Plan {
             if !msg.is_empty() {
                 msg.push('\n');
             }
-            if self.params.is_empty() {
+            if self.params.is_empty() && self.sample.is_empty() {
                 let _ = write!(msg, "{text}");
             } else {
                 let _ = write!(msg, "{text}\n  (sweep point {p}: {})", self.label(p));
@@ -122,6 +145,231 @@ impl Plan {
         }
         Err(msg)
     }
+}
+
+/// A share of a sweep's runs, for running one sweep as several jobs (on a cluster): run `i`
+/// belongs to shard `i mod count`, so every shard gets a similar mix of points. People and
+/// folder names count shards from 1 (`2/4`, `shard-2-of-4`); `index` counts from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole sweep as one shard.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// `I/N` with 1 <= I <= N.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || {
+            format!(
+                "invalid shard '{s}': expected I/N with 1 <= I <= N, e.g. 2/8 (or auto inside a Slurm array task or a Kubernetes Indexed Job)"
+            )
+        };
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (i, n): (u32, u32) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if i == 0 || i > n {
+            return Err(bad());
+        }
+        Ok(Shard {
+            index: i - 1,
+            count: n,
+        })
+    }
+
+    /// The number of runs of a `total`-run sweep in this shard.
+    pub fn len(&self, total: u64) -> u64 {
+        let (i, n) = (u64::from(self.index), u64::from(self.count));
+        if i >= total {
+            0
+        } else {
+            (total - i).div_ceil(n)
+        }
+    }
+
+    /// Run number of this shard's `k`-th run.
+    pub fn run(&self, k: u64) -> u64 {
+        u64::from(self.index) + k * u64::from(self.count)
+    }
+
+    /// The shard's folder under the output directory: `shard-2-of-4`.
+    pub fn dir_name(&self) -> String {
+        format!("shard-{}-of-{}", self.index + 1, self.count)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
+}
+
+/// The shard settings a scheduler gives a task, from its environment: a Slurm array task
+/// (`SLURM_ARRAY_TASK_ID` with `SLURM_ARRAY_TASK_COUNT`, or `SLURM_ARRAY_TASK_MIN`/`MAX`) or a
+/// Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`). With `count` given (`--shards`, or
+/// `OUTAGESIM_SHARDS`), the task ID or index is the shard number counted from 0 (so a Slurm
+/// rerun of `--array=1,3` runs shards 2/N and 4/N); without it, the array's size is the count
+/// and its first task the first shard. `env` looks a variable up.
+pub fn shard_from_env(
+    count: Option<u32>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Shard, String> {
+    let num = |name: &str| -> Result<Option<u64>, String> {
+        match env(name) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("{name}={v} is not a whole number")),
+        }
+    };
+    let count = match count {
+        Some(c) => Some(u64::from(c)),
+        None => num("OUTAGESIM_SHARDS")?,
+    };
+    if count == Some(0) {
+        return Err("the shard count must be at least 1".into());
+    }
+    let (index, count, from) = if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+        match count {
+            Some(c) => (id, c, "SLURM_ARRAY_TASK_ID"),
+            None => {
+                let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+                let n = match (num("SLURM_ARRAY_TASK_COUNT")?, num("SLURM_ARRAY_TASK_MAX")?) {
+                    (Some(n), _) => n,
+                    (None, Some(max)) if max >= min => max - min + 1,
+                    _ => {
+                        return Err("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX; give --shards N".into());
+                    }
+                };
+                (
+                    id.saturating_sub(min),
+                    n,
+                    "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN",
+                )
+            }
+        }
+    } else if let Some(idx) = num("JOB_COMPLETION_INDEX")? {
+        let Some(c) = count else {
+            return Err("JOB_COMPLETION_INDEX is set but the number of shards is not: give --shards N (the Job's completions) or set OUTAGESIM_SHARDS".into());
+        };
+        (idx, c, "JOB_COMPLETION_INDEX")
+    } else {
+        return Err("--shard auto found no scheduler environment (SLURM_ARRAY_TASK_ID of a Slurm array task, or JOB_COMPLETION_INDEX of a Kubernetes Indexed Job); outside a scheduler give --shard I/N".into());
+    };
+    if index >= count || count > u64::from(u32::MAX) {
+        return Err(format!(
+            "{from} gives shard {} of {count}, beyond the last (task IDs count from 0 when --shards is given)",
+            index + 1
+        ));
+    }
+    Ok(Shard {
+        index: index as u32,
+        count: count as u32,
+    })
+}
+
+/// A sweep's description, written as `sweep.json` beside its results: what was run, so that
+/// shards can be checked to belong together and merged, and plots drawn again.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    /// The base scenario's name, path as given and a digest of its text.
+    pub scenario: String,
+    pub base: String,
+    pub base_digest: String,
+    pub sets: Vec<String>,
+    pub grid: Vec<Param>,
+    pub sample: Vec<Param>,
+    pub replications: u32,
+    pub seed: u64,
+    pub points: usize,
+    pub runs: u64,
+    pub metrics: Vec<String>,
+    /// The `[plot]` settings of the sweep file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plot: Option<serde_json::Value>,
+    /// Only in a shard's folder: which shard, and the command that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+}
+
+/// A shard's place in its sweep, counted from 1, and how it was run.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo {
+    pub index: u32,
+    pub count: u32,
+    /// The command line (arguments after the program), to rerun a missing shard.
+    pub command: Vec<String>,
+}
+
+/// The manifest format written by this version.
+pub const MANIFEST_FORMAT: &str = "outagesim-sweep/1";
+
+impl Manifest {
+    pub fn new(plan: &Plan, scenario: &str, metrics: &[String]) -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT.into(),
+            scenario: scenario.into(),
+            base: plan.file.clone(),
+            base_digest: digest(plan.text.as_bytes()),
+            sets: plan.sets.clone(),
+            grid: plan.params.clone(),
+            sample: plan.sample.clone(),
+            replications: plan.replications,
+            seed: plan.seed,
+            points: plan.points(),
+            runs: plan.runs(),
+            metrics: metrics.to_vec(),
+            plot: None,
+            shard: None,
+        }
+    }
+
+    /// The plan again (without the base scenario's text, which merging does not need).
+    pub fn plan(&self) -> Plan {
+        Plan {
+            file: self.base.clone(),
+            text: String::new(),
+            sets: self.sets.clone(),
+            params: self.grid.clone(),
+            sample: self.sample.clone(),
+            replications: self.replications,
+            seed: self.seed,
+        }
+    }
+
+    /// `sweep.json`'s bytes: pretty JSON and a newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("a manifest always serialises");
+        v.push(b'\n');
+        v
+    }
+
+    /// The manifest without its shard part: what the whole sweep's folder holds.
+    pub fn whole(&self) -> Manifest {
+        Manifest {
+            shard: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// A 64-bit FNV-1a digest, in hex: enough to tell that two shards ran different base files.
+pub fn digest(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// The metric columns of a sweep whose base scenario has client groups `clients`.
@@ -213,7 +461,7 @@ impl Moments {
 /// `runs.csv`'s header.
 pub fn runs_header(plan: &Plan, metrics: &[String]) -> Vec<String> {
     let mut h: Vec<String> = vec!["point".into(), "replication".into(), "seed".into()];
-    h.extend(plan.params.iter().map(|p| p.path.clone()));
+    h.extend(plan.all_params().map(|p| p.path.clone()));
     h.extend(metrics.iter().cloned());
     h
 }
@@ -221,7 +469,7 @@ pub fn runs_header(plan: &Plan, metrics: &[String]) -> Vec<String> {
 /// `points.csv`'s header.
 pub fn points_header(plan: &Plan, metrics: &[String]) -> Vec<String> {
     let mut h: Vec<String> = vec!["point".into()];
-    h.extend(plan.params.iter().map(|p| p.path.clone()));
+    h.extend(plan.all_params().map(|p| p.path.clone()));
     h.push("runs".into());
     for m in metrics {
         for suffix in ["mean", "sd", "ci95_low", "ci95_high", "n"] {
@@ -229,6 +477,17 @@ pub fn points_header(plan: &Plan, metrics: &[String]) -> Vec<String> {
         }
     }
     h
+}
+
+/// Columns of a `runs.csv` row before the parameters: point, replication, seed.
+pub const RUN_KEY_COLUMNS: usize = 3;
+
+/// Whether a `runs.csv` row (its cells) starts as run `r` of point `p` of this plan: same
+/// point, replication, seed and parameter values.
+pub fn is_run<'a>(plan: &Plan, p: usize, r: u32, cells: impl Iterator<Item = &'a str>) -> bool {
+    let expect = run_row(plan, p, r, &[]);
+    let mut cells = cells;
+    expect.iter().all(|e| cells.next() == Some(e.as_str())) && cells.next().is_some()
 }
 
 /// One row of `runs.csv`.
@@ -239,6 +498,7 @@ pub fn run_row(plan: &Plan, p: usize, r: u32, values: &[Option<f64>]) -> Vec<Str
         plan.run_seed(p, r).to_string(),
     ];
     row.extend(plan.values(p).iter().map(|v| (*v).to_owned()));
+    debug_assert_eq!(row.len(), RUN_KEY_COLUMNS + plan.all_params().count());
     row.extend(values.iter().map(|v| cell(*v)));
     row
 }
@@ -302,9 +562,31 @@ mod tests {
                     values: v.iter().map(|s| (*s).into()).collect(),
                 })
                 .collect(),
+            sample: Vec::new(),
             replications: 3,
             seed: 9,
         }
+    }
+
+    #[test]
+    fn sample_points_combine_with_every_grid_point() {
+        let mut p = plan(&[("a", &["1", "2"])]);
+        p.sample = vec![
+            Param {
+                path: "s".into(),
+                values: vec!["x".into(), "y".into(), "z".into()],
+            },
+            Param {
+                path: "t".into(),
+                values: vec!["7".into(), "8".into(), "9".into()],
+            },
+        ];
+        assert_eq!(p.points(), 6);
+        assert_eq!(p.values(0), vec!["1", "x", "7"]);
+        assert_eq!(p.values(2), vec!["1", "z", "9"]);
+        assert_eq!(p.values(4), vec!["2", "y", "8"]);
+        assert_eq!(p.label(4), "a=2, s=y, t=8");
+        assert_eq!(runs_header(&p, &[])[3..], ["a", "s", "t"]);
     }
 
     #[test]
@@ -328,6 +610,88 @@ mod tests {
         assert_eq!(a.run_seed(1, 2), b.run_seed(1, 2));
         assert_ne!(a.run_seed(1, 2), a.run_seed(2, 1));
         assert!(a.run_seed(0, 0) <= i64::MAX as u64);
+    }
+
+    #[test]
+    fn shards_split_the_runs_round_robin() {
+        let total = 10;
+        let shards: Vec<Shard> = (1..=3)
+            .map(|i| Shard::parse(&format!("{i}/3")).unwrap())
+            .collect();
+        let mut all: Vec<u64> = shards
+            .iter()
+            .flat_map(|s| (0..s.len(total)).map(|k| s.run(k)))
+            .collect();
+        assert_eq!(
+            shards.iter().map(|s| s.len(total)).collect::<Vec<_>>(),
+            [4, 3, 3]
+        );
+        all.sort();
+        assert_eq!(all, (0..total).collect::<Vec<_>>());
+        assert_eq!(shards[1].to_string(), "2/3");
+        assert_eq!(shards[1].dir_name(), "shard-2-of-3");
+        assert_eq!(Shard::parse("5/4").ok(), None);
+        assert_eq!(Shard::parse("0/4").ok(), None);
+        assert_eq!(Shard::parse("x").ok(), None);
+        assert_eq!(Shard { index: 5, count: 8 }.len(3), 0);
+    }
+
+    #[test]
+    fn shards_from_scheduler_environments() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let slurm = env(&[
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "4"),
+        ]);
+        assert_eq!(
+            shard_from_env(None, slurm),
+            Ok(Shard { index: 2, count: 4 })
+        );
+        let counted = env(&[
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+        ]);
+        assert_eq!(
+            shard_from_env(None, counted),
+            Ok(Shard { index: 0, count: 8 })
+        );
+        // A rerun of task 3 alone: with the count given, the ID is the shard number from 0.
+        let rerun = env(&[
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "3"),
+            ("SLURM_ARRAY_TASK_MAX", "3"),
+        ]);
+        assert_eq!(
+            shard_from_env(Some(4), rerun),
+            Ok(Shard { index: 3, count: 4 })
+        );
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "1"), ("OUTAGESIM_SHARDS", "5")]);
+        assert_eq!(shard_from_env(None, k8s), Ok(Shard { index: 1, count: 5 }));
+        let k8s_no_count = env(&[("JOB_COMPLETION_INDEX", "1")]);
+        assert!(
+            shard_from_env(None, k8s_no_count)
+                .unwrap_err()
+                .contains("--shards")
+        );
+        assert!(
+            shard_from_env(None, env(&[]))
+                .unwrap_err()
+                .contains("no scheduler")
+        );
+        assert!(shard_from_env(Some(1), k8s).unwrap_err().contains("beyond"));
+        let bad = env(&[("SLURM_ARRAY_TASK_ID", "x")]);
+        assert!(
+            shard_from_env(None, bad)
+                .unwrap_err()
+                .contains("SLURM_ARRAY_TASK_ID=x")
+        );
     }
 
     #[test]

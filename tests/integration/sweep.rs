@@ -266,3 +266,297 @@ fn shipped_sweep_files_run() {
         assert!(out.join("points.csv").is_file());
     }
 }
+
+#[test]
+fn shards_merge_into_the_unsharded_files_and_missing_ones_are_named() {
+    let dir = scratch("sweep-shards");
+    let (whole, sharded) = (dir.join("whole"), dir.join("sharded"));
+    assert!(
+        sweep(&whole, &["--quiet", "--threads", "2"])
+            .status
+            .success()
+    );
+    let sharded_s = sharded.to_str().unwrap().to_owned();
+    // Shards in any order; 15 runs round-robin over 4 shards: 4, 4, 4, 3 runs.
+    for i in ["3", "1", "4"] {
+        let o = sweep(&sharded, &["--shard", &format!("{i}/4")]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    assert_eq!(
+        read(&sharded.join("shard-4-of-4"), "runs.csv")
+            .lines()
+            .count(),
+        4
+    );
+    // Shard 2 is missing: merge names it and the command that runs only it.
+    let o = outagesim(&["merge", &sharded_s]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains("1 of 4 shards missing: 2/4"), "{err}");
+    let rerun = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("outagesim sweep"))
+        .unwrap_or_else(|| panic!("{err}"))
+        .trim()
+        .to_owned();
+    assert!(rerun.ends_with("--shard 2/4 --resume"), "{rerun}");
+    assert!(!sharded.join("runs.csv").exists(), "nothing merged");
+    // Running that command completes the study (from the crate root, as the shards ran).
+    let args: Vec<&str> = rerun.split_whitespace().skip(1).collect();
+    let o = outagesim(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = outagesim(&["merge", &sharded_s]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("merged 4 shards"));
+    for f in ["runs.csv", "points.csv", "sweep.json"] {
+        assert_eq!(read(&whole, f), read(&sharded, f), "{f}");
+    }
+    // A finished shard run again is left alone; one of another sweep is refused.
+    let o = sweep(&sharded, &["--shard", "1/4"]);
+    assert!(
+        text(&o.stdout).contains("already complete"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = sweep(
+        &sharded,
+        &["--shard", "1/4", "--set", "components.users.rate=7"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("of another sweep (sets [\"scenario.duration=20m\"] vs"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Shards of different sweeps do not merge.
+    let other = dir.join("other");
+    let o = sweep(
+        &other,
+        &[
+            "--shard",
+            "1/4",
+            "--set",
+            "components.users.rate=7",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = outagesim(&[
+        "merge",
+        other.join("shard-1-of-4").to_str().unwrap(),
+        sharded.join("shard-2-of-4").to_str().unwrap(),
+        "--out",
+        dir.join("mixed").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("shards of different sweeps (sets"),
+        "{}",
+        text(&o.stderr)
+    );
+    // An interrupted shard: only its .partial folder exists until it completes.
+    let cut = dir.join("cut");
+    std::fs::create_dir_all(cut.join(".shard-1-of-2.partial")).unwrap();
+    let o = outagesim(&["merge", cut.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("no complete shard yet; unfinished: 1/2"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = outagesim(&["merge", dir.join("nowhere").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("no such folder"));
+}
+
+#[test]
+fn an_interrupted_shard_resumes_and_a_scheduler_task_finds_its_shard() {
+    let dir = scratch("sweep-shard-resume");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    assert!(sweep(&a, &["--shard", "2/2", "--quiet"]).status.success());
+    let done = read(&a.join("shard-2-of-2"), "runs.csv");
+    // Interrupted after 3 of its 7 runs, with a torn line.
+    let work = b.join(".shard-2-of-2.partial");
+    std::fs::create_dir_all(&work).unwrap();
+    let lines: Vec<&str> = done.lines().collect();
+    let partial = lines[..4].join("\n") + "\n" + &lines[4][..10];
+    std::fs::write(work.join("runs.csv.partial"), partial).unwrap();
+    // A Slurm array of two tasks (IDs 1 and 2): task 2 is the second shard.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_outagesim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "sweep",
+            "scenarios/mmc.toml",
+            "--param",
+            "components.api.workers=9,10,12",
+            "--replications",
+            "5",
+            "--seed",
+            "11",
+            "--set",
+            "scenario.duration=20m",
+            "--out",
+            b.to_str().unwrap(),
+            "--shard",
+            "auto",
+            "--resume",
+        ])
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_MAX", "2")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("shard 2/2: 7 of 15 runs (4 run now, 3 resumed)"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(read(&b.join("shard-2-of-2"), "runs.csv"), done);
+    assert!(!work.exists());
+    // Outside a scheduler, auto says what it looked for.
+    let o = sweep(&b, &["--shard", "auto"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("SLURM_ARRAY_TASK_ID"));
+}
+
+#[test]
+fn latin_hypercube_samples_cover_each_range_and_combine_with_the_grid() {
+    let dir = scratch("sweep-sample");
+    let file = dir.join("lhs.toml");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mmc.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"base = {:?}
+replications = 2
+seed = 5
+set = ["scenario.duration=5m"]
+metrics = ["availability", "users.latency_mean_s"]
+
+[grid]
+"components.api.queue" = ["unbounded", 50]
+
+[sample]
+points = 8
+"components.users.rate" = {{ uniform = [2.0, 8.0] }}
+"components.api.service_time.mean" = {{ log_uniform = ["100ms", "1s"] }}
+"components.api.workers" = {{ uniform = [10, 17] }}
+"#,
+            base.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("o");
+    let run = |out: &Path| {
+        outagesim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--threads",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = run(&out);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut points = csv::Reader::from_path(out.join("points.csv")).unwrap();
+    let h: Vec<String> = points
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        h[..6],
+        [
+            "point",
+            "components.api.queue",
+            "components.users.rate",
+            "components.api.service_time.mean",
+            "components.api.workers",
+            "runs"
+        ]
+    );
+    // Only the metrics asked for.
+    assert_eq!(h.len(), 6 + 2 * 5);
+    let rows: Vec<csv::StringRecord> = points.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 16);
+    // The 8 sampled points repeat under each grid value; each range's 8 strata are hit once.
+    let first: Vec<Vec<String>> = rows[..8]
+        .iter()
+        .map(|r| r.iter().skip(2).take(3).map(str::to_owned).collect())
+        .collect();
+    let second: Vec<Vec<String>> = rows[8..]
+        .iter()
+        .map(|r| r.iter().skip(2).take(3).map(str::to_owned).collect())
+        .collect();
+    assert_eq!(first, second);
+    let mut strata = vec![[0; 3]; 8];
+    for v in &first {
+        let rate: f64 = v[0].parse().unwrap();
+        strata[((rate - 2.0) / 6.0 * 8.0) as usize][0] += 1;
+        let mean = v[1]
+            .strip_suffix("ms")
+            .map(|m| m.parse::<f64>().unwrap() / 1e3);
+        let mean = mean.unwrap_or_else(|| v[1].trim_end_matches('s').parse().unwrap());
+        strata[((mean / 0.1).log10() * 8.0) as usize][1] += 1;
+        let workers: usize = v[2].parse().unwrap();
+        strata[workers - 10][2] += 1;
+    }
+    assert!(strata.iter().all(|s| *s == [1, 1, 1]), "{strata:?}");
+    // The same file again: the same bytes.
+    let again = dir.join("again");
+    assert!(run(&again).status.success());
+    for f in ["runs.csv", "points.csv", "sweep.json"] {
+        assert_eq!(read(&out, f), read(&again, f), "{f}");
+    }
+}
+
+#[test]
+fn sweep_file_errors_are_located() {
+    let dir = scratch("sweep-file-errors");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mmc.toml");
+    let cases: &[(&str, &str)] = &[
+        (
+            "[sample]\npoints = 4\n\"components.users.rate\" = { uniform = [9, 2] }\n",
+            ":4:39: sample.\"components.users.rate\".uniform: low 9 is above high 2",
+        ),
+        (
+            "[sample]\npoints = 4\n\"components.users.rate\" = { gaussian = [1, 2] }\n",
+            ":4:29: sample.\"components.users.rate\": unknown range kind 'gaussian'",
+        ),
+        (
+            "[sample]\n\"components.users.rate\" = { uniform = [1, 2] }\n",
+            "sample: points missing",
+        ),
+        (
+            "[sample]\npoints = 4\n\"x\" = { log_uniform = [0, 2] }\n",
+            "needs a low bound above 0, found 0",
+        ),
+        (
+            "metrics = [\"availabilty\"]\n",
+            ":2:12: metrics: unknown metric 'availabilty'\n  hint: did you mean 'availability'?",
+        ),
+        (
+            "[grid]\n\"a\" = 3\n",
+            ":3:7: grid.\"a\": expected a list of values, found 3",
+        ),
+    ];
+    for (i, (body, want)) in cases.iter().enumerate() {
+        let f = dir.join(format!("bad-{i}.toml"));
+        std::fs::write(&f, format!("base = {:?}\n{body}", base.to_str().unwrap())).unwrap();
+        let o = outagesim(&[
+            "sweep",
+            f.to_str().unwrap(),
+            "--out",
+            dir.join("o").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "case {i}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(err.contains(want), "case {i}: want {want:?}\n got {err}");
+        assert!(err.contains(&format!("bad-{i}.toml")), "{err}");
+    }
+    assert!(!dir.join("o").exists(), "nothing is written");
+}
