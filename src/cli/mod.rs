@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values).
 
+mod cluster;
 mod merge;
 mod run;
 mod sweep;
@@ -30,6 +31,10 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Join the shards of a sweep (sweep --shard I/N) into the files one unsharded run writes.
     Merge(merge::MergeArgs),
+    /// Run a sweep on a cluster: a Slurm array job or a Kubernetes Indexed Job of shards, and
+    /// the merge.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -110,6 +115,7 @@ pub fn main() -> i32 {
         Command::Describe(args) => run::describe(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => merge::merge(args),
+        Command::Cluster(cmd) => cluster::cluster(cmd),
         Command::Bench(BenchCommand::Phold(args)) => bench_phold(args),
     };
     match result {

@@ -184,7 +184,7 @@ pub(super) struct Prepared {
     pub manifest: Manifest,
 }
 
-fn prepare(args: &SweepArgs) -> Result<Prepared, CliError> {
+pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CliError> {
     let (plan, extras) = plan(args)?;
     // Every point is loaded (and refused, with exit 2) before anything runs.
     let specs = plan.load_points().map_err(bad)?;

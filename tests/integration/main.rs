@@ -2,6 +2,7 @@
 //! refusals, and the command line as a user sees it.
 
 mod cli;
+mod cluster;
 mod common;
 mod engine;
 mod gossip;
