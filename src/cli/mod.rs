@@ -44,6 +44,8 @@ enum Command {
 enum BenchCommand {
     /// PHOLD, the standard parallel discrete-event benchmark, in events per second.
     Phold(PholdArgs),
+    /// Sweep throughput: the same replications on one thread and on --threads, in runs/s.
+    Sweep(sweep::BenchSweepArgs),
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +119,7 @@ pub fn main() -> i32 {
         Command::Merge(args) => merge::merge(args),
         Command::Cluster(cmd) => cluster::cluster(cmd),
         Command::Bench(BenchCommand::Phold(args)) => bench_phold(args),
+        Command::Bench(BenchCommand::Sweep(args)) => sweep::bench(args),
     };
     match result {
         Ok(()) => 0,

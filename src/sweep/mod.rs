@@ -479,6 +479,27 @@ pub fn points_header(plan: &Plan, metrics: &[String]) -> Vec<String> {
     h
 }
 
+/// Runs run `i` of the sweep (point `i / replications`) and returns its `runs.csv` row with
+/// the metric columns `keep` (indices into [`metric_names`] of `clients`). `specs` holds every
+/// point's scenario ([`Plan::load_points`]).
+pub fn run_one(
+    plan: &Plan,
+    specs: &[Spec],
+    clients: &[String],
+    keep: &[usize],
+    i: u64,
+) -> anyhow::Result<Vec<String>> {
+    let reps = u64::from(plan.replications);
+    let (p, r) = ((i / reps) as usize, (i % reps) as u32);
+    let mut spec = specs[p].clone();
+    spec.seed = plan.run_seed(p, r);
+    let res = crate::model::run(spec, &crate::model::RunOptions { threads: 1 }, &mut |_| {})?;
+    let s = crate::model::summary::summarize(&res, 0.0);
+    let all = metric_values(&s, clients);
+    let kept: Vec<Option<f64>> = keep.iter().map(|&m| all[m]).collect();
+    Ok(run_row(plan, p, r, &kept))
+}
+
 /// Columns of a `runs.csv` row before the parameters: point, replication, seed.
 pub const RUN_KEY_COLUMNS: usize = 3;
 

@@ -256,6 +256,8 @@ fn shipped_sweep_files_run() {
             "2",
             "--set",
             "scenario.duration=3m",
+            "--set",
+            "scenario.bucket=10s",
             "--quiet",
             "--threads",
             "2",
@@ -559,4 +561,46 @@ fn sweep_file_errors_are_located() {
         assert!(err.contains(&format!("bad-{i}.toml")), "{err}");
     }
     assert!(!dir.join("o").exists(), "nothing is written");
+}
+
+/// The peak memory a non-quiet sweep reports on its last line, in MiB.
+fn peak_mib(o: &Output) -> Option<f64> {
+    let out = text(&o.stdout);
+    let tail = out.split("peak memory ").nth(1)?;
+    tail.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn memory_stays_flat_as_a_sweep_grows() {
+    // Runs stream to disk in chunks and points aggregate as they go: 20x the runs must not
+    // need more memory. Memory (unlike speed) does not depend on the machine's load; the
+    // 4 MiB margin covers allocator and thread-stack noise. A million runs: see the README.
+    let dir = scratch("sweep-memory");
+    let run = |n: &str| {
+        outagesim(&[
+            "sweep",
+            "scenarios/mmc.toml",
+            "--replications",
+            n,
+            "--set",
+            "scenario.duration=10s",
+            "--set",
+            "scenario.bucket=10s",
+            "--set",
+            "components.users.rate=1",
+            "--threads",
+            "2",
+            "--out",
+            dir.join(n).to_str().unwrap(),
+        ])
+    };
+    let small = run("2000");
+    let large = run("40000");
+    assert!(large.status.success(), "{}", text(&large.stderr));
+    let (Some(a), Some(b)) = (peak_mib(&small), peak_mib(&large)) else {
+        eprintln!("no peak memory reported on this platform; skipped");
+        return;
+    };
+    assert!(b <= a + 4.0, "2000 runs: {a} MiB, 40000 runs: {b} MiB");
+    assert_eq!(read(&dir.join("40000"), "runs.csv").lines().count(), 40_001);
 }
