@@ -127,6 +127,7 @@ fn study(s: &StudyArgs, out: Option<PathBuf>) -> Result<Study, CliError> {
         resume: false,
         out,
         quiet: true,
+        no_plots: true,
     };
     let prep = prepare(&args)?;
     let runs = prep.plan.runs();

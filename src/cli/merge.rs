@@ -3,7 +3,7 @@
 //! to the same sweep.
 
 use super::CliError;
-use super::sweep::{finish, manifest_difference, read_manifest};
+use super::sweep::{draw_plots, finish, manifest_difference, read_manifest};
 use clap::Args;
 use outagesim::sweep::{self, Aggregate, Manifest, Shard};
 use std::io::Write;
@@ -21,6 +21,9 @@ pub struct MergeArgs {
     /// Print nothing on success.
     #[arg(long)]
     pub quiet: bool,
+    /// Do not draw the plots (OUT/plots/; `outagesim plot OUT` draws them later).
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 fn bad(msg: impl Into<String>) -> CliError {
@@ -194,7 +197,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
             out.display()
         );
     }
-    Ok(())
+    draw_plots(&out, args.no_plots, args.quiet)
 }
 
 /// The error for an incomplete set: which shards are missing, which are unfinished, and the

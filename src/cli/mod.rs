@@ -4,6 +4,7 @@
 
 mod cluster;
 mod merge;
+mod plot;
 mod run;
 mod sweep;
 
@@ -31,6 +32,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Join the shards of a sweep (sweep --shard I/N) into the files one unsharded run writes.
     Merge(merge::MergeArgs),
+    /// Draw a run's or a sweep's output folder as PNG and SVG plots under DIR/plots/.
+    Plot(plot::PlotArgs),
     /// Run a sweep on a cluster: a Slurm array job or a Kubernetes Indexed Job of shards, and
     /// the merge.
     #[command(subcommand)]
@@ -117,6 +120,7 @@ pub fn main() -> i32 {
         Command::Describe(args) => run::describe(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => merge::merge(args),
+        Command::Plot(args) => plot::plot(args),
         Command::Cluster(cmd) => cluster::cluster(cmd),
         Command::Bench(BenchCommand::Phold(args)) => bench_phold(args),
         Command::Bench(BenchCommand::Sweep(args)) => sweep::bench(args),

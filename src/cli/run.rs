@@ -47,6 +47,9 @@ pub struct RunArgs {
     /// what-ifs run at once.
     #[arg(long)]
     pub what_ifs: bool,
+    /// Do not draw the plots (OUT/plots/*.png and *.svg; `outagesim plot OUT` draws them later).
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 #[derive(Args, Debug)]
@@ -251,7 +254,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         }
     }
     if what_ifs.is_empty() {
-        return Ok(());
+        return draw_plots(&out_dir, &args);
     }
     let mut outcomes = vec![replay::Outcome::of("baseline", &summary)];
     outcomes.extend(run_what_ifs(&base, what_ifs, &out_dir, &args)?);
@@ -274,6 +277,22 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             "outputs: {} (what-ifs under {}, report replay.md)",
             out_dir.display(),
             out_dir.join("what-ifs").display()
+        );
+    }
+    draw_plots(&out_dir, &args)
+}
+
+/// Draws the run's plots (and its what-ifs') once every output is written.
+fn draw_plots(dir: &Path, args: &RunArgs) -> Result<(), CliError> {
+    if args.no_plots {
+        return Ok(());
+    }
+    let files = outagesim::plot::plot_dir(dir, None).map_err(CliError::Failed)?;
+    if !args.quiet && !args.json {
+        println!(
+            "plots: {} ({} files)",
+            dir.join("plots").display(),
+            files.len()
         );
     }
     Ok(())

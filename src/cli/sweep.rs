@@ -53,6 +53,9 @@ pub struct SweepArgs {
     /// No progress bar and no per-point lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Do not draw the plots (OUT/plots/; `outagesim plot OUT` draws them later).
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 fn bad(msg: impl Into<String>) -> CliError {
@@ -102,6 +105,8 @@ fn parse_param(arg: &str) -> Result<Param, CliError> {
 struct Extras {
     metrics: Option<(String, Vec<Located<String>>)>,
     plot: Option<serde_json::Value>,
+    /// The sweep file, where `[plot]` starts, and `[plot]`: checked once the columns are known.
+    plot_at: Option<(String, (usize, usize), serde_json::Value)>,
 }
 
 /// The plan from the file and flags.
@@ -118,6 +123,7 @@ fn plan(args: &SweepArgs) -> Result<(Plan, Extras), CliError> {
             let base = args.file.parent().unwrap_or(Path::new(".")).join(&sf.base);
             let base_text = read(&base)?;
             extras.metrics = sf.metrics.map(|m| (shown.clone(), m));
+            extras.plot_at = sf.plot.clone().map(|p| (shown.clone(), sf.plot_at, p));
             extras.plot = sf.plot;
             (
                 base.display().to_string(),
@@ -224,6 +230,9 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CliError> {
         }
     };
     let metrics: Vec<String> = keep.iter().map(|&i| all[i].clone()).collect();
+    if let Some((file, at, v)) = &extras.plot_at {
+        check_plot(file, *at, v, &plan, &metrics)?;
+    }
     let mut manifest = Manifest::new(&plan, &specs[0].name, &metrics);
     manifest.plot = extras.plot;
     Ok(Prepared {
@@ -234,6 +243,61 @@ pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CliError> {
         keep,
         manifest,
     })
+}
+
+/// Checks a sweep file's `[plot]` against the sweep's columns before anything runs.
+fn check_plot(
+    file: &str,
+    (line, column): (usize, usize),
+    v: &serde_json::Value,
+    plan: &Plan,
+    metrics: &[String],
+) -> Result<(), CliError> {
+    let at = |msg: String, hint: String| {
+        bad(format!(
+            "error: {file}:{line}:{column}: plot: {msg}\n  hint: {hint}"
+        ))
+    };
+    let p: outagesim::plot::SweepPlot = serde_json::from_value(v.clone()).map_err(|e| {
+        at(
+            e.to_string(),
+            "[plot] takes x, series, metric, nines and [[plot.reference]] (label, x, y)".into(),
+        )
+    })?;
+    let params: Vec<&str> = plan.all_params().map(|p| p.path.as_str()).collect();
+    for (key, value) in [("x", &p.x), ("series", &p.series)] {
+        if let Some(v) = value
+            && !params.contains(&v.as_str())
+        {
+            return Err(at(
+                format!("{key}: '{v}' is not a parameter of this sweep"),
+                format!("parameters: {}", params.join(", ")),
+            ));
+        }
+    }
+    if let Some(m) = &p.metric
+        && !metrics.contains(m)
+    {
+        let names: Vec<&str> = metrics.iter().map(String::as_str).collect();
+        return Err(at(
+            format!("metric: '{m}' is not a metric of this sweep"),
+            did_you_mean(m, &names),
+        ));
+    }
+    for r in &p.reference {
+        if r.x.len() != r.y.len() {
+            return Err(at(
+                format!(
+                    "reference '{}': {} x values but {} y values",
+                    r.label,
+                    r.x.len(),
+                    r.y.len()
+                ),
+                "give one y per x".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// "did you mean 'x'? (metrics: a, b, ...)".
@@ -313,7 +377,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         let agg = aggregate(&partial, &prep.plan, prep.metrics.len())?;
         finish(&out, &prep.plan, &prep.metrics, &agg, &prep.manifest)?;
         report(&args, &prep, Shard::ALL, done, started, &out);
-        return Ok(());
+        return draw_plots(&out, args.no_plots, args.quiet);
     };
     // One shard, into OUT/.shard-I-of-N.partial, moved to OUT/shard-I-of-N when complete.
     let mut manifest = prep.manifest.clone();
@@ -357,6 +421,27 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     std::fs::rename(&work, &final_dir).map_err(|e| fail(e, &work))?;
     sync_dir(&out);
     report(&args, &prep, shard, done, started, &final_dir);
+    Ok(())
+}
+
+/// Draws a finished sweep's plots from its folder (the `[plot]` settings in its sweep.json).
+pub(super) fn draw_plots(dir: &Path, no_plots: bool, quiet: bool) -> Result<(), CliError> {
+    if no_plots {
+        return Ok(());
+    }
+    let files = outagesim::plot::plot_dir(dir, None).map_err(|e| match e
+        .downcast_ref::<outagesim::plot::BadInput>()
+    {
+        Some(_) => bad(format!("{e:#}")),
+        None => CliError::Failed(e),
+    })?;
+    if !quiet {
+        println!(
+            "plots: {} ({} files)",
+            dir.join("plots").display(),
+            files.len()
+        );
+    }
     Ok(())
 }
 

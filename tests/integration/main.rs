@@ -8,6 +8,7 @@ mod engine;
 mod gossip;
 mod model;
 mod operators;
+mod plot;
 mod replay;
 mod run;
 mod scenarios;
