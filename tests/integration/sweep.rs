@@ -545,6 +545,11 @@ fn sweep_file_errors_are_located() {
             "[grid]\n\"a\" = 3\n",
             ":3:7: grid.\"a\": expected a list of values, found 3",
         ),
+        (
+            "[plot]\nmetric = \"availabilty\"\n",
+            ":2:1: plot: metric: 'availabilty' is not a metric of this sweep\n  hint: did you mean 'availability'?",
+        ),
+        ("[plot]\nxx = 1\n", ":2:1: plot: unknown field `xx`"),
     ];
     for (i, (body, want)) in cases.iter().enumerate() {
         let f = dir.join(format!("bad-{i}.toml"));
