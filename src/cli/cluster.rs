@@ -10,7 +10,7 @@
 
 use super::CliError;
 use super::merge::shell_quote;
-use super::sweep::{SweepArgs, prepare};
+use super::sweep::{PlanArgs, prepare};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,23 +23,11 @@ pub enum ClusterCommand {
     K8s(K8sArgs),
 }
 
-/// What to sweep: as `outagesim sweep` takes it.
+/// What to sweep, as `outagesim sweep` takes it, and how to split it.
 #[derive(Args, Debug, Clone)]
 pub struct StudyArgs {
-    /// A sweep file, or a scenario file swept with --param.
-    pub file: PathBuf,
-    /// A swept parameter, as in `sweep`; repeatable.
-    #[arg(long = "param", value_name = "PATH=V1,V2,...")]
-    pub params: Vec<String>,
-    /// Replications per point [default: the sweep file's, else 10].
-    #[arg(long)]
-    pub replications: Option<u32>,
-    /// Sweep seed [default: the sweep file's, else the scenario's].
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Fix a value of the base scenario for every run; repeatable.
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// Number of shards (array tasks, or the Job's completions).
     #[arg(long)]
     pub tasks: u32,
@@ -107,7 +95,7 @@ struct Study {
     runs: u64,
 }
 
-fn study(s: &StudyArgs, out: Option<PathBuf>) -> Result<Study, CliError> {
+fn study(s: &StudyArgs) -> Result<Study, CliError> {
     if s.tasks == 0 {
         return Err(bad("--tasks must be at least 1"));
     }
@@ -115,21 +103,7 @@ fn study(s: &StudyArgs, out: Option<PathBuf>) -> Result<Study, CliError> {
         return Err(bad("--cpus must be at least 1"));
     }
     // The whole plan is checked (every point loaded) before anything is written.
-    let args = SweepArgs {
-        file: s.file.clone(),
-        params: s.params.clone(),
-        replications: s.replications,
-        seed: s.seed,
-        sets: s.sets.clone(),
-        threads: s.cpus as usize,
-        shard: None,
-        shards: None,
-        resume: false,
-        out,
-        quiet: true,
-        no_plots: true,
-    };
-    let prep = prepare(&args)?;
+    let prep = prepare(&s.plan)?;
     let runs = prep.plan.runs();
     if u64::from(s.tasks) > runs {
         return Err(bad(format!(
@@ -137,27 +111,27 @@ fn study(s: &StudyArgs, out: Option<PathBuf>) -> Result<Study, CliError> {
             s.tasks
         )));
     }
-    let text = std::fs::read_to_string(&s.file)
-        .map_err(|e| bad(format!("cannot read {}: {e}", s.file.display())))?;
-    let sweep_text = if prep.plan.file != s.file.display().to_string() {
+    let text = std::fs::read_to_string(&s.plan.file)
+        .map_err(|e| bad(format!("cannot read {}: {e}", s.plan.file.display())))?;
+    let sweep_text = if prep.plan.file != s.plan.file.display().to_string() {
         let mut doc: toml_edit::DocumentMut = text
             .parse()
-            .map_err(|e| bad(format!("{}: {e}", s.file.display())))?;
+            .map_err(|e| bad(format!("{}: {e}", s.plan.file.display())))?;
         doc["base"] = toml_edit::value("base.toml");
         Some(doc.to_string())
     } else {
         None
     };
     let mut flags = Vec::new();
-    for p in &s.params {
+    for p in &s.plan.params {
         flags.extend(["--param".to_owned(), p.clone()]);
     }
-    if let Some(r) = s.replications {
+    if let Some(r) = s.plan.replications {
         flags.extend(["--replications".to_owned(), r.to_string()]);
     }
     // The seed is pinned: the study's seed, whichever way it was chosen.
     flags.extend(["--seed".to_owned(), prep.plan.seed.to_string()]);
-    for set in &s.sets {
+    for set in &s.plan.sets {
         flags.extend(["--set".to_owned(), set.clone()]);
     }
     Ok(Study {
@@ -234,7 +208,7 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
             return Err(bad(format!("{flag} '{v}': expected a single word")));
         }
     }
-    let st = study(&a.study, a.out.clone())?;
+    let st = study(&a.study)?;
     let out = absolute(&a.out.clone().unwrap_or_else(|| default_out(&st.name)))?;
     let binary = match &a.binary {
         Some(b) => absolute(b)?,
@@ -271,7 +245,7 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
          exec {} sweep {} {} --out {} --shard auto --shards {n} --resume --threads \"${{SLURM_CPUS_PER_TASK:-1}}\" --quiet\n",
         head.join("\n"),
         st.runs,
-        a.study.file.display(),
+        a.study.plan.file.display(),
         q(&binary),
         q(&input),
         flags.join(" "),
@@ -426,7 +400,7 @@ fn k8s(a: K8sArgs) -> Result<(), CliError> {
             "--image: name the container image that holds outagesim",
         ));
     }
-    let st = study(&a.study, None)?;
+    let st = study(&a.study)?;
     let dir = a
         .out
         .clone()
@@ -481,7 +455,7 @@ fn k8s(a: K8sArgs) -> Result<(), CliError> {
          apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n{data}---\n\
          apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {job}\nspec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {par}\n  backoffLimit: {backoff}\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: shard\n          image: {image}\n          command: {cmd}\n          resources:\n            requests: {{ cpu: {cpus} }}\n{volumes}",
         runs = st.runs,
-        file = a.study.file.display(),
+        file = a.study.plan.file.display(),
         cm = y(&format!("{name}-inputs")),
         job = y(&name),
         par = a.parallelism.unwrap_or(n).min(n),

@@ -143,18 +143,7 @@ pub fn main() -> i32 {
     }
 }
 
-/// Writes a file under a temporary name, then renames it into place.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!("{name}.partial"));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} into place", path.display()))
-}
+use outagesim::files::write_atomic;
 
 enum CliError {
     /// The user's input is wrong: exit code 2.

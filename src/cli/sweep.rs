@@ -13,8 +13,9 @@ use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Args, Debug)]
-pub struct SweepArgs {
+/// What to sweep: a sweep file, or a scenario and flags.
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
     /// A sweep file (TOML with `base`, `replications`, `seed`, `[grid]`, `[sample]`), or a
     /// scenario file swept with --param.
     pub file: PathBuf,
@@ -32,6 +33,12 @@ pub struct SweepArgs {
     /// Fix a value of the base scenario for every run, as in `run`; repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// Runs at once (each run on one thread). The files are the same for any value.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -110,7 +117,7 @@ struct Extras {
 }
 
 /// The plan from the file and flags.
-fn plan(args: &SweepArgs) -> Result<(Plan, Extras), CliError> {
+fn plan(args: &PlanArgs) -> Result<(Plan, Extras), CliError> {
     let text = read(&args.file)?;
     let shown = args.file.display().to_string();
     let table: toml::Table = text
@@ -190,16 +197,11 @@ pub(super) struct Prepared {
     pub manifest: Manifest,
 }
 
-pub(super) fn prepare(args: &SweepArgs) -> Result<Prepared, CliError> {
+pub(super) fn prepare(args: &PlanArgs) -> Result<Prepared, CliError> {
     let (plan, extras) = plan(args)?;
     // Every point is loaded (and refused, with exit 2) before anything runs.
     let specs = plan.load_points().map_err(bad)?;
-    let clients: Vec<String> = specs[0]
-        .groups
-        .iter()
-        .filter(|g| matches!(g.kind, model::spec::KindSpec::Client(_)))
-        .map(|g| g.name.clone())
-        .collect();
+    let clients = sweep::client_names(&specs[0]);
     let all = sweep::metric_names(&clients);
     let keep: Vec<usize> = match &extras.metrics {
         None => (0..all.len()).collect(),
@@ -363,7 +365,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         return Err(bad("--threads must be at least 1"));
     }
     let shard = shard(&args)?;
-    let prep = prepare(&args)?;
+    let prep = prepare(&args.plan)?;
     let out = args
         .out
         .clone()
@@ -819,12 +821,7 @@ pub fn bench(a: BenchSweepArgs) -> Result<(), CliError> {
     };
     let specs = plan.load_points().map_err(bad)?;
     plan.seed = specs[0].seed;
-    let clients: Vec<String> = specs[0]
-        .groups
-        .iter()
-        .filter(|g| matches!(g.kind, model::spec::KindSpec::Client(_)))
-        .map(|g| g.name.clone())
-        .collect();
+    let clients = sweep::client_names(&specs[0]);
     let keep: Vec<usize> = (0..sweep::metric_names(&clients).len()).collect();
     let total = plan.runs();
     let measure = |threads: usize| -> Result<(f64, Vec<Vec<String>>), CliError> {

@@ -131,8 +131,8 @@ pub(super) fn save(dir: &Path, stem: &str, fig: &impl Figure) -> Result<Vec<Path
     let png_path = dir.join(format!("{stem}.png"));
     let svg_path = dir.join(format!("{stem}.svg"));
     let png = encode_png(&rgb, w, h).with_context(|| format!("{}", png_path.display()))?;
-    write_atomic(&png_path, &png)?;
-    write_atomic(&svg_path, svg.as_bytes())?;
+    crate::files::write_atomic(&png_path, &png)?;
+    crate::files::write_atomic(&svg_path, svg.as_bytes())?;
     Ok(vec![png_path, svg_path])
 }
 
@@ -147,18 +147,6 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     writer.write_image_data(rgb)?;
     writer.finish()?;
     Ok(out)
-}
-
-/// Writes a file under a temporary name, then renames it into place.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!("{name}.partial"));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} into place", path.display()))
 }
 
 /// Creates `dir/plots/` and returns it.

@@ -372,6 +372,15 @@ pub fn digest(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
+/// The client groups of a scenario, in file order: the per-group metric columns.
+pub fn client_names(spec: &Spec) -> Vec<String> {
+    spec.groups
+        .iter()
+        .filter(|g| matches!(g.kind, crate::model::spec::KindSpec::Client(_)))
+        .map(|g| g.name.clone())
+        .collect()
+}
+
 /// The metric columns of a sweep whose base scenario has client groups `clients`.
 pub fn metric_names(clients: &[String]) -> Vec<String> {
     let mut names: Vec<String> = [
