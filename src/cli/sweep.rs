@@ -374,9 +374,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let Some(shard) = shard else {
         // The whole sweep, into OUT.
-        let done = run_job(&args, &prep, Shard::ALL, &out)?;
-        let partial = out.join("runs.csv.partial");
-        let agg = aggregate(&partial, &prep.plan, prep.metrics.len())?;
+        let (done, agg) = run_job(&args, &prep, Shard::ALL, &out)?;
         finish(&out, &prep.plan, &prep.metrics, &agg, &prep.manifest)?;
         report(&args, &prep, Shard::ALL, done, started, &out);
         return draw_plots(&out, args.no_plots, args.quiet);
@@ -411,7 +409,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         let _ = std::fs::remove_dir_all(&work);
     }
     std::fs::create_dir_all(&work).map_err(|e| fail(format!("cannot create it: {e}"), &work))?;
-    let done = run_job(&args, &prep, shard, &work)?;
+    let (done, _) = run_job(&args, &prep, shard, &work)?;
     write_atomic(&work.join("sweep.json"), &manifest.to_json()).map_err(CliError::Failed)?;
     let partial = work.join("runs.csv.partial");
     std::fs::rename(&partial, work.join("runs.csv")).map_err(|e| fail(e, &partial))?;
@@ -549,8 +547,14 @@ pub(super) fn manifest_difference(a: &Manifest, b: &Manifest) -> String {
 }
 
 /// Runs the shard's runs into `dir/runs.csv.partial` (continuing it with --resume) and returns
-/// how many runs were already there.
-fn run_job(args: &SweepArgs, prep: &Prepared, shard: Shard, dir: &Path) -> Result<u64, CliError> {
+/// how many runs were already there, and the aggregates of all its runs (fed in run order from
+/// the cells as written, resumed ones included: a whole sweep's `points.csv`).
+fn run_job(
+    args: &SweepArgs,
+    prep: &Prepared,
+    shard: Shard,
+    dir: &Path,
+) -> Result<(u64, Aggregate), CliError> {
     let plan = &prep.plan;
     let partial = dir.join("runs.csv.partial");
     let header = sweep::runs_header(plan, &prep.metrics);
@@ -561,6 +565,7 @@ fn run_job(args: &SweepArgs, prep: &Prepared, shard: Shard, dir: &Path) -> Resul
     // Resume: keep the complete rows of the partial file, after checking they belong to
     // this sweep.
     let mut done = 0u64;
+    let mut agg = Aggregate::new(plan.points(), prep.metrics.len());
     if whole && args.resume && dir.join("runs.csv").is_file() && !partial.exists() {
         return Err(bad(format!(
             "{} holds a finished sweep (runs.csv); nothing to resume",
@@ -568,7 +573,7 @@ fn run_job(args: &SweepArgs, prep: &Prepared, shard: Shard, dir: &Path) -> Resul
         )));
     }
     if args.resume && partial.is_file() {
-        done = resume(&partial, plan, shard, &header)?;
+        done = resume(&partial, plan, shard, &header, &mut agg)?;
     } else {
         if whole {
             for f in ["runs.csv", "points.csv", "sweep.json"] {
@@ -600,43 +605,32 @@ fn run_job(args: &SweepArgs, prep: &Prepared, shard: Shard, dir: &Path) -> Resul
     });
     // Per-point lines need every replication of a point, so only the whole sweep prints
     // them; a shard prints its progress every tenth of the way.
-    let mut agg = Aggregate::new(plan.points(), prep.metrics.len());
-    if whole && lines && done > 0 {
-        agg = aggregate(&partial, plan, prep.metrics.len())?;
-    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
         .map_err(|e| CliError::Failed(e.into()))?;
-    let chunk = 32 * args.threads as u64;
     let started = Instant::now();
-    let mut next = done;
     let mut told = done * 10 / total.max(1);
     let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
-    while next < total {
-        let end = (next + chunk).min(total);
-        let rows: Vec<anyhow::Result<Vec<String>>> = pool.install(|| {
-            use rayon::prelude::*;
-            (next..end)
-                .into_par_iter()
-                .map(|k| sweep::run_one(plan, &prep.specs, &prep.clients, &prep.keep, shard.run(k)))
-                .collect()
-        });
+    let run = |k: u64| {
+        let i = shard.run(k);
+        sweep::run_one(plan, &prep.specs, &prep.clients, &prep.keep, i)
+            .map_err(|e| e.context(format!("run {i}")))
+    };
+    run_chunks(&pool, args.threads, done..total, &run, |ks, rows| {
         let mut w = csv::Writer::from_writer(Vec::new());
-        for (k, row) in (next..end).zip(rows) {
+        for (k, row) in ks.clone().zip(rows) {
             let i = shard.run(k);
-            let row = row.map_err(|e| CliError::Failed(e.context(format!("run {i}"))))?;
             let p = (i / reps) as usize;
             w.write_record(&row).expect("writing to memory");
-            if whole && lines {
-                agg.push(p, &row[columns..]);
-                if (i + 1) % reps == 0 {
-                    eprintln!("{}", point_line(plan, &agg, p, &prep.metrics));
-                }
+            agg.push(p, &row[columns..]);
+            if whole && lines && (i + 1) % reps == 0 {
+                eprintln!("{}", point_line(plan, &agg, p, &prep.metrics));
             }
         }
         file.write_all(&w.into_inner().expect("memory"))
             .map_err(|e| fail(e, &partial))?;
+        let end = ks.end;
         if let Some(b) = &bar {
             b.set_position(end);
             let p = (shard.run(end - 1) / reps) as usize;
@@ -650,29 +644,42 @@ fn run_job(args: &SweepArgs, prep: &Prepared, shard: Shard, dir: &Path) -> Resul
                 (end - done) as f64 / secs.max(1e-9)
             );
         }
-        next = end;
-    }
+        Ok(())
+    })?;
     file.sync_all().map_err(|e| fail(e, &partial))?;
     drop(file);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(done)
+    Ok((done, agg))
 }
 
-/// The aggregates of a complete, checked `runs.csv(.partial)` of the whole sweep, fed in run
-/// order from the cells as written.
-fn aggregate(path: &Path, plan: &Plan, metrics: usize) -> Result<Aggregate, CliError> {
-    let mut agg = Aggregate::new(plan.points(), metrics);
-    let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
-    let mut r = csv::Reader::from_path(path).map_err(|e| fail(e, path))?;
-    let reps = u64::from(plan.replications);
-    for (i, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| fail(e, path))?;
-        let cells: Vec<String> = rec.iter().skip(columns).map(str::to_owned).collect();
-        agg.push((i as u64 / reps) as usize, &cells);
+/// Runs `range` (a job's run numbers, `run(k)` making run k's row) on `pool` in chunks of 32
+/// runs per thread, and hands each chunk's rows to `sink` in run order: the rows of a sweep
+/// never depend on the thread count, and memory does not grow with the number of runs.
+fn run_chunks(
+    pool: &rayon::ThreadPool,
+    threads: usize,
+    range: std::ops::Range<u64>,
+    run: &(dyn Fn(u64) -> anyhow::Result<Vec<String>> + Sync),
+    mut sink: impl FnMut(std::ops::Range<u64>, Vec<Vec<String>>) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let chunk = 32 * threads as u64;
+    let mut next = range.start;
+    while next < range.end {
+        let end = (next + chunk).min(range.end);
+        let rows: Vec<anyhow::Result<Vec<String>>> = pool.install(|| {
+            use rayon::prelude::*;
+            (next..end).into_par_iter().map(run).collect()
+        });
+        let rows = rows
+            .into_iter()
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(CliError::Failed)?;
+        sink(next..end, rows)?;
+        next = end;
     }
-    Ok(agg)
+    Ok(())
 }
 
 /// Completes a whole sweep's folder whose `runs.csv.partial` holds every run: `points.csv`
@@ -721,8 +728,15 @@ fn point_line(plan: &Plan, agg: &Aggregate, p: usize, metrics: &[String]) -> Str
 }
 
 /// Reads back an interrupted `runs.csv.partial`: checks the header and that row k is the
-/// shard's run k of this plan, drops a torn last line, and returns how many rows there are.
-fn resume(partial: &Path, plan: &Plan, shard: Shard, header: &[String]) -> Result<u64, CliError> {
+/// shard's run k of this plan, drops a torn last line, feeds the rows to `agg`, and returns
+/// how many there are.
+fn resume(
+    partial: &Path,
+    plan: &Plan,
+    shard: Shard,
+    header: &[String],
+    agg: &mut Aggregate,
+) -> Result<u64, CliError> {
     let io = |e: std::io::Error| fail(e, partial);
     let f = File::open(partial).map_err(io)?;
     let mut reader = BufReader::new(f);
@@ -776,6 +790,9 @@ fn resume(partial: &Path, plan: &Plan, shard: Shard, header: &[String]) -> Resul
                 n + 1
             )));
         }
+        let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
+        let cells: Vec<String> = rec.iter().skip(columns).map(str::to_owned).collect();
+        agg.push(p, &cells);
         n += 1;
     }
     let file = OpenOptions::new().write(true).open(partial).map_err(io)?;
@@ -831,22 +848,11 @@ pub fn bench(a: BenchSweepArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Failed(e.into()))?;
         let started = Instant::now();
         let mut rows = Vec::with_capacity(total as usize);
-        let chunk = 32 * threads as u64;
-        let mut next = 0;
-        while next < total {
-            let end = (next + chunk).min(total);
-            let got: Vec<anyhow::Result<Vec<String>>> = pool.install(|| {
-                use rayon::prelude::*;
-                (next..end)
-                    .into_par_iter()
-                    .map(|i| sweep::run_one(&plan, &specs, &clients, &keep, i))
-                    .collect()
-            });
-            for r in got {
-                rows.push(r.map_err(CliError::Failed)?);
-            }
-            next = end;
-        }
+        let run = |i: u64| sweep::run_one(&plan, &specs, &clients, &keep, i);
+        run_chunks(&pool, threads, 0..total, &run, |_, chunk| {
+            rows.extend(chunk);
+            Ok(())
+        })?;
         Ok((started.elapsed().as_secs_f64(), rows))
     };
     let best = |threads: usize| -> Result<(f64, Vec<Vec<String>>), CliError> {
