@@ -172,35 +172,9 @@ fn what_ifs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-/// The candidate closest to `word`, if close enough to be a likely typo.
-pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let lower = word.to_lowercase();
-    candidates
-        .iter()
-        .map(|c| {
-            let cl = c.to_lowercase();
-            (
-                strsim::levenshtein(&lower, &cl),
-                strsim::jaro_winkler(&lower, &cl),
-                *c,
-            )
-        })
-        .filter(|(lev, jw, c)| {
-            let n = word.chars().count().max(c.chars().count());
-            let prefix = lower.chars().count() >= 3 && c.to_lowercase().starts_with(&lower);
-            (*lev <= 2.max(n / 4) || *jw >= 0.9 || prefix) && *lev < n
-        })
-        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
-        .map(|(_, _, c)| c)
-}
-
 /// "unknown metric 'x'" with a did-you-mean and the valid names.
 pub(crate) fn unknown(what: &str, word: &str, valid: &[&str]) -> anyhow::Error {
-    let list = valid.join(", ");
-    let hint = match closest(word, valid) {
-        Some(c) => format!("did you mean '{c}'? ({what}s: {list})"),
-        None => format!("{what}s: {list}"),
-    };
+    let hint = crate::scenario::suggest(word, &format!("{what}s"), valid);
     bad(format!("unknown {what} '{word}'\n  hint: {hint}"))
 }
 

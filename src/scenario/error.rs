@@ -381,7 +381,7 @@ pub(crate) fn list(names: &[&str]) -> String {
 }
 
 /// "did you mean 'x'? (what: a, b, c)", or just the list when nothing is close.
-pub(crate) fn suggest(word: &str, what: &str, names: &[&str]) -> String {
+pub fn suggest(word: &str, what: &str, names: &[&str]) -> String {
     match closest(word, names.iter().copied()) {
         Some(c) => format!("did you mean '{c}'? ({what}: {})", list(names)),
         None if names.is_empty() => format!("there are no {what}"),

@@ -13,7 +13,7 @@ mod raw;
 pub mod topology;
 mod validate;
 
-pub use error::{Origin, Problem, ScenarioError};
+pub use error::{Origin, Problem, ScenarioError, suggest};
 pub use overrides::{load, load_what_if};
 pub use validate::{MAX_ATTEMPTS, MAX_REPLICAS};
 
