@@ -8,9 +8,9 @@
 //! - Kubernetes: an Indexed Job (completions = shards) with the inputs in a ConfigMap and the
 //!   results on a shared volume, and a merge Job to apply once it completes.
 
-use super::CliError;
 use super::merge::shell_quote;
 use super::sweep::{PlanArgs, prepare};
+use super::{CliError, bad};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,10 +76,6 @@ pub struct K8sArgs {
     pub out: Option<PathBuf>,
 }
 
-fn bad(msg: impl Into<String>) -> CliError {
-    CliError::BadInput(msg.into())
-}
-
 fn failed(e: impl std::fmt::Display) -> CliError {
     CliError::Failed(anyhow::anyhow!("{e}"))
 }
@@ -111,16 +107,16 @@ fn study(s: &StudyArgs) -> Result<Study, CliError> {
             s.tasks
         )));
     }
-    let text = std::fs::read_to_string(&s.plan.file)
-        .map_err(|e| bad(format!("cannot read {}: {e}", s.plan.file.display())))?;
-    let sweep_text = if prep.plan.file != s.plan.file.display().to_string() {
-        let mut doc: toml_edit::DocumentMut = text
-            .parse()
-            .map_err(|e| bad(format!("{}: {e}", s.plan.file.display())))?;
-        doc["base"] = toml_edit::value("base.toml");
-        Some(doc.to_string())
-    } else {
-        None
+    // The snapshot is the text that was checked, with `base` pointed at the copy beside it.
+    let sweep_text = match &prep.sweep_text {
+        Some(text) => {
+            let mut doc: toml_edit::DocumentMut = text
+                .parse()
+                .map_err(|e| bad(format!("{}: {e}", s.plan.file.display())))?;
+            doc["base"] = toml_edit::value("base.toml");
+            Some(doc.to_string())
+        }
+        None => None,
     };
     let mut flags = Vec::new();
     for p in &s.plan.params {

@@ -2,8 +2,8 @@
 //! one unsharded run writes, after checking that every shard is there and that they all belong
 //! to the same sweep.
 
-use super::CliError;
-use super::sweep::{draw_plots, finish, manifest_difference, read_manifest};
+use super::sweep::{fail, finish, manifest_difference, read_manifest};
+use super::{CliError, bad};
 use clap::Args;
 use outagesim::sweep::{self, Aggregate, Manifest, Shard};
 use std::io::Write;
@@ -24,10 +24,6 @@ pub struct MergeArgs {
     /// Do not draw the plots (OUT/plots/; `outagesim plot OUT` draws them later).
     #[arg(long)]
     pub no_plots: bool,
-}
-
-fn bad(msg: impl Into<String>) -> CliError {
-    CliError::BadInput(msg.into())
 }
 
 /// A complete shard found on disk.
@@ -180,8 +176,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     }
     let plan = reference.plan();
     let metrics = reference.metrics.clone();
-    std::fs::create_dir_all(&out)
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot create {}: {e}", out.display())))?;
+    std::fs::create_dir_all(&out).map_err(|e| fail(format!("cannot create it: {e}"), &out))?;
     let agg = join(&found, &plan, &metrics, &out)?;
     finish(&out, &plan, &metrics, &agg, &reference)?;
     if !args.quiet {
@@ -197,7 +192,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
             out.display()
         );
     }
-    draw_plots(&out, args.no_plots, args.quiet)
+    super::plot::draw(&out, args.no_plots, args.quiet)
 }
 
 /// The error for an incomplete set: which shards are missing, which are unfinished, and the
@@ -299,10 +294,9 @@ fn join(
         readers.push((path, r.into_records()));
     }
     let partial = out.join("runs.csv.partial");
-    let file = std::fs::File::create(&partial)
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("{}: {e}", partial.display())))?;
+    let file = std::fs::File::create(&partial).map_err(|e| fail(e, &partial))?;
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
-    let io = |e: csv::Error| CliError::Failed(anyhow::anyhow!("{}: {e}", partial.display()));
+    let io = |e: csv::Error| fail(e, &partial);
     w.write_record(&header).map_err(io)?;
     let mut agg = Aggregate::new(plan.points(), metrics.len());
     let reps = u64::from(plan.replications);
@@ -339,11 +333,7 @@ fn join(
             )));
         }
     }
-    let mut inner = w
-        .into_inner()
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("{}: {e}", partial.display())))?;
-    inner
-        .flush()
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("{}: {e}", partial.display())))?;
+    let mut inner = w.into_inner().map_err(|e| fail(e, &partial))?;
+    inner.flush().map_err(|e| fail(e, &partial))?;
     Ok(agg)
 }

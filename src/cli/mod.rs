@@ -145,6 +145,11 @@ pub fn main() -> i32 {
 
 use outagesim::files::write_atomic;
 
+/// Bad input: exit code 2 with `msg`.
+fn bad(msg: impl Into<String>) -> CliError {
+    CliError::BadInput(msg.into())
+}
+
 enum CliError {
     /// The user's input is wrong: exit code 2.
     BadInput(String),

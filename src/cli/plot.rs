@@ -4,7 +4,7 @@
 use super::CliError;
 use clap::Args;
 use outagesim::plot::{self, BadInput, Folder};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct PlotArgs {
@@ -27,6 +27,23 @@ pub struct PlotArgs {
     /// default for an availability metric.
     #[arg(long)]
     pub nines: bool,
+}
+
+/// Draws a finished run's or sweep's plots from its folder (unless `no_plots`), and says where
+/// they went unless `quiet`. Used at the end of `run`, `sweep` and `merge`.
+pub(super) fn draw(dir: &Path, no_plots: bool, quiet: bool) -> Result<(), CliError> {
+    if no_plots {
+        return Ok(());
+    }
+    let files = plot::plot_dir(dir, None).map_err(error)?;
+    if !quiet {
+        println!(
+            "plots: {} ({} files)",
+            dir.join("plots").display(),
+            files.len()
+        );
+    }
+    Ok(())
 }
 
 fn error(e: anyhow::Error) -> CliError {

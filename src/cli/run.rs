@@ -254,7 +254,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         }
     }
     if what_ifs.is_empty() {
-        return draw_plots(&out_dir, &args);
+        return super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json);
     }
     let mut outcomes = vec![replay::Outcome::of("baseline", &summary)];
     outcomes.extend(run_what_ifs(&base, what_ifs, &out_dir, &args)?);
@@ -279,23 +279,8 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             out_dir.join("what-ifs").display()
         );
     }
-    draw_plots(&out_dir, &args)
-}
-
-/// Draws the run's plots (and its what-ifs') once every output is written.
-fn draw_plots(dir: &Path, args: &RunArgs) -> Result<(), CliError> {
-    if args.no_plots {
-        return Ok(());
-    }
-    let files = outagesim::plot::plot_dir(dir, None).map_err(CliError::Failed)?;
-    if !args.quiet && !args.json {
-        println!(
-            "plots: {} ({} files)",
-            dir.join("plots").display(),
-            files.len()
-        );
-    }
-    Ok(())
+    // Plots last, once every output (the what-ifs' included) is written.
+    super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json)
 }
 
 /// A folder name for a what-if: lower-case letters, digits and dashes.

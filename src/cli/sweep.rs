@@ -2,7 +2,7 @@
 //! before any run, runs the replications on a rayon pool in chunks, streams `runs.csv` in run
 //! order and writes `points.csv` at the end; `--resume` continues an interrupted sweep.
 
-use super::{CliError, write_atomic};
+use super::{CliError, bad, write_atomic};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outagesim::model;
@@ -65,10 +65,6 @@ pub struct SweepArgs {
     pub no_plots: bool,
 }
 
-fn bad(msg: impl Into<String>) -> CliError {
-    CliError::BadInput(msg.into())
-}
-
 fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))
 }
@@ -111,9 +107,10 @@ fn parse_param(arg: &str) -> Result<Param, CliError> {
 #[derive(Default)]
 struct Extras {
     metrics: Option<(String, Vec<Located<String>>)>,
-    plot: Option<serde_json::Value>,
     /// The sweep file, where `[plot]` starts, and `[plot]`: checked once the columns are known.
-    plot_at: Option<(String, (usize, usize), serde_json::Value)>,
+    plot: Option<(String, (usize, usize), serde_json::Value)>,
+    /// The sweep file's text, when the plan came from one.
+    sweep_text: Option<String>,
 }
 
 /// The plan from the file and flags.
@@ -130,8 +127,8 @@ fn plan(args: &PlanArgs) -> Result<(Plan, Extras), CliError> {
             let base = args.file.parent().unwrap_or(Path::new(".")).join(&sf.base);
             let base_text = read(&base)?;
             extras.metrics = sf.metrics.map(|m| (shown.clone(), m));
-            extras.plot_at = sf.plot.clone().map(|p| (shown.clone(), sf.plot_at, p));
-            extras.plot = sf.plot;
+            extras.plot = sf.plot.map(|p| (shown.clone(), sf.plot_at, p));
+            extras.sweep_text = Some(text);
             (
                 base.display().to_string(),
                 base_text,
@@ -195,6 +192,8 @@ pub(super) struct Prepared {
     pub metrics: Vec<String>,
     keep: Vec<usize>,
     pub manifest: Manifest,
+    /// The sweep file's text as read and checked, when the plan came from one.
+    pub sweep_text: Option<String>,
 }
 
 pub(super) fn prepare(args: &PlanArgs) -> Result<Prepared, CliError> {
@@ -223,7 +222,7 @@ pub(super) fn prepare(args: &PlanArgs) -> Result<Prepared, CliError> {
                             w.line,
                             w.column,
                             w.value,
-                            did_you_mean(&w.value, &names)
+                            outagesim::scenario::suggest(&w.value, "metrics", &names)
                         )));
                     }
                 }
@@ -232,11 +231,11 @@ pub(super) fn prepare(args: &PlanArgs) -> Result<Prepared, CliError> {
         }
     };
     let metrics: Vec<String> = keep.iter().map(|&i| all[i].clone()).collect();
-    if let Some((file, at, v)) = &extras.plot_at {
+    if let Some((file, at, v)) = &extras.plot {
         check_plot(file, *at, v, &plan, &metrics)?;
     }
     let mut manifest = Manifest::new(&plan, &specs[0].name, &metrics);
-    manifest.plot = extras.plot;
+    manifest.plot = extras.plot.map(|(_, _, v)| v);
     Ok(Prepared {
         plan,
         specs,
@@ -244,6 +243,7 @@ pub(super) fn prepare(args: &PlanArgs) -> Result<Prepared, CliError> {
         metrics,
         keep,
         manifest,
+        sweep_text: extras.sweep_text,
     })
 }
 
@@ -283,7 +283,7 @@ fn check_plot(
         let names: Vec<&str> = metrics.iter().map(String::as_str).collect();
         return Err(at(
             format!("metric: '{m}' is not a metric of this sweep"),
-            did_you_mean(m, &names),
+            outagesim::scenario::suggest(m, "metrics", &names),
         ));
     }
     for r in &p.reference {
@@ -300,19 +300,6 @@ fn check_plot(
         }
     }
     Ok(())
-}
-
-/// "did you mean 'x'? (metrics: a, b, ...)".
-fn did_you_mean(word: &str, names: &[&str]) -> String {
-    let best = names
-        .iter()
-        .map(|n| (strsim::jaro_winkler(word, n), *n))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, n)) => format!("did you mean '{n}'? (metrics: {})", names.join(", ")),
-        None => format!("metrics: {}", names.join(", ")),
-    }
 }
 
 /// Which shard this invocation runs, if any.
@@ -356,7 +343,8 @@ fn shard_command() -> Vec<String> {
     out
 }
 
-fn fail(e: impl std::fmt::Display, what: &Path) -> CliError {
+/// A failure while running (exit 1) about the file or folder `what`.
+pub(super) fn fail(e: impl std::fmt::Display, what: &Path) -> CliError {
     CliError::Failed(anyhow::anyhow!("{}: {e}", what.display()))
 }
 
@@ -377,7 +365,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         let (done, agg) = run_job(&args, &prep, Shard::ALL, &out)?;
         finish(&out, &prep.plan, &prep.metrics, &agg, &prep.manifest)?;
         report(&args, &prep, Shard::ALL, done, started, &out);
-        return draw_plots(&out, args.no_plots, args.quiet);
+        return super::plot::draw(&out, args.no_plots, args.quiet);
     };
     // One shard, into OUT/.shard-I-of-N.partial, moved to OUT/shard-I-of-N when complete.
     let mut manifest = prep.manifest.clone();
@@ -421,27 +409,6 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     std::fs::rename(&work, &final_dir).map_err(|e| fail(e, &work))?;
     sync_dir(&out);
     report(&args, &prep, shard, done, started, &final_dir);
-    Ok(())
-}
-
-/// Draws a finished sweep's plots from its folder (the `[plot]` settings in its sweep.json).
-pub(super) fn draw_plots(dir: &Path, no_plots: bool, quiet: bool) -> Result<(), CliError> {
-    if no_plots {
-        return Ok(());
-    }
-    let files = outagesim::plot::plot_dir(dir, None).map_err(|e| match e
-        .downcast_ref::<outagesim::plot::BadInput>()
-    {
-        Some(_) => bad(format!("{e:#}")),
-        None => CliError::Failed(e),
-    })?;
-    if !quiet {
-        println!(
-            "plots: {} ({} files)",
-            dir.join("plots").display(),
-            files.len()
-        );
-    }
     Ok(())
 }
 

@@ -9,6 +9,12 @@ use crate::common::{outagesim, scratch, text};
 
 /// M/M/c at 80% load (8 requests/s, 1 s work) for 20 minutes, workers 9, 10, 12, 5 runs each.
 fn sweep(out: &Path, extra: &[&str]) -> Output {
+    let args = sweep_args(out, extra);
+    outagesim(&args)
+}
+
+/// The arguments of [`sweep`].
+fn sweep_args<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "sweep",
         "scenarios/mmc.toml",
@@ -24,7 +30,7 @@ fn sweep(out: &Path, extra: &[&str]) -> Output {
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    outagesim(&args)
+    args
 }
 
 fn read(dir: &Path, f: &str) -> String {
@@ -386,23 +392,7 @@ fn an_interrupted_shard_resumes_and_a_scheduler_task_finds_its_shard() {
     // A Slurm array of two tasks (IDs 1 and 2): task 2 is the second shard.
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_outagesim"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "sweep",
-            "scenarios/mmc.toml",
-            "--param",
-            "components.api.workers=9,10,12",
-            "--replications",
-            "5",
-            "--seed",
-            "11",
-            "--set",
-            "scenario.duration=20m",
-            "--out",
-            b.to_str().unwrap(),
-            "--shard",
-            "auto",
-            "--resume",
-        ])
+        .args(sweep_args(&b, &["--shard", "auto", "--resume"]))
         .env("SLURM_ARRAY_TASK_ID", "2")
         .env("SLURM_ARRAY_TASK_MIN", "1")
         .env("SLURM_ARRAY_TASK_MAX", "2")
