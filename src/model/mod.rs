@@ -6,6 +6,7 @@ pub mod metrics;
 pub mod msg;
 pub mod node;
 pub mod sample;
+pub mod settings;
 pub mod spec;
 pub mod summary;
 pub mod world;

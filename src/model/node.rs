@@ -1799,7 +1799,7 @@ impl Node {
         let Some(ch) = self.checker.as_mut() else {
             return;
         };
-        let (up_after, down_after) = (ch.spec.healthy_threshold, ch.spec.unhealthy_threshold);
+        let (up_after, down_after) = (ch.spec.healthy, ch.spec.unhealthy);
         let t = &mut ch.targets[target as usize];
         t.in_flight = false;
         let mut change = None;

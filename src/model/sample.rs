@@ -35,10 +35,10 @@ pub fn draw(d: &Dist, rng: &mut EntityRng) -> u64 {
 pub fn backoff(retry: &RetrySpec, next: u32, rng: &mut EntityRng) -> u64 {
     let base = match retry.backoff {
         Backoff::None => 0,
-        Backoff::Fixed { base } => base.0,
-        Backoff::Exponential { base, cap } => {
+        Backoff::Fixed => retry.base.0,
+        Backoff::Exponential => {
             let shift = (next.saturating_sub(2)).min(62);
-            base.0.saturating_mul(1u64 << shift).min(cap.0)
+            retry.base.0.saturating_mul(1u64 << shift).min(retry.cap.0)
         }
     };
     if base == 0 {
@@ -179,12 +179,10 @@ mod tests {
         let mut r = entity_stream(1, 3);
         let retry = RetrySpec {
             attempts: 10,
-            backoff: Backoff::Exponential {
-                base: SimTime::from_millis(100),
-                cap: SimTime::from_millis(500),
-            },
-            jitter: Jitter::None,
-            budget: None,
+            backoff: Backoff::Exponential,
+            base: SimTime::from_millis(100),
+            cap: SimTime::from_millis(500),
+            ..RetrySpec::once()
         };
         let waits: Vec<u64> = (2..7)
             .map(|k| backoff(&retry, k, &mut r) / 1_000_000)

@@ -75,55 +75,7 @@ impl fmt::Display for ScenarioError {
     }
 }
 
-/// Which part of a `key = value` entry a problem points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Anchor {
-    /// The key (unknown or misplaced fields).
-    Key,
-    /// The value (bad values); the key when there is no value.
-    Value,
-}
-
-/// A problem before it is given its origin: the stages below work with paths only.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Issue {
-    pub path: Vec<String>,
-    pub message: String,
-    pub value: Option<String>,
-    pub hint: Option<String>,
-    pub anchor: Anchor,
-}
-
-impl Issue {
-    /// A problem with the value at `path`.
-    pub fn new(path: Vec<String>, message: impl Into<String>) -> Issue {
-        Issue {
-            path,
-            message: message.into(),
-            value: None,
-            hint: None,
-            anchor: Anchor::Value,
-        }
-    }
-
-    /// Sets the bad value.
-    pub fn value(mut self, value: impl Into<String>) -> Issue {
-        self.value = Some(value.into());
-        self
-    }
-
-    /// Sets the hint (none if `None`).
-    pub fn hint(mut self, hint: impl Into<Option<String>>) -> Issue {
-        self.hint = hint.into();
-        self
-    }
-
-    /// Points the problem at the key rather than the value.
-    pub fn at_key(mut self) -> Issue {
-        self.anchor = Anchor::Key;
-        self
-    }
-}
+pub(crate) use crate::model::settings::{Anchor, Issue};
 
 /// Writes a path as dotted text, quoting segments that are not bare TOML keys.
 pub(crate) fn path_string(path: &[String]) -> String {
@@ -343,51 +295,8 @@ enum Node<'a> {
     Value(&'a Value),
 }
 
-/// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let lower = word.to_lowercase();
-    let mut best: Option<(usize, f64, &'a str)> = None;
-    for c in candidates {
-        let cl = c.to_lowercase();
-        let lev = strsim::levenshtein(&lower, &cl);
-        let jw = strsim::jaro_winkler(&lower, &cl);
-        let prefix = lower.chars().count() >= 3 && cl.starts_with(&lower);
-        let close = lev <= 2.max(word.chars().count() / 4) || jw >= 0.9 || prefix;
-        if !close || lev >= word.chars().count().max(c.chars().count()) {
-            continue;
-        }
-        let better = match best {
-            None => true,
-            Some((bl, bj, _)) => lev < bl || (lev == bl && jw > bj),
-        };
-        if better {
-            best = Some((lev, jw, c));
-        }
-    }
-    best.map(|(_, _, c)| c)
-}
-
-/// A list of names for a hint, shortened when long.
-pub(crate) fn list(names: &[&str]) -> String {
-    const MAX: usize = 16;
-    if names.len() <= MAX {
-        names.join(", ")
-    } else {
-        format!("{}, ... ({} in all)", names[..MAX].join(", "), names.len())
-    }
-}
-
-/// "did you mean 'x'? (what: a, b, c)", or just the list when nothing is close.
-pub fn suggest(word: &str, what: &str, names: &[&str]) -> String {
-    match closest(word, names.iter().copied()) {
-        Some(c) => format!("did you mean '{c}'? ({what}: {})", list(names)),
-        None if names.is_empty() => format!("there are no {what}"),
-        None => format!("{what}: {}", list(names)),
-    }
-}
+pub use crate::model::settings::suggest;
+pub(crate) use crate::model::settings::{closest, list};
 
 #[cfg(test)]
 mod tests {

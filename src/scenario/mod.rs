@@ -8,14 +8,16 @@
 //! hint. This layer does no I/O: it takes text; the CLI opens files.
 
 pub(crate) mod error;
+mod input;
 pub mod overrides;
 mod raw;
 pub mod topology;
 mod validate;
 
+pub use crate::model::settings::policies::MAX_ATTEMPTS;
 pub use error::{Origin, Problem, ScenarioError, suggest};
 pub use overrides::{load, load_what_if};
-pub use validate::{MAX_ATTEMPTS, MAX_REPLICAS};
+pub use validate::MAX_REPLICAS;
 
 use crate::model::spec::Spec;
 
@@ -332,12 +334,10 @@ mod tests {
             }
         );
         assert_eq!(c.retry.attempts, 3);
+        assert_eq!(c.retry.backoff, Backoff::Exponential);
         assert_eq!(
-            c.retry.backoff,
-            Backoff::Exponential {
-                base: SimTime::from_millis(200),
-                cap: SimTime::from_secs(5)
-            }
+            (c.retry.base, c.retry.cap),
+            (SimTime::from_millis(200), SimTime::from_secs(5))
         );
         assert_eq!(c.retry.jitter, Jitter::Full);
         assert_eq!(c.profile, vec![(SimTime::ZERO, 1.0), (SimTime::HOUR, 1.5)]);

@@ -35,6 +35,10 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// A field read by the settings layer from the document itself (the raw stage only notes
+/// that it is there).
+pub type Any = de::IgnoredAny;
+
 /// `queue = "unbounded"` or a number of waiting places.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RawQueue {
@@ -61,48 +65,6 @@ impl<'de> Deserialize<'de> for RawQueue {
         }
         d.deserialize_any(V)
     }
-}
-
-/// A distribution: `"5ms"` (constant) or `{ dist = "...", ... }`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RawDist {
-    /// A plain duration: a constant.
-    Short(Dur),
-    /// The table form.
-    Full(RawDistTable),
-}
-
-impl<'de> Deserialize<'de> for RawDist {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawDist, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawDist;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(r#"a duration such as "5ms" or a table such as { dist = "exponential", mean = "10ms" }"#)
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawDist, E> {
-                Ok(RawDist::Short(Dur(s.to_owned())))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDist, A::Error> {
-                RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawDist::Full)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// `{ dist = "exponential", mean = "10ms" }` and the other forms.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawDistTable {
-    pub dist: Option<String>,
-    pub value: Option<Dur>,
-    pub mean: Option<Dur>,
-    pub sigma: Option<f64>,
-    pub shape: Option<f64>,
-    pub min: Option<Dur>,
-    pub max: Option<Dur>,
 }
 
 /// One `profile` point: `["30m", 2.0]`.
@@ -132,49 +94,6 @@ impl<'de> Deserialize<'de> for RawPoint {
         }
         d.deserialize_seq(V)
     }
-}
-
-/// `gossip = true | false` or `gossip = { interval, fanout, fail_after, checksums,
-/// gossip_failed, cost }`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RawGossip {
-    /// `true`: every default; `false`: off.
-    Switch(bool),
-    /// The table form (fields left out take their defaults).
-    Table(RawGossipTable),
-}
-
-impl<'de> Deserialize<'de> for RawGossip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawGossip, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawGossip;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(r#"true, false or a table such as { interval = "1s", fanout = 1 }"#)
-            }
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<RawGossip, E> {
-                Ok(RawGossip::Switch(b))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawGossip, A::Error> {
-                RawGossipTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawGossip::Table)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// `gossip = { interval = "1s", fanout = 1, fail_after = "30s", checksums = false,
-/// gossip_failed = false, cost = "2us" }`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawGossipTable {
-    pub interval: Option<Dur>,
-    pub fanout: Option<i64>,
-    pub fail_after: Option<Dur>,
-    pub checksums: Option<bool>,
-    pub gossip_failed: Option<bool>,
-    pub cost: Option<Dur>,
 }
 
 /// A `config_change` fault's `set = { ... }` as serde sees it: only that it is a table. Its
@@ -272,37 +191,6 @@ pub struct RawBetween {
     pub unreadable: bool,
 }
 
-/// `retry = { attempts, backoff, base, cap, jitter, budget }`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawRetry {
-    pub attempts: Option<i64>,
-    pub backoff: Option<String>,
-    pub base: Option<Dur>,
-    pub cap: Option<Dur>,
-    pub jitter: Option<String>,
-    pub budget: Option<f64>,
-}
-
-/// `health_check = { kind, interval, timeout, unhealthy, healthy }`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawHealthCheck {
-    pub kind: Option<String>,
-    pub interval: Option<Dur>,
-    pub timeout: Option<Dur>,
-    pub unhealthy: Option<i64>,
-    pub healthy: Option<i64>,
-}
-
-/// `circuit_breaker = { failures, open_for }`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawBreaker {
-    pub failures: Option<i64>,
-    pub open_for: Option<Dur>,
-}
-
 /// One entry of a service's `calls`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
@@ -312,7 +200,7 @@ pub struct RawCall {
     pub resolver: Option<String>,
     /// Per-call timeout (default "30s").
     pub timeout: Option<Dur>,
-    pub retry: Option<RawRetry>,
+    pub retry: Option<Any>,
 }
 
 /// `[[components.<dns>.records]]`.
@@ -327,7 +215,7 @@ pub struct RawRecord {
 }
 
 /// `[components.<name>]`: the union of every kind's fields.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawComponent {
     pub kind: Option<String>,
@@ -340,24 +228,24 @@ pub struct RawComponent {
     /// Extra replicas held in reserve for `scale` actions.
     pub standby: Option<i64>,
     /// Membership gossip among the replicas.
-    pub gossip: Option<RawGossip>,
+    pub gossip: Option<Any>,
     // Server.
     pub workers: Option<i64>,
     pub queue: Option<RawQueue>,
-    pub service_time: Option<RawDist>,
+    pub service_time: Option<Any>,
     // Client.
     pub rate: Option<f64>,
     /// Client: a closed-loop population instead of a rate.
     pub concurrency: Option<i64>,
-    pub think_time: Option<RawDist>,
+    pub think_time: Option<Any>,
     pub profile: Option<Vec<RawPoint>>,
     pub target: Option<String>,
     pub resolver: Option<String>,
     pub write_fraction: Option<f64>,
     // Shared by several kinds.
     pub timeout: Option<Dur>,
-    pub retry: Option<RawRetry>,
-    pub health_check: Option<RawHealthCheck>,
+    pub retry: Option<Any>,
+    pub health_check: Option<Any>,
     pub policy: Option<String>,
     pub weights: Option<Vec<f64>>,
     pub hit_ratio: Option<f64>,
@@ -384,13 +272,16 @@ pub struct RawComponent {
     // Service.
     pub calls: Option<Vec<RawCall>>,
     pub parallel: Option<bool>,
-    pub circuit_breaker: Option<RawBreaker>,
+    pub circuit_breaker: Option<Any>,
     // Storage.
     pub replication_factor: Option<i64>,
     pub read_quorum: Option<i64>,
     pub write_quorum: Option<i64>,
     // Monitor.
     pub period: Option<Dur>,
+    /// The table as written (or as a config change leaves it), for the settings layer.
+    #[serde(skip)]
+    pub item: Option<Item>,
     /// Set when the table could not be read at all (its problems are reported already).
     #[serde(skip)]
     pub unreadable: bool,
@@ -453,22 +344,28 @@ impl RawComponent {
 }
 
 /// `[[failures]]`: random failures and repairs of replicas, a zone or a region.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawFailure {
     pub name: Option<String>,
     pub target: Option<String>,
     pub zone: Option<String>,
     pub region: Option<String>,
-    pub mtbf: Option<RawDist>,
-    pub mttr: Option<RawDist>,
+    /// Read from `item` by the settings layer; named here so that the table accepts it.
+    #[allow(dead_code)]
+    pub mtbf: Option<Any>,
+    #[allow(dead_code)]
+    pub mttr: Option<Any>,
+    /// The table as written, for the settings layer.
+    #[serde(skip)]
+    pub item: Option<Item>,
     /// Set when the table could not be read at all.
     #[serde(skip)]
     pub unreadable: bool,
 }
 
 /// `[[faults]]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawFault {
     pub name: Option<String>,
@@ -542,7 +439,7 @@ pub struct RawAlarm {
 }
 
 /// `[[actions]]`: the union of every action kind's fields.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawAction {
     pub name: Option<String>,
@@ -552,7 +449,7 @@ pub struct RawAction {
     /// An alarm's name.
     pub on: Option<String>,
     /// After the alarm fires: a distribution.
-    pub delay: Option<RawDist>,
+    pub delay: Option<Any>,
     /// Rollback, end_fault.
     pub fault: Option<String>,
     /// Block.
@@ -579,6 +476,9 @@ pub struct RawAction {
     pub replicas: Option<i64>,
     /// Scale: provisioning time.
     pub provision: Option<Dur>,
+    /// The table as written, for the settings layer.
+    #[serde(skip)]
+    pub item: Option<Item>,
     /// Set when the table could not be read at all.
     #[serde(skip)]
     pub unreadable: bool,
@@ -609,7 +509,7 @@ pub struct RawWhatIf {
 }
 
 /// A whole scenario file, as written.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct RawFile {
     /// `[scenario]`, if present.
     pub scenario: Option<RawScenario>,
@@ -790,10 +690,16 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                             .and_then(|k| k.as_str())
                             .and_then(kind_fields);
                         let c = read_piece::<RawComponent>(item, &p, spans, &mut issues, kind)
-                            .unwrap_or_else(|| RawComponent {
-                                unreadable: true,
-                                ..RawComponent::default()
-                            });
+                            .map_or_else(
+                                || RawComponent {
+                                    unreadable: true,
+                                    ..RawComponent::default()
+                                },
+                                |c| RawComponent {
+                                    item: Some(item.clone()),
+                                    ..c
+                                },
+                            );
                         raw.components.insert(name.to_owned(), c);
                     }
                 }
@@ -819,19 +725,19 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                             f.unreadable = true
                         })),
                         "failures" => {
-                            raw.failures
-                                .push(entry(e, &p, spans, is, |f: &mut RawFailure| {
-                                    f.unreadable = true
-                                }))
+                            let mut f =
+                                entry(e, &p, spans, is, |f: &mut RawFailure| f.unreadable = true);
+                            f.item = Some(e.clone());
+                            raw.failures.push(f);
                         }
                         "alarms" => raw.alarms.push(entry(e, &p, spans, is, |a: &mut RawAlarm| {
                             a.unreadable = true
                         })),
                         "actions" => {
-                            raw.actions
-                                .push(entry(e, &p, spans, is, |a: &mut RawAction| {
-                                    a.unreadable = true
-                                }))
+                            let mut a =
+                                entry(e, &p, spans, is, |a: &mut RawAction| a.unreadable = true);
+                            a.item = Some(e.clone());
+                            raw.actions.push(a);
                         }
                         "published" => {
                             raw.published
@@ -1030,7 +936,11 @@ fn changed_component(
     let spans = SpanIndex::new(parsed.as_item());
     let item = parsed.as_item().as_table_like()?.get("c")?;
     let mut found = Vec::new();
-    let c = read_piece::<RawComponent>(item, &["c".to_owned()], &spans, &mut found, own_fields);
+    let c = read_piece::<RawComponent>(item, &["c".to_owned()], &spans, &mut found, own_fields)
+        .map(|c| RawComponent {
+            item: Some(item.clone()),
+            ..c
+        });
     for mut issue in found {
         if let Some(key) = set_origin(entries, &issue.path[1..]) {
             issue.path = at(&key);

@@ -55,11 +55,11 @@ fn retry(r: &RetrySpec) -> String {
     let mut s = format!("{} attempts", r.attempts);
     match r.backoff {
         Backoff::None => s.push_str(", no back-off"),
-        Backoff::Fixed { base } => {
-            let _ = write!(s, ", fixed back-off {base}");
+        Backoff::Fixed => {
+            let _ = write!(s, ", fixed back-off {}", r.base);
         }
-        Backoff::Exponential { base, cap } => {
-            let _ = write!(s, ", exponential back-off {base}..{cap}");
+        Backoff::Exponential => {
+            let _ = write!(s, ", exponential back-off {}..{}", r.base, r.cap);
         }
     }
     match r.jitter {
@@ -80,7 +80,7 @@ fn check(h: &HealthCheckSpec) -> String {
     };
     format!(
         "{kind} health check every {} (timeout {}, unhealthy after {}, healthy after {})",
-        h.interval, h.timeout, h.unhealthy_threshold, h.healthy_threshold
+        h.interval, h.timeout, h.unhealthy, h.healthy
     )
 }
 

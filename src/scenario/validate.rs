@@ -5,37 +5,55 @@
 
 use indexmap::IndexMap;
 use petgraph::graph::{DiGraph, NodeIndex};
+use toml_edit::Item;
 
-use crate::engine::{SimTime, parse_duration};
+use crate::engine::SimTime;
 use crate::model::spec::{
-    ActionKind, ActionSpec, AlarmSpec, Backoff, Balance, BreakerSpec, CacheSpec, CallSpec,
-    CheckKind, ClientSpec, Clock, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec,
-    FaultTarget, FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, Jitter, KindSpec, LbSpec,
-    Level, LinkSpec, MILESTONES, Metric, Milestone, MonitorSpec, NetworkDeviceSpec, NetworkSpec,
-    NoneHealthy, Placement, Population, ProxySpec, Published, RecordSpec, Replay, ResolverSpec,
-    RetrySpec, Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target, Trigger, WhatIf,
+    ActionKind, ActionSpec, AlarmSpec, Balance, BreakerSpec, CacheSpec, CallSpec, ClientSpec,
+    Clock, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget,
+    FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, KindSpec, LbSpec, Level, LinkSpec,
+    MILESTONES, Metric, Milestone, MonitorSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy,
+    Placement, Population, ProxySpec, Published, RecordSpec, Replay, ResolverSpec, RetrySpec,
+    Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target, Trigger, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
 use super::raw::{
-    Dur, FIXED_FIELDS, RawAction, RawAlarm, RawBetween, RawComponent, RawDist, RawFailure,
-    RawFault, RawFile, RawGossip, RawHealthCheck, RawNetwork, RawPublished, RawQueue, RawRecord,
-    RawRetry, RawScenario, RawSet, RawWhatIf, kind_fields, set_origin,
+    Dur, FIXED_FIELDS, RawAction, RawAlarm, RawBetween, RawComponent, RawFailure, RawFault,
+    RawFile, RawNetwork, RawPublished, RawQueue, RawRecord, RawScenario, RawSet, RawWhatIf,
+    kind_fields, set_origin,
+};
+use crate::model::settings::{
+    Distribution, Input, Reader, Shape, Table, Value, bounded, duration, positive, read_table,
 };
 
-/// The longest duration a scenario may state: 100 years. Any time plus any delay then stays
-/// far inside the engine's 584-year range, so no valid scenario can overflow simulated time.
-pub const MAX_DURATION: SimTime = SimTime(36_500 * 86_400 * 1_000_000_000);
 /// The highest rate one client group may send: beyond it arrivals would fall closer than a
 /// nanosecond apart and simulated time could not advance.
 pub const MAX_RATE: f64 = 1e7;
 
 /// At most this many replicas in one group (a guard against typos that would exhaust memory).
 pub const MAX_REPLICAS: u32 = 100_000;
-/// At most this many attempts in a retry policy.
-pub const MAX_ATTEMPTS: u32 = 1_000;
 
 type Path = Vec<String>;
+
+/// The input at `rel` below `item` (table keys and array indices).
+fn field_of<'x>(item: Option<&'x Item>, rel: &[&str]) -> Option<&'x dyn Input> {
+    let mut cur: &dyn Input = item?;
+    for seg in rel {
+        cur = match cur.shape() {
+            Shape::Table(entries) => entries.into_iter().find(|(k, _)| k == seg)?.1,
+            Shape::Array(elems) => *elems.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn join_all(base: &[String], rel: &[&str]) -> Path {
+    let mut p = base.to_vec();
+    p.extend(rel.iter().map(|s| (*s).to_owned()));
+    p
+}
 
 fn join(base: &[String], seg: impl ToString) -> Path {
     let mut p = base.to_vec();
@@ -348,7 +366,7 @@ impl<'a> Check<'a> {
             };
             (unit, name)
         };
-        let dist = |v: &mut Self, field: &str, d: &Option<RawDist>| match d {
+        let dist = |v: &mut Self, field: &str| match field_of(f.item.as_ref(), &[field]) {
             None => {
                 v.missing(
                     join(&base, field),
@@ -356,10 +374,10 @@ impl<'a> Check<'a> {
                 );
                 None
             }
-            Some(d) => v.dist(join(&base, field), d),
+            Some(d) => v.read::<Distribution>(join(&base, field), d),
         };
-        let mtbf = dist(self, "mtbf", &f.mtbf);
-        let mttr = dist(self, "mttr", &f.mttr);
+        let mtbf = dist(self, "mtbf");
+        let mttr = dist(self, "mttr");
         Some(FailureSpec {
             name: f
                 .name
@@ -389,31 +407,12 @@ impl<'a> Check<'a> {
         max: u32,
     ) -> Option<u32> {
         let Some(v) = v else { return Some(default) };
-        if v < i64::from(min) {
-            self.push(
-                Issue::new(path, format!("must be at least {min}, got {v}")).value(v.to_string()),
-            );
-            None
-        } else if v > i64::from(max) {
-            self.push(
-                Issue::new(path, format!("must be at most {max}, got {v}")).value(v.to_string()),
-            );
-            None
-        } else {
-            u32::try_from(v).ok()
-        }
+        bounded(v, min, max, &mut Reader::new(path, &mut self.issues))
     }
 
     /// A finite number greater than zero.
     fn positive(&mut self, path: Path, v: f64) -> Option<f64> {
-        if v.is_finite() && v > 0.0 {
-            Some(v)
-        } else {
-            self.push(
-                Issue::new(path, format!("must be greater than 0, got {v}")).value(v.to_string()),
-            );
-            None
-        }
+        positive(v, &mut Reader::new(path, &mut self.issues))
     }
 
     /// The link between two domains of one level, from `between` and `level`.
@@ -620,27 +619,7 @@ impl<'a> Check<'a> {
     }
 
     fn parse_dur(&mut self, path: Path, d: &Dur) -> Option<SimTime> {
-        match parse_duration(&d.0) {
-            Ok(t) if t > MAX_DURATION => {
-                self.push(
-                    Issue::new(
-                        path,
-                        format!(
-                            "\"{}\" is longer than the 100 years a scenario may use",
-                            d.0
-                        ),
-                    )
-                    .value(d.0.clone())
-                    .hint("durations, timeouts and waits must be at most 36500d".to_string()),
-                );
-                None
-            }
-            Ok(t) => Some(t),
-            Err(e) => {
-                self.push(Issue::new(path, e.to_string()).value(d.0.clone()));
-                None
-            }
-        }
+        duration(&d.0, &mut Reader::new(path, &mut self.issues))
     }
 
     /// A duration greater than zero, or the default when absent.
@@ -1062,29 +1041,23 @@ impl<'a> Check<'a> {
         kind: Kind,
     ) -> Option<Option<GossipSpec>> {
         let path = join(base, "gossip");
-        let t = match &c.gossip {
-            _ if matches!(kind, Kind::Client | Kind::Monitor) => return Some(None),
-            None => return Some((kind == Kind::Storage).then(GossipSpec::default)),
-            Some(RawGossip::Switch(on)) => return Some(on.then(GossipSpec::default)),
-            Some(RawGossip::Table(t)) => t,
+        if matches!(kind, Kind::Client | Kind::Monitor) {
+            return Some(None);
+        }
+        let Some(input) = field_of(c.item.as_ref(), &["gossip"]) else {
+            return Some((kind == Kind::Storage).then(GossipSpec::defaults));
         };
-        let d = GossipSpec::default();
-        let interval = self.dur_pos(join(&path, "interval"), t.interval.as_ref(), d.interval);
-        let fanout = self.count(join(&path, "fanout"), t.fanout, d.fanout, 1, u32::MAX);
-        let fail_after = self.dur_pos(
-            join(&path, "fail_after"),
-            t.fail_after.as_ref(),
-            d.fail_after,
-        );
-        let cost = self.dur(join(&path, "cost"), t.cost.as_ref(), d.cost);
-        Some(Some(GossipSpec {
-            interval: interval?,
-            fanout: fanout?,
-            fail_after: fail_after?,
-            checksums: t.checksums.unwrap_or(d.checksums),
-            gossip_failed: t.gossip_failed.unwrap_or(d.gossip_failed),
-            cost: cost?,
-        }))
+        match input.shape() {
+            Shape::Bool(on) => Some(on.then(GossipSpec::defaults)),
+            Shape::Table(_) => self.table::<GossipSpec>(path, input).map(Some),
+            other => {
+                let mut r = Reader::new(path, &mut self.issues);
+                r.wrong_type(
+                    r#"true, false or a table such as { interval = "1s", fanout = 1 }"#,
+                    &other,
+                )
+            }
+        }
     }
 
     /// One placement per replica, standby replicas last (zones round-robin over them all), and
@@ -1270,9 +1243,9 @@ impl<'a> Check<'a> {
         };
         let workers = self.count(join(base, "workers"), c.workers, workers, 1, u32::MAX);
         let queue = self.queue(join(base, "queue"), c.queue.as_ref(), unbounded);
-        let service_time = match &c.service_time {
+        let service_time = match field_of(c.item.as_ref(), &["service_time"]) {
             None => Some(service),
-            Some(d) => self.dist(join(base, "service_time"), d),
+            Some(d) => self.read::<Distribution>(join(base, "service_time"), d),
         };
         Some(ServerSpec {
             workers: workers?,
@@ -1298,298 +1271,38 @@ impl<'a> Check<'a> {
         }
     }
 
-    fn dist(&mut self, path: Path, d: &RawDist) -> Option<Dist> {
-        let t = match d {
-            RawDist::Short(s) => return self.parse_dur(path, s).map(Dist::Constant),
-            RawDist::Full(t) => t,
-        };
-        let names = ["constant", "exponential", "lognormal", "uniform", "weibull"];
-        let Some(kind) = t.dist.as_deref() else {
-            self.missing(
-                join(&path, "dist"),
-                format!("dist is one of: {}", names.join(", ")),
-            );
-            return None;
-        };
-        let present: Vec<&str> = [
-            ("value", t.value.is_some()),
-            ("mean", t.mean.is_some()),
-            ("sigma", t.sigma.is_some()),
-            ("shape", t.shape.is_some()),
-            ("min", t.min.is_some()),
-            ("max", t.max.is_some()),
-        ]
-        .iter()
-        .filter(|(_, s)| *s)
-        .map(|(n, _)| *n)
-        .collect();
-        let allowed: &[&str] = match kind {
-            "constant" => &["value"],
-            "exponential" => &["mean"],
-            "lognormal" => &["mean", "sigma"],
-            "uniform" => &["min", "max"],
-            "weibull" => &["mean", "shape"],
-            other => {
-                self.push(
-                    Issue::new(join(&path, "dist"), format!("unknown dist '{other}'"))
-                        .value(other)
-                        .hint(suggest(other, "dists", &names)),
-                );
-                return None;
-            }
-        };
-        self.not_applicable(&path, &present, allowed, &format!("dist '{kind}'"));
-        let req = |s: &mut Self, f: &str, v: Option<&Dur>| -> Option<SimTime> {
-            match v {
-                None => {
-                    s.missing(
-                        join(&path, f),
-                        format!("dist '{kind}' needs {}", allowed.join(" and ")),
-                    );
-                    None
-                }
-                Some(d) => s.parse_dur(join(&path, f), d),
-            }
-        };
-        match kind {
-            "constant" => req(self, "value", t.value.as_ref()).map(Dist::Constant),
-            "exponential" => {
-                let mean = req(self, "mean", t.mean.as_ref())?;
-                self.nonzero_mean(join(&path, "mean"), mean)?;
-                Some(Dist::Exponential { mean })
-            }
-            "lognormal" => {
-                let mean = req(self, "mean", t.mean.as_ref());
-                let sigma = match t.sigma {
-                    None => {
-                        self.missing(
-                            join(&path, "sigma"),
-                            "add e.g. sigma = 0.5 (the standard deviation of the log)",
-                        );
-                        None
-                    }
-                    Some(s) => self.positive(join(&path, "sigma"), s),
-                };
-                let mean = mean?;
-                self.nonzero_mean(join(&path, "mean"), mean)?;
-                Some(Dist::LogNormal {
-                    mean,
-                    sigma: sigma?,
-                })
-            }
-            "weibull" => {
-                let mean = req(self, "mean", t.mean.as_ref());
-                let shape = match t.shape {
-                    None => {
-                        self.missing(
-                            join(&path, "shape"),
-                            "add e.g. shape = 1.5 (1 is exponential; above 1, wear-out)",
-                        );
-                        None
-                    }
-                    Some(k) if k.is_finite() && (0.1..=20.0).contains(&k) => Some(k),
-                    Some(k) => {
-                        self.push(
-                            Issue::new(
-                                join(&path, "shape"),
-                                format!("must be between 0.1 and 20, got {k}"),
-                            )
-                            .value(k.to_string()),
-                        );
-                        None
-                    }
-                };
-                let mean = mean?;
-                self.nonzero_mean(join(&path, "mean"), mean)?;
-                Some(Dist::Weibull {
-                    mean,
-                    shape: shape?,
-                })
-            }
-            _ => {
-                let min = req(self, "min", t.min.as_ref());
-                let max = req(self, "max", t.max.as_ref());
-                let (min, max) = (min?, max?);
-                if min > max {
-                    self.push(
-                        Issue::new(
-                            join(&path, "max"),
-                            format!("max ({max}) is less than min ({min})"),
-                        )
-                        .value(max.to_string()),
-                    );
-                    return None;
-                }
-                Some(Dist::Uniform { min, max })
-            }
+    /// `retry` in the table at `base` (`rel` below its item), or a single attempt.
+    fn retry(&mut self, base: &[String], item: Option<&Item>, rel: &[&str]) -> Option<RetrySpec> {
+        let mut at = rel.to_vec();
+        at.push("retry");
+        match field_of(item, &at) {
+            None => Some(RetrySpec::once()),
+            Some(input) => self.table::<RetrySpec>(join_all(base, &at), input),
         }
     }
 
-    fn nonzero_mean(&mut self, path: Path, mean: SimTime) -> Option<()> {
-        if mean.is_zero() {
-            self.push(
-                Issue::new(path, "must be greater than 0, got \"0s\"")
-                    .value("0s")
-                    .hint("for no delay at all use service_time = \"0s\" (a constant)".to_owned()),
-            );
-            return None;
-        }
-        Some(())
-    }
-
-    fn retry(&mut self, base: &[String], r: Option<&RawRetry>) -> Option<RetrySpec> {
-        let Some(r) = r else {
-            return Some(RetrySpec::once());
-        };
-        let path = join(base, "retry");
-        let attempts = self.count(join(&path, "attempts"), r.attempts, 1, 1, MAX_ATTEMPTS);
-        #[derive(Clone, Copy, PartialEq)]
-        enum B {
-            None,
-            Fixed,
-            Exp,
-        }
-        let backoff = self.choice(
-            join(&path, "backoff"),
-            r.backoff.as_deref(),
-            B::None,
-            &[
-                ("none", B::None),
-                ("fixed", B::Fixed),
-                ("exponential", B::Exp),
-            ],
-            "backoff",
-        );
-        let jitter = self.choice(
-            join(&path, "jitter"),
-            r.jitter.as_deref(),
-            Jitter::None,
-            &[
-                ("none", Jitter::None),
-                ("full", Jitter::Full),
-                ("equal", Jitter::Equal),
-            ],
-            "jitter",
-        );
-        let budget = match r.budget {
-            None => Some(None),
-            Some(b) => self.fraction(join(&path, "budget"), b).map(Some),
-        };
-        let backoff = match backoff? {
-            B::None => {
-                for (f, set) in [
-                    ("base", r.base.is_some()),
-                    ("cap", r.cap.is_some()),
-                    ("jitter", r.jitter.is_some()),
-                ] {
-                    if set {
-                        self.push(
-                            Issue::new(join(&path, f), format!("field '{f}' does not apply to backoff 'none'"))
-                                .hint("set backoff = \"fixed\" or \"exponential\" to wait between attempts".to_owned())
-                                .at_key(),
-                        );
-                    }
-                }
-                Some(Backoff::None)
-            }
-            B::Fixed => {
-                if r.cap.is_some() {
-                    self.push(
-                        Issue::new(join(&path, "cap"), "field 'cap' does not apply to backoff 'fixed'")
-                            .hint("a fixed back-off waits 'base' every time; 'cap' limits exponential back-off".to_owned())
-                            .at_key(),
-                    );
-                }
-                self.dur_pos(
-                    join(&path, "base"),
-                    r.base.as_ref(),
-                    SimTime::from_millis(100),
-                )
-                .map(|base| Backoff::Fixed { base })
-            }
-            B::Exp => {
-                let base = self.dur_pos(
-                    join(&path, "base"),
-                    r.base.as_ref(),
-                    SimTime::from_millis(100),
-                );
-                let cap = self.dur_pos(join(&path, "cap"), r.cap.as_ref(), SimTime::from_secs(30));
-                let (base, cap) = (base?, cap?);
-                if cap < base {
-                    self.push(
-                        Issue::new(
-                            join(&path, "cap"),
-                            format!("cap ({cap}) is less than base ({base})"),
-                        )
-                        .value(cap.to_string())
-                        .hint(
-                            "the cap limits the longest wait; make it at least 'base'".to_owned(),
-                        ),
-                    );
-                    None
-                } else {
-                    Some(Backoff::Exponential { base, cap })
-                }
-            }
-        };
-        Some(RetrySpec {
-            attempts: attempts?,
-            backoff: backoff?,
-            jitter: jitter?,
-            budget: budget?,
-        })
-    }
-
+    /// `health_check` in the table at `base`, if any.
     fn health_check(
         &mut self,
         base: &[String],
-        h: Option<&RawHealthCheck>,
+        item: Option<&Item>,
     ) -> Option<Option<HealthCheckSpec>> {
-        let Some(h) = h else { return Some(None) };
-        let path = join(base, "health_check");
-        let kind = self.choice(
-            join(&path, "kind"),
-            h.kind.as_deref(),
-            CheckKind::Shallow,
-            &[("shallow", CheckKind::Shallow), ("deep", CheckKind::Deep)],
-            "health check kind",
-        );
-        let interval = self.dur_pos(
-            join(&path, "interval"),
-            h.interval.as_ref(),
-            SimTime::from_secs(5),
-        );
-        let timeout = self.dur_pos(
-            join(&path, "timeout"),
-            h.timeout.as_ref(),
-            SimTime::from_secs(2),
-        );
-        let unhealthy = self.count(join(&path, "unhealthy"), h.unhealthy, 2, 1, u32::MAX);
-        let healthy = self.count(join(&path, "healthy"), h.healthy, 2, 1, u32::MAX);
-        let (interval, timeout) = (interval?, timeout?);
-        if timeout > interval {
-            self.push(
-                Issue::new(
-                    join(&path, "timeout"),
-                    format!(
-                        "the probe timeout ({timeout}) is longer than the interval ({interval})"
-                    ),
-                )
-                .value(timeout.to_string())
-                .hint(
-                    "a probe must end before the next one starts; lower timeout or raise interval"
-                        .to_owned(),
-                ),
-            );
-            return None;
+        match field_of(item, &["health_check"]) {
+            None => Some(None),
+            Some(input) => self
+                .table::<HealthCheckSpec>(join(base, "health_check"), input)
+                .map(Some),
         }
-        Some(Some(HealthCheckSpec {
-            kind: kind?,
-            interval,
-            timeout,
-            unhealthy_threshold: unhealthy?,
-            healthy_threshold: healthy?,
-        }))
+    }
+
+    /// Reads a value of type `V` at `path`.
+    fn read<V: Value>(&mut self, path: Path, input: &dyn Input) -> Option<V::Out> {
+        V::read(input, &mut Reader::new(path, &mut self.issues))
+    }
+
+    /// Reads a declared table at `path`.
+    fn table<T: Table>(&mut self, path: Path, input: &dyn Input) -> Option<T> {
+        read_table(input, &mut Reader::new(path, &mut self.issues))
     }
 
     fn client(&mut self, i: usize, base: &[String], c: &RawComponent) -> Option<ClientSpec> {
@@ -1603,9 +1316,9 @@ impl<'a> Check<'a> {
             }
             (None, Some(n)) => {
                 let users = self.count(join(base, "concurrency"), Some(n), 1, 1, 1_000_000)?;
-                let think = match &c.think_time {
+                let think = match field_of(c.item.as_ref(), &["think_time"]) {
                     None => Some(Dist::Constant(SimTime::from_secs(1))),
-                    Some(d) => self.dist(join(base, "think_time"), d),
+                    Some(d) => self.read::<Distribution>(join(base, "think_time"), d),
                 };
                 if c.profile.is_some() {
                     self.push(
@@ -1708,7 +1421,7 @@ impl<'a> Check<'a> {
             c.timeout.as_ref(),
             SimTime::from_secs(30),
         );
-        let retry = self.retry(base, c.retry.as_ref());
+        let retry = self.retry(base, c.item.as_ref(), &[]);
         let write_fraction = match c.write_fraction {
             None => Some(0.0),
             Some(w) => self.fraction(join(base, "write_fraction"), w),
@@ -1813,7 +1526,7 @@ impl<'a> Check<'a> {
                 }
             }
         }
-        let health_check = self.health_check(base, c.health_check.as_ref());
+        let health_check = self.health_check(base, c.item.as_ref());
         Some(DnsSpec {
             server,
             records: records?,
@@ -2143,7 +1856,7 @@ impl<'a> Check<'a> {
             }
             _ => Some(Vec::new()),
         };
-        let health_check = self.health_check(base, c.health_check.as_ref());
+        let health_check = self.health_check(base, c.item.as_ref());
         let when_none_healthy = self.choice(
             join(base, "when_none_healthy"),
             c.when_none_healthy.as_deref(),
@@ -2160,7 +1873,7 @@ impl<'a> Check<'a> {
             c.timeout.as_ref(),
             SimTime::from_secs(30),
         );
-        let retry = self.retry(base, c.retry.as_ref());
+        let retry = self.retry(base, c.item.as_ref(), &[]);
         Some(LbSpec {
             server,
             backends: backends?,
@@ -2197,7 +1910,7 @@ impl<'a> Check<'a> {
             c.timeout.as_ref(),
             SimTime::from_secs(30),
         );
-        let retry = self.retry(base, c.retry.as_ref());
+        let retry = self.retry(base, c.item.as_ref(), &[]);
         Some(ProxySpec {
             server,
             upstream: upstream?,
@@ -2264,7 +1977,7 @@ impl<'a> Check<'a> {
                 call.timeout.as_ref(),
                 SimTime::from_secs(30),
             );
-            let retry = self.retry(&cpath, call.retry.as_ref());
+            let retry = self.retry(base, c.item.as_ref(), &["calls", &j.to_string()]);
             match (target, timeout, retry, calls.as_mut()) {
                 (Some(target), Some(timeout), Some(retry), Some(v)) => v.push(CallSpec {
                     target,
@@ -2274,23 +1987,11 @@ impl<'a> Check<'a> {
                 _ => calls = None,
             }
         }
-        let circuit_breaker = match &c.circuit_breaker {
+        let circuit_breaker = match field_of(c.item.as_ref(), &["circuit_breaker"]) {
             None => Some(None),
-            Some(b) => {
-                let path = join(base, "circuit_breaker");
-                let failures = self.count(join(&path, "failures"), b.failures, 5, 1, u32::MAX);
-                let open_for = self.dur_pos(
-                    join(&path, "open_for"),
-                    b.open_for.as_ref(),
-                    SimTime::from_secs(30),
-                );
-                match (failures, open_for) {
-                    (Some(failures), Some(open_for)) => {
-                        Some(Some(BreakerSpec { failures, open_for }))
-                    }
-                    _ => None,
-                }
-            }
+            Some(b) => self
+                .table::<BreakerSpec>(join(base, "circuit_breaker"), b)
+                .map(Some),
         };
         Some(ServiceSpec {
             server,
@@ -2883,7 +2584,8 @@ impl<'a> Check<'a> {
             .raw
             .components
             .get(name)
-            .is_some_and(|c| c.gossip == Some(RawGossip::Switch(false)))
+            .and_then(|c| field_of(c.item.as_ref(), &["gossip"]))
+            .is_some_and(|g| matches!(g.shape(), Shape::Bool(false)))
         {
             format!("'{name}' has gossip = false: remove it, or set gossip = {{ ... }}")
         } else {
@@ -4237,9 +3939,9 @@ impl<'a> Check<'a> {
                             .hint(hint),
                     );
                 }
-                let delay = match &a.delay {
+                let delay = match field_of(a.item.as_ref(), &["delay"]) {
                     None => Some(Dist::Constant(SimTime::ZERO)),
-                    Some(d) => self.dist(join(base, "delay"), d),
+                    Some(d) => self.read::<Distribution>(join(base, "delay"), d),
                 };
                 Some(Trigger::Alarm {
                     alarm: alarm?,
