@@ -5,6 +5,7 @@
 pub mod metrics;
 pub mod msg;
 pub mod node;
+pub mod policy;
 pub mod sample;
 pub mod spec;
 pub mod summary;

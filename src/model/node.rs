@@ -8,24 +8,25 @@
 
 use super::metrics::{ClientBucket, ServerBucket};
 use super::msg::{GossipMsg, Msg, Req, ReqKind, Status, Timer};
-use super::sample::{Slab, backoff, draw};
+use super::policy::retry::backoff;
+use super::sample::{Slab, draw};
 use super::spec::{
-    Balance, CheckKind, ClientSpec, FaultKind, HealthCheckSpec, KindSpec, NoneHealthy, RetrySpec,
-    Routing, ServerSpec, Target,
+    Balance, ClientSpec, FaultKind, KindSpec, NoneHealthy, Routing, ServerSpec, Target,
 };
 use super::world::{LinkEffect, World};
 use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
 use crate::engine::{Context, EntityId, Model, SimTime};
 use std::collections::VecDeque;
 
-mod gossip;
 mod ops;
 
-use gossip::GossipState;
+use super::policy::breaker::Breaker;
+use super::policy::gossip::GossipState;
+use super::policy::health_check::{Checker, fresh_checker};
 pub(crate) use ops::action_target_name;
 use ops::{MonitorState, OpsState, Reporter};
 
-type Cx<'r, 'a> = Context<'r, 'a, Msg>;
+pub(crate) type Cx<'r, 'a> = Context<'r, 'a, Msg>;
 
 /// One line of the events log.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +39,7 @@ pub struct LogEntry {
 
 /// How an outbound call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     Degraded,
     Error,
@@ -48,7 +49,7 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn from_status(s: Status) -> Outcome {
+    pub(crate) fn from_status(s: Status) -> Outcome {
         match s {
             Status::Ok => Outcome::Ok,
             Status::Degraded => Outcome::Degraded,
@@ -57,11 +58,11 @@ impl Outcome {
         }
     }
     /// Whether the caller sees a success (a wrong answer looks like one).
-    fn succeeded(self) -> bool {
+    pub(crate) fn succeeded(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Degraded | Outcome::Wrong)
     }
     /// The answer to pass on: successes as they are, any failure as an error.
-    fn status(self) -> Status {
+    pub(crate) fn status(self) -> Status {
         match self {
             Outcome::Ok => Status::Ok,
             Outcome::Degraded => Status::Degraded,
@@ -73,14 +74,14 @@ impl Outcome {
 
 /// Who is waiting for an outbound call.
 #[derive(Clone, Copy, Debug)]
-enum Owner {
+pub(crate) enum Owner {
     User { slot: u32, gen_: u32 },
     Job { slot: u32, gen_: u32, call: u16 },
     Probe { target: u32 },
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Phase {
+pub(crate) enum Phase {
     /// Waiting for a resolver's answer for this record before calling.
     Resolve { record: u32 },
     /// Waiting for the callee's answer.
@@ -88,51 +89,51 @@ enum Phase {
 }
 
 #[derive(Clone, Debug)]
-struct Call {
-    owner: Owner,
-    phase: Phase,
-    attempt: u32,
-    dst: EntityId,
-    kind: ReqKind,
-    source: u16,
-    write: bool,
+pub(crate) struct Call {
+    pub(crate) owner: Owner,
+    pub(crate) phase: Phase,
+    pub(crate) attempt: u32,
+    pub(crate) dst: EntityId,
+    pub(crate) kind: ReqKind,
+    pub(crate) source: u16,
+    pub(crate) write: bool,
 }
 
 #[derive(Clone, Debug)]
-struct User {
-    start: u64,
-    write: bool,
+pub(crate) struct User {
+    pub(crate) start: u64,
+    pub(crate) write: bool,
 }
 
 #[derive(Debug)]
-struct Job {
-    req: Option<Req>,
-    relay: Option<(EntityId, Box<Msg>)>,
-    arrived: u64,
-    has_worker: bool,
-    next_call: u16,
-    pending: u32,
-    ok: u32,
-    failed: u32,
-    degraded: bool,
+pub(crate) struct Job {
+    pub(crate) req: Option<Req>,
+    pub(crate) relay: Option<(EntityId, Box<Msg>)>,
+    pub(crate) arrived: u64,
+    pub(crate) has_worker: bool,
+    pub(crate) next_call: u16,
+    pub(crate) pending: u32,
+    pub(crate) ok: u32,
+    pub(crate) failed: u32,
+    pub(crate) degraded: bool,
     /// A dependency answered wrongly: the job's answer is wrong too.
-    wrong: bool,
+    pub(crate) wrong: bool,
     /// Storage: replicas asked, and the quorum needed.
-    asked: u32,
-    quorum: u32,
+    pub(crate) asked: u32,
+    pub(crate) quorum: u32,
     /// Cache: the request hit content past its TTL (served stale if the backend fails).
-    stale_hit: bool,
+    pub(crate) stale_hit: bool,
     /// Load balancer: the backend the last attempt went to (a retry avoids it).
-    last_backend: Option<u32>,
+    pub(crate) last_backend: Option<u32>,
     /// Firewall: refused by a deny rule (counted as denied, not as an error).
-    denied: bool,
+    pub(crate) denied: bool,
     /// A gossip message to merge.
-    gossip: Option<Box<GossipMsg>>,
+    pub(crate) gossip: Option<Box<GossipMsg>>,
 }
 
 impl Job {
     /// The answer a job gives when its work succeeded: wrong beats degraded beats right.
-    fn answer(&self) -> Status {
+    pub(crate) fn answer(&self) -> Status {
         if self.wrong {
             Status::Wrong
         } else if self.degraded {
@@ -144,90 +145,65 @@ impl Job {
 }
 
 /// What the active replica faults do to a replica.
-struct Effects {
+pub(crate) struct Effects {
     /// Accepts connections, answers nothing.
-    hung: bool,
+    pub(crate) hung: bool,
     /// Service-time multiplier.
-    slow: f64,
+    pub(crate) slow: f64,
     /// Chance that a request is answered with an error at once.
-    fast_error: f64,
+    pub(crate) fast_error: f64,
     /// Chance that an answer is wrong.
-    wrong: f64,
+    pub(crate) wrong: f64,
     /// Fraction of workers lost.
-    lost: f64,
-}
-
-#[derive(Clone, Debug)]
-struct Target1 {
-    entity: EntityId,
-    healthy: bool,
-    ok_streak: u32,
-    fail_streak: u32,
-    in_flight: bool,
-}
-
-/// A health checker's live configuration and its view of its targets.
-#[derive(Clone, Debug)]
-struct Checker {
-    spec: HealthCheckSpec,
-    targets: Vec<Target1>,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Breaker {
-    failures: u32,
-    /// 0 while closed; while open, when it may let a trial call through.
-    open_until: u64,
-    /// Half-open: the one trial call is in flight.
-    trial: bool,
+    pub(crate) lost: f64,
 }
 
 /// One entity's whole state. Kind-specific parts are empty where they do not apply.
 pub struct Node {
     pub group: usize,
     pub replica: u32,
-    me: EntityId,
-    gen_: u32,
-    calls: Slab<Call>,
+    pub(crate) me: EntityId,
+    pub(crate) gen_: u32,
+    pub(crate) calls: Slab<Call>,
     /// Events of this entity, in the order they happened.
     pub log: Vec<LogEntry>,
-    crashed: bool,
+    pub(crate) crashed: bool,
     /// Active crash faults (overlapping crashes end when the last one does).
-    crash_depth: u32,
+    pub(crate) crash_depth: u32,
     /// Other active replica faults (hang, slow, error, capacity loss), by fault number.
-    faults_on: Vec<u16>,
+    pub(crate) faults_on: Vec<u16>,
     // Client.
-    users: Slab<User>,
+    pub(crate) users: Slab<User>,
     pub client_series: Vec<ClientBucket>,
-    tokens: f64,
-    lambda_max: f64,
+    pub(crate) tokens: f64,
+    pub(crate) lambda_max: f64,
     // Server.
-    busy: u32,
-    queue: VecDeque<(u32, u32)>,
-    jobs: Slab<Job>,
+    pub(crate) busy: u32,
+    pub(crate) queue: VecDeque<(u32, u32)>,
+    pub(crate) jobs: Slab<Job>,
     pub server_series: Vec<ServerBucket>,
-    last_account: u64,
-    conns: u32,
-    checker: Option<Checker>,
-    rr: u32,
-    outstanding: Vec<u32>,
+    pub(crate) last_account: u64,
+    pub(crate) conns: u32,
+    pub(crate) checker: Option<Checker>,
+    pub(crate) rr: u32,
+    pub(crate) outstanding: Vec<u32>,
     /// Load balancer: how many of its backends are registered with it (the provisioned ones;
     /// a scale action registers the new replicas when they are provisioned).
-    registered: u32,
+    pub(crate) registered: u32,
     /// Cache: time of the last right backend answer; None while cold (after a restart).
-    cache_last_ok: Option<u64>,
+    pub(crate) cache_last_ok: Option<u64>,
     /// Resolver: per record, the cached answer and when it expires (an answer of 0 is a
     /// cached empty answer, kept for the record's TTL like any other).
-    resolver_cache: Vec<Option<(u32, u64)>>,
-    breakers: Vec<Breaker>,
+    pub(crate) resolver_cache: Vec<Option<(u32, u64)>>,
+    pub(crate) breakers: Vec<Breaker>,
     /// Gossip membership, for groups that gossip.
-    gossip: Option<Box<GossipState>>,
+    pub(crate) gossip: Option<Box<GossipState>>,
     /// Reports to monitors.
-    reporter: Reporter,
+    pub(crate) reporter: Reporter,
     /// A monitor's alarms.
-    monitor: Option<Box<MonitorState>>,
+    pub(crate) monitor: Option<Box<MonitorState>>,
     /// What actions and config changes left here.
-    ops: OpsState,
+    pub(crate) ops: OpsState,
 }
 
 /// The outage model: the runtime topology plus behaviour.
@@ -236,14 +212,14 @@ pub struct OutageModel {
 }
 
 #[inline]
-fn send_self(cx: &mut Cx, delay: u64, t: Timer) {
+pub(crate) fn send_self(cx: &mut Cx, delay: u64, t: Timer) {
     let me = cx.me();
     cx.send(me, SimTime(delay), Msg::Timer(t));
 }
 
 /// Applies partitions and link degradations to a message from the current entity to `dst`:
 /// None if it is lost, else the extra latency it suffers.
-fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
+pub(crate) fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
     if w.link_faults.is_empty() {
         return Some(0);
     }
@@ -262,7 +238,7 @@ fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
 
 /// Sends `msg` from the current entity to `dst`, through the network group joining their
 /// segments if they differ.
-fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
+pub(crate) fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
     let me = cx.me();
     let Some(extra) = link_check(w, cx, dst) else {
         return;
@@ -294,7 +270,7 @@ fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
 }
 
 /// A random replica among those a caller knows of (standby replicas excluded).
-fn pick_replica(w: &World, cx: &mut Cx, g: usize) -> EntityId {
+pub(crate) fn pick_replica(w: &World, cx: &mut Cx, g: usize) -> EntityId {
     let n = w.provisioned(g) as u64;
     w.first[g] + if n == 1 { 0 } else { below(cx.rng(), n) as u32 }
 }
@@ -387,56 +363,6 @@ impl OutageModel {
     }
 }
 
-/// What a kind's health checker probes, and with which settings (None: no checker).
-fn checker_plan(w: &World, kind: &KindSpec) -> Option<(HealthCheckSpec, Vec<EntityId>)> {
-    match kind {
-        KindSpec::LoadBalancer(lb) => lb
-            .health_check
-            .clone()
-            .map(|spec| (spec, w.members(lb.backends).collect())),
-        KindSpec::Dns(d) => d.health_check.clone().map(|spec| {
-            let mut groups: Vec<usize> = Vec::new();
-            for r in &d.records {
-                for &g in &r.targets {
-                    if !groups.contains(&g) {
-                        groups.push(g);
-                    }
-                }
-            }
-            (spec, groups.iter().flat_map(|&g| w.members(g)).collect())
-        }),
-        _ => None,
-    }
-}
-
-/// A checker with no history: provisioned targets healthy, standby ones not (they have never
-/// answered a probe).
-fn fresh_checker(w: &World, kind: &KindSpec) -> Option<Checker> {
-    checker_plan(w, kind).map(|(spec, targets)| Checker {
-        spec,
-        targets: targets
-            .into_iter()
-            .map(|e| {
-                let info = &w.entities[e as usize];
-                Target1 {
-                    healthy: info.replica < w.provisioned(info.group),
-                    ..new_target(e)
-                }
-            })
-            .collect(),
-    })
-}
-
-fn new_target(entity: EntityId) -> Target1 {
-    Target1 {
-        entity,
-        healthy: true,
-        ok_streak: 0,
-        fail_streak: 0,
-        in_flight: false,
-    }
-}
-
 impl Model for OutageModel {
     type Event = Msg;
     type State = Node;
@@ -491,14 +417,8 @@ impl Model for OutageModel {
                 send_self(cx, t, Timer::Think);
             }
         }
-        if let Some(ch) = &node.checker {
-            let first = below(cx.rng(), ch.spec.interval.0.max(1));
-            send_self(cx, first, Timer::HealthTick);
-        }
-        if let Some(g) = &w.spec.groups[node.group].gossip {
-            let first = below(cx.rng(), g.interval.0.max(1));
-            send_self(cx, first, Timer::GossipTick);
-        }
+        node.start_checker(cx);
+        node.start_gossip(w, cx);
         node.start_ops(w, cx);
     }
 
@@ -521,13 +441,13 @@ impl Model for OutageModel {
 }
 
 impl Node {
-    fn next_gen(&mut self) -> u32 {
+    pub(crate) fn next_gen(&mut self) -> u32 {
         let g = self.gen_;
         self.gen_ = self.gen_.wrapping_add(1).max(1);
         g
     }
 
-    fn log(&mut self, w: &World, time: u64, kind: &'static str, detail: String) {
+    pub(crate) fn log(&mut self, w: &World, time: u64, kind: &'static str, detail: String) {
         self.log.push(LogEntry {
             time,
             kind,
@@ -538,13 +458,13 @@ impl Node {
 
     // ----- clients -------------------------------------------------------------------
 
-    fn schedule_arrival(&mut self, cx: &mut Cx) {
+    pub(crate) fn schedule_arrival(&mut self, cx: &mut Cx) {
         let gap = exp1(cx.rng()) / self.lambda_max * 1e9;
         send_self(cx, (gap + 0.5) as u64, Timer::Arrival);
     }
 
     /// The client's rate now: base rate x profile x active surges.
-    fn rate_now(&self, w: &World, now: u64) -> f64 {
+    pub(crate) fn rate_now(&self, w: &World, now: u64) -> f64 {
         let KindSpec::Client(c) = self.kind(w) else {
             return 0.0;
         };
@@ -587,7 +507,7 @@ impl Node {
         }
     }
 
-    fn on_arrival_timer(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn on_arrival_timer(&mut self, w: &World, cx: &mut Cx) {
         let now = cx.now().0;
         if now >= w.spec.duration.0 {
             return;
@@ -601,7 +521,7 @@ impl Node {
     }
 
     /// A user request starts: counted, and its first attempt sent.
-    fn new_request(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn new_request(&mut self, w: &World, cx: &mut Cx) {
         let KindSpec::Client(c) = self.kind(w) else {
             return;
         };
@@ -614,7 +534,7 @@ impl Node {
     }
 
     /// A closed-loop user starts thinking (then sends its next request).
-    fn think(&self, w: &World, cx: &mut Cx) {
+    pub(crate) fn think(&self, w: &World, cx: &mut Cx) {
         if let KindSpec::Client(c) = self.kind(w) {
             if let Some(p) = &c.population {
                 let d = draw(&p.think, cx.rng());
@@ -623,7 +543,14 @@ impl Node {
         }
     }
 
-    fn start_attempt(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
+    pub(crate) fn start_attempt(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+    ) {
         let Some(user) = self.users.get_mut(slot, gen_) else {
             return;
         };
@@ -651,7 +578,7 @@ impl Node {
         );
     }
 
-    fn user_result(
+    pub(crate) fn user_result(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -697,28 +624,10 @@ impl Node {
         }
     }
 
-    /// A first attempt earns retry-budget tokens (a bucket holding at most 10).
-    fn earn(&mut self, retry: &RetrySpec) {
-        if let Some(b) = retry.budget {
-            self.tokens = (self.tokens + b).min(10.0);
-        }
-    }
-
-    fn budget_allows(&mut self, retry: &RetrySpec) -> bool {
-        match retry.budget {
-            None => true,
-            Some(_) if self.tokens >= 1.0 => {
-                self.tokens -= 1.0;
-                true
-            }
-            Some(_) => false,
-        }
-    }
-
     // ----- outbound calls ------------------------------------------------------------
 
     #[allow(clippy::too_many_arguments)]
-    fn call_out(
+    pub(crate) fn call_out(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -751,7 +660,7 @@ impl Node {
 
     /// Records an outbound call, arms its timeout and sends its request (a lookup while the
     /// call is still resolving a name).
-    fn place_call(&mut self, w: &World, cx: &mut Cx, call: Call, timeout: u64) {
+    pub(crate) fn place_call(&mut self, w: &World, cx: &mut Cx, call: Call, timeout: u64) {
         let gen_ = self.next_gen();
         let req_kind = match call.phase {
             Phase::Resolve { record } => ReqKind::Lookup { record },
@@ -764,7 +673,7 @@ impl Node {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn send_req(
+    pub(crate) fn send_req(
         &self,
         w: &World,
         cx: &mut Cx,
@@ -786,7 +695,7 @@ impl Node {
         transmit(w, cx, dst, Msg::Req(req));
     }
 
-    fn on_response(
+    pub(crate) fn on_response(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -835,7 +744,7 @@ impl Node {
 
     /// Hands an outbound call's end to whoever waits for it. `data` is the answer's payload
     /// (a DNS answer's target set), 0 otherwise.
-    fn complete(&mut self, w: &World, cx: &mut Cx, call: Call, out: Outcome, data: u32) {
+    pub(crate) fn complete(&mut self, w: &World, cx: &mut Cx, call: Call, out: Outcome, data: u32) {
         match call.owner {
             Owner::User { slot, gen_ } => self.user_result(w, cx, slot, gen_, call.attempt, out),
             Owner::Job {
@@ -860,7 +769,7 @@ impl Node {
 
     // ----- servers -------------------------------------------------------------------
 
-    fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
+    pub(crate) fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
         self.kind(w).server().expect("servers have server settings")
     }
 
@@ -872,7 +781,7 @@ impl Node {
 
     /// Adds busy worker time (and, while up, up time) up to `now`, split at bucket boundaries.
     /// Called before anything that changes `busy` or `crashed`.
-    fn account(&mut self, w: &World, now: u64) {
+    pub(crate) fn account(&mut self, w: &World, now: u64) {
         if self.server_series.is_empty() {
             return;
         }
@@ -892,7 +801,7 @@ impl Node {
         }
     }
 
-    fn arrival(
+    pub(crate) fn arrival(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -1005,7 +914,7 @@ impl Node {
     }
 
     /// Refuses a request at admission (an error answer), or drops a relayed message.
-    fn reject(&mut self, w: &World, cx: &mut Cx, b: usize, req: Option<Req>) {
+    pub(crate) fn reject(&mut self, w: &World, cx: &mut Cx, b: usize, req: Option<Req>) {
         match req {
             Some(r) => {
                 self.server_series[b].rejected += 1;
@@ -1015,7 +924,7 @@ impl Node {
         }
     }
 
-    fn start_job(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+    pub(crate) fn start_job(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
         let now = cx.now().0;
         let Some(job) = self.jobs.get_mut(slot, gen_) else {
             return;
@@ -1043,7 +952,7 @@ impl Node {
 
     /// Frees a job's worker while the job waits downstream. Every kind but `service`
     /// (thread-per-request) forwards asynchronously.
-    fn detach(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+    pub(crate) fn detach(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
         if let Some(job) = self.jobs.get_mut(slot, gen_) {
             if job.has_worker {
                 job.has_worker = false;
@@ -1052,14 +961,14 @@ impl Node {
         }
     }
 
-    fn release_worker(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn release_worker(&mut self, w: &World, cx: &mut Cx) {
         self.account(w, cx.now().0);
         self.busy -= 1;
         self.fill_workers(w, cx);
     }
 
     /// Starts queued jobs while workers are free (after a release, or capacity coming back).
-    fn fill_workers(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn fill_workers(&mut self, w: &World, cx: &mut Cx) {
         while self.busy < self.workers(w) {
             let Some((slot, gen_)) = self.queue.pop_front() else {
                 break;
@@ -1071,7 +980,7 @@ impl Node {
     }
 
     /// Workers per replica now: the configured ones less any lost to a capacity_loss fault.
-    fn workers(&self, w: &World) -> u32 {
+    pub(crate) fn workers(&self, w: &World) -> u32 {
         let base = self.server(w).workers;
         let lost = self.fault_effects(w).lost;
         if lost > 0.0 {
@@ -1082,7 +991,7 @@ impl Node {
     }
 
     /// The combined effect of the active replica faults (nothing, on most replicas).
-    fn fault_effects(&self, w: &World) -> Effects {
+    pub(crate) fn fault_effects(&self, w: &World) -> Effects {
         let mut e = Effects {
             hung: false,
             slow: 1.0,
@@ -1122,7 +1031,15 @@ impl Node {
     }
 
     /// Ends a job: frees its worker and answers its caller.
-    fn finish(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, status: Status, data: u32) {
+    pub(crate) fn finish(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        status: Status,
+        data: u32,
+    ) {
         let Some(job) = self.jobs.remove(slot, gen_) else {
             return;
         };
@@ -1151,7 +1068,7 @@ impl Node {
         }
     }
 
-    fn on_service_done(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+    pub(crate) fn on_service_done(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
         let Some(job) = self.jobs.get_mut(slot, gen_) else {
             return;
         };
@@ -1320,7 +1237,7 @@ impl Node {
     }
 
     /// Proxy, cache and firewall: pass the request on to the next group.
-    fn forward(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
+    pub(crate) fn forward(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
         let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
             return;
         };
@@ -1355,7 +1272,15 @@ impl Node {
         );
     }
 
-    fn service_call(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, i: u16, attempt: u32) {
+    pub(crate) fn service_call(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        i: u16,
+        attempt: u32,
+    ) {
         let KindSpec::Service(s) = self.kind(w) else {
             return;
         };
@@ -1367,16 +1292,9 @@ impl Node {
         if attempt == 1 {
             self.earn(&call.retry);
         }
-        if s.circuit_breaker.is_some() {
-            let br = &mut self.breakers[i as usize];
-            if br.open_until > now || br.trial {
-                // Open, or half-open with its trial call in flight: fail at once.
-                return self.job_call_result(w, cx, slot, gen_, i, u32::MAX, Outcome::Error, 0);
-            }
-            if br.open_until != 0 {
-                // Half-open: this call is the one trial.
-                br.trial = true;
-            }
+        if s.circuit_breaker.is_some() && !self.breakers[i as usize].admit(now) {
+            // The breaker is open: the call fails at once.
+            return self.job_call_result(w, cx, slot, gen_, i, u32::MAX, Outcome::Error, 0);
         }
         let kind = downstream_kind(req.kind);
         let owner = Owner::Job {
@@ -1397,7 +1315,14 @@ impl Node {
         );
     }
 
-    fn lb_dispatch(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
+    pub(crate) fn lb_dispatch(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+    ) {
         let KindSpec::LoadBalancer(lb) = self.kind(w) else {
             return;
         };
@@ -1491,7 +1416,7 @@ impl Node {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn job_call_result(
+    pub(crate) fn job_call_result(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -1510,28 +1435,7 @@ impl Node {
             KindSpec::Service(s) => {
                 if let Some(cb) = &s.circuit_breaker {
                     if attempt != u32::MAX {
-                        let br = &mut self.breakers[i as usize];
-                        let mut change = None;
-                        if br.trial {
-                            // The half-open trial decides: close, or open again.
-                            br.trial = false;
-                            if out.succeeded() {
-                                br.open_until = 0;
-                                br.failures = 0;
-                                change = Some("breaker_close");
-                            } else {
-                                br.open_until = now.saturating_add(cb.open_for.0);
-                                change = Some("breaker_open");
-                            }
-                        } else if out.succeeded() {
-                            br.failures = 0;
-                        } else if br.open_until == 0 {
-                            br.failures += 1;
-                            if br.failures >= cb.failures {
-                                br.open_until = now.saturating_add(cb.open_for.0);
-                                change = Some("breaker_open");
-                            }
-                        }
+                        let change = self.breakers[i as usize].record(cb, out.succeeded(), now);
                         if let Some(kind) = change {
                             let target = target_name(w, &s.calls[i as usize].target);
                             self.log(w, now, kind, format!("call {i} to {target}"));
@@ -1638,38 +1542,9 @@ impl Node {
         }
     }
 
-    /// Load balancers and proxies: pass a success on; retry a failure after its back-off
-    /// while the policy and budget allow; otherwise answer an error.
-    #[allow(clippy::too_many_arguments)]
-    fn pass_or_retry(
-        &mut self,
-        w: &World,
-        cx: &mut Cx,
-        slot: u32,
-        gen_: u32,
-        attempt: u32,
-        out: Outcome,
-        retry: &RetrySpec,
-    ) {
-        if out.succeeded() {
-            self.finish(w, cx, slot, gen_, out.status(), 0);
-        } else if attempt < retry.attempts && self.budget_allows(retry) {
-            let wait = backoff(retry, attempt + 1, cx.rng());
-            let t = Timer::RetryCall {
-                slot,
-                gen_,
-                call: 0,
-                attempt: attempt + 1,
-            };
-            send_self(cx, wait, t);
-        } else {
-            self.finish(w, cx, slot, gen_, Status::Error, 0);
-        }
-    }
-
     // ----- DNS -----------------------------------------------------------------------
 
-    fn group_healthy(&self, w: &World, g: usize) -> bool {
+    pub(crate) fn group_healthy(&self, w: &World, g: usize) -> bool {
         match &self.checker {
             None => true,
             Some(c) => {
@@ -1682,7 +1557,7 @@ impl Node {
     }
 
     /// The answer of an authoritative DNS for a record: a bit set of record targets.
-    fn dns_answer(&self, w: &World, cx: &mut Cx, record: u32, asker: EntityId) -> u32 {
+    pub(crate) fn dns_answer(&self, w: &World, cx: &mut Cx, record: u32, asker: EntityId) -> u32 {
         let (_, idx) = w.records[record as usize];
         let KindSpec::Dns(d) = self.kind(w) else {
             return 0;
@@ -1752,93 +1627,9 @@ impl Node {
         }
     }
 
-    // ----- health checks -------------------------------------------------------------
-
-    fn on_health_tick(&mut self, w: &World, cx: &mut Cx) {
-        let Some(ch) = &self.checker else {
-            return;
-        };
-        let (interval, timeout, kind) = (ch.spec.interval.0, ch.spec.timeout.0, ch.spec.kind);
-        if self.crashed || (!self.faults_on.is_empty() && self.fault_effects(w).hung) {
-            send_self(cx, interval, Timer::HealthTick);
-            return;
-        }
-        let now = cx.now().0;
-        let healthy = ch.targets.iter().filter(|t| t.healthy).count() as u32;
-        let sb = &mut self.server_series[w.bucket_of(now)];
-        sb.min_healthy = Some(sb.min_healthy.map_or(healthy, |m| m.min(healthy)));
-        let req_kind = match kind {
-            CheckKind::Shallow => ReqKind::ProbeShallow,
-            CheckKind::Deep => ReqKind::ProbeDeep,
-        };
-        let n = ch.targets.len();
-        for i in 0..n {
-            let ch = self.checker.as_mut().expect("checked");
-            if ch.targets[i].in_flight {
-                continue;
-            }
-            ch.targets[i].in_flight = true;
-            let dst = ch.targets[i].entity;
-            let call = Call {
-                owner: Owner::Probe { target: i as u32 },
-                phase: Phase::Call,
-                attempt: 1,
-                dst,
-                kind: req_kind,
-                source: u16::MAX,
-                write: false,
-            };
-            self.place_call(w, cx, call, timeout);
-        }
-        // After the probes: a probe whose timeout equals the interval resolves first.
-        send_self(cx, interval, Timer::HealthTick);
-    }
-
-    fn probe_result(&mut self, w: &World, cx: &mut Cx, target: u32, pass: bool) {
-        let now = cx.now().0;
-        let Some(ch) = self.checker.as_mut() else {
-            return;
-        };
-        let (up_after, down_after) = (ch.spec.healthy_threshold, ch.spec.unhealthy_threshold);
-        let t = &mut ch.targets[target as usize];
-        t.in_flight = false;
-        let mut change = None;
-        if pass {
-            t.ok_streak += 1;
-            t.fail_streak = 0;
-            if !t.healthy && t.ok_streak >= up_after {
-                t.healthy = true;
-                change = Some(("health_up", t.entity));
-            }
-        } else {
-            t.fail_streak += 1;
-            t.ok_streak = 0;
-            if t.healthy && t.fail_streak >= down_after {
-                t.healthy = false;
-                change = Some(("health_down", t.entity));
-            }
-        }
-        if let Some((kind, entity)) = change {
-            let healthy = ch.targets.iter().filter(|t| t.healthy).count() as u32;
-            let sb = &mut self.server_series[w.bucket_of(now)];
-            sb.min_healthy = Some(sb.min_healthy.map_or(healthy, |m| m.min(healthy)));
-            let detail = format!(
-                "{} as seen by {}",
-                w.entity_name(entity),
-                w.entity_name(self.me)
-            );
-            self.log.push(LogEntry {
-                time: now,
-                kind,
-                target: w.entity_name(entity),
-                detail,
-            });
-        }
-    }
-
     // ----- timers and faults -----------------------------------------------------------
 
-    fn on_timer(&mut self, w: &World, cx: &mut Cx, t: Timer) {
+    pub(crate) fn on_timer(&mut self, w: &World, cx: &mut Cx, t: Timer) {
         match t {
             Timer::Arrival => self.on_arrival_timer(w, cx),
             Timer::Think => {
@@ -1890,7 +1681,7 @@ impl Node {
 
     /// One more (`down`) or one fewer crash cause: the replica goes down with the first and
     /// comes back with the last, whether scheduled faults or random failures.
-    fn crash_step(&mut self, w: &World, cx: &mut Cx, down: bool) {
+    pub(crate) fn crash_step(&mut self, w: &World, cx: &mut Cx, down: bool) {
         let now = cx.now().0;
         self.account(w, now);
         if down {
@@ -1908,18 +1699,18 @@ impl Node {
     }
 
     /// Whether a hang fault holds this replica.
-    fn is_hung(&self, w: &World) -> bool {
+    pub(crate) fn is_hung(&self, w: &World) -> bool {
         !self.faults_on.is_empty() && self.fault_effects(w).hung
     }
 
     /// Goes down: everything in flight is lost.
-    fn crash(&mut self) {
+    pub(crate) fn crash(&mut self) {
         self.crashed = true;
         self.drop_in_flight();
     }
 
     /// Forgets every job, queued request and outbound call: none will ever be answered.
-    fn drop_in_flight(&mut self) {
+    pub(crate) fn drop_in_flight(&mut self) {
         self.jobs.clear();
         self.queue.clear();
         self.calls.clear();
@@ -1931,7 +1722,7 @@ impl Node {
 
     /// Comes back empty: cold caches, a fresh view of health, closed breakers, a full retry
     /// budget. (Live configuration stays as it was.)
-    fn restart(&mut self, w: &World) {
+    pub(crate) fn restart(&mut self, w: &World) {
         self.crashed = false;
         self.resolver_cache.iter_mut().for_each(|e| *e = None);
         if matches!(self.kind(w), KindSpec::Cache(_)) {
@@ -1946,7 +1737,7 @@ impl Node {
         self.tokens = 10.0;
     }
 
-    fn fault(&mut self, w: &World, cx: &mut Cx, i: usize, on: bool) {
+    pub(crate) fn fault(&mut self, w: &World, cx: &mut Cx, i: usize, on: bool) {
         let f = &w.spec.faults[i];
         let now = cx.now().0;
         let kind = if on { "fault_start" } else { "fault_end" };
@@ -2010,7 +1801,7 @@ impl Node {
 }
 
 /// Answers a request's caller.
-fn respond(w: &World, cx: &mut Cx, req: &Req, status: Status, data: u32) {
+pub(crate) fn respond(w: &World, cx: &mut Cx, req: &Req, status: Status, data: u32) {
     let msg = Msg::Resp {
         slot: req.slot,
         gen_: req.gen_,
@@ -2022,7 +1813,7 @@ fn respond(w: &World, cx: &mut Cx, req: &Req, status: Status, data: u32) {
 
 /// What a server asks its dependencies on behalf of a request: a deep health check stays deep
 /// all the way down (so its answer reflects the whole path); anything else is work.
-fn downstream_kind(k: ReqKind) -> ReqKind {
+pub(crate) fn downstream_kind(k: ReqKind) -> ReqKind {
     if k == ReqKind::ProbeDeep {
         ReqKind::ProbeDeep
     } else {
@@ -2032,9 +1823,9 @@ fn downstream_kind(k: ReqKind) -> ReqKind {
 
 /// Marks a DNS answer that names a group directly (a wrong record), in its low bits, instead
 /// of a set of the record's own targets.
-const WRONG_ANSWER: u32 = 1 << 31;
+pub(crate) const WRONG_ANSWER: u32 = 1 << 31;
 
-fn nth_set_bit(mask: u32, k: u32) -> u32 {
+pub(crate) fn nth_set_bit(mask: u32, k: u32) -> u32 {
     let mut m = mask;
     for _ in 0..k {
         m &= m - 1;
@@ -2042,7 +1833,7 @@ fn nth_set_bit(mask: u32, k: u32) -> u32 {
     m.trailing_zeros()
 }
 
-fn target_name(w: &World, t: &Target) -> String {
+pub(crate) fn target_name(w: &World, t: &Target) -> String {
     match t {
         Target::Group(g) => w.spec.groups[*g].name.clone(),
         Target::Dns { name, .. } => name.clone(),

@@ -6,6 +6,11 @@
 
 use crate::engine::SimTime;
 
+pub use super::policy::breaker::BreakerSpec;
+pub use super::policy::gossip::GossipSpec;
+pub use super::policy::health_check::{CheckKind, HealthCheckSpec};
+pub use super::policy::retry::{Backoff, Jitter, RetrySpec};
+
 /// A whole run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spec {
@@ -225,39 +230,6 @@ pub struct GroupSpec {
     pub standby: u32,
 }
 
-impl Default for GossipSpec {
-    fn default() -> Self {
-        GossipSpec {
-            interval: SimTime::from_secs(1),
-            fanout: 1,
-            fail_after: SimTime::from_secs(30),
-            checksums: false,
-            gossip_failed: false,
-            cost: SimTime(2_000),
-        }
-    }
-}
-
-/// `gossip = { interval = "1s", fanout = 1, fail_after = "30s", checksums = false,
-/// gossip_failed = false, cost = "2us" }` (these are the defaults; `gossip = true` takes them
-/// all).
-#[derive(Clone, Debug, PartialEq)]
-pub struct GossipSpec {
-    /// Every `interval` each live node bumps its heartbeat and pushes its table.
-    pub interval: SimTime,
-    /// Peers pushed to per round.
-    pub fanout: u32,
-    /// A peer whose entry has not advanced for this long is failed in the holder's view.
-    pub fail_after: SimTime,
-    /// Messages carry checksums: a corrupted message is rejected.
-    pub checksums: bool,
-    /// A node that judges a peer failed pushes that news at once to `fanout` peers (extra
-    /// volume), besides its rounds.
-    pub gossip_failed: bool,
-    /// Worker time to merge one table entry (a message costs `cost` x group size).
-    pub cost: SimTime,
-}
-
 impl GroupSpec {
     /// Number of replicas, standby replicas included (`placement.len()`).
     pub fn replicas(&self) -> u32 {
@@ -307,53 +279,6 @@ impl Dist {
             | Dist::LogNormal { mean, .. }
             | Dist::Weibull { mean, .. } => mean.0 as f64,
             Dist::Uniform { min, max } => (min.0 as f64 + max.0 as f64) / 2.0,
-        }
-    }
-}
-
-/// How waits between attempts grow. `backoff = "none" | "fixed" | "exponential"`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Backoff {
-    /// Retry at once.
-    None,
-    /// Wait `base` every time.
-    Fixed { base: SimTime },
-    /// Wait `base * 2^(k-1)` before retry k, at most `cap` (default 30s).
-    Exponential { base: SimTime, cap: SimTime },
-}
-
-/// Randomisation of back-off waits. `jitter = "none" | "full" | "equal"` (default "none").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Jitter {
-    None,
-    /// Uniform in [0, wait].
-    Full,
-    /// wait/2 plus uniform in [0, wait/2].
-    Equal,
-}
-
-/// `retry = { attempts = 3, backoff = "exponential", base = "100ms", cap = "10s",
-/// jitter = "full", budget = 0.1 }`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RetrySpec {
-    /// Attempts in all, the first included (default 1: no retry).
-    pub attempts: u32,
-    pub backoff: Backoff,
-    pub jitter: Jitter,
-    /// Retry budget: retries may be at most this fraction of first attempts, counted per
-    /// caller replica over the run so far (token bucket refilled by first attempts). None =
-    /// unlimited.
-    pub budget: Option<f64>,
-}
-
-impl RetrySpec {
-    /// A single attempt.
-    pub fn once() -> Self {
-        RetrySpec {
-            attempts: 1,
-            backoff: Backoff::None,
-            jitter: Jitter::None,
-            budget: None,
         }
     }
 }
@@ -430,27 +355,6 @@ pub struct RecordSpec {
     pub policy: Routing,
     pub targets: Vec<usize>,
     pub weights: Vec<f64>,
-}
-
-/// Shallow (port open: any live replica answers) or deep (a full request whose answer must
-/// be right). `kind = "shallow" | "deep"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckKind {
-    Shallow,
-    Deep,
-}
-
-/// `health_check = { kind = "shallow", interval = "5s", timeout = "2s", unhealthy = 2,
-/// healthy = 2 }` (these are the defaults).
-#[derive(Clone, Debug, PartialEq)]
-pub struct HealthCheckSpec {
-    pub kind: CheckKind,
-    pub interval: SimTime,
-    pub timeout: SimTime,
-    /// Consecutive failures that mark a healthy target unhealthy.
-    pub unhealthy_threshold: u32,
-    /// Consecutive successes that mark an unhealthy target healthy.
-    pub healthy_threshold: u32,
 }
 
 /// `kind = "dns"`: authoritative DNS, optionally health-steered (GSLB).
@@ -564,15 +468,6 @@ pub struct CallSpec {
     pub target: Target,
     pub timeout: SimTime,
     pub retry: RetrySpec,
-}
-
-/// `circuit_breaker = { failures = 5, open_for = "30s" }`: after `failures` consecutive
-/// failed calls to one dependency, fail calls to it at once for `open_for`, then let one
-/// trial call through.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BreakerSpec {
-    pub failures: u32,
-    pub open_for: SimTime,
 }
 
 /// `kind = "service"`.

@@ -7,7 +7,7 @@
 //! targets' own timers: at a fixed time, or when the monitor that fired their alarm passes them
 //! on after the response delay.
 
-use super::{Cx, LogEntry, Node, checker_plan, fresh_checker, send_self, transmit};
+use super::{Cx, LogEntry, Node, send_self, transmit};
 use crate::engine::rng::below;
 use crate::engine::{EntityId, SimTime};
 use crate::model::metrics::Histogram;
@@ -18,7 +18,7 @@ use crate::model::world::World;
 
 /// A reporter's cumulative counters.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Counters {
+pub(crate) struct Counters {
     requests: u64,
     finished: u64,
     good: u64,
@@ -57,7 +57,7 @@ impl Counters {
 
 /// What a reporter keeps: the monitors it reports to, and its running totals.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Reporter {
+pub(crate) struct Reporter {
     /// Monitor groups, and per monitor the latency of good requests since the last report.
     pub monitors: Vec<(u16, Histogram, u64)>,
     /// Totals of the buckets before `upto`.
@@ -85,13 +85,13 @@ struct AlarmState {
 
 /// A monitor's state.
 #[derive(Clone, Debug, Default)]
-pub(super) struct MonitorState {
+pub(crate) struct MonitorState {
     alarms: Vec<AlarmState>,
 }
 
 /// What actions and config changes leave on a replica.
 #[derive(Clone, Debug, Default)]
-pub(super) struct OpsState {
+pub(crate) struct OpsState {
     /// Faults ended by an action, and when.
     pub ended: Vec<(u16, u64)>,
     /// Faults whose start ran here and whose end has not.
@@ -153,7 +153,7 @@ fn action_targets(w: &World, a: usize) -> impl Iterator<Item = EntityId> + '_ {
 
 impl Node {
     /// The settings this replica runs: its group's, or a config change's.
-    pub(super) fn kind<'w>(&self, w: &'w World) -> &'w KindSpec {
+    pub(crate) fn kind<'w>(&self, w: &'w World) -> &'w KindSpec {
         if let Some(f) = self.ops.config {
             if let FaultKind::ConfigChange { after, .. } = &w.spec.faults[f as usize].kind {
                 return after;
@@ -163,7 +163,7 @@ impl Node {
     }
 
     /// Sets up reporting, monitoring and fixed-time actions at the start of a run.
-    pub(super) fn start_ops(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn start_ops(&mut self, w: &World, cx: &mut Cx) {
         let spec = &w.spec;
         // Reporters: one report stream per monitor that watches this group.
         for (m, g) in spec.groups.iter().enumerate() {
@@ -215,14 +215,14 @@ impl Node {
     }
 
     /// A latency of a good request, for the reports to come.
-    pub(super) fn report_latency(&mut self, ns: u64) {
+    pub(crate) fn report_latency(&mut self, ns: u64) {
         for (_, h, _) in &mut self.reporter.monitors {
             h.record(ns);
         }
     }
 
     /// Sends this replica's counters to monitor group `m`.
-    pub(super) fn on_report_timer(&mut self, w: &World, cx: &mut Cx, m: usize) {
+    pub(crate) fn on_report_timer(&mut self, w: &World, cx: &mut Cx, m: usize) {
         let KindSpec::Monitor(ms) = &w.spec.groups[m].kind else {
             return;
         };
@@ -308,7 +308,7 @@ impl Node {
     }
 
     /// A monitor receives a report.
-    pub(super) fn on_report(&mut self, w: &World, cx: &mut Cx, r: &Report) {
+    pub(crate) fn on_report(&mut self, w: &World, cx: &mut Cx, r: &Report) {
         let now = cx.now().0;
         if self.server_series.is_empty() {
             return;
@@ -346,7 +346,7 @@ impl Node {
     }
 
     /// A monitor evaluates its alarms on the data of the last period.
-    pub(super) fn on_evaluate(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn on_evaluate(&mut self, w: &World, cx: &mut Cx) {
         let KindSpec::Monitor(ms) = &w.spec.groups[self.group].kind else {
             return;
         };
@@ -420,7 +420,7 @@ impl Node {
     }
 
     /// A monitor runs an alarm-triggered action: logs it and passes it to its targets.
-    pub(super) fn on_dispatch(&mut self, w: &World, cx: &mut Cx, a: usize) {
+    pub(crate) fn on_dispatch(&mut self, w: &World, cx: &mut Cx, a: usize) {
         let now = cx.now().0;
         let act = &w.spec.actions[a];
         let after = match &act.trigger {
@@ -449,7 +449,7 @@ impl Node {
     }
 
     /// A target replica carries out action `a`.
-    pub(super) fn on_action(&mut self, w: &World, cx: &mut Cx, a: usize) {
+    pub(crate) fn on_action(&mut self, w: &World, cx: &mut Cx, a: usize) {
         let now = cx.now().0;
         let idx = w
             .members(self.group)
@@ -509,7 +509,7 @@ impl Node {
     }
 
     /// A later step of an action on this replica.
-    pub(super) fn on_action_step(&mut self, w: &World, cx: &mut Cx, a: usize, up: bool) {
+    pub(crate) fn on_action_step(&mut self, w: &World, cx: &mut Cx, a: usize, up: bool) {
         let now = cx.now().0;
         match w.spec.actions[a].kind {
             ActionKind::Restart { cold_start, .. } if !up => {
@@ -592,7 +592,7 @@ impl Node {
     }
 
     /// A config change starts: this replica switches when its batch's turn comes.
-    pub(super) fn config_start(&mut self, w: &World, cx: &mut Cx, fault: usize) {
+    pub(crate) fn config_start(&mut self, w: &World, cx: &mut Cx, fault: usize) {
         let (b, _, pace) = self.batch_of(w, fault);
         send_self(
             cx,
@@ -606,7 +606,7 @@ impl Node {
 
     /// A config change ends or is rolled back: replicas that switched go back, the last to
     /// switch first, at the rollout's pace.
-    pub(super) fn config_back(&mut self, w: &World, cx: &mut Cx, fault: usize, now: u64) {
+    pub(crate) fn config_back(&mut self, w: &World, cx: &mut Cx, fault: usize, now: u64) {
         if self.ops.ended_at(fault).is_some() {
             return;
         }
@@ -633,7 +633,7 @@ impl Node {
     }
 
     /// This replica switches to a config change's settings, or back.
-    pub(super) fn on_config(&mut self, w: &World, cx: &mut Cx, fault: usize, on: bool) {
+    pub(crate) fn on_config(&mut self, w: &World, cx: &mut Cx, fault: usize, on: bool) {
         let now = cx.now().0;
         if on {
             if self.ops.ended_at(fault).is_some() || self.ops.config == Some(fault as u16) {
@@ -668,7 +668,7 @@ impl Node {
     /// Rebuilds what a replica derives from its settings (health checker, per-backend counts,
     /// breakers) after they changed; a checker whose settings and targets did not change
     /// keeps its view.
-    pub(super) fn derive_state(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn derive_state(&mut self, w: &World, cx: &mut Cx) {
         let kind = self.kind(w);
         match kind {
             KindSpec::LoadBalancer(lb) => {
@@ -677,27 +677,7 @@ impl Node {
             KindSpec::Service(s) => self.breakers.resize(s.calls.len(), Default::default()),
             _ => {}
         }
-        let plan = checker_plan(w, kind);
-        let same = match (&self.checker, &plan) {
-            (Some(c), Some((spec, targets))) => {
-                c.spec == *spec
-                    && c.targets
-                        .iter()
-                        .map(|t| t.entity)
-                        .eq(targets.iter().copied())
-            }
-            (None, None) => true,
-            _ => false,
-        };
-        if same {
-            return;
-        }
-        let had = self.checker.is_some();
-        self.checker = fresh_checker(w, kind);
-        if let (false, Some(ch)) = (had, &self.checker) {
-            let first = below(cx.rng(), ch.spec.interval.0.max(1));
-            send_self(cx, first, Timer::HealthTick);
-        }
+        self.refresh_checker(w, cx);
     }
 }
 
