@@ -10,16 +10,15 @@ use super::metrics::{ClientBucket, ServerBucket};
 use super::msg::{GossipMsg, Msg, Req, ReqKind, Status, Timer};
 use super::policy::retry::backoff;
 use super::sample::{Slab, draw};
-use super::spec::{
-    Balance, ClientSpec, FaultKind, KindSpec, NoneHealthy, Routing, ServerSpec, Target,
-};
+use super::spec::{Balance, FaultKind, KindSpec, NoneHealthy, ServerSpec, Target};
 use super::world::{LinkEffect, World};
-use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
+use crate::engine::rng::{below, splitmix64, unit_f64};
 use crate::engine::{Context, EntityId, Model, SimTime};
 use std::collections::VecDeque;
 
 mod ops;
 
+use super::kinds::dns::answer_target;
 use super::policy::breaker::Breaker;
 use super::policy::gossip::GossipState;
 use super::policy::health_check::{Checker, fresh_checker};
@@ -327,18 +326,7 @@ impl OutageModel {
                     node.crash_depth = 1;
                 }
                 match &group.kind {
-                    KindSpec::Client(c) => {
-                        node.client_series = vec![ClientBucket::default(); w.nbuckets];
-                        let mut peak = c.profile.iter().fold(1.0f64, |m, &(_, f)| m.max(f));
-                        for f in &w.spec.faults {
-                            if let (true, FaultKind::TrafficSurge { multiplier, .. }) =
-                                (f.group() == Some(info.group), &f.kind)
-                            {
-                                peak *= multiplier.max(1.0);
-                            }
-                        }
-                        node.lambda_max = c.rate * peak;
-                    }
+                    KindSpec::Client(c) => node.init_client(w, c),
                     kind => {
                         node.server_series = vec![ServerBucket::default(); w.nbuckets];
                         match kind {
@@ -346,9 +334,7 @@ impl OutageModel {
                                 node.outstanding = vec![0; w.replicas(lb.backends) as usize];
                                 node.registered = w.provisioned(lb.backends);
                             }
-                            KindSpec::Resolver(_) => {
-                                node.resolver_cache = vec![None; w.records.len()];
-                            }
+                            KindSpec::Resolver(_) => node.init_resolver(w),
                             KindSpec::Service(s) => {
                                 node.breakers = vec![Breaker::default(); s.calls.len()];
                             }
@@ -386,37 +372,7 @@ impl Model for OutageModel {
             send_self(cx, down, Timer::Down { failure });
             send_self(cx, up, Timer::Up { failure });
         }
-        if node.lambda_max > 0.0 {
-            node.schedule_arrival(cx);
-        }
-        if let KindSpec::Client(ClientSpec {
-            population: Some(p),
-            ..
-        }) = &w.spec.groups[node.group].kind
-        {
-            // Each user starts in the middle of its thinking, as if it had been thinking and
-            // asking for a long time: its first request comes after the remaining part of a
-            // think time in steady state (the equilibrium residual). It is drawn by running
-            // the user's think times forward from a random phase 20 mean think times before
-            // zero; a uniform point within one drawn think time instead would front-load
-            // exponential thinkers (a quarter of them in the first eighth of a mean) and can
-            // start a retry storm by itself.
-            let span = 20 * p.think.mean_nanos().max(1.0) as u64;
-            for _ in 0..p.users {
-                let first = draw(&p.think, cx.rng()).max(1);
-                let phase = below(cx.rng(), first);
-                let mut t = span.saturating_add(phase);
-                while t > 0 {
-                    let d = draw(&p.think, cx.rng()).max(1);
-                    if d >= t {
-                        t = d - t;
-                        break;
-                    }
-                    t -= d;
-                }
-                send_self(cx, t, Timer::Think);
-            }
-        }
+        node.start_client(w, cx);
         node.start_checker(cx);
         node.start_gossip(w, cx);
         node.start_ops(w, cx);
@@ -454,174 +410,6 @@ impl Node {
             target: w.entity_name(self.me),
             detail,
         });
-    }
-
-    // ----- clients -------------------------------------------------------------------
-
-    pub(crate) fn schedule_arrival(&mut self, cx: &mut Cx) {
-        let gap = exp1(cx.rng()) / self.lambda_max * 1e9;
-        send_self(cx, (gap + 0.5) as u64, Timer::Arrival);
-    }
-
-    /// The client's rate now: base rate x profile x active surges.
-    pub(crate) fn rate_now(&self, w: &World, now: u64) -> f64 {
-        let KindSpec::Client(c) = self.kind(w) else {
-            return 0.0;
-        };
-        let mut factor = 1.0;
-        for &(t, f) in &c.profile {
-            if t.0 <= now {
-                factor = f;
-            }
-        }
-        // A new source is silent outside its fault windows.
-        let (mut new_source, mut appeared) = (false, false);
-        for (i, f) in w.spec.faults.iter().enumerate() {
-            if f.group() != Some(self.group) {
-                continue;
-            }
-            let mut end = f.duration.map_or(u64::MAX, |d| f.at.0.saturating_add(d.0));
-            if let Some(t) = self.ops.ended_at(i) {
-                end = end.min(t);
-            }
-            if matches!(f.kind, FaultKind::NewSource) {
-                new_source = true;
-                appeared |= now >= f.at.0 && now < end;
-            }
-            if let FaultKind::TrafficSurge { multiplier, ramp } = f.kind {
-                if now >= f.at.0 && now < end {
-                    let into = now - f.at.0;
-                    let m = if ramp.0 > 0 && into < ramp.0 {
-                        1.0 + (multiplier - 1.0) * into as f64 / ramp.0 as f64
-                    } else {
-                        multiplier
-                    };
-                    factor *= m;
-                }
-            }
-        }
-        if new_source && !appeared {
-            0.0
-        } else {
-            c.rate * factor
-        }
-    }
-
-    pub(crate) fn on_arrival_timer(&mut self, w: &World, cx: &mut Cx) {
-        let now = cx.now().0;
-        if now >= w.spec.duration.0 {
-            return;
-        }
-        let lambda = self.rate_now(w, now);
-        let accept = unit_f64(cx.rng()) * self.lambda_max < lambda;
-        if accept && !self.crashed {
-            self.new_request(w, cx);
-        }
-        self.schedule_arrival(cx);
-    }
-
-    /// A user request starts: counted, and its first attempt sent.
-    pub(crate) fn new_request(&mut self, w: &World, cx: &mut Cx) {
-        let KindSpec::Client(c) = self.kind(w) else {
-            return;
-        };
-        let now = cx.now().0;
-        let write = c.write_fraction > 0.0 && unit_f64(cx.rng()) < c.write_fraction;
-        self.client_series[w.bucket_of(now)].requests += 1;
-        let gen_ = self.next_gen();
-        let slot = self.users.insert(gen_, User { start: now, write });
-        self.start_attempt(w, cx, slot, gen_, 1);
-    }
-
-    /// A closed-loop user starts thinking (then sends its next request).
-    pub(crate) fn think(&self, w: &World, cx: &mut Cx) {
-        if let KindSpec::Client(c) = self.kind(w) {
-            if let Some(p) = &c.population {
-                let d = draw(&p.think, cx.rng());
-                send_self(cx, d, Timer::Think);
-            }
-        }
-    }
-
-    pub(crate) fn start_attempt(
-        &mut self,
-        w: &World,
-        cx: &mut Cx,
-        slot: u32,
-        gen_: u32,
-        attempt: u32,
-    ) {
-        let Some(user) = self.users.get_mut(slot, gen_) else {
-            return;
-        };
-        let write = user.write;
-        let KindSpec::Client(c) = self.kind(w) else {
-            return;
-        };
-        let now = cx.now().0;
-        self.client_series[w.bucket_of(now)].attempts += 1;
-        if attempt == 1 {
-            self.earn(&c.retry);
-        }
-        let owner = Owner::User { slot, gen_ };
-        let source = self.group as u16;
-        self.call_out(
-            w,
-            cx,
-            owner,
-            &c.target,
-            ReqKind::Work,
-            source,
-            write,
-            c.timeout.0,
-            attempt,
-        );
-    }
-
-    pub(crate) fn user_result(
-        &mut self,
-        w: &World,
-        cx: &mut Cx,
-        slot: u32,
-        gen_: u32,
-        attempt: u32,
-        out: Outcome,
-    ) {
-        let now = cx.now().0;
-        let KindSpec::Client(c) = self.kind(w) else {
-            return;
-        };
-        if !out.succeeded() && attempt < c.retry.attempts && self.budget_allows(&c.retry) {
-            let wait = backoff(&c.retry, attempt + 1, cx.rng());
-            send_self(
-                cx,
-                wait,
-                Timer::Attempt {
-                    slot,
-                    gen_,
-                    attempt: attempt + 1,
-                },
-            );
-            return;
-        }
-        let Some(user) = self.users.remove(slot, gen_) else {
-            return;
-        };
-        self.think(w, cx);
-        let b = &mut self.client_series[w.bucket_of(now)];
-        match out {
-            Outcome::Ok => b.successes += 1,
-            Outcome::Degraded => b.degraded += 1,
-            // A wrong page is a failure for the user, even though nothing retried it.
-            Outcome::Error | Outcome::Wrong => b.errors += 1,
-            Outcome::Timeout => b.timeouts += 1,
-        }
-        if matches!(out, Outcome::Ok | Outcome::Degraded) {
-            b.latency.record(now - user.start);
-            if !self.reporter.monitors.is_empty() {
-                self.report_latency(now - user.start);
-            }
-        }
     }
 
     // ----- outbound calls ------------------------------------------------------------
@@ -709,23 +497,8 @@ impl Node {
         };
         if let Phase::Resolve { record } = call.phase {
             if status == Status::Ok && data != 0 {
-                let (dns_group, idx) = w.records[record as usize];
-                let KindSpec::Dns(d) = &w.spec.groups[dns_group].kind else {
+                let Some(group) = answer_target(w, cx, record, data) else {
                     return;
-                };
-                let rec = &d.records[idx];
-                let group = if data & WRONG_ANSWER != 0 {
-                    // A wrong record: it points at a group that is not one of its targets.
-                    (data & !WRONG_ANSWER) as usize
-                } else {
-                    let choices = data.count_ones() as u64;
-                    let k = if choices > 1 {
-                        below(cx.rng(), choices)
-                    } else {
-                        0
-                    };
-                    let bit = nth_set_bit(data, k as u32);
-                    rec.targets[(bit as usize).min(rec.targets.len() - 1)]
                 };
                 let dst = pick_replica(w, cx, group);
                 call.phase = Phase::Call;
@@ -1095,35 +868,10 @@ impl Node {
         match (self.kind(w), req.kind) {
             (_, ReqKind::ReplicaOp) => self.finish(w, cx, slot, gen_, Status::Ok, 0),
             (KindSpec::Dns(_), ReqKind::Lookup { record }) => {
-                let mask = self.dns_answer(w, cx, record, req.from);
-                self.finish(w, cx, slot, gen_, Status::Ok, mask);
+                self.dns_lookup(w, cx, slot, gen_, record, req.from)
             }
             (KindSpec::Resolver(r), ReqKind::Lookup { record }) => {
-                if let Some((answer, _)) =
-                    self.resolver_cache[record as usize].filter(|&(_, expires)| expires > now)
-                {
-                    self.finish(w, cx, slot, gen_, Status::Ok, answer);
-                } else {
-                    let (dns_group, _) = w.records[record as usize];
-                    self.detach(w, cx, slot, gen_);
-                    let owner = Owner::Job {
-                        slot,
-                        gen_,
-                        call: 0,
-                    };
-                    let t = Target::Group(dns_group);
-                    self.call_out(
-                        w,
-                        cx,
-                        owner,
-                        &t,
-                        req.kind,
-                        req.source,
-                        req.write,
-                        r.timeout.0,
-                        1,
-                    );
-                }
+                self.resolver_lookup(w, cx, slot, gen_, r, &req, record)
             }
             (KindSpec::Dns(_) | KindSpec::Resolver(_), _) => {
                 self.finish(w, cx, slot, gen_, Status::Error, 0)
@@ -1499,26 +1247,7 @@ impl Node {
                     self.finish(w, cx, slot, gen_, Status::Error, 0);
                 }
             }
-            KindSpec::Resolver(_) => {
-                let record = match self.jobs.get_mut(slot, gen_).and_then(|j| j.req) {
-                    Some(Req {
-                        kind: ReqKind::Lookup { record },
-                        ..
-                    }) => record,
-                    _ => return self.finish(w, cx, slot, gen_, Status::Error, 0),
-                };
-                if out == Outcome::Ok {
-                    let (g, idx) = w.records[record as usize];
-                    let ttl = match &w.spec.groups[g].kind {
-                        KindSpec::Dns(d) => d.records[idx].ttl.0,
-                        _ => 0,
-                    };
-                    self.resolver_cache[record as usize] = Some((data, now.saturating_add(ttl)));
-                    self.finish(w, cx, slot, gen_, Status::Ok, data);
-                } else {
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-            }
+            KindSpec::Resolver(_) => self.resolver_result(w, cx, slot, gen_, out, data),
             KindSpec::Cache(c) => {
                 let stale_hit = self.jobs.get_mut(slot, gen_).is_some_and(|j| j.stale_hit);
                 if out == Outcome::Ok {
@@ -1542,101 +1271,12 @@ impl Node {
         }
     }
 
-    // ----- DNS -----------------------------------------------------------------------
-
-    pub(crate) fn group_healthy(&self, w: &World, g: usize) -> bool {
-        match &self.checker {
-            None => true,
-            Some(c) => {
-                let range = w.members(g);
-                c.targets
-                    .iter()
-                    .any(|t| range.contains(&t.entity) && t.healthy)
-            }
-        }
-    }
-
-    /// The answer of an authoritative DNS for a record: a bit set of record targets.
-    pub(crate) fn dns_answer(&self, w: &World, cx: &mut Cx, record: u32, asker: EntityId) -> u32 {
-        let (_, idx) = w.records[record as usize];
-        let KindSpec::Dns(d) = self.kind(w) else {
-            return 0;
-        };
-        if let Some(&(_, to)) = self.ops.failover.iter().find(|&&(r, _)| r == idx) {
-            // Failed over by an operator: only that target, whatever its health.
-            if let Some(i) = d
-                .records
-                .get(idx)
-                .and_then(|r| r.targets.iter().position(|&t| t == to))
-            {
-                return 1 << i.min(30);
-            }
-        }
-        for &i in &self.faults_on {
-            if let FaultKind::DnsRecord {
-                record: r,
-                wrong_to,
-                ..
-            } = w.spec.faults[i as usize].kind
-            {
-                if r == idx {
-                    return wrong_to.map_or(0, |t| WRONG_ANSWER | t as u32);
-                }
-            }
-        }
-        let Some(rec) = d.records.get(idx) else {
-            return 0;
-        };
-        // Bit 31 is WRONG_ANSWER's: a record answers with up to 31 targets.
-        let n = rec.targets.len().min(31);
-        let mut healthy: u32 = 0;
-        for (i, &t) in rec.targets.iter().take(n).enumerate() {
-            if self.group_healthy(w, t) {
-                healthy |= 1 << i;
-            }
-        }
-        // Like public GSLBs: with no healthy target, answer as if all were healthy.
-        let all = (1u32 << n) - 1;
-        let pool = if healthy == 0 { all } else { healthy };
-        match rec.policy {
-            Routing::Simple => pool,
-            Routing::Failover => 1 << pool.trailing_zeros(),
-            Routing::Weighted => {
-                let total: f64 = (0..n)
-                    .filter(|i| pool >> i & 1 == 1)
-                    .map(|i| rec.weights[i])
-                    .sum();
-                let mut x = unit_f64(cx.rng()) * total;
-                let mut chosen = pool.trailing_zeros();
-                for i in (0..n as u32).filter(|i| pool >> i & 1 == 1) {
-                    chosen = i;
-                    x -= rec.weights[i as usize];
-                    if x < 0.0 {
-                        break;
-                    }
-                }
-                1 << chosen
-            }
-            Routing::Latency => {
-                let best = (0..n as u32)
-                    .filter(|i| pool >> i & 1 == 1)
-                    .min_by_key(|&i| w.latency(asker, w.first[rec.targets[i as usize]]))
-                    .unwrap_or(0);
-                1 << best
-            }
-        }
-    }
-
     // ----- timers and faults -----------------------------------------------------------
 
     pub(crate) fn on_timer(&mut self, w: &World, cx: &mut Cx, t: Timer) {
         match t {
             Timer::Arrival => self.on_arrival_timer(w, cx),
-            Timer::Think => {
-                if cx.now().0 < w.spec.duration.0 {
-                    self.new_request(w, cx);
-                }
-            }
+            Timer::Think => self.on_think(w, cx),
             Timer::Attempt {
                 slot,
                 gen_,
@@ -1819,18 +1459,6 @@ pub(crate) fn downstream_kind(k: ReqKind) -> ReqKind {
     } else {
         ReqKind::Work
     }
-}
-
-/// Marks a DNS answer that names a group directly (a wrong record), in its low bits, instead
-/// of a set of the record's own targets.
-pub(crate) const WRONG_ANSWER: u32 = 1 << 31;
-
-pub(crate) fn nth_set_bit(mask: u32, k: u32) -> u32 {
-    let mut m = mask;
-    for _ in 0..k {
-        m &= m - 1;
-    }
-    m.trailing_zeros()
 }
 
 pub(crate) fn target_name(w: &World, t: &Target) -> String {

@@ -6,6 +6,9 @@
 
 use crate::engine::SimTime;
 
+pub use super::kinds::client::{ClientSpec, Population};
+pub use super::kinds::dns::{DnsSpec, RecordSpec, Routing};
+pub use super::kinds::resolver::ResolverSpec;
 pub use super::policy::breaker::BreakerSpec;
 pub use super::policy::gossip::GossipSpec;
 pub use super::policy::health_check::{CheckKind, HealthCheckSpec};
@@ -290,81 +293,6 @@ pub enum Target {
     Group(usize),
     /// A DNS name served by a `dns` group's record, resolved through a `resolver` group.
     Dns { name: String, resolver: usize },
-}
-
-/// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
-/// (`concurrency`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ClientSpec {
-    /// `rate`: user requests per second (Poisson), whatever happens to earlier ones. 0 for a
-    /// closed-loop client.
-    pub rate: f64,
-    /// `concurrency = N` with `think_time` (a distribution, default "1s"): N users, each of
-    /// whom sends a request, waits for its final outcome (retries included), thinks, and
-    /// starts again. Under trouble they send less, as people and blocking callers do.
-    pub population: Option<Population>,
-    /// `profile = [["0s", 1.0], ["30m", 2.0]]`: from each time on, the rate is multiplied by
-    /// the factor (piecewise constant; before the first point the factor is 1).
-    pub profile: Vec<(SimTime, f64)>,
-    /// `target` (a group name, or a DNS name with `resolver = "<group>"`).
-    pub target: Target,
-    /// `timeout`: the user's deadline for one attempt (default "30s").
-    pub timeout: SimTime,
-    /// `retry` (default one attempt).
-    pub retry: RetrySpec,
-    /// `write_fraction`: share of requests that are writes (matters to storage; default 0).
-    pub write_fraction: f64,
-}
-
-/// A closed-loop client population.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Population {
-    pub users: u32,
-    pub think: Dist,
-}
-
-/// `kind = "resolver"`: a caching DNS resolver.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ResolverSpec {
-    pub server: ServerSpec,
-    /// `dns`: the authoritative `dns` group it queries.
-    pub dns: usize,
-    /// `timeout` for a query to the authoritative DNS (default "2s").
-    pub timeout: SimTime,
-}
-
-/// DNS routing policy. `policy = "simple" | "weighted" | "failover" | "latency"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Routing {
-    /// Every (healthy) target; the client picks one at random.
-    Simple,
-    /// One target drawn by weight per answer.
-    Weighted,
-    /// The first healthy target in the listed order (primary, then secondaries).
-    Failover,
-    /// The healthy target nearest the resolver (same region, then same zone... by latency).
-    Latency,
-}
-
-/// `[[components.<dns>.records]]`: `name`, `ttl` (default "60s"), `policy` (default
-/// "simple"), `targets = ["lb-east", "lb-west"]`, `weights = [3, 1]` (weighted only).
-#[derive(Clone, Debug, PartialEq)]
-pub struct RecordSpec {
-    pub name: String,
-    pub ttl: SimTime,
-    pub policy: Routing,
-    pub targets: Vec<usize>,
-    pub weights: Vec<f64>,
-}
-
-/// `kind = "dns"`: authoritative DNS, optionally health-steered (GSLB).
-#[derive(Clone, Debug, PartialEq)]
-pub struct DnsSpec {
-    pub server: ServerSpec,
-    pub records: Vec<RecordSpec>,
-    /// `health_check`: probe every record target group; a target is healthy while any of its
-    /// replicas passes. None: every target is always answered.
-    pub health_check: Option<HealthCheckSpec>,
 }
 
 /// Load-balancing policy. `policy = "round_robin" | "least_outstanding" | "random" |

@@ -56,17 +56,7 @@ pub(crate) fn checker_plan(w: &World, kind: &KindSpec) -> Option<(HealthCheckSpe
             .health_check
             .clone()
             .map(|spec| (spec, w.members(lb.backends).collect())),
-        KindSpec::Dns(d) => d.health_check.clone().map(|spec| {
-            let mut groups: Vec<usize> = Vec::new();
-            for r in &d.records {
-                for &g in &r.targets {
-                    if !groups.contains(&g) {
-                        groups.push(g);
-                    }
-                }
-            }
-            (spec, groups.iter().flat_map(|&g| w.members(g)).collect())
-        }),
+        KindSpec::Dns(d) => d.checker_plan(w),
         _ => None,
     }
 }
