@@ -10,15 +10,16 @@ use super::metrics::{ClientBucket, ServerBucket};
 use super::msg::{GossipMsg, Msg, Req, ReqKind, Status, Timer};
 use super::policy::retry::backoff;
 use super::sample::{Slab, draw};
-use super::spec::{Balance, FaultKind, KindSpec, NoneHealthy, ServerSpec, Target};
+use super::spec::{FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use super::world::{LinkEffect, World};
-use crate::engine::rng::{below, splitmix64, unit_f64};
+use crate::engine::rng::{below, unit_f64};
 use crate::engine::{Context, EntityId, Model, SimTime};
 use std::collections::VecDeque;
 
 mod ops;
 
 use super::kinds::dns::answer_target;
+use super::kinds::network::relay_device;
 use super::policy::breaker::Breaker;
 use super::policy::gossip::GossipState;
 use super::policy::health_check::{Checker, fresh_checker};
@@ -242,23 +243,9 @@ pub(crate) fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
     let Some(extra) = link_check(w, cx, dst) else {
         return;
     };
-    let is_device = |e: EntityId| {
-        matches!(
-            w.spec.groups[w.entities[e as usize].group].kind,
-            KindSpec::Network(_)
-        )
-    };
-    let device = if is_device(me) || is_device(dst) {
-        None
-    } else {
-        w.device_between(me, dst)
-    };
-    match device {
+    match relay_device(w, me, dst) {
         None => cx.send(dst, SimTime(w.latency(me, dst) + extra), msg),
-        Some(g) => {
-            let n = w.replicas(g) as u64;
-            let r = splitmix64(((me as u64) << 32) | dst as u64) % n;
-            let dev = w.first[g] + r as u32;
+        Some(dev) => {
             let relay = Msg::Relay {
                 to: dst,
                 inner: Box::new(msg),
@@ -330,10 +317,7 @@ impl OutageModel {
                     kind => {
                         node.server_series = vec![ServerBucket::default(); w.nbuckets];
                         match kind {
-                            KindSpec::LoadBalancer(lb) => {
-                                node.outstanding = vec![0; w.replicas(lb.backends) as usize];
-                                node.registered = w.provisioned(lb.backends);
-                            }
+                            KindSpec::LoadBalancer(lb) => node.init_lb(w, lb),
                             KindSpec::Resolver(_) => node.init_resolver(w),
                             KindSpec::Service(s) => {
                                 node.breakers = vec![Breaker::default(); s.calls.len()];
@@ -526,13 +510,7 @@ impl Node {
                 call: i,
             } => {
                 if let KindSpec::LoadBalancer(lb) = self.kind(w) {
-                    let idx = call.dst - w.first[lb.backends];
-                    if let Some(o) = self.outstanding.get_mut(idx as usize) {
-                        *o = o.saturating_sub(1);
-                    }
-                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                        job.last_backend = Some(idx);
-                    }
+                    self.lb_call_ended(w, lb, call.dst, slot, gen_);
                 }
                 self.job_call_result(w, cx, slot, gen_, i, call.attempt, out, data)
             }
@@ -639,14 +617,9 @@ impl Node {
             }
         }
         let (workers, queue_cap) = (self.workers(w), self.server(w).queue);
-        if let KindSpec::Firewall(f) = self.kind(w) {
-            if let Some(max) = f.max_connections {
-                if self.conns >= max {
-                    self.reject(w, cx, b, req);
-                    return;
-                }
-            }
-            self.conns += 1;
+        if !self.take_connection(w) {
+            self.reject(w, cx, b, req);
+            return;
         }
         let gen_ = self.next_gen();
         let slot = self.jobs.insert(
@@ -679,9 +652,7 @@ impl Node {
             sb.max_queue = sb.max_queue.max(q);
         } else {
             let job = self.jobs.remove(slot, gen_).expect("just inserted");
-            if matches!(self.kind(w), KindSpec::Firewall(_)) {
-                self.conns -= 1;
-            }
+            self.release_connection(w);
             self.reject(w, cx, b, job.req);
         }
     }
@@ -826,9 +797,7 @@ impl Node {
         if job.has_worker {
             self.release_worker(w, cx);
         }
-        if matches!(self.kind(w), KindSpec::Firewall(_)) {
-            self.conns = self.conns.saturating_sub(1);
-        }
+        self.release_connection(w);
         let sb = &mut self.server_series[w.bucket_of(cx.now().0)];
         sb.served += 1;
         if job.denied {
@@ -854,12 +823,7 @@ impl Node {
             return;
         }
         if let Some((to, inner)) = job.relay.take() {
-            // The relay's second hop crosses links too.
-            if let Some(extra) = link_check(w, cx, to) {
-                cx.send(to, SimTime(w.latency(self.me, to) + extra), *inner);
-            }
-            self.finish(w, cx, slot, gen_, Status::Ok, 0);
-            return;
+            return self.relay_on(w, cx, slot, gen_, to, *inner);
         }
         let Some(req) = job.req else {
             return;
@@ -892,42 +856,9 @@ impl Node {
                 }
             }
             (KindSpec::LoadBalancer(_), _) => self.lb_dispatch(w, cx, slot, gen_, 1),
-            (KindSpec::Proxy(p, _), _) => {
-                if !req.write && p.hit_ratio > 0.0 && unit_f64(cx.rng()) < p.hit_ratio {
-                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                } else {
-                    self.forward(w, cx, slot, gen_, 1);
-                }
-            }
-            (KindSpec::Cache(c), _) => {
-                // Writes go to the backend; a hit on fresh content is answered here; a hit on
-                // content past its TTL asks the backend and falls back to the stale copy.
-                if !req.write && unit_f64(cx.rng()) < c.hit_ratio {
-                    match self.cache_last_ok {
-                        Some(t) if now.saturating_sub(t) <= c.ttl.0 => {
-                            return self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                        }
-                        Some(_) => {
-                            if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                                job.stale_hit = true;
-                            }
-                        }
-                        None => {} // cold after a restart: a miss
-                    }
-                }
-                self.forward(w, cx, slot, gen_, 1);
-            }
-            (KindSpec::Firewall(f), _) => {
-                if f.deny.contains(&(req.source as usize)) || self.ops.blocked.contains(&req.source)
-                {
-                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                        job.denied = true;
-                    }
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                } else {
-                    self.forward(w, cx, slot, gen_, 1);
-                }
-            }
+            (KindSpec::Proxy(p, _), _) => self.proxy_serve(w, cx, slot, gen_, p, &req),
+            (KindSpec::Cache(c), _) => self.cache_serve(w, cx, slot, gen_, c, &req),
+            (KindSpec::Firewall(f), _) => self.firewall_serve(w, cx, slot, gen_, f, &req),
             (KindSpec::Storage(s), _) => {
                 // Coordinate: ask `replication_factor` consecutive nodes, wait for a quorum.
                 // The coordinator does not hold a worker while it waits.
@@ -984,22 +915,26 @@ impl Node {
         }
     }
 
-    /// Proxy, cache and firewall: pass the request on to the next group.
-    pub(crate) fn forward(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
+    /// Proxy, cache and firewall: pass the request on to group `next`, freeing the worker
+    /// while it waits. A first attempt earns tokens for `retry`'s budget (proxies).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        next: usize,
+        timeout: SimTime,
+        retry: Option<&RetrySpec>,
+    ) {
         let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
             return;
         };
-        let (next, timeout) = match self.kind(w) {
-            KindSpec::Proxy(p, _) => {
-                if attempt == 1 {
-                    self.earn(&p.retry);
-                }
-                (p.upstream, p.timeout)
-            }
-            KindSpec::Cache(c) => (c.backend, c.timeout),
-            KindSpec::Firewall(f) => (f.next, f.timeout),
-            _ => return,
-        };
+        if let (1, Some(retry)) = (attempt, retry) {
+            self.earn(retry);
+        }
         self.detach(w, cx, slot, gen_);
         let kind = downstream_kind(req.kind);
         let owner = Owner::Job {
@@ -1061,106 +996,6 @@ impl Node {
             call.timeout.0,
             attempt,
         );
-    }
-
-    pub(crate) fn lb_dispatch(
-        &mut self,
-        w: &World,
-        cx: &mut Cx,
-        slot: u32,
-        gen_: u32,
-        attempt: u32,
-    ) {
-        let KindSpec::LoadBalancer(lb) = self.kind(w) else {
-            return;
-        };
-        let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
-            return;
-        };
-        if attempt == 1 {
-            self.earn(&lb.retry);
-        }
-        self.detach(w, cx, slot, gen_);
-        let last = self.jobs.get_mut(slot, gen_).and_then(|j| j.last_backend);
-        // Standby replicas are not registered until a scale action provisions them.
-        let n = self.registered.clamp(1, w.replicas(lb.backends));
-        let healthy = |node: &Node, i: u32| {
-            node.checker
-                .as_ref()
-                .is_none_or(|c| c.targets[i as usize].healthy)
-        };
-        let any_healthy = (0..n).any(|i| healthy(self, i));
-        if !any_healthy {
-            match lb.when_none_healthy {
-                NoneHealthy::Apology => return self.finish(w, cx, slot, gen_, Status::Degraded, 0),
-                NoneHealthy::Reject => return self.finish(w, cx, slot, gen_, Status::Error, 0),
-                NoneHealthy::FailOpen => {}
-            }
-        }
-        // A retry avoids the backend that just failed, when another one is eligible.
-        let eligible = |node: &Node, i: u32| !any_healthy || healthy(node, i);
-        let avoid = last.filter(|&l| (0..n).any(|i| i != l && eligible(self, i)));
-        let ok = |node: &Node, i: u32| eligible(node, i) && Some(i) != avoid;
-        let pick = match lb.policy {
-            Balance::RoundRobin => {
-                let mut i = self.rr % n;
-                for _ in 0..n {
-                    if ok(self, i) {
-                        break;
-                    }
-                    i = (i + 1) % n;
-                }
-                self.rr = (i + 1) % n;
-                i
-            }
-            Balance::LeastOutstanding => {
-                let start = self.rr % n;
-                self.rr = (self.rr + 1) % n;
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .filter(|&i| ok(self, i))
-                    .min_by_key(|&i| self.outstanding[i as usize])
-                    .unwrap_or(start)
-            }
-            Balance::Random => {
-                let count = (0..n).filter(|&i| ok(self, i)).count() as u64;
-                let k = below(cx.rng(), count.max(1));
-                (0..n).filter(|&i| ok(self, i)).nth(k as usize).unwrap_or(0)
-            }
-            Balance::Weighted => {
-                let total: f64 = (0..n)
-                    .filter(|&i| ok(self, i))
-                    .map(|i| lb.weights[i as usize])
-                    .sum();
-                let mut x = unit_f64(cx.rng()) * total;
-                let mut chosen = 0;
-                for i in (0..n).filter(|&i| ok(self, i)) {
-                    chosen = i;
-                    x -= lb.weights[i as usize];
-                    if x < 0.0 {
-                        break;
-                    }
-                }
-                chosen
-            }
-        };
-        self.outstanding[pick as usize] += 1;
-        let dst = w.first[lb.backends] + pick;
-        let kind = downstream_kind(req.kind);
-        let call = Call {
-            owner: Owner::Job {
-                slot,
-                gen_,
-                call: 0,
-            },
-            phase: Phase::Call,
-            attempt,
-            dst,
-            kind,
-            source: req.source,
-            write: req.write,
-        };
-        self.place_call(w, cx, call, lb.timeout.0);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1248,25 +1083,9 @@ impl Node {
                 }
             }
             KindSpec::Resolver(_) => self.resolver_result(w, cx, slot, gen_, out, data),
-            KindSpec::Cache(c) => {
-                let stale_hit = self.jobs.get_mut(slot, gen_).is_some_and(|j| j.stale_hit);
-                if out == Outcome::Ok {
-                    // Only a right answer refreshes the cached content.
-                    self.cache_last_ok = Some(now);
-                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                } else if out == Outcome::Wrong {
-                    // Wrong content passes through, and is not taken as a refresh.
-                    self.finish(w, cx, slot, gen_, Status::Wrong, 0);
-                } else if out == Outcome::Degraded || (stale_hit && c.serve_stale) {
-                    // A degraded answer passes through; a failed refresh of a stale hit falls
-                    // back to the stale copy.
-                    self.finish(w, cx, slot, gen_, Status::Degraded, 0);
-                } else {
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-            }
+            KindSpec::Cache(c) => self.cache_result(w, cx, slot, gen_, c, out),
             KindSpec::Proxy(p, _) => self.pass_or_retry(w, cx, slot, gen_, attempt, out, &p.retry),
-            KindSpec::Firewall(_) => self.finish(w, cx, slot, gen_, out.status(), 0),
+            KindSpec::Firewall(_) => self.firewall_result(w, cx, slot, gen_, out),
             _ => self.finish(w, cx, slot, gen_, Status::Error, 0),
         }
     }
@@ -1296,7 +1115,10 @@ impl Node {
             } => match self.kind(w) {
                 KindSpec::Service(_) => self.service_call(w, cx, slot, gen_, call, attempt),
                 KindSpec::LoadBalancer(_) => self.lb_dispatch(w, cx, slot, gen_, attempt),
-                _ => self.forward(w, cx, slot, gen_, attempt),
+                KindSpec::Proxy(p, _) => self.proxy_forward(w, cx, slot, gen_, attempt, p),
+                KindSpec::Cache(c) => self.cache_forward(w, cx, slot, gen_, attempt, c),
+                KindSpec::Firewall(f) => self.firewall_forward(w, cx, slot, gen_, attempt, f),
+                _ => {}
             },
             Timer::HealthTick => self.on_health_tick(w, cx),
             Timer::GossipTick => self.on_gossip_tick(w, cx),

@@ -6,8 +6,13 @@
 
 use crate::engine::SimTime;
 
+pub use super::kinds::cache::CacheSpec;
 pub use super::kinds::client::{ClientSpec, Population};
 pub use super::kinds::dns::{DnsSpec, RecordSpec, Routing};
+pub use super::kinds::firewall::FirewallSpec;
+pub use super::kinds::load_balancer::{Balance, LbSpec, NoneHealthy};
+pub use super::kinds::network::NetworkDeviceSpec;
+pub use super::kinds::proxy::ProxySpec;
 pub use super::kinds::resolver::ResolverSpec;
 pub use super::policy::breaker::BreakerSpec;
 pub use super::policy::gossip::GossipSpec;
@@ -293,101 +298,6 @@ pub enum Target {
     Group(usize),
     /// A DNS name served by a `dns` group's record, resolved through a `resolver` group.
     Dns { name: String, resolver: usize },
-}
-
-/// Load-balancing policy. `policy = "round_robin" | "least_outstanding" | "random" |
-/// "weighted"` (default "round_robin").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Balance {
-    RoundRobin,
-    LeastOutstanding,
-    Random,
-    Weighted,
-}
-
-/// What a load balancer does when no backend is healthy. `when_none_healthy = "fail_open" |
-/// "apology" | "reject"` (default "fail_open").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoneHealthy {
-    /// Send to every backend as if all were healthy.
-    FailOpen,
-    /// Answer a static apology page: a degraded success for the user.
-    Apology,
-    /// Answer an error at once.
-    Reject,
-}
-
-/// `kind = "load_balancer"`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LbSpec {
-    pub server: ServerSpec,
-    /// `backends`: the group it balances over.
-    pub backends: usize,
-    pub policy: Balance,
-    /// `weights = [...]`, one per backend replica (weighted only).
-    pub weights: Vec<f64>,
-    pub health_check: Option<HealthCheckSpec>,
-    pub when_none_healthy: NoneHealthy,
-    /// `timeout` per backend attempt (default "30s").
-    pub timeout: SimTime,
-    /// `retry`: attempts on other backends (default one attempt).
-    pub retry: RetrySpec,
-}
-
-/// `kind = "firewall"`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FirewallSpec {
-    pub server: ServerSpec,
-    /// `next`: the group traffic goes on to.
-    pub next: usize,
-    /// `deny = ["client-group", ...]`: sources whose requests are refused.
-    pub deny: Vec<usize>,
-    /// `max_connections`: connection-table size per replica (requests in flight through it);
-    /// beyond it new requests are refused. None = unlimited.
-    pub max_connections: Option<u32>,
-    /// `timeout` for the next hop (default "30s").
-    pub timeout: SimTime,
-}
-
-/// `kind = "network"`: a group of devices joining segments.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NetworkDeviceSpec {
-    /// From `capacity` (messages per second per replica, required) and `queue` (default
-    /// 1000): one worker whose constant service time is 1/capacity.
-    pub server: ServerSpec,
-    /// `joins = ["internal", "main"]`: the segments this group connects.
-    pub joins: Vec<String>,
-}
-
-/// `kind = "proxy"` or `kind = "cdn"`: a forwarding tier, optionally caching.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProxySpec {
-    pub server: ServerSpec,
-    /// `upstream`.
-    pub upstream: usize,
-    /// `hit_ratio`: share of requests answered from the proxy's cache (default 0).
-    pub hit_ratio: f64,
-    /// `timeout` for the upstream (default "30s").
-    pub timeout: SimTime,
-    pub retry: RetrySpec,
-}
-
-/// `kind = "cache"`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CacheSpec {
-    pub server: ServerSpec,
-    /// `backend`.
-    pub backend: usize,
-    /// `hit_ratio` (required).
-    pub hit_ratio: f64,
-    /// `ttl`: cached content stays fresh this long after the replica's last successful backend
-    /// answer (default "5m"). Past it, a hit counts as stale.
-    pub ttl: SimTime,
-    /// `serve_stale`: answer stale content (a degraded success) when the backend fails or the
-    /// content is past its TTL (default false).
-    pub serve_stale: bool,
-    /// `timeout` for the backend (default "30s").
-    pub timeout: SimTime,
 }
 
 /// `calls = [{ target = "db", timeout = "1s", retry = {...} }]`.

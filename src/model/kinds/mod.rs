@@ -3,6 +3,11 @@
 //! the pipeline in `node.rs` calls when a request of that kind has been served, when one of its
 //! calls ends, or when one of its timers fires.
 
+pub mod cache;
 pub mod client;
 pub mod dns;
+pub mod firewall;
+pub mod load_balancer;
+pub mod network;
+pub mod proxy;
 pub mod resolver;

@@ -10,6 +10,7 @@
 use super::{Cx, LogEntry, Node, send_self, transmit};
 use crate::engine::rng::below;
 use crate::engine::{EntityId, SimTime};
+use crate::model::kinds::load_balancer::balances;
 use crate::model::metrics::Histogram;
 use crate::model::msg::{Msg, Report, Timer};
 use crate::model::sample::draw;
@@ -138,11 +139,6 @@ fn action_hits(w: &World, a: usize, e: EntityId) -> bool {
                 || balances(w, info.group, g)
         }
     }
-}
-
-/// Whether group `lb` is a load balancer over group `g` (it registers `g`'s new replicas).
-fn balances(w: &World, lb: usize, g: usize) -> bool {
-    matches!(&w.spec.groups[lb].kind, KindSpec::LoadBalancer(l) if l.backends == g)
 }
 
 /// The entities an action acts on, in id order: for a scale action, the standby replicas it
@@ -544,16 +540,7 @@ impl Node {
             ActionKind::Scale {
                 group, replicas, ..
             } if balances(w, self.group, group) => {
-                let total = w.replicas(group);
-                self.registered = w.provisioned(group).saturating_add(replicas).min(total);
-                let g = &w.spec.groups[group].name;
-                let detail = format!(
-                    "{}: {g}[{}..{}]",
-                    w.spec.actions[a].name,
-                    w.provisioned(group),
-                    self.registered
-                );
-                self.log(w, now, "registered", detail);
+                self.register_backends(w, now, a, group, replicas)
             }
             ActionKind::Scale { .. } => {
                 self.crash_step(w, cx, false);

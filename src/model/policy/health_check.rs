@@ -52,10 +52,7 @@ pub(crate) struct Checker {
 /// What a kind's health checker probes, and with which settings (None: no checker).
 pub(crate) fn checker_plan(w: &World, kind: &KindSpec) -> Option<(HealthCheckSpec, Vec<EntityId>)> {
     match kind {
-        KindSpec::LoadBalancer(lb) => lb
-            .health_check
-            .clone()
-            .map(|spec| (spec, w.members(lb.backends).collect())),
+        KindSpec::LoadBalancer(lb) => lb.checker_plan(w),
         KindSpec::Dns(d) => d.checker_plan(w),
         _ => None,
     }
