@@ -1,14 +1,17 @@
-//! What every entity does: clients generate user requests and retry them; every other kind
-//! is a server (admission, a waiting queue, workers, a service time) followed by its own step
-//! (call dependencies, balance, forward, cache, resolve, answer DNS, coordinate a quorum,
-//! relay between segments). Health checkers probe on their own schedule; faults flip state.
+//! The pipeline every entity runs, and the dispatch to the kinds. Clients generate user
+//! requests and retry them; every other kind is a server (admission, a waiting queue, workers,
+//! a service time: here) followed by its own step (call dependencies, balance, forward, cache,
+//! resolve, answer DNS, coordinate a quorum, relay between segments), which the kind's module
+//! in `kinds/` holds; the `match`es on `KindSpec` here only call into them. Policies several
+//! kinds share (retries, health checks, circuit breakers, gossip) are in `policy/`. Outbound
+//! calls, replica faults, crashes and restarts are here; operators' actions and config changes
+//! in `node/ops.rs`.
 //!
 //! Callers time out and abandon calls, but the callee keeps working: its answer arrives late
 //! and is ignored (wasted work). Every answer carries the ground truth (`Status`).
 
 use super::metrics::{ClientBucket, ServerBucket};
 use super::msg::{GossipMsg, Msg, Req, ReqKind, Status, Timer};
-use super::policy::retry::backoff;
 use super::sample::{Slab, draw};
 use super::spec::{FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use super::world::{LinkEffect, World};
@@ -19,12 +22,13 @@ use std::collections::VecDeque;
 mod ops;
 
 use super::kinds::dns::answer_target;
+use super::kinds::monitor::{MonitorState, Reporter};
 use super::kinds::network::relay_device;
 use super::policy::breaker::Breaker;
 use super::policy::gossip::GossipState;
 use super::policy::health_check::{Checker, fresh_checker};
+use ops::OpsState;
 pub(crate) use ops::action_target_name;
-use ops::{MonitorState, OpsState, Reporter};
 
 pub(crate) type Cx<'r, 'a> = Context<'r, 'a, Msg>;
 
@@ -172,10 +176,12 @@ pub struct Node {
     pub(crate) crash_depth: u32,
     /// Other active replica faults (hang, slow, error, capacity loss), by fault number.
     pub(crate) faults_on: Vec<u16>,
-    // Client.
+    // Client (`kinds/client.rs`).
     pub(crate) users: Slab<User>,
     pub client_series: Vec<ClientBucket>,
+    /// Retry-budget tokens (`policy/retry.rs`).
     pub(crate) tokens: f64,
+    /// The peak arrival rate: candidate arrivals are drawn at it and thinned to the rate now.
     pub(crate) lambda_max: f64,
     // Server.
     pub(crate) busy: u32,
@@ -183,9 +189,13 @@ pub struct Node {
     pub(crate) jobs: Slab<Job>,
     pub server_series: Vec<ServerBucket>,
     pub(crate) last_account: u64,
+    /// Firewall: connection-table entries in use.
     pub(crate) conns: u32,
+    /// Health checker (`policy/health_check.rs`), for kinds that probe.
     pub(crate) checker: Option<Checker>,
+    /// Load balancer: where round-robin (and least-outstanding's search) goes next.
     pub(crate) rr: u32,
+    /// Load balancer: requests outstanding per backend replica.
     pub(crate) outstanding: Vec<u32>,
     /// Load balancer: how many of its backends are registered with it (the provisioned ones;
     /// a scale action registers the new replicas when they are provisioned).
@@ -195,6 +205,7 @@ pub struct Node {
     /// Resolver: per record, the cached answer and when it expires (an answer of 0 is a
     /// cached empty answer, kept for the record's TTL like any other).
     pub(crate) resolver_cache: Vec<Option<(u32, u64)>>,
+    /// Service: one circuit breaker per call (`policy/breaker.rs`).
     pub(crate) breakers: Vec<Breaker>,
     /// Gossip membership, for groups that gossip.
     pub(crate) gossip: Option<Box<GossipState>>,
@@ -319,9 +330,7 @@ impl OutageModel {
                         match kind {
                             KindSpec::LoadBalancer(lb) => node.init_lb(w, lb),
                             KindSpec::Resolver(_) => node.init_resolver(w),
-                            KindSpec::Service(s) => {
-                                node.breakers = vec![Breaker::default(); s.calls.len()];
-                            }
+                            KindSpec::Service(s) => node.init_service(s),
                             _ => {}
                         }
                         node.checker = fresh_checker(w, kind);
@@ -828,7 +837,6 @@ impl Node {
         let Some(req) = job.req else {
             return;
         };
-        let now = cx.now().0;
         match (self.kind(w), req.kind) {
             (_, ReqKind::ReplicaOp) => self.finish(w, cx, slot, gen_, Status::Ok, 0),
             (KindSpec::Dns(_), ReqKind::Lookup { record }) => {
@@ -840,75 +848,12 @@ impl Node {
             (KindSpec::Dns(_) | KindSpec::Resolver(_), _) => {
                 self.finish(w, cx, slot, gen_, Status::Error, 0)
             }
-            (KindSpec::Service(s), _) => {
-                if s.calls.is_empty() {
-                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                } else if s.parallel {
-                    let n = s.calls.len();
-                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                        job.pending = n as u32;
-                    }
-                    for i in 0..n {
-                        self.service_call(w, cx, slot, gen_, i as u16, 1);
-                    }
-                } else {
-                    self.service_call(w, cx, slot, gen_, 0, 1);
-                }
-            }
+            (KindSpec::Service(s), _) => self.service_start(w, cx, slot, gen_, s),
             (KindSpec::LoadBalancer(_), _) => self.lb_dispatch(w, cx, slot, gen_, 1),
             (KindSpec::Proxy(p, _), _) => self.proxy_serve(w, cx, slot, gen_, p, &req),
             (KindSpec::Cache(c), _) => self.cache_serve(w, cx, slot, gen_, c, &req),
             (KindSpec::Firewall(f), _) => self.firewall_serve(w, cx, slot, gen_, f, &req),
-            (KindSpec::Storage(s), _) => {
-                // Coordinate: ask `replication_factor` consecutive nodes, wait for a quorum.
-                // The coordinator does not hold a worker while it waits.
-                // Only replicas alive in this node's own view are asked (all provisioned ones
-                // without gossip); too few for a quorum fails the request at once.
-                let n = w.replicas(self.group) as u64;
-                let quorum = if req.write {
-                    s.write_quorum
-                } else {
-                    s.read_quorum
-                };
-                let start = below(cx.rng(), n);
-                let mut targets = Vec::with_capacity(s.replication_factor as usize);
-                for k in 0..n {
-                    let j = ((start + k) % n) as usize;
-                    if self.peer_alive(w, j, now) {
-                        targets.push(j as u32);
-                        if targets.len() as u32 == s.replication_factor {
-                            break;
-                        }
-                    }
-                }
-                let rf = targets.len() as u32;
-                if rf < quorum {
-                    return self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-                if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                    job.asked = rf;
-                    job.quorum = quorum;
-                }
-                self.detach(w, cx, slot, gen_);
-                for j in targets {
-                    let dst = w.first[self.group] + j;
-                    let owner = Owner::Job {
-                        slot,
-                        gen_,
-                        call: 0,
-                    };
-                    let call = Call {
-                        owner,
-                        phase: Phase::Call,
-                        attempt: 1,
-                        dst,
-                        kind: ReqKind::ReplicaOp,
-                        source: req.source,
-                        write: req.write,
-                    };
-                    self.place_call(w, cx, call, s.timeout.0);
-                }
-            }
+            (KindSpec::Storage(s), _) => self.storage_coordinate(w, cx, slot, gen_, s, &req),
             (KindSpec::Network(_) | KindSpec::Client(_) | KindSpec::Monitor(_), _) => {
                 self.finish(w, cx, slot, gen_, Status::Error, 0)
             }
@@ -955,49 +900,6 @@ impl Node {
         );
     }
 
-    pub(crate) fn service_call(
-        &mut self,
-        w: &World,
-        cx: &mut Cx,
-        slot: u32,
-        gen_: u32,
-        i: u16,
-        attempt: u32,
-    ) {
-        let KindSpec::Service(s) = self.kind(w) else {
-            return;
-        };
-        let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
-            return;
-        };
-        let call = &s.calls[i as usize];
-        let now = cx.now().0;
-        if attempt == 1 {
-            self.earn(&call.retry);
-        }
-        if s.circuit_breaker.is_some() && !self.breakers[i as usize].admit(now) {
-            // The breaker is open: the call fails at once.
-            return self.job_call_result(w, cx, slot, gen_, i, u32::MAX, Outcome::Error, 0);
-        }
-        let kind = downstream_kind(req.kind);
-        let owner = Owner::Job {
-            slot,
-            gen_,
-            call: i,
-        };
-        self.call_out(
-            w,
-            cx,
-            owner,
-            &call.target,
-            kind,
-            req.source,
-            req.write,
-            call.timeout.0,
-            attempt,
-        );
-    }
-
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn job_call_result(
         &mut self,
@@ -1013,75 +915,12 @@ impl Node {
         if self.jobs.get_mut(slot, gen_).is_none() {
             return; // the job already finished (parallel fail-fast, or a crash)
         }
-        let now = cx.now().0;
         match self.kind(w) {
-            KindSpec::Service(s) => {
-                if let Some(cb) = &s.circuit_breaker {
-                    if attempt != u32::MAX {
-                        let change = self.breakers[i as usize].record(cb, out.succeeded(), now);
-                        if let Some(kind) = change {
-                            let target = target_name(w, &s.calls[i as usize].target);
-                            self.log(w, now, kind, format!("call {i} to {target}"));
-                        }
-                    }
-                }
-                let call = &s.calls[i as usize];
-                if !out.succeeded() {
-                    if attempt != u32::MAX
-                        && attempt < call.retry.attempts
-                        && self.budget_allows(&call.retry)
-                    {
-                        let wait = backoff(&call.retry, attempt + 1, cx.rng());
-                        send_self(
-                            cx,
-                            wait,
-                            Timer::RetryCall {
-                                slot,
-                                gen_,
-                                call: i,
-                                attempt: attempt + 1,
-                            },
-                        );
-                        return;
-                    }
-                    return self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-                let job = self.jobs.get_mut(slot, gen_).expect("checked");
-                job.degraded |= out == Outcome::Degraded;
-                job.wrong |= out == Outcome::Wrong;
-                let status = job.answer();
-                if s.parallel {
-                    job.pending -= 1;
-                    if job.pending == 0 {
-                        self.finish(w, cx, slot, gen_, status, 0);
-                    }
-                } else {
-                    job.next_call = i + 1;
-                    if (i as usize + 1) < s.calls.len() {
-                        self.service_call(w, cx, slot, gen_, i + 1, 1);
-                    } else {
-                        self.finish(w, cx, slot, gen_, status, 0);
-                    }
-                }
-            }
+            KindSpec::Service(s) => self.service_result(w, cx, slot, gen_, s, i, attempt, out),
             KindSpec::LoadBalancer(lb) => {
                 self.pass_or_retry(w, cx, slot, gen_, attempt, out, &lb.retry)
             }
-            KindSpec::Storage(_) => {
-                let job = self.jobs.get_mut(slot, gen_).expect("checked");
-                if out.succeeded() {
-                    job.ok += 1;
-                    job.wrong |= out == Outcome::Wrong;
-                } else {
-                    job.failed += 1;
-                }
-                if job.ok >= job.quorum {
-                    let status = job.answer();
-                    self.finish(w, cx, slot, gen_, status, 0);
-                } else if job.failed > job.asked - job.quorum {
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-            }
+            KindSpec::Storage(_) => self.storage_result(w, cx, slot, gen_, out),
             KindSpec::Resolver(_) => self.resolver_result(w, cx, slot, gen_, out, data),
             KindSpec::Cache(c) => self.cache_result(w, cx, slot, gen_, c, out),
             KindSpec::Proxy(p, _) => self.pass_or_retry(w, cx, slot, gen_, attempt, out, &p.retry),
@@ -1280,12 +1119,5 @@ pub(crate) fn downstream_kind(k: ReqKind) -> ReqKind {
         ReqKind::ProbeDeep
     } else {
         ReqKind::Work
-    }
-}
-
-pub(crate) fn target_name(w: &World, t: &Target) -> String {
-    match t {
-        Target::Group(g) => w.spec.groups[*g].name.clone(),
-        Target::Dns { name, .. } => name.clone(),
     }
 }

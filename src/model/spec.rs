@@ -3,6 +3,11 @@
 //! the model trusts a `Spec` completely.
 //!
 //! Doc comments name the scenario-file field each item comes from and its default.
+//!
+//! This module holds the scenario-wide types. Each component kind's settings types live in
+//! its module under `kinds/`, and each shared policy's (retries, health checks, circuit
+//! breakers, gossip) under `policy/`, beside their behaviour; they are re-exported here, so
+//! `spec::LbSpec` and the like name them for everything outside the model.
 
 use crate::engine::SimTime;
 
@@ -11,9 +16,12 @@ pub use super::kinds::client::{ClientSpec, Population};
 pub use super::kinds::dns::{DnsSpec, RecordSpec, Routing};
 pub use super::kinds::firewall::FirewallSpec;
 pub use super::kinds::load_balancer::{Balance, LbSpec, NoneHealthy};
+pub use super::kinds::monitor::MonitorSpec;
 pub use super::kinds::network::NetworkDeviceSpec;
 pub use super::kinds::proxy::ProxySpec;
 pub use super::kinds::resolver::ResolverSpec;
+pub use super::kinds::service::{CallSpec, ServiceSpec};
+pub use super::kinds::storage::StorageSpec;
 pub use super::policy::breaker::BreakerSpec;
 pub use super::policy::gossip::GossipSpec;
 pub use super::policy::health_check::{CheckKind, HealthCheckSpec};
@@ -300,38 +308,6 @@ pub enum Target {
     Dns { name: String, resolver: usize },
 }
 
-/// `calls = [{ target = "db", timeout = "1s", retry = {...} }]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CallSpec {
-    pub target: Target,
-    pub timeout: SimTime,
-    pub retry: RetrySpec,
-}
-
-/// `kind = "service"`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServiceSpec {
-    pub server: ServerSpec,
-    pub calls: Vec<CallSpec>,
-    /// `parallel = true`: all calls at once; default false: one after another.
-    pub parallel: bool,
-    pub circuit_breaker: Option<BreakerSpec>,
-}
-
-/// `kind = "storage"`: replicated nodes with quorum reads and writes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StorageSpec {
-    pub server: ServerSpec,
-    /// `replication_factor` (default min(3, replicas)).
-    pub replication_factor: u32,
-    /// `read_quorum` (default majority of the replication factor).
-    pub read_quorum: u32,
-    /// `write_quorum` (default majority).
-    pub write_quorum: u32,
-    /// `timeout` for one replica's answer (default "1s").
-    pub timeout: SimTime,
-}
-
 /// The kind of a group, with its settings.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KindSpec {
@@ -347,17 +323,6 @@ pub enum KindSpec {
     Service(ServiceSpec),
     Storage(StorageSpec),
     Monitor(MonitorSpec),
-}
-
-/// `kind = "monitor"`: where alarms are evaluated. The replicas of every watched group send it
-/// their counters every `period` over the network (through devices and link faults like any
-/// message), so a monitor whose path is cut or congested sees late data or none.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MonitorSpec {
-    /// Handles reports (defaults: 64 workers, queue 1000, 100us constant).
-    pub server: ServerSpec,
-    /// `period`: how often reporters send and alarms are evaluated (default "10s").
-    pub period: SimTime,
 }
 
 impl KindSpec {
