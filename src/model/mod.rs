@@ -2,9 +2,11 @@
 //! metrics, built on the engine. Does no I/O: it takes a validated [`spec::Spec`] and returns
 //! a [`RunResult`] of plain data.
 
+pub mod kinds;
 pub mod metrics;
 pub mod msg;
 pub mod node;
+pub mod policy;
 pub mod sample;
 pub mod settings;
 pub mod spec;

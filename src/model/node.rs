@@ -1,31 +1,36 @@
-//! What every entity does: clients generate user requests and retry them; every other kind
-//! is a server (admission, a waiting queue, workers, a service time) followed by its own step
-//! (call dependencies, balance, forward, cache, resolve, answer DNS, coordinate a quorum,
-//! relay between segments). Health checkers probe on their own schedule; faults flip state.
+//! The pipeline every entity runs, and the dispatch to the kinds. Clients generate user
+//! requests and retry them; every other kind is a server (admission, a waiting queue, workers,
+//! a service time: here) followed by its own step (call dependencies, balance, forward, cache,
+//! resolve, answer DNS, coordinate a quorum, relay between segments), which the kind's module
+//! in `kinds/` holds; the `match`es on `KindSpec` here only call into them. Policies several
+//! kinds share (retries, health checks, circuit breakers, gossip) are in `policy/`. Outbound
+//! calls, replica faults, crashes and restarts are here; operators' actions and config changes
+//! in `node/ops.rs`.
 //!
 //! Callers time out and abandon calls, but the callee keeps working: its answer arrives late
 //! and is ignored (wasted work). Every answer carries the ground truth (`Status`).
 
 use super::metrics::{ClientBucket, ServerBucket};
 use super::msg::{GossipMsg, Msg, Req, ReqKind, Status, Timer};
-use super::sample::{Slab, backoff, draw};
-use super::spec::{
-    Balance, CheckKind, ClientSpec, FaultKind, HealthCheckSpec, KindSpec, NoneHealthy, RetrySpec,
-    Routing, ServerSpec, Target,
-};
+use super::sample::{Slab, draw};
+use super::spec::{FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use super::world::{LinkEffect, World};
-use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
+use crate::engine::rng::{below, unit_f64};
 use crate::engine::{Context, EntityId, Model, SimTime};
 use std::collections::VecDeque;
 
-mod gossip;
 mod ops;
 
-use gossip::GossipState;
+use super::kinds::dns::answer_target;
+use super::kinds::monitor::{MonitorState, Reporter};
+use super::kinds::network::relay_device;
+use super::policy::breaker::Breaker;
+use super::policy::gossip::GossipState;
+use super::policy::health_check::{Checker, fresh_checker};
+use ops::OpsState;
 pub(crate) use ops::action_target_name;
-use ops::{MonitorState, OpsState, Reporter};
 
-type Cx<'r, 'a> = Context<'r, 'a, Msg>;
+pub(crate) type Cx<'r, 'a> = Context<'r, 'a, Msg>;
 
 /// One line of the events log.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +43,7 @@ pub struct LogEntry {
 
 /// How an outbound call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     Degraded,
     Error,
@@ -48,7 +53,7 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn from_status(s: Status) -> Outcome {
+    pub(crate) fn from_status(s: Status) -> Outcome {
         match s {
             Status::Ok => Outcome::Ok,
             Status::Degraded => Outcome::Degraded,
@@ -57,11 +62,11 @@ impl Outcome {
         }
     }
     /// Whether the caller sees a success (a wrong answer looks like one).
-    fn succeeded(self) -> bool {
+    pub(crate) fn succeeded(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Degraded | Outcome::Wrong)
     }
     /// The answer to pass on: successes as they are, any failure as an error.
-    fn status(self) -> Status {
+    pub(crate) fn status(self) -> Status {
         match self {
             Outcome::Ok => Status::Ok,
             Outcome::Degraded => Status::Degraded,
@@ -73,14 +78,14 @@ impl Outcome {
 
 /// Who is waiting for an outbound call.
 #[derive(Clone, Copy, Debug)]
-enum Owner {
+pub(crate) enum Owner {
     User { slot: u32, gen_: u32 },
     Job { slot: u32, gen_: u32, call: u16 },
     Probe { target: u32 },
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Phase {
+pub(crate) enum Phase {
     /// Waiting for a resolver's answer for this record before calling.
     Resolve { record: u32 },
     /// Waiting for the callee's answer.
@@ -88,51 +93,51 @@ enum Phase {
 }
 
 #[derive(Clone, Debug)]
-struct Call {
-    owner: Owner,
-    phase: Phase,
-    attempt: u32,
-    dst: EntityId,
-    kind: ReqKind,
-    source: u16,
-    write: bool,
+pub(crate) struct Call {
+    pub(crate) owner: Owner,
+    pub(crate) phase: Phase,
+    pub(crate) attempt: u32,
+    pub(crate) dst: EntityId,
+    pub(crate) kind: ReqKind,
+    pub(crate) source: u16,
+    pub(crate) write: bool,
 }
 
 #[derive(Clone, Debug)]
-struct User {
-    start: u64,
-    write: bool,
+pub(crate) struct User {
+    pub(crate) start: u64,
+    pub(crate) write: bool,
 }
 
 #[derive(Debug)]
-struct Job {
-    req: Option<Req>,
-    relay: Option<(EntityId, Box<Msg>)>,
-    arrived: u64,
-    has_worker: bool,
-    next_call: u16,
-    pending: u32,
-    ok: u32,
-    failed: u32,
-    degraded: bool,
+pub(crate) struct Job {
+    pub(crate) req: Option<Req>,
+    pub(crate) relay: Option<(EntityId, Box<Msg>)>,
+    pub(crate) arrived: u64,
+    pub(crate) has_worker: bool,
+    pub(crate) next_call: u16,
+    pub(crate) pending: u32,
+    pub(crate) ok: u32,
+    pub(crate) failed: u32,
+    pub(crate) degraded: bool,
     /// A dependency answered wrongly: the job's answer is wrong too.
-    wrong: bool,
+    pub(crate) wrong: bool,
     /// Storage: replicas asked, and the quorum needed.
-    asked: u32,
-    quorum: u32,
+    pub(crate) asked: u32,
+    pub(crate) quorum: u32,
     /// Cache: the request hit content past its TTL (served stale if the backend fails).
-    stale_hit: bool,
+    pub(crate) stale_hit: bool,
     /// Load balancer: the backend the last attempt went to (a retry avoids it).
-    last_backend: Option<u32>,
+    pub(crate) last_backend: Option<u32>,
     /// Firewall: refused by a deny rule (counted as denied, not as an error).
-    denied: bool,
+    pub(crate) denied: bool,
     /// A gossip message to merge.
-    gossip: Option<Box<GossipMsg>>,
+    pub(crate) gossip: Option<Box<GossipMsg>>,
 }
 
 impl Job {
     /// The answer a job gives when its work succeeded: wrong beats degraded beats right.
-    fn answer(&self) -> Status {
+    pub(crate) fn answer(&self) -> Status {
         if self.wrong {
             Status::Wrong
         } else if self.degraded {
@@ -144,90 +149,72 @@ impl Job {
 }
 
 /// What the active replica faults do to a replica.
-struct Effects {
+pub(crate) struct Effects {
     /// Accepts connections, answers nothing.
-    hung: bool,
+    pub(crate) hung: bool,
     /// Service-time multiplier.
-    slow: f64,
+    pub(crate) slow: f64,
     /// Chance that a request is answered with an error at once.
-    fast_error: f64,
+    pub(crate) fast_error: f64,
     /// Chance that an answer is wrong.
-    wrong: f64,
+    pub(crate) wrong: f64,
     /// Fraction of workers lost.
-    lost: f64,
-}
-
-#[derive(Clone, Debug)]
-struct Target1 {
-    entity: EntityId,
-    healthy: bool,
-    ok_streak: u32,
-    fail_streak: u32,
-    in_flight: bool,
-}
-
-/// A health checker's live configuration and its view of its targets.
-#[derive(Clone, Debug)]
-struct Checker {
-    spec: HealthCheckSpec,
-    targets: Vec<Target1>,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Breaker {
-    failures: u32,
-    /// 0 while closed; while open, when it may let a trial call through.
-    open_until: u64,
-    /// Half-open: the one trial call is in flight.
-    trial: bool,
+    pub(crate) lost: f64,
 }
 
 /// One entity's whole state. Kind-specific parts are empty where they do not apply.
 pub struct Node {
     pub group: usize,
     pub replica: u32,
-    me: EntityId,
-    gen_: u32,
-    calls: Slab<Call>,
+    pub(crate) me: EntityId,
+    pub(crate) gen_: u32,
+    pub(crate) calls: Slab<Call>,
     /// Events of this entity, in the order they happened.
     pub log: Vec<LogEntry>,
-    crashed: bool,
+    pub(crate) crashed: bool,
     /// Active crash faults (overlapping crashes end when the last one does).
-    crash_depth: u32,
+    pub(crate) crash_depth: u32,
     /// Other active replica faults (hang, slow, error, capacity loss), by fault number.
-    faults_on: Vec<u16>,
-    // Client.
-    users: Slab<User>,
+    pub(crate) faults_on: Vec<u16>,
+    // Client (`kinds/client.rs`).
+    pub(crate) users: Slab<User>,
     pub client_series: Vec<ClientBucket>,
-    tokens: f64,
-    lambda_max: f64,
+    /// Retry-budget tokens (`policy/retry.rs`).
+    pub(crate) tokens: f64,
+    /// The peak arrival rate: candidate arrivals are drawn at it and thinned to the rate now.
+    pub(crate) lambda_max: f64,
     // Server.
-    busy: u32,
-    queue: VecDeque<(u32, u32)>,
-    jobs: Slab<Job>,
+    pub(crate) busy: u32,
+    pub(crate) queue: VecDeque<(u32, u32)>,
+    pub(crate) jobs: Slab<Job>,
     pub server_series: Vec<ServerBucket>,
-    last_account: u64,
-    conns: u32,
-    checker: Option<Checker>,
-    rr: u32,
-    outstanding: Vec<u32>,
+    pub(crate) last_account: u64,
+    /// Firewall: connection-table entries in use.
+    pub(crate) conns: u32,
+    /// Health checker (`policy/health_check.rs`), for kinds that probe.
+    pub(crate) checker: Option<Checker>,
+    /// Load balancer: where round-robin (and least-outstanding's search) goes next.
+    pub(crate) rr: u32,
+    /// Load balancer: requests outstanding per backend replica.
+    pub(crate) outstanding: Vec<u32>,
     /// Load balancer: how many of its backends are registered with it (the provisioned ones;
     /// a scale action registers the new replicas when they are provisioned).
-    registered: u32,
+    pub(crate) registered: u32,
     /// Cache: time of the last right backend answer; None while cold (after a restart).
-    cache_last_ok: Option<u64>,
+    pub(crate) cache_last_ok: Option<u64>,
     /// Resolver: per record, the cached answer and when it expires (an answer of 0 is a
     /// cached empty answer, kept for the record's TTL like any other).
-    resolver_cache: Vec<Option<(u32, u64)>>,
-    breakers: Vec<Breaker>,
+    pub(crate) resolver_cache: Vec<Option<(u32, u64)>>,
+    /// Service: one circuit breaker per call (`policy/breaker.rs`).
+    pub(crate) breakers: Vec<Breaker>,
     /// Gossip membership, for groups that gossip.
-    gossip: Option<Box<GossipState>>,
+    pub(crate) gossip: Option<Box<GossipState>>,
     /// Reports to monitors.
-    reporter: Reporter,
+    pub(crate) reporter: Reporter,
     /// A monitor's alarms.
-    monitor: Option<Box<MonitorState>>,
+    pub(crate) monitor: Option<Box<MonitorState>>,
     /// What actions and config changes left here.
-    ops: OpsState,
+    pub(crate) ops: OpsState,
 }
 
 /// The outage model: the runtime topology plus behaviour.
@@ -236,14 +223,14 @@ pub struct OutageModel {
 }
 
 #[inline]
-fn send_self(cx: &mut Cx, delay: u64, t: Timer) {
+pub(crate) fn send_self(cx: &mut Cx, delay: u64, t: Timer) {
     let me = cx.me();
     cx.send(me, SimTime(delay), Msg::Timer(t));
 }
 
 /// Applies partitions and link degradations to a message from the current entity to `dst`:
 /// None if it is lost, else the extra latency it suffers.
-fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
+pub(crate) fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
     if w.link_faults.is_empty() {
         return Some(0);
     }
@@ -262,28 +249,14 @@ fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
 
 /// Sends `msg` from the current entity to `dst`, through the network group joining their
 /// segments if they differ.
-fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
+pub(crate) fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
     let me = cx.me();
     let Some(extra) = link_check(w, cx, dst) else {
         return;
     };
-    let is_device = |e: EntityId| {
-        matches!(
-            w.spec.groups[w.entities[e as usize].group].kind,
-            KindSpec::Network(_)
-        )
-    };
-    let device = if is_device(me) || is_device(dst) {
-        None
-    } else {
-        w.device_between(me, dst)
-    };
-    match device {
+    match relay_device(w, me, dst) {
         None => cx.send(dst, SimTime(w.latency(me, dst) + extra), msg),
-        Some(g) => {
-            let n = w.replicas(g) as u64;
-            let r = splitmix64(((me as u64) << 32) | dst as u64) % n;
-            let dev = w.first[g] + r as u32;
+        Some(dev) => {
             let relay = Msg::Relay {
                 to: dst,
                 inner: Box::new(msg),
@@ -294,7 +267,7 @@ fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
 }
 
 /// A random replica among those a caller knows of (standby replicas excluded).
-fn pick_replica(w: &World, cx: &mut Cx, g: usize) -> EntityId {
+pub(crate) fn pick_replica(w: &World, cx: &mut Cx, g: usize) -> EntityId {
     let n = w.provisioned(g) as u64;
     w.first[g] + if n == 1 { 0 } else { below(cx.rng(), n) as u32 }
 }
@@ -351,31 +324,13 @@ impl OutageModel {
                     node.crash_depth = 1;
                 }
                 match &group.kind {
-                    KindSpec::Client(c) => {
-                        node.client_series = vec![ClientBucket::default(); w.nbuckets];
-                        let mut peak = c.profile.iter().fold(1.0f64, |m, &(_, f)| m.max(f));
-                        for f in &w.spec.faults {
-                            if let (true, FaultKind::TrafficSurge { multiplier, .. }) =
-                                (f.group() == Some(info.group), &f.kind)
-                            {
-                                peak *= multiplier.max(1.0);
-                            }
-                        }
-                        node.lambda_max = c.rate * peak;
-                    }
+                    KindSpec::Client(c) => node.init_client(w, c),
                     kind => {
                         node.server_series = vec![ServerBucket::default(); w.nbuckets];
                         match kind {
-                            KindSpec::LoadBalancer(lb) => {
-                                node.outstanding = vec![0; w.replicas(lb.backends) as usize];
-                                node.registered = w.provisioned(lb.backends);
-                            }
-                            KindSpec::Resolver(_) => {
-                                node.resolver_cache = vec![None; w.records.len()];
-                            }
-                            KindSpec::Service(s) => {
-                                node.breakers = vec![Breaker::default(); s.calls.len()];
-                            }
+                            KindSpec::LoadBalancer(lb) => node.init_lb(w, lb),
+                            KindSpec::Resolver(_) => node.init_resolver(w),
+                            KindSpec::Service(s) => node.init_service(s),
                             _ => {}
                         }
                         node.checker = fresh_checker(w, kind);
@@ -384,56 +339,6 @@ impl OutageModel {
                 node
             })
             .collect()
-    }
-}
-
-/// What a kind's health checker probes, and with which settings (None: no checker).
-fn checker_plan(w: &World, kind: &KindSpec) -> Option<(HealthCheckSpec, Vec<EntityId>)> {
-    match kind {
-        KindSpec::LoadBalancer(lb) => lb
-            .health_check
-            .clone()
-            .map(|spec| (spec, w.members(lb.backends).collect())),
-        KindSpec::Dns(d) => d.health_check.clone().map(|spec| {
-            let mut groups: Vec<usize> = Vec::new();
-            for r in &d.records {
-                for &g in &r.targets {
-                    if !groups.contains(&g) {
-                        groups.push(g);
-                    }
-                }
-            }
-            (spec, groups.iter().flat_map(|&g| w.members(g)).collect())
-        }),
-        _ => None,
-    }
-}
-
-/// A checker with no history: provisioned targets healthy, standby ones not (they have never
-/// answered a probe).
-fn fresh_checker(w: &World, kind: &KindSpec) -> Option<Checker> {
-    checker_plan(w, kind).map(|(spec, targets)| Checker {
-        spec,
-        targets: targets
-            .into_iter()
-            .map(|e| {
-                let info = &w.entities[e as usize];
-                Target1 {
-                    healthy: info.replica < w.provisioned(info.group),
-                    ..new_target(e)
-                }
-            })
-            .collect(),
-    })
-}
-
-fn new_target(entity: EntityId) -> Target1 {
-    Target1 {
-        entity,
-        healthy: true,
-        ok_streak: 0,
-        fail_streak: 0,
-        in_flight: false,
     }
 }
 
@@ -460,45 +365,9 @@ impl Model for OutageModel {
             send_self(cx, down, Timer::Down { failure });
             send_self(cx, up, Timer::Up { failure });
         }
-        if node.lambda_max > 0.0 {
-            node.schedule_arrival(cx);
-        }
-        if let KindSpec::Client(ClientSpec {
-            population: Some(p),
-            ..
-        }) = &w.spec.groups[node.group].kind
-        {
-            // Each user starts in the middle of its thinking, as if it had been thinking and
-            // asking for a long time: its first request comes after the remaining part of a
-            // think time in steady state (the equilibrium residual). It is drawn by running
-            // the user's think times forward from a random phase 20 mean think times before
-            // zero; a uniform point within one drawn think time instead would front-load
-            // exponential thinkers (a quarter of them in the first eighth of a mean) and can
-            // start a retry storm by itself.
-            let span = 20 * p.think.mean_nanos().max(1.0) as u64;
-            for _ in 0..p.users {
-                let first = draw(&p.think, cx.rng()).max(1);
-                let phase = below(cx.rng(), first);
-                let mut t = span.saturating_add(phase);
-                while t > 0 {
-                    let d = draw(&p.think, cx.rng()).max(1);
-                    if d >= t {
-                        t = d - t;
-                        break;
-                    }
-                    t -= d;
-                }
-                send_self(cx, t, Timer::Think);
-            }
-        }
-        if let Some(ch) = &node.checker {
-            let first = below(cx.rng(), ch.spec.interval.0.max(1));
-            send_self(cx, first, Timer::HealthTick);
-        }
-        if let Some(g) = &w.spec.groups[node.group].gossip {
-            let first = below(cx.rng(), g.interval.0.max(1));
-            send_self(cx, first, Timer::GossipTick);
-        }
+        node.start_client(w, cx);
+        node.start_checker(cx);
+        node.start_gossip(w, cx);
         node.start_ops(w, cx);
     }
 
@@ -521,13 +390,13 @@ impl Model for OutageModel {
 }
 
 impl Node {
-    fn next_gen(&mut self) -> u32 {
+    pub(crate) fn next_gen(&mut self) -> u32 {
         let g = self.gen_;
         self.gen_ = self.gen_.wrapping_add(1).max(1);
         g
     }
 
-    fn log(&mut self, w: &World, time: u64, kind: &'static str, detail: String) {
+    pub(crate) fn log(&mut self, w: &World, time: u64, kind: &'static str, detail: String) {
         self.log.push(LogEntry {
             time,
             kind,
@@ -536,189 +405,10 @@ impl Node {
         });
     }
 
-    // ----- clients -------------------------------------------------------------------
-
-    fn schedule_arrival(&mut self, cx: &mut Cx) {
-        let gap = exp1(cx.rng()) / self.lambda_max * 1e9;
-        send_self(cx, (gap + 0.5) as u64, Timer::Arrival);
-    }
-
-    /// The client's rate now: base rate x profile x active surges.
-    fn rate_now(&self, w: &World, now: u64) -> f64 {
-        let KindSpec::Client(c) = self.kind(w) else {
-            return 0.0;
-        };
-        let mut factor = 1.0;
-        for &(t, f) in &c.profile {
-            if t.0 <= now {
-                factor = f;
-            }
-        }
-        // A new source is silent outside its fault windows.
-        let (mut new_source, mut appeared) = (false, false);
-        for (i, f) in w.spec.faults.iter().enumerate() {
-            if f.group() != Some(self.group) {
-                continue;
-            }
-            let mut end = f.duration.map_or(u64::MAX, |d| f.at.0.saturating_add(d.0));
-            if let Some(t) = self.ops.ended_at(i) {
-                end = end.min(t);
-            }
-            if matches!(f.kind, FaultKind::NewSource) {
-                new_source = true;
-                appeared |= now >= f.at.0 && now < end;
-            }
-            if let FaultKind::TrafficSurge { multiplier, ramp } = f.kind {
-                if now >= f.at.0 && now < end {
-                    let into = now - f.at.0;
-                    let m = if ramp.0 > 0 && into < ramp.0 {
-                        1.0 + (multiplier - 1.0) * into as f64 / ramp.0 as f64
-                    } else {
-                        multiplier
-                    };
-                    factor *= m;
-                }
-            }
-        }
-        if new_source && !appeared {
-            0.0
-        } else {
-            c.rate * factor
-        }
-    }
-
-    fn on_arrival_timer(&mut self, w: &World, cx: &mut Cx) {
-        let now = cx.now().0;
-        if now >= w.spec.duration.0 {
-            return;
-        }
-        let lambda = self.rate_now(w, now);
-        let accept = unit_f64(cx.rng()) * self.lambda_max < lambda;
-        if accept && !self.crashed {
-            self.new_request(w, cx);
-        }
-        self.schedule_arrival(cx);
-    }
-
-    /// A user request starts: counted, and its first attempt sent.
-    fn new_request(&mut self, w: &World, cx: &mut Cx) {
-        let KindSpec::Client(c) = self.kind(w) else {
-            return;
-        };
-        let now = cx.now().0;
-        let write = c.write_fraction > 0.0 && unit_f64(cx.rng()) < c.write_fraction;
-        self.client_series[w.bucket_of(now)].requests += 1;
-        let gen_ = self.next_gen();
-        let slot = self.users.insert(gen_, User { start: now, write });
-        self.start_attempt(w, cx, slot, gen_, 1);
-    }
-
-    /// A closed-loop user starts thinking (then sends its next request).
-    fn think(&self, w: &World, cx: &mut Cx) {
-        if let KindSpec::Client(c) = self.kind(w) {
-            if let Some(p) = &c.population {
-                let d = draw(&p.think, cx.rng());
-                send_self(cx, d, Timer::Think);
-            }
-        }
-    }
-
-    fn start_attempt(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
-        let Some(user) = self.users.get_mut(slot, gen_) else {
-            return;
-        };
-        let write = user.write;
-        let KindSpec::Client(c) = self.kind(w) else {
-            return;
-        };
-        let now = cx.now().0;
-        self.client_series[w.bucket_of(now)].attempts += 1;
-        if attempt == 1 {
-            self.earn(&c.retry);
-        }
-        let owner = Owner::User { slot, gen_ };
-        let source = self.group as u16;
-        self.call_out(
-            w,
-            cx,
-            owner,
-            &c.target,
-            ReqKind::Work,
-            source,
-            write,
-            c.timeout.0,
-            attempt,
-        );
-    }
-
-    fn user_result(
-        &mut self,
-        w: &World,
-        cx: &mut Cx,
-        slot: u32,
-        gen_: u32,
-        attempt: u32,
-        out: Outcome,
-    ) {
-        let now = cx.now().0;
-        let KindSpec::Client(c) = self.kind(w) else {
-            return;
-        };
-        if !out.succeeded() && attempt < c.retry.attempts && self.budget_allows(&c.retry) {
-            let wait = backoff(&c.retry, attempt + 1, cx.rng());
-            send_self(
-                cx,
-                wait,
-                Timer::Attempt {
-                    slot,
-                    gen_,
-                    attempt: attempt + 1,
-                },
-            );
-            return;
-        }
-        let Some(user) = self.users.remove(slot, gen_) else {
-            return;
-        };
-        self.think(w, cx);
-        let b = &mut self.client_series[w.bucket_of(now)];
-        match out {
-            Outcome::Ok => b.successes += 1,
-            Outcome::Degraded => b.degraded += 1,
-            // A wrong page is a failure for the user, even though nothing retried it.
-            Outcome::Error | Outcome::Wrong => b.errors += 1,
-            Outcome::Timeout => b.timeouts += 1,
-        }
-        if matches!(out, Outcome::Ok | Outcome::Degraded) {
-            b.latency.record(now - user.start);
-            if !self.reporter.monitors.is_empty() {
-                self.report_latency(now - user.start);
-            }
-        }
-    }
-
-    /// A first attempt earns retry-budget tokens (a bucket holding at most 10).
-    fn earn(&mut self, retry: &RetrySpec) {
-        if let Some(b) = retry.budget {
-            self.tokens = (self.tokens + b).min(10.0);
-        }
-    }
-
-    fn budget_allows(&mut self, retry: &RetrySpec) -> bool {
-        match retry.budget {
-            None => true,
-            Some(_) if self.tokens >= 1.0 => {
-                self.tokens -= 1.0;
-                true
-            }
-            Some(_) => false,
-        }
-    }
-
     // ----- outbound calls ------------------------------------------------------------
 
     #[allow(clippy::too_many_arguments)]
-    fn call_out(
+    pub(crate) fn call_out(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -751,7 +441,7 @@ impl Node {
 
     /// Records an outbound call, arms its timeout and sends its request (a lookup while the
     /// call is still resolving a name).
-    fn place_call(&mut self, w: &World, cx: &mut Cx, call: Call, timeout: u64) {
+    pub(crate) fn place_call(&mut self, w: &World, cx: &mut Cx, call: Call, timeout: u64) {
         let gen_ = self.next_gen();
         let req_kind = match call.phase {
             Phase::Resolve { record } => ReqKind::Lookup { record },
@@ -764,7 +454,7 @@ impl Node {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn send_req(
+    pub(crate) fn send_req(
         &self,
         w: &World,
         cx: &mut Cx,
@@ -786,7 +476,7 @@ impl Node {
         transmit(w, cx, dst, Msg::Req(req));
     }
 
-    fn on_response(
+    pub(crate) fn on_response(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -800,23 +490,8 @@ impl Node {
         };
         if let Phase::Resolve { record } = call.phase {
             if status == Status::Ok && data != 0 {
-                let (dns_group, idx) = w.records[record as usize];
-                let KindSpec::Dns(d) = &w.spec.groups[dns_group].kind else {
+                let Some(group) = answer_target(w, cx, record, data) else {
                     return;
-                };
-                let rec = &d.records[idx];
-                let group = if data & WRONG_ANSWER != 0 {
-                    // A wrong record: it points at a group that is not one of its targets.
-                    (data & !WRONG_ANSWER) as usize
-                } else {
-                    let choices = data.count_ones() as u64;
-                    let k = if choices > 1 {
-                        below(cx.rng(), choices)
-                    } else {
-                        0
-                    };
-                    let bit = nth_set_bit(data, k as u32);
-                    rec.targets[(bit as usize).min(rec.targets.len() - 1)]
                 };
                 let dst = pick_replica(w, cx, group);
                 call.phase = Phase::Call;
@@ -835,7 +510,7 @@ impl Node {
 
     /// Hands an outbound call's end to whoever waits for it. `data` is the answer's payload
     /// (a DNS answer's target set), 0 otherwise.
-    fn complete(&mut self, w: &World, cx: &mut Cx, call: Call, out: Outcome, data: u32) {
+    pub(crate) fn complete(&mut self, w: &World, cx: &mut Cx, call: Call, out: Outcome, data: u32) {
         match call.owner {
             Owner::User { slot, gen_ } => self.user_result(w, cx, slot, gen_, call.attempt, out),
             Owner::Job {
@@ -844,13 +519,7 @@ impl Node {
                 call: i,
             } => {
                 if let KindSpec::LoadBalancer(lb) = self.kind(w) {
-                    let idx = call.dst - w.first[lb.backends];
-                    if let Some(o) = self.outstanding.get_mut(idx as usize) {
-                        *o = o.saturating_sub(1);
-                    }
-                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                        job.last_backend = Some(idx);
-                    }
+                    self.lb_call_ended(w, lb, call.dst, slot, gen_);
                 }
                 self.job_call_result(w, cx, slot, gen_, i, call.attempt, out, data)
             }
@@ -860,7 +529,7 @@ impl Node {
 
     // ----- servers -------------------------------------------------------------------
 
-    fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
+    pub(crate) fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
         self.kind(w).server().expect("servers have server settings")
     }
 
@@ -872,7 +541,7 @@ impl Node {
 
     /// Adds busy worker time (and, while up, up time) up to `now`, split at bucket boundaries.
     /// Called before anything that changes `busy` or `crashed`.
-    fn account(&mut self, w: &World, now: u64) {
+    pub(crate) fn account(&mut self, w: &World, now: u64) {
         if self.server_series.is_empty() {
             return;
         }
@@ -892,7 +561,7 @@ impl Node {
         }
     }
 
-    fn arrival(
+    pub(crate) fn arrival(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -957,14 +626,9 @@ impl Node {
             }
         }
         let (workers, queue_cap) = (self.workers(w), self.server(w).queue);
-        if let KindSpec::Firewall(f) = self.kind(w) {
-            if let Some(max) = f.max_connections {
-                if self.conns >= max {
-                    self.reject(w, cx, b, req);
-                    return;
-                }
-            }
-            self.conns += 1;
+        if !self.take_connection(w) {
+            self.reject(w, cx, b, req);
+            return;
         }
         let gen_ = self.next_gen();
         let slot = self.jobs.insert(
@@ -997,15 +661,13 @@ impl Node {
             sb.max_queue = sb.max_queue.max(q);
         } else {
             let job = self.jobs.remove(slot, gen_).expect("just inserted");
-            if matches!(self.kind(w), KindSpec::Firewall(_)) {
-                self.conns -= 1;
-            }
+            self.release_connection(w);
             self.reject(w, cx, b, job.req);
         }
     }
 
     /// Refuses a request at admission (an error answer), or drops a relayed message.
-    fn reject(&mut self, w: &World, cx: &mut Cx, b: usize, req: Option<Req>) {
+    pub(crate) fn reject(&mut self, w: &World, cx: &mut Cx, b: usize, req: Option<Req>) {
         match req {
             Some(r) => {
                 self.server_series[b].rejected += 1;
@@ -1015,7 +677,7 @@ impl Node {
         }
     }
 
-    fn start_job(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+    pub(crate) fn start_job(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
         let now = cx.now().0;
         let Some(job) = self.jobs.get_mut(slot, gen_) else {
             return;
@@ -1043,7 +705,7 @@ impl Node {
 
     /// Frees a job's worker while the job waits downstream. Every kind but `service`
     /// (thread-per-request) forwards asynchronously.
-    fn detach(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+    pub(crate) fn detach(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
         if let Some(job) = self.jobs.get_mut(slot, gen_) {
             if job.has_worker {
                 job.has_worker = false;
@@ -1052,14 +714,14 @@ impl Node {
         }
     }
 
-    fn release_worker(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn release_worker(&mut self, w: &World, cx: &mut Cx) {
         self.account(w, cx.now().0);
         self.busy -= 1;
         self.fill_workers(w, cx);
     }
 
     /// Starts queued jobs while workers are free (after a release, or capacity coming back).
-    fn fill_workers(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn fill_workers(&mut self, w: &World, cx: &mut Cx) {
         while self.busy < self.workers(w) {
             let Some((slot, gen_)) = self.queue.pop_front() else {
                 break;
@@ -1071,7 +733,7 @@ impl Node {
     }
 
     /// Workers per replica now: the configured ones less any lost to a capacity_loss fault.
-    fn workers(&self, w: &World) -> u32 {
+    pub(crate) fn workers(&self, w: &World) -> u32 {
         let base = self.server(w).workers;
         let lost = self.fault_effects(w).lost;
         if lost > 0.0 {
@@ -1082,7 +744,7 @@ impl Node {
     }
 
     /// The combined effect of the active replica faults (nothing, on most replicas).
-    fn fault_effects(&self, w: &World) -> Effects {
+    pub(crate) fn fault_effects(&self, w: &World) -> Effects {
         let mut e = Effects {
             hung: false,
             slow: 1.0,
@@ -1122,7 +784,15 @@ impl Node {
     }
 
     /// Ends a job: frees its worker and answers its caller.
-    fn finish(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, status: Status, data: u32) {
+    pub(crate) fn finish(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        status: Status,
+        data: u32,
+    ) {
         let Some(job) = self.jobs.remove(slot, gen_) else {
             return;
         };
@@ -1136,9 +806,7 @@ impl Node {
         if job.has_worker {
             self.release_worker(w, cx);
         }
-        if matches!(self.kind(w), KindSpec::Firewall(_)) {
-            self.conns = self.conns.saturating_sub(1);
-        }
+        self.release_connection(w);
         let sb = &mut self.server_series[w.bucket_of(cx.now().0)];
         sb.served += 1;
         if job.denied {
@@ -1151,7 +819,7 @@ impl Node {
         }
     }
 
-    fn on_service_done(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+    pub(crate) fn on_service_done(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
         let Some(job) = self.jobs.get_mut(slot, gen_) else {
             return;
         };
@@ -1164,177 +832,54 @@ impl Node {
             return;
         }
         if let Some((to, inner)) = job.relay.take() {
-            // The relay's second hop crosses links too.
-            if let Some(extra) = link_check(w, cx, to) {
-                cx.send(to, SimTime(w.latency(self.me, to) + extra), *inner);
-            }
-            self.finish(w, cx, slot, gen_, Status::Ok, 0);
-            return;
+            return self.relay_on(w, cx, slot, gen_, to, *inner);
         }
         let Some(req) = job.req else {
             return;
         };
-        let now = cx.now().0;
         match (self.kind(w), req.kind) {
             (_, ReqKind::ReplicaOp) => self.finish(w, cx, slot, gen_, Status::Ok, 0),
             (KindSpec::Dns(_), ReqKind::Lookup { record }) => {
-                let mask = self.dns_answer(w, cx, record, req.from);
-                self.finish(w, cx, slot, gen_, Status::Ok, mask);
+                self.dns_lookup(w, cx, slot, gen_, record, req.from)
             }
             (KindSpec::Resolver(r), ReqKind::Lookup { record }) => {
-                if let Some((answer, _)) =
-                    self.resolver_cache[record as usize].filter(|&(_, expires)| expires > now)
-                {
-                    self.finish(w, cx, slot, gen_, Status::Ok, answer);
-                } else {
-                    let (dns_group, _) = w.records[record as usize];
-                    self.detach(w, cx, slot, gen_);
-                    let owner = Owner::Job {
-                        slot,
-                        gen_,
-                        call: 0,
-                    };
-                    let t = Target::Group(dns_group);
-                    self.call_out(
-                        w,
-                        cx,
-                        owner,
-                        &t,
-                        req.kind,
-                        req.source,
-                        req.write,
-                        r.timeout.0,
-                        1,
-                    );
-                }
+                self.resolver_lookup(w, cx, slot, gen_, r, &req, record)
             }
             (KindSpec::Dns(_) | KindSpec::Resolver(_), _) => {
                 self.finish(w, cx, slot, gen_, Status::Error, 0)
             }
-            (KindSpec::Service(s), _) => {
-                if s.calls.is_empty() {
-                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                } else if s.parallel {
-                    let n = s.calls.len();
-                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                        job.pending = n as u32;
-                    }
-                    for i in 0..n {
-                        self.service_call(w, cx, slot, gen_, i as u16, 1);
-                    }
-                } else {
-                    self.service_call(w, cx, slot, gen_, 0, 1);
-                }
-            }
+            (KindSpec::Service(s), _) => self.service_start(w, cx, slot, gen_, s),
             (KindSpec::LoadBalancer(_), _) => self.lb_dispatch(w, cx, slot, gen_, 1),
-            (KindSpec::Proxy(p, _), _) => {
-                if !req.write && p.hit_ratio > 0.0 && unit_f64(cx.rng()) < p.hit_ratio {
-                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                } else {
-                    self.forward(w, cx, slot, gen_, 1);
-                }
-            }
-            (KindSpec::Cache(c), _) => {
-                // Writes go to the backend; a hit on fresh content is answered here; a hit on
-                // content past its TTL asks the backend and falls back to the stale copy.
-                if !req.write && unit_f64(cx.rng()) < c.hit_ratio {
-                    match self.cache_last_ok {
-                        Some(t) if now.saturating_sub(t) <= c.ttl.0 => {
-                            return self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                        }
-                        Some(_) => {
-                            if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                                job.stale_hit = true;
-                            }
-                        }
-                        None => {} // cold after a restart: a miss
-                    }
-                }
-                self.forward(w, cx, slot, gen_, 1);
-            }
-            (KindSpec::Firewall(f), _) => {
-                if f.deny.contains(&(req.source as usize)) || self.ops.blocked.contains(&req.source)
-                {
-                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                        job.denied = true;
-                    }
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                } else {
-                    self.forward(w, cx, slot, gen_, 1);
-                }
-            }
-            (KindSpec::Storage(s), _) => {
-                // Coordinate: ask `replication_factor` consecutive nodes, wait for a quorum.
-                // The coordinator does not hold a worker while it waits.
-                // Only replicas alive in this node's own view are asked (all provisioned ones
-                // without gossip); too few for a quorum fails the request at once.
-                let n = w.replicas(self.group) as u64;
-                let quorum = if req.write {
-                    s.write_quorum
-                } else {
-                    s.read_quorum
-                };
-                let start = below(cx.rng(), n);
-                let mut targets = Vec::with_capacity(s.replication_factor as usize);
-                for k in 0..n {
-                    let j = ((start + k) % n) as usize;
-                    if self.peer_alive(w, j, now) {
-                        targets.push(j as u32);
-                        if targets.len() as u32 == s.replication_factor {
-                            break;
-                        }
-                    }
-                }
-                let rf = targets.len() as u32;
-                if rf < quorum {
-                    return self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-                if let Some(job) = self.jobs.get_mut(slot, gen_) {
-                    job.asked = rf;
-                    job.quorum = quorum;
-                }
-                self.detach(w, cx, slot, gen_);
-                for j in targets {
-                    let dst = w.first[self.group] + j;
-                    let owner = Owner::Job {
-                        slot,
-                        gen_,
-                        call: 0,
-                    };
-                    let call = Call {
-                        owner,
-                        phase: Phase::Call,
-                        attempt: 1,
-                        dst,
-                        kind: ReqKind::ReplicaOp,
-                        source: req.source,
-                        write: req.write,
-                    };
-                    self.place_call(w, cx, call, s.timeout.0);
-                }
-            }
+            (KindSpec::Proxy(p, _), _) => self.proxy_serve(w, cx, slot, gen_, p, &req),
+            (KindSpec::Cache(c), _) => self.cache_serve(w, cx, slot, gen_, c, &req),
+            (KindSpec::Firewall(f), _) => self.firewall_serve(w, cx, slot, gen_, f, &req),
+            (KindSpec::Storage(s), _) => self.storage_coordinate(w, cx, slot, gen_, s, &req),
             (KindSpec::Network(_) | KindSpec::Client(_) | KindSpec::Monitor(_), _) => {
                 self.finish(w, cx, slot, gen_, Status::Error, 0)
             }
         }
     }
 
-    /// Proxy, cache and firewall: pass the request on to the next group.
-    fn forward(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
+    /// Proxy, cache and firewall: pass the request on to group `next`, freeing the worker
+    /// while it waits. A first attempt earns tokens for `retry`'s budget (proxies).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        next: usize,
+        timeout: SimTime,
+        retry: Option<&RetrySpec>,
+    ) {
         let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
             return;
         };
-        let (next, timeout) = match self.kind(w) {
-            KindSpec::Proxy(p, _) => {
-                if attempt == 1 {
-                    self.earn(&p.retry);
-                }
-                (p.upstream, p.timeout)
-            }
-            KindSpec::Cache(c) => (c.backend, c.timeout),
-            KindSpec::Firewall(f) => (f.next, f.timeout),
-            _ => return,
-        };
+        if let (1, Some(retry)) = (attempt, retry) {
+            self.earn(retry);
+        }
         self.detach(w, cx, slot, gen_);
         let kind = downstream_kind(req.kind);
         let owner = Owner::Job {
@@ -1355,143 +900,8 @@ impl Node {
         );
     }
 
-    fn service_call(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, i: u16, attempt: u32) {
-        let KindSpec::Service(s) = self.kind(w) else {
-            return;
-        };
-        let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
-            return;
-        };
-        let call = &s.calls[i as usize];
-        let now = cx.now().0;
-        if attempt == 1 {
-            self.earn(&call.retry);
-        }
-        if s.circuit_breaker.is_some() {
-            let br = &mut self.breakers[i as usize];
-            if br.open_until > now || br.trial {
-                // Open, or half-open with its trial call in flight: fail at once.
-                return self.job_call_result(w, cx, slot, gen_, i, u32::MAX, Outcome::Error, 0);
-            }
-            if br.open_until != 0 {
-                // Half-open: this call is the one trial.
-                br.trial = true;
-            }
-        }
-        let kind = downstream_kind(req.kind);
-        let owner = Owner::Job {
-            slot,
-            gen_,
-            call: i,
-        };
-        self.call_out(
-            w,
-            cx,
-            owner,
-            &call.target,
-            kind,
-            req.source,
-            req.write,
-            call.timeout.0,
-            attempt,
-        );
-    }
-
-    fn lb_dispatch(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, attempt: u32) {
-        let KindSpec::LoadBalancer(lb) = self.kind(w) else {
-            return;
-        };
-        let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
-            return;
-        };
-        if attempt == 1 {
-            self.earn(&lb.retry);
-        }
-        self.detach(w, cx, slot, gen_);
-        let last = self.jobs.get_mut(slot, gen_).and_then(|j| j.last_backend);
-        // Standby replicas are not registered until a scale action provisions them.
-        let n = self.registered.clamp(1, w.replicas(lb.backends));
-        let healthy = |node: &Node, i: u32| {
-            node.checker
-                .as_ref()
-                .is_none_or(|c| c.targets[i as usize].healthy)
-        };
-        let any_healthy = (0..n).any(|i| healthy(self, i));
-        if !any_healthy {
-            match lb.when_none_healthy {
-                NoneHealthy::Apology => return self.finish(w, cx, slot, gen_, Status::Degraded, 0),
-                NoneHealthy::Reject => return self.finish(w, cx, slot, gen_, Status::Error, 0),
-                NoneHealthy::FailOpen => {}
-            }
-        }
-        // A retry avoids the backend that just failed, when another one is eligible.
-        let eligible = |node: &Node, i: u32| !any_healthy || healthy(node, i);
-        let avoid = last.filter(|&l| (0..n).any(|i| i != l && eligible(self, i)));
-        let ok = |node: &Node, i: u32| eligible(node, i) && Some(i) != avoid;
-        let pick = match lb.policy {
-            Balance::RoundRobin => {
-                let mut i = self.rr % n;
-                for _ in 0..n {
-                    if ok(self, i) {
-                        break;
-                    }
-                    i = (i + 1) % n;
-                }
-                self.rr = (i + 1) % n;
-                i
-            }
-            Balance::LeastOutstanding => {
-                let start = self.rr % n;
-                self.rr = (self.rr + 1) % n;
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .filter(|&i| ok(self, i))
-                    .min_by_key(|&i| self.outstanding[i as usize])
-                    .unwrap_or(start)
-            }
-            Balance::Random => {
-                let count = (0..n).filter(|&i| ok(self, i)).count() as u64;
-                let k = below(cx.rng(), count.max(1));
-                (0..n).filter(|&i| ok(self, i)).nth(k as usize).unwrap_or(0)
-            }
-            Balance::Weighted => {
-                let total: f64 = (0..n)
-                    .filter(|&i| ok(self, i))
-                    .map(|i| lb.weights[i as usize])
-                    .sum();
-                let mut x = unit_f64(cx.rng()) * total;
-                let mut chosen = 0;
-                for i in (0..n).filter(|&i| ok(self, i)) {
-                    chosen = i;
-                    x -= lb.weights[i as usize];
-                    if x < 0.0 {
-                        break;
-                    }
-                }
-                chosen
-            }
-        };
-        self.outstanding[pick as usize] += 1;
-        let dst = w.first[lb.backends] + pick;
-        let kind = downstream_kind(req.kind);
-        let call = Call {
-            owner: Owner::Job {
-                slot,
-                gen_,
-                call: 0,
-            },
-            phase: Phase::Call,
-            attempt,
-            dst,
-            kind,
-            source: req.source,
-            write: req.write,
-        };
-        self.place_call(w, cx, call, lb.timeout.0);
-    }
-
     #[allow(clippy::too_many_arguments)]
-    fn job_call_result(
+    pub(crate) fn job_call_result(
         &mut self,
         w: &World,
         cx: &mut Cx,
@@ -1505,347 +915,26 @@ impl Node {
         if self.jobs.get_mut(slot, gen_).is_none() {
             return; // the job already finished (parallel fail-fast, or a crash)
         }
-        let now = cx.now().0;
         match self.kind(w) {
-            KindSpec::Service(s) => {
-                if let Some(cb) = &s.circuit_breaker {
-                    if attempt != u32::MAX {
-                        let br = &mut self.breakers[i as usize];
-                        let mut change = None;
-                        if br.trial {
-                            // The half-open trial decides: close, or open again.
-                            br.trial = false;
-                            if out.succeeded() {
-                                br.open_until = 0;
-                                br.failures = 0;
-                                change = Some("breaker_close");
-                            } else {
-                                br.open_until = now.saturating_add(cb.open_for.0);
-                                change = Some("breaker_open");
-                            }
-                        } else if out.succeeded() {
-                            br.failures = 0;
-                        } else if br.open_until == 0 {
-                            br.failures += 1;
-                            if br.failures >= cb.failures {
-                                br.open_until = now.saturating_add(cb.open_for.0);
-                                change = Some("breaker_open");
-                            }
-                        }
-                        if let Some(kind) = change {
-                            let target = target_name(w, &s.calls[i as usize].target);
-                            self.log(w, now, kind, format!("call {i} to {target}"));
-                        }
-                    }
-                }
-                let call = &s.calls[i as usize];
-                if !out.succeeded() {
-                    if attempt != u32::MAX
-                        && attempt < call.retry.attempts
-                        && self.budget_allows(&call.retry)
-                    {
-                        let wait = backoff(&call.retry, attempt + 1, cx.rng());
-                        send_self(
-                            cx,
-                            wait,
-                            Timer::RetryCall {
-                                slot,
-                                gen_,
-                                call: i,
-                                attempt: attempt + 1,
-                            },
-                        );
-                        return;
-                    }
-                    return self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-                let job = self.jobs.get_mut(slot, gen_).expect("checked");
-                job.degraded |= out == Outcome::Degraded;
-                job.wrong |= out == Outcome::Wrong;
-                let status = job.answer();
-                if s.parallel {
-                    job.pending -= 1;
-                    if job.pending == 0 {
-                        self.finish(w, cx, slot, gen_, status, 0);
-                    }
-                } else {
-                    job.next_call = i + 1;
-                    if (i as usize + 1) < s.calls.len() {
-                        self.service_call(w, cx, slot, gen_, i + 1, 1);
-                    } else {
-                        self.finish(w, cx, slot, gen_, status, 0);
-                    }
-                }
-            }
+            KindSpec::Service(s) => self.service_result(w, cx, slot, gen_, s, i, attempt, out),
             KindSpec::LoadBalancer(lb) => {
                 self.pass_or_retry(w, cx, slot, gen_, attempt, out, &lb.retry)
             }
-            KindSpec::Storage(_) => {
-                let job = self.jobs.get_mut(slot, gen_).expect("checked");
-                if out.succeeded() {
-                    job.ok += 1;
-                    job.wrong |= out == Outcome::Wrong;
-                } else {
-                    job.failed += 1;
-                }
-                if job.ok >= job.quorum {
-                    let status = job.answer();
-                    self.finish(w, cx, slot, gen_, status, 0);
-                } else if job.failed > job.asked - job.quorum {
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-            }
-            KindSpec::Resolver(_) => {
-                let record = match self.jobs.get_mut(slot, gen_).and_then(|j| j.req) {
-                    Some(Req {
-                        kind: ReqKind::Lookup { record },
-                        ..
-                    }) => record,
-                    _ => return self.finish(w, cx, slot, gen_, Status::Error, 0),
-                };
-                if out == Outcome::Ok {
-                    let (g, idx) = w.records[record as usize];
-                    let ttl = match &w.spec.groups[g].kind {
-                        KindSpec::Dns(d) => d.records[idx].ttl.0,
-                        _ => 0,
-                    };
-                    self.resolver_cache[record as usize] = Some((data, now.saturating_add(ttl)));
-                    self.finish(w, cx, slot, gen_, Status::Ok, data);
-                } else {
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-            }
-            KindSpec::Cache(c) => {
-                let stale_hit = self.jobs.get_mut(slot, gen_).is_some_and(|j| j.stale_hit);
-                if out == Outcome::Ok {
-                    // Only a right answer refreshes the cached content.
-                    self.cache_last_ok = Some(now);
-                    self.finish(w, cx, slot, gen_, Status::Ok, 0);
-                } else if out == Outcome::Wrong {
-                    // Wrong content passes through, and is not taken as a refresh.
-                    self.finish(w, cx, slot, gen_, Status::Wrong, 0);
-                } else if out == Outcome::Degraded || (stale_hit && c.serve_stale) {
-                    // A degraded answer passes through; a failed refresh of a stale hit falls
-                    // back to the stale copy.
-                    self.finish(w, cx, slot, gen_, Status::Degraded, 0);
-                } else {
-                    self.finish(w, cx, slot, gen_, Status::Error, 0);
-                }
-            }
+            KindSpec::Storage(_) => self.storage_result(w, cx, slot, gen_, out),
+            KindSpec::Resolver(_) => self.resolver_result(w, cx, slot, gen_, out, data),
+            KindSpec::Cache(c) => self.cache_result(w, cx, slot, gen_, c, out),
             KindSpec::Proxy(p, _) => self.pass_or_retry(w, cx, slot, gen_, attempt, out, &p.retry),
-            KindSpec::Firewall(_) => self.finish(w, cx, slot, gen_, out.status(), 0),
+            KindSpec::Firewall(_) => self.firewall_result(w, cx, slot, gen_, out),
             _ => self.finish(w, cx, slot, gen_, Status::Error, 0),
-        }
-    }
-
-    /// Load balancers and proxies: pass a success on; retry a failure after its back-off
-    /// while the policy and budget allow; otherwise answer an error.
-    #[allow(clippy::too_many_arguments)]
-    fn pass_or_retry(
-        &mut self,
-        w: &World,
-        cx: &mut Cx,
-        slot: u32,
-        gen_: u32,
-        attempt: u32,
-        out: Outcome,
-        retry: &RetrySpec,
-    ) {
-        if out.succeeded() {
-            self.finish(w, cx, slot, gen_, out.status(), 0);
-        } else if attempt < retry.attempts && self.budget_allows(retry) {
-            let wait = backoff(retry, attempt + 1, cx.rng());
-            let t = Timer::RetryCall {
-                slot,
-                gen_,
-                call: 0,
-                attempt: attempt + 1,
-            };
-            send_self(cx, wait, t);
-        } else {
-            self.finish(w, cx, slot, gen_, Status::Error, 0);
-        }
-    }
-
-    // ----- DNS -----------------------------------------------------------------------
-
-    fn group_healthy(&self, w: &World, g: usize) -> bool {
-        match &self.checker {
-            None => true,
-            Some(c) => {
-                let range = w.members(g);
-                c.targets
-                    .iter()
-                    .any(|t| range.contains(&t.entity) && t.healthy)
-            }
-        }
-    }
-
-    /// The answer of an authoritative DNS for a record: a bit set of record targets.
-    fn dns_answer(&self, w: &World, cx: &mut Cx, record: u32, asker: EntityId) -> u32 {
-        let (_, idx) = w.records[record as usize];
-        let KindSpec::Dns(d) = self.kind(w) else {
-            return 0;
-        };
-        if let Some(&(_, to)) = self.ops.failover.iter().find(|&&(r, _)| r == idx) {
-            // Failed over by an operator: only that target, whatever its health.
-            if let Some(i) = d
-                .records
-                .get(idx)
-                .and_then(|r| r.targets.iter().position(|&t| t == to))
-            {
-                return 1 << i.min(30);
-            }
-        }
-        for &i in &self.faults_on {
-            if let FaultKind::DnsRecord {
-                record: r,
-                wrong_to,
-                ..
-            } = w.spec.faults[i as usize].kind
-            {
-                if r == idx {
-                    return wrong_to.map_or(0, |t| WRONG_ANSWER | t as u32);
-                }
-            }
-        }
-        let Some(rec) = d.records.get(idx) else {
-            return 0;
-        };
-        // Bit 31 is WRONG_ANSWER's: a record answers with up to 31 targets.
-        let n = rec.targets.len().min(31);
-        let mut healthy: u32 = 0;
-        for (i, &t) in rec.targets.iter().take(n).enumerate() {
-            if self.group_healthy(w, t) {
-                healthy |= 1 << i;
-            }
-        }
-        // Like public GSLBs: with no healthy target, answer as if all were healthy.
-        let all = (1u32 << n) - 1;
-        let pool = if healthy == 0 { all } else { healthy };
-        match rec.policy {
-            Routing::Simple => pool,
-            Routing::Failover => 1 << pool.trailing_zeros(),
-            Routing::Weighted => {
-                let total: f64 = (0..n)
-                    .filter(|i| pool >> i & 1 == 1)
-                    .map(|i| rec.weights[i])
-                    .sum();
-                let mut x = unit_f64(cx.rng()) * total;
-                let mut chosen = pool.trailing_zeros();
-                for i in (0..n as u32).filter(|i| pool >> i & 1 == 1) {
-                    chosen = i;
-                    x -= rec.weights[i as usize];
-                    if x < 0.0 {
-                        break;
-                    }
-                }
-                1 << chosen
-            }
-            Routing::Latency => {
-                let best = (0..n as u32)
-                    .filter(|i| pool >> i & 1 == 1)
-                    .min_by_key(|&i| w.latency(asker, w.first[rec.targets[i as usize]]))
-                    .unwrap_or(0);
-                1 << best
-            }
-        }
-    }
-
-    // ----- health checks -------------------------------------------------------------
-
-    fn on_health_tick(&mut self, w: &World, cx: &mut Cx) {
-        let Some(ch) = &self.checker else {
-            return;
-        };
-        let (interval, timeout, kind) = (ch.spec.interval.0, ch.spec.timeout.0, ch.spec.kind);
-        if self.crashed || (!self.faults_on.is_empty() && self.fault_effects(w).hung) {
-            send_self(cx, interval, Timer::HealthTick);
-            return;
-        }
-        let now = cx.now().0;
-        let healthy = ch.targets.iter().filter(|t| t.healthy).count() as u32;
-        let sb = &mut self.server_series[w.bucket_of(now)];
-        sb.min_healthy = Some(sb.min_healthy.map_or(healthy, |m| m.min(healthy)));
-        let req_kind = match kind {
-            CheckKind::Shallow => ReqKind::ProbeShallow,
-            CheckKind::Deep => ReqKind::ProbeDeep,
-        };
-        let n = ch.targets.len();
-        for i in 0..n {
-            let ch = self.checker.as_mut().expect("checked");
-            if ch.targets[i].in_flight {
-                continue;
-            }
-            ch.targets[i].in_flight = true;
-            let dst = ch.targets[i].entity;
-            let call = Call {
-                owner: Owner::Probe { target: i as u32 },
-                phase: Phase::Call,
-                attempt: 1,
-                dst,
-                kind: req_kind,
-                source: u16::MAX,
-                write: false,
-            };
-            self.place_call(w, cx, call, timeout);
-        }
-        // After the probes: a probe whose timeout equals the interval resolves first.
-        send_self(cx, interval, Timer::HealthTick);
-    }
-
-    fn probe_result(&mut self, w: &World, cx: &mut Cx, target: u32, pass: bool) {
-        let now = cx.now().0;
-        let Some(ch) = self.checker.as_mut() else {
-            return;
-        };
-        let (up_after, down_after) = (ch.spec.healthy, ch.spec.unhealthy);
-        let t = &mut ch.targets[target as usize];
-        t.in_flight = false;
-        let mut change = None;
-        if pass {
-            t.ok_streak += 1;
-            t.fail_streak = 0;
-            if !t.healthy && t.ok_streak >= up_after {
-                t.healthy = true;
-                change = Some(("health_up", t.entity));
-            }
-        } else {
-            t.fail_streak += 1;
-            t.ok_streak = 0;
-            if t.healthy && t.fail_streak >= down_after {
-                t.healthy = false;
-                change = Some(("health_down", t.entity));
-            }
-        }
-        if let Some((kind, entity)) = change {
-            let healthy = ch.targets.iter().filter(|t| t.healthy).count() as u32;
-            let sb = &mut self.server_series[w.bucket_of(now)];
-            sb.min_healthy = Some(sb.min_healthy.map_or(healthy, |m| m.min(healthy)));
-            let detail = format!(
-                "{} as seen by {}",
-                w.entity_name(entity),
-                w.entity_name(self.me)
-            );
-            self.log.push(LogEntry {
-                time: now,
-                kind,
-                target: w.entity_name(entity),
-                detail,
-            });
         }
     }
 
     // ----- timers and faults -----------------------------------------------------------
 
-    fn on_timer(&mut self, w: &World, cx: &mut Cx, t: Timer) {
+    pub(crate) fn on_timer(&mut self, w: &World, cx: &mut Cx, t: Timer) {
         match t {
             Timer::Arrival => self.on_arrival_timer(w, cx),
-            Timer::Think => {
-                if cx.now().0 < w.spec.duration.0 {
-                    self.new_request(w, cx);
-                }
-            }
+            Timer::Think => self.on_think(w, cx),
             Timer::Attempt {
                 slot,
                 gen_,
@@ -1865,7 +954,10 @@ impl Node {
             } => match self.kind(w) {
                 KindSpec::Service(_) => self.service_call(w, cx, slot, gen_, call, attempt),
                 KindSpec::LoadBalancer(_) => self.lb_dispatch(w, cx, slot, gen_, attempt),
-                _ => self.forward(w, cx, slot, gen_, attempt),
+                KindSpec::Proxy(p, _) => self.proxy_forward(w, cx, slot, gen_, attempt, p),
+                KindSpec::Cache(c) => self.cache_forward(w, cx, slot, gen_, attempt, c),
+                KindSpec::Firewall(f) => self.firewall_forward(w, cx, slot, gen_, attempt, f),
+                _ => {}
             },
             Timer::HealthTick => self.on_health_tick(w, cx),
             Timer::GossipTick => self.on_gossip_tick(w, cx),
@@ -1890,7 +982,7 @@ impl Node {
 
     /// One more (`down`) or one fewer crash cause: the replica goes down with the first and
     /// comes back with the last, whether scheduled faults or random failures.
-    fn crash_step(&mut self, w: &World, cx: &mut Cx, down: bool) {
+    pub(crate) fn crash_step(&mut self, w: &World, cx: &mut Cx, down: bool) {
         let now = cx.now().0;
         self.account(w, now);
         if down {
@@ -1908,18 +1000,18 @@ impl Node {
     }
 
     /// Whether a hang fault holds this replica.
-    fn is_hung(&self, w: &World) -> bool {
+    pub(crate) fn is_hung(&self, w: &World) -> bool {
         !self.faults_on.is_empty() && self.fault_effects(w).hung
     }
 
     /// Goes down: everything in flight is lost.
-    fn crash(&mut self) {
+    pub(crate) fn crash(&mut self) {
         self.crashed = true;
         self.drop_in_flight();
     }
 
     /// Forgets every job, queued request and outbound call: none will ever be answered.
-    fn drop_in_flight(&mut self) {
+    pub(crate) fn drop_in_flight(&mut self) {
         self.jobs.clear();
         self.queue.clear();
         self.calls.clear();
@@ -1931,7 +1023,7 @@ impl Node {
 
     /// Comes back empty: cold caches, a fresh view of health, closed breakers, a full retry
     /// budget. (Live configuration stays as it was.)
-    fn restart(&mut self, w: &World) {
+    pub(crate) fn restart(&mut self, w: &World) {
         self.crashed = false;
         self.resolver_cache.iter_mut().for_each(|e| *e = None);
         if matches!(self.kind(w), KindSpec::Cache(_)) {
@@ -1946,7 +1038,7 @@ impl Node {
         self.tokens = 10.0;
     }
 
-    fn fault(&mut self, w: &World, cx: &mut Cx, i: usize, on: bool) {
+    pub(crate) fn fault(&mut self, w: &World, cx: &mut Cx, i: usize, on: bool) {
         let f = &w.spec.faults[i];
         let now = cx.now().0;
         let kind = if on { "fault_start" } else { "fault_end" };
@@ -2010,7 +1102,7 @@ impl Node {
 }
 
 /// Answers a request's caller.
-fn respond(w: &World, cx: &mut Cx, req: &Req, status: Status, data: u32) {
+pub(crate) fn respond(w: &World, cx: &mut Cx, req: &Req, status: Status, data: u32) {
     let msg = Msg::Resp {
         slot: req.slot,
         gen_: req.gen_,
@@ -2022,29 +1114,10 @@ fn respond(w: &World, cx: &mut Cx, req: &Req, status: Status, data: u32) {
 
 /// What a server asks its dependencies on behalf of a request: a deep health check stays deep
 /// all the way down (so its answer reflects the whole path); anything else is work.
-fn downstream_kind(k: ReqKind) -> ReqKind {
+pub(crate) fn downstream_kind(k: ReqKind) -> ReqKind {
     if k == ReqKind::ProbeDeep {
         ReqKind::ProbeDeep
     } else {
         ReqKind::Work
-    }
-}
-
-/// Marks a DNS answer that names a group directly (a wrong record), in its low bits, instead
-/// of a set of the record's own targets.
-const WRONG_ANSWER: u32 = 1 << 31;
-
-fn nth_set_bit(mask: u32, k: u32) -> u32 {
-    let mut m = mask;
-    for _ in 0..k {
-        m &= m - 1;
-    }
-    m.trailing_zeros()
-}
-
-fn target_name(w: &World, t: &Target) -> String {
-    match t {
-        Target::Group(g) => w.spec.groups[*g].name.clone(),
-        Target::Dns { name, .. } => name.clone(),
     }
 }

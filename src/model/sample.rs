@@ -1,7 +1,7 @@
-//! Sampling service times and back-off waits from their specs, portably (integer arithmetic
+//! Sampling durations from their specs, portably (integer arithmetic
 //! and `libm` only), plus the small slab the nodes keep in-flight work in.
 
-use super::spec::{Backoff, Dist, Jitter, RetrySpec};
+use super::spec::Dist;
 use crate::engine::EntityRng;
 use crate::engine::rng::{below, exp1, unit_f64, unit_f64_open0};
 
@@ -28,26 +28,6 @@ pub fn draw(d: &Dist, rng: &mut EntityRng) -> u64 {
             let scale = mean.0 as f64 / libm::tgamma(1.0 + 1.0 / shape);
             (scale * libm::pow(exp1(rng), 1.0 / shape) + 0.5) as u64
         }
-    }
-}
-
-/// The wait before attempt `next` (2 for the first retry), with jitter.
-pub fn backoff(retry: &RetrySpec, next: u32, rng: &mut EntityRng) -> u64 {
-    let base = match retry.backoff {
-        Backoff::None => 0,
-        Backoff::Fixed => retry.base.0,
-        Backoff::Exponential => {
-            let shift = (next.saturating_sub(2)).min(62);
-            retry.base.0.saturating_mul(1u64 << shift).min(retry.cap.0)
-        }
-    };
-    if base == 0 {
-        return 0;
-    }
-    match retry.jitter {
-        Jitter::None => base,
-        Jitter::Full => below(rng, base + 1),
-        Jitter::Equal => base / 2 + below(rng, base / 2 + 1),
     }
 }
 
@@ -172,22 +152,6 @@ mod tests {
             let x = draw(&d, &mut r);
             assert!((5..=9).contains(&x));
         }
-    }
-
-    #[test]
-    fn exponential_backoff_doubles_up_to_the_cap() {
-        let mut r = entity_stream(1, 3);
-        let retry = RetrySpec {
-            attempts: 10,
-            backoff: Backoff::Exponential,
-            base: SimTime::from_millis(100),
-            cap: SimTime::from_millis(500),
-            ..RetrySpec::once()
-        };
-        let waits: Vec<u64> = (2..7)
-            .map(|k| backoff(&retry, k, &mut r) / 1_000_000)
-            .collect();
-        assert_eq!(waits, vec![100, 200, 400, 500, 500]);
     }
 
     #[test]

@@ -3,12 +3,29 @@
 //! the model trusts a `Spec` completely.
 //!
 //! Doc comments name the scenario-file field each item comes from and its default.
+//!
+//! This module holds the scenario-wide types. Each component kind's settings types live in
+//! its module under `kinds/`, and each shared policy's (retries, health checks, circuit
+//! breakers, gossip) under `policy/`, beside their behaviour; they are re-exported here, so
+//! `spec::LbSpec` and the like name them for everything outside the model.
 
 use crate::engine::SimTime;
 
-pub use super::settings::policies::{
-    Backoff, BreakerSpec, CheckKind, GossipSpec, HealthCheckSpec, Jitter, RetrySpec,
-};
+pub use super::kinds::cache::CacheSpec;
+pub use super::kinds::client::{ClientSpec, Population};
+pub use super::kinds::dns::{DnsSpec, RecordSpec, Routing};
+pub use super::kinds::firewall::FirewallSpec;
+pub use super::kinds::load_balancer::{Balance, LbSpec, NoneHealthy};
+pub use super::kinds::monitor::MonitorSpec;
+pub use super::kinds::network::NetworkDeviceSpec;
+pub use super::kinds::proxy::ProxySpec;
+pub use super::kinds::resolver::ResolverSpec;
+pub use super::kinds::service::{CallSpec, ServiceSpec};
+pub use super::kinds::storage::StorageSpec;
+pub use super::policy::breaker::BreakerSpec;
+pub use super::policy::gossip::GossipSpec;
+pub use super::policy::health_check::{CheckKind, HealthCheckSpec};
+pub use super::policy::retry::{Backoff, Jitter, RetrySpec};
 
 /// A whole run.
 #[derive(Clone, Debug, PartialEq)]
@@ -291,208 +308,6 @@ pub enum Target {
     Dns { name: String, resolver: usize },
 }
 
-/// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
-/// (`concurrency`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ClientSpec {
-    /// `rate`: user requests per second (Poisson), whatever happens to earlier ones. 0 for a
-    /// closed-loop client.
-    pub rate: f64,
-    /// `concurrency = N` with `think_time` (a distribution, default "1s"): N users, each of
-    /// whom sends a request, waits for its final outcome (retries included), thinks, and
-    /// starts again. Under trouble they send less, as people and blocking callers do.
-    pub population: Option<Population>,
-    /// `profile = [["0s", 1.0], ["30m", 2.0]]`: from each time on, the rate is multiplied by
-    /// the factor (piecewise constant; before the first point the factor is 1).
-    pub profile: Vec<(SimTime, f64)>,
-    /// `target` (a group name, or a DNS name with `resolver = "<group>"`).
-    pub target: Target,
-    /// `timeout`: the user's deadline for one attempt (default "30s").
-    pub timeout: SimTime,
-    /// `retry` (default one attempt).
-    pub retry: RetrySpec,
-    /// `write_fraction`: share of requests that are writes (matters to storage; default 0).
-    pub write_fraction: f64,
-}
-
-/// A closed-loop client population.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Population {
-    pub users: u32,
-    pub think: Dist,
-}
-
-/// `kind = "resolver"`: a caching DNS resolver.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ResolverSpec {
-    pub server: ServerSpec,
-    /// `dns`: the authoritative `dns` group it queries.
-    pub dns: usize,
-    /// `timeout` for a query to the authoritative DNS (default "2s").
-    pub timeout: SimTime,
-}
-
-/// DNS routing policy. `policy = "simple" | "weighted" | "failover" | "latency"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Routing {
-    /// Every (healthy) target; the client picks one at random.
-    Simple,
-    /// One target drawn by weight per answer.
-    Weighted,
-    /// The first healthy target in the listed order (primary, then secondaries).
-    Failover,
-    /// The healthy target nearest the resolver (same region, then same zone... by latency).
-    Latency,
-}
-
-/// `[[components.<dns>.records]]`: `name`, `ttl` (default "60s"), `policy` (default
-/// "simple"), `targets = ["lb-east", "lb-west"]`, `weights = [3, 1]` (weighted only).
-#[derive(Clone, Debug, PartialEq)]
-pub struct RecordSpec {
-    pub name: String,
-    pub ttl: SimTime,
-    pub policy: Routing,
-    pub targets: Vec<usize>,
-    pub weights: Vec<f64>,
-}
-
-/// `kind = "dns"`: authoritative DNS, optionally health-steered (GSLB).
-#[derive(Clone, Debug, PartialEq)]
-pub struct DnsSpec {
-    pub server: ServerSpec,
-    pub records: Vec<RecordSpec>,
-    /// `health_check`: probe every record target group; a target is healthy while any of its
-    /// replicas passes. None: every target is always answered.
-    pub health_check: Option<HealthCheckSpec>,
-}
-
-/// Load-balancing policy. `policy = "round_robin" | "least_outstanding" | "random" |
-/// "weighted"` (default "round_robin").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Balance {
-    RoundRobin,
-    LeastOutstanding,
-    Random,
-    Weighted,
-}
-
-/// What a load balancer does when no backend is healthy. `when_none_healthy = "fail_open" |
-/// "apology" | "reject"` (default "fail_open").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoneHealthy {
-    /// Send to every backend as if all were healthy.
-    FailOpen,
-    /// Answer a static apology page: a degraded success for the user.
-    Apology,
-    /// Answer an error at once.
-    Reject,
-}
-
-/// `kind = "load_balancer"`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LbSpec {
-    pub server: ServerSpec,
-    /// `backends`: the group it balances over.
-    pub backends: usize,
-    pub policy: Balance,
-    /// `weights = [...]`, one per backend replica (weighted only).
-    pub weights: Vec<f64>,
-    pub health_check: Option<HealthCheckSpec>,
-    pub when_none_healthy: NoneHealthy,
-    /// `timeout` per backend attempt (default "30s").
-    pub timeout: SimTime,
-    /// `retry`: attempts on other backends (default one attempt).
-    pub retry: RetrySpec,
-}
-
-/// `kind = "firewall"`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FirewallSpec {
-    pub server: ServerSpec,
-    /// `next`: the group traffic goes on to.
-    pub next: usize,
-    /// `deny = ["client-group", ...]`: sources whose requests are refused.
-    pub deny: Vec<usize>,
-    /// `max_connections`: connection-table size per replica (requests in flight through it);
-    /// beyond it new requests are refused. None = unlimited.
-    pub max_connections: Option<u32>,
-    /// `timeout` for the next hop (default "30s").
-    pub timeout: SimTime,
-}
-
-/// `kind = "network"`: a group of devices joining segments.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NetworkDeviceSpec {
-    /// From `capacity` (messages per second per replica, required) and `queue` (default
-    /// 1000): one worker whose constant service time is 1/capacity.
-    pub server: ServerSpec,
-    /// `joins = ["internal", "main"]`: the segments this group connects.
-    pub joins: Vec<String>,
-}
-
-/// `kind = "proxy"` or `kind = "cdn"`: a forwarding tier, optionally caching.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProxySpec {
-    pub server: ServerSpec,
-    /// `upstream`.
-    pub upstream: usize,
-    /// `hit_ratio`: share of requests answered from the proxy's cache (default 0).
-    pub hit_ratio: f64,
-    /// `timeout` for the upstream (default "30s").
-    pub timeout: SimTime,
-    pub retry: RetrySpec,
-}
-
-/// `kind = "cache"`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CacheSpec {
-    pub server: ServerSpec,
-    /// `backend`.
-    pub backend: usize,
-    /// `hit_ratio` (required).
-    pub hit_ratio: f64,
-    /// `ttl`: cached content stays fresh this long after the replica's last successful backend
-    /// answer (default "5m"). Past it, a hit counts as stale.
-    pub ttl: SimTime,
-    /// `serve_stale`: answer stale content (a degraded success) when the backend fails or the
-    /// content is past its TTL (default false).
-    pub serve_stale: bool,
-    /// `timeout` for the backend (default "30s").
-    pub timeout: SimTime,
-}
-
-/// `calls = [{ target = "db", timeout = "1s", retry = {...} }]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CallSpec {
-    pub target: Target,
-    pub timeout: SimTime,
-    pub retry: RetrySpec,
-}
-
-/// `kind = "service"`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServiceSpec {
-    pub server: ServerSpec,
-    pub calls: Vec<CallSpec>,
-    /// `parallel = true`: all calls at once; default false: one after another.
-    pub parallel: bool,
-    pub circuit_breaker: Option<BreakerSpec>,
-}
-
-/// `kind = "storage"`: replicated nodes with quorum reads and writes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StorageSpec {
-    pub server: ServerSpec,
-    /// `replication_factor` (default min(3, replicas)).
-    pub replication_factor: u32,
-    /// `read_quorum` (default majority of the replication factor).
-    pub read_quorum: u32,
-    /// `write_quorum` (default majority).
-    pub write_quorum: u32,
-    /// `timeout` for one replica's answer (default "1s").
-    pub timeout: SimTime,
-}
-
 /// The kind of a group, with its settings.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KindSpec {
@@ -508,17 +323,6 @@ pub enum KindSpec {
     Service(ServiceSpec),
     Storage(StorageSpec),
     Monitor(MonitorSpec),
-}
-
-/// `kind = "monitor"`: where alarms are evaluated. The replicas of every watched group send it
-/// their counters every `period` over the network (through devices and link faults like any
-/// message), so a monitor whose path is cut or congested sees late data or none.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MonitorSpec {
-    /// Handles reports (defaults: 64 workers, queue 1000, 100us constant).
-    pub server: ServerSpec,
-    /// `period`: how often reporters send and alarms are evaluated (default "10s").
-    pub period: SimTime,
 }
 
 impl KindSpec {

@@ -14,7 +14,7 @@ mod raw;
 pub mod topology;
 mod validate;
 
-pub use crate::model::settings::policies::MAX_ATTEMPTS;
+pub use crate::model::policy::retry::MAX_ATTEMPTS;
 pub use error::{Origin, Problem, ScenarioError, suggest};
 pub use overrides::{load, load_what_if};
 pub use validate::MAX_REPLICAS;

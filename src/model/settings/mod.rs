@@ -9,7 +9,6 @@
 //! This module knows no file format: the scenario layer implements [`Input`] over its TOML
 //! document, and maps the dotted paths of problems to lines and columns.
 
-pub mod policies;
 mod values;
 
 pub use values::*;
@@ -318,10 +317,10 @@ pub fn table_reference<T: Table>(used_in: &str) -> String {
 
 /// The reference documentation of every declared table, as Markdown (`docs/reference.md`).
 pub fn reference() -> String {
-    use policies::{BreakerSpec, GossipSpec, HealthCheckSpec, RetrySpec};
+    use crate::model::spec::{BreakerSpec, GossipSpec, HealthCheckSpec, RetrySpec};
     let mut out = String::from(
         "# Scenario settings reference\n\n\
-         <!-- Generated from the settings declarations (src/model/settings/); \
+         <!-- Generated from the settings declarations (src/model/policy/, src/model/kinds/); \
          `cargo test` regenerates it and fails while it is stale. Do not edit by hand. -->\n\n\
          Each table below is declared once, with each setting's type, bounds, default and \
          meaning; reading scenario files, this page and the checks all come from that \
@@ -489,9 +488,10 @@ macro_rules! settings {
 
 #[cfg(test)]
 mod tests {
-    use super::policies::{GossipSpec, HealthCheckSpec, RetrySpec};
     use super::*;
     use crate::engine::SimTime;
+    use crate::model::policy::retry::MAX_ATTEMPTS;
+    use crate::model::spec::{GossipSpec, HealthCheckSpec, RetrySpec};
 
     /// A tiny in-memory input tree for the tests of this format-free layer.
     enum In {
@@ -579,10 +579,7 @@ mod tests {
     fn the_schema_names_every_field_and_refuses_others() {
         let s = table_schema::<RetrySpec>();
         assert_eq!(s["additionalProperties"], false);
-        assert_eq!(
-            s["properties"]["attempts"]["maximum"],
-            policies::MAX_ATTEMPTS
-        );
+        assert_eq!(s["properties"]["attempts"]["maximum"], MAX_ATTEMPTS);
         assert_eq!(
             s["properties"]["backoff"]["enum"],
             json!(["none", "fixed", "exponential"])

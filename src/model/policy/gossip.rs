@@ -13,17 +13,43 @@
 //! the group's state (the `clear_gossip` action, which also starts a new epoch so that older
 //! messages are discarded) removes it. With checksums, corrupted messages are rejected.
 
-use super::{Cx, LogEntry, Node, send_self, transmit};
-use crate::engine::EntityId;
 use crate::engine::rng::below;
+use crate::engine::{EntityId, SimTime};
 use crate::model::msg::{GossipMsg, Msg, Timer};
-use crate::model::spec::{GossipSpec, KindSpec};
+use crate::model::node::{Cx, LogEntry, Node, send_self, transmit};
+use crate::model::settings::{Count, Duration, PosDuration, Switch, Table};
+use crate::model::spec::KindSpec;
 use crate::model::world::World;
+use crate::settings;
 use std::sync::Arc;
+
+settings! {
+    /// Membership gossip among a group's replicas (`gossip = true` takes every default).
+    pub struct GossipSpec "gossip" {
+        /// Every interval each live node bumps its heartbeat and pushes its table.
+        interval: PosDuration = SimTime::from_secs(1),
+        /// Peers pushed to per round.
+        fanout: Count<1, { u32::MAX }> = 1,
+        /// A peer whose entry has not advanced for this long is failed in the holder's view.
+        fail_after: PosDuration = SimTime::from_secs(30),
+        /// Messages carry checksums: a corrupted message is rejected.
+        checksums: Switch = false,
+        /// A node that judges a peer failed pushes that news at once to `fanout` peers, besides its rounds.
+        gossip_failed: Switch = false,
+        /// Worker time to merge one table entry (a message costs `cost` x group size).
+        cost: Duration = SimTime(2_000),
+    }
+}
+
+impl Default for GossipSpec {
+    fn default() -> Self {
+        GossipSpec::defaults()
+    }
+}
 
 /// One node's gossip state.
 #[derive(Clone, Debug)]
-pub(super) struct GossipState {
+pub(crate) struct GossipState {
     /// Per replica of the group: the newest version heard (0: unknown).
     pub ver: Vec<u64>,
     /// When each entry last advanced in this node's view.
@@ -65,12 +91,21 @@ impl GossipState {
 }
 
 impl Node {
-    pub(super) fn gossip_spec<'w>(&self, w: &'w World) -> Option<&'w GossipSpec> {
+    /// Schedules the first gossip round (at a random point of the first interval), if the
+    /// group gossips.
+    pub(crate) fn start_gossip(&self, w: &World, cx: &mut Cx) {
+        if let Some(g) = &w.spec.groups[self.group].gossip {
+            let first = below(cx.rng(), g.interval.0.max(1));
+            send_self(cx, first, Timer::GossipTick);
+        }
+    }
+
+    pub(crate) fn gossip_spec<'w>(&self, w: &'w World) -> Option<&'w GossipSpec> {
         w.spec.groups[self.group].gossip.as_ref()
     }
 
     /// How many of the group's replicas this node's view holds alive now.
-    pub(super) fn alive_in_view(&self, w: &World, now: u64) -> usize {
+    pub(crate) fn alive_in_view(&self, w: &World, now: u64) -> usize {
         let (Some(g), Some(spec)) = (self.gossip.as_ref(), self.gossip_spec(w)) else {
             return w.provisioned(self.group) as usize;
         };
@@ -82,7 +117,7 @@ impl Node {
 
     /// Whether replica `j` of this node's own group is alive as this node sees it: by its
     /// gossip view, or (without gossip) whether it is one of the provisioned replicas.
-    pub(super) fn peer_alive(&self, w: &World, j: usize, now: u64) -> bool {
+    pub(crate) fn peer_alive(&self, w: &World, j: usize, now: u64) -> bool {
         match (self.gossip.as_ref(), self.gossip_spec(w)) {
             (Some(g), Some(spec)) => g.alive(j, self.replica as usize, now, spec),
             _ => j < w.provisioned(self.group) as usize,
@@ -90,7 +125,7 @@ impl Node {
     }
 
     /// A gossip round: bump the heartbeat, judge peers, push the table.
-    pub(super) fn on_gossip_tick(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn on_gossip_tick(&mut self, w: &World, cx: &mut Cx) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
         };
@@ -188,7 +223,7 @@ impl Node {
     }
 
     /// Merges a received table (after its worker time): newer versions win.
-    pub(super) fn merge_gossip(&mut self, w: &World, cx: &mut Cx, m: &GossipMsg) {
+    pub(crate) fn merge_gossip(&mut self, w: &World, cx: &mut Cx, m: &GossipMsg) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
         };
@@ -249,7 +284,7 @@ impl Node {
 
     /// After a restart or provisioning: the view is lost (every peer unknown until heard),
     /// the incarnation grows, and the node announces itself at once.
-    pub(super) fn gossip_rejoin(&mut self, w: &World, cx: &mut Cx) {
+    pub(crate) fn gossip_rejoin(&mut self, w: &World, cx: &mut Cx) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
         };
@@ -270,7 +305,7 @@ impl Node {
 
     /// A corruption fault starts (this node's rounds carry the corrupted entry, starting with
     /// one at once) or ends; `once`: only the round sent now.
-    pub(super) fn gossip_corrupt(&mut self, w: &World, cx: &mut Cx, on: bool, once: bool) {
+    pub(crate) fn gossip_corrupt(&mut self, w: &World, cx: &mut Cx, on: bool, once: bool) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
         };
@@ -290,7 +325,7 @@ impl Node {
 
     /// `clear_gossip`: the state is wiped and a new epoch starts (older messages are
     /// discarded when they arrive).
-    pub(super) fn gossip_clear(&mut self) {
+    pub(crate) fn gossip_clear(&mut self) {
         if let Some(g) = self.gossip.as_mut() {
             g.epoch += 1;
             g.poisoned = false;
@@ -302,7 +337,7 @@ impl Node {
     /// Whether work should be refused because this node's view holds too few of its group
     /// alive: storage cannot form quorums (checked where it coordinates); any other gossiping
     /// kind refuses work when it sees no majority (it assumes it is the one cut off).
-    pub(super) fn isolated(&self, w: &World, now: u64) -> bool {
+    pub(crate) fn isolated(&self, w: &World, now: u64) -> bool {
         if self.gossip.is_none() || matches!(w.spec.groups[self.group].kind, KindSpec::Storage(_)) {
             return false;
         }

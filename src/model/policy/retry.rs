@@ -1,9 +1,14 @@
-//! The settings of the shared policies: retry, health check, circuit breaker, gossip.
+//! Retries: the `retry` settings of clients, service calls, load balancers and proxies
+//! (attempts, back-off, jitter, budget), the waits drawn between attempts, and the retry
+//! budget each caller replica keeps.
 
-use super::{Count, Duration, Fraction, Input, Opt, PosDuration, Reader, Switch, Table, Word};
-use crate::engine::SimTime;
-use crate::settings;
-use crate::words;
+use crate::engine::rng::below;
+use crate::engine::{EntityRng, SimTime};
+use crate::model::msg::{Status, Timer};
+use crate::model::node::{Cx, Node, Outcome, send_self};
+use crate::model::settings::{Count, Fraction, Input, Opt, PosDuration, Reader, Table, Word};
+use crate::model::world::World;
+use crate::{settings, words};
 
 /// At most this many attempts in a retry policy.
 pub const MAX_ATTEMPTS: u32 = 1_000;
@@ -79,8 +84,8 @@ impl RetrySpec {
         let mut ok = true;
         let mut not_for = |r: &mut Reader<'_>, f: &str, hint: &str| {
             ok = false;
-            let b = <Word<Backoff> as super::Value>::show(&self.backoff);
-            let issue = super::Issue::new(
+            let b = <Word<Backoff> as crate::model::settings::Value>::show(&self.backoff);
+            let issue = crate::model::settings::Issue::new(
                 r.at(f),
                 format!(
                     "field '{f}' does not apply to backoff '{}'",
@@ -116,7 +121,7 @@ impl RetrySpec {
                 if self.cap < self.base {
                     ok = false;
                     let (cap, base) = (self.cap, self.base);
-                    let issue = super::Issue::new(
+                    let issue = crate::model::settings::Issue::new(
                         r.at("cap"),
                         format!("cap ({cap}) is less than base ({base})"),
                     )
@@ -130,88 +135,94 @@ impl RetrySpec {
     }
 }
 
-/// What a health check looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckKind {
-    /// Port open / status code: a replica that answers anything passes.
-    Shallow,
-    /// A full request whose content is checked (a wrong answer fails).
-    Deep,
-}
-
-words!(
-    CheckKind,
-    "health check kind",
-    [("shallow", CheckKind::Shallow), ("deep", CheckKind::Deep),]
-);
-
-settings! {
-    /// How a load balancer or a health-steered DNS probes its targets.
-    pub struct HealthCheckSpec "health_check" check HealthCheckSpec::check_timing {
-        /// Shallow (port open, any answer passes) or deep (a full request whose content is checked).
-        kind: Word<CheckKind> = CheckKind::Shallow,
-        /// Time between probes of one target.
-        interval: PosDuration = SimTime::from_secs(5),
-        /// A probe not answered within this fails.
-        timeout: PosDuration = SimTime::from_secs(2),
-        /// Consecutive failures that mark a healthy target unhealthy.
-        unhealthy: Count<1, { u32::MAX }> = 2,
-        /// Consecutive successes that mark an unhealthy target healthy.
-        healthy: Count<1, { u32::MAX }> = 2,
-    }
-}
-
-impl HealthCheckSpec {
-    /// The probe must end before the next one starts.
-    pub fn check_timing(&self, _: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> bool {
-        if self.timeout <= self.interval {
-            return true;
+/// The wait before attempt `next` (2 for the first retry), with jitter.
+pub fn backoff(retry: &RetrySpec, next: u32, rng: &mut EntityRng) -> u64 {
+    let base = match retry.backoff {
+        Backoff::None => 0,
+        Backoff::Fixed => retry.base.0,
+        Backoff::Exponential => {
+            let shift = (next.saturating_sub(2)).min(62);
+            retry.base.0.saturating_mul(1u64 << shift).min(retry.cap.0)
         }
-        let (timeout, interval) = (self.timeout, self.interval);
-        let issue = super::Issue::new(
-            r.at("timeout"),
-            format!("the probe timeout ({timeout}) is longer than the interval ({interval})"),
-        )
-        .value(timeout.to_string())
-        .hint(
-            "a probe must end before the next one starts; lower timeout or raise interval"
-                .to_owned(),
-        );
-        r.push(issue);
-        false
+    };
+    if base == 0 {
+        return 0;
+    }
+    match retry.jitter {
+        Jitter::None => base,
+        Jitter::Full => below(rng, base + 1),
+        Jitter::Equal => base / 2 + below(rng, base / 2 + 1),
     }
 }
 
-settings! {
-    /// After `failures` consecutive failed calls to one dependency, fail calls to it at once for `open_for`, then let one trial call through.
-    pub struct BreakerSpec "circuit_breaker" {
-        /// Consecutive failed calls that open the breaker.
-        failures: Count<1, { u32::MAX }> = 5,
-        /// How long it stays open before a trial call.
-        open_for: PosDuration = SimTime::from_secs(30),
+impl Node {
+    /// A first attempt earns retry-budget tokens (a bucket holding at most 10).
+    pub(crate) fn earn(&mut self, retry: &RetrySpec) {
+        if let Some(b) = retry.budget {
+            self.tokens = (self.tokens + b).min(10.0);
+        }
+    }
+
+    /// Whether the budget allows a retry now (which spends a token); always, without a budget.
+    pub(crate) fn budget_allows(&mut self, retry: &RetrySpec) -> bool {
+        match retry.budget {
+            None => true,
+            Some(_) if self.tokens >= 1.0 => {
+                self.tokens -= 1.0;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Load balancers and proxies: pass a success on; retry a failure after its back-off
+    /// while the policy and budget allow; otherwise answer an error.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn pass_or_retry(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        out: Outcome,
+        retry: &RetrySpec,
+    ) {
+        if out.succeeded() {
+            self.finish(w, cx, slot, gen_, out.status(), 0);
+        } else if attempt < retry.attempts && self.budget_allows(retry) {
+            let wait = backoff(retry, attempt + 1, cx.rng());
+            let t = Timer::RetryCall {
+                slot,
+                gen_,
+                call: 0,
+                attempt: attempt + 1,
+            };
+            send_self(cx, wait, t);
+        } else {
+            self.finish(w, cx, slot, gen_, Status::Error, 0);
+        }
     }
 }
 
-settings! {
-    /// Membership gossip among a group's replicas (`gossip = true` takes every default).
-    pub struct GossipSpec "gossip" {
-        /// Every interval each live node bumps its heartbeat and pushes its table.
-        interval: PosDuration = SimTime::from_secs(1),
-        /// Peers pushed to per round.
-        fanout: Count<1, { u32::MAX }> = 1,
-        /// A peer whose entry has not advanced for this long is failed in the holder's view.
-        fail_after: PosDuration = SimTime::from_secs(30),
-        /// Messages carry checksums: a corrupted message is rejected.
-        checksums: Switch = false,
-        /// A node that judges a peer failed pushes that news at once to `fanout` peers, besides its rounds.
-        gossip_failed: Switch = false,
-        /// Worker time to merge one table entry (a message costs `cost` x group size).
-        cost: Duration = SimTime(2_000),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::entity_stream;
 
-impl Default for GossipSpec {
-    fn default() -> Self {
-        GossipSpec::defaults()
+    #[test]
+    fn exponential_backoff_doubles_up_to_the_cap() {
+        let mut r = entity_stream(1, 3);
+        let retry = RetrySpec {
+            attempts: 10,
+            backoff: Backoff::Exponential,
+            base: SimTime::from_millis(100),
+            cap: SimTime::from_millis(500),
+            ..RetrySpec::once()
+        };
+        let waits: Vec<u64> = (2..7)
+            .map(|k| backoff(&retry, k, &mut r) / 1_000_000)
+            .collect();
+        assert_eq!(waits, vec![100, 200, 400, 500, 500]);
     }
 }

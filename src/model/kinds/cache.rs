@@ -1,0 +1,101 @@
+//! `kind = "cache"`: answers a `hit_ratio` share of reads itself while its content is fresh
+//! (within `ttl` of the last right answer from its `backend`); misses, writes and stale hits go
+//! to the backend, and with `serve_stale` a stale hit whose refresh fails is answered from the
+//! stale copy (degraded). A restart leaves it cold: every read a miss until a right answer.
+
+use crate::engine::SimTime;
+use crate::engine::rng::unit_f64;
+use crate::model::msg::{Req, Status};
+use crate::model::node::{Cx, Node, Outcome};
+use crate::model::spec::ServerSpec;
+use crate::model::world::World;
+
+/// `kind = "cache"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheSpec {
+    pub server: ServerSpec,
+    /// `backend`.
+    pub backend: usize,
+    /// `hit_ratio` (required).
+    pub hit_ratio: f64,
+    /// `ttl`: cached content stays fresh this long after the replica's last successful backend
+    /// answer (default "5m"). Past it, a hit counts as stale.
+    pub ttl: SimTime,
+    /// `serve_stale`: answer stale content (a degraded success) when the backend fails or the
+    /// content is past its TTL (default false).
+    pub serve_stale: bool,
+    /// `timeout` for the backend (default "30s").
+    pub timeout: SimTime,
+}
+
+impl Node {
+    /// A request, after its service time. Writes go to the backend; a hit on fresh content is
+    /// answered here; a hit on content past its TTL asks the backend and falls back to the
+    /// stale copy.
+    pub(crate) fn cache_serve(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        c: &CacheSpec,
+        req: &Req,
+    ) {
+        let now = cx.now().0;
+        if !req.write && unit_f64(cx.rng()) < c.hit_ratio {
+            match self.cache_last_ok {
+                Some(t) if now.saturating_sub(t) <= c.ttl.0 => {
+                    return self.finish(w, cx, slot, gen_, Status::Ok, 0);
+                }
+                Some(_) => {
+                    if let Some(job) = self.jobs.get_mut(slot, gen_) {
+                        job.stale_hit = true;
+                    }
+                }
+                None => {} // cold after a restart: a miss
+            }
+        }
+        self.cache_forward(w, cx, slot, gen_, 1, c);
+    }
+
+    /// Asks the backend.
+    pub(crate) fn cache_forward(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        c: &CacheSpec,
+    ) {
+        self.forward(w, cx, slot, gen_, attempt, c.backend, c.timeout, None);
+    }
+
+    /// The backend answered (or not).
+    pub(crate) fn cache_result(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        c: &CacheSpec,
+        out: Outcome,
+    ) {
+        let now = cx.now().0;
+        let stale_hit = self.jobs.get_mut(slot, gen_).is_some_and(|j| j.stale_hit);
+        if out == Outcome::Ok {
+            // Only a right answer refreshes the cached content.
+            self.cache_last_ok = Some(now);
+            self.finish(w, cx, slot, gen_, Status::Ok, 0);
+        } else if out == Outcome::Wrong {
+            // Wrong content passes through, and is not taken as a refresh.
+            self.finish(w, cx, slot, gen_, Status::Wrong, 0);
+        } else if out == Outcome::Degraded || (stale_hit && c.serve_stale) {
+            // A degraded answer passes through; a failed refresh of a stale hit falls
+            // back to the stale copy.
+            self.finish(w, cx, slot, gen_, Status::Degraded, 0);
+        } else {
+            self.finish(w, cx, slot, gen_, Status::Error, 0);
+        }
+    }
+}

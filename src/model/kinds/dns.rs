@@ -1,0 +1,200 @@
+//! `kind = "dns"`: authoritative DNS, optionally health-steered (GSLB). Its answer to a lookup
+//! is a set of the record's targets chosen by the record's routing policy among those its
+//! health checker sees healthy (all of them when none is); `dns_record` faults make a record
+//! answer empty or wrong, and a `dns_failover` action pins it to one target. A caller that
+//! resolved a name picks one answered target at random (`answer_target`).
+
+use crate::engine::rng::{below, unit_f64};
+use crate::engine::{EntityId, SimTime};
+use crate::model::msg::Status;
+use crate::model::node::{Cx, Node};
+use crate::model::spec::{FaultKind, HealthCheckSpec, KindSpec, ServerSpec};
+use crate::model::world::World;
+
+/// DNS routing policy. `policy = "simple" | "weighted" | "failover" | "latency"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routing {
+    /// Every (healthy) target; the client picks one at random.
+    Simple,
+    /// One target drawn by weight per answer.
+    Weighted,
+    /// The first healthy target in the listed order (primary, then secondaries).
+    Failover,
+    /// The healthy target nearest the resolver (same region, then same zone... by latency).
+    Latency,
+}
+
+/// `[[components.<dns>.records]]`: `name`, `ttl` (default "60s"), `policy` (default
+/// "simple"), `targets = ["lb-east", "lb-west"]`, `weights = [3, 1]` (weighted only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordSpec {
+    pub name: String,
+    pub ttl: SimTime,
+    pub policy: Routing,
+    pub targets: Vec<usize>,
+    pub weights: Vec<f64>,
+}
+
+/// `kind = "dns"`: authoritative DNS, optionally health-steered (GSLB).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsSpec {
+    pub server: ServerSpec,
+    pub records: Vec<RecordSpec>,
+    /// `health_check`: probe every record target group; a target is healthy while any of its
+    /// replicas passes. None: every target is always answered.
+    pub health_check: Option<HealthCheckSpec>,
+}
+
+impl DnsSpec {
+    /// What its health checker probes: every replica of every record target group, each group
+    /// once, in the order the records name them.
+    pub(crate) fn checker_plan(&self, w: &World) -> Option<(HealthCheckSpec, Vec<EntityId>)> {
+        self.health_check.clone().map(|spec| {
+            let mut groups: Vec<usize> = Vec::new();
+            for r in &self.records {
+                for &g in &r.targets {
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
+            }
+            (spec, groups.iter().flat_map(|&g| w.members(g)).collect())
+        })
+    }
+}
+
+/// Marks a DNS answer that names a group directly (a wrong record), in its low bits, instead
+/// of a set of the record's own targets.
+pub(crate) const WRONG_ANSWER: u32 = 1 << 31;
+
+impl Node {
+    /// A lookup, after its service time: answered with the record's answer.
+    pub(crate) fn dns_lookup(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        record: u32,
+        asker: EntityId,
+    ) {
+        let mask = self.dns_answer(w, cx, record, asker);
+        self.finish(w, cx, slot, gen_, Status::Ok, mask);
+    }
+
+    pub(crate) fn group_healthy(&self, w: &World, g: usize) -> bool {
+        match &self.checker {
+            None => true,
+            Some(c) => {
+                let range = w.members(g);
+                c.targets
+                    .iter()
+                    .any(|t| range.contains(&t.entity) && t.healthy)
+            }
+        }
+    }
+
+    /// The answer of an authoritative DNS for a record: a bit set of record targets.
+    pub(crate) fn dns_answer(&self, w: &World, cx: &mut Cx, record: u32, asker: EntityId) -> u32 {
+        let (_, idx) = w.records[record as usize];
+        let KindSpec::Dns(d) = self.kind(w) else {
+            return 0;
+        };
+        if let Some(&(_, to)) = self.ops.failover.iter().find(|&&(r, _)| r == idx) {
+            // Failed over by an operator: only that target, whatever its health.
+            if let Some(i) = d
+                .records
+                .get(idx)
+                .and_then(|r| r.targets.iter().position(|&t| t == to))
+            {
+                return 1 << i.min(30);
+            }
+        }
+        for &i in &self.faults_on {
+            if let FaultKind::DnsRecord {
+                record: r,
+                wrong_to,
+                ..
+            } = w.spec.faults[i as usize].kind
+            {
+                if r == idx {
+                    return wrong_to.map_or(0, |t| WRONG_ANSWER | t as u32);
+                }
+            }
+        }
+        let Some(rec) = d.records.get(idx) else {
+            return 0;
+        };
+        // Bit 31 is WRONG_ANSWER's: a record answers with up to 31 targets.
+        let n = rec.targets.len().min(31);
+        let mut healthy: u32 = 0;
+        for (i, &t) in rec.targets.iter().take(n).enumerate() {
+            if self.group_healthy(w, t) {
+                healthy |= 1 << i;
+            }
+        }
+        // Like public GSLBs: with no healthy target, answer as if all were healthy.
+        let all = (1u32 << n) - 1;
+        let pool = if healthy == 0 { all } else { healthy };
+        match rec.policy {
+            Routing::Simple => pool,
+            Routing::Failover => 1 << pool.trailing_zeros(),
+            Routing::Weighted => {
+                let total: f64 = (0..n)
+                    .filter(|i| pool >> i & 1 == 1)
+                    .map(|i| rec.weights[i])
+                    .sum();
+                let mut x = unit_f64(cx.rng()) * total;
+                let mut chosen = pool.trailing_zeros();
+                for i in (0..n as u32).filter(|i| pool >> i & 1 == 1) {
+                    chosen = i;
+                    x -= rec.weights[i as usize];
+                    if x < 0.0 {
+                        break;
+                    }
+                }
+                1 << chosen
+            }
+            Routing::Latency => {
+                let best = (0..n as u32)
+                    .filter(|i| pool >> i & 1 == 1)
+                    .min_by_key(|&i| w.latency(asker, w.first[rec.targets[i as usize]]))
+                    .unwrap_or(0);
+                1 << best
+            }
+        }
+    }
+}
+
+/// The group a caller calls after a DNS answer `data` for record `record` (a global record
+/// index): one of the answered targets at random, or the group a wrong record names. None if
+/// the record is not a `dns` group's.
+pub(crate) fn answer_target(w: &World, cx: &mut Cx, record: u32, data: u32) -> Option<usize> {
+    let (dns_group, idx) = w.records[record as usize];
+    let KindSpec::Dns(d) = &w.spec.groups[dns_group].kind else {
+        return None;
+    };
+    let rec = &d.records[idx];
+    let group = if data & WRONG_ANSWER != 0 {
+        // A wrong record: it points at a group that is not one of its targets.
+        (data & !WRONG_ANSWER) as usize
+    } else {
+        let choices = data.count_ones() as u64;
+        let k = if choices > 1 {
+            below(cx.rng(), choices)
+        } else {
+            0
+        };
+        let bit = nth_set_bit(data, k as u32);
+        rec.targets[(bit as usize).min(rec.targets.len() - 1)]
+    };
+    Some(group)
+}
+
+pub(crate) fn nth_set_bit(mask: u32, k: u32) -> u32 {
+    let mut m = mask;
+    for _ in 0..k {
+        m &= m - 1;
+    }
+    m.trailing_zeros()
+}

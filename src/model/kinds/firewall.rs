@@ -1,0 +1,92 @@
+//! `kind = "firewall"`: passes requests on to its `next` group, refusing the sources it denies
+//! (by configuration or a `block` action: counted as denied, answered with an error) and, with
+//! `max_connections`, new requests while its connection table is full.
+
+use crate::engine::SimTime;
+use crate::model::msg::{Req, Status};
+use crate::model::node::{Cx, Node, Outcome};
+use crate::model::spec::{KindSpec, ServerSpec};
+use crate::model::world::World;
+
+/// `kind = "firewall"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FirewallSpec {
+    pub server: ServerSpec,
+    /// `next`: the group traffic goes on to.
+    pub next: usize,
+    /// `deny = ["client-group", ...]`: sources whose requests are refused.
+    pub deny: Vec<usize>,
+    /// `max_connections`: connection-table size per replica (requests in flight through it);
+    /// beyond it new requests are refused. None = unlimited.
+    pub max_connections: Option<u32>,
+    /// `timeout` for the next hop (default "30s").
+    pub timeout: SimTime,
+}
+
+impl Node {
+    /// Admission: a firewall takes a connection-table entry for the request, or refuses it
+    /// when the table is full (false). Every other kind admits.
+    pub(crate) fn take_connection(&mut self, w: &World) -> bool {
+        if let KindSpec::Firewall(f) = self.kind(w) {
+            if let Some(max) = f.max_connections {
+                if self.conns >= max {
+                    return false;
+                }
+            }
+            self.conns += 1;
+        }
+        true
+    }
+
+    /// A firewall's request is done (or was never queued): its entry is freed.
+    pub(crate) fn release_connection(&mut self, w: &World) {
+        if matches!(self.kind(w), KindSpec::Firewall(_)) {
+            self.conns = self.conns.saturating_sub(1);
+        }
+    }
+
+    /// A request, after its service time: denied, or passed on.
+    pub(crate) fn firewall_serve(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        f: &FirewallSpec,
+        req: &Req,
+    ) {
+        if f.deny.contains(&(req.source as usize)) || self.ops.blocked.contains(&req.source) {
+            if let Some(job) = self.jobs.get_mut(slot, gen_) {
+                job.denied = true;
+            }
+            self.finish(w, cx, slot, gen_, Status::Error, 0);
+        } else {
+            self.firewall_forward(w, cx, slot, gen_, 1, f);
+        }
+    }
+
+    /// Passes a request on to the next group.
+    pub(crate) fn firewall_forward(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        f: &FirewallSpec,
+    ) {
+        self.forward(w, cx, slot, gen_, attempt, f.next, f.timeout, None);
+    }
+
+    /// The next group's answer goes back as it is (any failure as an error).
+    pub(crate) fn firewall_result(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        out: Outcome,
+    ) {
+        self.finish(w, cx, slot, gen_, out.status(), 0);
+    }
+}

@@ -1,0 +1,215 @@
+//! `kind = "load_balancer"`: balances requests over the replicas of its `backends` group that
+//! are registered with it, by its policy, among those its health checker sees healthy (what
+//! it does when none is: `when_none_healthy`). It holds no worker while a request is out; a
+//! failed attempt is retried on another backend within the retry policy and budget. A `scale`
+//! action registers new backend replicas when they are provisioned.
+
+use crate::engine::rng::{below, unit_f64};
+use crate::engine::{EntityId, SimTime};
+use crate::model::msg::Status;
+use crate::model::node::{Call, Cx, Node, Owner, Phase, downstream_kind};
+use crate::model::spec::{HealthCheckSpec, KindSpec, RetrySpec, ServerSpec};
+use crate::model::world::World;
+
+/// Load-balancing policy. `policy = "round_robin" | "least_outstanding" | "random" |
+/// "weighted"` (default "round_robin").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Balance {
+    RoundRobin,
+    LeastOutstanding,
+    Random,
+    Weighted,
+}
+
+/// What a load balancer does when no backend is healthy. `when_none_healthy = "fail_open" |
+/// "apology" | "reject"` (default "fail_open").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoneHealthy {
+    /// Send to every backend as if all were healthy.
+    FailOpen,
+    /// Answer a static apology page: a degraded success for the user.
+    Apology,
+    /// Answer an error at once.
+    Reject,
+}
+
+/// `kind = "load_balancer"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbSpec {
+    pub server: ServerSpec,
+    /// `backends`: the group it balances over.
+    pub backends: usize,
+    pub policy: Balance,
+    /// `weights = [...]`, one per backend replica (weighted only).
+    pub weights: Vec<f64>,
+    pub health_check: Option<HealthCheckSpec>,
+    pub when_none_healthy: NoneHealthy,
+    /// `timeout` per backend attempt (default "30s").
+    pub timeout: SimTime,
+    /// `retry`: attempts on other backends (default one attempt).
+    pub retry: RetrySpec,
+}
+
+impl LbSpec {
+    /// What its health checker probes: every replica of its backends group.
+    pub(crate) fn checker_plan(&self, w: &World) -> Option<(HealthCheckSpec, Vec<EntityId>)> {
+        self.health_check
+            .clone()
+            .map(|spec| (spec, w.members(self.backends).collect()))
+    }
+}
+
+/// Whether group `lb` is a load balancer over group `g` (it registers `g`'s new replicas).
+pub(crate) fn balances(w: &World, lb: usize, g: usize) -> bool {
+    matches!(&w.spec.groups[lb].kind, KindSpec::LoadBalancer(l) if l.backends == g)
+}
+
+impl Node {
+    /// Outstanding-request counts per backend replica, and the provisioned backends
+    /// registered.
+    pub(crate) fn init_lb(&mut self, w: &World, lb: &LbSpec) {
+        self.outstanding = vec![0; w.replicas(lb.backends) as usize];
+        self.registered = w.provisioned(lb.backends);
+    }
+
+    pub(crate) fn lb_dispatch(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+    ) {
+        let KindSpec::LoadBalancer(lb) = self.kind(w) else {
+            return;
+        };
+        let Some(req) = self.jobs.get_mut(slot, gen_).and_then(|j| j.req) else {
+            return;
+        };
+        if attempt == 1 {
+            self.earn(&lb.retry);
+        }
+        self.detach(w, cx, slot, gen_);
+        let last = self.jobs.get_mut(slot, gen_).and_then(|j| j.last_backend);
+        // Standby replicas are not registered until a scale action provisions them.
+        let n = self.registered.clamp(1, w.replicas(lb.backends));
+        let healthy = |node: &Node, i: u32| {
+            node.checker
+                .as_ref()
+                .is_none_or(|c| c.targets[i as usize].healthy)
+        };
+        let any_healthy = (0..n).any(|i| healthy(self, i));
+        if !any_healthy {
+            match lb.when_none_healthy {
+                NoneHealthy::Apology => return self.finish(w, cx, slot, gen_, Status::Degraded, 0),
+                NoneHealthy::Reject => return self.finish(w, cx, slot, gen_, Status::Error, 0),
+                NoneHealthy::FailOpen => {}
+            }
+        }
+        // A retry avoids the backend that just failed, when another one is eligible.
+        let eligible = |node: &Node, i: u32| !any_healthy || healthy(node, i);
+        let avoid = last.filter(|&l| (0..n).any(|i| i != l && eligible(self, i)));
+        let ok = |node: &Node, i: u32| eligible(node, i) && Some(i) != avoid;
+        let pick = match lb.policy {
+            Balance::RoundRobin => {
+                let mut i = self.rr % n;
+                for _ in 0..n {
+                    if ok(self, i) {
+                        break;
+                    }
+                    i = (i + 1) % n;
+                }
+                self.rr = (i + 1) % n;
+                i
+            }
+            Balance::LeastOutstanding => {
+                let start = self.rr % n;
+                self.rr = (self.rr + 1) % n;
+                (0..n)
+                    .map(|k| (start + k) % n)
+                    .filter(|&i| ok(self, i))
+                    .min_by_key(|&i| self.outstanding[i as usize])
+                    .unwrap_or(start)
+            }
+            Balance::Random => {
+                let count = (0..n).filter(|&i| ok(self, i)).count() as u64;
+                let k = below(cx.rng(), count.max(1));
+                (0..n).filter(|&i| ok(self, i)).nth(k as usize).unwrap_or(0)
+            }
+            Balance::Weighted => {
+                let total: f64 = (0..n)
+                    .filter(|&i| ok(self, i))
+                    .map(|i| lb.weights[i as usize])
+                    .sum();
+                let mut x = unit_f64(cx.rng()) * total;
+                let mut chosen = 0;
+                for i in (0..n).filter(|&i| ok(self, i)) {
+                    chosen = i;
+                    x -= lb.weights[i as usize];
+                    if x < 0.0 {
+                        break;
+                    }
+                }
+                chosen
+            }
+        };
+        self.outstanding[pick as usize] += 1;
+        let dst = w.first[lb.backends] + pick;
+        let kind = downstream_kind(req.kind);
+        let call = Call {
+            owner: Owner::Job {
+                slot,
+                gen_,
+                call: 0,
+            },
+            phase: Phase::Call,
+            attempt,
+            dst,
+            kind,
+            source: req.source,
+            write: req.write,
+        };
+        self.place_call(w, cx, call, lb.timeout.0);
+    }
+
+    /// A call to backend entity `dst` ended: one fewer outstanding there, and the job's next
+    /// attempt avoids it.
+    pub(crate) fn lb_call_ended(
+        &mut self,
+        w: &World,
+        lb: &LbSpec,
+        dst: EntityId,
+        slot: u32,
+        gen_: u32,
+    ) {
+        let idx = dst - w.first[lb.backends];
+        if let Some(o) = self.outstanding.get_mut(idx as usize) {
+            *o = o.saturating_sub(1);
+        }
+        if let Some(job) = self.jobs.get_mut(slot, gen_) {
+            job.last_backend = Some(idx);
+        }
+    }
+
+    /// A `scale` action's standby replicas of `group` are provisioned: this load balancer
+    /// registers them.
+    pub(crate) fn register_backends(
+        &mut self,
+        w: &World,
+        now: u64,
+        a: usize,
+        group: usize,
+        replicas: u32,
+    ) {
+        let total = w.replicas(group);
+        self.registered = w.provisioned(group).saturating_add(replicas).min(total);
+        let g = &w.spec.groups[group].name;
+        let detail = format!(
+            "{}: {g}[{}..{}]",
+            w.spec.actions[a].name,
+            w.provisioned(group),
+            self.registered
+        );
+        self.log(w, now, "registered", detail);
+    }
+}

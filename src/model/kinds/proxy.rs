@@ -1,0 +1,64 @@
+//! `kind = "proxy"` and `kind = "cdn"` (alike but for the name in reports): a forwarding tier
+//! that answers a `hit_ratio` share of reads from its own cache and passes the rest on to its
+//! `upstream`, retrying failures within its retry policy and budget.
+
+use crate::engine::SimTime;
+use crate::engine::rng::unit_f64;
+use crate::model::msg::{Req, Status};
+use crate::model::node::{Cx, Node};
+use crate::model::spec::{RetrySpec, ServerSpec};
+use crate::model::world::World;
+
+/// `kind = "proxy"` or `kind = "cdn"`: a forwarding tier, optionally caching.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProxySpec {
+    pub server: ServerSpec,
+    /// `upstream`.
+    pub upstream: usize,
+    /// `hit_ratio`: share of requests answered from the proxy's cache (default 0).
+    pub hit_ratio: f64,
+    /// `timeout` for the upstream (default "30s").
+    pub timeout: SimTime,
+    pub retry: RetrySpec,
+}
+
+impl Node {
+    /// A request, after its service time: a cache hit is answered here, the rest go upstream.
+    pub(crate) fn proxy_serve(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        p: &ProxySpec,
+        req: &Req,
+    ) {
+        if !req.write && p.hit_ratio > 0.0 && unit_f64(cx.rng()) < p.hit_ratio {
+            self.finish(w, cx, slot, gen_, Status::Ok, 0);
+        } else {
+            self.proxy_forward(w, cx, slot, gen_, 1, p);
+        }
+    }
+
+    /// Attempt `attempt` at the upstream.
+    pub(crate) fn proxy_forward(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        p: &ProxySpec,
+    ) {
+        self.forward(
+            w,
+            cx,
+            slot,
+            gen_,
+            attempt,
+            p.upstream,
+            p.timeout,
+            Some(&p.retry),
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! `kind = "resolver"`: a caching DNS resolver. A lookup is answered from the cache while the
+//! record's TTL lasts, else asked of the authoritative `dns` group; a right answer (even an
+//! empty one) is cached for the record's TTL. A restart empties the cache.
+
+use crate::engine::SimTime;
+use crate::model::msg::{Req, ReqKind, Status};
+use crate::model::node::{Cx, Node, Outcome, Owner};
+use crate::model::spec::{KindSpec, ServerSpec, Target};
+use crate::model::world::World;
+
+/// `kind = "resolver"`: a caching DNS resolver.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolverSpec {
+    pub server: ServerSpec,
+    /// `dns`: the authoritative `dns` group it queries.
+    pub dns: usize,
+    /// `timeout` for a query to the authoritative DNS (default "2s").
+    pub timeout: SimTime,
+}
+
+impl Node {
+    /// An empty cache, one entry per record of the scenario.
+    pub(crate) fn init_resolver(&mut self, w: &World) {
+        self.resolver_cache = vec![None; w.records.len()];
+    }
+
+    /// A lookup, after its service time: answered from the cache, or asked of the
+    /// authoritative DNS (the worker is freed while it waits).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn resolver_lookup(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        r: &ResolverSpec,
+        req: &Req,
+        record: u32,
+    ) {
+        let now = cx.now().0;
+        if let Some((answer, _)) =
+            self.resolver_cache[record as usize].filter(|&(_, expires)| expires > now)
+        {
+            self.finish(w, cx, slot, gen_, Status::Ok, answer);
+        } else {
+            let (dns_group, _) = w.records[record as usize];
+            self.detach(w, cx, slot, gen_);
+            let owner = Owner::Job {
+                slot,
+                gen_,
+                call: 0,
+            };
+            let t = Target::Group(dns_group);
+            self.call_out(
+                w,
+                cx,
+                owner,
+                &t,
+                req.kind,
+                req.source,
+                req.write,
+                r.timeout.0,
+                1,
+            );
+        }
+    }
+
+    /// The authoritative DNS answered (or not): a right answer is cached and passed on.
+    pub(crate) fn resolver_result(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        out: Outcome,
+        data: u32,
+    ) {
+        let now = cx.now().0;
+        let record = match self.jobs.get_mut(slot, gen_).and_then(|j| j.req) {
+            Some(Req {
+                kind: ReqKind::Lookup { record },
+                ..
+            }) => record,
+            _ => return self.finish(w, cx, slot, gen_, Status::Error, 0),
+        };
+        if out == Outcome::Ok {
+            let (g, idx) = w.records[record as usize];
+            let ttl = match &w.spec.groups[g].kind {
+                KindSpec::Dns(d) => d.records[idx].ttl.0,
+                _ => 0,
+            };
+            self.resolver_cache[record as usize] = Some((data, now.saturating_add(ttl)));
+            self.finish(w, cx, slot, gen_, Status::Ok, data);
+        } else {
+            self.finish(w, cx, slot, gen_, Status::Error, 0);
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Policies shared by several component kinds, each with its settings types (re-exported by
+//! `spec`) and its behaviour (an `impl Node` block or a small state type): retries and their
+//! budget, health checks, circuit breakers, gossip membership.
+
+pub mod breaker;
+pub mod gossip;
+pub mod health_check;
+pub mod retry;
