@@ -72,6 +72,9 @@ impl Node {
         self.registered = w.provisioned(lb.backends);
     }
 
+    /// Attempt `attempt` of a request: picks a registered backend by the policy among those
+    /// eligible (the healthy ones, or all when none is and the LB fails open; a retry avoids
+    /// the backend that just failed) and calls it, freeing the worker while it waits.
     pub(crate) fn lb_dispatch(
         &mut self,
         w: &World,

@@ -59,6 +59,8 @@ impl Node {
         }
     }
 
+    /// Attempt `attempt` of call `i`: fails at once while the call's breaker is open, else
+    /// goes out to the call's target.
     pub(crate) fn service_call(
         &mut self,
         w: &World,
