@@ -150,6 +150,17 @@ fn bad(msg: impl Into<String>) -> CliError {
     CliError::BadInput(msg.into())
 }
 
+/// `s` as one POSIX shell word (quoted only where it has to be), for the commands the CLI
+/// prints and the scripts it writes. A NUL byte cannot be passed to any program, so a string
+/// holding one (possible only from a hand-edited file) is bad input.
+fn shell_word(s: &str) -> Result<String, CliError> {
+    shlex::try_quote(s).map(|q| q.into_owned()).map_err(|_| {
+        bad(format!(
+            "{s:?} cannot be written as a shell word: it contains a NUL byte"
+        ))
+    })
+}
+
 enum CliError {
     /// The user's input is wrong: exit code 2.
     BadInput(String),
@@ -271,5 +282,27 @@ mod tests {
         assert!(parse_count("1.5").unwrap_err().contains("whole number"));
         assert!(parse_count("-3").is_err());
         assert!(parse_count("lots").is_err());
+    }
+
+    #[test]
+    fn shell_words_round_trip_and_nul_is_refused() {
+        for (s, want) in [
+            ("scenarios/mmc.toml", "scenarios/mmc.toml"),
+            ("scenario.duration=5m", "'scenario.duration=5m'"),
+            ("my study", "'my study'"),
+            ("it's", "\"it's\""),
+            ("", "''"),
+        ] {
+            let q = shell_word(s).unwrap_or_else(|_| panic!("{s:?}"));
+            assert_eq!(q, want);
+            assert_eq!(shlex::split(&q), Some(vec![s.to_owned()]));
+        }
+        match shell_word("a\0b") {
+            Err(CliError::BadInput(m)) => assert_eq!(
+                m,
+                "\"a\\0b\" cannot be written as a shell word: it contains a NUL byte"
+            ),
+            _ => panic!("a NUL byte was quoted"),
+        }
     }
 }
