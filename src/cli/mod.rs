@@ -128,8 +128,9 @@ pub fn main() -> i32 {
     match result {
         Ok(()) => 0,
         Err(CliError::BadInput(msg)) => {
-            // Scenario errors arrive already formatted with their own "error:" prefixes.
-            if msg.starts_with("error") {
+            // Scenario errors arrive already formatted with their own "error:" prefixes
+            // (coloured ones start with an escape sequence).
+            if msg.starts_with("error") || msg.starts_with('\x1b') {
                 eprintln!("{msg}");
             } else {
                 eprintln!("error: {msg}");
@@ -148,6 +149,15 @@ use outagesim::files::write_atomic;
 /// Bad input: exit code 2 with `msg`.
 fn bad(msg: impl Into<String>) -> CliError {
     CliError::BadInput(msg.into())
+}
+
+/// Scenarios' problems as bad input, one report after the other, in colour when stderr is a
+/// terminal (and `NO_COLOR` is not set).
+fn scenario_problems(errors: &[outagesim::scenario::ScenarioError]) -> CliError {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let reports: Vec<String> = errors.iter().map(|e| e.render(colour)).collect();
+    bad(reports.join("\n"))
 }
 
 /// `s` as one POSIX shell word (quoted only where it has to be), for the commands the CLI
