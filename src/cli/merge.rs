@@ -3,7 +3,7 @@
 //! to the same sweep.
 
 use super::sweep::{fail, finish, manifest_difference, read_manifest};
-use super::{CliError, bad};
+use super::{CliError, bad, shell_word};
 use clap::Args;
 use outagesim::sweep::{self, Aggregate, Manifest, Shard};
 use std::io::Write;
@@ -172,7 +172,7 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
         .filter(|s| !found.iter().any(|f| f.shard == *s))
         .collect();
     if !missing.is_empty() {
-        return Err(bad(missing_message(&found[0], &missing, &partial, &out)));
+        return Err(bad(missing_message(&found[0], &missing, &partial, &out)?));
     }
     let plan = reference.plan();
     let metrics = reference.metrics.clone();
@@ -202,7 +202,7 @@ fn missing_message(
     missing: &[Shard],
     partial: &[(Shard, PathBuf)],
     out: &Path,
-) -> String {
+) -> Result<String, CliError> {
     let count = missing[0].count;
     let list: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
     let mut msg = format!(
@@ -227,7 +227,10 @@ fn missing_message(
         .as_ref()
         .map(|s| s.command.clone())
         .unwrap_or_default();
-    let quoted: Vec<String> = command.iter().map(|a| shell_quote(a)).collect();
+    let quoted = command
+        .iter()
+        .map(|a| shell_word(a))
+        .collect::<Result<Vec<_>, _>>()?;
     msg.push_str(
         "\n  hint: rerun only the missing shards (--resume continues an interrupted one):",
     );
@@ -243,26 +246,14 @@ fn missing_message(
         msg.push_str(&format!(
             "\n  or, on Slurm: sbatch --array={} {}",
             ids.join(","),
-            shell_quote(&sbatch.display().to_string())
+            shell_word(&sbatch.display().to_string())?
         ));
     }
     msg.push_str(&format!(
         "\n  then merge again: outagesim merge {}",
-        shell_quote(&out.display().to_string())
+        shell_word(&out.display().to_string())?
     ));
-    msg
-}
-
-/// An argument as a POSIX shell word.
-pub(super) fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+    Ok(msg)
 }
 
 /// Interleaves the shards' rows back into run order into `out/runs.csv.partial`, checking

@@ -128,8 +128,9 @@ pub fn main() -> i32 {
     match result {
         Ok(()) => 0,
         Err(CliError::BadInput(msg)) => {
-            // Scenario errors arrive already formatted with their own "error:" prefixes.
-            if msg.starts_with("error") {
+            // Scenario errors arrive already formatted with their own "error:" prefixes
+            // (coloured ones start with an escape sequence).
+            if msg.starts_with("error") || msg.starts_with('\x1b') {
                 eprintln!("{msg}");
             } else {
                 eprintln!("error: {msg}");
@@ -148,6 +149,26 @@ use outagesim::files::write_atomic;
 /// Bad input: exit code 2 with `msg`.
 fn bad(msg: impl Into<String>) -> CliError {
     CliError::BadInput(msg.into())
+}
+
+/// Scenarios' problems as bad input, one report after the other, in colour when stderr is a
+/// terminal (and `NO_COLOR` is not set).
+fn scenario_problems(errors: &[outagesim::scenario::ScenarioError]) -> CliError {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let reports: Vec<String> = errors.iter().map(|e| e.render(colour)).collect();
+    bad(reports.join("\n"))
+}
+
+/// `s` as one POSIX shell word (quoted only where it has to be), for the commands the CLI
+/// prints and the scripts it writes. A NUL byte cannot be passed to any program, so a string
+/// holding one (possible only from a hand-edited file) is bad input.
+fn shell_word(s: &str) -> Result<String, CliError> {
+    shlex::try_quote(s).map(|q| q.into_owned()).map_err(|_| {
+        bad(format!(
+            "{s:?} cannot be written as a shell word: it contains a NUL byte"
+        ))
+    })
 }
 
 enum CliError {
@@ -271,5 +292,27 @@ mod tests {
         assert!(parse_count("1.5").unwrap_err().contains("whole number"));
         assert!(parse_count("-3").is_err());
         assert!(parse_count("lots").is_err());
+    }
+
+    #[test]
+    fn shell_words_round_trip_and_nul_is_refused() {
+        for (s, want) in [
+            ("scenarios/mmc.toml", "scenarios/mmc.toml"),
+            ("scenario.duration=5m", "'scenario.duration=5m'"),
+            ("my study", "'my study'"),
+            ("it's", "\"it's\""),
+            ("", "''"),
+        ] {
+            let q = shell_word(s).unwrap_or_else(|_| panic!("{s:?}"));
+            assert_eq!(q, want);
+            assert_eq!(shlex::split(&q), Some(vec![s.to_owned()]));
+        }
+        match shell_word("a\0b") {
+            Err(CliError::BadInput(m)) => assert_eq!(
+                m,
+                "\"a\\0b\" cannot be written as a shell word: it contains a NUL byte"
+            ),
+            _ => panic!("a NUL byte was quoted"),
+        }
     }
 }

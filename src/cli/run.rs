@@ -1,7 +1,7 @@
 //! `outagesim run`, `validate` and `describe`: load a scenario file (the only place that reads
 //! it), run it with a progress bar, and write the outputs atomically.
 
-use super::{CliError, write_atomic};
+use super::{CliError, scenario_problems, write_atomic};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outagesim::model::{self, RunOptions, spec::Spec, summary};
@@ -83,7 +83,7 @@ fn load_text(args: &ScenarioArgs, text: &str, extra: &[String]) -> Result<Spec, 
         &args.scenario.display().to_string(),
         &overrides(args, extra),
     )
-    .map_err(|e| CliError::BadInput(e.to_string()))
+    .map_err(|e| scenario_problems(&[e]))
 }
 
 /// Reads and validates a scenario file with its overrides.
@@ -105,13 +105,13 @@ fn load_what_ifs(
     for i in 0..base.replay.what_ifs.len() {
         match scenario::load_what_if(text, &file, &sets, base, i) {
             Ok(s) => specs.push(s),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
         Ok(specs)
     } else {
-        Err(CliError::BadInput(errors.join("\n")))
+        Err(scenario_problems(&errors))
     }
 }
 

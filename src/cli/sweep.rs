@@ -2,7 +2,7 @@
 //! before any run, runs the replications on a rayon pool in chunks, streams `runs.csv` in run
 //! order and writes `points.csv` at the end; `--resume` continues an interrupted sweep.
 
-use super::{CliError, bad, write_atomic};
+use super::{CliError, bad, scenario_problems, write_atomic};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outagesim::model;
@@ -173,7 +173,7 @@ fn plan(args: &PlanArgs) -> Result<(Plan, Extras), CliError> {
         Some(s) => s,
         None => {
             outagesim::scenario::load(&plan.text, &plan.file, &plan.sets)
-                .map_err(|e| bad(e.to_string()))?
+                .map_err(|e| scenario_problems(&[e]))?
                 .seed
         }
     };

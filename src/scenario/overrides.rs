@@ -7,7 +7,8 @@ use toml_edit::{Document, InlineTable, Item, Key, Table, Value};
 use crate::model::spec::Spec;
 
 use super::error::{
-    Anchor, Issue, Origin, Problem, ScenarioError, SpanIndex, line_col, locate, path_string,
+    Anchor, Issue, Origin, Problem, ScenarioError, SpanIndex, in_file, in_set, line_col, locate,
+    path_string,
 };
 use super::{raw, validate};
 
@@ -42,7 +43,7 @@ pub fn load(text: &str, file: &str, sets: &[String]) -> Result<Spec, ScenarioErr
         for arg in sets {
             match apply(&mut doc, arg) {
                 Ok(path) => applied.push((path, arg)),
-                Err(p) => problems.push(p),
+                Err(p) => problems.push(*p),
             }
         }
         // Re-parse the edited document so that everything has a span again; spans point into
@@ -50,6 +51,8 @@ pub fn load(text: &str, file: &str, sets: &[String]) -> Result<Spec, ScenarioErr
         match Document::parse(doc.to_string()) {
             Ok(d) => d,
             Err(e) => {
+                let (origin, excerpt) =
+                    in_set(sets.last().map_or("", String::as_str), Anchor::Value);
                 problems.push(Problem {
                     path: String::new(),
                     message: format!(
@@ -58,7 +61,8 @@ pub fn load(text: &str, file: &str, sets: &[String]) -> Result<Spec, ScenarioErr
                     ),
                     value: None,
                     hint: None,
-                    origin: Origin::Set(sets.last().cloned().unwrap_or_default()),
+                    origin,
+                    excerpt,
                 });
                 return Err(fail(problems));
             }
@@ -125,9 +129,8 @@ pub fn load_what_if(
                 .map(|s| (*s).to_owned())
                 .collect();
             if let Some(doc) = &doc {
-                let (offset, _) = locate(doc.as_item(), &path, Anchor::Value);
-                let (line, column) = line_col(text, offset);
-                p.origin = Origin::File { line, column };
+                let (span, _) = locate(doc.as_item(), &path, Anchor::Value);
+                (p.origin, p.excerpt) = in_file(text, span);
             }
             p.message = format!("what-if '{}' sets {arg}: {}", w.name, p.message);
         }
@@ -140,7 +143,7 @@ fn one_line(msg: &str) -> String {
 }
 
 fn syntax_problem(text: &str, message: &str, span: Option<std::ops::Range<usize>>) -> Problem {
-    let (line, column) = line_col(text, span.as_ref().map_or(0, |s| s.start));
+    let (origin, excerpt) = in_file(text, span.clone().unwrap_or(0..0));
     let mut message = one_line(message);
     // Name the key of a duplicate.
     if let Some(key) = span.and_then(|s| text.get(s))
@@ -160,7 +163,8 @@ fn syntax_problem(text: &str, message: &str, span: Option<std::ops::Range<usize>
         message: format!("invalid TOML: {message}"),
         value: None,
         hint: None,
-        origin: Origin::File { line, column },
+        origin,
+        excerpt,
     }
 }
 
@@ -177,20 +181,19 @@ fn place(
         .iter()
         .rev()
         .find(|(p, _)| issue.path.starts_with(p));
-    let (key, origin) = match set_above {
-        Some((_, arg)) => ((0, 0), Origin::Set((*arg).to_owned())),
+    let (key, (origin, excerpt)) = match set_above {
+        // A problem inside the value the argument set points at that value.
+        Some((p, arg)) if p.len() < issue.path.len() => ((0, 0), in_set(arg, Anchor::Value)),
+        Some((_, arg)) => ((0, 0), in_set(arg, issue.anchor)),
         None => {
-            let (offset, found) = locate(orig.as_item(), &issue.path, issue.anchor);
+            let (span, found) = locate(orig.as_item(), &issue.path, issue.anchor);
             let created = applied
                 .iter()
                 .rev()
                 .find(|(p, _)| p.starts_with(&issue.path));
             match created {
-                Some((_, arg)) if !found => ((0, 0), Origin::Set((*arg).to_owned())),
-                _ => {
-                    let (line, column) = line_col(text, offset);
-                    ((line, column), Origin::File { line, column })
-                }
+                Some((_, arg)) if !found => ((0, 0), in_set(arg, issue.anchor)),
+                _ => (line_col(text, span.start), in_file(text, span)),
             }
         }
     };
@@ -200,18 +203,23 @@ fn place(
         value: issue.value,
         hint: issue.hint,
         origin,
+        excerpt,
     };
     (key, problem)
 }
 
 /// Applies one `PATH=VALUE` to the document; the path's segments on success.
-fn apply(doc: &mut toml_edit::DocumentMut, arg: &str) -> Result<Vec<String>, Problem> {
-    let problem = |path: String, message: String, hint: Option<String>| Problem {
-        path,
-        message,
-        value: None,
-        hint,
-        origin: Origin::Set(arg.to_owned()),
+fn apply(doc: &mut toml_edit::DocumentMut, arg: &str) -> Result<Vec<String>, Box<Problem>> {
+    let problem = |path: String, message: String, hint: Option<String>| {
+        let (origin, excerpt) = in_set(arg, Anchor::Key);
+        Box::new(Problem {
+            path,
+            message,
+            value: None,
+            hint,
+            origin,
+            excerpt,
+        })
     };
     let example = "e.g. --set components.api.replicas=3 or --set scenario.duration=10h".to_owned();
     let Some((path, value)) = arg.split_once('=') else {
@@ -519,7 +527,10 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "error: --set components.api.replicas=0: components.api.replicas: must be at least 1, got 0"
+            "error: --set components.api.replicas=0: components.api.replicas: must be at least 1, got 0\n   \
+             |\n   \
+             | --set components.api.replicas=0\n   \
+             |                               ^"
         );
         // An inline table set: problems inside it point at the argument too.
         let e = err(
@@ -540,7 +551,11 @@ mod tests {
         let e = err(MMC, &["scenario.duration=10"]);
         assert_eq!(
             e.to_string(),
-            "error: --set scenario.duration=10: scenario.duration: expected a duration such as \"30s\" or \"250ms\", found integer 10\n  hint: durations are strings with a unit: write \"10s\" or \"10ms\" (units: ns, us, ms, s, m, h, d)"
+            "error: --set scenario.duration=10: scenario.duration: expected a duration such as \"30s\" or \"250ms\", found integer 10\n   \
+             |\n   \
+             | --set scenario.duration=10\n   \
+             |                         ^^\n  \
+             hint: durations are strings with a unit: write \"10s\" or \"10ms\" (units: ns, us, ms, s, m, h, d)"
         );
     }
 
@@ -620,8 +635,14 @@ mod tests {
         let e = err(OPS, &["alarms.0.below=5", "faults.0.set.workers=0"]);
         assert_eq!(
             e.to_string(),
-            "error: --set faults.0.set.workers=0: faults.0.set.workers: must be at least 1, got 0\n\
-             error: --set alarms.0.below=5: alarms.0.below: must be between 0 and 1, got 5\n\
+            "error: --set faults.0.set.workers=0: faults.0.set.workers: must be at least 1, got 0\n   \
+             |\n   \
+             | --set faults.0.set.workers=0\n   \
+             |                            ^\n\
+             error: --set alarms.0.below=5: alarms.0.below: must be between 0 and 1, got 5\n   \
+             |\n   \
+             | --set alarms.0.below=5\n   \
+             |                      ^\n\
              2 problems in x.toml"
         );
     }

@@ -4142,7 +4142,11 @@ mod tests {
         let e = parse(&text, "scenarios/mmc.toml").expect_err("bad");
         assert_eq!(
             e.to_string(),
-            "error: scenarios/mmc.toml:8:10: components.users.target: unknown component 'ap'\n  hint: did you mean 'api'? (components: users, api)"
+            "error: scenarios/mmc.toml:8:10: components.users.target: unknown component 'ap'\n  \
+             |\n\
+             8 | target = \"ap\"\n  \
+             |          ^^^^\n  \
+             hint: did you mean 'api'? (components: users, api)"
         );
     }
 
@@ -4976,7 +4980,11 @@ mod tests {
         assert_eq!(lines, [3, 7, 8, 9, 12, 16]);
         assert!(e.to_string().ends_with("\n6 problems in x.toml"), "{e}");
         assert!(e.to_string().contains(
-            "error: x.toml:16:1: components.db.wokers: unknown field 'wokers'\n  hint: did you mean 'workers'?"
+            "error: x.toml:16:1: components.db.wokers: unknown field 'wokers'\n   \
+             |\n\
+             16 | wokers = 2\n   \
+             | ^^^^^^\n  \
+             hint: did you mean 'workers'?"
         ));
     }
 

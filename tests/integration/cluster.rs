@@ -55,7 +55,7 @@ fn slurm_scripts_run_every_shard_and_merge_after_them() {
         "#SBATCH --partition=short",
         "#SBATCH --time=30:00",
         "--shard auto --shards 4 --resume --threads \"${SLURM_CPUS_PER_TASK:-1}\"",
-        "inputs/base.toml --param components.api.workers=9,10,12 --replications 3 --seed 1 --set scenario.duration=5m",
+        "inputs/base.toml --param 'components.api.workers=9,10,12' --replications 3 --seed 1 --set 'scenario.duration=5m'",
     ] {
         assert!(array.contains(want), "{want}\n{array}");
     }

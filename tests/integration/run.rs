@@ -260,6 +260,29 @@ workers = 0
             "{err}"
         );
         assert!(err.contains("3 problems in"), "{err}");
+        // In full: each problem's line under it with the bad part underlined, no colours when
+        // stderr is not a terminal.
+        assert_eq!(
+            err,
+            format!(
+                "error: {p}:3:12: scenario.duration: invalid duration \"2x\": unknown unit \"x\" (units: ns, us, ms, s, m, h, d)
+  |
+3 | duration = \"2x\"
+  |            ^^^^
+error: {p}:8:10: components.users.target: unknown component 'ap'
+  |
+8 | target = \"ap\"
+  |          ^^^^
+  hint: did you mean 'api'? (components: users, api)
+error: {p}:12:11: components.api.workers: must be at least 1, got 0
+   |
+12 | workers = 0
+   |           ^
+3 problems in {p}
+"
+            ),
+            "{cmd}"
+        );
     }
     // A bad --set value points at the argument.
     let o = outagesim(&[
@@ -269,12 +292,13 @@ workers = 0
         "components.api.replicas=0",
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains(
-            "--set components.api.replicas=0: components.api.replicas: must be at least 1, got 0"
-        ),
-        "{}",
-        stderr(&o)
+    assert_eq!(
+        stderr(&o),
+        "error: --set components.api.replicas=0: components.api.replicas: must be at least 1, got 0
+   |
+   | --set components.api.replicas=0
+   |                               ^
+"
     );
     // Values that would stall or overflow simulated time are refused, not run.
     for (set, expect) in [

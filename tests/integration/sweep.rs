@@ -309,8 +309,25 @@ fn shards_merge_into_the_unsharded_files_and_missing_ones_are_named() {
         .to_owned();
     assert!(rerun.ends_with("--shard 2/4 --resume"), "{rerun}");
     assert!(!sharded.join("runs.csv").exists(), "nothing merged");
-    // Running that command completes the study (from the crate root, as the shards ran).
-    let args: Vec<&str> = rerun.split_whitespace().skip(1).collect();
+    // A shard's command holding a NUL byte (a hand-edited sweep.json) cannot be printed as a
+    // shell command: refused as bad input, naming it.
+    let manifest = sharded.join("shard-1-of-4").join("sweep.json");
+    let good = std::fs::read_to_string(&manifest).unwrap();
+    let mut edited: serde_json::Value = serde_json::from_str(&good).unwrap();
+    assert_eq!(edited["shard"]["command"][0], "sweep");
+    edited["shard"]["command"][0] = "sw\0eep".into();
+    std::fs::write(&manifest, serde_json::to_string(&edited).unwrap()).unwrap();
+    let o = outagesim(&["merge", &sharded_s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        "error: \"sw\\0eep\" cannot be written as a shell word: it contains a NUL byte\n"
+    );
+    std::fs::write(&manifest, good).unwrap();
+    // Running that command, as a shell splits it, completes the study (from the crate root,
+    // as the shards ran).
+    let words = shlex::split(&rerun).unwrap_or_else(|| panic!("not shell words: {rerun}"));
+    let args: Vec<&str> = words.iter().skip(1).map(String::as_str).collect();
     let o = outagesim(&args);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let o = outagesim(&["merge", &sharded_s]);
