@@ -128,11 +128,6 @@ impl<'a> Reader<'a> {
         Reader { path: base, issues }
     }
 
-    /// The path being read.
-    pub fn path(&self) -> &[String] {
-        &self.path
-    }
-
     /// The path of field `seg` below the one being read.
     pub fn at(&self, seg: &str) -> Vec<String> {
         let mut p = self.path.clone();
@@ -257,25 +252,6 @@ pub fn unknown_field(path: Vec<String>, key: &str, names: &[&str]) -> Issue {
         .value(key)
         .hint(hint)
         .at_key()
-}
-
-/// Any table is a value: nested tables such as `retry = { ... }`.
-pub struct Nested<T>(std::marker::PhantomData<T>);
-
-impl<T: Table + Clone + std::fmt::Debug + PartialEq> Value for Nested<T> {
-    type Out = T;
-    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<T> {
-        read_table(input, r)
-    }
-    fn what() -> String {
-        format!("a `{}` table", T::NAME)
-    }
-    fn schema() -> Json {
-        table_schema::<T>()
-    }
-    fn show(_: &T) -> String {
-        "{}".to_owned()
-    }
 }
 
 /// The JSON Schema of a table: its fields, and no others.

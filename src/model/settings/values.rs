@@ -89,26 +89,6 @@ impl Value for Fraction {
     }
 }
 
-/// A finite number greater than zero.
-pub struct Positive;
-
-impl Value for Positive {
-    type Out = f64;
-    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<f64> {
-        let v = number(input, r)?;
-        positive(v, r)
-    }
-    fn what() -> String {
-        "a number greater than 0".to_owned()
-    }
-    fn schema() -> Json {
-        json!({ "type": "number", "exclusiveMinimum": 0 })
-    }
-    fn show(v: &f64) -> String {
-        format!("{v:?}")
-    }
-}
-
 /// `v` if it is finite and greater than zero; else a problem.
 pub fn positive(v: f64, r: &mut Reader<'_>) -> Option<f64> {
     if v.is_finite() && v > 0.0 {
