@@ -12,9 +12,9 @@ use crate::model::spec::{
     ActionKind, ActionSpec, AlarmSpec, Balance, BreakerSpec, CacheSpec, CallSpec, ClientSpec,
     Clock, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget,
     FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, KindSpec, LbSpec, Level, LinkSpec,
-    MILESTONES, Metric, Milestone, MonitorSpec, NetworkDeviceSpec, NetworkSpec, NoneHealthy,
-    Placement, Population, ProxySpec, Published, RecordSpec, Replay, ResolverSpec, RetrySpec,
-    Routing, ServerSpec, ServiceSpec, Spec, StorageSpec, Target, Trigger, WhatIf,
+    MILESTONES, Metric, Milestone, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement,
+    Population, ProxySpec, Published, RecordSpec, Replay, ResolverSpec, RetrySpec, Routing,
+    ServerSpec, ServiceSpec, Spec, StorageSpec, Target, Trigger, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
@@ -23,8 +23,10 @@ use super::raw::{
     RawFile, RawNetwork, RawPublished, RawQueue, RawRecord, RawScenario, RawSet, RawWhatIf,
     kind_fields, set_origin,
 };
+use crate::model::kinds::{Build, KINDS, Kind, read_kind};
 use crate::model::settings::{
-    Distribution, Input, Reader, Shape, Table, Value, bounded, duration, positive, read_table,
+    Distribution, Input, Reader, Resolve, Role, Shape, Table, Value, bounded, duration, positive,
+    read_table,
 };
 
 /// The highest rate one client group may send: beyond it arrivals would fall closer than a
@@ -59,81 +61,6 @@ fn join(base: &[String], seg: impl ToString) -> Path {
     let mut p = base.to_vec();
     p.push(seg.to_string());
     p
-}
-
-/// A component kind, before its settings are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Client,
-    Resolver,
-    Dns,
-    Firewall,
-    Network,
-    LoadBalancer,
-    Proxy,
-    Cdn,
-    Cache,
-    Service,
-    Storage,
-    Monitor,
-}
-
-/// The kinds in the order hints list them.
-const KINDS: [(&str, Kind); 12] = [
-    ("client", Kind::Client),
-    ("resolver", Kind::Resolver),
-    ("dns", Kind::Dns),
-    ("firewall", Kind::Firewall),
-    ("network", Kind::Network),
-    ("load_balancer", Kind::LoadBalancer),
-    ("proxy", Kind::Proxy),
-    ("cdn", Kind::Cdn),
-    ("cache", Kind::Cache),
-    ("service", Kind::Service),
-    ("storage", Kind::Storage),
-    ("monitor", Kind::Monitor),
-];
-
-impl Kind {
-    fn name(self) -> &'static str {
-        KINDS
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map_or("?", |(n, _)| n)
-    }
-
-    /// "a client", "an authoritative dns", ... for messages.
-    fn a(self) -> String {
-        let n = self.name();
-        if n.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            format!("an {n}")
-        } else {
-            format!("a {n}")
-        }
-    }
-}
-
-/// What a referenced component must be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    /// Something that serves requests: any kind but client, network and monitor.
-    Serve,
-    /// A `monitor` component.
-    Monitor,
-    /// A `firewall` component.
-    Firewall,
-    /// A group an alarm may watch: any kind but monitor.
-    Watch,
-    /// A group with replicas to act on: any kind but client.
-    Component,
-    /// A `dns` component.
-    Dns,
-    /// A `resolver` component.
-    Resolver,
-    /// A `client` component (a traffic source).
-    Source,
-    /// Any component.
-    Any,
 }
 
 /// Validates a raw scenario into a [`Spec`], or returns every problem found.
@@ -882,7 +809,40 @@ impl<'a> Check<'a> {
             resolver,
         })
     }
+}
 
+impl Resolve for Check<'_> {
+    fn issues(&mut self) -> &mut Vec<Issue> {
+        &mut self.issues
+    }
+
+    fn group(&mut self, from: Option<usize>, path: Path, name: &str, role: Role) -> Option<usize> {
+        match from {
+            Some(from) => self.dep(from, path, name, role),
+            None => self.group_ref(path, name, role),
+        }
+    }
+
+    fn target(
+        &mut self,
+        from: usize,
+        base: &[String],
+        target: Option<&str>,
+        resolver: Option<&str>,
+    ) -> Option<Target> {
+        Check::target(self, from, base, target, resolver)
+    }
+
+    fn kind(&self, i: usize) -> Option<Kind> {
+        self.kinds.get(i).copied().flatten()
+    }
+
+    fn traffic(&mut self, from: usize, to: usize, path: Path) {
+        self.traffic.push((from, to, path));
+    }
+}
+
+impl Check<'_> {
     // ---- scenario -------------------------------------------------------------------------
 
     #[allow(clippy::type_complexity)]
@@ -1201,13 +1161,20 @@ impl<'a> Check<'a> {
                     Kind::Cache => self.cache(i, &base, c, server).map(KindSpec::Cache),
                     Kind::Service => self.service(i, &base, c, server).map(KindSpec::Service),
                     Kind::Storage => self.storage(i, &base, c, server).map(KindSpec::Storage),
-                    Kind::Monitor => self
-                        .dur_pos(
-                            join(&base, "period"),
-                            c.period.as_ref(),
-                            SimTime::from_secs(10),
-                        )
-                        .map(|period| KindSpec::Monitor(MonitorSpec { server, period })),
+                    Kind::Monitor => {
+                        let table = c.item.as_ref().map(Input::shape);
+                        let entries = match &table {
+                            Some(Shape::Table(entries)) => entries.as_slice(),
+                            _ => &[],
+                        };
+                        let mut b = Build {
+                            group: i,
+                            base: base.clone(),
+                            entries,
+                            resolve: self,
+                        };
+                        read_kind(kind, &mut b, server)
+                    }
                     Kind::Client | Kind::Network => None,
                 };
                 spec.filter(|_| ok)

@@ -14,3 +14,107 @@ pub mod proxy;
 pub mod resolver;
 pub mod service;
 pub mod storage;
+
+use crate::model::settings::{Input, Reader, Resolve, Table};
+use crate::model::spec::{KindSpec, ServerSpec};
+
+/// What a kind's settings need while they become its spec: where they were written, and the
+/// names of the other groups.
+pub struct Build<'a> {
+    /// The group being read.
+    pub group: usize,
+    /// The path of its table (`components.<name>`, or where a config change's `set` lands).
+    pub base: Vec<String>,
+    /// The table's entries as written.
+    pub entries: &'a [(&'a str, &'a dyn Input)],
+    /// Resolves the names its settings refer to.
+    pub resolve: &'a mut dyn Resolve,
+}
+
+impl Build<'_> {
+    /// The path of field `seg` of the table.
+    pub fn at(&self, seg: &str) -> Vec<String> {
+        let mut p = self.base.clone();
+        p.push(seg.to_owned());
+        p
+    }
+}
+
+/// A kind's declared settings (the fields of its own, beside placement and server settings),
+/// and how they become the kind's spec once names are resolved.
+pub trait KindSettings: Table {
+    /// The kind's spec; `server` is its server settings (every kind but client and network).
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec>;
+}
+
+/// Reads kind `T`'s own settings from the table's entries (other keys are left to the
+/// caller), checks them, and builds the spec.
+fn read<T: KindSettings>(b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+    let entries = b.entries;
+    let mut r = Reader::new(b.base.clone(), b.resolve.issues());
+    let settings = T::read_fields(entries, &mut r)?;
+    if !settings.check(entries, &mut r) {
+        return None;
+    }
+    settings.build(b, server)
+}
+
+/// Reads the own settings of a group of kind `kind` (see [`KindSettings`]).
+pub fn read_kind(kind: Kind, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+    match kind {
+        Kind::Monitor => read::<monitor::MonitorSettings>(b, server),
+        _ => None,
+    }
+}
+
+/// A component kind (the `kind` of a component table), before its settings are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Client,
+    Resolver,
+    Dns,
+    Firewall,
+    Network,
+    LoadBalancer,
+    Proxy,
+    Cdn,
+    Cache,
+    Service,
+    Storage,
+    Monitor,
+}
+
+/// The kinds in the order hints list them.
+pub const KINDS: [(&str, Kind); 12] = [
+    ("client", Kind::Client),
+    ("resolver", Kind::Resolver),
+    ("dns", Kind::Dns),
+    ("firewall", Kind::Firewall),
+    ("network", Kind::Network),
+    ("load_balancer", Kind::LoadBalancer),
+    ("proxy", Kind::Proxy),
+    ("cdn", Kind::Cdn),
+    ("cache", Kind::Cache),
+    ("service", Kind::Service),
+    ("storage", Kind::Storage),
+    ("monitor", Kind::Monitor),
+];
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// "a client", "an authoritative dns", ... for messages.
+    pub fn a(self) -> String {
+        let n = self.name();
+        if n.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            format!("an {n}")
+        } else {
+            format!("a {n}")
+        }
+    }
+}

@@ -12,8 +12,29 @@ use crate::model::metrics::Histogram;
 use crate::model::msg::{Msg, Report, Timer};
 use crate::model::node::{Cx, Node, send_self, transmit};
 use crate::model::sample::draw;
+use crate::model::settings::PosDuration;
 use crate::model::spec::{KindSpec, Metric, ServerSpec, Trigger};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+settings! {
+    /// `kind = "monitor"`: where alarms are evaluated.
+    pub struct MonitorSettings "monitor" {
+        /// How often watched groups report and alarms are evaluated.
+        period: PosDuration = SimTime::from_secs(10),
+    }
+}
+
+impl KindSettings for MonitorSettings {
+    fn build(self, _: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        Some(KindSpec::Monitor(MonitorSpec {
+            server,
+            period: self.period,
+        }))
+    }
+}
 
 /// `kind = "monitor"`: where alarms are evaluated. The replicas of every watched group send it
 /// their counters every `period` over the network (through devices and link faults like any

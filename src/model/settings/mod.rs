@@ -9,8 +9,10 @@
 //! This module knows no file format: the scenario layer implements [`Input`] over its TOML
 //! document, and maps the dotted paths of problems to lines and columns.
 
+mod resolve;
 mod values;
 
+pub use resolve::{Resolve, Role};
 pub use values::*;
 
 use std::fmt::Write as _;
