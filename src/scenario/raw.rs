@@ -157,40 +157,6 @@ pub fn set_origin(entries: &[RawSet], rel: &[String]) -> Option<Vec<String>> {
         .map(|e| e.key.clone())
 }
 
-/// `[scenario]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawScenario {
-    pub name: Option<String>,
-    pub duration: Option<Dur>,
-    pub seed: Option<i64>,
-    pub bucket: Option<Dur>,
-    pub slo: Option<f64>,
-    /// Wall-clock time of simulated zero, "08:00 PDT".
-    pub clock: Option<String>,
-}
-
-/// `[network]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawNetwork {
-    pub same_zone: Option<Dur>,
-    pub cross_zone: Option<Dur>,
-    pub cross_region: Option<Dur>,
-    pub regions: Option<Vec<RawBetween>>,
-}
-
-/// `[[network.regions]]` and `[[links]]`: `between = ["a", "b"]`, `latency = "..."`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawBetween {
-    pub between: Option<Vec<String>>,
-    pub latency: Option<Dur>,
-    /// Set when the entry could not be read at all.
-    #[serde(skip)]
-    pub unreadable: bool,
-}
-
 /// One entry of a service's `calls`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
@@ -484,37 +450,13 @@ pub struct RawAction {
     pub unreadable: bool,
 }
 
-/// `[[published]]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawPublished {
-    pub at: Option<String>,
-    pub event: Option<String>,
-    #[serde(rename = "match")]
-    pub milestone: Option<String>,
-    /// Set when the table could not be read at all.
-    #[serde(skip)]
-    pub unreadable: bool,
-}
-
-/// `[[what_ifs]]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawWhatIf {
-    pub name: Option<String>,
-    pub set: Option<Vec<String>>,
-    /// Set when the table could not be read at all.
-    #[serde(skip)]
-    pub unreadable: bool,
-}
-
 /// A whole scenario file, as written.
 #[derive(Clone, Debug, Default)]
 pub struct RawFile {
     /// `[scenario]`, if present.
-    pub scenario: Option<RawScenario>,
+    pub scenario: Option<Item>,
     /// `[network]`, if present.
-    pub network: Option<RawNetwork>,
+    pub network: Option<Item>,
     /// `[components.<name>]`, in file order.
     pub components: IndexMap<String, RawComponent>,
     /// `[[faults]]`, in file order (unreadable entries keep their place).
@@ -522,15 +464,15 @@ pub struct RawFile {
     /// `[[failures]]`, in file order (unreadable entries keep their place).
     pub failures: Vec<RawFailure>,
     /// `[[links]]`, in file order.
-    pub links: Vec<RawBetween>,
+    pub links: Vec<Item>,
     /// `[[alarms]]`, in file order (unreadable entries keep their place).
     pub alarms: Vec<RawAlarm>,
     /// `[[actions]]`, in file order (unreadable entries keep their place).
     pub actions: Vec<RawAction>,
     /// `[[published]]`, in file order (unreadable entries keep their place).
-    pub published: Vec<RawPublished>,
+    pub published: Vec<Item>,
     /// `[[what_ifs]]`, in file order (unreadable entries keep their place).
-    pub what_ifs: Vec<RawWhatIf>,
+    pub what_ifs: Vec<Item>,
 }
 
 /// The top-level tables and arrays of a scenario file.
@@ -671,14 +613,8 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
     for (key, item) in top.iter() {
         let path = vec![key.to_owned()];
         match key {
-            "scenario" => {
-                raw.scenario =
-                    Some(read_piece(item, &path, spans, &mut issues, None).unwrap_or_default())
-            }
-            "network" => {
-                raw.network =
-                    Some(read_piece(item, &path, spans, &mut issues, None).unwrap_or_default())
-            }
+            "scenario" => raw.scenario = Some(item.clone()),
+            "network" => raw.network = Some(item.clone()),
             "components" => match item.as_table_like() {
                 Some(t) => {
                     for (name, item) in t.iter() {
@@ -739,23 +675,9 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                             a.item = Some(e.clone());
                             raw.actions.push(a);
                         }
-                        "published" => {
-                            raw.published
-                                .push(entry(e, &p, spans, is, |x: &mut RawPublished| {
-                                    x.unreadable = true
-                                }))
-                        }
-                        "what_ifs" => {
-                            raw.what_ifs
-                                .push(entry(e, &p, spans, is, |x: &mut RawWhatIf| {
-                                    x.unreadable = true
-                                }))
-                        }
-                        _ => raw
-                            .links
-                            .push(entry(e, &p, spans, is, |l: &mut RawBetween| {
-                                l.unreadable = true
-                            })),
+                        "published" => raw.published.push(e.clone()),
+                        "what_ifs" => raw.what_ifs.push(e.clone()),
+                        _ => raw.links.push(e.clone()),
                     }
                 }
             }

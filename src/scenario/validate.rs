@@ -19,9 +19,11 @@ use crate::model::spec::{
 
 use super::error::{Issue, closest, list, path_string, suggest};
 use super::raw::{
-    Dur, FIXED_FIELDS, RawAction, RawAlarm, RawBetween, RawComponent, RawFailure, RawFault,
-    RawFile, RawNetwork, RawPublished, RawQueue, RawRecord, RawScenario, RawSet, RawWhatIf,
-    kind_fields, set_origin,
+    Dur, FIXED_FIELDS, RawAction, RawAlarm, RawComponent, RawFailure, RawFault, RawFile, RawQueue,
+    RawRecord, RawSet, kind_fields, set_origin,
+};
+use crate::model::head::{
+    LinkSettings, NetworkSettings, PublishedSettings, ScenarioSettings, WhatIfSettings,
 };
 use crate::model::kinds::{Build, KINDS, Kind, read_kind};
 use crate::model::settings::{
@@ -49,6 +51,13 @@ fn field_of<'x>(item: Option<&'x Item>, rel: &[&str]) -> Option<&'x dyn Input> {
         };
     }
     Some(cur)
+}
+
+/// The text of field `key` of a table, as written (for problems about it).
+fn field_text(item: &Item, key: &str) -> String {
+    field_of(Some(item), &[key])
+        .and_then(|v| v.shape().written())
+        .unwrap_or_default()
 }
 
 fn join_all(base: &[String], rel: &[&str]) -> Path {
@@ -134,9 +143,7 @@ impl<'a> Check<'a> {
     }
 
     fn run(&mut self) -> Option<Spec> {
-        let default = RawScenario::default();
-        let scenario = self.raw.scenario.as_ref().unwrap_or(&default);
-        let head = self.scenario(scenario);
+        let head = self.scenario();
 
         // Pass 1: kinds, fields that do not belong, placements.
         for i in 0..self.names.len() {
@@ -154,7 +161,7 @@ impl<'a> Check<'a> {
         let failures = self.failures();
         let alarms = self.alarms();
         let actions = self.actions();
-        let replay = self.replay(scenario);
+        let replay = self.replay(head.as_ref().map(|h| h.clock.clone()));
         // Pass 3: what needs every group.
         self.check_dns_names(&built);
         self.check_probes(&built);
@@ -179,7 +186,14 @@ impl<'a> Check<'a> {
             );
         }
 
-        let (name, duration, seed, bucket, slo) = head?;
+        let ScenarioSettings {
+            name,
+            duration,
+            seed,
+            bucket,
+            slo,
+            ..
+        } = head?;
         let mut network = network?;
         network.links = links?;
         let faults = faults?;
@@ -845,81 +859,40 @@ impl Resolve for Check<'_> {
 impl Check<'_> {
     // ---- scenario -------------------------------------------------------------------------
 
-    #[allow(clippy::type_complexity)]
-    fn scenario(&mut self, s: &RawScenario) -> Option<(String, SimTime, u64, SimTime, f64)> {
-        let base = vec!["scenario".to_owned()];
-        let name = match s.name.as_deref() {
-            None => {
-                self.missing(
-                    join(&base, "name"),
-                    "add name = \"<a short name>\" under [scenario]",
-                );
-                None
-            }
-            Some(n) => self.name_str(join(&base, "name"), Some(n), ""),
-        };
-        let duration = match &s.duration {
-            None => {
-                self.missing(
-                    join(&base, "duration"),
-                    "add duration = \"2h\" under [scenario]",
-                );
-                None
-            }
-            Some(_) => self.dur_pos(join(&base, "duration"), s.duration.as_ref(), SimTime::ZERO),
-        };
-        self.duration = duration;
-        let seed = match s.seed {
-            None => Some(1),
-            Some(v) if v < 0 => {
-                self.push(
-                    Issue::new(
-                        join(&base, "seed"),
-                        format!("must not be negative, got {v}"),
-                    )
-                    .value(v.to_string()),
-                );
-                None
-            }
-            Some(v) => u64::try_from(v).ok(),
-        };
-        let bucket = self.dur_pos(join(&base, "bucket"), s.bucket.as_ref(), SimTime::MINUTE);
-        if let (Some(b), Some(d)) = (bucket, duration)
-            && b > d
-        {
+    /// `[scenario]`; the bucket must fit in the run.
+    fn scenario(&mut self) -> Option<ScenarioSettings> {
+        let head = self
+            .declared::<ScenarioSettings>(vec!["scenario".to_owned()], self.raw.scenario.as_ref());
+        self.duration = head.as_ref().map(|h| h.duration);
+        let h = head?;
+        if h.bucket > h.duration {
             self.push(
                 Issue::new(
-                    join(&base, "bucket"),
-                    format!("the metrics bucket {b} is longer than the run ({d})"),
+                    vec!["scenario".to_owned(), "bucket".to_owned()],
+                    format!(
+                        "the metrics bucket {} is longer than the run ({})",
+                        h.bucket, h.duration
+                    ),
                 )
-                .value(b.to_string())
-                .hint(format!("use a bucket of at most {d}, e.g. a tenth of it")),
+                .value(h.bucket.to_string())
+                .hint(format!(
+                    "use a bucket of at most {}, e.g. a tenth of it",
+                    h.duration
+                )),
             );
-        }
-        let slo = match s.slo {
-            None => Some(0.99),
-            Some(v) if v > 0.0 && v <= 1.0 => Some(v),
-            Some(v) => {
-                self.push(
-                    Issue::new(
-                        join(&base, "slo"),
-                        format!("must be greater than 0 and at most 1, got {v}"),
-                    )
-                    .value(v.to_string())
-                    .hint("an availability target such as 0.99 or 0.999".to_owned()),
-                );
-                None
-            }
-        };
-        let (Some(name), Some(duration), Some(seed), Some(bucket), Some(slo)) =
-            (name, duration, seed, bucket, slo)
-        else {
-            return None;
-        };
-        if bucket > duration {
             return None;
         }
-        Some((name, duration, seed, bucket, slo))
+        Some(h)
+    }
+
+    /// A declared table at `path` from `item`; an absent table is read as empty (its
+    /// defaults, or its missing required fields).
+    fn declared<T: Table>(&mut self, path: Path, item: Option<&Item>) -> Option<T> {
+        let mut r = Reader::new(path, &mut self.issues);
+        match item {
+            Some(item) => read_table(item, &mut r),
+            None => T::read_fields(&[], &mut r),
+        }
     }
 
     // ---- components, pass 1 ---------------------------------------------------------------
@@ -2256,160 +2229,89 @@ impl Check<'_> {
     }
 
     fn network(&mut self) -> Option<NetworkSpec> {
-        let default = RawNetwork::default();
-        let n = self.raw.network.as_ref().unwrap_or(&default);
         let base = vec!["network".to_owned()];
-        let same_zone = self.dur(
-            join(&base, "same_zone"),
-            n.same_zone.as_ref(),
-            SimTime::from_micros(250),
-        );
-        let cross_zone = self.dur(
-            join(&base, "cross_zone"),
-            n.cross_zone.as_ref(),
-            SimTime::from_millis(1),
-        );
-        let cross_region = self.dur_pos(
-            join(&base, "cross_region"),
-            n.cross_region.as_ref(),
-            SimTime::from_millis(40),
-        );
-        let mut region_latency = Some(Vec::new());
+        let n = self.declared::<NetworkSettings>(base.clone(), self.raw.network.as_ref())?;
         let regions: Vec<String> = self.regions().into_iter().map(str::to_owned).collect();
         let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
-        for (j, r) in n.regions.iter().flatten().enumerate() {
-            let path = join(&join(&base, "regions"), j);
-            let pair = self.between(&path, r, |s, p, name| {
-                if regions.contains(&name) {
-                    Some(name.to_owned())
-                } else {
-                    s.push(
-                        Issue::new(p, format!("no component is placed in region '{name}'"))
-                            .value(name)
-                            .hint(suggest(name, "regions in use", &regions)),
-                    );
-                    None
-                }
-            });
-            let latency = match &r.latency {
-                None if r.unreadable => None,
-                None => {
-                    self.missing(
-                        join(&path, "latency"),
-                        "add latency = \"30ms\": the one-way latency between these regions",
-                    );
-                    None
-                }
-                Some(_) => self.dur_pos(join(&path, "latency"), r.latency.as_ref(), SimTime::ZERO),
-            };
-            if let (Some((a, b)), Some(v)) = (&pair, region_latency.as_ref()) {
-                let dup = v.iter().position(|(x, y, _): &(String, String, SimTime)| {
-                    (x == a && y == b) || (x == b && y == a)
-                });
-                if let Some(first) = dup {
+        let mut region_latency: Option<Vec<(String, String, SimTime)>> = Some(Vec::new());
+        for (j, r) in n.regions.into_iter().enumerate() {
+            let path = join(&join(&join(&base, "regions"), j), "between");
+            let (a, b) = r.between;
+            for (k, name) in [&a, &b].into_iter().enumerate() {
+                if !regions.contains(&name.as_str()) {
                     self.push(
-                        Issue::new(join(&path, "between"), format!("the latency between '{a}' and '{b}' is given twice (also network.regions.{first})")),
+                        Issue::new(
+                            join(&path, k),
+                            format!("no component is placed in region '{name}'"),
+                        )
+                        .value(name.as_str())
+                        .hint(suggest(name, "regions in use", &regions)),
                     );
                     region_latency = None;
                 }
             }
-            match (pair, latency, region_latency.as_mut()) {
-                (Some((a, b)), Some(l), Some(v)) => v.push((a, b, l)),
-                _ => region_latency = None,
+            if let Some(v) = region_latency.as_mut() {
+                if let Some(first) = v
+                    .iter()
+                    .position(|(x, y, _)| (*x == a && *y == b) || (*x == b && *y == a))
+                {
+                    self.push(Issue::new(
+                        path,
+                        format!("the latency between '{a}' and '{b}' is given twice (also network.regions.{first})"),
+                    ));
+                    region_latency = None;
+                } else {
+                    v.push((a, b, r.latency));
+                }
             }
         }
         Some(NetworkSpec {
-            same_zone: same_zone?,
-            cross_zone: cross_zone?,
-            cross_region: cross_region?,
+            same_zone: n.same_zone,
+            cross_zone: n.cross_zone,
+            cross_region: n.cross_region,
             region_latency: region_latency?,
             links: Vec::new(),
         })
     }
 
-    /// `between = [a, b]`: two different names, each checked by `check`.
-    fn between<T>(
-        &mut self,
-        path: &[String],
-        r: &RawBetween,
-        mut check: impl FnMut(&mut Self, Path, &str) -> Option<T>,
-    ) -> Option<(T, T)> {
-        if r.unreadable {
-            return None;
-        }
-        let bpath = join(path, "between");
-        match r.between.as_deref() {
-            None => {
-                self.missing(bpath, "add between = [\"<a>\", \"<b>\"]");
-                None
-            }
-            Some([a, b]) => {
-                if a == b {
-                    self.push(
-                        Issue::new(
-                            join(&bpath, 1),
-                            format!("'{a}' is given twice; name two different ones"),
-                        )
-                        .value(b.clone()),
-                    );
-                    return None;
-                }
-                let x = check(self, join(&bpath, 0), a);
-                let y = check(self, join(&bpath, 1), b);
-                Some((x?, y?))
-            }
-            Some(other) => {
-                self.push(
-                    Issue::new(
-                        bpath,
-                        format!("expected exactly 2 names, got {}", other.len()),
-                    )
-                    .value(format!("{other:?}")),
-                );
-                None
-            }
-        }
-    }
-
     fn links(&mut self) -> Option<Vec<LinkSpec>> {
         let raw = self.raw;
         let mut out = Some(Vec::new());
-        for (j, l) in raw.links.iter().enumerate() {
+        for (j, item) in raw.links.iter().enumerate() {
             let path = vec!["links".to_owned(), j.to_string()];
-            let pair = self.between(&path, l, |s, p, name| s.group_ref(p, name, Role::Any));
-            let latency = match &l.latency {
-                None if l.unreadable => None,
-                None => {
-                    self.missing(
-                        join(&path, "latency"),
-                        "add latency = \"2ms\": the one-way latency between these groups",
-                    );
-                    None
-                }
-                Some(d) => self.parse_dur(join(&path, "latency"), d),
-            };
-            if let (Some((a, b)), Some(lat)) = (pair, latency) {
-                let region = |g: usize| {
-                    self.placements[g]
-                        .as_ref()
-                        .and_then(|p| p.first())
-                        .map(|p| p.region.clone())
-                };
-                if lat.is_zero() && region(a) != region(b) {
-                    self.push(
-                        Issue::new(
-                            join(&path, "latency"),
-                            "must be greater than 0 between groups in different regions",
-                        )
-                        .value(lat.to_string()),
-                    );
-                    out = None;
-                }
-                if let Some(v) = out.as_mut() {
-                    v.push(LinkSpec { a, b, latency: lat });
-                }
-            } else {
+            let Some(l) = self.declared::<LinkSettings>(path.clone(), Some(item)) else {
                 out = None;
+                continue;
+            };
+            let bpath = join(&path, "between");
+            let a = self.group_ref(join(&bpath, 0), &l.between.0, Role::Any);
+            let b = self.group_ref(join(&bpath, 1), &l.between.1, Role::Any);
+            let (Some(a), Some(b)) = (a, b) else {
+                out = None;
+                continue;
+            };
+            let region = |g: usize| {
+                self.placements[g]
+                    .as_ref()
+                    .and_then(|p| p.first())
+                    .map(|p| p.region.clone())
+            };
+            if l.latency.is_zero() && region(a) != region(b) {
+                self.push(
+                    Issue::new(
+                        join(&path, "latency"),
+                        "must be greater than 0 between groups in different regions",
+                    )
+                    .value(l.latency.to_string()),
+                );
+                out = None;
+            }
+            if let Some(v) = out.as_mut() {
+                v.push(LinkSpec {
+                    a,
+                    b,
+                    latency: l.latency,
+                });
             }
         }
         out
@@ -3111,124 +3013,68 @@ impl Check<'_> {
 
     // ---- replay: clock, published timeline, what-ifs ---------------------------------------
 
-    fn replay(&mut self, s: &RawScenario) -> Option<Replay> {
+    /// The replay material; `clock` is None when `[scenario]` could not be read.
+    fn replay(&mut self, clock: Option<Option<Clock>>) -> Option<Replay> {
         let raw = self.raw;
-        let path = vec!["scenario".to_owned(), "clock".to_owned()];
-        let clock = match s.clock.as_deref() {
-            None => None,
-            Some(text) => {
-                let (time, zone) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
-                match Clock::parse_time(time) {
-                    Some(start) => Some(Clock {
-                        start,
-                        zone: zone.trim().to_owned(),
-                    }),
-                    None => {
-                        self.push(
-                            Issue::new(path, "not a wall-clock time")
-                                .value(text)
-                                .hint("write \"HH:MM\" in 24-hour time, optionally followed by a zone label: clock = \"08:00 PDT\"".to_owned()),
-                        );
-                        return None;
-                    }
-                }
-            }
-        };
         let mut ok = true;
         let mut published = Vec::new();
-        for (j, p) in raw.published.iter().enumerate() {
-            match (p.unreadable, self.published(j, p, clock.as_ref())) {
-                (false, Some(p)) => published.push(p),
-                _ => ok = false,
-            }
-        }
-        let mut what_ifs: Vec<WhatIf> = Vec::new();
-        for (j, w) in raw.what_ifs.iter().enumerate() {
-            if w.unreadable {
+        for (j, item) in raw.published.iter().enumerate() {
+            let base = vec!["published".to_owned(), j.to_string()];
+            let Some(p) = self.declared::<PublishedSettings>(base.clone(), Some(item)) else {
                 ok = false;
                 continue;
-            }
-            match self.what_if(j, w) {
-                Some(w) => {
-                    if let Some(first) = what_ifs.iter().position(|x| x.name == w.name) {
-                        self.push(
-                            Issue::new(
-                                vec!["what_ifs".into(), j.to_string(), "name".into()],
-                                format!(
-                                    "what-if name '{}' is used twice (also what_ifs.{first})",
-                                    w.name
-                                ),
-                            )
-                            .value(w.name.clone())
-                            .hint(
-                                "give each what-if its own name: reports list them by name"
-                                    .to_owned(),
-                            ),
-                        );
-                        ok = false;
-                    }
-                    what_ifs.push(w);
+            };
+            let Some(Some(clock)) = &clock else {
+                if clock.is_some() {
+                    self.push(
+                    Issue::new(join(&base, "at"), "a published time needs scenario.clock")
+                        .value(field_text(item, "at"))
+                        .hint("add clock = \"HH:MM\" under [scenario]: the wall-clock time of simulated time 0".to_owned()),
+                    );
                 }
+                ok = false;
+                continue;
+            };
+            let milestone = match &p.r#match {
+                None => Some(None),
+                Some(m) => self.milestone(join(&base, "match"), m).map(Some),
+            };
+            match milestone {
+                Some(milestone) => published.push(Published {
+                    at: clock.offset(p.at),
+                    event: p.event,
+                    milestone,
+                }),
                 None => ok = false,
             }
         }
+        let mut what_ifs: Vec<WhatIf> = Vec::new();
+        for (j, item) in raw.what_ifs.iter().enumerate() {
+            let path = vec!["what_ifs".into(), j.to_string()];
+            let Some(w) = self.declared::<WhatIfSettings>(path.clone(), Some(item)) else {
+                ok = false;
+                continue;
+            };
+            if let Some(first) = what_ifs.iter().position(|x| x.name == w.name) {
+                self.push(
+                    Issue::new(
+                        join(&path, "name"),
+                        format!(
+                            "what-if name '{}' is used twice (also what_ifs.{first})",
+                            w.name
+                        ),
+                    )
+                    .value(w.name.clone())
+                    .hint("give each what-if its own name: reports list them by name".to_owned()),
+                );
+                ok = false;
+            }
+            what_ifs.push(w.into_what_if());
+        }
         ok.then_some(Replay {
-            clock,
+            clock: clock.flatten(),
             published,
             what_ifs,
-        })
-    }
-
-    fn published(
-        &mut self,
-        j: usize,
-        p: &RawPublished,
-        clock: Option<&Clock>,
-    ) -> Option<Published> {
-        let base = vec!["published".to_owned(), j.to_string()];
-        let event = match p.event.as_deref() {
-            None => {
-                self.missing(join(&base, "event"), "add event = \"<what happened>\"");
-                None
-            }
-            Some(e) => self.name_str(join(&base, "event"), Some(e), ""),
-        };
-        let at = match p.at.as_deref() {
-            None => {
-                self.missing(join(&base, "at"), "add at = \"HH:MM\" (wall-clock time)");
-                None
-            }
-            Some(text) => {
-                match (Clock::parse_time(text), clock) {
-                    (None, _) => {
-                        self.push(
-                        Issue::new(join(&base, "at"), "not a wall-clock time")
-                            .value(text)
-                            .hint("write \"HH:MM\" in 24-hour time, in the zone of scenario.clock".to_owned()),
-                    );
-                        None
-                    }
-                    (Some(_), None) => {
-                        self.push(
-                        Issue::new(join(&base, "at"), "a published time needs scenario.clock")
-                            .value(text)
-                            .hint("add clock = \"HH:MM\" under [scenario]: the wall-clock time of simulated time 0".to_owned()),
-                    );
-                        None
-                    }
-                    (Some(t), Some(c)) => Some(c.offset(t)),
-                }
-            }
-        };
-        let milestone = match p.milestone.as_deref() {
-            None => Some(None),
-            Some(m) => self.milestone(join(&base, "match"), m).map(Some),
-        };
-        let (at, event, milestone) = (at?, event?, milestone?);
-        Some(Published {
-            at,
-            event,
-            milestone,
         })
     }
 
@@ -3309,47 +3155,6 @@ impl Check<'_> {
                 None
             }
         }
-    }
-
-    fn what_if(&mut self, j: usize, w: &RawWhatIf) -> Option<WhatIf> {
-        let base = vec!["what_ifs".to_owned(), j.to_string()];
-        let name = match w.name.as_deref() {
-            None => {
-                self.missing(join(&base, "name"), "add name = \"<what changes>\"");
-                None
-            }
-            Some(n) => self.name_str(join(&base, "name"), Some(n), ""),
-        };
-        let sets = match &w.set {
-            None => {
-                self.missing(
-                    join(&base, "set"),
-                    "add set = [\"path=value\", ...]: the overrides of this what-if, as --set takes them",
-                );
-                None
-            }
-            Some(sets) => {
-                let mut ok = true;
-                for (k, arg) in sets.iter().enumerate() {
-                    if !arg.contains('=') {
-                        self.push(
-                            Issue::new(join(&join(&base, "set"), k), "not an override")
-                                .value(arg.clone())
-                                .hint(
-                                    "write \"path=value\", e.g. \"components.api.replicas=3\""
-                                        .to_owned(),
-                                ),
-                        );
-                        ok = false;
-                    }
-                }
-                ok.then(|| sets.clone())
-            }
-        };
-        Some(WhatIf {
-            name: name?,
-            sets: sets?,
-        })
     }
 
     // ---- alarms and actions ---------------------------------------------------------------

@@ -10,9 +10,11 @@
 //! document, and maps the dotted paths of problems to lines and columns.
 
 mod resolve;
+mod text;
 mod values;
 
 pub use resolve::{Resolve, Role};
+pub use text::*;
 pub use values::*;
 
 use std::fmt::Write as _;
@@ -372,6 +374,11 @@ pub fn suggest(word: &str, what: &str, names: &[&str]) -> String {
     }
 }
 
+/// A field's key as written in files: its name without a raw-identifier prefix (`r#match`).
+pub fn key(field: &'static str) -> &'static str {
+    field.strip_prefix("r#").unwrap_or(field)
+}
+
 /// Declares a table of settings once: a struct whose fields the model reads, and its
 /// [`Table`] implementation (reading with located problems, documentation, schema).
 ///
@@ -415,7 +422,7 @@ macro_rules! settings {
             fn fields() -> Vec<$crate::model::settings::Field> {
                 vec![$(
                     $crate::model::settings::Field {
-                        name: stringify!($field),
+                        name: $crate::model::settings::key(stringify!($field)),
                         doc: $fdoc.trim_ascii(),
                         what: <$vt as $crate::model::settings::Value>::what,
                         schema: <$vt as $crate::model::settings::Value>::schema,
@@ -438,8 +445,8 @@ macro_rules! settings {
             ) -> Option<Self> {
                 let mut ok = true;
                 $(
-                    let $field = match entries.iter().find(|(k, _)| *k == stringify!($field)) {
-                        Some((_, input)) => r.field(stringify!($field), |r| {
+                    let $field = match entries.iter().find(|(k, _)| *k == $crate::model::settings::key(stringify!($field))) {
+                        Some((_, input)) => r.field($crate::model::settings::key(stringify!($field)), |r| {
                             <$vt as $crate::model::settings::Value>::read(*input, r)
                         }),
                         None => $crate::settings!(@absent r, $field $(, $default)? $(; $hint)?),
@@ -459,7 +466,7 @@ macro_rules! settings {
     (@default $vt:ty) => { None };
     (@absent $r:ident, $field:ident, $default:expr) => { Some($default) };
     (@absent $r:ident, $field:ident; $hint:literal) => {{
-        $r.missing(stringify!($field), $hint);
+        $r.missing($crate::model::settings::key(stringify!($field)), $hint);
         None
     }};
 }
