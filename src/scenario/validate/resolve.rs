@@ -1,0 +1,408 @@
+//! References and the checks that need every group: the one place that resolves a name
+//! written in a setting to a group in a role ([`Check::group_ref`], reached by the model
+//! through [`Resolve`](crate::model::settings::Resolve)), the dependency edges it records,
+//! and, once every group is read, DNS names, probes, segments and dependency cycles.
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::{Check, Path, join};
+use crate::model::kinds::Kind;
+use crate::model::settings::{Role, list, suggest};
+use crate::model::spec::{KindSpec, Target};
+use crate::scenario::error::Issue;
+
+impl<'a> Check<'a> {
+    // ---- references -----------------------------------------------------------------------
+
+    pub(super) fn names_of(&self, f: impl Fn(Kind) -> bool) -> Vec<&'a str> {
+        self.names
+            .iter()
+            .zip(&self.kinds)
+            .filter(|(_, k)| k.is_some_and(&f))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    /// Resolves a component name for a field, checking the kind it must have.
+    pub(super) fn group_ref(&mut self, path: Path, name: &str, role: Role) -> Option<usize> {
+        let Some(&i) = self.index.get(name) else {
+            let names = self.names.clone();
+            self.push(
+                Issue::new(path, format!("unknown component '{name}'"))
+                    .value(name)
+                    .hint(suggest(name, "components", &names)),
+            );
+            return None;
+        };
+        let Some(kind) = self.kinds[i] else {
+            return Some(i); // Its own problem is reported already.
+        };
+        let problem = match role {
+            Role::Any => None,
+            Role::Serve => match kind {
+                Kind::Client => Some((
+                    format!("'{name}' is a client: clients send requests, they do not serve them"),
+                    format!(
+                        "aim at a component that serves requests: {}",
+                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network | Kind::Monitor)))
+                    ),
+                )),
+                Kind::Monitor => Some((
+                    format!("'{name}' is a monitor: it receives reports, it does not serve requests"),
+                    format!(
+                        "aim at a component that serves requests: {}",
+                        list(&self.names_of(|k| !matches!(k, Kind::Client | Kind::Network | Kind::Monitor)))
+                    ),
+                )),
+                Kind::Network => Some((
+                    format!("'{name}' is a network group: requests cross it on their own between segments"),
+                    "aim at the component behind it; traffic between segments goes through a network group that joins them".to_owned(),
+                )),
+                _ => None,
+            },
+            Role::Dns | Role::Resolver | Role::Source | Role::Monitor | Role::Firewall => {
+                let (want, noun, plural) = match role {
+                    Role::Dns => (Kind::Dns, "a dns component", "dns components"),
+                    Role::Resolver => (Kind::Resolver, "a resolver", "resolvers"),
+                    Role::Source => (Kind::Client, "a client", "clients"),
+                    Role::Monitor => (Kind::Monitor, "a monitor", "monitors"),
+                    _ => (Kind::Firewall, "a firewall", "firewalls"),
+                };
+                (kind != want).then(|| {
+                    (
+                        format!("'{name}' is {}, not {noun}", kind.a()),
+                        suggest(name, plural, &self.names_of(|k| k == want)),
+                    )
+                })
+            }
+            Role::Watch => (kind == Kind::Monitor).then(|| {
+                (
+                    format!("'{name}' is a monitor: alarms watch other groups"),
+                    format!(
+                        "watch a client or component group: {}",
+                        list(&self.names_of(|k| k != Kind::Monitor))
+                    ),
+                )
+            }),
+            Role::Component => (kind == Kind::Client).then(|| {
+                (
+                    format!("'{name}' is a client: it has no replicas to act on"),
+                    format!(
+                        "name a component group: {}",
+                        list(&self.names_of(|k| k != Kind::Client))
+                    ),
+                )
+            }),
+        };
+        match problem {
+            None => Some(i),
+            Some((msg, hint)) => {
+                self.push(Issue::new(path, msg).value(name).hint(hint));
+                None
+            }
+        }
+    }
+
+    /// A dependency: a reference that also makes an edge of the dependency graph.
+    pub(super) fn dep(&mut self, from: usize, path: Path, name: &str, role: Role) -> Option<usize> {
+        let to = match self.index.get(name) {
+            Some(&to) => to,
+            None => return self.group_ref(path, name, role),
+        };
+        self.deps[from].push((to, path.clone()));
+        self.group_ref(path, name, role)
+    }
+
+    /// A client's or a call's `target` (a component or a DNS name) with its `resolver`.
+    pub(super) fn target(
+        &mut self,
+        from: usize,
+        base: &[String],
+        target: Option<&str>,
+        resolver: Option<&str>,
+    ) -> Option<Target> {
+        let tpath = join(base, "target");
+        let Some(name) = target else {
+            self.missing(
+                tpath,
+                "add target = \"<component>\" or a DNS name with resolver = \"<resolver>\"",
+            );
+            return None;
+        };
+        if self.index.contains_key(name) {
+            if resolver.is_some() {
+                self.push(
+                    Issue::new(
+                        join(base, "resolver"),
+                        format!("'resolver' is only used with a DNS name target, and '{name}' is a component"),
+                    )
+                    .hint("remove 'resolver', or aim at a DNS name served by a dns component".to_owned())
+                    .at_key(),
+                );
+            }
+            return self.dep(from, tpath, name, Role::Serve).map(Target::Group);
+        }
+        if resolver.is_none() && !name.contains('.') {
+            // Not a DNS name: a misspelt component.
+            let names = self.names.clone();
+            self.push(
+                Issue::new(tpath, format!("unknown component '{name}'"))
+                    .value(name)
+                    .hint(suggest(name, "components", &names)),
+            );
+            return None;
+        }
+        let resolver = match resolver {
+            Some(r) => self.dep(from, join(base, "resolver"), r, Role::Resolver)?,
+            None => {
+                let resolvers: Vec<usize> = (0..self.names.len())
+                    .filter(|&i| self.kinds[i] == Some(Kind::Resolver))
+                    .collect();
+                match resolvers.as_slice() {
+                    [r] => {
+                        self.deps[from].push((*r, tpath.clone()));
+                        *r
+                    }
+                    [] => {
+                        let names = self.names.clone();
+                        self.push(
+                            Issue::new(
+                                tpath,
+                                format!("'{name}' is not a component, and there is no resolver to look it up as a DNS name"),
+                            )
+                            .value(name)
+                            .hint(format!(
+                                "aim at a component ({}), or add a resolver and a dns component serving '{name}'",
+                                list(&names)
+                            )),
+                        );
+                        return None;
+                    }
+                    several => {
+                        let names: Vec<&str> = several.iter().map(|&r| self.names[r]).collect();
+                        self.push(
+                            Issue::new(
+                                join(base, "resolver"),
+                                format!(
+                                    "DNS name '{name}' needs a resolver, and there are several"
+                                ),
+                            )
+                            .hint(format!("add resolver = one of: {}", list(&names))),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        self.dns_names
+            .push((tpath, name.to_owned(), resolver, from));
+        Some(Target::Dns {
+            name: name.to_owned(),
+            resolver,
+        })
+    }
+
+    // ---- pass 3 ---------------------------------------------------------------------------
+
+    pub(super) fn check_dns_names(&mut self, built: &[Option<KindSpec>]) {
+        let checks = std::mem::take(&mut self.dns_names);
+        for (path, name, resolver, from) in checks {
+            let Some(KindSpec::Resolver(r)) = &built[resolver] else {
+                continue;
+            };
+            let Some(KindSpec::Dns(d)) = &built[r.dns] else {
+                continue;
+            };
+            if let Some(rec) = d.records.iter().find(|rec| rec.name == name) {
+                for &t in &rec.targets {
+                    self.traffic.push((from, t, path.clone()));
+                }
+                continue;
+            }
+            let elsewhere: Vec<&str> = built
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| matches!(k, Some(KindSpec::Dns(o)) if o.records.iter().any(|rec| rec.name == name)))
+                .map(|(j, _)| self.names[j])
+                .collect();
+            let (dns_name, res_name) = (self.names[r.dns], self.names[resolver]);
+            let hint = if let Some(other) = elsewhere.first() {
+                format!("'{other}' serves it, but resolver '{res_name}' asks '{dns_name}'")
+            } else {
+                let served: Vec<&str> = d.records.iter().map(|rec| rec.name.as_str()).collect();
+                suggest(&name, &format!("names served by '{dns_name}'"), &served)
+            };
+            self.push(
+                Issue::new(
+                    path,
+                    format!("no record of dns component '{dns_name}' serves '{name}'"),
+                )
+                .value(name.clone())
+                .hint(hint),
+            );
+        }
+    }
+
+    pub(super) fn check_probes(&mut self, built: &[Option<KindSpec>]) {
+        for (i, k) in built.iter().enumerate() {
+            if let Some(KindSpec::Dns(d)) = k {
+                for (j, rec) in d.records.iter().enumerate() {
+                    let path = join(&join(&join(&self.base(i), "records"), j), "targets");
+                    if d.health_check.is_some() {
+                        for &t in &rec.targets {
+                            self.traffic.push((i, t, path.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn check_segments(&mut self, built: &[Option<KindSpec>]) {
+        let segment = |i: usize, s: &Self| -> Option<String> {
+            s.placements[i]
+                .as_ref()
+                .and_then(|p| p.first())
+                .map(|p| p.segment.clone())
+        };
+        let joiners: Vec<(usize, &Vec<String>)> = built
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| match k {
+                Some(KindSpec::Network(n)) => Some((i, &n.joins)),
+                _ => None,
+            })
+            .collect();
+        // Segments where something other than a network group lives.
+        let mut used: Vec<String> = Vec::new();
+        for i in 0..self.names.len() {
+            if self.kinds[i] != Some(Kind::Network)
+                && let Some(s) = segment(i, self)
+                && !used.contains(&s)
+            {
+                used.push(s);
+            }
+        }
+        for &(i, joins) in &joiners {
+            for (j, s) in joins.iter().enumerate() {
+                if !used.contains(s) {
+                    let known: Vec<&str> = used.iter().map(String::as_str).collect();
+                    self.push(
+                        Issue::new(
+                            join(&join(&self.base(i), "joins"), j),
+                            format!("no component is placed in segment '{s}'"),
+                        )
+                        .value(s.clone())
+                        .hint(suggest(s, "segments in use", &known)),
+                    );
+                }
+            }
+        }
+        let mut edges: Vec<(usize, usize, Path)> = Vec::new();
+        for (from, deps) in self.deps.iter().enumerate() {
+            for (to, path) in deps {
+                edges.push((from, *to, path.clone()));
+            }
+        }
+        edges.extend(self.traffic.iter().cloned());
+        let mut seen: Vec<(usize, usize)> = Vec::new();
+        for (a, b, path) in edges {
+            if seen.contains(&(a, b))
+                || self.kinds[a] == Some(Kind::Network)
+                || self.kinds[b] == Some(Kind::Network)
+            {
+                continue;
+            }
+            seen.push((a, b));
+            let (Some(sa), Some(sb)) = (segment(a, self), segment(b, self)) else {
+                continue;
+            };
+            if sa == sb
+                || joiners
+                    .iter()
+                    .any(|(_, j)| j.contains(&sa) && j.contains(&sb))
+            {
+                continue;
+            }
+            self.push(
+                Issue::new(
+                    path,
+                    format!(
+                        "traffic from '{}' (segment '{sa}') to '{}' (segment '{sb}') crosses segments, but no network component joins them",
+                        self.names[a], self.names[b]
+                    ),
+                )
+                .hint(format!("add a component with kind = \"network\" and joins = [\"{sa}\", \"{sb}\"], or place both in one segment")),
+            );
+        }
+    }
+
+    pub(super) fn check_cycles(&mut self) {
+        let n = self.names.len();
+        let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(n, 0);
+        for i in 0..n {
+            g.add_node(i);
+        }
+        for (from, deps) in self.deps.iter().enumerate() {
+            for (to, _) in deps {
+                g.add_edge(NodeIndex::new(from), NodeIndex::new(*to), ());
+            }
+        }
+        let mut sccs: Vec<Vec<usize>> = petgraph::algo::tarjan_scc(&g)
+            .into_iter()
+            .map(|c| {
+                let mut c: Vec<usize> = c.into_iter().map(NodeIndex::index).collect();
+                c.sort_unstable();
+                c
+            })
+            .filter(|c| c.len() > 1 || self.deps[c[0]].iter().any(|(t, _)| *t == c[0]))
+            .collect();
+        sccs.sort();
+        for scc in sccs {
+            let start = scc[0];
+            let Some(cycle) = self.find_cycle(start, &scc) else {
+                continue;
+            };
+            let names: Vec<&str> = cycle.iter().map(|&i| self.names[i]).collect();
+            let Some(path) = self.deps[start]
+                .iter()
+                .find(|(t, _)| Some(t) == cycle.get(1))
+                .map(|(_, p)| p.clone())
+            else {
+                continue;
+            };
+            self.push(
+                Issue::new(path, format!("dependency cycle: {}", names.join(" -> "))).hint(
+                    "requests would go round forever; remove one of these dependencies".to_owned(),
+                ),
+            );
+        }
+    }
+
+    /// A cycle `start -> ... -> start` inside `scc`, following dependencies in order.
+    pub(super) fn find_cycle(&self, start: usize, scc: &[usize]) -> Option<Vec<usize>> {
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        let mut visited = vec![false; self.names.len()];
+        visited[start] = true;
+        while let Some(&(node, next)) = stack.last() {
+            let Some((to, _)) = self.deps[node].get(next) else {
+                stack.pop();
+                continue;
+            };
+            let to = *to;
+            if let Some(top) = stack.last_mut() {
+                top.1 += 1;
+            }
+            if to == start {
+                let mut cycle: Vec<usize> = stack.iter().map(|(n, _)| *n).collect();
+                cycle.push(start);
+                return Some(cycle);
+            }
+            if scc.contains(&to) && !visited[to] {
+                visited[to] = true;
+                stack.push((to, 0));
+            }
+        }
+        None
+    }
+}
