@@ -19,7 +19,7 @@ use crate::engine::rng::{below, unit_f64};
 use crate::engine::{Context, EntityId, Model, SimTime};
 use std::collections::VecDeque;
 
-mod ops;
+pub(crate) mod ops;
 
 use super::kinds::dns::answer_target;
 use super::kinds::monitor::{MonitorState, Reporter};

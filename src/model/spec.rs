@@ -16,12 +16,13 @@ pub use super::kinds::client::{ClientSpec, Population};
 pub use super::kinds::dns::{DnsSpec, RecordSpec, Routing};
 pub use super::kinds::firewall::FirewallSpec;
 pub use super::kinds::load_balancer::{Balance, LbSpec, NoneHealthy};
-pub use super::kinds::monitor::MonitorSpec;
+pub use super::kinds::monitor::{AlarmSpec, Metric, MonitorSpec};
 pub use super::kinds::network::NetworkDeviceSpec;
 pub use super::kinds::proxy::ProxySpec;
 pub use super::kinds::resolver::ResolverSpec;
 pub use super::kinds::service::{CallSpec, ServiceSpec};
 pub use super::kinds::storage::StorageSpec;
+pub use super::node::ops::{ActionKind, ActionSpec, Trigger};
 pub use super::policy::breaker::BreakerSpec;
 pub use super::policy::gossip::GossipSpec;
 pub use super::policy::health_check::{CheckKind, HealthCheckSpec};
@@ -583,169 +584,6 @@ impl FaultKind {
             | FaultKind::RegionOutage
             | FaultKind::Partition
             | FaultKind::LinkDegradation { .. } => None,
-        }
-    }
-}
-
-/// `[[alarms]]`: `name` (default "alarm-<index>", counting from 0; unique), `monitor` (a
-/// monitor group; default: the only one), `group` (the watched group), `metric`, `above = x`
-/// or `below = x`, `for` (how long the condition must hold, default "0s"),
-/// `missing = "not_breaching" | "breaching"` (what a period without any report counts as,
-/// default "not_breaching": a blind monitor stays silent).
-#[derive(Clone, Debug, PartialEq)]
-pub struct AlarmSpec {
-    pub name: String,
-    pub monitor: usize,
-    pub group: usize,
-    pub metric: Metric,
-    /// True for `above`, false for `below`.
-    pub above: bool,
-    pub threshold: f64,
-    pub hold: SimTime,
-    pub missing_breaches: bool,
-}
-
-/// What an alarm watches, over one monitor period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Metric {
-    /// Client group: (successes + degraded) / finished user requests.
-    Availability,
-    /// Client group: failed / finished user requests; component group: (errors + rejected +
-    /// dropped) / arrivals.
-    ErrorRate,
-    /// Client group: latency quantile of successful requests, in seconds.
-    LatencyP50,
-    LatencyP90,
-    LatencyP99,
-    /// Client group: user requests started per second.
-    Requests,
-    /// Component group: busy worker time over available worker time.
-    Utilization,
-    /// Component group: the longest waiting queue of any replica.
-    Queue,
-    /// Component group: requests rejected or dropped per second.
-    Dropped,
-    /// Component group: gossip messages received per second per replica.
-    GossipRate,
-}
-
-impl Metric {
-    /// Every metric with its scenario-file name.
-    pub const ALL: [(Metric, &'static str); 10] = [
-        (Metric::Availability, "availability"),
-        (Metric::ErrorRate, "error_rate"),
-        (Metric::LatencyP50, "latency_p50"),
-        (Metric::LatencyP90, "latency_p90"),
-        (Metric::LatencyP99, "latency_p99"),
-        (Metric::Requests, "requests"),
-        (Metric::Utilization, "utilization"),
-        (Metric::Queue, "queue"),
-        (Metric::Dropped, "dropped"),
-        (Metric::GossipRate, "gossip_rate"),
-    ];
-
-    /// The scenario-file name.
-    pub fn name(self) -> &'static str {
-        Metric::ALL
-            .iter()
-            .find(|(m, _)| *m == self)
-            .map_or("?", |(_, n)| n)
-    }
-
-    /// Whether it applies to client groups (else to component groups; `error_rate` to both).
-    pub fn for_clients(self) -> Option<bool> {
-        match self {
-            Metric::Availability
-            | Metric::LatencyP50
-            | Metric::LatencyP90
-            | Metric::LatencyP99
-            | Metric::Requests => Some(true),
-            Metric::Utilization | Metric::Queue | Metric::Dropped | Metric::GossipRate => {
-                Some(false)
-            }
-            Metric::ErrorRate => None,
-        }
-    }
-}
-
-/// `[[actions]]`: `name` (default "action-<index>", counting from 0; unique), `kind`, and
-/// either `at` (a fixed time) or `on = "<alarm>"` with `delay` (a distribution, default "0s"):
-/// the operators' response after the alarm first fires. An action runs at most once.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ActionSpec {
-    pub name: String,
-    pub trigger: Trigger,
-    pub kind: ActionKind,
-}
-
-/// When an action runs.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Trigger {
-    At(SimTime),
-    Alarm { alarm: usize, delay: Dist },
-}
-
-/// What an action does.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ActionKind {
-    /// `kind = "rollback"`, `fault = "<config_change fault>"`: undo the rollout, replica by
-    /// replica in reverse order, at the rollout's pace.
-    Rollback { fault: usize },
-    /// `kind = "end_fault"`, `fault = "<name>"`: the fault stops now (stop the scaling
-    /// activity, the surge, the new source...).
-    EndFault { fault: usize },
-    /// `kind = "block"`, `firewall = "<group>"`, `source = "<client group>"`: the firewall
-    /// denies the source from now on.
-    Block { firewall: usize, source: usize },
-    /// `kind = "shed_load"`, `target = "<group>"`, `fraction`: each replica refuses that
-    /// fraction of work requests at admission (a fast error), from now on.
-    ShedLoad { group: usize, fraction: f64 },
-    /// `kind = "dns_failover"`, `target = "<dns group>"`, `record = "<name>"`, `to =
-    /// "<group>"`: the record answers only `to` (one of its targets) from now on.
-    DnsFailover {
-        dns: usize,
-        record: usize,
-        to: usize,
-    },
-    /// `kind = "restart"`, `target = "<group>"`, `stagger` (default "0s"), `cold_start`
-    /// (default "30s"): replica i goes down at i x stagger and comes back empty after
-    /// `cold_start`; a restart ends the replica's hang faults.
-    Restart {
-        group: usize,
-        stagger: SimTime,
-        cold_start: SimTime,
-    },
-    /// `kind = "clear_gossip"`, `target = "<group>"`, `offline` (default "0s"), `pace`
-    /// (default "0s"): every replica goes down at once and its gossip state is cleared; after
-    /// `offline` they come back one by one, `pace` apart, and rebuild their views by gossip.
-    ClearGossip {
-        group: usize,
-        offline: SimTime,
-        pace: SimTime,
-    },
-    /// `kind = "scale"`, `target = "<group>"`, `replicas` (default: all its standby),
-    /// `provision` (provisioning time, default "5m"): that many standby replicas come into
-    /// service `provision` after the action runs (load balancers find them by health checks,
-    /// storage by gossip). (`delay` is the trigger's, as for every action.)
-    Scale {
-        group: usize,
-        replicas: u32,
-        provision: SimTime,
-    },
-}
-
-impl ActionKind {
-    /// The `kind` string of the scenario file.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ActionKind::Rollback { .. } => "rollback",
-            ActionKind::EndFault { .. } => "end_fault",
-            ActionKind::Block { .. } => "block",
-            ActionKind::ShedLoad { .. } => "shed_load",
-            ActionKind::DnsFailover { .. } => "dns_failover",
-            ActionKind::Restart { .. } => "restart",
-            ActionKind::ClearGossip { .. } => "clear_gossip",
-            ActionKind::Scale { .. } => "scale",
         }
     }
 }

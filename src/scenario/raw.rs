@@ -385,71 +385,6 @@ pub struct RawFault {
     pub unreadable: bool,
 }
 
-/// `[[alarms]]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawAlarm {
-    pub name: Option<String>,
-    pub monitor: Option<String>,
-    pub group: Option<String>,
-    pub metric: Option<String>,
-    pub above: Option<f64>,
-    pub below: Option<f64>,
-    /// `for`: how long the condition must hold.
-    #[serde(rename = "for")]
-    pub hold: Option<Dur>,
-    pub missing: Option<String>,
-    /// Set when the table could not be read at all.
-    #[serde(skip)]
-    pub unreadable: bool,
-}
-
-/// `[[actions]]`: the union of every action kind's fields.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawAction {
-    pub name: Option<String>,
-    pub kind: Option<String>,
-    /// A fixed time.
-    pub at: Option<Dur>,
-    /// An alarm's name.
-    pub on: Option<String>,
-    /// After the alarm fires: a distribution.
-    pub delay: Option<Any>,
-    /// Rollback, end_fault.
-    pub fault: Option<String>,
-    /// Block.
-    pub firewall: Option<String>,
-    /// Block.
-    pub source: Option<String>,
-    /// The group acted on.
-    pub target: Option<String>,
-    /// Shed load.
-    pub fraction: Option<f64>,
-    /// DNS failover.
-    pub record: Option<String>,
-    /// DNS failover.
-    pub to: Option<String>,
-    /// Restart.
-    pub stagger: Option<Dur>,
-    /// Restart.
-    pub cold_start: Option<Dur>,
-    /// Clear gossip.
-    pub offline: Option<Dur>,
-    /// Clear gossip.
-    pub pace: Option<Dur>,
-    /// Scale.
-    pub replicas: Option<i64>,
-    /// Scale: provisioning time.
-    pub provision: Option<Dur>,
-    /// The table as written, for the settings layer.
-    #[serde(skip)]
-    pub item: Option<Item>,
-    /// Set when the table could not be read at all.
-    #[serde(skip)]
-    pub unreadable: bool,
-}
-
 /// A whole scenario file, as written.
 #[derive(Clone, Debug, Default)]
 pub struct RawFile {
@@ -465,10 +400,10 @@ pub struct RawFile {
     pub failures: Vec<RawFailure>,
     /// `[[links]]`, in file order.
     pub links: Vec<Item>,
-    /// `[[alarms]]`, in file order (unreadable entries keep their place).
-    pub alarms: Vec<RawAlarm>,
-    /// `[[actions]]`, in file order (unreadable entries keep their place).
-    pub actions: Vec<RawAction>,
+    /// `[[alarms]]` as written, in file order (None for an entry that is no table).
+    pub alarms: Vec<Option<Item>>,
+    /// `[[actions]]` as written, in file order (None for an entry that is no table).
+    pub actions: Vec<Option<Item>>,
     /// `[[published]]`, in file order (unreadable entries keep their place).
     pub published: Vec<Item>,
     /// `[[what_ifs]]`, in file order (unreadable entries keep their place).
@@ -666,15 +601,8 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                             f.item = Some(e.clone());
                             raw.failures.push(f);
                         }
-                        "alarms" => raw.alarms.push(entry(e, &p, spans, is, |a: &mut RawAlarm| {
-                            a.unreadable = true
-                        })),
-                        "actions" => {
-                            let mut a =
-                                entry(e, &p, spans, is, |a: &mut RawAction| a.unreadable = true);
-                            a.item = Some(e.clone());
-                            raw.actions.push(a);
-                        }
+                        "alarms" => raw.alarms.push(table(e, &p, is)),
+                        "actions" => raw.actions.push(table(e, &p, is)),
                         "published" => raw.published.push(e.clone()),
                         "what_ifs" => raw.what_ifs.push(e.clone()),
                         _ => raw.links.push(e.clone()),
@@ -720,6 +648,16 @@ fn entry<T: DeserializeOwned + Default>(
         unreadable(&mut t);
         t
     })
+}
+
+/// An entry read by the settings layer: the table as written, or None (reported) when it is
+/// no table.
+fn table(item: &Item, path: &[String], issues: &mut Vec<Issue>) -> Option<Item> {
+    if item.is_table_like() {
+        return Some(item.clone());
+    }
+    issues.push(not_table(path.to_vec(), item, "a table"));
+    None
 }
 
 /// Reads the `set` of every `config_change` fault: its entries, and the target component's

@@ -8,23 +8,25 @@ use toml_edit::Item;
 
 use crate::engine::SimTime;
 use crate::model::spec::{
-    ActionKind, ActionSpec, AlarmSpec, Balance, BreakerSpec, CacheSpec, CallSpec, ClientSpec,
-    Clock, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget,
-    FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, KindSpec, LbSpec, Level, LinkSpec,
-    MILESTONES, Metric, Milestone, NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement,
-    Population, ProxySpec, Published, RecordSpec, Replay, ResolverSpec, RetrySpec, Routing,
-    ServerSpec, ServiceSpec, Spec, StorageSpec, Target, Trigger, WhatIf,
+    ActionSpec, AlarmSpec, Balance, BreakerSpec, CacheSpec, CallSpec, ClientSpec, Clock, Dist,
+    DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GossipSpec,
+    GroupSpec, HealthCheckSpec, KindSpec, LbSpec, Level, LinkSpec, MILESTONES, Milestone,
+    NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement, Population, ProxySpec, Published,
+    RecordSpec, Replay, ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec,
+    StorageSpec, Target, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
 use super::raw::{
-    Dur, FIXED_FIELDS, RawAction, RawAlarm, RawComponent, RawFailure, RawFault, RawFile, RawQueue,
-    RawRecord, RawSet, kind_fields, set_origin,
+    Dur, FIXED_FIELDS, RawComponent, RawFailure, RawFault, RawFile, RawQueue, RawRecord, RawSet,
+    kind_fields, set_origin,
 };
 use crate::model::head::{
     LinkSettings, NetworkSettings, PublishedSettings, ScenarioSettings, WhatIfSettings,
 };
+use crate::model::kinds::monitor::read_alarm;
 use crate::model::kinds::{Build, KINDS, Kind, read_kind};
+use crate::model::node::ops::read_action;
 use crate::model::settings::{
     Distribution, Input, Reader, Resolve, Role, Shape, Table, Value, bounded, duration, positive,
     read_table,
@@ -52,6 +54,26 @@ fn field_of<'x>(item: Option<&'x Item>, rel: &[&str]) -> Option<&'x dyn Input> {
         };
     }
     Some(cur)
+}
+
+/// The `name` written in an entry of an array of tables, if it is a string.
+fn written_name(item: &Item) -> Option<&str> {
+    match field_of(Some(item), &["name"])?.shape() {
+        Shape::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The name of each entry (`<what>-<index>` by default); None for an entry that is no table.
+fn entry_names(items: &[Option<Item>], what: &str) -> Vec<Option<String>> {
+    let name = |(j, item): (usize, &Item)| {
+        written_name(item).map_or_else(|| format!("{what}-{j}"), str::to_owned)
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(j, item)| item.as_ref().map(|item| name((j, item))))
+        .collect()
 }
 
 /// The text of field `key` of a table, as written (for problems about it).
@@ -664,6 +686,44 @@ impl Resolve for Check<'_> {
 
     fn traffic(&mut self, from: usize, to: usize, path: Path) {
         self.traffic.push((from, to, path));
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.names.clone()
+    }
+
+    fn gossips(&self, i: usize) -> Option<bool> {
+        self.gossip[i].as_ref().map(Option::is_some)
+    }
+
+    fn needs_gossip(&mut self, path: Path, i: usize, what: &str) -> bool {
+        Check::needs_gossip(self, path, i, what)
+    }
+
+    fn standby(&self, i: usize) -> Option<u32> {
+        self.kinds[i]?;
+        self.placements[i].as_ref()?;
+        Some(self.standby[i])
+    }
+
+    fn records(&self, i: usize) -> Vec<(Option<String>, Vec<String>)> {
+        let records = self.raw.components[i]
+            .records
+            .as_deref()
+            .unwrap_or_default();
+        let targets = |r: &RawRecord| r.targets.iter().flatten().cloned().collect();
+        records
+            .iter()
+            .map(|r| (r.name.clone(), targets(r)))
+            .collect()
+    }
+
+    fn faults(&self) -> &[Option<(String, String)>] {
+        &self.fault_names
+    }
+
+    fn alarms(&self) -> &[Option<String>] {
+        &self.alarm_names
     }
 }
 
@@ -2725,7 +2785,10 @@ impl Check<'_> {
                 .actions
                 .iter()
                 .enumerate()
-                .map(|(j, a)| a.name.clone().unwrap_or_else(|| format!("action-{j}")))
+                .map(|(j, a)| {
+                    let name = a.as_ref().and_then(written_name);
+                    name.map_or_else(|| format!("action-{j}"), str::to_owned)
+                })
                 .collect(),
             _ => {
                 self.push(
@@ -2768,646 +2831,41 @@ impl Check<'_> {
 
     fn alarms(&mut self) -> Option<Vec<AlarmSpec>> {
         let raw = self.raw;
-        self.alarm_names = raw
-            .alarms
-            .iter()
-            .enumerate()
-            .map(|(j, a)| {
-                (!a.unreadable).then(|| a.name.clone().unwrap_or_else(|| format!("alarm-{j}")))
-            })
-            .collect();
+        self.alarm_names = entry_names(&raw.alarms, "alarm");
         let names = self.alarm_names.clone();
-        let mut out = Some(Vec::new());
-        for (j, a) in raw.alarms.iter().enumerate() {
-            let unique = a.unreadable || self.unique_name("alarms", j, a.name.as_deref(), &names);
-            let alarm = if a.unreadable { None } else { self.alarm(j, a) };
-            match (alarm.filter(|_| unique), out.as_mut()) {
-                (Some(a), Some(v)) => v.push(a),
-                _ => out = None,
-            }
-        }
-        out
-    }
-
-    /// A reference that must be given (not a dependency).
-    fn need_ref(
-        &mut self,
-        base: &[String],
-        field: &str,
-        v: Option<&str>,
-        role: Role,
-        hint: &str,
-    ) -> Option<usize> {
-        match v {
-            None => {
-                self.missing(join(base, field), hint);
-                None
-            }
-            Some(name) => self.group_ref(join(base, field), name, role),
-        }
-    }
-
-    fn alarm(&mut self, j: usize, a: &RawAlarm) -> Option<AlarmSpec> {
-        let base = vec!["alarms".to_owned(), j.to_string()];
-        let name = self.name_str(
-            join(&base, "name"),
-            a.name.as_deref(),
-            &format!("alarm-{j}"),
-        );
-        let mpath = join(&base, "monitor");
-        let monitor = match a.monitor.as_deref() {
-            Some(m) => self.group_ref(mpath.clone(), m, Role::Monitor),
-            None => {
-                let monitors = self.names_of(|k| k == Kind::Monitor);
-                match monitors.as_slice() {
-                    [m] => self.index.get(m).copied(),
-                    [] if self.kinds.iter().all(Option::is_some) => {
-                        self.push(
-                            Issue::new(mpath.clone(), "there is no monitor to evaluate this alarm")
-                                .hint(r#"add a component with kind = "monitor": alarms are evaluated where the reports arrive"#.to_owned()),
-                        );
-                        None
-                    }
-                    [] => None, // A component of unknown kind may be meant as the monitor.
-                    several => {
-                        self.missing(
-                            mpath.clone(),
-                            format!(
-                                "there are several monitors: add monitor = one of: {}",
-                                list(several)
-                            ),
-                        );
-                        None
-                    }
-                }
-            }
-        };
-        let group = self.need_ref(
-            &base,
-            "group",
-            a.group.as_deref(),
-            Role::Watch,
-            "add group = \"<the group it watches>\"",
-        );
-        let metrics: Vec<(&str, Metric)> = Metric::ALL.iter().map(|(m, n)| (*n, *m)).collect();
-        let metric_names: Vec<&str> = metrics.iter().map(|(n, _)| *n).collect();
-        let metric = match a.metric.as_deref() {
-            None => {
-                self.missing(
-                    join(&base, "metric"),
-                    format!("metric is one of: {}", metric_names.join(", ")),
-                );
-                None
-            }
-            Some(m) => self.choice(
-                join(&base, "metric"),
-                Some(m),
-                Metric::Requests,
-                &metrics,
-                "metric",
-            ),
-        };
-        if let (Some(m), Some(g)) = (metric, group)
-            && let Some(k) = self.kinds[g]
-            && k != Kind::Monitor
-        {
-            let of = |clients: bool| -> String {
-                let names: Vec<&str> = Metric::ALL
-                    .iter()
-                    .filter(|(m, _)| m.for_clients().is_none_or(|c| c == clients))
-                    .map(|(_, n)| *n)
-                    .collect();
-                names.join(", ")
-            };
-            let gname = self.names[g];
-            let path = join(&base, "metric");
-            match m.for_clients() {
-                Some(true) if k != Kind::Client => self.push(
-                    Issue::new(
-                        path,
-                        format!(
-                            "metric '{}' applies to client groups, and '{gname}' is {}",
-                            m.name(),
-                            k.a()
-                        ),
-                    )
-                    .value(m.name())
-                    .hint(format!("metrics for component groups: {}", of(false))),
-                ),
-                Some(false) if k == Kind::Client => self.push(
-                    Issue::new(
-                        path,
-                        format!(
-                            "metric '{}' applies to component groups, and '{gname}' is a client",
-                            m.name()
-                        ),
-                    )
-                    .value(m.name())
-                    .hint(format!("metrics for client groups: {}", of(true))),
-                ),
-                _ if m == Metric::GossipRate && matches!(self.gossip[g], Some(None)) => self.push(
-                    Issue::new(
-                        path,
-                        format!("'{gname}' has no gossip: its gossip_rate is always 0"),
-                    )
-                    .value(m.name())
-                    .hint(format!(
-                        "turn gossip on in '{gname}', or watch another metric"
-                    )),
-                ),
-                _ => {}
-            }
-        }
-        let threshold = match (a.above, a.below) {
-            (Some(_), Some(_)) => {
-                self.push(
-                    Issue::new(join(&base, "below"), "give either above or below, not both")
-                        .hint("above = x fires while the metric is over x, below = x while it is under x".to_owned())
-                        .at_key(),
-                );
-                None
-            }
-            (None, None) => {
-                self.push(
-                    Issue::new(
-                        join(&base, "above"),
-                        "missing threshold: give above = x or below = x",
-                    )
-                    .hint(
-                        "e.g. below = 0.99 on availability, above = 0.8 on utilization".to_owned(),
-                    ),
-                );
-                None
-            }
-            (Some(x), None) => Some((true, "above", x)),
-            (None, Some(x)) => Some((false, "below", x)),
-        };
-        let threshold = match (threshold, metric) {
-            (Some((above, field, x)), Some(m)) => {
-                let path = join(&base, field);
-                let x = if matches!(m, Metric::Availability | Metric::ErrorRate) {
-                    self.fraction(path, x)
-                } else if x.is_finite() && x >= 0.0 {
-                    Some(x)
-                } else {
-                    self.push(
-                        Issue::new(path, format!("must be 0 or more, got {x}"))
-                            .value(x.to_string()),
-                    );
-                    None
-                };
-                x.map(|x| (above, x))
-            }
-            _ => None,
-        };
-        let hold = self.dur(join(&base, "for"), a.hold.as_ref(), SimTime::ZERO);
-        let missing = self.choice(
-            join(&base, "missing"),
-            a.missing.as_deref(),
-            false,
-            &[("not_breaching", false), ("breaching", true)],
-            "missing-data rule",
-        );
-        // Reports travel from the watched group to the monitor.
-        if let (Some(g), Some(m)) = (group, monitor) {
-            self.traffic.push((g, m, mpath));
-        }
-        let (above, threshold) = threshold?;
-        Some(AlarmSpec {
-            name: name?,
-            monitor: monitor?,
-            group: group?,
-            metric: metric?,
-            above,
-            threshold,
-            hold: hold?,
-            missing_breaches: missing?,
-        })
+        self.named_entries("alarms", &raw.alarms, &names, read_alarm)
     }
 
     fn actions(&mut self) -> Option<Vec<ActionSpec>> {
         let raw = self.raw;
-        let names: Vec<Option<String>> = raw
-            .actions
-            .iter()
-            .enumerate()
-            .map(|(j, a)| {
-                (!a.unreadable).then(|| a.name.clone().unwrap_or_else(|| format!("action-{j}")))
-            })
-            .collect();
+        let names = entry_names(&raw.actions, "action");
+        self.named_entries("actions", &raw.actions, &names, read_action)
+    }
+
+    /// Reads each entry of `list` (alarms or actions) with `read`, checking that `names` are
+    /// unique; None if any entry has a problem.
+    fn named_entries<T>(
+        &mut self,
+        list: &str,
+        items: &[Option<Item>],
+        names: &[Option<String>],
+        read: fn(usize, &[(&str, &dyn Input)], &mut dyn Resolve) -> Option<T>,
+    ) -> Option<Vec<T>> {
         let mut out = Some(Vec::new());
-        for (j, a) in raw.actions.iter().enumerate() {
-            let unique = a.unreadable || self.unique_name("actions", j, a.name.as_deref(), &names);
-            let action = if a.unreadable {
-                None
-            } else {
-                self.action(j, a)
-            };
-            match (action.filter(|_| unique), out.as_mut()) {
-                (Some(a), Some(v)) => v.push(a),
+        for (j, item) in items.iter().enumerate() {
+            let got = item.as_ref().and_then(|item| {
+                let unique = self.unique_name(list, j, written_name(item), names);
+                let Shape::Table(entries) = item.shape() else {
+                    return None;
+                };
+                read(j, &entries, self).filter(|_| unique)
+            });
+            match (got, out.as_mut()) {
+                (Some(x), Some(v)) => v.push(x),
                 _ => out = None,
             }
         }
         out
-    }
-
-    /// A fault named by an action: its index and `kind` as written.
-    fn fault_by_name(&mut self, path: Path, name: &str) -> Option<(usize, String)> {
-        if let Some(j) = self
-            .fault_names
-            .iter()
-            .position(|n| n.as_ref().is_some_and(|(n, _)| n == name))
-        {
-            return self.fault_names[j].as_ref().map(|(_, k)| (j, k.clone()));
-        }
-        let names: Vec<&str> = self
-            .fault_names
-            .iter()
-            .flatten()
-            .map(|(n, _)| n.as_str())
-            .collect();
-        let hint = suggest(name, "faults", &names);
-        self.push(
-            Issue::new(path, format!("no fault is named '{name}'"))
-                .value(name)
-                .hint(hint),
-        );
-        None
-    }
-
-    fn action(&mut self, j: usize, a: &RawAction) -> Option<ActionSpec> {
-        let base = vec!["actions".to_owned(), j.to_string()];
-        let name = self.name_str(
-            join(&base, "name"),
-            a.name.as_deref(),
-            &format!("action-{j}"),
-        );
-        let kinds = [
-            "rollback",
-            "end_fault",
-            "block",
-            "shed_load",
-            "dns_failover",
-            "restart",
-            "clear_gossip",
-            "scale",
-        ];
-        let kind = self.kind_word(&base, a.kind.as_deref(), &kinds, "action");
-        let trigger = self.trigger(&base, a);
-        let kind = kind?;
-        let present: Vec<&str> = [
-            ("fault", a.fault.is_some()),
-            ("firewall", a.firewall.is_some()),
-            ("source", a.source.is_some()),
-            ("target", a.target.is_some()),
-            ("fraction", a.fraction.is_some()),
-            ("record", a.record.is_some()),
-            ("to", a.to.is_some()),
-            ("stagger", a.stagger.is_some()),
-            ("cold_start", a.cold_start.is_some()),
-            ("offline", a.offline.is_some()),
-            ("pace", a.pace.is_some()),
-            ("replicas", a.replicas.is_some()),
-            ("provision", a.provision.is_some()),
-        ]
-        .iter()
-        .filter(|(_, s)| *s)
-        .map(|(n, _)| *n)
-        .collect();
-        let allowed: &[&str] = match kind {
-            "rollback" | "end_fault" => &["fault"],
-            "block" => &["firewall", "source"],
-            "shed_load" => &["target", "fraction"],
-            "dns_failover" => &["target", "record", "to"],
-            "restart" => &["target", "stagger", "cold_start"],
-            "clear_gossip" => &["target", "offline", "pace"],
-            _ => &["target", "replicas", "provision"],
-        };
-        self.not_applicable(&base, &present, allowed, &format!("action kind '{kind}'"));
-        let target = |v: &mut Self, role: Role, what: &str| {
-            v.need_ref(
-                &base,
-                "target",
-                a.target.as_deref(),
-                role,
-                &format!("add target = \"<the {what} it acts on>\""),
-            )
-        };
-        let action = match kind {
-            "rollback" | "end_fault" => {
-                let fault = match a.fault.as_deref() {
-                    None => {
-                        self.missing(
-                            join(&base, "fault"),
-                            "add fault = \"<the name of a fault>\"",
-                        );
-                        None
-                    }
-                    Some(f) => self.fault_by_name(join(&base, "fault"), f),
-                };
-                let (fault, fkind) = fault?;
-                let fname = a.fault.clone().unwrap_or_default();
-                let path = join(&base, "fault");
-                if kind == "rollback" {
-                    if fkind != "config_change" {
-                        let changes: Vec<&str> = self
-                            .fault_names
-                            .iter()
-                            .flatten()
-                            .filter(|(_, k)| k == "config_change")
-                            .map(|(n, _)| n.as_str())
-                            .collect();
-                        let others = if changes.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; config_change faults: {}", list(&changes))
-                        };
-                        self.push(
-                            Issue::new(
-                                path,
-                                format!("'{fname}' is a {fkind} fault, and rollback undoes a config_change"),
-                            )
-                            .value(fname)
-                            .hint(format!("to stop it early use kind = \"end_fault\"{others}")),
-                        );
-                        return None;
-                    }
-                    Some(ActionKind::Rollback { fault })
-                } else {
-                    if fkind == "partition" || fkind == "link_degradation" {
-                        self.push(
-                            Issue::new(
-                                path,
-                                format!("'{fname}' is a {fkind} fault: actions cannot end it"),
-                            )
-                            .value(fname)
-                            .hint(
-                                "give a partition a duration; actions cannot reach a link"
-                                    .to_owned(),
-                            ),
-                        );
-                        return None;
-                    }
-                    Some(ActionKind::EndFault { fault })
-                }
-            }
-            "block" => {
-                let firewall = self.need_ref(
-                    &base,
-                    "firewall",
-                    a.firewall.as_deref(),
-                    Role::Firewall,
-                    "add firewall = \"<the firewall that blocks>\"",
-                );
-                let source = self.need_ref(
-                    &base,
-                    "source",
-                    a.source.as_deref(),
-                    Role::Source,
-                    "add source = \"<the client group to block>\"",
-                );
-                Some(ActionKind::Block {
-                    firewall: firewall?,
-                    source: source?,
-                })
-            }
-            "shed_load" => {
-                let group = target(self, Role::Serve, "group");
-                let fraction = match a.fraction {
-                    None => {
-                        self.missing(
-                            join(&base, "fraction"),
-                            "add fraction = 0.3: the share of work refused",
-                        );
-                        None
-                    }
-                    Some(x) => self.share(join(&base, "fraction"), x, "1.0 refuses all work"),
-                };
-                Some(ActionKind::ShedLoad {
-                    group: group?,
-                    fraction: fraction?,
-                })
-            }
-            "dns_failover" => self.dns_failover(&base, a),
-            "restart" => {
-                let group = target(self, Role::Component, "group");
-                let stagger = self.dur(join(&base, "stagger"), a.stagger.as_ref(), SimTime::ZERO);
-                let cold_start = self.dur(
-                    join(&base, "cold_start"),
-                    a.cold_start.as_ref(),
-                    SimTime::from_secs(30),
-                );
-                Some(ActionKind::Restart {
-                    group: group?,
-                    stagger: stagger?,
-                    cold_start: cold_start?,
-                })
-            }
-            "clear_gossip" => {
-                let group = target(self, Role::Component, "group");
-                if let Some(g) = group
-                    && !self.needs_gossip(join(&base, "target"), g, "clear")
-                {
-                    return None;
-                }
-                let offline = self.dur(join(&base, "offline"), a.offline.as_ref(), SimTime::ZERO);
-                let pace = self.dur(join(&base, "pace"), a.pace.as_ref(), SimTime::ZERO);
-                Some(ActionKind::ClearGossip {
-                    group: group?,
-                    offline: offline?,
-                    pace: pace?,
-                })
-            }
-            _ => {
-                let group = target(self, Role::Component, "group");
-                let provision = self.dur(
-                    join(&base, "provision"),
-                    a.provision.as_ref(),
-                    SimTime::from_mins(5),
-                );
-                let g = group?;
-                let standby = self.standby[g];
-                if standby == 0 {
-                    // A group of unknown kind or bad size: reported already.
-                    self.kinds[g]?;
-                    self.placements[g].as_ref()?;
-                    let tname = self.names[g];
-                    self.push(
-                        Issue::new(
-                            join(&base, "target"),
-                            format!("'{tname}' has no standby replicas to bring in"),
-                        )
-                        .value(tname)
-                        .hint(
-                            "add standby = N to the group: N replicas that wait for a scale action"
-                                .to_owned(),
-                        ),
-                    );
-                    return None;
-                }
-                let replicas = self.count(join(&base, "replicas"), a.replicas, standby, 1, standby);
-                Some(ActionKind::Scale {
-                    group: g,
-                    replicas: replicas?,
-                    provision: provision?,
-                })
-            }
-        };
-        Some(ActionSpec {
-            name: name?,
-            trigger: trigger?,
-            kind: action?,
-        })
-    }
-
-    /// When an action runs: `at`, or `on` an alarm with `delay`.
-    fn trigger(&mut self, base: &[String], a: &RawAction) -> Option<Trigger> {
-        match (&a.at, a.on.as_deref()) {
-            (Some(_), Some(_)) => {
-                self.push(
-                    Issue::new(join(base, "on"), "give either at or on, not both")
-                        .hint("at = \"30m\" runs the action at a fixed time; on = \"<alarm>\" when that alarm first fires (after delay)".to_owned())
-                        .at_key(),
-                );
-                None
-            }
-            (None, None) => {
-                self.push(
-                    Issue::new(join(base, "on"), "missing trigger: give at = \"<time>\" or on = \"<alarm>\"")
-                        .hint("at = \"30m\" runs the action at a fixed time; on = \"<alarm>\" when that alarm first fires (after delay)".to_owned()),
-                );
-                None
-            }
-            (Some(at), None) => {
-                if a.delay.is_some() {
-                    self.push(
-                        Issue::new(
-                            join(base, "delay"),
-                            "'delay' applies only with on = \"<alarm>\"",
-                        )
-                        .hint("with at, put the delay into the time itself".to_owned())
-                        .at_key(),
-                    );
-                    return None;
-                }
-                self.parse_dur(join(base, "at"), at).map(Trigger::At)
-            }
-            (None, Some(on)) => {
-                let path = join(base, "on");
-                let alarm = self
-                    .alarm_names
-                    .iter()
-                    .position(|n| n.as_deref() == Some(on));
-                if alarm.is_none() {
-                    let names: Vec<&str> = self
-                        .alarm_names
-                        .iter()
-                        .flatten()
-                        .map(String::as_str)
-                        .collect();
-                    let hint = if names.is_empty() {
-                        format!(
-                            "there are no alarms: add an [[alarms]] entry named '{on}', or use at = \"<time>\""
-                        )
-                    } else {
-                        suggest(on, "alarms", &names)
-                    };
-                    self.push(
-                        Issue::new(path, format!("no alarm is named '{on}'"))
-                            .value(on)
-                            .hint(hint),
-                    );
-                }
-                let delay = match field_of(a.item.as_ref(), &["delay"]) {
-                    None => Some(Dist::Constant(SimTime::ZERO)),
-                    Some(d) => self.read::<Distribution>(join(base, "delay"), d),
-                };
-                Some(Trigger::Alarm {
-                    alarm: alarm?,
-                    delay: delay?,
-                })
-            }
-        }
-    }
-
-    /// `dns_failover`: a dns group, one of its records, and one of that record's targets.
-    fn dns_failover(&mut self, base: &[String], a: &RawAction) -> Option<ActionKind> {
-        let dns = self.need_ref(
-            base,
-            "target",
-            a.target.as_deref(),
-            Role::Dns,
-            "add target = \"<the dns group>\"",
-        );
-        let raw = self.raw;
-        let records: &[RawRecord] = dns
-            .and_then(|d| raw.components.get_index(d))
-            .and_then(|(_, c)| c.records.as_deref())
-            .unwrap_or_default();
-        let dname = a.target.clone().unwrap_or_default();
-        let record = match a.record.as_deref() {
-            None => {
-                self.missing(
-                    join(base, "record"),
-                    "add record = \"<a name the dns group serves>\"",
-                );
-                None
-            }
-            Some(r) => match records.iter().position(|x| x.name.as_deref() == Some(r)) {
-                Some(i) => Some(i),
-                None if dns.is_none() => None,
-                None => {
-                    let served: Vec<&str> =
-                        records.iter().filter_map(|x| x.name.as_deref()).collect();
-                    self.push(
-                        Issue::new(
-                            join(base, "record"),
-                            format!("'{dname}' serves no record named '{r}'"),
-                        )
-                        .value(r)
-                        .hint(suggest(r, "records", &served)),
-                    );
-                    None
-                }
-            },
-        };
-        let to = match (a.to.as_deref(), record) {
-            (None, _) => {
-                self.missing(
-                    join(base, "to"),
-                    "add to = \"<the target the record answers from now on>\"",
-                );
-                None
-            }
-            (Some(_), None) => None,
-            (Some(t), Some(r)) => {
-                let rec = &records[r];
-                let targets: Vec<&str> = rec.targets.iter().flatten().map(String::as_str).collect();
-                if targets.contains(&t) {
-                    self.group_ref(join(base, "to"), t, Role::Serve)
-                } else {
-                    let rname = rec.name.clone().unwrap_or_default();
-                    self.push(
-                        Issue::new(
-                            join(base, "to"),
-                            format!("'{t}' is not a target of record '{rname}'"),
-                        )
-                        .value(t)
-                        .hint(suggest(
-                            t,
-                            &format!("targets of '{rname}'"),
-                            &targets,
-                        )),
-                    );
-                    None
-                }
-            }
-        };
-        Some(ActionKind::DnsFailover {
-            dns: dns?,
-            record: record?,
-            to: to?,
-        })
     }
 }
 

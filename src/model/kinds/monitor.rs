@@ -12,12 +12,15 @@ use crate::model::metrics::Histogram;
 use crate::model::msg::{Msg, Report, Timer};
 use crate::model::node::{Cx, Node, send_self, transmit};
 use crate::model::sample::draw;
-use crate::model::settings::PosDuration;
-use crate::model::spec::{KindSpec, Metric, ServerSpec, Trigger};
+use crate::model::settings::{
+    Duration, Input, Issue, Number, Opt, PosDuration, Reader, Ref, Resolve, Role, Table, Text,
+    Word, Words, list, unknown_fields,
+};
+use crate::model::spec::{KindSpec, ServerSpec, Trigger};
 use crate::model::world::World;
-use crate::settings;
+use crate::{settings, words};
 
-use super::{Build, KindSettings};
+use super::{Build, Kind, KindSettings};
 
 settings! {
     /// `kind = "monitor"`: where alarms are evaluated.
@@ -45,6 +48,288 @@ pub struct MonitorSpec {
     pub server: ServerSpec,
     /// `period`: how often reporters send and alarms are evaluated (default "10s").
     pub period: SimTime,
+}
+
+/// `[[alarms]]`: `name` (default "alarm-<index>", counting from 0; unique), `monitor` (a
+/// monitor group; default: the only one), `group` (the watched group), `metric`, `above = x`
+/// or `below = x`, `for` (how long the condition must hold, default "0s"),
+/// `missing = "not_breaching" | "breaching"` (what a period without any report counts as,
+/// default "not_breaching": a blind monitor stays silent).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmSpec {
+    pub name: String,
+    pub monitor: usize,
+    pub group: usize,
+    pub metric: Metric,
+    /// True for `above`, false for `below`.
+    pub above: bool,
+    pub threshold: f64,
+    pub hold: SimTime,
+    pub missing_breaches: bool,
+}
+
+/// What an alarm watches, over one monitor period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Client group: (successes + degraded) / finished user requests.
+    Availability,
+    /// Client group: failed / finished user requests; component group: (errors + rejected +
+    /// dropped) / arrivals.
+    ErrorRate,
+    /// Client group: latency quantile of successful requests, in seconds.
+    LatencyP50,
+    LatencyP90,
+    LatencyP99,
+    /// Client group: user requests started per second.
+    Requests,
+    /// Component group: busy worker time over available worker time.
+    Utilization,
+    /// Component group: the longest waiting queue of any replica.
+    Queue,
+    /// Component group: requests rejected or dropped per second.
+    Dropped,
+    /// Component group: gossip messages received per second per replica.
+    GossipRate,
+}
+
+impl Metric {
+    /// Every metric with its scenario-file name.
+    pub const ALL: [(Metric, &'static str); 10] = [
+        (Metric::Availability, "availability"),
+        (Metric::ErrorRate, "error_rate"),
+        (Metric::LatencyP50, "latency_p50"),
+        (Metric::LatencyP90, "latency_p90"),
+        (Metric::LatencyP99, "latency_p99"),
+        (Metric::Requests, "requests"),
+        (Metric::Utilization, "utilization"),
+        (Metric::Queue, "queue"),
+        (Metric::Dropped, "dropped"),
+        (Metric::GossipRate, "gossip_rate"),
+    ];
+
+    /// The scenario-file name.
+    pub fn name(self) -> &'static str {
+        Metric::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("?", |(_, n)| n)
+    }
+
+    /// Whether it applies to client groups (else to component groups; `error_rate` to both).
+    pub fn for_clients(self) -> Option<bool> {
+        match self {
+            Metric::Availability
+            | Metric::LatencyP50
+            | Metric::LatencyP90
+            | Metric::LatencyP99
+            | Metric::Requests => Some(true),
+            Metric::Utilization | Metric::Queue | Metric::Dropped | Metric::GossipRate => {
+                Some(false)
+            }
+            Metric::ErrorRate => None,
+        }
+    }
+}
+
+impl Words for Metric {
+    const WHAT: &'static str = "metric";
+    const WORDS: &'static [(&'static str, Metric)] = &{
+        let mut words = [("", Metric::Availability); Metric::ALL.len()];
+        let mut i = 0;
+        while i < words.len() {
+            words[i] = (Metric::ALL[i].1, Metric::ALL[i].0);
+            i += 1;
+        }
+        words
+    };
+}
+
+/// `missing`: what a period without any report counts as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingData {
+    /// Not breaching: a blind monitor stays silent.
+    NotBreaching,
+    Breaching,
+}
+
+words!(
+    MissingData,
+    "missing-data rule",
+    [
+        ("not_breaching", MissingData::NotBreaching),
+        ("breaching", MissingData::Breaching),
+    ]
+);
+
+settings! {
+    /// `[[alarms]]`: a condition on the reports of one group, evaluated by a monitor every period; it fires once it has held for `for`, and triggers the actions `on` it.
+    pub struct AlarmSettings "alarms" {
+        /// Unique among alarms; actions name it in `on` (default "alarm-<index>", counting from 0).
+        name: Opt<Text> = None,
+        /// The monitor that evaluates it (default: the only one).
+        monitor: Opt<Ref> = None,
+        /// The group it watches: a client or component group, not a monitor.
+        group: Ref => "add group = \"<the group it watches>\"",
+        /// What it watches, over one period: client groups have availability, error_rate, latency_p50/p90/p99 and requests; component groups error_rate, utilization, queue, dropped and gossip_rate.
+        metric: Word<Metric> => "metric is one of: availability, error_rate, latency_p50, latency_p90, latency_p99, requests, utilization, queue, dropped, gossip_rate",
+        /// Breaches while the metric is over this value (give `above` or `below`).
+        above: Opt<Number> = None,
+        /// Breaches while the metric is under this value.
+        below: Opt<Number> = None,
+        /// How long the condition must hold before the alarm fires.
+        r#for: Duration = SimTime::ZERO,
+        /// What a period without any report counts as (breaching or not).
+        missing: Word<MissingData> = MissingData::NotBreaching,
+    }
+}
+
+/// Reads alarm `j` from its table's entries, resolving its names through `res`.
+pub fn read_alarm(
+    j: usize,
+    entries: &[(&str, &dyn Input)],
+    res: &mut dyn Resolve,
+) -> Option<AlarmSpec> {
+    let base = vec!["alarms".to_owned(), j.to_string()];
+    let at = |field: &str| [base.as_slice(), &[field.to_owned()]].concat();
+    let written = |field: &str| entries.iter().any(|(k, _)| *k == field);
+    let fields: Vec<&str> = AlarmSettings::fields().iter().map(|f| f.name).collect();
+    unknown_fields(
+        entries,
+        &fields,
+        &mut Reader::new(base.clone(), res.issues()),
+    );
+    let only_monitor = if written("monitor") {
+        None
+    } else {
+        only_monitor(at("monitor"), res)
+    };
+    let settings =
+        AlarmSettings::read_fields(entries, &mut Reader::new(base.clone(), res.issues()));
+    let hint = |h: &str| Some(h.to_owned());
+    match (written("above"), written("below")) {
+        (true, true) => res.issues().push(
+            Issue::new(at("below"), "give either above or below, not both")
+                .hint(hint(
+                    "above = x fires while the metric is over x, below = x while it is under x",
+                ))
+                .at_key(),
+        ),
+        (false, false) => res.issues().push(
+            Issue::new(
+                at("above"),
+                "missing threshold: give above = x or below = x",
+            )
+            .hint(hint(
+                "e.g. below = 0.99 on availability, above = 0.8 on utilization",
+            )),
+        ),
+        _ => {}
+    }
+    let s = settings?;
+    let monitor = match &s.monitor {
+        Some(m) => res.group(None, at("monitor"), m, Role::Monitor),
+        None => only_monitor,
+    };
+    let group = res.group(None, at("group"), &s.group, Role::Watch);
+    if let Some(g) = group {
+        fits(s.metric, g, at("metric"), res);
+    }
+    let threshold = match (s.above, s.below) {
+        (Some(x), None) => Some((true, "above", x)),
+        (None, Some(x)) => Some((false, "below", x)),
+        _ => None,
+    };
+    let threshold = threshold.and_then(|(above, field, x)| {
+        let fraction = matches!(s.metric, Metric::Availability | Metric::ErrorRate);
+        let message = if fraction && !(0.0..=1.0).contains(&x) {
+            format!("must be between 0 and 1, got {x}")
+        } else if !fraction && !(x.is_finite() && x >= 0.0) {
+            format!("must be 0 or more, got {x}")
+        } else {
+            return Some((above, x));
+        };
+        res.issues()
+            .push(Issue::new(at(field), message).value(x.to_string()));
+        None
+    });
+    // Reports travel from the watched group to the monitor.
+    if let (Some(g), Some(m)) = (group, monitor) {
+        res.traffic(g, m, at("monitor"));
+    }
+    let (above, threshold) = threshold?;
+    Some(AlarmSpec {
+        name: s.name.unwrap_or_else(|| format!("alarm-{j}")),
+        monitor: monitor?,
+        group: group?,
+        metric: s.metric,
+        above,
+        threshold,
+        hold: s.r#for,
+        missing_breaches: s.missing == MissingData::Breaching,
+    })
+}
+
+/// The monitor of an alarm that names none: the only one there is.
+fn only_monitor(path: Vec<String>, res: &mut dyn Resolve) -> Option<usize> {
+    let names = res.names();
+    let monitors: Vec<usize> = (0..names.len())
+        .filter(|&i| res.kind(i) == Some(Kind::Monitor))
+        .collect();
+    let issue = match monitors.as_slice() {
+        [m] => return Some(*m),
+        // A component of unknown kind may be meant as the monitor.
+        [] if (0..names.len()).any(|i| res.kind(i).is_none()) => return None,
+        [] => Issue::new(path, "there is no monitor to evaluate this alarm").hint(
+            r#"add a component with kind = "monitor": alarms are evaluated where the reports arrive"#
+                .to_owned(),
+        ),
+        several => {
+            let several: Vec<&str> = several.iter().map(|&i| names[i]).collect();
+            Issue::new(path, "missing required field 'monitor'").hint(format!(
+                "there are several monitors: add monitor = one of: {}",
+                list(&several)
+            ))
+        }
+    };
+    res.issues().push(issue);
+    None
+}
+
+/// Reports a metric that does not fit group `g`'s kind, or the gossip rate of a group without
+/// gossip.
+fn fits(m: Metric, g: usize, path: Vec<String>, res: &mut dyn Resolve) {
+    let Some(k) = res.kind(g) else { return };
+    let gname = res.names()[g].to_owned();
+    let clients = k == Kind::Client;
+    let (message, hint) = match m.for_clients() {
+        Some(c) if c != clients => {
+            let (to, of) = if c {
+                ("client groups", "component groups")
+            } else {
+                ("component groups", "client groups")
+            };
+            let fit: Vec<&str> = Metric::ALL
+                .iter()
+                .filter(|(m, _)| m.for_clients().is_none_or(|c| c == clients))
+                .map(|(_, n)| *n)
+                .collect();
+            (
+                format!(
+                    "metric '{}' applies to {to}, and '{gname}' is {}",
+                    m.name(),
+                    k.a()
+                ),
+                format!("metrics for {of}: {}", fit.join(", ")),
+            )
+        }
+        _ if m == Metric::GossipRate && res.gossips(g) == Some(false) => (
+            format!("'{gname}' has no gossip: its gossip_rate is always 0"),
+            format!("turn gossip on in '{gname}', or watch another metric"),
+        ),
+        _ => return,
+    };
+    res.issues()
+        .push(Issue::new(path, message).value(m.name()).hint(hint));
 }
 
 /// A reporter's cumulative counters.

@@ -8,8 +8,549 @@ use super::{Cx, LogEntry, Node, send_self};
 use crate::engine::{EntityId, SimTime};
 use crate::model::kinds::load_balancer::balances;
 use crate::model::msg::{Msg, Timer};
-use crate::model::spec::{ActionKind, FaultKind, KindSpec, Trigger};
+use crate::model::settings::{
+    Count, Distribution, Duration, Field, Input, Issue, Number, Opt, Reader, Ref, Resolve, Role,
+    Table, Text, Value, bounded, closest, list, positive, suggest, unknown_fields,
+};
+use crate::model::spec::{Dist, FaultKind, KindSpec};
 use crate::model::world::World;
+use crate::settings;
+
+/// `[[actions]]`: `name` (default "action-<index>", counting from 0; unique), `kind`, and
+/// either `at` (a fixed time) or `on = "<alarm>"` with `delay` (a distribution, default "0s"):
+/// the operators' response after the alarm first fires. An action runs at most once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionSpec {
+    pub name: String,
+    pub trigger: Trigger,
+    pub kind: ActionKind,
+}
+
+/// When an action runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    At(SimTime),
+    Alarm { alarm: usize, delay: Dist },
+}
+
+/// What an action does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    /// `kind = "rollback"`, `fault = "<config_change fault>"`: undo the rollout, replica by
+    /// replica in reverse order, at the rollout's pace.
+    Rollback { fault: usize },
+    /// `kind = "end_fault"`, `fault = "<name>"`: the fault stops now (stop the scaling
+    /// activity, the surge, the new source...).
+    EndFault { fault: usize },
+    /// `kind = "block"`, `firewall = "<group>"`, `source = "<client group>"`: the firewall
+    /// denies the source from now on.
+    Block { firewall: usize, source: usize },
+    /// `kind = "shed_load"`, `target = "<group>"`, `fraction`: each replica refuses that
+    /// fraction of work requests at admission (a fast error), from now on.
+    ShedLoad { group: usize, fraction: f64 },
+    /// `kind = "dns_failover"`, `target = "<dns group>"`, `record = "<name>"`, `to =
+    /// "<group>"`: the record answers only `to` (one of its targets) from now on.
+    DnsFailover {
+        dns: usize,
+        record: usize,
+        to: usize,
+    },
+    /// `kind = "restart"`, `target = "<group>"`, `stagger` (default "0s"), `cold_start`
+    /// (default "30s"): replica i goes down at i x stagger and comes back empty after
+    /// `cold_start`; a restart ends the replica's hang faults.
+    Restart {
+        group: usize,
+        stagger: SimTime,
+        cold_start: SimTime,
+    },
+    /// `kind = "clear_gossip"`, `target = "<group>"`, `offline` (default "0s"), `pace`
+    /// (default "0s"): every replica goes down at once and its gossip state is cleared; after
+    /// `offline` they come back one by one, `pace` apart, and rebuild their views by gossip.
+    ClearGossip {
+        group: usize,
+        offline: SimTime,
+        pace: SimTime,
+    },
+    /// `kind = "scale"`, `target = "<group>"`, `replicas` (default: all its standby),
+    /// `provision` (provisioning time, default "5m"): that many standby replicas come into
+    /// service `provision` after the action runs (load balancers find them by health checks,
+    /// storage by gossip). (`delay` is the trigger's, as for every action.)
+    Scale {
+        group: usize,
+        replicas: u32,
+        provision: SimTime,
+    },
+}
+
+impl ActionKind {
+    /// The `kind` string of the scenario file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::Rollback { .. } => "rollback",
+            ActionKind::EndFault { .. } => "end_fault",
+            ActionKind::Block { .. } => "block",
+            ActionKind::ShedLoad { .. } => "shed_load",
+            ActionKind::DnsFailover { .. } => "dns_failover",
+            ActionKind::Restart { .. } => "restart",
+            ActionKind::ClearGossip { .. } => "clear_gossip",
+            ActionKind::Scale { .. } => "scale",
+        }
+    }
+}
+
+settings! {
+    /// `[[actions]]`: an operator's action, run once, at a fixed time or when an alarm first fires (after `delay`); its `kind` (rollback, end_fault, block, shed_load, dns_failover, restart, clear_gossip, scale) picks its further settings.
+    pub struct ActionSettings "actions" check ActionSettings::check_trigger {
+        /// Unique among actions (default "action-<index>", counting from 0).
+        name: Opt<Text> = None,
+        /// When it runs, a fixed time (give `at` or `on`).
+        at: Opt<Duration> = None,
+        /// The alarm whose first firing triggers it.
+        on: Opt<Ref> = None,
+        /// With `on`: the operators' response time after the alarm fires.
+        delay: Distribution = Dist::Constant(SimTime::ZERO),
+    }
+}
+
+impl ActionSettings {
+    /// Exactly one trigger; `delay` only with `on`.
+    fn check_trigger(&self, entries: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> bool {
+        let hint = "at = \"30m\" runs the action at a fixed time; on = \"<alarm>\" when that alarm first fires (after delay)".to_owned();
+        let issue = match (self.at, &self.on) {
+            (Some(_), Some(_)) => Issue::new(r.at("on"), "give either at or on, not both")
+                .hint(hint)
+                .at_key(),
+            (None, None) => Issue::new(
+                r.at("on"),
+                "missing trigger: give at = \"<time>\" or on = \"<alarm>\"",
+            )
+            .hint(hint),
+            (Some(_), None) if entries.iter().any(|(k, _)| *k == "delay") => {
+                Issue::new(r.at("delay"), "'delay' applies only with on = \"<alarm>\"")
+                    .hint("with at, put the delay into the time itself".to_owned())
+                    .at_key()
+            }
+            _ => return true,
+        };
+        r.push(issue);
+        false
+    }
+
+    /// The trigger, its alarm resolved.
+    fn trigger(self, path: Vec<String>, res: &mut dyn Resolve) -> Option<Trigger> {
+        let Some(on) = self.on else {
+            return self.at.map(Trigger::At);
+        };
+        let alarms = res.alarms();
+        if let Some(alarm) = alarms.iter().position(|n| n.as_deref() == Some(&on)) {
+            return Some(Trigger::Alarm {
+                alarm,
+                delay: self.delay,
+            });
+        }
+        let names: Vec<&str> = alarms.iter().flatten().map(String::as_str).collect();
+        let hint = if names.is_empty() {
+            format!(
+                "there are no alarms: add an [[alarms]] entry named '{on}', or use at = \"<time>\""
+            )
+        } else {
+            suggest(&on, "alarms", &names)
+        };
+        let issue = Issue::new(path, format!("no alarm is named '{on}'"))
+            .value(on)
+            .hint(hint);
+        res.issues().push(issue);
+        None
+    }
+}
+
+settings! {
+    /// `kind = "rollback"` (undo a config_change, replica by replica in reverse order, at the rollout's pace) and `kind = "end_fault"` (the fault stops now).
+    pub struct FaultAction "rollback, end_fault" {
+        /// The fault's name (rollback: a config_change fault).
+        fault: Ref => "add fault = \"<the name of a fault>\"",
+    }
+}
+
+settings! {
+    /// `kind = "block"`: the firewall denies the source from now on.
+    pub struct BlockAction "block" {
+        /// The firewall that blocks.
+        firewall: Ref => "add firewall = \"<the firewall that blocks>\"",
+        /// The client group blocked.
+        source: Ref => "add source = \"<the client group to block>\"",
+    }
+}
+
+settings! {
+    /// `kind = "shed_load"`: each replica refuses a fraction of work requests at admission (a fast error), from now on.
+    pub struct ShedLoadAction "shed_load" {
+        /// The group that sheds.
+        target: Ref => "add target = \"<the group it acts on>\"",
+        /// The share of work refused, above 0 and at most 1.
+        fraction: Number => "add fraction = 0.3: the share of work refused",
+    }
+}
+
+settings! {
+    /// `kind = "dns_failover"`: the record answers only `to`, one of its targets, from now on.
+    pub struct DnsFailoverAction "dns_failover" {
+        /// The dns group.
+        target: Ref => "add target = \"<the dns group>\"",
+        /// A name the dns group serves.
+        record: Ref => "add record = \"<a name the dns group serves>\"",
+        /// The target the record answers from now on.
+        to: Ref => "add to = \"<the target the record answers from now on>\"",
+    }
+}
+
+settings! {
+    /// `kind = "restart"`: replica i goes down at i x `stagger` and comes back empty after `cold_start`; a restart ends the replica's hang faults.
+    pub struct RestartAction "restart" {
+        /// The group restarted.
+        target: Ref => "add target = \"<the group it acts on>\"",
+        /// Between the restarts of successive replicas.
+        stagger: Duration = SimTime::ZERO,
+        /// How long a replica is down.
+        cold_start: Duration = SimTime::from_secs(30),
+    }
+}
+
+settings! {
+    /// `kind = "clear_gossip"`: every replica goes down at once and its gossip state is cleared; after `offline` they come back one by one, `pace` apart, and rebuild their views by gossip.
+    pub struct ClearGossipAction "clear_gossip" {
+        /// The group cleared (it must gossip).
+        target: Ref => "add target = \"<the group it acts on>\"",
+        /// How long every replica stays down.
+        offline: Duration = SimTime::ZERO,
+        /// Between the returns of successive replicas.
+        pace: Duration = SimTime::ZERO,
+    }
+}
+
+settings! {
+    /// `kind = "scale"`: standby replicas come into service `provision` after the action runs (load balancers find them by health checks, storage by gossip).
+    pub struct ScaleAction "scale" {
+        /// The group scaled (it must have standby replicas).
+        target: Ref => "add target = \"<the group it acts on>\"",
+        /// How many standby replicas come in (default: all of them).
+        replicas: Opt<Count<1, { u32::MAX }>> = None,
+        /// Provisioning time.
+        provision: Duration = SimTime::from_mins(5),
+    }
+}
+
+/// What an action kind's settings need to become the action.
+struct Act<'a> {
+    /// The `kind` word.
+    kind: &'static str,
+    base: Vec<String>,
+    res: &'a mut dyn Resolve,
+}
+
+impl Act<'_> {
+    fn at(&self, field: &str) -> Vec<String> {
+        [self.base.as_slice(), &[field.to_owned()]].concat()
+    }
+
+    /// The group named by a field, which must suit `role`.
+    fn group(&mut self, field: &str, name: &str, role: Role) -> Option<usize> {
+        let path = self.at(field);
+        self.res.group(None, path, name, role)
+    }
+
+    fn push(&mut self, issue: Issue) {
+        self.res.issues().push(issue);
+    }
+}
+
+/// An action kind's declared settings, and the action they make once names are resolved.
+trait ActionKindSettings: Table {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind>;
+}
+
+/// Reads kind `T`'s settings from an action's entries and builds the action.
+fn read<T: ActionKindSettings>(
+    entries: &[(&str, &dyn Input)],
+    a: &mut Act<'_>,
+) -> Option<ActionKind> {
+    let settings = T::read_fields(entries, &mut Reader::new(a.base.clone(), a.res.issues()))?;
+    settings.build(a)
+}
+
+type ReadKind = fn(&[(&str, &dyn Input)], &mut Act<'_>) -> Option<ActionKind>;
+
+/// The action kinds, in the order hints list them: each one's settings and reader.
+const KINDS: [(&str, fn() -> Vec<Field>, ReadKind); 8] = [
+    ("rollback", FaultAction::fields, read::<FaultAction>),
+    ("end_fault", FaultAction::fields, read::<FaultAction>),
+    ("block", BlockAction::fields, read::<BlockAction>),
+    ("shed_load", ShedLoadAction::fields, read::<ShedLoadAction>),
+    (
+        "dns_failover",
+        DnsFailoverAction::fields,
+        read::<DnsFailoverAction>,
+    ),
+    ("restart", RestartAction::fields, read::<RestartAction>),
+    (
+        "clear_gossip",
+        ClearGossipAction::fields,
+        read::<ClearGossipAction>,
+    ),
+    ("scale", ScaleAction::fields, read::<ScaleAction>),
+];
+
+/// Reads action `j` from its table's entries, resolving its names through `res`.
+pub fn read_action(
+    j: usize,
+    entries: &[(&str, &dyn Input)],
+    res: &mut dyn Resolve,
+) -> Option<ActionSpec> {
+    let base = vec!["actions".to_owned(), j.to_string()];
+    let common: Vec<&str> = ActionSettings::fields().iter().map(|f| f.name).collect();
+    // Every field of some kind, in the order hints list them.
+    let mut fields = vec!["name", "kind"];
+    for f in common
+        .iter()
+        .copied()
+        .chain(KINDS.iter().flat_map(|k| k.1()).map(|f| f.name))
+    {
+        if !fields.contains(&f) {
+            fields.push(f);
+        }
+    }
+    let mut r = Reader::new(base.clone(), res.issues());
+    unknown_fields(entries, &fields, &mut r);
+    let kind = r.field("kind", |r| kind_word(entries, r));
+    let settings =
+        ActionSettings::read_fields(entries, &mut r).filter(|s| s.check(entries, &mut r));
+    let trigger = settings
+        .clone()
+        .and_then(|s| s.trigger([base.as_slice(), &["on".to_owned()]].concat(), res));
+    let (kind, own, read) = KINDS.iter().find(|k| Some(k.0) == kind)?;
+    let own: Vec<&str> = own().iter().map(|f| f.name).collect();
+    let what = format!("action kind '{kind}'");
+    for f in &fields[2..] {
+        if entries.iter().any(|(k, _)| k == f) && !common.contains(f) && !own.contains(f) {
+            let hint = match closest(f, own.iter().copied()) {
+                Some(c) => format!("did you mean '{c}'? (fields for {what}: {})", list(&own)),
+                None => format!("fields for {what}: {}", list(&own)),
+            };
+            let path = [base.as_slice(), &[(*f).to_owned()]].concat();
+            let issue = Issue::new(path, format!("field '{f}' does not apply to {what}"))
+                .hint(hint)
+                .at_key();
+            res.issues().push(issue);
+        }
+    }
+    let action = read(entries, &mut Act { kind, base, res });
+    Some(ActionSpec {
+        name: settings?.name.unwrap_or_else(|| format!("action-{j}")),
+        trigger: trigger?,
+        kind: action?,
+    })
+}
+
+/// The `kind` of an action (`r` is at the field).
+fn kind_word(entries: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> Option<&'static str> {
+    let words: Vec<&str> = KINDS.iter().map(|k| k.0).collect();
+    let Some((_, input)) = entries.iter().find(|(k, _)| *k == "kind") else {
+        let issue = r
+            .problem("missing required field 'kind'")
+            .hint(format!("kind is one of: {}", words.join(", ")));
+        r.push(issue);
+        return None;
+    };
+    let k = Ref::read(*input, r)?;
+    if let Some(word) = words.iter().find(|w| **w == k) {
+        return Some(word);
+    }
+    let issue = r
+        .problem(format!("unknown action kind '{k}'"))
+        .value(k.as_str())
+        .hint(suggest(&k, "action kinds", &words));
+    r.push(issue);
+    None
+}
+
+impl ActionKindSettings for FaultAction {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind> {
+        let faults = a.res.faults();
+        let Some(fault) = faults
+            .iter()
+            .position(|n| n.as_ref().is_some_and(|(n, _)| *n == self.fault))
+        else {
+            let names: Vec<&str> = faults.iter().flatten().map(|(n, _)| n.as_str()).collect();
+            let hint = suggest(&self.fault, "faults", &names);
+            let issue = Issue::new(a.at("fault"), format!("no fault is named '{}'", self.fault))
+                .value(self.fault.as_str())
+                .hint(hint);
+            a.push(issue);
+            return None;
+        };
+        let fkind = faults[fault].as_ref().map_or("", |(_, k)| k.as_str());
+        let name = &self.fault;
+        let (message, hint) = match (a.kind, fkind) {
+            ("rollback", "config_change") => return Some(ActionKind::Rollback { fault }),
+            ("rollback", _) => {
+                let changes: Vec<&str> = faults
+                    .iter()
+                    .flatten()
+                    .filter(|(_, k)| k == "config_change")
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let others = if changes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; config_change faults: {}", list(&changes))
+                };
+                (
+                    format!("'{name}' is a {fkind} fault, and rollback undoes a config_change"),
+                    format!("to stop it early use kind = \"end_fault\"{others}"),
+                )
+            }
+            (_, "partition" | "link_degradation") => (
+                format!("'{name}' is a {fkind} fault: actions cannot end it"),
+                "give a partition a duration; actions cannot reach a link".to_owned(),
+            ),
+            _ => return Some(ActionKind::EndFault { fault }),
+        };
+        let issue = Issue::new(a.at("fault"), message)
+            .value(name.as_str())
+            .hint(hint);
+        a.push(issue);
+        None
+    }
+}
+
+impl ActionKindSettings for BlockAction {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind> {
+        let firewall = a.group("firewall", &self.firewall, Role::Firewall);
+        let source = a.group("source", &self.source, Role::Source);
+        Some(ActionKind::Block {
+            firewall: firewall?,
+            source: source?,
+        })
+    }
+}
+
+impl ActionKindSettings for ShedLoadAction {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind> {
+        let group = a.group("target", &self.target, Role::Serve);
+        let mut r = Reader::new(a.at("fraction"), a.res.issues());
+        let fraction = positive(self.fraction, &mut r)?;
+        if fraction > 1.0 {
+            let issue = r
+                .problem(format!("must be at most 1, got {fraction}"))
+                .value(fraction.to_string())
+                .hint("1.0 refuses all work".to_owned());
+            r.push(issue);
+            return None;
+        }
+        Some(ActionKind::ShedLoad {
+            group: group?,
+            fraction,
+        })
+    }
+}
+
+impl ActionKindSettings for DnsFailoverAction {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind> {
+        let dns = a.group("target", &self.target, Role::Dns)?;
+        let records = a.res.records(dns);
+        let Some(record) = records
+            .iter()
+            .position(|(n, _)| n.as_deref() == Some(self.record.as_str()))
+        else {
+            let served: Vec<&str> = records.iter().filter_map(|(n, _)| n.as_deref()).collect();
+            let issue = Issue::new(
+                a.at("record"),
+                format!("'{}' serves no record named '{}'", self.target, self.record),
+            )
+            .value(self.record.as_str())
+            .hint(suggest(&self.record, "records", &served));
+            a.push(issue);
+            return None;
+        };
+        let targets: Vec<&str> = records[record].1.iter().map(String::as_str).collect();
+        if !targets.contains(&self.to.as_str()) {
+            let rname = &self.record;
+            let issue = Issue::new(
+                a.at("to"),
+                format!("'{}' is not a target of record '{rname}'", self.to),
+            )
+            .value(self.to.as_str())
+            .hint(suggest(
+                &self.to,
+                &format!("targets of '{rname}'"),
+                &targets,
+            ));
+            a.push(issue);
+            return None;
+        }
+        let to = a.group("to", &self.to, Role::Serve)?;
+        Some(ActionKind::DnsFailover { dns, record, to })
+    }
+}
+
+impl ActionKindSettings for RestartAction {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind> {
+        Some(ActionKind::Restart {
+            group: a.group("target", &self.target, Role::Component)?,
+            stagger: self.stagger,
+            cold_start: self.cold_start,
+        })
+    }
+}
+
+impl ActionKindSettings for ClearGossipAction {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind> {
+        let group = a.group("target", &self.target, Role::Component)?;
+        let path = a.at("target");
+        if !a.res.needs_gossip(path, group, "clear") {
+            return None;
+        }
+        Some(ActionKind::ClearGossip {
+            group,
+            offline: self.offline,
+            pace: self.pace,
+        })
+    }
+}
+
+impl ActionKindSettings for ScaleAction {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind> {
+        let group = a.group("target", &self.target, Role::Component)?;
+        // A group of unknown kind or bad size: reported already.
+        let standby = a.res.standby(group)?;
+        if standby == 0 {
+            let issue = Issue::new(
+                a.at("target"),
+                format!("'{}' has no standby replicas to bring in", self.target),
+            )
+            .value(self.target.as_str())
+            .hint(
+                "add standby = N to the group: N replicas that wait for a scale action".to_owned(),
+            );
+            a.push(issue);
+            return None;
+        }
+        let replicas = match self.replicas {
+            None => standby,
+            Some(n) => bounded(
+                n.into(),
+                1,
+                standby,
+                &mut Reader::new(a.at("replicas"), a.res.issues()),
+            )?,
+        };
+        Some(ActionKind::Scale {
+            group,
+            replicas,
+            provision: self.provision,
+        })
+    }
+}
 
 /// What actions and config changes leave on a replica.
 #[derive(Clone, Debug, Default)]

@@ -63,4 +63,26 @@ pub trait Resolve {
     /// Records traffic from group `from` to group `to` that is not a dependency (probes,
     /// reports), for the segment check.
     fn traffic(&mut self, from: usize, to: usize, path: Vec<String>);
+
+    /// The names of the groups, in file order.
+    fn names(&self) -> Vec<&str>;
+
+    /// Whether group `i` gossips (None while its gossip has problems).
+    fn gossips(&self, i: usize) -> Option<bool>;
+
+    /// Whether group `i` gossips; if not, reports it at `path` (`what` the fault or action
+    /// would do to its gossip).
+    fn needs_gossip(&mut self, path: Vec<String>, i: usize, what: &str) -> bool;
+
+    /// Group `i`'s standby replicas (None while its kind or placement has problems).
+    fn standby(&self, i: usize) -> Option<u32>;
+
+    /// The records a dns group serves, in order: each one's name and targets as written.
+    fn records(&self, i: usize) -> Vec<(Option<String>, Vec<String>)>;
+
+    /// Per fault: its name and `kind` as written (None when it cannot be read).
+    fn faults(&self) -> &[Option<(String, String)>];
+
+    /// Per alarm: its name (None when it cannot be read).
+    fn alarms(&self) -> &[Option<String>];
 }
