@@ -43,6 +43,9 @@ mod resolve;
 
 type Path = Vec<String>;
 
+/// Reads entry `j` of an array of tables from its entries (alarms, actions).
+type ReadEntry<T> = fn(usize, &[(&str, &dyn Input)], &mut dyn Resolve) -> Option<T>;
+
 /// The input at `rel` below `item` (table keys and array indices).
 fn field_of<'x>(item: Option<&'x Item>, rel: &[&str]) -> Option<&'x dyn Input> {
     let mut cur: &dyn Input = item?;
@@ -2849,7 +2852,7 @@ impl Check<'_> {
         list: &str,
         items: &[Option<Item>],
         names: &[Option<String>],
-        read: fn(usize, &[(&str, &dyn Input)], &mut dyn Resolve) -> Option<T>,
+        read: ReadEntry<T>,
     ) -> Option<Vec<T>> {
         let mut out = Some(Vec::new());
         for (j, item) in items.iter().enumerate() {

@@ -241,13 +241,20 @@ pub fn read_alarm(
     };
     let threshold = threshold.and_then(|(above, field, x)| {
         let fraction = matches!(s.metric, Metric::Availability | Metric::ErrorRate);
-        let message = if fraction && !(0.0..=1.0).contains(&x) {
-            format!("must be between 0 and 1, got {x}")
-        } else if !fraction && !(x.is_finite() && x >= 0.0) {
-            format!("must be 0 or more, got {x}")
+        let (ok, message) = if fraction {
+            (
+                (0.0..=1.0).contains(&x),
+                format!("must be between 0 and 1, got {x}"),
+            )
         } else {
-            return Some((above, x));
+            (
+                x.is_finite() && x >= 0.0,
+                format!("must be 0 or more, got {x}"),
+            )
         };
+        if ok {
+            return Some((above, x));
+        }
         res.issues()
             .push(Issue::new(at(field), message).value(x.to_string()));
         None
@@ -716,4 +723,29 @@ fn metric_value(m: Metric, a: &AlarmState, period: u64, client: bool) -> Option<
         Metric::Dropped => c.lost as f64 / secs,
         Metric::GossipRate => c.gossip as f64 / a.reporters as f64 / secs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::settings::Field;
+
+    #[test]
+    fn a_missing_metric_lists_every_metric() {
+        let fields: Vec<Field> = AlarmSettings::fields();
+        let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+        assert_eq!(
+            names,
+            [
+                "name", "monitor", "group", "metric", "above", "below", "for", "missing"
+            ]
+        );
+        let mut issues = Vec::new();
+        let entries: [(&str, &dyn Input); 0] = [];
+        let read = AlarmSettings::read_fields(&entries, &mut Reader::new(vec![], &mut issues));
+        assert!(read.is_none());
+        let metrics: Vec<&str> = Metric::ALL.iter().map(|(_, n)| *n).collect();
+        let want = format!("metric is one of: {}", metrics.join(", "));
+        assert_eq!(issues[1].hint.as_deref(), Some(want.as_str()));
+    }
 }

@@ -278,10 +278,11 @@ fn read<T: ActionKindSettings>(
     settings.build(a)
 }
 
+type Fields = fn() -> Vec<Field>;
 type ReadKind = fn(&[(&str, &dyn Input)], &mut Act<'_>) -> Option<ActionKind>;
 
 /// The action kinds, in the order hints list them: each one's settings and reader.
-const KINDS: [(&str, fn() -> Vec<Field>, ReadKind); 8] = [
+const KINDS: [(&str, Fields, ReadKind); 8] = [
     ("rollback", FaultAction::fields, read::<FaultAction>),
     ("end_fault", FaultAction::fields, read::<FaultAction>),
     ("block", BlockAction::fields, read::<BlockAction>),
@@ -308,25 +309,15 @@ pub fn read_action(
 ) -> Option<ActionSpec> {
     let base = vec!["actions".to_owned(), j.to_string()];
     let common: Vec<&str> = ActionSettings::fields().iter().map(|f| f.name).collect();
-    // Every field of some kind, in the order hints list them.
-    let mut fields = vec!["name", "kind"];
-    for f in common
-        .iter()
-        .copied()
-        .chain(KINDS.iter().flat_map(|k| k.1()).map(|f| f.name))
-    {
-        if !fields.contains(&f) {
-            fields.push(f);
-        }
-    }
+    let fields = action_fields();
     let mut r = Reader::new(base.clone(), res.issues());
     unknown_fields(entries, &fields, &mut r);
     let kind = r.field("kind", |r| kind_word(entries, r));
     let settings =
         ActionSettings::read_fields(entries, &mut r).filter(|s| s.check(entries, &mut r));
-    let trigger = settings
-        .clone()
-        .and_then(|s| s.trigger([base.as_slice(), &["on".to_owned()]].concat(), res));
+    let name = settings.as_ref().map(|s| s.name.clone());
+    let on = [base.as_slice(), &["on".to_owned()]].concat();
+    let trigger = settings.and_then(|s| s.trigger(on, res));
     let (kind, own, read) = KINDS.iter().find(|k| Some(k.0) == kind)?;
     let own: Vec<&str> = own().iter().map(|f| f.name).collect();
     let what = format!("action kind '{kind}'");
@@ -345,10 +336,22 @@ pub fn read_action(
     }
     let action = read(entries, &mut Act { kind, base, res });
     Some(ActionSpec {
-        name: settings?.name.unwrap_or_else(|| format!("action-{j}")),
+        name: name?.unwrap_or_else(|| format!("action-{j}")),
         trigger: trigger?,
         kind: action?,
     })
+}
+
+/// Every field of some action kind, in the order hints list them.
+fn action_fields() -> Vec<&'static str> {
+    let mut fields = vec!["name", "kind"];
+    let common = ActionSettings::fields().into_iter();
+    for f in common.chain(KINDS.iter().flat_map(|k| k.1())) {
+        if !fields.contains(&f.name) {
+            fields.push(f.name);
+        }
+    }
+    fields
 }
 
 /// The `kind` of an action (`r` is at the field).
@@ -899,5 +902,37 @@ pub(crate) fn action_target_name(w: &World, a: usize) -> String {
         | ActionKind::ClearGossip { group: g, .. }
         | ActionKind::DnsFailover { dns: g, .. }
         | ActionKind::Scale { group: g, .. } => spec.groups[g].name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_fields_in_the_order_hints_list_them() {
+        assert_eq!(
+            action_fields(),
+            [
+                "name",
+                "kind",
+                "at",
+                "on",
+                "delay",
+                "fault",
+                "firewall",
+                "source",
+                "target",
+                "fraction",
+                "record",
+                "to",
+                "stagger",
+                "cold_start",
+                "offline",
+                "pace",
+                "replicas",
+                "provision",
+            ]
+        );
     }
 }
