@@ -69,13 +69,12 @@ fn written_name(item: &Item) -> Option<&str> {
 
 /// The name of each entry (`<what>-<index>` by default); None for an entry that is no table.
 fn entry_names(items: &[Option<Item>], what: &str) -> Vec<Option<String>> {
-    let name = |(j, item): (usize, &Item)| {
+    let name = |j: usize, item: &Item| {
         written_name(item).map_or_else(|| format!("{what}-{j}"), str::to_owned)
     };
-    items
-        .iter()
-        .enumerate()
-        .map(|(j, item)| item.as_ref().map(|item| name((j, item))))
+    let named = items.iter().enumerate();
+    named
+        .map(|(j, item)| Some(name(j, item.as_ref()?)))
         .collect()
 }
 
