@@ -5,6 +5,8 @@
 //! the monitor evaluates its alarms every `period` on what arrived. A monitor cut off from what
 //! it watches sees nothing; one behind a congested device sees late data. An alarm that fires
 //! for the first time dispatches the actions it triggers after their response delay.
+//!
+//! `[[alarms]]` settings are declared here too ([`AlarmSettings`]).
 
 use crate::engine::SimTime;
 use crate::engine::rng::below;
@@ -164,7 +166,7 @@ words!(
 settings! {
     /// `[[alarms]]`: a condition on the reports of one group, evaluated by a monitor every period; it fires once it has held for `for`, and triggers the actions `on` it.
     pub struct AlarmSettings "alarms" {
-        /// Unique among alarms; actions name it in `on` (default "alarm-<index>", counting from 0).
+        /// Unique among alarms; actions name it in `on` (default `"alarm-<index>"`, counting from 0).
         name: Opt<Text> = None,
         /// The monitor that evaluates it (default: the only one).
         monitor: Opt<Ref> = None,

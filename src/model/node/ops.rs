@@ -3,6 +3,9 @@
 //!
 //! Actions run on their targets' own timers: at a fixed time, or when the monitor that fired
 //! their alarm passes them on after the response delay.
+//!
+//! `[[actions]]` settings are declared here: the trigger ([`ActionSettings`]) and one table per
+//! action kind, chosen by `kind`; a field of another kind "does not apply".
 
 use super::{Cx, LogEntry, Node, send_self};
 use crate::engine::{EntityId, SimTime};
@@ -101,7 +104,7 @@ impl ActionKind {
 settings! {
     /// `[[actions]]`: an operator's action, run once, at a fixed time or when an alarm first fires (after `delay`); its `kind` (rollback, end_fault, block, shed_load, dns_failover, restart, clear_gossip, scale) picks its further settings.
     pub struct ActionSettings "actions" check ActionSettings::check_trigger {
-        /// Unique among actions (default "action-<index>", counting from 0).
+        /// Unique among actions (default `"action-<index>"`, counting from 0).
         name: Opt<Text> = None,
         /// When it runs, a fixed time (give `at` or `on`).
         at: Opt<Duration> = None,
