@@ -63,4 +63,11 @@ pub trait Resolve {
     /// Records traffic from group `from` to group `to` that is not a dependency (probes,
     /// reports), for the segment check.
     fn traffic(&mut self, from: usize, to: usize, path: Vec<String>);
+
+    /// Group `i`'s replicas, standby ones included, and how many of them are standby (None
+    /// while its placement has problems).
+    fn replicas(&self, i: usize) -> Option<(u32, u32)>;
+
+    /// Group `i`'s name.
+    fn name(&self, i: usize) -> String;
 }
