@@ -334,3 +334,60 @@ impl Node {
         self.log(w, now, "registered", detail);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    /// Every problem as (path, message).
+    fn problems(text: &str) -> Vec<(String, String)> {
+        let text = format!(
+            "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.users]\nkind = \"client\"\nrate = 5.0\ntarget = \"lb\"\n\n[components.api]\nkind = \"service\"\n\n{text}"
+        );
+        let Err(e) = parse(&text, "t.toml") else {
+            panic!("expected problems in:\n{text}")
+        };
+        e.problems
+            .into_iter()
+            .map(|p| (p.path, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn the_backends_are_resolved_even_when_other_settings_are_bad() {
+        let got = problems(
+            "[components.lb]\nkind = \"load_balancer\"\nbackends = \"apii\"\ntimeout = \"0s\"\n",
+        );
+        let want = [
+            ("components.lb.backends", "unknown component 'apii'"),
+            (
+                "components.lb.timeout",
+                "must be greater than 0, got \"0s\"",
+            ),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((path, message), (p, m)) in got.iter().zip(want) {
+            assert_eq!((path.as_str(), message.as_str()), (p, m));
+        }
+    }
+
+    #[test]
+    fn weights_are_one_per_backend_replica_standby_included() {
+        let got = problems(
+            "[components.lb]\nkind = \"load_balancer\"\nbackends = \"pool\"\npolicy = \"weighted\"\nweights = [1.0, 1.0]\n\n[components.pool]\nkind = \"service\"\nreplicas = 2\nstandby = 1\n",
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            got[0].1,
+            "expected 3 weights (one per backend replica), got 2"
+        );
+        let got = problems(
+            "[components.lb]\nkind = \"load_balancer\"\nbackends = \"api\"\npolicy = \"random\"\nweights = [1.0]\n",
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            got[0].1,
+            "field 'weights' does not apply to policy 'random'"
+        );
+    }
+}

@@ -271,3 +271,35 @@ pub(crate) fn target_name(w: &World, t: &Target) -> String {
         Target::Dns { name, .. } => name.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    #[test]
+    fn call_targets_are_resolved_even_when_a_call_is_bad() {
+        let text = "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.users]\nkind = \"client\"\nrate = 5.0\ntarget = \"api\"\n\n[components.api]\nkind = \"service\"\ncalls = [{ target = \"dbb\" }, { target = \"api\", timeout = 5 }]\n\n[components.db]\nkind = \"storage\"\n";
+        let Err(e) = parse(text, "t.toml") else {
+            panic!("expected problems")
+        };
+        let got: Vec<(&str, &str)> = e
+            .problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert_eq!(
+            got[0],
+            ("components.api.calls.0.target", "unknown component 'dbb'")
+        );
+        // The call to itself is still an edge of the dependency graph.
+        assert_eq!(
+            got[1],
+            (
+                "components.api.calls.1.target",
+                "dependency cycle: api -> api"
+            )
+        );
+        assert_eq!(got[2].0, "components.api.calls.1.timeout");
+    }
+}
