@@ -51,6 +51,14 @@ fn field_of<'x>(item: Option<&'x Item>, rel: &[&str]) -> Option<&'x dyn Input> {
     Some(cur)
 }
 
+/// The entries of a table's shape (none when it is not a table).
+fn entries_of<'x>(table: &'x Option<Shape<'x>>) -> &'x [(&'x str, &'x dyn Input)] {
+    match table {
+        Some(Shape::Table(entries)) => entries,
+        _ => &[],
+    }
+}
+
 fn join_all(base: &[String], rel: &[&str]) -> Path {
     let mut p = base.to_vec();
     p.extend(rel.iter().map(|s| (*s).to_owned()));
@@ -994,45 +1002,11 @@ impl Check<'_> {
             );
         }
         self.not_applicable(&base, &present, allowed, &format!("kind '{}'", kind.name()));
-        self.placements[i] = self.placement(&base, c, kind).map(|(p, standby)| {
-            self.standby[i] = standby;
-            p
-        });
-        self.gossip[i] = self.gossip(&base, c, kind);
-    }
-
-    /// `gossip` (see [`placement::gossip`]).
-    fn gossip(
-        &mut self,
-        base: &[String],
-        c: &RawComponent,
-        kind: Kind,
-    ) -> Option<Option<GossipSpec>> {
-        let input = field_of(c.item.as_ref(), &["gossip"]);
-        placement::gossip(
-            kind,
-            input,
-            &mut Reader::new(base.to_vec(), &mut self.issues),
-        )
-    }
-
-    /// One placement per replica, standby replicas last, and the number of standby replicas.
-    fn placement(
-        &mut self,
-        base: &[String],
-        c: &RawComponent,
-        kind: Kind,
-    ) -> Option<(Vec<Placement>, u32)> {
         let table = c.item.as_ref().map(Input::shape);
-        let entries = match &table {
-            Some(Shape::Table(entries)) => entries.as_slice(),
-            _ => &[],
-        };
-        placement::read(
-            kind,
-            entries,
-            &mut Reader::new(base.to_vec(), &mut self.issues),
-        )
+        let mut r = Reader::new(base, &mut self.issues);
+        let placed = placement::read(kind, entries_of(&table), &mut r);
+        self.gossip[i] = placement::gossip(kind, field_of(c.item.as_ref(), &["gossip"]), &mut r);
+        (self.placements[i], self.standby[i]) = placed.map_or((None, 0), |(p, s)| (Some(p), s));
     }
 
     // ---- components, pass 2 ---------------------------------------------------------------
@@ -1069,10 +1043,7 @@ impl Check<'_> {
                     | Kind::Service
                     | Kind::Storage => {
                         let table = c.item.as_ref().map(Input::shape);
-                        let entries = match &table {
-                            Some(Shape::Table(entries)) => entries.as_slice(),
-                            _ => &[],
-                        };
+                        let entries = entries_of(&table);
                         let mut b = Build {
                             group: i,
                             base: base.clone(),
@@ -1090,10 +1061,7 @@ impl Check<'_> {
 
     fn server(&mut self, base: &[String], c: &RawComponent, kind: Kind) -> Option<ServerSpec> {
         let table = c.item.as_ref().map(Input::shape);
-        let entries = match &table {
-            Some(Shape::Table(entries)) => entries.as_slice(),
-            _ => &[],
-        };
+        let entries = entries_of(&table);
         server::read(
             kind,
             entries,
