@@ -27,7 +27,7 @@ use crate::model::policy::placement;
 use crate::model::policy::server::{self, Queue};
 use crate::model::settings::{
     Distribution, Input, Reader, Resolve, Role, Shape, Table, Value, bounded, duration, positive,
-    read_table,
+    read_table, weights,
 };
 
 /// The highest rate one client group may send: beyond it arrivals would fall closer than a
@@ -1433,37 +1433,7 @@ impl Check<'_> {
 
     /// Weights: `n` of them (when `n` > 0), each 0 or more, not all 0.
     fn weights(&mut self, path: Path, w: &[f64], n: usize, per: &str) -> Option<Vec<f64>> {
-        if n > 0 && w.len() != n {
-            self.push(
-                Issue::new(
-                    path,
-                    format!("expected {n} weights (one per {per}), got {}", w.len()),
-                )
-                .value(format!("{w:?}")),
-            );
-            return None;
-        }
-        let mut ok = true;
-        for (j, x) in w.iter().enumerate() {
-            if !(x.is_finite() && *x >= 0.0) {
-                self.push(
-                    Issue::new(
-                        join(&path, j),
-                        format!("a weight must be 0 or more, got {x}"),
-                    )
-                    .value(x.to_string()),
-                );
-                ok = false;
-            }
-        }
-        if ok && !w.iter().any(|x| *x > 0.0) {
-            self.push(Issue::new(
-                path,
-                "at least one weight must be greater than 0",
-            ));
-            return None;
-        }
-        ok.then(|| w.to_vec())
+        weights(w, n, per, &mut Reader::new(path, &mut self.issues))
     }
 
     fn firewall(
