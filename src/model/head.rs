@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 
 use crate::engine::SimTime;
 use crate::model::settings::{
-    Availability, Duration, Input, Opt, Pair, PosDuration, Reader, Seed, Shape, Strings, Tables,
+    Availability, Duration, Input, List, Name, Nested, Opt, Pair, PosDuration, Reader, Seed, Shape,
     Text, Value,
 };
 use crate::model::spec::{Clock, WhatIf};
@@ -17,7 +17,7 @@ settings! {
     /// `[scenario]`: what the run is.
     pub struct ScenarioSettings "scenario" {
         /// A short name, shown in reports.
-        name: Text => "add name = \"<a short name>\" under [scenario]",
+        name: Name => "add name = \"<a short name>\" under [scenario]",
         /// Simulated time the run covers.
         duration: PosDuration => "add duration = \"2h\" under [scenario]",
         /// The seed of every random draw (`--seed` overrides it).
@@ -41,7 +41,7 @@ settings! {
         /// Between regions, unless `regions` gives the pair its own.
         cross_region: PosDuration = SimTime::from_millis(40),
         /// Latencies of particular region pairs.
-        regions: Tables<RegionLatency> = Vec::new(),
+        regions: List<Nested<RegionLatency>> = Vec::new(),
     }
 }
 
@@ -71,9 +71,9 @@ settings! {
         /// When, in wall-clock time in the zone of `scenario.clock`.
         at: WallTime => "add at = \"HH:MM\" (wall-clock time)",
         /// What happened.
-        event: Text => "add event = \"<what happened>\"",
+        event: Name => "add event = \"<what happened>\"",
         /// The moment of the run it corresponds to: fault, impact, detect, mitigate, recover, fault:NAME, alarm:NAME or action:NAME.
-        r#match: Opt<Text> = None,
+        r#match: Opt<Name> = None,
     }
 }
 
@@ -81,7 +81,7 @@ settings! {
     /// `[[what_ifs]]`: a named set of overrides, run beside the scenario with `--what-ifs`.
     pub struct WhatIfSettings "what_ifs" {
         /// What changes, shown in reports.
-        name: Text => "add name = \"<what changes>\"",
+        name: Name => "add name = \"<what changes>\"",
         /// The overrides, as `--set` takes them.
         set: Overrides => "add set = [\"path=value\", ...]: the overrides of this what-if, as --set takes them",
     }
@@ -103,7 +103,7 @@ pub struct WallTime;
 impl Value for WallTime {
     type Out = u32;
     fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<u32> {
-        let text = Text::read(input, r)?;
+        let text = Name::read(input, r)?;
         Clock::parse_time(&text).or_else(|| {
             let issue = r
                 .problem("not a wall-clock time")
@@ -171,7 +171,7 @@ pub struct Overrides;
 impl Value for Overrides {
     type Out = Vec<String>;
     fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<Vec<String>> {
-        let sets = Strings::read(input, r)?;
+        let sets = List::<Text>::read(input, r)?;
         let mut ok = true;
         for (k, arg) in sets.iter().enumerate() {
             if !arg.contains('=') {

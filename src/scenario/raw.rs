@@ -39,34 +39,6 @@ impl<'de> Deserialize<'de> for Dur {
 /// that it is there).
 pub type Any = de::IgnoredAny;
 
-/// `queue = "unbounded"` or a number of waiting places.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RawQueue {
-    /// A string; only "unbounded" is valid.
-    Word(String),
-    /// A whole number.
-    Places(i64),
-}
-
-impl<'de> Deserialize<'de> for RawQueue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawQueue, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = RawQueue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(r#""unbounded" or a whole number"#)
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawQueue, E> {
-                Ok(RawQueue::Word(s.to_owned()))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<RawQueue, E> {
-                Ok(RawQueue::Places(n))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// One `profile` point: `["30m", 2.0]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawPoint(pub Dur, pub f64);
@@ -157,18 +129,6 @@ pub fn set_origin(entries: &[RawSet], rel: &[String]) -> Option<Vec<String>> {
         .map(|e| e.key.clone())
 }
 
-/// One entry of a service's `calls`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawCall {
-    pub target: Option<String>,
-    /// The resolver group, when `target` is a DNS name.
-    pub resolver: Option<String>,
-    /// Per-call timeout (default "30s").
-    pub timeout: Option<Dur>,
-    pub retry: Option<Any>,
-}
-
 /// `[[components.<dns>.records]]`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
@@ -188,16 +148,16 @@ pub struct RawComponent {
     // Placement.
     pub replicas: Option<i64>,
     pub region: Option<String>,
-    pub zone: Option<String>,
-    pub zones: Option<Vec<String>>,
-    pub segment: Option<String>,
+    pub zone: Option<Any>,
+    pub zones: Option<Any>,
+    pub segment: Option<Any>,
     /// Extra replicas held in reserve for `scale` actions.
-    pub standby: Option<i64>,
+    pub standby: Option<Any>,
     /// Membership gossip among the replicas.
     pub gossip: Option<Any>,
     // Server.
-    pub workers: Option<i64>,
-    pub queue: Option<RawQueue>,
+    pub workers: Option<Any>,
+    pub queue: Option<Any>,
     pub service_time: Option<Any>,
     // Client.
     pub rate: Option<f64>,
@@ -212,9 +172,9 @@ pub struct RawComponent {
     pub timeout: Option<Dur>,
     pub retry: Option<Any>,
     pub health_check: Option<Any>,
-    pub policy: Option<String>,
-    pub weights: Option<Vec<f64>>,
-    pub hit_ratio: Option<f64>,
+    pub policy: Option<Any>,
+    pub weights: Option<Any>,
+    pub hit_ratio: Option<Any>,
     // Resolver.
     pub dns: Option<String>,
     // DNS.
@@ -227,22 +187,22 @@ pub struct RawComponent {
     pub capacity: Option<f64>,
     pub joins: Option<Vec<String>>,
     // Load balancer.
-    pub backends: Option<String>,
-    pub when_none_healthy: Option<String>,
+    pub backends: Option<Any>,
+    pub when_none_healthy: Option<Any>,
     // Proxy / CDN.
-    pub upstream: Option<String>,
+    pub upstream: Option<Any>,
     // Cache.
-    pub backend: Option<String>,
-    pub ttl: Option<Dur>,
-    pub serve_stale: Option<bool>,
+    pub backend: Option<Any>,
+    pub ttl: Option<Any>,
+    pub serve_stale: Option<Any>,
     // Service.
-    pub calls: Option<Vec<RawCall>>,
-    pub parallel: Option<bool>,
+    pub calls: Option<Any>,
+    pub parallel: Option<Any>,
     pub circuit_breaker: Option<Any>,
     // Storage.
-    pub replication_factor: Option<i64>,
-    pub read_quorum: Option<i64>,
-    pub write_quorum: Option<i64>,
+    pub replication_factor: Option<Any>,
+    pub read_quorum: Option<Any>,
+    pub write_quorum: Option<Any>,
     // Monitor.
     pub period: Option<Dur>,
     /// The table as written (or as a config change leaves it), for the settings layer.
@@ -1076,9 +1036,18 @@ mod tests {
 
     #[test]
     fn nested_errors_keep_their_path() {
-        let (_, issues) = read_text(
+        use crate::model::kinds::service::ServiceSettings;
+        use crate::model::settings::{Input, Reader, Shape, Table};
+        // The raw stage only notes `calls`; the service's declared settings read it.
+        let (raw, mut issues) = read_text(
             "[components.s]\nkind = \"service\"\ncalls = [{ target = \"a\", timeout = 5 }]\n",
         );
+        let item = raw.components["s"].item.as_ref().expect("the table");
+        let Shape::Table(entries) = item.shape() else {
+            panic!("a table")
+        };
+        let base = vec!["components".to_owned(), "s".to_owned()];
+        ServiceSettings::read_fields(&entries, &mut Reader::new(base, &mut issues));
         assert_eq!(issues.len(), 1, "{issues:?}");
         assert_eq!(issues[0].path, ["components", "s", "calls", "0", "timeout"]);
         assert!(

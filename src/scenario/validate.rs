@@ -8,18 +8,17 @@ use toml_edit::Item;
 
 use crate::engine::SimTime;
 use crate::model::spec::{
-    ActionSpec, AlarmSpec, Balance, BreakerSpec, CacheSpec, CallSpec, ClientSpec, Clock, Dist,
-    DnsSpec, FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, FirewallSpec, GossipSpec,
-    GroupSpec, HealthCheckSpec, KindSpec, LbSpec, Level, LinkSpec, MILESTONES, Milestone,
-    NetworkDeviceSpec, NetworkSpec, NoneHealthy, Placement, Population, ProxySpec, Published,
-    RecordSpec, Replay, ResolverSpec, RetrySpec, Routing, ServerSpec, ServiceSpec, Spec,
-    StorageSpec, Target, WhatIf,
+    ActionSpec, AlarmSpec, ClientSpec, Clock, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind,
+    FaultSpec, FaultTarget, FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, KindSpec, Level,
+    LinkSpec, MILESTONES, Milestone, NetworkDeviceSpec, NetworkSpec, Placement, Population,
+    Published, RecordSpec, Replay, ResolverSpec, RetrySpec, Routing, ServerSpec, Spec, Target,
+    WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
 use super::raw::{
-    Dur, FIXED_FIELDS, RawComponent, RawFailure, RawFault, RawFile, RawQueue, RawRecord, RawSet,
-    kind_fields, set_origin,
+    Dur, FIXED_FIELDS, RawComponent, RawFailure, RawFault, RawFile, RawRecord, RawSet, kind_fields,
+    set_origin,
 };
 use crate::model::head::{
     LinkSettings, NetworkSettings, PublishedSettings, ScenarioSettings, WhatIfSettings,
@@ -27,17 +26,18 @@ use crate::model::head::{
 use crate::model::kinds::monitor::read_alarm;
 use crate::model::kinds::{Build, KINDS, Kind, read_kind};
 use crate::model::node::ops::read_action;
+use crate::model::policy::placement;
+use crate::model::policy::server::{self, Queue};
 use crate::model::settings::{
     Distribution, Input, Reader, Resolve, Role, Shape, Table, Value, bounded, duration, positive,
-    read_table,
+    read_table, weights,
 };
 
 /// The highest rate one client group may send: beyond it arrivals would fall closer than a
 /// nanosecond apart and simulated time could not advance.
 pub const MAX_RATE: f64 = 1e7;
 
-/// At most this many replicas in one group (a guard against typos that would exhaust memory).
-pub const MAX_REPLICAS: u32 = 100_000;
+pub use crate::model::policy::placement::MAX_REPLICAS;
 
 mod resolve;
 
@@ -83,6 +83,14 @@ fn field_text(item: &Item, key: &str) -> String {
     field_of(Some(item), &[key])
         .and_then(|v| v.shape().written())
         .unwrap_or_default()
+}
+
+/// The entries of a table's shape (none when it is not a table).
+fn entries_of<'x>(table: &'x Option<Shape<'x>>) -> &'x [(&'x str, &'x dyn Input)] {
+    match table {
+        Some(Shape::Table(entries)) => entries,
+        _ => &[],
+    }
 }
 
 fn join_all(base: &[String], rel: &[&str]) -> Path {
@@ -727,6 +735,15 @@ impl Resolve for Check<'_> {
     fn alarms(&self) -> &[Option<String>] {
         &self.alarm_names
     }
+
+    fn replicas(&self, i: usize) -> Option<(u32, u32)> {
+        let placed = self.placements.get(i)?.as_ref()?;
+        Some((placed.len() as u32, self.standby[i]))
+    }
+
+    fn name(&self, i: usize) -> String {
+        self.names[i].to_owned()
+    }
 }
 
 impl Check<'_> {
@@ -831,143 +848,11 @@ impl Check<'_> {
             );
         }
         self.not_applicable(&base, &present, allowed, &format!("kind '{}'", kind.name()));
-        self.placements[i] = self.placement(&base, c, kind).map(|(p, standby)| {
-            self.standby[i] = standby;
-            p
-        });
-        self.gossip[i] = self.gossip(&base, c, kind);
-    }
-
-    /// `gossip`: on by default for storage, off for other kinds, never on clients and monitors
-    /// (reported in pass 1).
-    fn gossip(
-        &mut self,
-        base: &[String],
-        c: &RawComponent,
-        kind: Kind,
-    ) -> Option<Option<GossipSpec>> {
-        let path = join(base, "gossip");
-        if matches!(kind, Kind::Client | Kind::Monitor) {
-            return Some(None);
-        }
-        let Some(input) = field_of(c.item.as_ref(), &["gossip"]) else {
-            return Some((kind == Kind::Storage).then(GossipSpec::defaults));
-        };
-        match input.shape() {
-            Shape::Bool(on) => Some(on.then(GossipSpec::defaults)),
-            Shape::Table(_) => self.table::<GossipSpec>(path, input).map(Some),
-            other => {
-                let mut r = Reader::new(path, &mut self.issues);
-                r.wrong_type(
-                    r#"true, false or a table such as { interval = "1s", fanout = 1 }"#,
-                    &other,
-                )
-            }
-        }
-    }
-
-    /// One placement per replica, standby replicas last (zones round-robin over them all), and
-    /// the number of standby replicas.
-    fn placement(
-        &mut self,
-        base: &[String],
-        c: &RawComponent,
-        kind: Kind,
-    ) -> Option<(Vec<Placement>, u32)> {
-        let replicas = match kind {
-            Kind::Client => Some(1),
-            Kind::Monitor => match c.replicas {
-                None | Some(1) => Some(1),
-                Some(n) => {
-                    self.push(
-                        Issue::new(
-                            join(base, "replicas"),
-                            format!("a monitor has exactly one replica, got {n}"),
-                        )
-                        .value(n.to_string())
-                        .hint(
-                            "declare a second monitor group to make monitoring redundant"
-                                .to_owned(),
-                        ),
-                    );
-                    None
-                }
-            },
-            _ => self.count(join(base, "replicas"), c.replicas, 1, 1, MAX_REPLICAS),
-        };
-        let standby = match kind {
-            // Reported as a field that does not apply.
-            Kind::Client | Kind::Monitor => Some(0),
-            Kind::Network if c.standby.is_some_and(|s| s > 0) => {
-                self.push(
-                    Issue::new(
-                        join(base, "standby"),
-                        "network devices cannot be on standby",
-                    )
-                    .value(c.standby.unwrap_or(0).to_string())
-                    .hint("senders spread their flows over the group's devices when they send; give the group more replicas instead".to_owned()),
-                );
-                None
-            }
-            _ => self.count(join(base, "standby"), c.standby, 0, 0, MAX_REPLICAS),
-        };
-        let total = match (replicas, standby) {
-            (Some(r), Some(s)) if r + s > MAX_REPLICAS => {
-                self.push(
-                    Issue::new(
-                        join(base, "standby"),
-                        format!("replicas and standby together must be at most {MAX_REPLICAS}, got {r} + {s}"),
-                    )
-                    .value(s.to_string()),
-                );
-                None
-            }
-            (Some(r), Some(s)) => Some(r + s),
-            _ => None,
-        };
-        let region = self.name_str(join(base, "region"), c.region.as_deref(), "default");
-        let segment = self.name_str(join(base, "segment"), c.segment.as_deref(), "main");
-        let zones: Option<Vec<String>> = match (&c.zone, &c.zones) {
-            (Some(_), Some(_)) => {
-                self.push(
-                    Issue::new(join(base, "zones"), "set either 'zone' or 'zones', not both")
-                        .hint("'zones' spreads replicas round-robin over a list; 'zone' puts them all in one".to_owned())
-                        .at_key(),
-                );
-                None
-            }
-            (Some(z), None) => self
-                .name_str(join(base, "zone"), Some(z), "")
-                .map(|z| vec![z]),
-            (None, Some(zs)) if zs.is_empty() => {
-                self.push(
-                    Issue::new(join(base, "zones"), "must list at least one zone").hint(
-                        "e.g. zones = [\"us-east-a\", \"us-east-b\"], or leave it out".to_owned(),
-                    ),
-                );
-                None
-            }
-            (None, Some(zs)) => {
-                let mut ok = Vec::new();
-                for (j, z) in zs.iter().enumerate() {
-                    ok.push(self.name_str(join(&join(base, "zones"), j), Some(z), ""));
-                }
-                ok.into_iter().collect()
-            }
-            (None, None) => region.as_ref().map(|r| vec![format!("{r}-a")]),
-        };
-        let (total, standby, region, segment, zones) =
-            (total?, standby?, region?, segment?, zones?);
-        Some((
-            (0..total as usize)
-                .map(|r| Placement {
-                    region: region.clone(),
-                    zone: zones[r % zones.len()].clone(),
-                    segment: segment.clone(),
-                })
-                .collect(),
-            standby,
-        ))
+        let table = c.item.as_ref().map(Input::shape);
+        let mut r = Reader::new(base, &mut self.issues);
+        let placed = placement::read(kind, entries_of(&table), &mut r);
+        self.gossip[i] = placement::gossip(kind, field_of(c.item.as_ref(), &["gossip"]), &mut r);
+        (self.placements[i], self.standby[i]) = placed.map_or((None, 0), |(p, s)| (Some(p), s));
     }
 
     // ---- components, pass 2 ---------------------------------------------------------------
@@ -991,28 +876,20 @@ impl Check<'_> {
                 // their problems are reported too; the placeholder is never used.
                 let server = self.server(&base, c, kind);
                 let ok = server.is_some();
-                let server = server.unwrap_or(ServerSpec {
-                    workers: 1,
-                    queue: None,
-                    service_time: Dist::Constant(SimTime::ZERO),
-                });
+                let server = server.unwrap_or_else(|| server::defaults(kind));
                 let spec = match kind {
                     Kind::Resolver => self.resolver(i, &base, c, server).map(KindSpec::Resolver),
                     Kind::Dns => self.dns(i, &base, c, server).map(KindSpec::Dns),
                     Kind::Firewall => self.firewall(i, &base, c, server).map(KindSpec::Firewall),
-                    Kind::LoadBalancer => self.lb(i, &base, c, server).map(KindSpec::LoadBalancer),
-                    Kind::Proxy | Kind::Cdn => self
-                        .proxy(i, &base, c, server)
-                        .map(|p| KindSpec::Proxy(p, kind == Kind::Cdn)),
-                    Kind::Cache => self.cache(i, &base, c, server).map(KindSpec::Cache),
-                    Kind::Service => self.service(i, &base, c, server).map(KindSpec::Service),
-                    Kind::Storage => self.storage(i, &base, c, server).map(KindSpec::Storage),
-                    Kind::Monitor => {
+                    Kind::Monitor
+                    | Kind::LoadBalancer
+                    | Kind::Proxy
+                    | Kind::Cdn
+                    | Kind::Cache
+                    | Kind::Service
+                    | Kind::Storage => {
                         let table = c.item.as_ref().map(Input::shape);
-                        let entries = match &table {
-                            Some(Shape::Table(entries)) => entries.as_slice(),
-                            _ => &[],
-                        };
+                        let entries = entries_of(&table);
                         let mut b = Build {
                             group: i,
                             base: base.clone(),
@@ -1029,58 +906,20 @@ impl Check<'_> {
     }
 
     fn server(&mut self, base: &[String], c: &RawComponent, kind: Kind) -> Option<ServerSpec> {
-        let (workers, unbounded, service) = match kind {
-            Kind::Service => (
-                1,
-                true,
-                Dist::Exponential {
-                    mean: SimTime::from_millis(10),
-                },
-            ),
-            Kind::Storage => (
-                8,
-                true,
-                Dist::Exponential {
-                    mean: SimTime::from_millis(2),
-                },
-            ),
-            Kind::Resolver | Kind::Dns | Kind::Monitor => {
-                (64, false, Dist::Constant(SimTime::from_micros(100)))
-            }
-            Kind::Firewall => (1, false, Dist::Constant(SimTime::from_micros(50))),
-            Kind::LoadBalancer | Kind::Proxy | Kind::Cdn => {
-                (10_000, false, Dist::Constant(SimTime::from_micros(50)))
-            }
-            Kind::Cache => (256, false, Dist::Constant(SimTime::from_micros(200))),
-            Kind::Client | Kind::Network => (1, false, Dist::Constant(SimTime::ZERO)),
-        };
-        let workers = self.count(join(base, "workers"), c.workers, workers, 1, u32::MAX);
-        let queue = self.queue(join(base, "queue"), c.queue.as_ref(), unbounded);
-        let service_time = match field_of(c.item.as_ref(), &["service_time"]) {
-            None => Some(service),
-            Some(d) => self.read::<Distribution>(join(base, "service_time"), d),
-        };
-        Some(ServerSpec {
-            workers: workers?,
-            queue: queue?,
-            service_time: service_time?,
-        })
+        let table = c.item.as_ref().map(Input::shape);
+        let entries = entries_of(&table);
+        server::read(
+            kind,
+            entries,
+            &mut Reader::new(base.to_vec(), &mut self.issues),
+        )
     }
 
-    fn queue(&mut self, path: Path, q: Option<&RawQueue>, unbounded: bool) -> Option<Option<u32>> {
+    /// `queue` (at `path`, `q` as written): "unbounded" (None) or waiting places.
+    fn queue(&mut self, path: Path, q: Option<&dyn Input>, unbounded: bool) -> Option<Option<u32>> {
         match q {
-            None if unbounded => Some(None),
-            None => Some(Some(1000)),
-            Some(RawQueue::Word(w)) if w == "unbounded" => Some(None),
-            Some(RawQueue::Word(w)) => {
-                self.push(
-                    Issue::new(path, format!("expected \"unbounded\" or a whole number, got \"{w}\""))
-                        .value(w.clone())
-                        .hint("queue = \"unbounded\", or the waiting places per replica, e.g. queue = 100".to_owned()),
-                );
-                None
-            }
-            Some(RawQueue::Places(n)) => self.count(path, Some(*n), 0, 0, u32::MAX).map(Some),
+            None => Some((!unbounded).then_some(1000)),
+            Some(q) => self.read::<Queue>(path, q),
         }
     }
 
@@ -1440,37 +1279,7 @@ impl Check<'_> {
 
     /// Weights: `n` of them (when `n` > 0), each 0 or more, not all 0.
     fn weights(&mut self, path: Path, w: &[f64], n: usize, per: &str) -> Option<Vec<f64>> {
-        if n > 0 && w.len() != n {
-            self.push(
-                Issue::new(
-                    path,
-                    format!("expected {n} weights (one per {per}), got {}", w.len()),
-                )
-                .value(format!("{w:?}")),
-            );
-            return None;
-        }
-        let mut ok = true;
-        for (j, x) in w.iter().enumerate() {
-            if !(x.is_finite() && *x >= 0.0) {
-                self.push(
-                    Issue::new(
-                        join(&path, j),
-                        format!("a weight must be 0 or more, got {x}"),
-                    )
-                    .value(x.to_string()),
-                );
-                ok = false;
-            }
-        }
-        if ok && !w.iter().any(|x| *x > 0.0) {
-            self.push(Issue::new(
-                path,
-                "at least one weight must be greater than 0",
-            ));
-            return None;
-        }
-        ok.then(|| w.to_vec())
+        weights(w, n, per, &mut Reader::new(path, &mut self.issues))
     }
 
     fn firewall(
@@ -1545,7 +1354,11 @@ impl Check<'_> {
                 }
             }),
         };
-        let queue = self.queue(join(base, "queue"), c.queue.as_ref(), false);
+        let queue = self.queue(
+            join(base, "queue"),
+            field_of(c.item.as_ref(), &["queue"]),
+            false,
+        );
         let jpath = join(base, "joins");
         let joins = match c.joins.as_deref() {
             None => {
@@ -1596,290 +1409,6 @@ impl Check<'_> {
                 service_time: Dist::Constant(service_time?),
             },
             joins: joins?,
-        })
-    }
-
-    fn lb(
-        &mut self,
-        i: usize,
-        base: &[String],
-        c: &RawComponent,
-        server: ServerSpec,
-    ) -> Option<LbSpec> {
-        let backends = self.required_ref(
-            i,
-            base,
-            "backends",
-            c.backends.as_deref(),
-            Role::Serve,
-            "add backends = \"<the group it balances over>\"",
-        );
-        let policy = self.choice(
-            join(base, "policy"),
-            c.policy.as_deref(),
-            Balance::RoundRobin,
-            &[
-                ("round_robin", Balance::RoundRobin),
-                ("least_outstanding", Balance::LeastOutstanding),
-                ("random", Balance::Random),
-                ("weighted", Balance::Weighted),
-            ],
-            "balancing policy",
-        );
-        let weights = match (policy, &c.weights) {
-            (Some(Balance::Weighted), None) => {
-                self.missing(
-                    join(base, "weights"),
-                    "policy 'weighted' needs weights = [...], one per backend replica",
-                );
-                None
-            }
-            (Some(Balance::Weighted), Some(w)) => {
-                let n = backends
-                    .and_then(|b| self.placements[b].as_ref())
-                    .map_or(0, Vec::len);
-                let mark = self.issues.len();
-                let weights = self.weights(join(base, "weights"), w, n, "backend replica");
-                // Standby replicas need a weight for when a scale action brings them in.
-                if let Some(b) = backends
-                    && self.standby[b] > 0
-                    && let Some(issue) = self.issues.get_mut(mark)
-                    && issue.hint.is_none()
-                {
-                    let s = self.standby[b];
-                    issue.hint = Some(format!(
-                        "'{}' has {} replicas and {s} standby: give one weight per replica, standby included (for when a scale action brings them in)",
-                        self.names[b],
-                        n as u32 - s
-                    ));
-                }
-                weights
-            }
-            (Some(_), Some(_)) => {
-                let p = c.policy.as_deref().unwrap_or("round_robin");
-                self.push(
-                    Issue::new(
-                        join(base, "weights"),
-                        format!("field 'weights' does not apply to policy '{p}'"),
-                    )
-                    .hint("set policy = \"weighted\" to use weights".to_owned())
-                    .at_key(),
-                );
-                None
-            }
-            _ => Some(Vec::new()),
-        };
-        let health_check = self.health_check(base, c.item.as_ref());
-        let when_none_healthy = self.choice(
-            join(base, "when_none_healthy"),
-            c.when_none_healthy.as_deref(),
-            NoneHealthy::FailOpen,
-            &[
-                ("fail_open", NoneHealthy::FailOpen),
-                ("apology", NoneHealthy::Apology),
-                ("reject", NoneHealthy::Reject),
-            ],
-            "when_none_healthy action",
-        );
-        let timeout = self.dur_pos(
-            join(base, "timeout"),
-            c.timeout.as_ref(),
-            SimTime::from_secs(30),
-        );
-        let retry = self.retry(base, c.item.as_ref(), &[]);
-        Some(LbSpec {
-            server,
-            backends: backends?,
-            policy: policy?,
-            weights: weights?,
-            health_check: health_check?,
-            when_none_healthy: when_none_healthy?,
-            timeout: timeout?,
-            retry: retry?,
-        })
-    }
-
-    fn proxy(
-        &mut self,
-        i: usize,
-        base: &[String],
-        c: &RawComponent,
-        server: ServerSpec,
-    ) -> Option<ProxySpec> {
-        let upstream = self.required_ref(
-            i,
-            base,
-            "upstream",
-            c.upstream.as_deref(),
-            Role::Serve,
-            "add upstream = \"<the component it forwards to>\"",
-        );
-        let hit_ratio = match c.hit_ratio {
-            None => Some(0.0),
-            Some(h) => self.fraction(join(base, "hit_ratio"), h),
-        };
-        let timeout = self.dur_pos(
-            join(base, "timeout"),
-            c.timeout.as_ref(),
-            SimTime::from_secs(30),
-        );
-        let retry = self.retry(base, c.item.as_ref(), &[]);
-        Some(ProxySpec {
-            server,
-            upstream: upstream?,
-            hit_ratio: hit_ratio?,
-            timeout: timeout?,
-            retry: retry?,
-        })
-    }
-
-    fn cache(
-        &mut self,
-        i: usize,
-        base: &[String],
-        c: &RawComponent,
-        server: ServerSpec,
-    ) -> Option<CacheSpec> {
-        let backend = self.required_ref(
-            i,
-            base,
-            "backend",
-            c.backend.as_deref(),
-            Role::Serve,
-            "add backend = \"<the component behind the cache>\"",
-        );
-        let hit_ratio = match c.hit_ratio {
-            None => {
-                self.missing(
-                    join(base, "hit_ratio"),
-                    "add hit_ratio = <share of requests answered from the cache>, e.g. 0.9",
-                );
-                None
-            }
-            Some(h) => self.fraction(join(base, "hit_ratio"), h),
-        };
-        let ttl = self.dur_pos(join(base, "ttl"), c.ttl.as_ref(), SimTime::from_mins(5));
-        let timeout = self.dur_pos(
-            join(base, "timeout"),
-            c.timeout.as_ref(),
-            SimTime::from_secs(30),
-        );
-        Some(CacheSpec {
-            server,
-            backend: backend?,
-            hit_ratio: hit_ratio?,
-            ttl: ttl?,
-            serve_stale: c.serve_stale.unwrap_or(false),
-            timeout: timeout?,
-        })
-    }
-
-    fn service(
-        &mut self,
-        i: usize,
-        base: &[String],
-        c: &RawComponent,
-        server: ServerSpec,
-    ) -> Option<ServiceSpec> {
-        let mut calls = Some(Vec::new());
-        for (j, call) in c.calls.iter().flatten().enumerate() {
-            let cpath = join(&join(base, "calls"), j);
-            let target = self.target(i, &cpath, call.target.as_deref(), call.resolver.as_deref());
-            let timeout = self.dur_pos(
-                join(&cpath, "timeout"),
-                call.timeout.as_ref(),
-                SimTime::from_secs(30),
-            );
-            let retry = self.retry(base, c.item.as_ref(), &["calls", &j.to_string()]);
-            match (target, timeout, retry, calls.as_mut()) {
-                (Some(target), Some(timeout), Some(retry), Some(v)) => v.push(CallSpec {
-                    target,
-                    timeout,
-                    retry,
-                }),
-                _ => calls = None,
-            }
-        }
-        let circuit_breaker = match field_of(c.item.as_ref(), &["circuit_breaker"]) {
-            None => Some(None),
-            Some(b) => self
-                .table::<BreakerSpec>(join(base, "circuit_breaker"), b)
-                .map(Some),
-        };
-        Some(ServiceSpec {
-            server,
-            calls: calls?,
-            parallel: c.parallel.unwrap_or(false),
-            circuit_breaker: circuit_breaker?,
-        })
-    }
-
-    fn storage(
-        &mut self,
-        i: usize,
-        base: &[String],
-        c: &RawComponent,
-        server: ServerSpec,
-    ) -> Option<StorageSpec> {
-        // Standby replicas hold no copies until a scale action brings them in.
-        let replicas = self.placements[i]
-            .as_ref()
-            .map(|p| p.len() as u32 - self.standby[i]);
-        let timeout = self.dur_pos(
-            join(base, "timeout"),
-            c.timeout.as_ref(),
-            SimTime::from_secs(1),
-        );
-        let replicas = replicas?;
-        let rf = self.count(
-            join(base, "replication_factor"),
-            c.replication_factor,
-            replicas.min(3),
-            1,
-            u32::MAX,
-        )?;
-        let mut ok = true;
-        if rf > replicas {
-            let standby = match self.standby[i] {
-                0 => String::new(),
-                s => {
-                    format!(" (standby replicas do not count: {s} of them wait for a scale action)")
-                }
-            };
-            self.push(
-                Issue::new(
-                    join(base, "replication_factor"),
-                    format!("replication_factor {rf} is more than replicas ({replicas})"),
-                )
-                .value(rf.to_string())
-                .hint(format!("raise replicas to at least {rf}, or lower replication_factor to at most {replicas}{standby}")),
-            );
-            ok = false;
-        }
-        let majority = rf / 2 + 1;
-        let quorum = |s: &mut Self, field: &str, v: Option<i64>| -> Option<u32> {
-            let q = s.count(join(base, field), v, majority, 1, u32::MAX)?;
-            if q > rf {
-                s.push(
-                    Issue::new(join(base, field), format!("{field} {q} is more than replication_factor ({rf})"))
-                        .value(q.to_string())
-                        .hint(format!("a quorum counts answers from the {rf} copies; use at most {rf} (a majority is {majority})")),
-                );
-                return None;
-            }
-            Some(q)
-        };
-        let read_quorum = quorum(self, "read_quorum", c.read_quorum);
-        let write_quorum = quorum(self, "write_quorum", c.write_quorum);
-        if !ok {
-            return None;
-        }
-        Some(StorageSpec {
-            server,
-            replication_factor: rf,
-            read_quorum: read_quorum?,
-            write_quorum: write_quorum?,
-            timeout: timeout?,
         })
     }
 

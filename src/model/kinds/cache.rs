@@ -7,8 +7,46 @@ use crate::engine::SimTime;
 use crate::engine::rng::unit_f64;
 use crate::model::msg::{Req, Status};
 use crate::model::node::{Cx, Node, Outcome};
-use crate::model::spec::ServerSpec;
+use crate::model::settings::{Fraction, PosDuration, Role, Switch, Text};
+use crate::model::spec::{KindSpec, ServerSpec};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+settings! {
+    /// `kind = "cache"`: answers a share of reads itself while its content is fresh.
+    pub struct CacheSettings "cache" {
+        /// The component behind the cache.
+        backend: Text => "add backend = \"<the component behind the cache>\"",
+        /// Share of reads answered from the cache.
+        hit_ratio: Fraction => "add hit_ratio = <share of requests answered from the cache>, e.g. 0.9",
+        /// Content stays fresh this long after the replica's last successful backend answer.
+        ttl: PosDuration = SimTime::from_mins(5),
+        /// Answer stale content (degraded) when the backend fails or the content is past its TTL.
+        serve_stale: Switch = false,
+        /// Timeout of each backend request.
+        timeout: PosDuration = SimTime::from_secs(30),
+    }
+}
+
+impl KindSettings for CacheSettings {
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        Some(KindSpec::Cache(CacheSpec {
+            server,
+            backend: b.dep("backend", Role::Serve)?,
+            hit_ratio: self.hit_ratio,
+            ttl: self.ttl,
+            serve_stale: self.serve_stale,
+            timeout: self.timeout,
+        }))
+    }
+}
+
+/// Resolves the backend when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    b.dep("backend", Role::Serve);
+}
 
 /// `kind = "cache"`.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,8 +8,14 @@ use crate::engine::rng::{below, unit_f64};
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::Status;
 use crate::model::node::{Call, Cx, Node, Owner, Phase, downstream_kind};
+use crate::model::settings::{
+    Issue, Nested, Opt, PosDuration, Reader, Role, Text, Weights, Word, Words, weights,
+};
 use crate::model::spec::{HealthCheckSpec, KindSpec, RetrySpec, ServerSpec};
 use crate::model::world::World;
+use crate::{settings, words};
+
+use super::{Build, KindSettings};
 
 /// Load-balancing policy. `policy = "round_robin" | "least_outstanding" | "random" |
 /// "weighted"` (default "round_robin").
@@ -21,6 +27,17 @@ pub enum Balance {
     Weighted,
 }
 
+words!(
+    Balance,
+    "balancing policy",
+    [
+        ("round_robin", Balance::RoundRobin),
+        ("least_outstanding", Balance::LeastOutstanding),
+        ("random", Balance::Random),
+        ("weighted", Balance::Weighted),
+    ]
+);
+
 /// What a load balancer does when no backend is healthy. `when_none_healthy = "fail_open" |
 /// "apology" | "reject"` (default "fail_open").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +48,107 @@ pub enum NoneHealthy {
     Apology,
     /// Answer an error at once.
     Reject,
+}
+
+words!(
+    NoneHealthy,
+    "when_none_healthy action",
+    [
+        ("fail_open", NoneHealthy::FailOpen),
+        ("apology", NoneHealthy::Apology),
+        ("reject", NoneHealthy::Reject),
+    ]
+);
+
+settings! {
+    /// `kind = "load_balancer"`: balances requests over the replicas of a group.
+    pub struct LbSettings "load_balancer" {
+        /// The group it balances over.
+        backends: Text => "add backends = \"<the group it balances over>\"",
+        /// How it picks a backend: round_robin, least_outstanding, random or weighted.
+        policy: Word<Balance> = Balance::RoundRobin,
+        /// One weight per backend replica, standby included (policy "weighted" only).
+        weights: Opt<Weights> = None,
+        /// How it probes its backends (none: every backend counts as healthy).
+        health_check: Opt<Nested<HealthCheckSpec>> = None,
+        /// What it does when no backend is healthy: fail_open, apology or reject.
+        when_none_healthy: Word<NoneHealthy> = NoneHealthy::FailOpen,
+        /// Timeout of each backend attempt.
+        timeout: PosDuration = SimTime::from_secs(30),
+        /// How failed attempts are retried on other backends.
+        retry: Nested<RetrySpec> = RetrySpec::once(),
+    }
+}
+
+impl KindSettings for LbSettings {
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        let backends = b.dep("backends", Role::Serve);
+        let path = b.at("weights");
+        let weights = match (self.policy, self.weights) {
+            (Balance::Weighted, None) => {
+                b.resolve
+                    .issues()
+                    .push(
+                        Issue::new(path, "missing required field 'weights'").hint(
+                            "policy 'weighted' needs weights = [...], one per backend replica"
+                                .to_owned(),
+                        ),
+                    );
+                None
+            }
+            (Balance::Weighted, Some(w)) => {
+                let placed = backends.and_then(|g| b.resolve.replicas(g).map(|p| (g, p)));
+                let named = placed.map(|(g, p)| (b.resolve.name(g), p));
+                let mut r = Reader::new(path, b.resolve.issues());
+                let mark = r.issues.len();
+                let n = placed.map_or(0, |(_, (n, _))| n);
+                let weights = weights(&w, n as usize, "backend replica", &mut r);
+                // Standby replicas need a weight for when a scale action brings them in.
+                if let Some((name, (n, s))) = named
+                    && s > 0
+                    && let Some(issue) = r.issues.get_mut(mark)
+                    && issue.hint.is_none()
+                {
+                    issue.hint = Some(format!(
+                        "'{name}' has {} replicas and {s} standby: give one weight per replica, standby included (for when a scale action brings them in)",
+                        n - s
+                    ));
+                }
+                weights
+            }
+            (policy, Some(_)) => {
+                let p = Balance::WORDS
+                    .iter()
+                    .find(|(_, v)| *v == policy)
+                    .map_or("", |(w, _)| w);
+                b.resolve.issues().push(
+                    Issue::new(
+                        path,
+                        format!("field 'weights' does not apply to policy '{p}'"),
+                    )
+                    .hint("set policy = \"weighted\" to use weights".to_owned())
+                    .at_key(),
+                );
+                None
+            }
+            (_, None) => Some(Vec::new()),
+        };
+        Some(KindSpec::LoadBalancer(LbSpec {
+            server,
+            backends: backends?,
+            policy: self.policy,
+            weights: weights?,
+            health_check: self.health_check,
+            when_none_healthy: self.when_none_healthy,
+            timeout: self.timeout,
+            retry: self.retry,
+        }))
+    }
+}
+
+/// Resolves the backends when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    b.dep("backends", Role::Serve);
 }
 
 /// `kind = "load_balancer"`.
@@ -214,5 +332,62 @@ impl Node {
             self.registered
         );
         self.log(w, now, "registered", detail);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    /// Every problem as (path, message).
+    fn problems(text: &str) -> Vec<(String, String)> {
+        let text = format!(
+            "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.users]\nkind = \"client\"\nrate = 5.0\ntarget = \"lb\"\n\n[components.api]\nkind = \"service\"\n\n{text}"
+        );
+        let Err(e) = parse(&text, "t.toml") else {
+            panic!("expected problems in:\n{text}")
+        };
+        e.problems
+            .into_iter()
+            .map(|p| (p.path, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn the_backends_are_resolved_even_when_other_settings_are_bad() {
+        let got = problems(
+            "[components.lb]\nkind = \"load_balancer\"\nbackends = \"apii\"\ntimeout = \"0s\"\n",
+        );
+        let want = [
+            ("components.lb.backends", "unknown component 'apii'"),
+            (
+                "components.lb.timeout",
+                "must be greater than 0, got \"0s\"",
+            ),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((path, message), (p, m)) in got.iter().zip(want) {
+            assert_eq!((path.as_str(), message.as_str()), (p, m));
+        }
+    }
+
+    #[test]
+    fn weights_are_one_per_backend_replica_standby_included() {
+        let got = problems(
+            "[components.lb]\nkind = \"load_balancer\"\nbackends = \"pool\"\npolicy = \"weighted\"\nweights = [1.0, 1.0]\n\n[components.pool]\nkind = \"service\"\nreplicas = 2\nstandby = 1\n",
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            got[0].1,
+            "expected 3 weights (one per backend replica), got 2"
+        );
+        let got = problems(
+            "[components.lb]\nkind = \"load_balancer\"\nbackends = \"api\"\npolicy = \"random\"\nweights = [1.0]\n",
+        );
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            got[0].1,
+            "field 'weights' does not apply to policy 'random'"
+        );
     }
 }

@@ -6,8 +6,45 @@ use crate::engine::SimTime;
 use crate::engine::rng::unit_f64;
 use crate::model::msg::{Req, Status};
 use crate::model::node::{Cx, Node};
-use crate::model::spec::{RetrySpec, ServerSpec};
+use crate::model::settings::{Fraction, Nested, PosDuration, Role, Text};
+use crate::model::spec::{KindSpec, RetrySpec, ServerSpec};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, Kind, KindSettings};
+
+settings! {
+    /// `kind = "proxy"` or `kind = "cdn"`: a forwarding tier, optionally caching.
+    pub struct ProxySettings "proxy" {
+        /// The component it forwards to.
+        upstream: Text => "add upstream = \"<the component it forwards to>\"",
+        /// Share of reads answered from its own cache.
+        hit_ratio: Fraction = 0.0,
+        /// Timeout of each upstream attempt.
+        timeout: PosDuration = SimTime::from_secs(30),
+        /// How failed upstream attempts are retried.
+        retry: Nested<RetrySpec> = RetrySpec::once(),
+    }
+}
+
+impl KindSettings for ProxySettings {
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        let cdn = b.resolve.kind(b.group) == Some(Kind::Cdn);
+        let spec = ProxySpec {
+            server,
+            upstream: b.dep("upstream", Role::Serve)?,
+            hit_ratio: self.hit_ratio,
+            timeout: self.timeout,
+            retry: self.retry,
+        };
+        Some(KindSpec::Proxy(spec, cdn))
+    }
+}
+
+/// Resolves the upstream when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    b.dep("upstream", Role::Serve);
+}
 
 /// `kind = "proxy"` or `kind = "cdn"`: a forwarding tier, optionally caching.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,8 +8,104 @@ use crate::model::msg::{Status, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, downstream_kind, send_self};
 use crate::model::policy::breaker::Breaker;
 use crate::model::policy::retry::backoff;
+use crate::model::settings::{Input, List, Nested, Opt, PosDuration, Shape, Switch, Text};
 use crate::model::spec::{BreakerSpec, KindSpec, RetrySpec, ServerSpec, Target};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+settings! {
+    /// One entry of a service's `calls`: a dependency it calls for each request.
+    pub struct CallSettings "calls" {
+        /// The component it calls, or a DNS name looked up through `resolver`.
+        target: Text => "add target = \"<component>\" or a DNS name with resolver = \"<resolver>\"",
+        /// The resolver that looks a DNS name target up (none: the only resolver).
+        resolver: Opt<Text> = None,
+        /// Timeout of each attempt.
+        timeout: PosDuration = SimTime::from_secs(30),
+        /// How failed attempts are retried.
+        retry: Nested<RetrySpec> = RetrySpec::once(),
+    }
+}
+
+settings! {
+    /// `kind = "service"`: a thread-per-request server that calls its dependencies.
+    pub struct ServiceSettings "service" {
+        /// The dependencies it calls for each request, in order.
+        calls: List<Nested<CallSettings>> = Vec::new(),
+        /// Make all calls at once rather than one after another.
+        parallel: Switch = false,
+        /// A circuit breaker per call (none: no breakers).
+        circuit_breaker: Opt<Nested<BreakerSpec>> = None,
+    }
+}
+
+impl KindSettings for ServiceSettings {
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        let mut calls = Some(Vec::new());
+        for (j, call) in self.calls.into_iter().enumerate() {
+            let cpath = call_path(b, j);
+            let target = b.resolve.target(
+                b.group,
+                &cpath,
+                Some(&call.target),
+                call.resolver.as_deref(),
+            );
+            match (target, calls.as_mut()) {
+                (Some(target), Some(v)) => v.push(CallSpec {
+                    target,
+                    timeout: call.timeout,
+                    retry: call.retry,
+                }),
+                _ => calls = None,
+            }
+        }
+        Some(KindSpec::Service(ServiceSpec {
+            server,
+            calls: calls?,
+            parallel: self.parallel,
+            circuit_breaker: self.circuit_breaker,
+        }))
+    }
+}
+
+/// The path of call `j`.
+fn call_path(b: &Build<'_>, j: usize) -> Vec<String> {
+    let mut p = b.at("calls");
+    p.push(j.to_string());
+    p
+}
+
+/// Resolves the calls' targets written when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    let Some((_, calls)) = b.entries.iter().find(|(k, _)| *k == "calls") else {
+        return;
+    };
+    let Shape::Array(calls) = calls.shape() else {
+        return;
+    };
+    let text = |entries: &[(&str, &dyn Input)], f: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| *k == f)
+            .and_then(|(_, v)| match v.shape() {
+                Shape::Str(s) => Some(s.to_owned()),
+                _ => None,
+            })
+    };
+    for (j, call) in calls.iter().enumerate() {
+        let Shape::Table(entries) = call.shape() else {
+            continue;
+        };
+        if let Some(target) = text(&entries, "target") {
+            let resolver = text(&entries, "resolver");
+            let cpath = call_path(b, j);
+            b.resolve
+                .target(b.group, &cpath, Some(&target), resolver.as_deref());
+        }
+    }
+}
 
 /// `calls = [{ target = "db", timeout = "1s", retry = {...} }]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -173,5 +269,37 @@ pub(crate) fn target_name(w: &World, t: &Target) -> String {
     match t {
         Target::Group(g) => w.spec.groups[*g].name.clone(),
         Target::Dns { name, .. } => name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    #[test]
+    fn call_targets_are_resolved_even_when_a_call_is_bad() {
+        let text = "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.users]\nkind = \"client\"\nrate = 5.0\ntarget = \"api\"\n\n[components.api]\nkind = \"service\"\ncalls = [{ target = \"dbb\" }, { target = \"api\", timeout = 5 }]\n\n[components.db]\nkind = \"storage\"\n";
+        let Err(e) = parse(text, "t.toml") else {
+            panic!("expected problems")
+        };
+        let got: Vec<(&str, &str)> = e
+            .problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert_eq!(
+            got[0],
+            ("components.api.calls.0.target", "unknown component 'dbb'")
+        );
+        // The call to itself is still an edge of the dependency graph.
+        assert_eq!(
+            got[1],
+            (
+                "components.api.calls.1.target",
+                "dependency cycle: api -> api"
+            )
+        );
+        assert_eq!(got[2].0, "components.api.calls.1.timeout");
     }
 }

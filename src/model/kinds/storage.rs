@@ -7,8 +7,80 @@ use crate::engine::SimTime;
 use crate::engine::rng::below;
 use crate::model::msg::{Req, ReqKind, Status};
 use crate::model::node::{Call, Cx, Node, Outcome, Owner, Phase};
-use crate::model::spec::ServerSpec;
+use crate::model::settings::{Count, Issue, Opt, PosDuration};
+use crate::model::spec::{KindSpec, ServerSpec};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+settings! {
+    /// `kind = "storage"`: replicated nodes with quorum reads and writes.
+    pub struct StorageSettings "storage" {
+        /// Copies of each item (none: 3, or fewer when there are fewer replicas; standby replicas do not count).
+        replication_factor: Opt<Count<1, { u32::MAX }>> = None,
+        /// Answers a read waits for (none: a majority of the copies).
+        read_quorum: Opt<Count<1, { u32::MAX }>> = None,
+        /// Answers a write waits for (none: a majority of the copies).
+        write_quorum: Opt<Count<1, { u32::MAX }>> = None,
+        /// Timeout of one replica's answer.
+        timeout: PosDuration = SimTime::from_secs(1),
+    }
+}
+
+impl KindSettings for StorageSettings {
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        // Standby replicas hold no copies until a scale action brings them in.
+        let (placed, standby) = b.resolve.replicas(b.group)?;
+        let replicas = placed - standby;
+        let rf = self.replication_factor.unwrap_or(replicas.min(3));
+        let mut ok = true;
+        if rf > replicas {
+            let standby = match standby {
+                0 => String::new(),
+                s => {
+                    format!(" (standby replicas do not count: {s} of them wait for a scale action)")
+                }
+            };
+            let path = b.at("replication_factor");
+            b.resolve.issues().push(
+                Issue::new(
+                    path,
+                    format!("replication_factor {rf} is more than replicas ({replicas})"),
+                )
+                .value(rf.to_string())
+                .hint(format!("raise replicas to at least {rf}, or lower replication_factor to at most {replicas}{standby}")),
+            );
+            ok = false;
+        }
+        let majority = rf / 2 + 1;
+        let mut quorum = |field: &str, q: Option<u32>| -> Option<u32> {
+            let q = q.unwrap_or(majority);
+            if q > rf {
+                let path = b.at(field);
+                b.resolve.issues().push(
+                    Issue::new(path, format!("{field} {q} is more than replication_factor ({rf})"))
+                        .value(q.to_string())
+                        .hint(format!("a quorum counts answers from the {rf} copies; use at most {rf} (a majority is {majority})")),
+                );
+                return None;
+            }
+            Some(q)
+        };
+        let read_quorum = quorum("read_quorum", self.read_quorum);
+        let write_quorum = quorum("write_quorum", self.write_quorum);
+        if !ok {
+            return None;
+        }
+        Some(KindSpec::Storage(StorageSpec {
+            server,
+            replication_factor: rf,
+            read_quorum: read_quorum?,
+            write_quorum: write_quorum?,
+            timeout: self.timeout,
+        }))
+    }
+}
 
 /// `kind = "storage"`: replicated nodes with quorum reads and writes.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,11 +9,13 @@
 //! This module knows no file format: the scenario layer implements [`Input`] over its TOML
 //! document, and maps the dotted paths of problems to lines and columns.
 
+mod compound;
 mod ops;
 mod resolve;
 mod text;
 mod values;
 
+pub use compound::*;
 pub use ops::*;
 pub use resolve::{Resolve, Role};
 pub use text::*;

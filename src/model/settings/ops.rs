@@ -16,26 +16,7 @@ pub fn unknown_fields(entries: &[(&str, &dyn Input)], names: &[&str], r: &mut Re
 }
 
 /// A name that refers to something else: any string, checked where it is resolved.
-pub struct Ref;
-
-impl Value for Ref {
-    type Out = String;
-    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<String> {
-        match input.shape() {
-            Shape::Str(s) => Some(s.to_owned()),
-            other => r.wrong_type("a string", &other),
-        }
-    }
-    fn what() -> String {
-        "a string".to_owned()
-    }
-    fn schema() -> Json {
-        json!({ "type": "string" })
-    }
-    fn show(v: &String) -> String {
-        format!("{v:?}")
-    }
-}
+pub type Ref = super::Text;
 
 /// A number (whole numbers accepted), checked where its meaning is known.
 pub struct Number;

@@ -85,4 +85,11 @@ pub trait Resolve {
 
     /// Per alarm: its name (None when it cannot be read).
     fn alarms(&self) -> &[Option<String>];
+
+    /// Group `i`'s replicas, standby ones included, and how many of them are standby (None
+    /// while its placement has problems).
+    fn replicas(&self, i: usize) -> Option<(u32, u32)>;
+
+    /// Group `i`'s name.
+    fn name(&self, i: usize) -> String;
 }
