@@ -3,6 +3,8 @@
 //! requests). A client times out attempts, retries them within its policy and budget, and
 //! counts each user request's final outcome and latency.
 
+use serde_json::{Value as Json, json};
+
 use crate::engine::SimTime;
 use crate::engine::rng::{below, exp1, unit_f64};
 use crate::model::metrics::ClientBucket;
@@ -10,8 +12,238 @@ use crate::model::msg::{ReqKind, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, User, send_self};
 use crate::model::policy::retry::backoff;
 use crate::model::sample::draw;
-use crate::model::spec::{Dist, FaultKind, KindSpec, RetrySpec, Target};
+use crate::model::settings::{
+    Count, Distribution, Duration, Fraction, Input, Issue, Nested, Opt, PosDuration, Reader, Shape,
+    Text, Value, number, positive,
+};
+use crate::model::spec::{Dist, FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+/// The highest rate one client group may send: beyond it arrivals would fall closer than a
+/// nanosecond apart and simulated time could not advance.
+pub const MAX_RATE: f64 = 1e7;
+
+settings! {
+    /// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
+    /// (`concurrency`).
+    pub struct ClientSettings "client" check ClientSettings::check_load {
+        /// User requests per second (Poisson); required unless `concurrency` is given.
+        rate: Opt<Rate> = None,
+        /// Users who each send a request, wait for its outcome and think (instead of `rate`).
+        concurrency: Opt<Count<1, 1_000_000>> = None,
+        /// How long a user thinks between requests (with `concurrency`).
+        think_time: Distribution = Dist::Constant(SimTime::from_secs(1)),
+        /// `[time, factor]` points: from each time on, the rate is multiplied by the factor.
+        profile: Profile = Vec::new(),
+        /// Required: the component it sends to, or a DNS name looked up by `resolver`.
+        target: Opt<Text> = None,
+        /// The resolver for a DNS name `target` (needed when there are several).
+        resolver: Opt<Text> = None,
+        /// The user's deadline for one attempt.
+        timeout: PosDuration = SimTime::from_secs(30),
+        /// How failed or timed-out attempts are retried.
+        retry: Nested<RetrySpec> = RetrySpec::once(),
+        /// Share of requests that are writes (matters to storage).
+        write_fraction: Fraction = 0.0,
+    }
+}
+
+impl ClientSettings {
+    /// Open loop or closed loop, and the settings that go with each.
+    fn check_load(&self, entries: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> bool {
+        let written = |f: &str| entries.iter().any(|(k, _)| *k == f);
+        let (field, message, hint) = match (self.rate, self.concurrency) {
+            (Some(_), Some(_)) => (
+                "concurrency",
+                "give either rate or concurrency, not both",
+                "rate: requests arrive regardless (open loop); concurrency: users wait for answers (closed loop)",
+            ),
+            (_, Some(_)) if written("profile") => (
+                "profile",
+                "a profile applies to rate-based clients",
+                "use rate = ... with a profile, or vary concurrency across runs",
+            ),
+            (_, None) if written("think_time") => (
+                "think_time",
+                "think_time applies with concurrency",
+                "add concurrency = <users>, or remove think_time",
+            ),
+            (None, None) => {
+                r.missing(
+                    "rate",
+                    "add rate = <user requests per second>, e.g. rate = 10.0",
+                );
+                return false;
+            }
+            _ => return true,
+        };
+        r.push(Issue::new(r.at(field), message).hint(hint.to_owned()));
+        false
+    }
+}
+
+impl KindSettings for ClientSettings {
+    fn build(self, b: &mut Build<'_>, _: ServerSpec) -> Option<KindSpec> {
+        let think = self.think_time;
+        Some(KindSpec::Client(ClientSpec {
+            rate: self.rate.unwrap_or(0.0),
+            population: self.concurrency.map(|users| Population { users, think }),
+            profile: self.profile,
+            target: target(b)?,
+            timeout: self.timeout,
+            retry: self.retry,
+            write_fraction: self.write_fraction,
+        }))
+    }
+}
+
+/// Resolves the target when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    target(b);
+}
+
+/// `target` with its `resolver` (a missing target is reported here, after a missing rate).
+fn target(b: &mut Build<'_>) -> Option<Target> {
+    let target = match b.entries.iter().any(|(k, _)| *k == "target") {
+        // Written but not a string: reported by the declaration.
+        true => Some(b.written::<Text>("target")?),
+        false => None,
+    };
+    let resolver = b.written::<Text>("resolver");
+    let base = b.base.clone();
+    b.resolve
+        .target(b.group, &base, target.as_deref(), resolver.as_deref())
+}
+
+/// User requests per second: greater than 0, at most [`MAX_RATE`].
+pub struct Rate;
+
+impl Value for Rate {
+    type Out = f64;
+    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<f64> {
+        let v = number(input, r)?;
+        if v > MAX_RATE {
+            let issue = r
+                .problem(format!(
+                    "{v:e} user requests per second is more than one client group may send"
+                ))
+                .value(format!("{v:e}"))
+                .hint(format!(
+                    "at most {MAX_RATE:e}; split the load over several client groups"
+                ));
+            r.push(issue);
+            return None;
+        }
+        positive(v, r)
+    }
+    fn what() -> String {
+        format!("a number greater than 0, at most {MAX_RATE:e}")
+    }
+    fn schema() -> Json {
+        json!({ "type": "number", "exclusiveMinimum": 0, "maximum": MAX_RATE })
+    }
+    fn show(v: &f64) -> String {
+        format!("{v:?}")
+    }
+}
+
+/// A rate profile: `[time, factor]` points, times increasing, factors 0 or more.
+pub struct Profile;
+
+const POINT: &str = r#"a [time, factor] pair such as ["30m", 2.0]"#;
+
+impl Value for Profile {
+    type Out = Vec<(SimTime, f64)>;
+    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<Vec<(SimTime, f64)>> {
+        let shape = input.shape();
+        let Shape::Array(points) = shape else {
+            return r.wrong_type("an array", &shape);
+        };
+        let mut out = Some(Vec::new());
+        let mut prev: Option<SimTime> = None;
+        for (j, p) in points.iter().enumerate() {
+            let (at, text, factor) = r.field(&j.to_string(), |r| point(*p, r))?;
+            if let (Some(at), Some(before)) = (at, prev)
+                && at <= before
+            {
+                let mut path = r.at(&j.to_string());
+                path.push("0".to_owned());
+                let issue = Issue::new(
+                    path,
+                    format!("profile times must increase: {at} comes after {before}"),
+                )
+                .value(text);
+                r.push(issue);
+                out = None;
+            }
+            prev = at.or(prev);
+            match (at, factor, out.as_mut()) {
+                (Some(at), Some(f), Some(v)) => v.push((at, f)),
+                _ => out = None,
+            }
+        }
+        out
+    }
+    fn what() -> String {
+        format!("a list of points, each {POINT}")
+    }
+    fn schema() -> Json {
+        json!({
+            "type": "array",
+            "items": { "type": "array", "minItems": 2, "maxItems": 2 },
+        })
+    }
+    fn show(v: &Vec<(SimTime, f64)>) -> String {
+        let points: Vec<String> = v.iter().map(|(t, f)| format!("[\"{t}\", {f:?}]")).collect();
+        format!("[{}]", points.join(", "))
+    }
+}
+
+/// One profile point: its time (None when it is no valid duration), the time as written, and
+/// its factor (None when negative). None when it is not written as `[time, factor]`: only the
+/// first such problem of a profile is reported.
+#[allow(clippy::type_complexity)]
+fn point(input: &dyn Input, r: &mut Reader<'_>) -> Option<(Option<SimTime>, String, Option<f64>)> {
+    let shape = input.shape();
+    let Shape::Array(e) = shape else {
+        return r.wrong_type(POINT, &shape);
+    };
+    let length = |r: &mut Reader<'_>| {
+        let issue = r.problem(format!("expected {POINT}, found {} element(s)", e.len()));
+        r.push(issue);
+        None
+    };
+    let Some(at) = e.first() else {
+        return length(r);
+    };
+    let Shape::Str(text) = at.shape() else {
+        r.field("0", |r| Duration::read(*at, r));
+        return None;
+    };
+    let Some(factor) = e.get(1) else {
+        return length(r);
+    };
+    let factor = r.field("1", |r| number(*factor, r))?;
+    if e.len() > 2 {
+        return length(r);
+    }
+    let at = r.field("0", |r| Duration::read(*at, r));
+    let factor = if factor.is_finite() && factor >= 0.0 {
+        Some(factor)
+    } else {
+        let issue = Issue::new(
+            r.at("1"),
+            format!("the factor must be 0 or more, got {factor}"),
+        )
+        .value(factor.to_string());
+        r.push(issue);
+        None
+    };
+    Some((at, text.to_owned(), factor))
+}
 
 /// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
 /// (`concurrency`).

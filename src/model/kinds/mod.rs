@@ -15,7 +15,7 @@ pub mod resolver;
 pub mod service;
 pub mod storage;
 
-use crate::model::settings::{Input, Reader, Resolve, Table};
+use crate::model::settings::{Input, Reader, Resolve, Role, Shape, Table, Value};
 use crate::model::spec::{KindSpec, ServerSpec};
 
 /// What a kind's settings need while they become its spec: where they were written, and the
@@ -38,6 +38,24 @@ impl Build<'_> {
         p.push(seg.to_owned());
         p
     }
+
+    /// The group named by field `field` of the table (see [`dep`]).
+    pub fn dep(&mut self, field: &str, role: Role) -> Option<usize> {
+        let (base, entries) = (self.base.clone(), self.entries);
+        dep(self, &base, entries, field, role)
+    }
+
+    /// Field `field` read as `V` without reporting (the declaration reports its problems): the
+    /// names to resolve whether or not the other settings could be read. None when it is
+    /// absent or cannot be read.
+    pub fn written<V: Value>(&self, field: &str) -> Option<V::Out> {
+        quiet::<V>(self.entries.iter().find(|(k, _)| *k == field)?.1)
+    }
+}
+
+/// `input` read as `V` without reporting its problems.
+pub fn quiet<V: Value>(input: &dyn Input) -> Option<V::Out> {
+    V::read(input, &mut Reader::new(Vec::new(), &mut Vec::new()))
 }
 
 /// A kind's declared settings (the fields of its own, beside placement and server settings),
@@ -59,10 +77,53 @@ fn read<T: KindSettings>(b: &mut Build<'_>, server: ServerSpec) -> Option<KindSp
     settings.build(b, server)
 }
 
+/// Like [`read`] for a kind that refers to other groups: when its settings have problems,
+/// `refs` still resolves the references written (so their problems are reported too and the
+/// dependency graph is whole).
+fn read_refs<T: KindSettings>(
+    b: &mut Build<'_>,
+    server: ServerSpec,
+    refs: fn(&mut Build<'_>),
+) -> Option<KindSpec> {
+    let entries = b.entries;
+    let mut r = Reader::new(b.base.clone(), b.resolve.issues());
+    match T::read_fields(entries, &mut r) {
+        Some(settings) if settings.check(entries, &mut r) => settings.build(b, server),
+        _ => {
+            refs(b);
+            None
+        }
+    }
+}
+
+/// The group named by field `field` of the table at `base` (`entries`), a dependency of the
+/// group being read, when it is written as a string (its absence and type are the
+/// declaration's to report).
+pub fn dep(
+    b: &mut Build<'_>,
+    base: &[String],
+    entries: &[(&str, &dyn Input)],
+    field: &str,
+    role: Role,
+) -> Option<usize> {
+    let input = entries.iter().find(|(k, _)| *k == field)?.1;
+    let Shape::Str(name) = input.shape() else {
+        return None;
+    };
+    let mut path = base.to_vec();
+    path.push(field.to_owned());
+    b.resolve.group(Some(b.group), path, name, role)
+}
+
 /// Reads the own settings of a group of kind `kind` (see [`KindSettings`]).
 pub fn read_kind(kind: Kind, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
     match kind {
         Kind::Monitor => read::<monitor::MonitorSettings>(b, server),
+        Kind::Client => read_refs::<client::ClientSettings>(b, server, client::refs),
+        Kind::Resolver => read_refs::<resolver::ResolverSettings>(b, server, resolver::refs),
+        Kind::Dns => read_refs::<dns::DnsSettings>(b, server, dns::refs),
+        Kind::Firewall => read_refs::<firewall::FirewallSettings>(b, server, firewall::refs),
+        Kind::Network => read::<network::NetworkSettings>(b, server),
         _ => None,
     }
 }

@@ -9,9 +9,11 @@
 //! This module knows no file format: the scenario layer implements [`Input`] over its TOML
 //! document, and maps the dotted paths of problems to lines and columns.
 
+mod compound;
 mod resolve;
 mod values;
 
+pub use compound::*;
 pub use resolve::{Resolve, Role};
 pub use values::*;
 
