@@ -14,7 +14,7 @@ use crate::model::policy::retry::backoff;
 use crate::model::sample::draw;
 use crate::model::settings::{
     Count, Distribution, Duration, Fraction, Input, Issue, Nested, Opt, PosDuration, Reader, Shape,
-    Text, Value, number, positive,
+    Text, Value, duration, number, positive,
 };
 use crate::model::spec::{Dist, FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use crate::model::world::World;
@@ -29,7 +29,7 @@ pub const MAX_RATE: f64 = 1e7;
 settings! {
     /// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
     /// (`concurrency`).
-    pub struct ClientSettings "client" check ClientSettings::check_load {
+    pub struct ClientSettings "client" {
         /// User requests per second (Poisson); required unless `concurrency` is given.
         rate: Opt<Rate> = None,
         /// Users who each send a request, wait for its outcome and think (instead of `rate`).
@@ -48,40 +48,6 @@ settings! {
         retry: Nested<RetrySpec> = RetrySpec::once(),
         /// Share of requests that are writes (matters to storage).
         write_fraction: Fraction = 0.0,
-    }
-}
-
-impl ClientSettings {
-    /// Open loop or closed loop, and the settings that go with each.
-    fn check_load(&self, entries: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> bool {
-        let written = |f: &str| entries.iter().any(|(k, _)| *k == f);
-        let (field, message, hint) = match (self.rate, self.concurrency) {
-            (Some(_), Some(_)) => (
-                "concurrency",
-                "give either rate or concurrency, not both",
-                "rate: requests arrive regardless (open loop); concurrency: users wait for answers (closed loop)",
-            ),
-            (_, Some(_)) if written("profile") => (
-                "profile",
-                "a profile applies to rate-based clients",
-                "use rate = ... with a profile, or vary concurrency across runs",
-            ),
-            (_, None) if written("think_time") => (
-                "think_time",
-                "think_time applies with concurrency",
-                "add concurrency = <users>, or remove think_time",
-            ),
-            (None, None) => {
-                r.missing(
-                    "rate",
-                    "add rate = <user requests per second>, e.g. rate = 10.0",
-                );
-                return false;
-            }
-            _ => return true,
-        };
-        r.push(Issue::new(r.at(field), message).hint(hint.to_owned()));
-        false
     }
 }
 
@@ -105,17 +71,61 @@ pub(super) fn refs(b: &mut Build<'_>) {
     target(b);
 }
 
-/// `target` with its `resolver` (a missing target is reported here, after a missing rate).
+/// Open loop or closed loop, judged on what is written whether or not the other settings
+/// could be read (settings that do not go together hide the target's problems); then
+/// `target` with its `resolver`. A missing target is reported here, after a missing rate.
 fn target(b: &mut Build<'_>) -> Option<Target> {
-    let target = match b.entries.iter().any(|(k, _)| *k == "target") {
-        // Written but not a string: reported by the declaration.
-        true => Some(b.written::<Text>("target")?),
-        false => None,
+    let entries = b.entries;
+    let shape = |f: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| *k == f)
+            .map(|(_, v)| v.shape())
+    };
+    // A rate or concurrency of the wrong type counts as absent (its problem is reported).
+    let rate = matches!(shape("rate"), Some(Shape::Int(_) | Shape::Float(_)));
+    let users = matches!(shape("concurrency"), Some(Shape::Int(_)));
+    let mut r = Reader::new(b.base.clone(), b.resolve.issues());
+    let conflict = match (rate, users) {
+        (true, true) => Some((
+            "concurrency",
+            "give either rate or concurrency, not both",
+            "rate: requests arrive regardless (open loop); concurrency: users wait for answers (closed loop)",
+        )),
+        (_, true) if shape("profile").is_some() => Some((
+            "profile",
+            "a profile applies to rate-based clients",
+            "use rate = ... with a profile, or vary concurrency across runs",
+        )),
+        (_, false) if shape("think_time").is_some() => Some((
+            "think_time",
+            "think_time applies with concurrency",
+            "add concurrency = <users>, or remove think_time",
+        )),
+        _ => None,
+    };
+    if let Some((field, message, hint)) = conflict {
+        r.push(Issue::new(r.at(field), message).hint(hint.to_owned()));
+        return None;
+    }
+    let loaded = rate || users || shape("rate").is_some();
+    if !loaded {
+        r.missing(
+            "rate",
+            "add rate = <user requests per second>, e.g. rate = 10.0",
+        );
+    }
+    let target = match shape("target") {
+        None => None,
+        Some(Shape::Str(t)) => Some(t),
+        Some(_) => return None, // Reported by the declaration.
     };
     let resolver = b.written::<Text>("resolver");
     let base = b.base.clone();
-    b.resolve
-        .target(b.group, &base, target.as_deref(), resolver.as_deref())
+    let target = b
+        .resolve
+        .target(b.group, &base, target, resolver.as_deref());
+    target.filter(|_| loaded)
 }
 
 /// User requests per second: greater than 0, at most [`MAX_RATE`].
@@ -162,10 +172,27 @@ impl Value for Profile {
         let Shape::Array(points) = shape else {
             return r.wrong_type("an array", &shape);
         };
+        // The form of every point first (the first problem only), then their values.
+        let mut written = Vec::new();
+        for (j, p) in points.iter().enumerate() {
+            written.push(r.field(&j.to_string(), |r| point(*p, r))?);
+        }
         let mut out = Some(Vec::new());
         let mut prev: Option<SimTime> = None;
-        for (j, p) in points.iter().enumerate() {
-            let (at, text, factor) = r.field(&j.to_string(), |r| point(*p, r))?;
+        for (j, (text, factor)) in written.into_iter().enumerate() {
+            let (at, factor) = r.field(&j.to_string(), |r| {
+                let at = r.field("0", |r| duration(text, r));
+                if factor.is_finite() && factor >= 0.0 {
+                    return (at, Some(factor));
+                }
+                let issue = Issue::new(
+                    r.at("1"),
+                    format!("the factor must be 0 or more, got {factor}"),
+                )
+                .value(factor.to_string());
+                r.push(issue);
+                (at, None)
+            });
             if let (Some(at), Some(before)) = (at, prev)
                 && at <= before
             {
@@ -202,11 +229,8 @@ impl Value for Profile {
     }
 }
 
-/// One profile point: its time (None when it is no valid duration), the time as written, and
-/// its factor (None when negative). None when it is not written as `[time, factor]`: only the
-/// first such problem of a profile is reported.
-#[allow(clippy::type_complexity)]
-fn point(input: &dyn Input, r: &mut Reader<'_>) -> Option<(Option<SimTime>, String, Option<f64>)> {
+/// One profile point as written: `[time, factor]`, a string and a number.
+fn point<'a>(input: &'a dyn Input, r: &mut Reader<'_>) -> Option<(&'a str, f64)> {
     let shape = input.shape();
     let Shape::Array(e) = shape else {
         return r.wrong_type(POINT, &shape);
@@ -230,19 +254,7 @@ fn point(input: &dyn Input, r: &mut Reader<'_>) -> Option<(Option<SimTime>, Stri
     if e.len() > 2 {
         return length(r);
     }
-    let at = r.field("0", |r| Duration::read(*at, r));
-    let factor = if factor.is_finite() && factor >= 0.0 {
-        Some(factor)
-    } else {
-        let issue = Issue::new(
-            r.at("1"),
-            format!("the factor must be 0 or more, got {factor}"),
-        )
-        .value(factor.to_string());
-        r.push(issue);
-        None
-    };
-    Some((at, text.to_owned(), factor))
+    Some((text, factor))
 }
 
 /// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
