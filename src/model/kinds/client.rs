@@ -512,3 +512,72 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    fn problems(fields: &str) -> Vec<(String, String)> {
+        let text = format!(
+            "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.api]\nkind = \"service\"\n\n[components.users]\nkind = \"client\"\ntarget = \"api\"\n{fields}\n"
+        );
+        match parse(&text, "t.toml") {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn profiles_are_checked_in_form_then_in_value() {
+        assert_eq!(
+            problems("rate = 1.0\nprofile = [[\"0s\", 1], [\"1h\", 2.5]]"),
+            []
+        );
+        let got = problems("rate = 1.0\nprofile = [[\"1x\", 1.0], [\"1m\", 2.0, 3.0], 5]");
+        assert_eq!(
+            got,
+            [(
+                "components.users.profile.1".to_owned(),
+                "expected a [time, factor] pair such as [\"30m\", 2.0], found 3 element(s)"
+                    .to_owned()
+            )]
+        );
+        let got = problems("rate = 1.0\nprofile = [[\"10m\", 1.0], [\"5m\", -2.0], [\"1x\", 1]]");
+        let want = [
+            (
+                "profile.1.0",
+                "profile times must increase: 5m comes after 10m",
+            ),
+            ("profile.1.1", "the factor must be 0 or more, got -2"),
+            (
+                "profile.2.0",
+                "invalid duration \"1x\": unknown unit \"x\" (units: ns, us, ms, s, m, h, d)",
+            ),
+        ]
+        .map(|(p, m)| (format!("components.users.{p}"), m.to_owned()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn open_or_closed_loop_is_judged_on_what_is_written() {
+        // A concurrency that cannot be read counts as absent: think_time goes without it.
+        let got = problems("concurrency = \"many\"\nthink_time = \"1s\"");
+        let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "components.users.concurrency",
+                "components.users.think_time"
+            ]
+        );
+        assert_eq!(got[1].1, "think_time applies with concurrency");
+        // Neither: a missing rate, reported even when another setting has a problem.
+        let got = problems("timeout = \"0s\"");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].1, "missing required field 'rate'");
+    }
+}

@@ -384,3 +384,74 @@ pub(crate) fn nth_set_bit(mask: u32, k: u32) -> u32 {
     }
     m.trailing_zeros()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    const HEAD: &str = "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.users]\nkind = \"client\"\nrate = 5.0\ntarget = \"www.example.com\"\n\n[components.resolver]\nkind = \"resolver\"\ndns = \"dns\"\n\n[components.api]\nkind = \"service\"\n\n[components.api2]\nkind = \"service\"\n\n[components.dns]\nkind = \"dns\"\n";
+
+    fn problems(records: &str) -> Vec<(String, String)> {
+        match parse(&format!("{HEAD}{records}"), "t.toml") {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect(),
+        }
+    }
+
+    fn record(fields: &str) -> String {
+        format!("\n[[components.dns.records]]\n{fields}\n")
+    }
+
+    #[test]
+    fn records_are_declared_and_checked() {
+        let www = "name = \"www.example.com\"\ntargets = [\"api\"]";
+        let ok = record(
+            "name = \"www.example.com\"\npolicy = \"weighted\"\ntargets = [\"api\", \"api2\"]\nweights = [1, 3]",
+        );
+        assert_eq!(problems(&ok), []);
+        assert_eq!(
+            problems(""),
+            [(
+                "components.dns.records".to_owned(),
+                "missing required field 'records'".to_owned()
+            )]
+        );
+        let text = [
+            record(www),
+            record("name = \"www.example.com\"\npolicy = \"failover\"\ntargets = [\"api\", \"api\"]"),
+            record("name = \"x.example.com\"\npolicy = \"latency\"\ntargets = [\"api\"]\nweights = [1]"),
+            record("name = \"y.example.com\"\npolicy = \"weighted\"\ntargets = [\"api\", \"api2\"]"),
+            record("name = \"\"\nttl = \"1x\"\ntargets = [\"apii\"]"),
+            record("nmae = \"z.example.com\"\ntargets = []"),
+            record("name = \"www.example.com\"\ntargets = [\"api2\"]"),
+        ]
+        .concat();
+        let got = problems(&text);
+        let want = [
+            ("records.1.targets.1", "'api' is listed twice"),
+            (
+                "records.2.weights",
+                "field 'weights' does not apply to policy 'latency'",
+            ),
+            ("records.3.weights", "missing required field 'weights'"),
+            ("records.4.name", "must not be empty"),
+            (
+                "records.4.ttl",
+                "invalid duration \"1x\": unknown unit \"x\" (units: ns, us, ms, s, m, h, d)",
+            ),
+            ("records.4.targets.0", "unknown component 'apii'"),
+            ("records.5.name", "missing required field 'name'"),
+            ("records.5.nmae", "unknown field 'nmae'"),
+            (
+                "records.6.name",
+                "record 'www.example.com' is defined twice (also records.0)",
+            ),
+        ]
+        .map(|(p, m)| (format!("components.dns.{p}"), m.to_owned()));
+        assert_eq!(got, want);
+    }
+}
