@@ -9,7 +9,7 @@
 use std::fmt;
 
 use indexmap::IndexMap;
-use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml_edit::{DocumentMut, Item, Key, TableLike, Value};
 
@@ -38,35 +38,6 @@ impl<'de> Deserialize<'de> for Dur {
 /// A field read by the settings layer from the document itself (the raw stage only notes
 /// that it is there).
 pub type Any = de::IgnoredAny;
-
-/// One `profile` point: `["30m", 2.0]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawPoint(pub Dur, pub f64);
-
-impl<'de> Deserialize<'de> for RawPoint {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawPoint, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawPoint;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(r#"a [time, factor] pair such as ["30m", 2.0]"#)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawPoint, A::Error> {
-                let at: Dur = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                let factor: f64 = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-                if seq.next_element::<de::IgnoredAny>()?.is_some() {
-                    return Err(de::Error::invalid_length(3, &self));
-                }
-                Ok(RawPoint(at, factor))
-            }
-        }
-        d.deserialize_seq(V)
-    }
-}
 
 /// A `config_change` fault's `set = { ... }` as serde sees it: only that it is a table. Its
 /// entries are read from the document itself ([`RawSet`]), keeping each key's path and each
@@ -160,14 +131,14 @@ pub struct RawComponent {
     pub queue: Option<Any>,
     pub service_time: Option<Any>,
     // Client.
-    pub rate: Option<f64>,
+    pub rate: Option<Any>,
     /// Client: a closed-loop population instead of a rate.
-    pub concurrency: Option<i64>,
+    pub concurrency: Option<Any>,
     pub think_time: Option<Any>,
-    pub profile: Option<Vec<RawPoint>>,
-    pub target: Option<String>,
-    pub resolver: Option<String>,
-    pub write_fraction: Option<f64>,
+    pub profile: Option<Any>,
+    pub target: Option<Any>,
+    pub resolver: Option<Any>,
+    pub write_fraction: Option<Any>,
     // Shared by several kinds.
     pub timeout: Option<Dur>,
     pub retry: Option<Any>,
@@ -176,16 +147,16 @@ pub struct RawComponent {
     pub weights: Option<Any>,
     pub hit_ratio: Option<Any>,
     // Resolver.
-    pub dns: Option<String>,
+    pub dns: Option<Any>,
     // DNS.
     pub records: Option<Vec<RawRecord>>,
     // Firewall.
-    pub next: Option<String>,
-    pub deny: Option<Vec<String>>,
-    pub max_connections: Option<i64>,
+    pub next: Option<Any>,
+    pub deny: Option<Any>,
+    pub max_connections: Option<Any>,
     // Network.
-    pub capacity: Option<f64>,
-    pub joins: Option<Vec<String>>,
+    pub capacity: Option<Any>,
+    pub joins: Option<Any>,
     // Load balancer.
     pub backends: Option<Any>,
     pub when_none_healthy: Option<Any>,

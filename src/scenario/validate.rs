@@ -8,11 +8,9 @@ use toml_edit::Item;
 
 use crate::engine::SimTime;
 use crate::model::spec::{
-    ActionSpec, AlarmSpec, ClientSpec, Clock, Dist, DnsSpec, FailureSpec, FailureUnit, FaultKind,
-    FaultSpec, FaultTarget, FirewallSpec, GossipSpec, GroupSpec, HealthCheckSpec, KindSpec, Level,
-    LinkSpec, MILESTONES, Milestone, NetworkDeviceSpec, NetworkSpec, Placement, Population,
-    Published, RecordSpec, Replay, ResolverSpec, RetrySpec, Routing, ServerSpec, Spec, Target,
-    WhatIf,
+    ActionSpec, AlarmSpec, Clock, FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget,
+    GossipSpec, GroupSpec, KindSpec, Level, LinkSpec, MILESTONES, Milestone, NetworkSpec,
+    Placement, Published, Replay, ServerSpec, Spec, Target, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
@@ -30,12 +28,8 @@ use crate::model::policy::placement;
 use crate::model::policy::server::{self, Queue};
 use crate::model::settings::{
     Distribution, Input, Reader, Resolve, Role, Shape, Table, Value, bounded, duration, positive,
-    read_table, weights,
+    read_table,
 };
-
-/// The highest rate one client group may send: beyond it arrivals would fall closer than a
-/// nanosecond apart and simulated time could not advance.
-pub const MAX_RATE: f64 = 1e7;
 
 pub use crate::model::policy::placement::MAX_REPLICAS;
 
@@ -91,12 +85,6 @@ fn entries_of<'x>(table: &'x Option<Shape<'x>>) -> &'x [(&'x str, &'x dyn Input)
         Some(Shape::Table(entries)) => entries,
         _ => &[],
     }
-}
-
-fn join_all(base: &[String], rel: &[&str]) -> Path {
-    let mut p = base.to_vec();
-    p.extend(rel.iter().map(|s| (*s).to_owned()));
-    p
 }
 
 fn join(base: &[String], seg: impl ToString) -> Path {
@@ -610,40 +598,6 @@ impl<'a> Check<'a> {
         Some(t)
     }
 
-    /// A non-empty name, or the default.
-    fn name_str(&mut self, path: Path, v: Option<&str>, default: &str) -> Option<String> {
-        match v {
-            None => Some(default.to_owned()),
-            Some("") => {
-                self.push(Issue::new(path, "must not be empty").value(""));
-                None
-            }
-            Some(s) => Some(s.to_owned()),
-        }
-    }
-
-    /// One of a fixed set of words, or the default.
-    fn choice<T: Copy>(
-        &mut self,
-        path: Path,
-        v: Option<&str>,
-        default: T,
-        options: &[(&str, T)],
-        what: &str,
-    ) -> Option<T> {
-        let Some(v) = v else { return Some(default) };
-        if let Some((_, t)) = options.iter().find(|(n, _)| *n == v) {
-            return Some(*t);
-        }
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        self.push(
-            Issue::new(path, format!("unknown {what} '{v}'"))
-                .value(v)
-                .hint(suggest(v, what, &names)),
-        );
-        None
-    }
-
     /// Reports fields that do not belong to a variant (`kind`, `dist`, `backoff`, ...).
     fn not_applicable(&mut self, base: &[String], present: &[&str], allowed: &[&str], what: &str) {
         for f in present {
@@ -868,41 +822,33 @@ impl Check<'_> {
     fn build_kind_from(&mut self, i: usize, base: &[String], c: &RawComponent) -> Option<KindSpec> {
         let kind = self.kinds[i]?;
         let base = base.to_vec();
-        match kind {
-            Kind::Client => self.client(i, &base, c).map(KindSpec::Client),
-            Kind::Network => self.network_device(&base, c).map(KindSpec::Network),
-            _ => {
-                // Read the kind's own settings even when the server settings are bad, so that
-                // their problems are reported too; the placeholder is never used.
-                let server = self.server(&base, c, kind);
-                let ok = server.is_some();
-                let server = server.unwrap_or_else(|| server::defaults(kind));
-                let spec = match kind {
-                    Kind::Resolver => self.resolver(i, &base, c, server).map(KindSpec::Resolver),
-                    Kind::Dns => self.dns(i, &base, c, server).map(KindSpec::Dns),
-                    Kind::Firewall => self.firewall(i, &base, c, server).map(KindSpec::Firewall),
-                    Kind::Monitor
-                    | Kind::LoadBalancer
-                    | Kind::Proxy
-                    | Kind::Cdn
-                    | Kind::Cache
-                    | Kind::Service
-                    | Kind::Storage => {
-                        let table = c.item.as_ref().map(Input::shape);
-                        let entries = entries_of(&table);
-                        let mut b = Build {
-                            group: i,
-                            base: base.clone(),
-                            entries,
-                            resolve: self,
-                        };
-                        read_kind(kind, &mut b, server)
-                    }
-                    Kind::Client | Kind::Network => None,
-                };
-                spec.filter(|_| ok)
-            }
-        }
+        let table = c.item.as_ref().map(Input::shape);
+        let entries = entries_of(&table);
+        // Read the kind's own settings even when the server settings are bad, so that their
+        // problems are reported too; the placeholder is never used (nor a client's).
+        let server = match kind {
+            Kind::Client => Some(server::defaults(kind)),
+            Kind::Network => self
+                .queue(
+                    join(&base, "queue"),
+                    field_of(c.item.as_ref(), &["queue"]),
+                    false,
+                )
+                .map(|queue| ServerSpec {
+                    queue,
+                    ..server::defaults(kind)
+                }),
+            _ => self.server(&base, c, kind),
+        };
+        let ok = server.is_some();
+        let server = server.unwrap_or_else(|| server::defaults(kind));
+        let mut b = Build {
+            group: i,
+            base,
+            entries,
+            resolve: self,
+        };
+        read_kind(kind, &mut b, server).filter(|_| ok)
     }
 
     fn server(&mut self, base: &[String], c: &RawComponent, kind: Kind) -> Option<ServerSpec> {
@@ -923,493 +869,9 @@ impl Check<'_> {
         }
     }
 
-    /// `retry` in the table at `base` (`rel` below its item), or a single attempt.
-    fn retry(&mut self, base: &[String], item: Option<&Item>, rel: &[&str]) -> Option<RetrySpec> {
-        let mut at = rel.to_vec();
-        at.push("retry");
-        match field_of(item, &at) {
-            None => Some(RetrySpec::once()),
-            Some(input) => self.table::<RetrySpec>(join_all(base, &at), input),
-        }
-    }
-
-    /// `health_check` in the table at `base`, if any.
-    fn health_check(
-        &mut self,
-        base: &[String],
-        item: Option<&Item>,
-    ) -> Option<Option<HealthCheckSpec>> {
-        match field_of(item, &["health_check"]) {
-            None => Some(None),
-            Some(input) => self
-                .table::<HealthCheckSpec>(join(base, "health_check"), input)
-                .map(Some),
-        }
-    }
-
     /// Reads a value of type `V` at `path`.
     fn read<V: Value>(&mut self, path: Path, input: &dyn Input) -> Option<V::Out> {
         V::read(input, &mut Reader::new(path, &mut self.issues))
-    }
-
-    /// Reads a declared table at `path`.
-    fn table<T: Table>(&mut self, path: Path, input: &dyn Input) -> Option<T> {
-        read_table(input, &mut Reader::new(path, &mut self.issues))
-    }
-
-    fn client(&mut self, i: usize, base: &[String], c: &RawComponent) -> Option<ClientSpec> {
-        let population = match (c.rate, c.concurrency) {
-            (Some(_), Some(_)) => {
-                self.push(
-                    Issue::new(join(base, "concurrency"), "give either rate or concurrency, not both")
-                        .hint("rate: requests arrive regardless (open loop); concurrency: users wait for answers (closed loop)".to_owned()),
-                );
-                return None;
-            }
-            (None, Some(n)) => {
-                let users = self.count(join(base, "concurrency"), Some(n), 1, 1, 1_000_000)?;
-                let think = match field_of(c.item.as_ref(), &["think_time"]) {
-                    None => Some(Dist::Constant(SimTime::from_secs(1))),
-                    Some(d) => self.read::<Distribution>(join(base, "think_time"), d),
-                };
-                if c.profile.is_some() {
-                    self.push(
-                        Issue::new(
-                            join(base, "profile"),
-                            "a profile applies to rate-based clients",
-                        )
-                        .hint(
-                            "use rate = ... with a profile, or vary concurrency across runs"
-                                .to_owned(),
-                        ),
-                    );
-                    return None;
-                }
-                Some(Population {
-                    users,
-                    think: think?,
-                })
-            }
-            _ => {
-                if c.think_time.is_some() {
-                    self.push(
-                        Issue::new(
-                            join(base, "think_time"),
-                            "think_time applies with concurrency",
-                        )
-                        .hint("add concurrency = <users>, or remove think_time".to_owned()),
-                    );
-                    return None;
-                }
-                None
-            }
-        };
-        let rate = match c.rate {
-            None if population.is_some() => Some(0.0),
-            None => {
-                self.missing(
-                    join(base, "rate"),
-                    "add rate = <user requests per second>, e.g. rate = 10.0",
-                );
-                None
-            }
-            Some(r) if r > MAX_RATE => {
-                self.push(
-                    Issue::new(
-                        join(base, "rate"),
-                        format!(
-                            "{r:e} user requests per second is more than one client group may send"
-                        ),
-                    )
-                    .value(format!("{r:e}"))
-                    .hint(format!(
-                        "at most {MAX_RATE:e}; split the load over several client groups"
-                    )),
-                );
-                None
-            }
-            Some(r) => self.positive(join(base, "rate"), r),
-        };
-        let mut profile = Some(Vec::new());
-        if let Some(points) = &c.profile {
-            let ppath = join(base, "profile");
-            let mut prev: Option<SimTime> = None;
-            for (j, p) in points.iter().enumerate() {
-                let at = self.parse_dur(join(&join(&ppath, j), 0), &p.0);
-                let factor = if p.1.is_finite() && p.1 >= 0.0 {
-                    Some(p.1)
-                } else {
-                    self.push(
-                        Issue::new(
-                            join(&join(&ppath, j), 1),
-                            format!("the factor must be 0 or more, got {}", p.1),
-                        )
-                        .value(p.1.to_string()),
-                    );
-                    None
-                };
-                if let (Some(at), Some(before)) = (at, prev)
-                    && at <= before
-                {
-                    self.push(
-                        Issue::new(
-                            join(&join(&ppath, j), 0),
-                            format!("profile times must increase: {at} comes after {before}"),
-                        )
-                        .value(p.0.0.clone()),
-                    );
-                    profile = None;
-                }
-                prev = at.or(prev);
-                match (at, factor, profile.as_mut()) {
-                    (Some(at), Some(f), Some(v)) => v.push((at, f)),
-                    _ => profile = None,
-                }
-            }
-        }
-        let target = self.target(i, base, c.target.as_deref(), c.resolver.as_deref());
-        let timeout = self.dur_pos(
-            join(base, "timeout"),
-            c.timeout.as_ref(),
-            SimTime::from_secs(30),
-        );
-        let retry = self.retry(base, c.item.as_ref(), &[]);
-        let write_fraction = match c.write_fraction {
-            None => Some(0.0),
-            Some(w) => self.fraction(join(base, "write_fraction"), w),
-        };
-        Some(ClientSpec {
-            rate: rate?,
-            population,
-            profile: profile?,
-            target: target?,
-            timeout: timeout?,
-            retry: retry?,
-            write_fraction: write_fraction?,
-        })
-    }
-
-    fn required_ref(
-        &mut self,
-        i: usize,
-        base: &[String],
-        field: &str,
-        v: Option<&str>,
-        role: Role,
-        hint: &str,
-    ) -> Option<usize> {
-        match v {
-            None => {
-                self.missing(join(base, field), hint);
-                None
-            }
-            Some(name) => self.dep(i, join(base, field), name, role),
-        }
-    }
-
-    fn resolver(
-        &mut self,
-        i: usize,
-        base: &[String],
-        c: &RawComponent,
-        server: ServerSpec,
-    ) -> Option<ResolverSpec> {
-        let dns = self.required_ref(
-            i,
-            base,
-            "dns",
-            c.dns.as_deref(),
-            Role::Dns,
-            "add dns = \"<the dns component it asks>\"",
-        );
-        let timeout = self.dur_pos(
-            join(base, "timeout"),
-            c.timeout.as_ref(),
-            SimTime::from_secs(2),
-        );
-        Some(ResolverSpec {
-            server,
-            dns: dns?,
-            timeout: timeout?,
-        })
-    }
-
-    fn dns(
-        &mut self,
-        _i: usize,
-        base: &[String],
-        c: &RawComponent,
-        server: ServerSpec,
-    ) -> Option<DnsSpec> {
-        let rpath = join(base, "records");
-        let mut records = Some(Vec::new());
-        match c.records.as_deref() {
-            None | Some([]) => {
-                let name = base.last().cloned().unwrap_or_default();
-                self.missing(
-                    rpath,
-                    format!("add a record: [[components.{name}.records]] with name = \"www.example.com\" and targets = [\"<component>\"]"),
-                );
-                records = None;
-            }
-            Some(list) => {
-                let mut seen: Vec<(String, usize)> = Vec::new();
-                for (j, r) in list.iter().enumerate() {
-                    let rec = self.record(&join(&rpath, j), r);
-                    if let Some(rec) = &rec {
-                        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == rec.name) {
-                            self.push(
-                                Issue::new(
-                                    join(&join(&rpath, j), "name"),
-                                    format!(
-                                        "record '{}' is defined twice (also records.{first})",
-                                        rec.name
-                                    ),
-                                )
-                                .value(rec.name.clone()),
-                            );
-                        }
-                        seen.push((rec.name.clone(), j));
-                    }
-                    match (rec, records.as_mut()) {
-                        (Some(rec), Some(v)) => v.push(rec),
-                        _ => records = None,
-                    }
-                }
-            }
-        }
-        let health_check = self.health_check(base, c.item.as_ref());
-        Some(DnsSpec {
-            server,
-            records: records?,
-            health_check: health_check?,
-        })
-    }
-
-    fn record(&mut self, path: &[String], r: &RawRecord) -> Option<RecordSpec> {
-        let name = match r.name.as_deref() {
-            None => {
-                self.missing(join(path, "name"), "add name = \"www.example.com\"");
-                None
-            }
-            Some(n) => self.name_str(join(path, "name"), Some(n), ""),
-        };
-        let ttl = self.dur(join(path, "ttl"), r.ttl.as_ref(), SimTime::from_secs(60));
-        let policy = self.choice(
-            join(path, "policy"),
-            r.policy.as_deref(),
-            Routing::Simple,
-            &[
-                ("simple", Routing::Simple),
-                ("weighted", Routing::Weighted),
-                ("failover", Routing::Failover),
-                ("latency", Routing::Latency),
-            ],
-            "routing policy",
-        );
-        let tpath = join(path, "targets");
-        let targets = match r.targets.as_deref() {
-            None | Some([]) => {
-                self.missing(
-                    tpath.clone(),
-                    "add targets = [\"<component>\", ...]: the components this name points at",
-                );
-                None
-            }
-            Some(names) => {
-                let mut out = Some(Vec::new());
-                for (j, n) in names.iter().enumerate() {
-                    let t = self.group_ref(join(&tpath, j), n, Role::Serve);
-                    if let Some(t) = t
-                        && out.as_ref().is_some_and(|v: &Vec<usize>| v.contains(&t))
-                    {
-                        self.push(
-                            Issue::new(join(&tpath, j), format!("'{n}' is listed twice"))
-                                .value(n.clone()),
-                        );
-                        out = None;
-                    }
-                    match (t, out.as_mut()) {
-                        (Some(t), Some(v)) => v.push(t),
-                        _ => out = None,
-                    }
-                }
-                out
-            }
-        };
-        let weights = match (policy, &r.weights) {
-            (Some(Routing::Weighted), None) => {
-                self.missing(
-                    join(path, "weights"),
-                    "policy 'weighted' needs weights = [...], one per target",
-                );
-                None
-            }
-            (Some(Routing::Weighted), Some(w)) => {
-                let n = r.targets.as_ref().map_or(0, Vec::len);
-                self.weights(join(path, "weights"), w, n, "target")
-            }
-            (Some(p), Some(_)) => {
-                let p = match p {
-                    Routing::Simple => "simple",
-                    Routing::Failover => "failover",
-                    Routing::Latency => "latency",
-                    Routing::Weighted => "weighted",
-                };
-                self.push(
-                    Issue::new(
-                        join(path, "weights"),
-                        format!("field 'weights' does not apply to policy '{p}'"),
-                    )
-                    .hint("set policy = \"weighted\" to use weights".to_owned())
-                    .at_key(),
-                );
-                None
-            }
-            (_, _) => Some(Vec::new()),
-        };
-        Some(RecordSpec {
-            name: name?,
-            ttl: ttl?,
-            policy: policy?,
-            targets: targets?,
-            weights: weights?,
-        })
-    }
-
-    /// Weights: `n` of them (when `n` > 0), each 0 or more, not all 0.
-    fn weights(&mut self, path: Path, w: &[f64], n: usize, per: &str) -> Option<Vec<f64>> {
-        weights(w, n, per, &mut Reader::new(path, &mut self.issues))
-    }
-
-    fn firewall(
-        &mut self,
-        i: usize,
-        base: &[String],
-        c: &RawComponent,
-        server: ServerSpec,
-    ) -> Option<FirewallSpec> {
-        let next = self.required_ref(
-            i,
-            base,
-            "next",
-            c.next.as_deref(),
-            Role::Serve,
-            "add next = \"<the component traffic goes on to>\"",
-        );
-        let mut deny = Some(Vec::new());
-        for (j, n) in c.deny.iter().flatten().enumerate() {
-            match (
-                self.group_ref(join(&join(base, "deny"), j), n, Role::Source),
-                deny.as_mut(),
-            ) {
-                (Some(d), Some(v)) => v.push(d),
-                _ => deny = None,
-            }
-        }
-        let max_connections = match c.max_connections {
-            None => Some(None),
-            Some(m) => self
-                .count(join(base, "max_connections"), Some(m), 1, 1, u32::MAX)
-                .map(Some),
-        };
-        let timeout = self.dur_pos(
-            join(base, "timeout"),
-            c.timeout.as_ref(),
-            SimTime::from_secs(30),
-        );
-        Some(FirewallSpec {
-            server,
-            next: next?,
-            deny: deny?,
-            max_connections: max_connections?,
-            timeout: timeout?,
-        })
-    }
-
-    fn network_device(&mut self, base: &[String], c: &RawComponent) -> Option<NetworkDeviceSpec> {
-        let service_time = match c.capacity {
-            None => {
-                self.missing(
-                    join(base, "capacity"),
-                    "add capacity = <messages per second per replica>, e.g. capacity = 100000.0",
-                );
-                None
-            }
-            Some(cap) => self.positive(join(base, "capacity"), cap).and_then(|cap| {
-                let t = SimTime::from_secs_f64(1.0 / cap);
-                if t.is_zero() {
-                    self.push(
-                        Issue::new(
-                            join(base, "capacity"),
-                            format!(
-                                "capacity {cap} is too large: one message would take less than 1ns"
-                            ),
-                        )
-                        .value(cap.to_string()),
-                    );
-                    None
-                } else {
-                    Some(t)
-                }
-            }),
-        };
-        let queue = self.queue(
-            join(base, "queue"),
-            field_of(c.item.as_ref(), &["queue"]),
-            false,
-        );
-        let jpath = join(base, "joins");
-        let joins = match c.joins.as_deref() {
-            None => {
-                self.missing(
-                    jpath,
-                    "add joins = [\"<segment>\", \"<segment>\"]: the segments this group connects",
-                );
-                None
-            }
-            Some(js) => {
-                let mut out: Vec<String> = Vec::new();
-                let mut ok = true;
-                for (j, s) in js.iter().enumerate() {
-                    if s.is_empty() {
-                        self.push(Issue::new(join(&jpath, j), "must not be empty").value(""));
-                        ok = false;
-                    } else if out.contains(s) {
-                        self.push(
-                            Issue::new(join(&jpath, j), format!("segment '{s}' is listed twice"))
-                                .value(s.clone()),
-                        );
-                        ok = false;
-                    } else {
-                        out.push(s.clone());
-                    }
-                }
-                if ok && out.len() < 2 {
-                    self.push(
-                        Issue::new(
-                            jpath,
-                            format!(
-                                "a network group must join at least 2 segments, got {}",
-                                out.len()
-                            ),
-                        )
-                        .value(format!("{js:?}"))
-                        .hint("e.g. joins = [\"internal\", \"main\"]".to_owned()),
-                    );
-                    ok = false;
-                }
-                ok.then_some(out)
-            }
-        };
-        Some(NetworkDeviceSpec {
-            server: ServerSpec {
-                workers: 1,
-                queue: queue?,
-                service_time: Dist::Constant(service_time?),
-            },
-            joins: joins?,
-        })
     }
 
     // ---- network, links, faults -----------------------------------------------------------

@@ -3,6 +3,8 @@
 //! requests). A client times out attempts, retries them within its policy and budget, and
 //! counts each user request's final outcome and latency.
 
+use serde_json::{Value as Json, json};
+
 use crate::engine::SimTime;
 use crate::engine::rng::{below, exp1, unit_f64};
 use crate::model::metrics::ClientBucket;
@@ -10,8 +12,250 @@ use crate::model::msg::{ReqKind, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, User, send_self};
 use crate::model::policy::retry::backoff;
 use crate::model::sample::draw;
-use crate::model::spec::{Dist, FaultKind, KindSpec, RetrySpec, Target};
+use crate::model::settings::{
+    Count, Distribution, Duration, Fraction, Input, Issue, Nested, Opt, PosDuration, Reader, Shape,
+    Text, Value, duration, number, positive,
+};
+use crate::model::spec::{Dist, FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+/// The highest rate one client group may send: beyond it arrivals would fall closer than a
+/// nanosecond apart and simulated time could not advance.
+pub const MAX_RATE: f64 = 1e7;
+
+settings! {
+    /// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
+    /// (`concurrency`).
+    pub struct ClientSettings "client" {
+        /// User requests per second (Poisson); required unless `concurrency` is given.
+        rate: Opt<Rate> = None,
+        /// Users who each send a request, wait for its outcome and think (instead of `rate`).
+        concurrency: Opt<Count<1, 1_000_000>> = None,
+        /// How long a user thinks between requests (with `concurrency`).
+        think_time: Distribution = Dist::Constant(SimTime::from_secs(1)),
+        /// `[time, factor]` points: from each time on, the rate is multiplied by the factor.
+        profile: Profile = Vec::new(),
+        /// Required: the component it sends to, or a DNS name looked up by `resolver`.
+        target: Opt<Text> = None,
+        /// The resolver for a DNS name `target` (needed when there are several).
+        resolver: Opt<Text> = None,
+        /// The user's deadline for one attempt.
+        timeout: PosDuration = SimTime::from_secs(30),
+        /// How failed or timed-out attempts are retried.
+        retry: Nested<RetrySpec> = RetrySpec::once(),
+        /// Share of requests that are writes (matters to storage).
+        write_fraction: Fraction = 0.0,
+    }
+}
+
+impl KindSettings for ClientSettings {
+    fn build(self, b: &mut Build<'_>, _: ServerSpec) -> Option<KindSpec> {
+        let think = self.think_time;
+        Some(KindSpec::Client(ClientSpec {
+            rate: self.rate.unwrap_or(0.0),
+            population: self.concurrency.map(|users| Population { users, think }),
+            profile: self.profile,
+            target: target(b)?,
+            timeout: self.timeout,
+            retry: self.retry,
+            write_fraction: self.write_fraction,
+        }))
+    }
+}
+
+/// Resolves the target when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    target(b);
+}
+
+/// Open loop or closed loop, judged on what is written whether or not the other settings
+/// could be read (settings that do not go together hide the target's problems); then
+/// `target` with its `resolver`. A missing target is reported here, after a missing rate.
+fn target(b: &mut Build<'_>) -> Option<Target> {
+    let entries = b.entries;
+    let shape = |f: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| *k == f)
+            .map(|(_, v)| v.shape())
+    };
+    // A rate or concurrency of the wrong type counts as absent (its problem is reported).
+    let rate = matches!(shape("rate"), Some(Shape::Int(_) | Shape::Float(_)));
+    let users = matches!(shape("concurrency"), Some(Shape::Int(_)));
+    let mut r = Reader::new(b.base.clone(), b.resolve.issues());
+    let conflict = match (rate, users) {
+        (true, true) => Some((
+            "concurrency",
+            "give either rate or concurrency, not both",
+            "rate: requests arrive regardless (open loop); concurrency: users wait for answers (closed loop)",
+        )),
+        (_, true) if shape("profile").is_some() => Some((
+            "profile",
+            "a profile applies to rate-based clients",
+            "use rate = ... with a profile, or vary concurrency across runs",
+        )),
+        (_, false) if shape("think_time").is_some() => Some((
+            "think_time",
+            "think_time applies with concurrency",
+            "add concurrency = <users>, or remove think_time",
+        )),
+        _ => None,
+    };
+    if let Some((field, message, hint)) = conflict {
+        r.push(Issue::new(r.at(field), message).hint(hint.to_owned()));
+        return None;
+    }
+    let loaded = rate || users || shape("rate").is_some();
+    if !loaded {
+        r.missing(
+            "rate",
+            "add rate = <user requests per second>, e.g. rate = 10.0",
+        );
+    }
+    let target = match shape("target") {
+        None => None,
+        Some(Shape::Str(t)) => Some(t),
+        Some(_) => return None, // Reported by the declaration.
+    };
+    let resolver = b.written::<Text>("resolver");
+    let base = b.base.clone();
+    let target = b
+        .resolve
+        .target(b.group, &base, target, resolver.as_deref());
+    target.filter(|_| loaded)
+}
+
+/// User requests per second: greater than 0, at most [`MAX_RATE`].
+pub struct Rate;
+
+impl Value for Rate {
+    type Out = f64;
+    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<f64> {
+        let v = number(input, r)?;
+        if v > MAX_RATE {
+            let issue = r
+                .problem(format!(
+                    "{v:e} user requests per second is more than one client group may send"
+                ))
+                .value(format!("{v:e}"))
+                .hint(format!(
+                    "at most {MAX_RATE:e}; split the load over several client groups"
+                ));
+            r.push(issue);
+            return None;
+        }
+        positive(v, r)
+    }
+    fn what() -> String {
+        format!("a number greater than 0, at most {MAX_RATE:e}")
+    }
+    fn schema() -> Json {
+        json!({ "type": "number", "exclusiveMinimum": 0, "maximum": MAX_RATE })
+    }
+    fn show(v: &f64) -> String {
+        format!("{v:?}")
+    }
+}
+
+/// A rate profile: `[time, factor]` points, times increasing, factors 0 or more.
+pub struct Profile;
+
+const POINT: &str = r#"a [time, factor] pair such as ["30m", 2.0]"#;
+
+impl Value for Profile {
+    type Out = Vec<(SimTime, f64)>;
+    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<Vec<(SimTime, f64)>> {
+        let shape = input.shape();
+        let Shape::Array(points) = shape else {
+            return r.wrong_type("an array", &shape);
+        };
+        // The form of every point first (the first problem only), then their values.
+        let mut written = Vec::new();
+        for (j, p) in points.iter().enumerate() {
+            written.push(r.field(&j.to_string(), |r| point(*p, r))?);
+        }
+        let mut out = Some(Vec::new());
+        let mut prev: Option<SimTime> = None;
+        for (j, (text, factor)) in written.into_iter().enumerate() {
+            let (at, factor) = r.field(&j.to_string(), |r| {
+                let at = r.field("0", |r| duration(text, r));
+                if factor.is_finite() && factor >= 0.0 {
+                    return (at, Some(factor));
+                }
+                let issue = Issue::new(
+                    r.at("1"),
+                    format!("the factor must be 0 or more, got {factor}"),
+                )
+                .value(factor.to_string());
+                r.push(issue);
+                (at, None)
+            });
+            if let (Some(at), Some(before)) = (at, prev)
+                && at <= before
+            {
+                let mut path = r.at(&j.to_string());
+                path.push("0".to_owned());
+                let issue = Issue::new(
+                    path,
+                    format!("profile times must increase: {at} comes after {before}"),
+                )
+                .value(text);
+                r.push(issue);
+                out = None;
+            }
+            prev = at.or(prev);
+            match (at, factor, out.as_mut()) {
+                (Some(at), Some(f), Some(v)) => v.push((at, f)),
+                _ => out = None,
+            }
+        }
+        out
+    }
+    fn what() -> String {
+        format!("a list of points, each {POINT}")
+    }
+    fn schema() -> Json {
+        json!({
+            "type": "array",
+            "items": { "type": "array", "minItems": 2, "maxItems": 2 },
+        })
+    }
+    fn show(v: &Vec<(SimTime, f64)>) -> String {
+        let points: Vec<String> = v.iter().map(|(t, f)| format!("[\"{t}\", {f:?}]")).collect();
+        format!("[{}]", points.join(", "))
+    }
+}
+
+/// One profile point as written: `[time, factor]`, a string and a number.
+fn point<'a>(input: &'a dyn Input, r: &mut Reader<'_>) -> Option<(&'a str, f64)> {
+    let shape = input.shape();
+    let Shape::Array(e) = shape else {
+        return r.wrong_type(POINT, &shape);
+    };
+    let length = |r: &mut Reader<'_>| {
+        let issue = r.problem(format!("expected {POINT}, found {} element(s)", e.len()));
+        r.push(issue);
+        None
+    };
+    let Some(at) = e.first() else {
+        return length(r);
+    };
+    let Shape::Str(text) = at.shape() else {
+        r.field("0", |r| Duration::read(*at, r));
+        return None;
+    };
+    let Some(factor) = e.get(1) else {
+        return length(r);
+    };
+    let factor = r.field("1", |r| number(*factor, r))?;
+    if e.len() > 2 {
+        return length(r);
+    }
+    Some((text, factor))
+}
 
 /// `kind = "client"`: a source of user requests, open-loop (`rate`) or closed-loop
 /// (`concurrency`).
@@ -266,5 +510,74 @@ impl Node {
                 self.report_latency(now - user.start);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    fn problems(fields: &str) -> Vec<(String, String)> {
+        let text = format!(
+            "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.api]\nkind = \"service\"\n\n[components.users]\nkind = \"client\"\ntarget = \"api\"\n{fields}\n"
+        );
+        match parse(&text, "t.toml") {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn profiles_are_checked_in_form_then_in_value() {
+        assert_eq!(
+            problems("rate = 1.0\nprofile = [[\"0s\", 1], [\"1h\", 2.5]]"),
+            []
+        );
+        let got = problems("rate = 1.0\nprofile = [[\"1x\", 1.0], [\"1m\", 2.0, 3.0], 5]");
+        assert_eq!(
+            got,
+            [(
+                "components.users.profile.1".to_owned(),
+                "expected a [time, factor] pair such as [\"30m\", 2.0], found 3 element(s)"
+                    .to_owned()
+            )]
+        );
+        let got = problems("rate = 1.0\nprofile = [[\"10m\", 1.0], [\"5m\", -2.0], [\"1x\", 1]]");
+        let want = [
+            (
+                "profile.1.0",
+                "profile times must increase: 5m comes after 10m",
+            ),
+            ("profile.1.1", "the factor must be 0 or more, got -2"),
+            (
+                "profile.2.0",
+                "invalid duration \"1x\": unknown unit \"x\" (units: ns, us, ms, s, m, h, d)",
+            ),
+        ]
+        .map(|(p, m)| (format!("components.users.{p}"), m.to_owned()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn open_or_closed_loop_is_judged_on_what_is_written() {
+        // A concurrency that cannot be read counts as absent: think_time goes without it.
+        let got = problems("concurrency = \"many\"\nthink_time = \"1s\"");
+        let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "components.users.concurrency",
+                "components.users.think_time"
+            ]
+        );
+        assert_eq!(got[1].1, "think_time applies with concurrency");
+        // Neither: a missing rate, reported even when another setting has a problem.
+        let got = problems("timeout = \"0s\"");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].1, "missing required field 'rate'");
     }
 }

@@ -8,8 +8,15 @@ use crate::engine::rng::{below, unit_f64};
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::Status;
 use crate::model::node::{Cx, Node};
+use crate::model::settings::{
+    Duration, Input, Issue, List, Name, Nested, Opt, Reader, Role, Shape, Text, Value, Weights,
+    Word, weights,
+};
 use crate::model::spec::{FaultKind, HealthCheckSpec, KindSpec, ServerSpec};
 use crate::model::world::World;
+use crate::{settings, words};
+
+use super::{Build, KindSettings, quiet};
 
 /// DNS routing policy. `policy = "simple" | "weighted" | "failover" | "latency"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +29,185 @@ pub enum Routing {
     Failover,
     /// The healthy target nearest the resolver (same region, then same zone... by latency).
     Latency,
+}
+
+words!(
+    Routing,
+    "routing policy",
+    [
+        ("simple", Routing::Simple),
+        ("weighted", Routing::Weighted),
+        ("failover", Routing::Failover),
+        ("latency", Routing::Latency),
+    ]
+);
+
+settings! {
+    /// `[[components.<dns>.records]]`: a name a dns serves, and the components it points at.
+    pub struct RecordSettings "record" check RecordSettings::check_targets {
+        /// The DNS name, e.g. "www.example.com".
+        name: Name => "add name = \"www.example.com\"",
+        /// How long resolvers may cache an answer.
+        ttl: Duration = SimTime::from_secs(60),
+        /// How answers are chosen among the healthy targets.
+        policy: Word<Routing> = Routing::Simple,
+        /// The components the name points at.
+        targets: List<Text> => "add targets = [\"<component>\", ...]: the components this name points at",
+        /// One weight per target (policy "weighted" only).
+        weights: Opt<Weights> = None,
+    }
+}
+
+impl RecordSettings {
+    /// Some target, and weights for the weighted policy only.
+    fn check_targets(&self, _: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> bool {
+        let mut ok = true;
+        if self.targets.is_empty() {
+            r.missing(
+                "targets",
+                "add targets = [\"<component>\", ...]: the components this name points at",
+            );
+            ok = false;
+        }
+        ok & match (self.policy, &self.weights) {
+            (Routing::Weighted, None) => {
+                r.missing(
+                    "weights",
+                    "policy 'weighted' needs weights = [...], one per target",
+                );
+                false
+            }
+            (Routing::Weighted, Some(w)) => r
+                .field("weights", |r| weights(w, self.targets.len(), "target", r))
+                .is_some(),
+            (p, Some(_)) => {
+                let p = <Word<Routing> as Value>::show(&p);
+                let issue = Issue::new(
+                    r.at("weights"),
+                    format!(
+                        "field 'weights' does not apply to policy '{}'",
+                        p.trim_matches('"')
+                    ),
+                )
+                .hint("set policy = \"weighted\" to use weights".to_owned())
+                .at_key();
+                r.push(issue);
+                false
+            }
+            (_, None) => true,
+        }
+    }
+}
+
+settings! {
+    /// `kind = "dns"`: authoritative DNS, optionally health-steered (GSLB).
+    pub struct DnsSettings "dns" {
+        /// The names it serves (`[[components.<name>.records]]`), at least one.
+        records: List<Nested<RecordSettings>> = Vec::new(),
+        /// Probes every record target group; none: every target is always answered.
+        health_check: Opt<Nested<HealthCheckSpec>> = None,
+    }
+}
+
+impl KindSettings for DnsSettings {
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        Some(KindSpec::Dns(DnsSpec {
+            server,
+            records: records(b)?,
+            health_check: self.health_check,
+        }))
+    }
+}
+
+/// Resolves the records' targets when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    records(b);
+}
+
+/// The records with their targets resolved: a dns without records, and a name defined twice,
+/// are problems too.
+fn records(b: &mut Build<'_>) -> Option<Vec<RecordSpec>> {
+    let entries = b.entries;
+    let shape = entries
+        .iter()
+        .find(|(k, _)| *k == "records")
+        .map(|(_, v)| v.shape());
+    let list = match shape {
+        None => Vec::new(),
+        Some(Shape::Array(list)) => list,
+        Some(_) => return None, // Reported by the declaration.
+    };
+    if list.is_empty() {
+        let name = b.base.last().cloned().unwrap_or_default();
+        let issue = Issue::new(b.at("records"), "missing required field 'records'").hint(format!(
+            "add a record: [[components.{name}.records]] with name = \"www.example.com\" and targets = [\"<component>\"]"
+        ));
+        b.resolve.issues().push(issue);
+        return None;
+    }
+    let mut out = Some(Vec::new());
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (j, input) in list.iter().enumerate() {
+        let mut path = b.at("records");
+        path.push(j.to_string());
+        let names = match input.shape() {
+            Shape::Table(fields) => fields
+                .iter()
+                .find(|(k, _)| *k == "targets")
+                .and_then(|(_, v)| quiet::<List<Text>>(*v)),
+            _ => None,
+        };
+        let targets = names.and_then(|names| targets(b, &path, &names));
+        let Some((rec, targets)) = quiet::<Nested<RecordSettings>>(*input).zip(targets) else {
+            out = None;
+            continue;
+        };
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == rec.name) {
+            path.push("name".to_owned());
+            let issue = Issue::new(
+                path,
+                format!(
+                    "record '{}' is defined twice (also records.{first})",
+                    rec.name
+                ),
+            )
+            .value(rec.name.clone());
+            b.resolve.issues().push(issue);
+        }
+        seen.push((rec.name.clone(), j));
+        if let Some(v) = out.as_mut() {
+            v.push(RecordSpec {
+                name: rec.name,
+                ttl: rec.ttl,
+                policy: rec.policy,
+                targets,
+                weights: rec.weights.unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+/// The groups a record's `targets` name (at `path`), each once.
+fn targets(b: &mut Build<'_>, path: &[String], names: &[String]) -> Option<Vec<usize>> {
+    let mut out = Some(Vec::new());
+    for (j, n) in names.iter().enumerate() {
+        let mut p = path.to_vec();
+        p.extend(["targets".to_owned(), j.to_string()]);
+        let t = b.resolve.group(None, p.clone(), n, Role::Serve);
+        if let Some(t) = t
+            && out.as_ref().is_some_and(|v: &Vec<usize>| v.contains(&t))
+        {
+            let issue = Issue::new(p, format!("'{n}' is listed twice")).value(n.clone());
+            b.resolve.issues().push(issue);
+            out = None;
+        }
+        match (t, out.as_mut()) {
+            (Some(t), Some(v)) => v.push(t),
+            _ => out = None,
+        }
+    }
+    out
 }
 
 /// `[[components.<dns>.records]]`: `name`, `ttl` (default "60s"), `policy` (default
@@ -197,4 +383,75 @@ pub(crate) fn nth_set_bit(mask: u32, k: u32) -> u32 {
         m &= m - 1;
     }
     m.trailing_zeros()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::parse;
+
+    const HEAD: &str = "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.users]\nkind = \"client\"\nrate = 5.0\ntarget = \"www.example.com\"\n\n[components.resolver]\nkind = \"resolver\"\ndns = \"dns\"\n\n[components.api]\nkind = \"service\"\n\n[components.api2]\nkind = \"service\"\n\n[components.dns]\nkind = \"dns\"\n";
+
+    fn problems(records: &str) -> Vec<(String, String)> {
+        match parse(&format!("{HEAD}{records}"), "t.toml") {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect(),
+        }
+    }
+
+    fn record(fields: &str) -> String {
+        format!("\n[[components.dns.records]]\n{fields}\n")
+    }
+
+    #[test]
+    fn records_are_declared_and_checked() {
+        let www = "name = \"www.example.com\"\ntargets = [\"api\"]";
+        let ok = record(
+            "name = \"www.example.com\"\npolicy = \"weighted\"\ntargets = [\"api\", \"api2\"]\nweights = [1, 3]",
+        );
+        assert_eq!(problems(&ok), []);
+        assert_eq!(
+            problems(""),
+            [(
+                "components.dns.records".to_owned(),
+                "missing required field 'records'".to_owned()
+            )]
+        );
+        let text = [
+            record(www),
+            record("name = \"www.example.com\"\npolicy = \"failover\"\ntargets = [\"api\", \"api\"]"),
+            record("name = \"x.example.com\"\npolicy = \"latency\"\ntargets = [\"api\"]\nweights = [1]"),
+            record("name = \"y.example.com\"\npolicy = \"weighted\"\ntargets = [\"api\", \"api2\"]"),
+            record("name = \"\"\nttl = \"1x\"\ntargets = [\"apii\"]"),
+            record("nmae = \"z.example.com\"\ntargets = []"),
+            record("name = \"www.example.com\"\ntargets = [\"api2\"]"),
+        ]
+        .concat();
+        let got = problems(&text);
+        let want = [
+            ("records.1.targets.1", "'api' is listed twice"),
+            (
+                "records.2.weights",
+                "field 'weights' does not apply to policy 'latency'",
+            ),
+            ("records.3.weights", "missing required field 'weights'"),
+            ("records.4.name", "must not be empty"),
+            (
+                "records.4.ttl",
+                "invalid duration \"1x\": unknown unit \"x\" (units: ns, us, ms, s, m, h, d)",
+            ),
+            ("records.4.targets.0", "unknown component 'apii'"),
+            ("records.5.name", "missing required field 'name'"),
+            ("records.5.nmae", "unknown field 'nmae'"),
+            (
+                "records.6.name",
+                "record 'www.example.com' is defined twice (also records.0)",
+            ),
+        ]
+        .map(|(p, m)| (format!("components.dns.{p}"), m.to_owned()));
+        assert_eq!(got, want);
+    }
 }

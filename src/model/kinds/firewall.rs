@@ -5,8 +5,61 @@
 use crate::engine::SimTime;
 use crate::model::msg::{Req, Status};
 use crate::model::node::{Cx, Node, Outcome};
+use crate::model::settings::{Count, List, Opt, PosDuration, Role, Text};
 use crate::model::spec::{KindSpec, ServerSpec};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+settings! {
+    /// `kind = "firewall"`: passes requests on, refusing denied sources.
+    pub struct FirewallSettings "firewall" {
+        /// The group traffic goes on to.
+        next: Text => "add next = \"<the component traffic goes on to>\"",
+        /// Client groups whose requests are refused.
+        deny: List<Text> = Vec::new(),
+        /// Connection-table size per replica; beyond it new requests are refused (none: unlimited).
+        max_connections: Opt<Count<1, { u32::MAX }>> = None,
+        /// Timeout of the next hop.
+        timeout: PosDuration = SimTime::from_secs(30),
+    }
+}
+
+impl KindSettings for FirewallSettings {
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        let next = b.dep("next", Role::Serve);
+        let deny = deny(b, &self.deny);
+        Some(KindSpec::Firewall(FirewallSpec {
+            server,
+            next: next?,
+            deny: deny?,
+            max_connections: self.max_connections,
+            timeout: self.timeout,
+        }))
+    }
+}
+
+/// Resolves `next` and `deny` when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    b.dep("next", Role::Serve);
+    let names = b.written::<List<Text>>("deny").unwrap_or_default();
+    deny(b, &names);
+}
+
+/// The client groups `deny` names.
+fn deny(b: &mut Build<'_>, names: &[String]) -> Option<Vec<usize>> {
+    let mut out = Some(Vec::new());
+    for (j, n) in names.iter().enumerate() {
+        let mut path = b.at("deny");
+        path.push(j.to_string());
+        match (b.resolve.group(None, path, n, Role::Source), out.as_mut()) {
+            (Some(d), Some(v)) => v.push(d),
+            _ => out = None,
+        }
+    }
+    out
+}
 
 /// `kind = "firewall"`.
 #[derive(Clone, Debug, PartialEq)]

@@ -15,7 +15,7 @@ pub mod resolver;
 pub mod service;
 pub mod storage;
 
-use crate::model::settings::{Input, Reader, Resolve, Role, Shape, Table};
+use crate::model::settings::{Input, Reader, Resolve, Role, Shape, Table, Value};
 use crate::model::spec::{KindSpec, ServerSpec};
 
 /// What a kind's settings need while they become its spec: where they were written, and the
@@ -44,6 +44,18 @@ impl Build<'_> {
         let (base, entries) = (self.base.clone(), self.entries);
         dep(self, &base, entries, field, role)
     }
+
+    /// Field `field` read as `V` without reporting (the declaration reports its problems): the
+    /// names to resolve whether or not the other settings could be read. None when it is
+    /// absent or cannot be read.
+    pub fn written<V: Value>(&self, field: &str) -> Option<V::Out> {
+        quiet::<V>(self.entries.iter().find(|(k, _)| *k == field)?.1)
+    }
+}
+
+/// `input` read as `V` without reporting its problems.
+pub fn quiet<V: Value>(input: &dyn Input) -> Option<V::Out> {
+    V::read(input, &mut Reader::new(Vec::new(), &mut Vec::new()))
 }
 
 /// A kind's declared settings (the fields of its own, beside placement and server settings),
@@ -114,7 +126,11 @@ pub fn read_kind(kind: Kind, b: &mut Build<'_>, server: ServerSpec) -> Option<Ki
         Kind::Cache => read_refs::<cache::CacheSettings>(b, server, cache::refs),
         Kind::Service => read_refs::<service::ServiceSettings>(b, server, service::refs),
         Kind::Storage => read::<storage::StorageSettings>(b, server),
-        _ => None,
+        Kind::Client => read_refs::<client::ClientSettings>(b, server, client::refs),
+        Kind::Resolver => read_refs::<resolver::ResolverSettings>(b, server, resolver::refs),
+        Kind::Dns => read_refs::<dns::DnsSettings>(b, server, dns::refs),
+        Kind::Firewall => read_refs::<firewall::FirewallSettings>(b, server, firewall::refs),
+        Kind::Network => read::<network::NetworkSettings>(b, server),
     }
 }
 

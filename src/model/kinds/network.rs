@@ -3,12 +3,120 @@
 //! sender and receiver, so one flow always takes the same device); relaying takes the device's
 //! worker time, so a congested device delays or drops what crosses it.
 
+use serde_json::{Value as Json, json};
+
 use crate::engine::rng::splitmix64;
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::{Msg, Status};
 use crate::model::node::{Cx, Node, link_check};
-use crate::model::spec::{KindSpec, ServerSpec};
+use crate::model::settings::{Input, Issue, List, Reader, Text, Value, number, positive};
+use crate::model::spec::{Dist, KindSpec, ServerSpec};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+settings! {
+    /// `kind = "network"`: devices joining network segments (besides `queue`, as for servers).
+    pub struct NetworkSettings "network" {
+        /// Messages per second each replica relays (its one worker takes 1/capacity per message).
+        capacity: Capacity => "add capacity = <messages per second per replica>, e.g. capacity = 100000.0",
+        /// The segments this group connects, at least 2.
+        joins: Segments => "add joins = [\"<segment>\", \"<segment>\"]: the segments this group connects",
+    }
+}
+
+impl KindSettings for NetworkSettings {
+    /// `server` carries the `queue` read by the caller.
+    fn build(self, _: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        Some(KindSpec::Network(NetworkDeviceSpec {
+            server: ServerSpec {
+                workers: 1,
+                queue: server.queue,
+                service_time: Dist::Constant(self.capacity),
+            },
+            joins: self.joins,
+        }))
+    }
+}
+
+/// A capacity in messages per second, read as the time one message takes (at least 1ns).
+pub struct Capacity;
+
+impl Value for Capacity {
+    type Out = SimTime;
+    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<SimTime> {
+        let cap = positive(number(input, r)?, r)?;
+        let t = SimTime::from_secs_f64(1.0 / cap);
+        if t.is_zero() {
+            let issue = r
+                .problem(format!(
+                    "capacity {cap} is too large: one message would take less than 1ns"
+                ))
+                .value(cap.to_string());
+            r.push(issue);
+            return None;
+        }
+        Some(t)
+    }
+    fn what() -> String {
+        "a number of messages per second, greater than 0".to_owned()
+    }
+    fn schema() -> Json {
+        json!({ "type": "number", "exclusiveMinimum": 0 })
+    }
+    fn show(v: &SimTime) -> String {
+        format!("{:?}", 1.0 / v.as_secs_f64())
+    }
+}
+
+/// Segment names: none empty, none twice, at least 2.
+pub struct Segments;
+
+impl Value for Segments {
+    type Out = Vec<String>;
+    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<Vec<String>> {
+        let js = List::<Text>::read(input, r)?;
+        let mut out: Vec<String> = Vec::new();
+        let mut ok = true;
+        for (j, s) in js.iter().enumerate() {
+            let issue = if s.is_empty() {
+                Issue::new(r.at(&j.to_string()), "must not be empty")
+            } else if out.contains(s) {
+                Issue::new(
+                    r.at(&j.to_string()),
+                    format!("segment '{s}' is listed twice"),
+                )
+            } else {
+                out.push(s.clone());
+                continue;
+            };
+            r.push(issue.value(s.clone()));
+            ok = false;
+        }
+        if ok && out.len() < 2 {
+            let issue = r
+                .problem(format!(
+                    "a network group must join at least 2 segments, got {}",
+                    out.len()
+                ))
+                .value(format!("{js:?}"))
+                .hint("e.g. joins = [\"internal\", \"main\"]".to_owned());
+            r.push(issue);
+            ok = false;
+        }
+        ok.then_some(out)
+    }
+    fn what() -> String {
+        "a list of at least 2 segment names".to_owned()
+    }
+    fn schema() -> Json {
+        json!({ "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 2, "uniqueItems": true })
+    }
+    fn show(v: &Vec<String>) -> String {
+        format!("{v:?}")
+    }
+}
 
 /// `kind = "network"`: a group of devices joining segments.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,8 +5,37 @@
 use crate::engine::SimTime;
 use crate::model::msg::{Req, ReqKind, Status};
 use crate::model::node::{Cx, Node, Outcome, Owner};
+use crate::model::settings::{PosDuration, Role, Text};
 use crate::model::spec::{KindSpec, ServerSpec, Target};
 use crate::model::world::World;
+use crate::settings;
+
+use super::{Build, KindSettings};
+
+settings! {
+    /// `kind = "resolver"`: a caching DNS resolver.
+    pub struct ResolverSettings "resolver" {
+        /// The authoritative `dns` group it asks.
+        dns: Text => "add dns = \"<the dns component it asks>\"",
+        /// Timeout of a query to the authoritative DNS.
+        timeout: PosDuration = SimTime::from_secs(2),
+    }
+}
+
+impl KindSettings for ResolverSettings {
+    fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+        Some(KindSpec::Resolver(ResolverSpec {
+            server,
+            dns: b.dep("dns", Role::Dns)?,
+            timeout: self.timeout,
+        }))
+    }
+}
+
+/// Resolves the dns group when the other settings have problems.
+pub(super) fn refs(b: &mut Build<'_>) {
+    b.dep("dns", Role::Dns);
+}
 
 /// `kind = "resolver"`: a caching DNS resolver.
 #[derive(Clone, Debug, PartialEq)]

@@ -54,7 +54,7 @@ pub fn bounded(v: i64, min: u32, max: u32, r: &mut Reader<'_>) -> Option<u32> {
 }
 
 /// A number, integers accepted.
-fn number(input: &dyn Input, r: &mut Reader<'_>) -> Option<f64> {
+pub fn number(input: &dyn Input, r: &mut Reader<'_>) -> Option<f64> {
     match input.shape() {
         Shape::Float(x) => Some(x),
         Shape::Int(n) => Some(n as f64),
