@@ -7,7 +7,7 @@
 
 use super::Issue;
 use crate::model::kinds::Kind;
-use crate::model::spec::Target;
+use crate::model::spec::{KindSpec, Level, Target};
 
 /// What a referenced component must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,4 +63,31 @@ pub trait Resolve {
     /// Records traffic from group `from` to group `to` that is not a dependency (probes,
     /// reports), for the segment check.
     fn traffic(&mut self, from: usize, to: usize, path: Vec<String>);
+
+    /// The name of every group, in file order.
+    fn names(&self) -> Vec<String>;
+
+    /// How many replicas group `i` has, once placed (None while its placement has problems).
+    fn replicas(&self, i: usize) -> Option<usize>;
+
+    /// The `level` domains some group is placed in, in file order.
+    fn domains(&self, level: Level) -> Vec<String>;
+
+    /// The names of the records group `i` serves, as written (a dns group).
+    fn records(&self, i: usize) -> Vec<String>;
+
+    /// Whether group `i` is a client with a `concurrency` (a closed loop).
+    fn closed_loop(&self, i: usize) -> bool;
+
+    /// Whether group `i` gossips; if not, reports it at `path` (`what` the fault or action
+    /// would do to its gossip).
+    fn needs_gossip(&mut self, path: Vec<String>, i: usize, what: &str) -> bool;
+
+    /// Config change `fault`'s `set` applied to group `target`: the group's settings after it,
+    /// read like the group itself, and the settings as written (`path`, `value`).
+    fn config_change(
+        &mut self,
+        fault: usize,
+        target: Option<usize>,
+    ) -> Option<(KindSpec, Vec<(String, String)>)>;
 }
