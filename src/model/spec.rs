@@ -6,8 +6,9 @@
 //!
 //! This module holds the scenario-wide types. Each component kind's settings types live in
 //! its module under `kinds/`, and each shared policy's (retries, health checks, circuit
-//! breakers, gossip) under `policy/`, beside their behaviour; they are re-exported here, so
-//! `spec::LbSpec` and the like name them for everything outside the model.
+//! breakers, gossip) under `policy/`, beside their behaviour, and faults' and random failures'
+//! under `faults/`, beside their settings; they are re-exported here, so `spec::LbSpec` and the
+//! like name them for everything outside the model.
 
 use crate::engine::SimTime;
 

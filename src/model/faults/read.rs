@@ -735,3 +735,104 @@ impl<'e> Entry<'e, '_> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::settings::table_reference;
+
+    const BASE: &str = "[scenario]\nname = \"t\"\nduration = \"1h\"\n\n[components.users]\nkind = \"client\"\nrate = 1.0\ntarget = \"api\"\n\n[components.api]\nkind = \"service\"\nreplicas = 2\nzones = [\"a\", \"b\"]\n\n";
+
+    /// Every problem of `entry` appended to the base scenario: (path, message), in order.
+    fn problems(entry: &str) -> Vec<(String, String)> {
+        let text = format!("{BASE}{entry}");
+        let e = crate::scenario::load(&text, "t.toml", &[]).expect_err("invalid");
+        e.problems
+            .into_iter()
+            .map(|p| (p.path, p.message))
+            .collect()
+    }
+
+    fn pairs(want: &[(&str, &str)]) -> Vec<(String, String)> {
+        want.iter()
+            .map(|(p, m)| ((*p).to_owned(), (*m).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_replicas_are_checked_whatever_the_kind_settings() {
+        assert_eq!(
+            problems(
+                "[[faults]]\nkind = \"slow\"\ntarget = \"api\"\nat = \"1m\"\nreplicas = [2]\n"
+            ),
+            pairs(&[
+                ("faults.0.factor", "missing required field 'factor'"),
+                (
+                    "faults.0.replicas.0",
+                    "replica index 2 is out of range: 'api' has 2 replica(s), numbered 0 to 1"
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_field_of_another_kind_is_checked_for_its_type_only() {
+        let crash = "[[faults]]\nkind = \"crash\"\ntarget = \"api\"\nat = \"1m\"\n";
+        assert_eq!(
+            problems(&format!("{crash}factor = \"x\"\n")),
+            pairs(&[("faults.0.factor", "expected a number, found string \"x\"")])
+        );
+        assert_eq!(
+            problems(&format!("{crash}factor = 0\n")),
+            pairs(&[(
+                "faults.0.factor",
+                "field 'factor' does not apply to fault kind 'crash'"
+            )])
+        );
+    }
+
+    #[test]
+    fn link_faults_read_level_then_between() {
+        assert_eq!(
+            problems("[[faults]]\nkind = \"partition\"\nat = \"1m\"\n"),
+            pairs(&[
+                ("faults.0.level", "missing required field 'level'"),
+                ("faults.0.between", "missing required field 'between'"),
+            ])
+        );
+        assert_eq!(
+            own_fields("link_degradation"),
+            ["between", "level", "latency", "loss"]
+        );
+    }
+
+    #[test]
+    fn a_failure_s_unit_comes_before_its_times() {
+        assert_eq!(
+            problems("[[failures]]\nzone = \"c\"\n"),
+            pairs(&[("failures.0.zone", "no component is placed in zone 'c'")])
+        );
+        assert_eq!(
+            problems("[[failures]]\nzone = \"a\"\n"),
+            pairs(&[
+                ("failures.0.mtbf", "missing required field 'mtbf'"),
+                ("failures.0.mttr", "missing required field 'mttr'"),
+            ])
+        );
+    }
+
+    #[test]
+    fn the_tables_document_each_setting_once() {
+        let doc = table_reference::<ConfigChangeSettings>("Used by config changes.");
+        assert!(doc.contains("| `set` |"), "{doc}");
+        assert!(
+            doc.contains("| `batch` | a whole number, at least 1 | `1` |"),
+            "{doc}"
+        );
+        assert_eq!(
+            own_fields("config_change"),
+            ["replicas", "set", "rollout", "batch"]
+        );
+        assert!(own_fields("zone_outage").is_empty());
+    }
+}
