@@ -2,6 +2,7 @@
 //! metrics, built on the engine. Does no I/O: it takes a validated [`spec::Spec`] and returns
 //! a [`RunResult`] of plain data.
 
+pub mod faults;
 pub mod head;
 pub mod kinds;
 pub mod metrics;

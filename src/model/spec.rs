@@ -6,11 +6,13 @@
 //!
 //! This module holds the scenario-wide types. Each component kind's settings types live in
 //! its module under `kinds/`, and each shared policy's (retries, health checks, circuit
-//! breakers, gossip) under `policy/`, beside their behaviour; they are re-exported here, so
-//! `spec::LbSpec` and the like name them for everything outside the model.
+//! breakers, gossip) under `policy/`, beside their behaviour, and faults' and random failures'
+//! under `faults/`, beside their settings; they are re-exported here, so `spec::LbSpec` and the
+//! like name them for everything outside the model.
 
 use crate::engine::SimTime;
 
+pub use super::faults::{FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget, Level};
 pub use super::kinds::cache::CacheSpec;
 pub use super::kinds::client::{ClientSpec, Population};
 pub use super::kinds::dns::{DnsSpec, RecordSpec, Routing};
@@ -165,31 +167,6 @@ pub const MILESTONES: &[&str] = &["fault", "impact", "detect", "mitigate", "reco
 pub struct WhatIf {
     pub name: String,
     pub sets: Vec<String>,
-}
-
-/// `[[failures]]`: random failures and repairs for the whole run. Each unit alternates between
-/// up (for a time drawn from `mtbf`) and down (for a time drawn from `mttr`), starting up; a
-/// down unit behaves as crashed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FailureSpec {
-    /// `name` (default "failures-<target>").
-    pub name: String,
-    pub unit: FailureUnit,
-    /// `mtbf`: time between failures, a distribution.
-    pub mtbf: Dist,
-    /// `mttr`: time to repair, a distribution.
-    pub mttr: Dist,
-}
-
-/// What fails as one unit.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FailureUnit {
-    /// `target = "<group>"`: each replica fails and is repaired on its own.
-    Replicas(usize),
-    /// `zone = "<zone>"`: every component replica in the zone at once (clients are spared).
-    Zone(String),
-    /// `region = "<region>"`: every component replica in the region at once.
-    Region(String),
 }
 
 /// One-way latencies between placements. `[network]`.
@@ -384,206 +361,6 @@ impl KindSpec {
             KindSpec::Cache(c) => vec![c.backend],
             KindSpec::Service(s) => s.calls.iter().flat_map(|c| target(&c.target)).collect(),
             KindSpec::Storage(_) | KindSpec::Monitor(_) => vec![],
-        }
-    }
-}
-
-/// `[[faults]]`: `name`, `kind`, `target`, `at`, optional `duration` (default: to the end).
-#[derive(Clone, Debug, PartialEq)]
-pub struct FaultSpec {
-    pub name: String,
-    pub target: FaultTarget,
-    pub at: SimTime,
-    pub duration: Option<SimTime>,
-    pub kind: FaultKind,
-}
-
-/// What a fault's `target` names: a group, or (zone and region outages) a failure domain, or
-/// (partitions and link degradations) the link between two domains of one level.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FaultTarget {
-    Group(usize),
-    Zone(String),
-    Region(String),
-    /// `between = ["a", "b"]` with `level = "zone" | "region" | "segment"`.
-    Link {
-        level: Level,
-        a: String,
-        b: String,
-    },
-}
-
-/// A level of placement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    Zone,
-    Region,
-    Segment,
-}
-
-impl Level {
-    /// The word of the scenario file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Zone => "zone",
-            Level::Region => "region",
-            Level::Segment => "segment",
-        }
-    }
-}
-
-impl FaultSpec {
-    /// The group it targets, if it targets a group.
-    pub fn group(&self) -> Option<usize> {
-        match self.target {
-            FaultTarget::Group(g) => Some(g),
-            _ => None,
-        }
-    }
-
-    /// Whether it hits replica `replica` of group `g`. Zone and region outages hit every
-    /// component replica placed there, and spare clients.
-    pub fn hits(&self, groups: &[GroupSpec], g: usize, replica: u32) -> bool {
-        let group = &groups[g];
-        match &self.target {
-            FaultTarget::Group(t) => {
-                *t == g
-                    && self
-                        .kind
-                        .replicas()
-                        .is_none_or(|r| r.is_empty() || r.contains(&replica))
-            }
-            FaultTarget::Zone(z) => {
-                !matches!(group.kind, KindSpec::Client(_))
-                    && group
-                        .placement
-                        .get(replica as usize)
-                        .is_some_and(|p| &p.zone == z)
-            }
-            FaultTarget::Region(r) => {
-                !matches!(group.kind, KindSpec::Client(_))
-                    && group
-                        .placement
-                        .get(replica as usize)
-                        .is_some_and(|p| &p.region == r)
-            }
-            FaultTarget::Link { .. } => false,
-        }
-    }
-}
-
-/// The fault kinds of this version. Replica faults take `replicas = [0, 2]` (default: every
-/// replica of the target group).
-#[derive(Clone, Debug, PartialEq)]
-pub enum FaultKind {
-    /// `kind = "crash"`: the replicas stop answering anything, lose their in-flight work, and
-    /// restart empty when the fault ends.
-    Crash { replicas: Vec<u32> },
-    /// `kind = "hang"`: the replicas accept connections (shallow health checks pass) but never
-    /// answer a request; what they hold when it starts is never answered either.
-    Hang { replicas: Vec<u32> },
-    /// `kind = "slow"`: service times multiplied by `factor` (required, > 0).
-    Slow { replicas: Vec<u32>, factor: f64 },
-    /// `kind = "error"`: each request is answered with an error at once with `probability`
-    /// (required, 0..=1); with `wrong = true`, instead with a wrong answer after normal service,
-    /// which looks like success to a status-code check but fails users and deep checks.
-    Error {
-        replicas: Vec<u32>,
-        probability: f64,
-        wrong: bool,
-    },
-    /// `kind = "capacity_loss"`: a `fraction` (required, in (0, 1]) of each replica's workers
-    /// is lost; work in progress finishes, but no new work starts beyond what is left.
-    CapacityLoss { replicas: Vec<u32>, fraction: f64 },
-    /// `kind = "dns_record"` on a `dns` group: its `record` (a name it serves) answers empty
-    /// (`answer = "empty"`, the default: clients cannot resolve the name), or wrong
-    /// (`answer = "wrong"` with `to = "<group>"`: clients are sent to that group instead).
-    DnsRecord {
-        replicas: Vec<u32>,
-        /// The record's index within the dns group's records.
-        record: usize,
-        /// None: an empty answer; Some(group): a wrong one.
-        wrong_to: Option<usize>,
-    },
-    /// `kind = "new_source"` on a client group: the group sends nothing except while this
-    /// fault lasts, when it sends at its `rate` (an unknown source appearing: a new top talker).
-    NewSource,
-    /// `kind = "partition"`: nothing gets through between the two domains of `between`.
-    Partition,
-    /// `kind = "link_degradation"`: messages between the two domains take `latency` longer
-    /// (default "0s") and are lost with probability `loss` (default 0).
-    LinkDegradation { latency: SimTime, loss: f64 },
-    /// `kind = "zone_outage"`, `target = "<zone>"`: every component replica in the zone
-    /// crashes at once.
-    ZoneOutage,
-    /// `kind = "region_outage"`, `target = "<region>"`: every component replica in the region
-    /// crashes at once.
-    RegionOutage,
-    /// `kind = "traffic_surge"` on a client group: `multiplier` (required, > 0) reached
-    /// linearly over `ramp` (default "0s"), back to normal at the end.
-    TrafficSurge { multiplier: f64, ramp: SimTime },
-    /// `kind = "config_change"`: a staged rollout of new settings to the target group's
-    /// replicas: `set = { "health_check.kind" = "shallow", workers = 4 }` (dotted paths into the
-    /// component's table, as `--set` takes them, validated like the file itself). Replicas
-    /// switch in order, in batches of `batch` (default 1), batches spread evenly over `rollout`
-    /// (default "0s": all at once). At the fault's end, or on a `rollback` action, they switch
-    /// back in reverse order at the same pace.
-    ConfigChange {
-        replicas: Vec<u32>,
-        /// The group's settings after the change.
-        after: Box<KindSpec>,
-        /// The settings as written, for reports: `path = value`.
-        set: Vec<(String, String)>,
-        rollout: SimTime,
-        batch: u32,
-    },
-    /// `kind = "gossip_corruption"` on a group with gossip: replica `replicas[0]` (default 0)
-    /// emits a corrupted state entry in its gossip rounds while the fault lasts (without a
-    /// `duration`: one round). The entry claims an impossible version, so it wins every merge;
-    /// a node that adopts it judges every genuine heartbeat stale, so its peers drop out of its
-    /// view after `fail_after`. Only clearing the group's gossip state removes it. With
-    /// `checksums = true` receivers reject the corrupted messages.
-    GossipCorruption { replicas: Vec<u32> },
-}
-
-impl FaultKind {
-    /// The `kind` string of the scenario file.
-    pub fn name(&self) -> &'static str {
-        match self {
-            FaultKind::Crash { .. } => "crash",
-            FaultKind::Hang { .. } => "hang",
-            FaultKind::Slow { .. } => "slow",
-            FaultKind::Error { .. } => "error",
-            FaultKind::CapacityLoss { .. } => "capacity_loss",
-            FaultKind::DnsRecord { .. } => "dns_record",
-            FaultKind::NewSource => "new_source",
-            FaultKind::Partition => "partition",
-            FaultKind::LinkDegradation { .. } => "link_degradation",
-            FaultKind::ZoneOutage => "zone_outage",
-            FaultKind::RegionOutage => "region_outage",
-            FaultKind::TrafficSurge { .. } => "traffic_surge",
-            FaultKind::ConfigChange { .. } => "config_change",
-            FaultKind::GossipCorruption { .. } => "gossip_corruption",
-        }
-    }
-
-    /// The replicas a replica fault hits (None for faults on a whole client group).
-    pub fn replicas(&self) -> Option<&[u32]> {
-        match self {
-            FaultKind::Crash { replicas }
-            | FaultKind::Hang { replicas }
-            | FaultKind::Slow { replicas, .. }
-            | FaultKind::Error { replicas, .. }
-            | FaultKind::CapacityLoss { replicas, .. }
-            | FaultKind::DnsRecord { replicas, .. }
-            | FaultKind::ConfigChange { replicas, .. }
-            | FaultKind::GossipCorruption { replicas } => Some(replicas),
-            FaultKind::TrafficSurge { .. }
-            | FaultKind::NewSource
-            | FaultKind::ZoneOutage
-            | FaultKind::RegionOutage
-            | FaultKind::Partition
-            | FaultKind::LinkDegradation { .. } => None,
         }
     }
 }

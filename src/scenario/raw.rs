@@ -9,7 +9,7 @@
 use std::fmt;
 
 use indexmap::IndexMap;
-use serde::de::{self, DeserializeOwned, IntoDeserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml_edit::{DocumentMut, Item, Key, TableLike, Value};
 
@@ -38,34 +38,6 @@ impl<'de> Deserialize<'de> for Dur {
 /// A field read by the settings layer from the document itself (the raw stage only notes
 /// that it is there).
 pub type Any = de::IgnoredAny;
-
-/// A `config_change` fault's `set = { ... }` as serde sees it: only that it is a table. Its
-/// entries are read from the document itself ([`RawSet`]), keeping each key's path and each
-/// value as written.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RawSetTable;
-
-impl<'de> Deserialize<'de> for RawSetTable {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawSetTable, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawSetTable;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    r#"a table of settings such as { workers = 4, "health_check.kind" = "deep" }"#,
-                )
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSetTable, A::Error> {
-                while map
-                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(RawSetTable)
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
 
 /// One entry of a `config_change` fault's `set`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,18 +212,18 @@ impl RawComponent {
     }
 }
 
-/// `[[failures]]`: random failures and repairs of replicas, a zone or a region.
+/// `[[failures]]`: random failures and repairs of replicas, a zone or a region. Its fields
+/// are read from `item` by the settings layer (`model::faults`); serde only checks that they
+/// are known.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
+#[allow(dead_code)]
 pub struct RawFailure {
-    pub name: Option<String>,
-    pub target: Option<String>,
-    pub zone: Option<String>,
-    pub region: Option<String>,
-    /// Read from `item` by the settings layer; named here so that the table accepts it.
-    #[allow(dead_code)]
+    pub name: Option<Any>,
+    pub target: Option<Any>,
+    pub zone: Option<Any>,
+    pub region: Option<Any>,
     pub mtbf: Option<Any>,
-    #[allow(dead_code)]
     pub mttr: Option<Any>,
     /// The table as written, for the settings layer.
     #[serde(skip)]
@@ -261,49 +233,37 @@ pub struct RawFailure {
     pub unreadable: bool,
 }
 
-/// `[[faults]]`.
+/// `[[faults]]`. Its fields are read from `item` by the settings layer (`model::faults`, one
+/// table per fault kind); serde only checks that they are known.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
+#[allow(dead_code)]
 pub struct RawFault {
-    pub name: Option<String>,
-    pub kind: Option<String>,
-    pub target: Option<String>,
-    pub at: Option<Dur>,
-    pub duration: Option<Dur>,
-    /// Crash.
-    pub replicas: Option<Vec<i64>>,
-    /// Traffic surge.
-    pub multiplier: Option<f64>,
-    /// Traffic surge.
-    pub ramp: Option<Dur>,
-    /// Slow.
-    pub factor: Option<f64>,
-    /// Error.
-    pub probability: Option<f64>,
-    /// Error.
-    pub wrong: Option<bool>,
-    /// Capacity loss.
-    pub fraction: Option<f64>,
-    /// DNS record: the name.
-    pub record: Option<String>,
-    /// DNS record: "empty" or "wrong".
-    pub answer: Option<String>,
-    /// DNS record: where a wrong answer points.
-    pub to: Option<String>,
-    /// Partition, link degradation: the two domains.
-    pub between: Option<Vec<String>>,
-    /// Partition, link degradation: "zone", "region" or "segment".
-    pub level: Option<String>,
-    /// Link degradation: added one-way latency.
-    pub latency: Option<Dur>,
-    /// Link degradation: loss probability.
-    pub loss: Option<f64>,
-    /// Config change: the new settings.
-    pub set: Option<RawSetTable>,
-    /// Config change: how long the rollout takes.
-    pub rollout: Option<Dur>,
-    /// Config change: replicas switched at once.
-    pub batch: Option<i64>,
+    pub name: Option<Any>,
+    pub kind: Option<Any>,
+    pub target: Option<Any>,
+    pub at: Option<Any>,
+    pub duration: Option<Any>,
+    pub replicas: Option<Any>,
+    pub multiplier: Option<Any>,
+    pub ramp: Option<Any>,
+    pub factor: Option<Any>,
+    pub probability: Option<Any>,
+    pub wrong: Option<Any>,
+    pub fraction: Option<Any>,
+    pub record: Option<Any>,
+    pub answer: Option<Any>,
+    pub to: Option<Any>,
+    pub between: Option<Any>,
+    pub level: Option<Any>,
+    pub latency: Option<Any>,
+    pub loss: Option<Any>,
+    pub set: Option<Any>,
+    pub rollout: Option<Any>,
+    pub batch: Option<Any>,
+    /// The table as written, for the settings layer.
+    #[serde(skip)]
+    pub item: Option<Item>,
     /// Config change: the entries of `set`, in file order.
     #[serde(skip)]
     pub set_entries: Vec<RawSet>,
@@ -523,9 +483,12 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                     p.push(i.to_string());
                     let is = &mut issues;
                     match key {
-                        "faults" => raw.faults.push(entry(e, &p, spans, is, |f: &mut RawFault| {
-                            f.unreadable = true
-                        })),
+                        "faults" => {
+                            let mut f =
+                                entry(e, &p, spans, is, |f: &mut RawFault| f.unreadable = true);
+                            f.item = Some(e.clone());
+                            raw.faults.push(f);
+                        }
                         "failures" => {
                             let mut f =
                                 entry(e, &p, spans, is, |f: &mut RawFailure| f.unreadable = true);
@@ -600,7 +563,10 @@ fn read_config_changes(raw: &mut RawFile, text: &str, issues: &mut Vec<Issue>) {
     let wanted: Vec<usize> = (0..raw.faults.len())
         .filter(|&j| {
             let f = &raw.faults[j];
-            !f.unreadable && f.set.is_some() && f.kind.as_deref() == Some("config_change")
+            let field = |k| f.item.as_ref().and_then(|t| t.as_table_like()?.get(k));
+            !f.unreadable
+                && field("set").is_some_and(Item::is_table_like)
+                && field("kind").and_then(Item::as_str) == Some("config_change")
         })
         .collect();
     if wanted.is_empty() {
@@ -648,9 +614,8 @@ fn read_config_changes(raw: &mut RawFile, text: &str, issues: &mut Vec<Issue>) {
             entries.push(RawSet { key, path, text });
             settings.push(value);
         }
-        let after = raw.faults[j]
-            .target
-            .as_deref()
+        let after = fault_table(root, j)
+            .and_then(|t| t.get("target")?.as_str())
             .and_then(|t| Some((t, raw.components.get(t)?)))
             .filter(|(_, c)| !c.unreadable)
             .and_then(|(t, c)| {

@@ -8,16 +8,14 @@ use toml_edit::Item;
 
 use crate::engine::SimTime;
 use crate::model::spec::{
-    ActionSpec, AlarmSpec, Clock, FailureSpec, FailureUnit, FaultKind, FaultSpec, FaultTarget,
-    GossipSpec, GroupSpec, KindSpec, Level, LinkSpec, MILESTONES, Milestone, NetworkSpec,
-    Placement, Published, Replay, ServerSpec, Spec, Target, WhatIf,
+    ActionSpec, AlarmSpec, Clock, FailureSpec, FaultSpec, GossipSpec, GroupSpec, KindSpec, Level,
+    LinkSpec, MILESTONES, Milestone, NetworkSpec, Placement, Published, Replay, ServerSpec, Spec,
+    Target, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
-use super::raw::{
-    Dur, FIXED_FIELDS, RawComponent, RawFailure, RawFault, RawFile, RawRecord, RawSet, kind_fields,
-    set_origin,
-};
+use super::raw::{FIXED_FIELDS, RawComponent, RawFile, RawRecord, RawSet, kind_fields, set_origin};
+use crate::model::faults::{fault_name, read_failure, read_fault, text};
 use crate::model::head::{
     LinkSettings, NetworkSettings, PublishedSettings, ScenarioSettings, WhatIfSettings,
 };
@@ -26,10 +24,7 @@ use crate::model::kinds::{Build, KINDS, Kind, read_kind};
 use crate::model::node::ops::read_action;
 use crate::model::policy::placement;
 use crate::model::policy::server::{self, Queue};
-use crate::model::settings::{
-    Distribution, Input, Reader, Resolve, Role, Shape, Table, Value, bounded, duration, positive,
-    read_table,
-};
+use crate::model::settings::{Input, Reader, Resolve, Role, Shape, Table, Value, read_table};
 
 pub use crate::model::policy::placement::MAX_REPLICAS;
 
@@ -250,10 +245,10 @@ impl<'a> Check<'a> {
         let raw = self.raw;
         let mut out = Some(Vec::new());
         for (j, f) in raw.failures.iter().enumerate() {
-            let failure = if f.unreadable {
-                None
-            } else {
-                self.failure(j, f)
+            let shape = f.item.as_ref().map(Input::shape);
+            let failure = match &shape {
+                Some(Shape::Table(entries)) if !f.unreadable => read_failure(j, entries, self),
+                _ => None,
             };
             match (failure, out.as_mut()) {
                 (Some(f), Some(v)) => v.push(f),
@@ -263,339 +258,12 @@ impl<'a> Check<'a> {
         out
     }
 
-    fn failure(&mut self, j: usize, f: &RawFailure) -> Option<FailureSpec> {
-        let base = vec!["failures".to_owned(), j.to_string()];
-        let given: Vec<&str> = [
-            ("target", f.target.is_some()),
-            ("zone", f.zone.is_some()),
-            ("region", f.region.is_some()),
-        ]
-        .iter()
-        .filter(|(_, s)| *s)
-        .map(|(n, _)| *n)
-        .collect();
-        if given.len() != 1 {
-            let path = if given.len() > 1 {
-                join(&base, given[1])
-            } else {
-                base.clone()
-            };
-            self.push(
-                Issue::new(path, "give exactly one of target, zone and region")
-                    .hint("target = \"<group>\" fails each replica on its own; zone or region fails everything in it at once".to_owned()),
-            );
-            return None;
-        }
-        let (unit, label) = if let Some(t) = &f.target {
-            let path = join(&base, "target");
-            match self.index.get(t.as_str()).copied() {
-                None => {
-                    let names: Vec<&str> = self.names.clone();
-                    self.push(
-                        Issue::new(path, format!("unknown component '{t}'"))
-                            .value(t.clone())
-                            .hint(suggest(t, "components", &names)),
-                    );
-                    return None;
-                }
-                Some(g) if self.kinds[g] == Some(Kind::Client) => {
-                    self.push(
-                        Issue::new(path, format!("failures cannot hit '{t}': it is a client"))
-                            .value(t.clone()),
-                    );
-                    return None;
-                }
-                Some(g) => (FailureUnit::Replicas(g), t.clone()),
-            }
-        } else {
-            let (field, name) = match (&f.zone, &f.region) {
-                (Some(z), _) => ("zone", z.clone()),
-                (_, Some(r)) => ("region", r.clone()),
-                _ => unreachable!("exactly one was given"),
-            };
-            let level = if field == "zone" {
-                Level::Zone
-            } else {
-                Level::Region
-            };
-            if !self.check_domain(join(&base, field), level, &name) {
-                return None;
-            }
-            let unit = if field == "zone" {
-                FailureUnit::Zone(name.clone())
-            } else {
-                FailureUnit::Region(name.clone())
-            };
-            (unit, name)
-        };
-        let dist = |v: &mut Self, field: &str| match field_of(f.item.as_ref(), &[field]) {
-            None => {
-                v.missing(
-                    join(&base, field),
-                    format!("add {field} = {{ dist = \"exponential\", mean = \"...\" }}"),
-                );
-                None
-            }
-            Some(d) => v.read::<Distribution>(join(&base, field), d),
-        };
-        let mtbf = dist(self, "mtbf");
-        let mttr = dist(self, "mttr");
-        Some(FailureSpec {
-            name: f
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("failures-{label}")),
-            unit,
-            mtbf: mtbf?,
-            mttr: mttr?,
-        })
-    }
-
     // ---- scalar helpers -------------------------------------------------------------------
 
     /// Records a missing required field.
     fn missing(&mut self, path: Path, hint: impl Into<String>) {
         let field = path.last().cloned().unwrap_or_default();
         self.push(Issue::new(path, format!("missing required field '{field}'")).hint(hint.into()));
-    }
-
-    /// A whole number in `[min, max]`, or the default.
-    fn count(
-        &mut self,
-        path: Path,
-        v: Option<i64>,
-        default: u32,
-        min: u32,
-        max: u32,
-    ) -> Option<u32> {
-        let Some(v) = v else { return Some(default) };
-        bounded(v, min, max, &mut Reader::new(path, &mut self.issues))
-    }
-
-    /// A finite number greater than zero.
-    fn positive(&mut self, path: Path, v: f64) -> Option<f64> {
-        positive(v, &mut Reader::new(path, &mut self.issues))
-    }
-
-    /// The link between two domains of one level, from `between` and `level`.
-    fn link_ref(&mut self, base: &[String], f: &RawFault) -> Option<FaultTarget> {
-        let level = match f.level.as_deref() {
-            None => {
-                self.missing(
-                    join(base, "level"),
-                    "add level = \"zone\", \"region\" or \"segment\"",
-                );
-                None
-            }
-            Some("zone") => Some(Level::Zone),
-            Some("region") => Some(Level::Region),
-            Some("segment") => Some(Level::Segment),
-            Some(other) => {
-                self.push(
-                    Issue::new(join(base, "level"), format!("unknown level '{other}'"))
-                        .value(other.to_owned())
-                        .hint(suggest(other, "levels", &["zone", "region", "segment"])),
-                );
-                None
-            }
-        };
-        let pair = match f.between.as_deref() {
-            None => {
-                self.missing(
-                    join(base, "between"),
-                    "add between = [\"<one side>\", \"<the other>\"]",
-                );
-                None
-            }
-            Some([a, b]) if a != b => Some((a.clone(), b.clone())),
-            Some(other) => {
-                self.push(
-                    Issue::new(join(base, "between"), "names two different domains")
-                        .value(format!("{other:?}"))
-                        .hint("e.g. between = [\"us-east-1a\", \"us-east-1b\"]".to_owned()),
-                );
-                None
-            }
-        };
-        let (level, (a, b)) = (level?, pair?);
-        let mut ok = true;
-        for (k, name) in [&a, &b].into_iter().enumerate() {
-            ok &= self.check_domain(join(&join(base, "between"), k), level, name);
-        }
-        ok.then_some(FaultTarget::Link { level, a, b })
-    }
-
-    /// A zone or region some component is placed in, as a fault target.
-    fn domain_ref(&mut self, base: &[String], field: &str, name: &str) -> Option<FaultTarget> {
-        let level = if field == "zone" {
-            Level::Zone
-        } else {
-            Level::Region
-        };
-        if !self.check_domain(join(base, "target"), level, name) {
-            return None;
-        }
-        Some(if field == "zone" {
-            FaultTarget::Zone(name.to_owned())
-        } else {
-            FaultTarget::Region(name.to_owned())
-        })
-    }
-
-    /// Whether some component is placed in the `level` domain `name`; if none is, reports it
-    /// at `path`, suggesting the domains that do exist.
-    fn check_domain(&mut self, path: Path, level: Level, name: &str) -> bool {
-        let mut known: Vec<String> = Vec::new();
-        for p in self.placements.iter().flatten().flatten() {
-            let x = match level {
-                Level::Zone => &p.zone,
-                Level::Region => &p.region,
-                Level::Segment => &p.segment,
-            };
-            if !known.contains(x) {
-                known.push(x.clone());
-            }
-        }
-        if known.iter().any(|k| k == name) {
-            return true;
-        }
-        let refs: Vec<&str> = known.iter().map(String::as_str).collect();
-        let l = level.name();
-        let hint = suggest(name, &format!("{l}s"), &refs);
-        self.push(
-            Issue::new(path, format!("no component is placed in {l} '{name}'"))
-                .value(name.to_owned())
-                .hint(hint),
-        );
-        false
-    }
-
-    /// The replicas a replica fault hits: its `replicas` list, or every replica of the target
-    /// (a gossip corruption: one replica, 0 by default).
-    fn fault_replicas(
-        &mut self,
-        base: &[String],
-        f: &RawFault,
-        target: Option<usize>,
-        tname: &str,
-        kind: &str,
-    ) -> Option<Vec<u32>> {
-        let n = target
-            .and_then(|t| self.placements[t].as_ref())
-            .map(Vec::len);
-        let one = kind == "gossip_corruption";
-        let list = match &f.replicas {
-            None if one => return n.map(|_| vec![0]),
-            None => return n.map(|n| (0..n as u32).collect()),
-            Some(list) => list,
-        };
-        if list.is_empty() {
-            let hint = if one {
-                "leave 'replicas' out to start from replica 0"
-            } else {
-                "leave 'replicas' out to hit every replica"
-            };
-            self.push(Issue::new(join(base, "replicas"), "lists no replica").hint(hint.to_owned()));
-            return None;
-        }
-        if one && list.len() > 1 {
-            self.push(
-                Issue::new(
-                    join(base, "replicas"),
-                    format!(
-                        "a gossip corruption starts from one replica, got {}",
-                        list.len()
-                    ),
-                )
-                .value(format!("{list:?}"))
-                .hint("list one replica, e.g. replicas = [0]".to_owned()),
-            );
-            return None;
-        }
-        let mut out = Some(Vec::new());
-        for (k, &r) in list.iter().enumerate() {
-            let p = join(&join(base, "replicas"), k);
-            let ok = match n {
-                Some(n) if r < 0 || r >= n as i64 => {
-                    self.push(
-                        Issue::new(
-                            p,
-                            format!(
-                                "replica index {r} is out of range: '{tname}' has {n} replica(s), numbered 0 to {}",
-                                n - 1
-                            ),
-                        )
-                        .value(r.to_string()),
-                    );
-                    false
-                }
-                None => false,
-                Some(_) if list[..k].contains(&r) => {
-                    self.push(
-                        Issue::new(p, format!("replica {r} is listed twice")).value(r.to_string()),
-                    );
-                    false
-                }
-                Some(_) => true,
-            };
-            match (ok, out.as_mut()) {
-                (true, Some(v)) => v.push(r as u32),
-                _ => out = None,
-            }
-        }
-        out
-    }
-
-    /// A number in [0, 1].
-    fn fraction(&mut self, path: Path, v: f64) -> Option<f64> {
-        if (0.0..=1.0).contains(&v) {
-            Some(v)
-        } else {
-            self.push(
-                Issue::new(path, format!("must be between 0 and 1, got {v}")).value(v.to_string()),
-            );
-            None
-        }
-    }
-
-    /// A share in (0, 1].
-    fn share(&mut self, path: Path, x: f64, all: &str) -> Option<f64> {
-        let x = self.positive(path.clone(), x)?;
-        if x > 1.0 {
-            self.push(
-                Issue::new(path, format!("must be at most 1, got {x}"))
-                    .value(x.to_string())
-                    .hint(all.to_owned()),
-            );
-            return None;
-        }
-        Some(x)
-    }
-
-    /// A duration, or the default when absent.
-    fn dur(&mut self, path: Path, v: Option<&Dur>, default: SimTime) -> Option<SimTime> {
-        match v {
-            None => Some(default),
-            Some(d) => self.parse_dur(path, d),
-        }
-    }
-
-    fn parse_dur(&mut self, path: Path, d: &Dur) -> Option<SimTime> {
-        duration(&d.0, &mut Reader::new(path, &mut self.issues))
-    }
-
-    /// A duration greater than zero, or the default when absent.
-    fn dur_pos(&mut self, path: Path, v: Option<&Dur>, default: SimTime) -> Option<SimTime> {
-        let t = self.dur(path.clone(), v, default)?;
-        if t.is_zero() {
-            let written = v.map_or_else(|| "0s".to_owned(), |d| d.0.clone());
-            self.push(
-                Issue::new(path, format!("must be greater than 0, got \"{written}\""))
-                    .value(written),
-            );
-            return None;
-        }
-        Some(t)
     }
 
     /// Reports fields that do not belong to a variant (`kind`, `dist`, `backoff`, ...).
@@ -697,6 +365,34 @@ impl Resolve for Check<'_> {
 
     fn name(&self, i: usize) -> String {
         self.names[i].to_owned()
+    }
+
+    fn domains(&self, level: Level) -> Vec<String> {
+        let mut known: Vec<String> = Vec::new();
+        for p in self.placements.iter().flatten().flatten() {
+            let x = match level {
+                Level::Zone => &p.zone,
+                Level::Region => &p.region,
+                Level::Segment => &p.segment,
+            };
+            if !known.contains(x) {
+                known.push(x.clone());
+            }
+        }
+        known
+    }
+
+    fn closed_loop(&self, i: usize) -> bool {
+        let c = self.raw.components.get_index(i).map(|(_, c)| c);
+        c.is_some_and(|c| c.concurrency.is_some())
+    }
+
+    fn config_change(
+        &mut self,
+        fault: usize,
+        target: Option<usize>,
+    ) -> Option<(KindSpec, Vec<(String, String)>)> {
+        self.config_set(fault, target)
     }
 }
 
@@ -977,51 +673,19 @@ impl Check<'_> {
         out
     }
 
-    /// Reads a `kind` field against its list of words: missing, unknown (with a suggestion)
-    /// or the word itself.
-    fn kind_word(
-        &mut self,
-        base: &[String],
-        given: Option<&str>,
-        kinds: &[&'static str],
-        what: &str,
-    ) -> Option<&'static str> {
-        match given {
-            None => {
-                self.missing(
-                    join(base, "kind"),
-                    format!("kind is one of: {}", kinds.join(", ")),
-                );
-                None
-            }
-            Some(k) => match kinds.iter().find(|x| **x == k) {
-                Some(&word) => Some(word),
-                None => {
-                    self.push(
-                        Issue::new(join(base, "kind"), format!("unknown {what} kind '{k}'"))
-                            .value(k)
-                            .hint(suggest(k, &format!("{what} kinds"), kinds)),
-                    );
-                    None
-                }
-            },
-        }
-    }
-
     fn faults(&mut self) -> Option<Vec<FaultSpec>> {
         let raw = self.raw;
-        // Names first: actions refer to faults by name.
-        self.fault_names = raw
+        let shapes: Vec<Option<Shape<'_>>> = raw
             .faults
             .iter()
-            .map(|f| {
-                (!f.unreadable).then(|| {
-                    let kind = f.kind.clone().unwrap_or_default();
-                    let name = f.name.clone().unwrap_or_else(|| {
-                        format!("{kind}-{}", f.target.as_deref().unwrap_or_default())
-                    });
-                    (name, kind)
-                })
+            .map(|f| f.item.as_ref().filter(|_| !f.unreadable).map(Input::shape))
+            .collect();
+        // Names first: actions refer to faults by name.
+        self.fault_names = shapes
+            .iter()
+            .map(|s| match s {
+                Some(Shape::Table(entries)) => Some(fault_name(entries)),
+                _ => None,
             })
             .collect();
         let names: Vec<Option<String>> = self
@@ -1030,10 +694,14 @@ impl Check<'_> {
             .map(|n| n.as_ref().map(|(n, _)| n.clone()))
             .collect();
         let mut out = Some(Vec::new());
-        for (j, f) in raw.faults.iter().enumerate() {
-            let unique = f.unreadable || self.unique_name("faults", j, f.name.as_deref(), &names);
-            let fault = if f.unreadable { None } else { self.fault(j, f) };
-            let fault = fault.filter(|_| unique);
+        for (j, shape) in shapes.iter().enumerate() {
+            let fault = match shape {
+                Some(Shape::Table(entries)) => {
+                    let unique = self.unique_name("faults", j, text(entries, "name"), &names);
+                    read_fault(j, entries, self).filter(|_| unique)
+                }
+                _ => None,
+            };
             match (fault, out.as_mut()) {
                 (Some(f), Some(v)) => v.push(f),
                 _ => out = None,
@@ -1134,18 +802,11 @@ impl Check<'_> {
     fn config_set(
         &mut self,
         j: usize,
-        base: &[String],
-        f: &RawFault,
         target: Option<usize>,
     ) -> Option<(KindSpec, Vec<(String, String)>)> {
-        let spath = join(base, "set");
-        if f.set.is_none() {
-            self.missing(
-                spath,
-                "add set = { <path> = <value>, ... }: the settings it rolls out, e.g. set = { workers = 4 }",
-            );
-            return None;
-        }
+        let raw = self.raw;
+        let f = &raw.faults[j];
+        let spath = vec!["faults".to_owned(), j.to_string(), "set".to_owned()];
         let entries = &f.set_entries;
         if entries.is_empty() {
             self.push(
@@ -1257,418 +918,6 @@ impl Check<'_> {
             d.0 = place(&d.0);
         }
         spec
-    }
-
-    fn fault(&mut self, j: usize, f: &RawFault) -> Option<FaultSpec> {
-        let base = vec!["faults".to_owned(), j.to_string()];
-        let kinds = [
-            "crash",
-            "hang",
-            "slow",
-            "error",
-            "capacity_loss",
-            "dns_record",
-            "traffic_surge",
-            "new_source",
-            "zone_outage",
-            "region_outage",
-            "partition",
-            "link_degradation",
-            "config_change",
-            "gossip_corruption",
-        ];
-        let kind = self.kind_word(&base, f.kind.as_deref(), &kinds, "fault");
-        let domain = match kind {
-            Some("zone_outage") => Some("zone"),
-            Some("region_outage") => Some("region"),
-            _ => None,
-        };
-        let link = matches!(kind, Some("partition" | "link_degradation"));
-        let (target, domain_target) = match (f.target.as_deref(), domain) {
-            (_, _) if link => (None, self.link_ref(&base, f)),
-            (None, _) => {
-                let what = domain.unwrap_or("component");
-                self.missing(
-                    join(&base, "target"),
-                    format!("add target = \"<the {what} it hits>\""),
-                );
-                (None, None)
-            }
-            (Some(t), None) => (self.group_ref(join(&base, "target"), t, Role::Any), None),
-            (Some(t), Some(field)) => (None, self.domain_ref(&base, field, t)),
-        };
-        let at = match &f.at {
-            None => {
-                self.missing(join(&base, "at"), "add at = \"20m\": when the fault starts");
-                None
-            }
-            Some(d) => self.parse_dur(join(&base, "at"), d),
-        };
-        // A fault at or after the end simply never happens: shortening a run with
-        // `--set scenario.duration=...` must not break a file whose later faults fall outside.
-        let duration = match &f.duration {
-            None => Some(None),
-            Some(_) => self
-                .dur_pos(join(&base, "duration"), f.duration.as_ref(), SimTime::ZERO)
-                .map(Some),
-        };
-        let kind = kind?;
-        let present: Vec<&str> = [
-            ("replicas", f.replicas.is_some()),
-            ("multiplier", f.multiplier.is_some()),
-            ("ramp", f.ramp.is_some()),
-            ("factor", f.factor.is_some()),
-            ("probability", f.probability.is_some()),
-            ("wrong", f.wrong.is_some()),
-            ("fraction", f.fraction.is_some()),
-            ("record", f.record.is_some()),
-            ("answer", f.answer.is_some()),
-            ("to", f.to.is_some()),
-            ("target", link && f.target.is_some()),
-            ("between", f.between.is_some()),
-            ("level", f.level.is_some()),
-            ("latency", f.latency.is_some()),
-            ("loss", f.loss.is_some()),
-            ("set", f.set.is_some()),
-            ("rollout", f.rollout.is_some()),
-            ("batch", f.batch.is_some()),
-        ]
-        .iter()
-        .filter(|(_, s)| *s)
-        .map(|(n, _)| *n)
-        .collect();
-        let allowed: &[&str] = match kind {
-            "zone_outage" | "region_outage" => &[],
-            "partition" => &["between", "level"],
-            "new_source" => &[],
-            "link_degradation" => &["between", "level", "latency", "loss"],
-            "crash" | "hang" => &["replicas"],
-            "slow" => &["replicas", "factor"],
-            "error" => &["replicas", "probability", "wrong"],
-            "capacity_loss" => &["replicas", "fraction"],
-            "dns_record" => &["replicas", "record", "answer", "to"],
-            "config_change" => &["replicas", "set", "rollout", "batch"],
-            "gossip_corruption" => &["replicas"],
-            _ => &["multiplier", "ramp"],
-        };
-        self.not_applicable(&base, &present, allowed, &format!("fault kind '{kind}'"));
-        let target_kind = target.and_then(|t| self.kinds[t]);
-        let tname = f.target.clone().unwrap_or_default();
-        let fault_kind = if link {
-            if kind == "partition" {
-                Some(FaultKind::Partition)
-            } else {
-                let latency = self.dur(join(&base, "latency"), f.latency.as_ref(), SimTime::ZERO);
-                let loss = match f.loss {
-                    None => Some(0.0),
-                    Some(l) => self.fraction(join(&base, "loss"), l),
-                };
-                if f.latency.is_none() && f.loss.is_none() {
-                    self.push(
-                        Issue::new(base.clone(), "a link_degradation needs latency or loss")
-                            .hint("add latency = \"200ms\" and/or loss = 0.1".to_owned()),
-                    );
-                    return None;
-                }
-                Some(FaultKind::LinkDegradation {
-                    latency: latency?,
-                    loss: loss?,
-                })
-            }
-        } else if let Some(field) = domain {
-            Some(if field == "zone" {
-                FaultKind::ZoneOutage
-            } else {
-                FaultKind::RegionOutage
-            })
-        } else if kind != "traffic_surge" && kind != "new_source" {
-            if target_kind == Some(Kind::Client) {
-                self.push(
-                    Issue::new(
-                        join(&base, "target"),
-                        format!("a {kind} fault cannot hit '{tname}': it is a client"),
-                    )
-                    .value(tname.clone())
-                    .hint("use kind = \"traffic_surge\" to change a client's traffic".to_owned()),
-                );
-            }
-            let replicas = self.fault_replicas(&base, f, target, &tname, kind);
-            let required = |v: &mut Self, field: &str, hint: &str, x: Option<f64>| match x {
-                None => {
-                    v.missing(join(&base, field), hint);
-                    None
-                }
-                Some(x) => Some(x),
-            };
-            match kind {
-                "crash" => replicas.map(|replicas| FaultKind::Crash { replicas }),
-                "config_change" => {
-                    if target_kind == Some(Kind::Monitor) {
-                        let servers = self.names_of(|k| !matches!(k, Kind::Client | Kind::Monitor));
-                        self.push(
-                            Issue::new(
-                                join(&base, "target"),
-                                format!(
-                                    "a config_change fault cannot hit '{tname}': it is a monitor"
-                                ),
-                            )
-                            .value(tname.clone())
-                            .hint(format!(
-                                "config changes roll out to server groups: {}",
-                                list(&servers)
-                            )),
-                        );
-                    }
-                    let mut rollout =
-                        self.dur(join(&base, "rollout"), f.rollout.as_ref(), SimTime::ZERO);
-                    if let (Some(r), Some(Some(d))) = (rollout, duration)
-                        && r > d
-                    {
-                        rollout = None;
-                        self.push(
-                            Issue::new(
-                                join(&base, "rollout"),
-                                format!("the rollout ({r}) is longer than the fault ({d})"),
-                            )
-                            .value(r.to_string())
-                            .hint("the change is rolled back when the fault ends; shorten the rollout or lengthen the fault".to_owned()),
-                        );
-                    }
-                    let batch = self.count(join(&base, "batch"), f.batch, 1, 1, u32::MAX);
-                    let change = self.config_set(j, &base, f, target);
-                    let (after, set) = change?;
-                    Some(FaultKind::ConfigChange {
-                        replicas: replicas?,
-                        after: Box::new(after),
-                        set,
-                        rollout: rollout?,
-                        batch: batch?,
-                    })
-                }
-                "gossip_corruption" => {
-                    if let Some(g) = target {
-                        self.needs_gossip(join(&base, "target"), g, "corrupt");
-                    }
-                    replicas.map(|replicas| FaultKind::GossipCorruption { replicas })
-                }
-                "dns_record" => {
-                    if let Some(k) = target_kind.filter(|&k| k != Kind::Dns && k != Kind::Client) {
-                        self.push(
-                            Issue::new(
-                                join(&base, "target"),
-                                format!(
-                                    "dns_record applies to dns components, and '{tname}' is {}",
-                                    k.a()
-                                ),
-                            )
-                            .value(tname.clone()),
-                        );
-                    }
-                    let served: Vec<String> = self
-                        .raw
-                        .components
-                        .get(tname.as_str())
-                        .and_then(|c| c.records.as_ref())
-                        .map(|rs| rs.iter().filter_map(|r| r.name.clone()).collect())
-                        .unwrap_or_default();
-                    let record = match &f.record {
-                        None => {
-                            self.missing(
-                                join(&base, "record"),
-                                "add record = \"<a name this dns serves>\"",
-                            );
-                            None
-                        }
-                        Some(r) => match served.iter().position(|x| x == r) {
-                            Some(i) => Some(i),
-                            None => {
-                                let refs: Vec<&str> = served.iter().map(String::as_str).collect();
-                                self.push(
-                                    Issue::new(
-                                        join(&base, "record"),
-                                        format!("'{tname}' serves no record named '{r}'"),
-                                    )
-                                    .value(r.clone())
-                                    .hint(suggest(r, "records", &refs)),
-                                );
-                                None
-                            }
-                        },
-                    };
-                    let wrong_to = match (f.answer.as_deref(), &f.to) {
-                        (None | Some("empty"), None) => Some(None),
-                        (Some("wrong"), Some(t)) => {
-                            self.group_ref(join(&base, "to"), t, Role::Serve).map(Some)
-                        }
-                        (Some("wrong"), None) => {
-                            self.missing(
-                                join(&base, "to"),
-                                "add to = \"<the group the wrong answer points at>\"",
-                            );
-                            None
-                        }
-                        (None | Some("empty"), Some(_)) => {
-                            self.push(
-                                Issue::new(
-                                    join(&base, "to"),
-                                    "'to' applies only with answer = \"wrong\"",
-                                )
-                                .hint("an empty answer points nowhere".to_owned()),
-                            );
-                            None
-                        }
-                        (Some(other), _) => {
-                            self.push(
-                                Issue::new(
-                                    join(&base, "answer"),
-                                    format!("unknown answer '{other}'"),
-                                )
-                                .value(other.to_owned())
-                                .hint("answer is \"empty\" or \"wrong\"".to_owned()),
-                            );
-                            None
-                        }
-                    };
-                    Some(FaultKind::DnsRecord {
-                        replicas: replicas?,
-                        record: record?,
-                        wrong_to: wrong_to?,
-                    })
-                }
-                "hang" => replicas.map(|replicas| FaultKind::Hang { replicas }),
-                "slow" => {
-                    let factor = required(
-                        self,
-                        "factor",
-                        "add factor = 10.0: how many times slower service gets",
-                        f.factor,
-                    )
-                    .and_then(|x| self.positive(join(&base, "factor"), x));
-                    Some(FaultKind::Slow {
-                        replicas: replicas?,
-                        factor: factor?,
-                    })
-                }
-                "error" => {
-                    let probability = required(
-                        self,
-                        "probability",
-                        "add probability = 0.5: the share of answers that fail",
-                        f.probability,
-                    )
-                    .and_then(|x| self.fraction(join(&base, "probability"), x));
-                    Some(FaultKind::Error {
-                        replicas: replicas?,
-                        probability: probability?,
-                        wrong: f.wrong.unwrap_or(false),
-                    })
-                }
-                _ => {
-                    let fraction = required(
-                        self,
-                        "fraction",
-                        "add fraction = 0.5: the share of workers lost",
-                        f.fraction,
-                    )
-                    .and_then(|x| self.share(join(&base, "fraction"), x, "1.0 loses every worker"));
-                    Some(FaultKind::CapacityLoss {
-                        replicas: replicas?,
-                        fraction: fraction?,
-                    })
-                }
-            }
-        } else {
-            if let Some(k) = target_kind
-                && k != Kind::Client
-            {
-                let clients = self.names_of(|k| k == Kind::Client);
-                self.push(
-                    Issue::new(
-                        join(&base, "target"),
-                        format!(
-                            "{kind} applies to client components, and '{tname}' is {}",
-                            k.a()
-                        ),
-                    )
-                    .value(tname.clone())
-                    .hint(format!("clients: {}", list(&clients))),
-                );
-            }
-            if self
-                .raw
-                .components
-                .get(tname.as_str())
-                .is_some_and(|c| c.concurrency.is_some())
-            {
-                self.push(
-                    Issue::new(
-                        join(&base, "target"),
-                        format!(
-                            "{kind} applies to rate-based clients, and '{tname}' has a concurrency"
-                        ),
-                    )
-                    .value(tname.clone())
-                    .hint(
-                        "change a closed-loop population with --set on its concurrency".to_owned(),
-                    ),
-                );
-                return None;
-            }
-            if kind == "new_source" {
-                return Some(FaultSpec {
-                    name: f.name.clone().unwrap_or_else(|| format!("{kind}-{tname}")),
-                    target: FaultTarget::Group(target?),
-                    at: at?,
-                    duration: duration?,
-                    kind: FaultKind::NewSource,
-                });
-            }
-            let multiplier = match f.multiplier {
-                None => {
-                    self.missing(
-                        join(&base, "multiplier"),
-                        "add multiplier = 3.0: the factor the traffic rises by",
-                    );
-                    None
-                }
-                Some(m) => self.positive(join(&base, "multiplier"), m),
-            };
-            let ramp = self.dur(join(&base, "ramp"), f.ramp.as_ref(), SimTime::ZERO);
-            if let (Some(r), Some(Some(d))) = (ramp, duration)
-                && r > d
-            {
-                self.push(
-                    Issue::new(
-                        join(&base, "ramp"),
-                        format!("the ramp ({r}) is longer than the fault ({d})"),
-                    )
-                    .value(r.to_string()),
-                );
-                return None;
-            }
-            match (multiplier, ramp) {
-                (Some(multiplier), Some(ramp)) => {
-                    Some(FaultKind::TrafficSurge { multiplier, ramp })
-                }
-                _ => None,
-            }
-        };
-        let name = f.name.clone().unwrap_or_else(|| format!("{kind}-{tname}"));
-        if name.is_empty() {
-            self.push(Issue::new(join(&base, "name"), "must not be empty").value(""));
-            return None;
-        }
-        let target = match domain_target {
-            Some(t) => t,
-            None => FaultTarget::Group(target?),
-        };
-        Some(FaultSpec {
-            name,
-            target,
-            at: at?,
-            duration: duration?,
-            kind: fault_kind?,
-        })
     }
 
     // ---- replay: clock, published timeline, what-ifs ---------------------------------------

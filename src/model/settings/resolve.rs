@@ -7,7 +7,7 @@
 
 use super::Issue;
 use crate::model::kinds::Kind;
-use crate::model::spec::Target;
+use crate::model::spec::{KindSpec, Level, Target};
 
 /// What a referenced component must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +70,12 @@ pub trait Resolve {
     /// Whether group `i` gossips (None while its gossip has problems).
     fn gossips(&self, i: usize) -> Option<bool>;
 
+    /// The `level` domains some group is placed in, in file order.
+    fn domains(&self, level: Level) -> Vec<String>;
+
+    /// Whether group `i` is a client with a `concurrency` (a closed loop).
+    fn closed_loop(&self, i: usize) -> bool;
+
     /// Whether group `i` gossips; if not, reports it at `path` (`what` the fault or action
     /// would do to its gossip).
     fn needs_gossip(&mut self, path: Vec<String>, i: usize, what: &str) -> bool;
@@ -92,4 +98,12 @@ pub trait Resolve {
 
     /// Group `i`'s name.
     fn name(&self, i: usize) -> String;
+
+    /// Config change `fault`'s `set` applied to group `target`: the group's settings after it,
+    /// read like the group itself, and the settings as written (`path`, `value`).
+    fn config_change(
+        &mut self,
+        fault: usize,
+        target: Option<usize>,
+    ) -> Option<(KindSpec, Vec<(String, String)>)>;
 }
