@@ -28,6 +28,9 @@ enum Command {
     Validate(run::ScenarioArgs),
     /// Show the built topology as text, or Graphviz DOT with --dot.
     Describe(run::DescribeArgs),
+    /// Print the JSON Schema of scenario files, for editors (Taplo / Even Better TOML read a
+    /// `#:schema <path>` first line); the same file ships as schema/scenario.schema.json.
+    Schema,
     /// Run seeded replications over a grid of parameter values: runs.csv and points.csv.
     Sweep(sweep::SweepArgs),
     /// Join the shards of a sweep (sweep --shard I/N) into the files one unsharded run writes.
@@ -118,6 +121,12 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),
         Command::Describe(args) => run::describe(args),
+        Command::Schema => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`outagesim schema | head`) is not an error.
+            let _ = out.write_all(outagesim::scenario::schema_text().as_bytes());
+            Ok(())
+        }
         Command::Sweep(args) => sweep::sweep(args),
         Command::Merge(args) => merge::merge(args),
         Command::Plot(args) => plot::plot(args),

@@ -379,10 +379,11 @@ pub fn markdown(
     o
 }
 
-/// The opening comment of a scenario file: its first paragraph of `#` lines, unwrapped.
+/// The opening comment of a scenario file: its first paragraph of `#` lines, unwrapped
+/// (editor directives such as `#:schema` skipped).
 pub fn intro(text: &str) -> String {
     let mut words: Vec<&str> = Vec::new();
-    for line in text.lines() {
+    for line in text.lines().filter(|l| !l.starts_with("#:")) {
         let Some(rest) = line.strip_prefix('#') else {
             break;
         };

@@ -901,6 +901,17 @@ fn plain_expected(expected: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn component_fields_come_from_the_declarations_in_the_order_hints_list_them() {
+        for (name, kind) in crate::model::kinds::KINDS {
+            let declared: Vec<&str> = crate::model::kinds::component_fields(kind)
+                .iter()
+                .map(|f| f.name)
+                .collect();
+            assert_eq!(declared, kind_fields(name).unwrap(), "{name}");
+        }
+    }
     use super::*;
 
     fn read_text(text: &str) -> (RawFile, Vec<Issue>) {

@@ -23,8 +23,8 @@ use crate::model::kinds::monitor::read_alarm;
 use crate::model::kinds::{Build, KINDS, Kind, read_kind};
 use crate::model::node::ops::read_action;
 use crate::model::policy::placement;
-use crate::model::policy::server::{self, Queue};
-use crate::model::settings::{Input, Reader, Resolve, Role, Shape, Table, Value, read_table};
+use crate::model::policy::server::{self};
+use crate::model::settings::{Input, Reader, Resolve, Role, Shape, Table, read_table};
 
 pub use crate::model::policy::placement::MAX_REPLICAS;
 
@@ -523,17 +523,7 @@ impl Check<'_> {
         // Read the kind's own settings even when the server settings are bad, so that their
         // problems are reported too; the placeholder is never used (nor a client's).
         let server = match kind {
-            Kind::Client => Some(server::defaults(kind)),
-            Kind::Network => self
-                .queue(
-                    join(&base, "queue"),
-                    field_of(c.item.as_ref(), &["queue"]),
-                    false,
-                )
-                .map(|queue| ServerSpec {
-                    queue,
-                    ..server::defaults(kind)
-                }),
+            Kind::Client | Kind::Network => Some(server::defaults(kind)),
             _ => self.server(&base, c, kind),
         };
         let ok = server.is_some();
@@ -555,19 +545,6 @@ impl Check<'_> {
             entries,
             &mut Reader::new(base.to_vec(), &mut self.issues),
         )
-    }
-
-    /// `queue` (at `path`, `q` as written): "unbounded" (None) or waiting places.
-    fn queue(&mut self, path: Path, q: Option<&dyn Input>, unbounded: bool) -> Option<Option<u32>> {
-        match q {
-            None => Some((!unbounded).then_some(1000)),
-            Some(q) => self.read::<Queue>(path, q),
-        }
-    }
-
-    /// Reads a value of type `V` at `path`.
-    fn read<V: Value>(&mut self, path: Path, input: &dyn Input) -> Option<V::Out> {
-        V::read(input, &mut Reader::new(path, &mut self.issues))
     }
 
     // ---- network, links, faults -----------------------------------------------------------

@@ -12,5 +12,6 @@ mod plot;
 mod replay;
 mod run;
 mod scenarios;
+mod schema;
 mod sweep;
 mod validation;

@@ -15,11 +15,43 @@ pub use read::{FAULT_KINDS, fault_name, read_failure, read_fault, text};
 pub use values::{Answer, AnswerWord, Index, List, Pair, Plural, PosNumber, SetTable, Share, Text};
 
 use crate::engine::SimTime;
-use crate::model::settings::{Count, Distribution, Duration, Fraction, Opt, Switch};
+use crate::model::settings::{
+    Count, Distribution, Duration, Field, Fraction, Opt, PosDuration, Switch, Table,
+};
 use crate::model::spec::{Dist, GroupSpec, KindSpec};
 use crate::settings;
 
 // ---- the settings of each fault kind ---------------------------------------------------------
+
+settings! {
+    /// `[[faults]]`: a fault injected at a fixed time; its `kind` (crash, hang, slow, error, capacity_loss, dns_record, traffic_surge, new_source, zone_outage, region_outage, partition, link_degradation, config_change, gossip_corruption) picks its further settings.
+    pub struct FaultSettings "faults" {
+        /// Unique among faults (default "<kind>-<target>").
+        name: Opt<Text> = None,
+        /// The group it hits; the zone or region of an outage (link faults: `between` instead).
+        target: Opt<Text> = None,
+        /// When it starts.
+        at: Duration => "add at = \"20m\": when the fault starts",
+        /// How long it lasts (default: to the end of the run).
+        duration: Opt<PosDuration> = None,
+    }
+}
+
+/// Every fault kind with every field its table may hold besides `kind`: the common ones
+/// ([`FaultSettings`], `target` not for link faults) and its own.
+pub fn fault_kinds() -> Vec<(&'static str, Vec<Field>)> {
+    FAULT_KINDS
+        .iter()
+        .map(|&kind| {
+            let mut fields = FaultSettings::fields();
+            if matches!(kind, "partition" | "link_degradation") {
+                fields.retain(|f| f.name != "target");
+            }
+            fields.extend(read::kind_tables(kind));
+            (kind, fields)
+        })
+        .collect()
+}
 
 settings! {
     /// Faults on replicas (every kind but traffic faults, outages and link faults): which ones it hits.

@@ -58,6 +58,13 @@ const KIND_FIELDS: [&str; 18] = [
 /// The settings fault kind `kind` takes beside `name`, `kind`, `target`, `at` and `duration`
 /// (its tables'), in the order of [`KIND_FIELDS`].
 fn own_fields(kind: &str) -> Vec<&'static str> {
+    let mut names: Vec<&str> = kind_tables(kind).iter().map(|f| f.name).collect();
+    names.sort_by_key(|n| KIND_FIELDS.iter().position(|f| f == n));
+    names
+}
+
+/// The fields of fault kind `kind`'s own tables.
+pub(super) fn kind_tables(kind: &str) -> Vec<crate::model::settings::Field> {
     let mut fields = match kind {
         "traffic_surge" => TrafficSurgeSettings::fields(),
         "new_source" | "zone_outage" | "region_outage" => Vec::new(),
@@ -73,9 +80,7 @@ fn own_fields(kind: &str) -> Vec<&'static str> {
         "link_degradation" => LinkDegradationSettings::fields(),
         _ => Vec::new(),
     });
-    let mut names: Vec<&str> = fields.iter().map(|f| f.name).collect();
-    names.sort_by_key(|n| KIND_FIELDS.iter().position(|f| f == n));
-    names
+    fields
 }
 
 /// The type problems of `input` read as field `f` (below `base`) by the table that declares

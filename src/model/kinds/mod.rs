@@ -15,7 +15,12 @@ pub mod resolver;
 pub mod service;
 pub mod storage;
 
-use crate::model::settings::{Input, Reader, Resolve, Role, Shape, Table, Value};
+use crate::model::policy::placement::PlacementSettings;
+use crate::model::policy::server::ServerSettings;
+use crate::model::settings::{
+    Field, Input, Reader, Resolve, Role, Shape, Table, Value, table_schema,
+};
+use crate::model::spec::GossipSpec;
 use crate::model::spec::{KindSpec, ServerSpec};
 
 /// What a kind's settings need while they become its spec: where they were written, and the
@@ -113,6 +118,47 @@ pub fn dep(
     let mut path = base.to_vec();
     path.push(field.to_owned());
     b.resolve.group(Some(b.group), path, name, role)
+}
+
+/// Every field a component table of kind `kind` may hold besides `kind`, in the order hints
+/// list them: placement (a client's without `replicas` and `standby`, a monitor's without
+/// `standby`), `gossip` (not on clients and monitors), server settings (not on clients and
+/// networks), then the kind's own.
+pub fn component_fields(kind: Kind) -> Vec<Field> {
+    let mut fields = PlacementSettings::fields();
+    match kind {
+        Kind::Client => fields.retain(|f| !matches!(f.name, "replicas" | "standby")),
+        Kind::Monitor => fields.retain(|f| f.name != "standby"),
+        _ => fields.push(gossip_field()),
+    }
+    if !matches!(kind, Kind::Client | Kind::Network) {
+        fields.extend(ServerSettings::fields());
+    }
+    fields.extend(match kind {
+        Kind::Client => client::ClientSettings::fields(),
+        Kind::Resolver => resolver::ResolverSettings::fields(),
+        Kind::Dns => dns::DnsSettings::fields(),
+        Kind::Firewall => firewall::FirewallSettings::fields(),
+        Kind::Network => network::NetworkSettings::fields(),
+        Kind::LoadBalancer => load_balancer::LbSettings::fields(),
+        Kind::Proxy | Kind::Cdn => proxy::ProxySettings::fields(),
+        Kind::Cache => cache::CacheSettings::fields(),
+        Kind::Service => service::ServiceSettings::fields(),
+        Kind::Storage => storage::StorageSettings::fields(),
+        Kind::Monitor => monitor::MonitorSettings::fields(),
+    });
+    fields
+}
+
+/// `gossip`: `true`, `false` or a `gossip` table.
+fn gossip_field() -> Field {
+    Field {
+        name: "gossip",
+        doc: "Membership gossip among the replicas: true, false or a `gossip` table (storage gossips by default).",
+        what: || "`true`, `false` or a `gossip` table".to_owned(),
+        schema: || serde_json::json!({ "oneOf": [{ "type": "boolean" }, table_schema::<GossipSpec>()] }),
+        default: Some(|| "false (storage: true)".to_owned()),
+    }
 }
 
 /// Reads the own settings of a group of kind `kind` (see [`KindSettings`]).

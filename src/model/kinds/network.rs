@@ -9,6 +9,7 @@ use crate::engine::rng::splitmix64;
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::{Msg, Status};
 use crate::model::node::{Cx, Node, link_check};
+use crate::model::policy::server::Queue;
 use crate::model::settings::{Input, Issue, List, Reader, Text, Value, number, positive};
 use crate::model::spec::{Dist, KindSpec, ServerSpec};
 use crate::model::world::World;
@@ -17,22 +18,23 @@ use crate::settings;
 use super::{Build, KindSettings};
 
 settings! {
-    /// `kind = "network"`: devices joining network segments (besides `queue`, as for servers).
+    /// `kind = "network"`: devices joining network segments.
     pub struct NetworkSettings "network" {
         /// Messages per second each replica relays (its one worker takes 1/capacity per message).
         capacity: Capacity => "add capacity = <messages per second per replica>, e.g. capacity = 100000.0",
+        /// Messages waiting per replica, or "unbounded".
+        queue: Queue = Some(1000),
         /// The segments this group connects, at least 2.
         joins: Segments => "add joins = [\"<segment>\", \"<segment>\"]: the segments this group connects",
     }
 }
 
 impl KindSettings for NetworkSettings {
-    /// `server` carries the `queue` read by the caller.
-    fn build(self, _: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
+    fn build(self, _: &mut Build<'_>, _: ServerSpec) -> Option<KindSpec> {
         Some(KindSpec::Network(NetworkDeviceSpec {
             server: ServerSpec {
                 workers: 1,
-                queue: server.queue,
+                queue: self.queue,
                 service_time: Dist::Constant(self.capacity),
             },
             joins: self.joins,

@@ -345,6 +345,19 @@ pub fn read_action(
     })
 }
 
+/// Every action kind with every field its table may hold besides `kind`: the common ones
+/// ([`ActionSettings`]) and its own.
+pub fn action_kinds() -> Vec<(&'static str, Vec<Field>)> {
+    KINDS
+        .iter()
+        .map(|(kind, own, _)| {
+            let mut fields = ActionSettings::fields();
+            fields.extend(own());
+            (*kind, fields)
+        })
+        .collect()
+}
+
 /// Every field of some action kind, in the order hints list them.
 fn action_fields() -> Vec<&'static str> {
     let mut fields = vec!["name", "kind"];

@@ -264,19 +264,58 @@ pub fn unknown_field(path: Vec<String>, key: &str, names: &[&str]) -> Issue {
 
 /// The JSON Schema of a table: its fields, and no others.
 pub fn table_schema<T: Table>() -> Json {
+    object_schema(T::DOC, &T::fields())
+}
+
+/// The JSON Schema of a table with `fields` and no others; those without a default are
+/// required.
+pub fn object_schema(doc: &str, fields: &[Field]) -> Json {
     let mut props = Map::new();
-    for f in T::fields() {
+    for f in fields {
         let mut s = (f.schema)();
         if let Json::Object(o) = &mut s {
             o.insert("description".into(), Json::String(f.doc.to_owned()));
         }
         props.insert(f.name.to_owned(), s);
     }
-    json!({
+    let required: Vec<&str> = fields
+        .iter()
+        .filter(|f| f.default.is_none())
+        .map(|f| f.name)
+        .collect();
+    let mut out = json!({
         "type": "object",
-        "description": T::DOC,
+        "description": doc.trim(),
         "properties": props,
         "additionalProperties": false,
+    });
+    if !required.is_empty() {
+        out["required"] = json!(required);
+    }
+    out
+}
+
+/// The JSON Schema of a table whose fields depend on its `kind` (components, faults,
+/// actions): `kind` is one of `kinds`, and each kind allows its own fields only.
+pub fn by_kind_schema(doc: &str, kinds: &[(&str, Vec<Field>)]) -> Json {
+    let words: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
+    let branches: Vec<Json> = kinds
+        .iter()
+        .map(|(kind, fields)| {
+            let mut then = object_schema(doc, fields);
+            then["properties"]["kind"] = json!({ "const": kind });
+            json!({
+                "if": { "properties": { "kind": { "const": kind } }, "required": ["kind"] },
+                "then": then,
+            })
+        })
+        .collect();
+    json!({
+        "type": "object",
+        "description": doc.trim(),
+        "properties": { "kind": { "enum": words } },
+        "required": ["kind"],
+        "allOf": branches,
     })
 }
 

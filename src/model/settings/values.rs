@@ -173,7 +173,22 @@ impl Value for PosDuration {
     }
 }
 
+/// Where schemas point for a duration: the definitions of the whole schema
+/// ([`definitions`]), so it is written once.
 fn duration_schema() -> Json {
+    json!({ "$ref": "#/definitions/duration" })
+}
+
+/// The value types' schemas that tables refer to (`#/definitions/<name>`), for the schema of a
+/// whole file.
+pub fn definitions() -> Json {
+    json!({
+        "duration": duration_definition(),
+        "distribution": distribution_definition(),
+    })
+}
+
+fn duration_definition() -> Json {
     json!({
         "type": "string",
         "pattern": r"^\s*([0-9][0-9_]*(\.[0-9]+)?\s*(ns|us|µs|ms|s|m|h|d)\s*)+$",
@@ -333,32 +348,7 @@ impl Value for Distribution {
         r#"a duration (a constant), or `{ dist = "exponential", mean = "10ms" }`; dists: constant (value), exponential (mean), lognormal (mean, sigma), uniform (min, max), weibull (mean, shape)"#.to_owned()
     }
     fn schema() -> Json {
-        let tables: Vec<Json> = DISTS
-            .iter()
-            .map(|(name, fields)| {
-                let mut props = serde_json::Map::new();
-                props.insert("dist".into(), json!({ "const": name }));
-                for f in *fields {
-                    let s = if matches!(*f, "sigma" | "shape") {
-                        json!({ "type": "number" })
-                    } else {
-                        duration_schema()
-                    };
-                    props.insert((*f).into(), s);
-                }
-                let mut required = vec!["dist"];
-                required.extend_from_slice(fields);
-                json!({
-                    "type": "object",
-                    "properties": props,
-                    "required": required,
-                    "additionalProperties": false,
-                })
-            })
-            .collect();
-        let mut any = vec![duration_schema()];
-        any.extend(tables);
-        json!({ "anyOf": any })
+        json!({ "$ref": "#/definitions/distribution" })
     }
     fn show(v: &Dist) -> String {
         match v {
@@ -524,4 +514,34 @@ fn nonzero_mean(mean: SimTime, r: &mut Reader<'_>) -> Option<()> {
         return None;
     }
     Some(())
+}
+
+/// The schema of a distribution: a duration (a constant) or one of the `dist` tables.
+fn distribution_definition() -> Json {
+    let tables: Vec<Json> = DISTS
+        .iter()
+        .map(|(name, fields)| {
+            let mut props = serde_json::Map::new();
+            props.insert("dist".into(), json!({ "const": name }));
+            for f in *fields {
+                let s = if matches!(*f, "sigma" | "shape") {
+                    json!({ "type": "number" })
+                } else {
+                    duration_schema()
+                };
+                props.insert((*f).into(), s);
+            }
+            let mut required = vec!["dist"];
+            required.extend_from_slice(fields);
+            json!({
+                "type": "object",
+                "properties": props,
+                "required": required,
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    let mut any = vec![duration_schema()];
+    any.extend(tables);
+    json!({ "anyOf": any })
 }
