@@ -7,8 +7,7 @@ use toml_edit::{Document, InlineTable, Item, Key, Table, Value};
 use crate::model::spec::Spec;
 
 use super::error::{
-    Anchor, Issue, Origin, Problem, ScenarioError, SpanIndex, in_file, in_set, line_col, locate,
-    path_string,
+    Anchor, Issue, Origin, Problem, ScenarioError, in_file, in_set, line_col, locate, path_string,
 };
 use super::{raw, validate};
 
@@ -68,8 +67,7 @@ pub fn load(text: &str, file: &str, sets: &[String]) -> Result<Spec, ScenarioErr
             }
         }
     };
-    let spans = SpanIndex::new(effective.as_item());
-    let (raw, mut issues) = raw::read(effective.as_item(), &spans, effective.raw());
+    let (raw, mut issues) = raw::read(effective.as_item(), effective.raw());
     let structural: Vec<Vec<String>> = issues.iter().map(|i| i.path.clone()).collect();
     match validate::validate(&raw) {
         Ok(spec) if issues.is_empty() && problems.is_empty() => return Ok(spec),

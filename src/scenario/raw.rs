@@ -1,43 +1,18 @@
-//! Stage one of reading a scenario: serde structs that mirror the file as written, with no
-//! defaults applied and every field optional, read piece by piece so that one bad component
-//! does not hide the problems of the others.
-//!
-//! Every struct denies unknown fields. Components are one union struct ([`RawComponent`]) with
-//! the fields of every kind; [`validate`](super::validate) rejects fields that do not belong
-//! to the component's kind, which gives clearer messages than a tagged enum would.
-
-use std::fmt;
+//! Stage one of reading a scenario: the document split into its pieces as written (the
+//! `[scenario]` and `[network]` tables, each component's table, each entry of the arrays of
+//! tables), each kept as a `toml_edit` item for the settings layer to read. What this stage
+//! checks itself is the document's shape: unknown top-level tables, entries that are no
+//! tables, unknown keys of faults and failures, and what a config change's `set` does to its
+//! target's table. Settings are not listed here (but for those a config change may not set):
+//! the declarations in `model` are the only list.
 
 use indexmap::IndexMap;
-use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
-use serde::{Deserialize, Deserializer};
 use toml_edit::{DocumentMut, Item, Key, TableLike, Value};
 
-use super::error::{Issue, SpanIndex, closest, list};
+use crate::model::faults::{all_fault_fields, failure_fields};
+use crate::model::settings::unknown_field;
 
-/// A duration as written, e.g. `"250ms"`; parsed by validation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dur(pub String);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Dur;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(r#"a duration such as "30s" or "250ms""#)
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
-                Ok(Dur(s.to_owned()))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// A field read by the settings layer from the document itself (the raw stage only notes
-/// that it is there).
-pub type Any = de::IgnoredAny;
+use super::error::{Issue, closest, list};
 
 /// One entry of a `config_change` fault's `set`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,208 +47,42 @@ pub fn set_origin(entries: &[RawSet], rel: &[String]) -> Option<Vec<String>> {
         .map(|e| e.key.clone())
 }
 
-/// `[[components.<dns>.records]]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-pub struct RawRecord {
-    pub name: Option<String>,
-    pub ttl: Option<Dur>,
-    pub policy: Option<String>,
-    pub targets: Option<Vec<String>>,
-    pub weights: Option<Vec<f64>>,
-}
-
-/// `[components.<name>]`: the union of every kind's fields.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
+/// `[components.<name>]`: its table as written (or as a config change leaves it). The
+/// component's kind and settings are read from it by validation, through the declarations of
+/// `model::kinds` and `model::policy`.
+#[derive(Clone, Debug, Default)]
 pub struct RawComponent {
-    pub kind: Option<String>,
-    // Placement.
-    pub replicas: Option<i64>,
-    pub region: Option<String>,
-    pub zone: Option<Any>,
-    pub zones: Option<Any>,
-    pub segment: Option<Any>,
-    /// Extra replicas held in reserve for `scale` actions.
-    pub standby: Option<Any>,
-    /// Membership gossip among the replicas.
-    pub gossip: Option<Any>,
-    // Server.
-    pub workers: Option<Any>,
-    pub queue: Option<Any>,
-    pub service_time: Option<Any>,
-    // Client.
-    pub rate: Option<Any>,
-    /// Client: a closed-loop population instead of a rate.
-    pub concurrency: Option<Any>,
-    pub think_time: Option<Any>,
-    pub profile: Option<Any>,
-    pub target: Option<Any>,
-    pub resolver: Option<Any>,
-    pub write_fraction: Option<Any>,
-    // Shared by several kinds.
-    pub timeout: Option<Dur>,
-    pub retry: Option<Any>,
-    pub health_check: Option<Any>,
-    pub policy: Option<Any>,
-    pub weights: Option<Any>,
-    pub hit_ratio: Option<Any>,
-    // Resolver.
-    pub dns: Option<Any>,
-    // DNS.
-    pub records: Option<Vec<RawRecord>>,
-    // Firewall.
-    pub next: Option<Any>,
-    pub deny: Option<Any>,
-    pub max_connections: Option<Any>,
-    // Network.
-    pub capacity: Option<Any>,
-    pub joins: Option<Any>,
-    // Load balancer.
-    pub backends: Option<Any>,
-    pub when_none_healthy: Option<Any>,
-    // Proxy / CDN.
-    pub upstream: Option<Any>,
-    // Cache.
-    pub backend: Option<Any>,
-    pub ttl: Option<Any>,
-    pub serve_stale: Option<Any>,
-    // Service.
-    pub calls: Option<Any>,
-    pub parallel: Option<Any>,
-    pub circuit_breaker: Option<Any>,
-    // Storage.
-    pub replication_factor: Option<Any>,
-    pub read_quorum: Option<Any>,
-    pub write_quorum: Option<Any>,
-    // Monitor.
-    pub period: Option<Dur>,
-    /// The table as written (or as a config change leaves it), for the settings layer.
-    #[serde(skip)]
+    /// The table (None when it is no table: reported already).
     pub item: Option<Item>,
-    /// Set when the table could not be read at all (its problems are reported already).
-    #[serde(skip)]
-    pub unreadable: bool,
 }
 
 impl RawComponent {
-    /// The names of the fields that are set, in declaration order (`kind` excluded).
-    pub fn present_fields(&self) -> Vec<&'static str> {
-        let c = self;
-        let all = [
-            ("replicas", c.replicas.is_some()),
-            ("region", c.region.is_some()),
-            ("zone", c.zone.is_some()),
-            ("zones", c.zones.is_some()),
-            ("segment", c.segment.is_some()),
-            ("standby", c.standby.is_some()),
-            ("gossip", c.gossip.is_some()),
-            ("workers", c.workers.is_some()),
-            ("queue", c.queue.is_some()),
-            ("service_time", c.service_time.is_some()),
-            ("rate", c.rate.is_some()),
-            ("concurrency", c.concurrency.is_some()),
-            ("think_time", c.think_time.is_some()),
-            ("profile", c.profile.is_some()),
-            ("target", c.target.is_some()),
-            ("resolver", c.resolver.is_some()),
-            ("write_fraction", c.write_fraction.is_some()),
-            ("timeout", c.timeout.is_some()),
-            ("retry", c.retry.is_some()),
-            ("health_check", c.health_check.is_some()),
-            ("policy", c.policy.is_some()),
-            ("weights", c.weights.is_some()),
-            ("hit_ratio", c.hit_ratio.is_some()),
-            ("dns", c.dns.is_some()),
-            ("records", c.records.is_some()),
-            ("next", c.next.is_some()),
-            ("deny", c.deny.is_some()),
-            ("max_connections", c.max_connections.is_some()),
-            ("capacity", c.capacity.is_some()),
-            ("joins", c.joins.is_some()),
-            ("backends", c.backends.is_some()),
-            ("when_none_healthy", c.when_none_healthy.is_some()),
-            ("upstream", c.upstream.is_some()),
-            ("backend", c.backend.is_some()),
-            ("ttl", c.ttl.is_some()),
-            ("serve_stale", c.serve_stale.is_some()),
-            ("calls", c.calls.is_some()),
-            ("parallel", c.parallel.is_some()),
-            ("circuit_breaker", c.circuit_breaker.is_some()),
-            ("replication_factor", c.replication_factor.is_some()),
-            ("read_quorum", c.read_quorum.is_some()),
-            ("write_quorum", c.write_quorum.is_some()),
-            ("period", c.period.is_some()),
-        ];
-        all.iter()
-            .filter(|(_, set)| *set)
-            .map(|(n, _)| *n)
-            .collect()
+    /// The table's entries, in file order.
+    pub fn entries(&self) -> Vec<(&str, &Item)> {
+        self.item
+            .as_ref()
+            .and_then(Item::as_table_like)
+            .map(|t| t.iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Field `key`, if written.
+    pub fn get(&self, key: &str) -> Option<&Item> {
+        self.item.as_ref()?.as_table_like()?.get(key)
     }
 }
 
-/// `[[failures]]`: random failures and repairs of replicas, a zone or a region. Its fields
-/// are read from `item` by the settings layer (`model::faults`); serde only checks that they
-/// are known.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-#[allow(dead_code)]
-pub struct RawFailure {
-    pub name: Option<Any>,
-    pub target: Option<Any>,
-    pub zone: Option<Any>,
-    pub region: Option<Any>,
-    pub mtbf: Option<Any>,
-    pub mttr: Option<Any>,
-    /// The table as written, for the settings layer.
-    #[serde(skip)]
-    pub item: Option<Item>,
-    /// Set when the table could not be read at all.
-    #[serde(skip)]
-    pub unreadable: bool,
-}
-
-/// `[[faults]]`. Its fields are read from `item` by the settings layer (`model::faults`, one
-/// table per fault kind); serde only checks that they are known.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a table")]
-#[allow(dead_code)]
+/// `[[faults]]`: the table as written (its fields are read by `model::faults`, one table per
+/// fault kind), and for a config change what its `set` does to the target's table.
+#[derive(Clone, Debug, Default)]
 pub struct RawFault {
-    pub name: Option<Any>,
-    pub kind: Option<Any>,
-    pub target: Option<Any>,
-    pub at: Option<Any>,
-    pub duration: Option<Any>,
-    pub replicas: Option<Any>,
-    pub multiplier: Option<Any>,
-    pub ramp: Option<Any>,
-    pub factor: Option<Any>,
-    pub probability: Option<Any>,
-    pub wrong: Option<Any>,
-    pub fraction: Option<Any>,
-    pub record: Option<Any>,
-    pub answer: Option<Any>,
-    pub to: Option<Any>,
-    pub between: Option<Any>,
-    pub level: Option<Any>,
-    pub latency: Option<Any>,
-    pub loss: Option<Any>,
-    pub set: Option<Any>,
-    pub rollout: Option<Any>,
-    pub batch: Option<Any>,
-    /// The table as written, for the settings layer.
-    #[serde(skip)]
+    /// The table (None when it is no table: reported already).
     pub item: Option<Item>,
     /// Config change: the entries of `set`, in file order.
-    #[serde(skip)]
     pub set_entries: Vec<RawSet>,
-    /// Config change: the target's table with `set` applied, read as a component (None when
-    /// there is no such table or it cannot be read; its problems are reported already).
-    #[serde(skip)]
+    /// Config change: the target's table with `set` applied (None when there is no such
+    /// table or the change cannot be applied; its problems are reported already).
     pub after: Option<Box<RawComponent>>,
-    /// Set when the table could not be read at all.
-    #[serde(skip)]
-    pub unreadable: bool,
 }
 
 /// A whole scenario file, as written.
@@ -288,7 +97,7 @@ pub struct RawFile {
     /// `[[faults]]`, in file order (unreadable entries keep their place).
     pub faults: Vec<RawFault>,
     /// `[[failures]]`, in file order (unreadable entries keep their place).
-    pub failures: Vec<RawFailure>,
+    pub failures: Vec<Option<Item>>,
     /// `[[links]]`, in file order.
     pub links: Vec<Item>,
     /// `[[alarms]]` as written, in file order (None for an entry that is no table).
@@ -315,122 +124,12 @@ pub const TOP_FIELDS: &[&str] = &[
     "what_ifs",
 ];
 
-/// Which fields each component kind accepts (besides `kind`); used for "does not apply"
-/// problems and for "did you mean" hints.
-pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
-    const PLACE: [&str; 5] = ["replicas", "region", "zone", "zones", "segment"];
-    // Every server kind but the monitor: placement, standby replicas and gossip.
-    macro_rules! fields {
-        ($($f:literal),* $(,)?) => {{
-            const F: &[&str] = &[
-                PLACE[0], PLACE[1], PLACE[2], PLACE[3], PLACE[4], "standby", "gossip", $($f),*
-            ];
-            F
-        }};
-    }
-    Some(match kind {
-        "client" => &[
-            "region",
-            "zone",
-            "zones",
-            "segment",
-            "rate",
-            "concurrency",
-            "think_time",
-            "profile",
-            "target",
-            "resolver",
-            "timeout",
-            "retry",
-            "write_fraction",
-        ],
-        "resolver" => fields!["workers", "queue", "service_time", "dns", "timeout"],
-        "dns" => fields![
-            "workers",
-            "queue",
-            "service_time",
-            "records",
-            "health_check"
-        ],
-        "firewall" => fields![
-            "workers",
-            "queue",
-            "service_time",
-            "next",
-            "deny",
-            "max_connections",
-            "timeout",
-        ],
-        "network" => fields!["capacity", "queue", "joins"],
-        "load_balancer" => fields![
-            "workers",
-            "queue",
-            "service_time",
-            "backends",
-            "policy",
-            "weights",
-            "health_check",
-            "when_none_healthy",
-            "timeout",
-            "retry",
-        ],
-        "proxy" | "cdn" => fields![
-            "workers",
-            "queue",
-            "service_time",
-            "upstream",
-            "hit_ratio",
-            "timeout",
-            "retry",
-        ],
-        "cache" => fields![
-            "workers",
-            "queue",
-            "service_time",
-            "backend",
-            "hit_ratio",
-            "ttl",
-            "serve_stale",
-            "timeout",
-        ],
-        "service" => fields![
-            "workers",
-            "queue",
-            "service_time",
-            "calls",
-            "parallel",
-            "circuit_breaker",
-        ],
-        "storage" => fields![
-            "workers",
-            "queue",
-            "service_time",
-            "replication_factor",
-            "read_quorum",
-            "write_quorum",
-            "timeout",
-        ],
-        "monitor" => &[
-            "replicas",
-            "region",
-            "zone",
-            "zones",
-            "segment",
-            "workers",
-            "queue",
-            "service_time",
-            "period",
-        ],
-        _ => return None,
-    })
-}
-
 /// Reads a parsed document into raw structs. Each top-level piece, component, fault and link
 /// is read on its own; a field that cannot be read is reported and dropped, and reading goes
 /// on without it, so every structural problem is found in one pass.
 ///
 /// `text` is the document's text (for `config_change` faults, see [`read_config_changes`]).
-pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<Issue>) {
+pub(crate) fn read(root: &Item, text: &str) -> (RawFile, Vec<Issue>) {
     let mut issues = Vec::new();
     let mut raw = RawFile::default();
     let Some(top) = root.as_table_like() else {
@@ -446,22 +145,14 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                     for (name, item) in t.iter() {
                         let mut p = path.clone();
                         p.push(name.to_owned());
-                        let kind = item
-                            .as_table_like()
-                            .and_then(|t| t.get("kind"))
-                            .and_then(|k| k.as_str())
-                            .and_then(kind_fields);
-                        let c = read_piece::<RawComponent>(item, &p, spans, &mut issues, kind)
-                            .map_or_else(
-                                || RawComponent {
-                                    unreadable: true,
-                                    ..RawComponent::default()
-                                },
-                                |c| RawComponent {
-                                    item: Some(item.clone()),
-                                    ..c
-                                },
-                            );
+                        let c = if item.is_table_like() {
+                            RawComponent {
+                                item: Some(item.clone()),
+                            }
+                        } else {
+                            issues.push(not_table(p, item, "a table"));
+                            RawComponent::default()
+                        };
                         raw.components.insert(name.to_owned(), c);
                     }
                 }
@@ -483,18 +174,11 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
                     p.push(i.to_string());
                     let is = &mut issues;
                     match key {
-                        "faults" => {
-                            let mut f =
-                                entry(e, &p, spans, is, |f: &mut RawFault| f.unreadable = true);
-                            f.item = Some(e.clone());
-                            raw.faults.push(f);
-                        }
-                        "failures" => {
-                            let mut f =
-                                entry(e, &p, spans, is, |f: &mut RawFailure| f.unreadable = true);
-                            f.item = Some(e.clone());
-                            raw.failures.push(f);
-                        }
+                        "faults" => raw.faults.push(RawFault {
+                            item: known(e, &p, &all_fault_fields(), is),
+                            ..RawFault::default()
+                        }),
+                        "failures" => raw.failures.push(known(e, &p, &failure_fields(), is)),
                         "alarms" => raw.alarms.push(table(e, &p, is)),
                         "actions" => raw.actions.push(table(e, &p, is)),
                         "published" => raw.published.push(e.clone()),
@@ -528,20 +212,18 @@ pub(crate) fn read(root: &Item, spans: &SpanIndex, text: &str) -> (RawFile, Vec<
     (raw, issues)
 }
 
-/// One entry of an array of tables; an entry that cannot be read keeps its place, marked by
-/// `unreadable`.
-fn entry<T: DeserializeOwned + Default>(
-    item: &Item,
-    path: &[String],
-    spans: &SpanIndex,
-    issues: &mut Vec<Issue>,
-    unreadable: impl FnOnce(&mut T),
-) -> T {
-    read_piece(item, path, spans, issues, None).unwrap_or_else(|| {
-        let mut t = T::default();
-        unreadable(&mut t);
-        t
-    })
+/// An entry whose keys must be among `names`: the table as written, its unknown keys reported
+/// (with a "did you mean"), or None (reported) when it is no table.
+fn known(item: &Item, path: &[String], names: &[&str], issues: &mut Vec<Issue>) -> Option<Item> {
+    let t = table(item, path, issues)?;
+    for (key, _) in t.as_table_like()?.iter() {
+        if !names.contains(&key) {
+            let mut p = path.to_vec();
+            p.push(key.to_owned());
+            issues.push(unknown_field(p, key, names));
+        }
+    }
+    Some(t)
 }
 
 /// An entry read by the settings layer: the table as written, or None (reported) when it is
@@ -564,8 +246,7 @@ fn read_config_changes(raw: &mut RawFile, text: &str, issues: &mut Vec<Issue>) {
         .filter(|&j| {
             let f = &raw.faults[j];
             let field = |k| f.item.as_ref().and_then(|t| t.as_table_like()?.get(k));
-            !f.unreadable
-                && field("set").is_some_and(Item::is_table_like)
+            field("set").is_some_and(Item::is_table_like)
                 && field("kind").and_then(Item::as_str) == Some("config_change")
         })
         .collect();
@@ -616,16 +297,14 @@ fn read_config_changes(raw: &mut RawFile, text: &str, issues: &mut Vec<Issue>) {
         }
         let after = fault_table(root, j)
             .and_then(|t| t.get("target")?.as_str())
-            .and_then(|t| Some((t, raw.components.get(t)?)))
-            .filter(|(_, c)| !c.unreadable)
-            .and_then(|(t, c)| {
+            .filter(|t| raw.components.get(*t).is_some_and(|c| c.item.is_some()))
+            .and_then(|t| {
                 let item = root
                     .as_table_like()?
                     .get("components")?
                     .as_table_like()?
                     .get(t)?;
-                let kind = c.kind.as_deref().and_then(kind_fields);
-                changed_component(item, kind, &entries, settings, &base, issues)
+                changed_component(item, &entries, settings, &base, issues)
             });
         let f = &mut raw.faults[j];
         f.set_entries = entries;
@@ -661,11 +340,11 @@ fn flatten(t: &dyn TableLike, prefix: &mut Vec<String>, out: &mut Vec<(Vec<Strin
     }
 }
 
-/// A component's table with the settings applied, read as a component; its problems that
-/// come from a setting are reported at the setting's key below `base`.
+/// A component's table with the settings applied (validation reads it as the component's, and
+/// reports its problems at the setting's key below `base`); a setting that cannot be applied
+/// is reported here.
 fn changed_component(
     item: &Item,
-    own_fields: Option<&[&str]>,
     entries: &[RawSet],
     settings: Vec<Value>,
     base: &[String],
@@ -688,22 +367,8 @@ fn changed_component(
             issues.push(Issue::new(at(&e.key), msg).value(e.text.clone()));
         }
     }
-    let parsed = toml_edit::Document::parse(sub.to_string()).ok()?;
-    let spans = SpanIndex::new(parsed.as_item());
-    let item = parsed.as_item().as_table_like()?.get("c")?;
-    let mut found = Vec::new();
-    let c = read_piece::<RawComponent>(item, &["c".to_owned()], &spans, &mut found, own_fields)
-        .map(|c| RawComponent {
-            item: Some(item.clone()),
-            ..c
-        });
-    for mut issue in found {
-        if let Some(key) = set_origin(entries, &issue.path[1..]) {
-            issue.path = at(&key);
-            issues.push(issue);
-        }
-    }
-    c
+    let item = sub.remove("c")?;
+    Some(RawComponent { item: Some(item) })
 }
 
 fn not_table(path: Vec<String>, item: &Item, want: &str) -> Issue {
@@ -727,258 +392,14 @@ fn type_name(item: &Item) -> &'static str {
     }
 }
 
-/// Most errors one piece may report before reading gives up on it.
-const MAX_ERRORS_PER_PIECE: usize = 32;
-
-/// Deserializes one piece; on an error, reports it, removes the offending field and tries
-/// again. `None` when the piece cannot be read even so.
-fn read_piece<T: DeserializeOwned>(
-    item: &Item,
-    base: &[String],
-    spans: &SpanIndex,
-    issues: &mut Vec<Issue>,
-    own_fields: Option<&[&str]>,
-) -> Option<T> {
-    if !item.is_table_like() {
-        issues.push(not_table(base.to_vec(), item, "a table"));
-        return None;
-    }
-    let mut value = match item.clone().into_value() {
-        Ok(v) => v,
-        Err(other) => {
-            issues.push(not_table(base.to_vec(), &other, "a table"));
-            return None;
-        }
-    };
-    for _ in 0..MAX_ERRORS_PER_PIECE {
-        let err = match T::deserialize(value.clone().into_deserializer()) {
-            Ok(t) => return Some(t),
-            Err(e) => e,
-        };
-        let path = err
-            .span()
-            .and_then(|s| spans.path_at(s.start))
-            .filter(|p| p.starts_with(base))
-            .unwrap_or_else(|| base.to_vec());
-        let fields = if path.len() == base.len() + 1 {
-            own_fields
-        } else {
-            None
-        };
-        issues.push(humanize(err.message(), path.clone(), fields));
-        // Drop the field (or the array holding the bad element) and read the rest.
-        let rel = &path[base.len()..];
-        if rel.is_empty() || !remove(&mut value, rel) {
-            return None;
-        }
-    }
-    None
-}
-
-/// Removes the field at `rel` (or, when `rel` ends inside an array, the field holding the
-/// array) from `value`. False if nothing was removed.
-fn remove(value: &mut Value, rel: &[String]) -> bool {
-    // The last segment that names a key of a table (not an index of an array).
-    let mut cut = None;
-    let mut cur = Some(&*value);
-    for (i, seg) in rel.iter().enumerate() {
-        let Some(v) = cur else { break };
-        if v.is_inline_table() {
-            cut = Some(i);
-        }
-        cur = child(v, seg);
-    }
-    let Some(cut) = cut else { return false };
-    let mut cur = value;
-    for seg in &rel[..cut] {
-        match child_mut(cur, seg) {
-            Some(next) => cur = next,
-            None => return false,
-        }
-    }
-    match cur {
-        Value::InlineTable(t) => t.remove(&rel[cut]).is_some(),
-        _ => false,
-    }
-}
-
-/// The field or element `seg` of a table or array value.
-fn child<'a>(v: &'a Value, seg: &str) -> Option<&'a Value> {
-    match v {
-        Value::InlineTable(t) => t.get(seg),
-        Value::Array(a) => a.get(seg.parse::<usize>().ok()?),
-        _ => None,
-    }
-}
-
-/// [`child`], mutably.
-fn child_mut<'a>(v: &'a mut Value, seg: &str) -> Option<&'a mut Value> {
-    match v {
-        Value::InlineTable(t) => t.get_mut(seg),
-        Value::Array(a) => a.get_mut(seg.parse::<usize>().ok()?),
-        _ => None,
-    }
-}
-
-/// Turns a serde message into a problem: plain words instead of Rust types, quotes instead of
-/// backticks, and "did you mean" for unknown fields. `own_fields` replaces the field list of
-/// the message (a component's fields for its kind).
-pub(crate) fn humanize(msg: &str, path: Vec<String>, own_fields: Option<&[&str]>) -> Issue {
-    let quoted: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
-    if msg.starts_with("unknown field `")
-        && let Some((name, listed)) = quoted.split_first()
-    {
-        let fields: Vec<&str> = own_fields.map_or_else(|| listed.to_vec(), <[&str]>::to_vec);
-        let hint = match closest(name, fields.iter().copied()) {
-            Some(c) => format!("did you mean '{c}'? (fields here: {})", list(&fields)),
-            None if fields.is_empty() => "this table takes no fields".to_owned(),
-            None => format!("fields here: {}", list(&fields)),
-        };
-        return Issue::new(path, format!("unknown field '{name}'"))
-            .value(*name)
-            .hint(hint)
-            .at_key();
-    }
-    if let Some(rest) = msg.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        return Issue::new(path, format!("missing field '{name}'"));
-    }
-    for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some(rest) = msg.strip_prefix(prefix)
-            && let Some((found, expected)) = rest.split_once(", expected ")
-        {
-            let found_text = plain_found(found);
-            let expected = plain_expected(expected);
-            let mut issue = Issue::new(path, format!("expected {expected}, found {found_text}"));
-            if let Some(v) = quoted.first() {
-                issue = issue.value(*v);
-            } else if let Some(s) = found.strip_prefix("string ") {
-                issue = issue.value(s.trim_matches('"'));
-            }
-            if expected.contains("duration")
-                && let Some(n) = found
-                    .strip_prefix("integer `")
-                    .and_then(|s| s.strip_suffix('`'))
-            {
-                issue = issue.hint(format!(
-                    r#"durations are strings with a unit: write "{n}s" or "{n}ms" (units: ns, us, ms, s, m, h, d)"#
-                ));
-            }
-            return issue;
-        }
-    }
-    if let Some(rest) = msg.strip_prefix("invalid length ")
-        && let Some((n, expected)) = rest.split_once(", expected ")
-    {
-        return Issue::new(
-            path,
-            format!(
-                "expected {}, found {n} element(s)",
-                plain_expected(expected)
-            ),
-        );
-    }
-    Issue::new(path, msg.replace('`', "'").replace('\n', "; "))
-}
-
-fn plain_found(found: &str) -> String {
-    match found {
-        "map" => "a table".to_owned(),
-        "sequence" => "an array".to_owned(),
-        other => other.replace('`', ""),
-    }
-}
-
-fn plain_expected(expected: &str) -> String {
-    match expected {
-        "i64" | "u64" | "u32" | "i32" => "a whole number".to_owned(),
-        "f64" | "f32" => "a number".to_owned(),
-        "a sequence" => "an array".to_owned(),
-        "a map" => "a table".to_owned(),
-        other => other.replace('`', "'"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn component_fields_come_from_the_declarations_in_the_order_hints_list_them() {
-        for (name, kind) in crate::model::kinds::KINDS {
-            let declared: Vec<&str> = crate::model::kinds::component_fields(kind)
-                .iter()
-                .map(|f| f.name)
-                .collect();
-            assert_eq!(declared, kind_fields(name).unwrap(), "{name}");
-        }
-    }
     use super::*;
 
     fn read_text(text: &str) -> (RawFile, Vec<Issue>) {
         let doc = toml_edit::Document::parse(text).expect("valid TOML");
-        let spans = SpanIndex::new(doc.as_item());
-        read(doc.as_item(), &spans, text)
-    }
-
-    #[test]
-    fn component_union_fields_match_kind_lists() {
-        // Every field of the union belongs to some kind, and every kind field exists.
-        let err = toml_edit::de::from_str::<RawComponent>("zzz = 1").expect_err("unknown");
-        let mut union: Vec<&str> = err
-            .message()
-            .split('`')
-            .skip(3)
-            .step_by(2)
-            .filter(|f| *f != "kind")
-            .collect();
-        union.sort_unstable();
-        let mut from_kinds: Vec<&str> = [
-            "client",
-            "resolver",
-            "dns",
-            "firewall",
-            "network",
-            "load_balancer",
-            "proxy",
-            "cdn",
-            "cache",
-            "service",
-            "storage",
-            "monitor",
-        ]
-        .iter()
-        .flat_map(|k| kind_fields(k).unwrap_or_default().iter().copied())
-        .collect();
-        from_kinds.sort_unstable();
-        from_kinds.dedup();
-        assert_eq!(union, from_kinds);
-        let all = RawComponent {
-            replicas: Some(1),
-            ..RawComponent::default()
-        };
-        assert_eq!(all.present_fields(), vec!["replicas"]);
-    }
-
-    #[test]
-    fn reads_every_bad_field_of_one_component() {
-        let (raw, issues) = read_text(
-            "[components.api]\nkind = \"service\"\nworkerz = 3\nreplicas = \"two\"\nregion = \"r\"\n",
-        );
-        assert_eq!(issues.len(), 2, "{issues:?}");
-        assert_eq!(issues[0].message, "unknown field 'workerz'");
-        assert!(
-            issues[0]
-                .hint
-                .as_deref()
-                .is_some_and(|h| h.starts_with("did you mean 'workers'?"))
-        );
-        assert_eq!(issues[1].path, ["components", "api", "replicas"]);
-        assert_eq!(
-            issues[1].message,
-            r#"expected a whole number, found string "two""#
-        );
-        // The rest was still read.
-        assert_eq!(raw.components["api"].region.as_deref(), Some("r"));
+        read(doc.as_item(), text)
     }
 
     #[test]

@@ -14,17 +14,19 @@ use crate::model::spec::{
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
-use super::raw::{FIXED_FIELDS, RawComponent, RawFile, RawRecord, RawSet, kind_fields, set_origin};
+use super::raw::{FIXED_FIELDS, RawComponent, RawFile, RawSet, set_origin};
 use crate::model::faults::{fault_name, read_failure, read_fault, text};
 use crate::model::head::{
     LinkSettings, NetworkSettings, PublishedSettings, ScenarioSettings, WhatIfSettings,
 };
 use crate::model::kinds::monitor::read_alarm;
-use crate::model::kinds::{Build, KINDS, Kind, read_kind};
+use crate::model::kinds::{Build, KINDS, Kind, component_fields, read_kind};
 use crate::model::node::ops::read_action;
 use crate::model::policy::placement;
 use crate::model::policy::server::{self};
-use crate::model::settings::{Input, Reader, Resolve, Role, Shape, Table, read_table};
+use crate::model::settings::{
+    Input, Reader, Resolve, Role, Shape, Table, read_table, unknown_field,
+};
 
 pub use crate::model::policy::placement::MAX_REPLICAS;
 
@@ -80,6 +82,27 @@ fn entries_of<'x>(table: &'x Option<Shape<'x>>) -> &'x [(&'x str, &'x dyn Input)
         Some(Shape::Table(entries)) => entries,
         _ => &[],
     }
+}
+
+/// Field `key` of a table input.
+fn field_of_input<'x>(table: &'x dyn Input, key: &str) -> Option<&'x dyn Input> {
+    match table.shape() {
+        Shape::Table(entries) => entries.into_iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// Every field of some component kind, each once, in the order of the kinds.
+fn all_component_fields() -> Vec<&'static str> {
+    let mut all: Vec<&str> = Vec::new();
+    for (_, kind) in KINDS {
+        for f in component_fields(kind) {
+            if !all.contains(&f.name) {
+                all.push(f.name);
+            }
+        }
+    }
+    all
 }
 
 fn join(base: &[String], seg: impl ToString) -> Path {
@@ -245,9 +268,9 @@ impl<'a> Check<'a> {
         let raw = self.raw;
         let mut out = Some(Vec::new());
         for (j, f) in raw.failures.iter().enumerate() {
-            let shape = f.item.as_ref().map(Input::shape);
+            let shape = f.as_ref().map(Input::shape);
             let failure = match &shape {
-                Some(Shape::Table(entries)) if !f.unreadable => read_failure(j, entries, self),
+                Some(Shape::Table(entries)) => read_failure(j, entries, self),
                 _ => None,
             };
             match (failure, out.as_mut()) {
@@ -267,6 +290,50 @@ impl<'a> Check<'a> {
     }
 
     /// Reports fields that do not belong to a variant (`kind`, `dist`, `backoff`, ...).
+    /// Reports the keys of component table `c` that are no setting of any kind (with a "did
+    /// you mean" over its kind's fields) or, once its kind is known, that belong to other
+    /// kinds; with `fixed`, the fields a config change may not set are left out.
+    fn check_fields(&mut self, base: &[String], c: &RawComponent, kind: Option<Kind>, fixed: bool) {
+        let all = all_component_fields();
+        let own: Vec<&str> = match kind {
+            Some(k) => component_fields(k).iter().map(|f| f.name).collect(),
+            None => all.clone(),
+        };
+        let mut present = Vec::new();
+        for (key, _) in c.entries() {
+            if key == "kind" || (fixed && FIXED_FIELDS.contains(&key)) {
+                continue;
+            }
+            match all.iter().find(|f| **f == key) {
+                Some(f) => present.push(*f),
+                None => {
+                    let issue = unknown_field(join(base, key), key, &own);
+                    self.push(issue);
+                }
+            }
+        }
+        let Some(kind) = kind else {
+            return;
+        };
+        if matches!(kind, Kind::Client | Kind::Monitor) && present.contains(&"gossip") {
+            present.retain(|f| *f != "gossip");
+            let why = if kind == Kind::Client {
+                "a client group has none"
+            } else {
+                "a monitor has a single one"
+            };
+            self.push(
+                Issue::new(
+                    join(base, "gossip"),
+                    format!("field 'gossip' does not apply to kind '{}'", kind.name()),
+                )
+                .hint(format!("gossip runs among component replicas, and {why}"))
+                .at_key(),
+            );
+        }
+        self.not_applicable(base, &present, &own, &format!("kind '{}'", kind.name()));
+    }
+
     fn not_applicable(&mut self, base: &[String], present: &[&str], allowed: &[&str], what: &str) {
         for f in present {
             if !allowed.contains(f) {
@@ -339,15 +406,23 @@ impl Resolve for Check<'_> {
     }
 
     fn records(&self, i: usize) -> Vec<(Option<String>, Vec<String>)> {
-        let records = self.raw.components[i]
-            .records
-            .as_deref()
-            .unwrap_or_default();
-        let targets = |r: &RawRecord| r.targets.iter().flatten().cloned().collect();
-        records
-            .iter()
-            .map(|r| (r.name.clone(), targets(r)))
-            .collect()
+        let text = |v: &dyn Input| match v.shape() {
+            Shape::Str(s) => Some(s.to_owned()),
+            _ => None,
+        };
+        let records = field_of(self.raw.components[i].item.as_ref(), &["records"]);
+        let Some(Shape::Array(records)) = records.map(Input::shape) else {
+            return Vec::new();
+        };
+        let record = |r: &dyn Input| {
+            let name = field_of_input(r, "name").and_then(text);
+            let targets = match field_of_input(r, "targets").map(Input::shape) {
+                Some(Shape::Array(t)) => t.into_iter().filter_map(text).collect(),
+                _ => Vec::new(),
+            };
+            (name, targets)
+        };
+        records.into_iter().map(record).collect()
     }
 
     fn faults(&self) -> &[Option<(String, String)>] {
@@ -384,7 +459,7 @@ impl Resolve for Check<'_> {
 
     fn closed_loop(&self, i: usize) -> bool {
         let c = self.raw.components.get_index(i).map(|(_, c)| c);
-        c.is_some_and(|c| c.concurrency.is_some())
+        c.is_some_and(|c| c.get("concurrency").is_some())
     }
 
     fn config_change(
@@ -447,7 +522,7 @@ impl Check<'_> {
             return;
         };
         let base = self.base(i);
-        if c.unreadable {
+        if c.item.is_none() {
             return;
         }
         if self.names[i].is_empty() {
@@ -458,46 +533,38 @@ impl Check<'_> {
             );
         }
         let kind_names: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
-        let kind = match c.kind.as_deref() {
+        let kind = match c.get("kind") {
             None => {
+                self.check_fields(&base, c, None, false);
                 self.missing(
                     join(&base, "kind"),
                     format!("kind is one of: {}", list(&kind_names)),
                 );
                 return;
             }
-            Some(k) => match KINDS.iter().find(|(n, _)| *n == k) {
-                Some((_, kind)) => *kind,
+            Some(k) => match k.as_str() {
+                Some(k) => match KINDS.iter().find(|(n, _)| *n == k) {
+                    Some((_, kind)) => *kind,
+                    None => {
+                        self.check_fields(&base, c, None, false);
+                        self.push(
+                            Issue::new(join(&base, "kind"), format!("unknown kind '{k}'"))
+                                .value(k)
+                                .hint(suggest(k, "kinds", &kind_names)),
+                        );
+                        return;
+                    }
+                },
                 None => {
-                    self.push(
-                        Issue::new(join(&base, "kind"), format!("unknown kind '{k}'"))
-                            .value(k)
-                            .hint(suggest(k, "kinds", &kind_names)),
-                    );
+                    self.check_fields(&base, c, None, false);
+                    let mut r = Reader::new(join(&base, "kind"), &mut self.issues);
+                    r.wrong_type::<()>("a string", &k.shape());
                     return;
                 }
             },
         };
         self.kinds[i] = Some(kind);
-        let allowed = kind_fields(kind.name()).unwrap_or_default();
-        let mut present = c.present_fields();
-        if matches!(kind, Kind::Client | Kind::Monitor) && c.gossip.is_some() {
-            present.retain(|f| *f != "gossip");
-            let why = if kind == Kind::Client {
-                "a client group has none"
-            } else {
-                "a monitor has a single one"
-            };
-            self.push(
-                Issue::new(
-                    join(&base, "gossip"),
-                    format!("field 'gossip' does not apply to kind '{}'", kind.name()),
-                )
-                .hint(format!("gossip runs among component replicas, and {why}"))
-                .at_key(),
-            );
-        }
-        self.not_applicable(&base, &present, allowed, &format!("kind '{}'", kind.name()));
+        self.check_fields(&base, c, Some(kind), false);
         let table = c.item.as_ref().map(Input::shape);
         let mut r = Reader::new(base, &mut self.issues);
         let placed = placement::read(kind, entries_of(&table), &mut r);
@@ -655,7 +722,7 @@ impl Check<'_> {
         let shapes: Vec<Option<Shape<'_>>> = raw
             .faults
             .iter()
-            .map(|f| f.item.as_ref().filter(|_| !f.unreadable).map(Input::shape))
+            .map(|f| f.item.as_ref().map(Input::shape))
             .collect();
         // Names first: actions refer to faults by name.
         self.fault_names = shapes
@@ -848,10 +915,7 @@ impl Check<'_> {
             self.traffic.len(),
             self.dns_names.len(),
         );
-        let allowed = kind_fields(kind.name()).unwrap_or_default();
-        let mut present = c.present_fields();
-        present.retain(|f| !FIXED_FIELDS.contains(f));
-        self.not_applicable(&comp, &present, allowed, &format!("kind '{}'", kind.name()));
+        self.check_fields(&comp, c, Some(kind), true);
         let spec = self.build_kind_from(g, &comp, c);
         let remap = |path: &[String]| -> Option<Path> {
             let rel = path.strip_prefix(comp.as_slice())?;
@@ -1142,6 +1206,94 @@ mod tests {
 
     fn base() -> String {
         format!("{HEAD}{USERS}{API}")
+    }
+
+    #[test]
+    fn reads_every_bad_field_of_one_component() {
+        let text = format!(
+            "{}\n[components.api2]\nkind = \"service\"\nworkerz = 3\nreplicas = \"two\"\nregion = \"r\"\n",
+            base()
+        );
+        let found = problems(&text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].message, "unknown field 'workerz'");
+        assert!(hint(&found[0]).starts_with("did you mean 'workers'?"));
+        assert_eq!(found[1].path, "components.api2.replicas");
+        assert_eq!(
+            found[1].message,
+            r#"expected a whole number, found string "two""#
+        );
+    }
+
+    #[test]
+    fn a_kinds_fields_are_placement_gossip_server_and_its_own_in_that_order() {
+        let names = |kind| -> Vec<&str> {
+            crate::model::kinds::component_fields(kind)
+                .iter()
+                .map(|f| f.name)
+                .collect()
+        };
+        assert_eq!(
+            names(crate::model::kinds::Kind::LoadBalancer),
+            [
+                "replicas",
+                "region",
+                "zone",
+                "zones",
+                "segment",
+                "standby",
+                "gossip",
+                "workers",
+                "queue",
+                "service_time",
+                "backends",
+                "policy",
+                "weights",
+                "health_check",
+                "when_none_healthy",
+                "timeout",
+                "retry",
+            ]
+        );
+        assert_eq!(
+            names(crate::model::kinds::Kind::Client),
+            [
+                "region",
+                "zone",
+                "zones",
+                "segment",
+                "rate",
+                "concurrency",
+                "think_time",
+                "profile",
+                "target",
+                "resolver",
+                "timeout",
+                "retry",
+                "write_fraction",
+            ]
+        );
+        assert_eq!(
+            names(crate::model::kinds::Kind::Network),
+            [
+                "replicas", "region", "zone", "zones", "segment", "standby", "gossip", "capacity",
+                "queue", "joins",
+            ]
+        );
+        assert_eq!(
+            names(crate::model::kinds::Kind::Monitor),
+            [
+                "replicas",
+                "region",
+                "zone",
+                "zones",
+                "segment",
+                "workers",
+                "queue",
+                "service_time",
+                "period",
+            ]
+        );
     }
 
     #[test]

@@ -37,6 +37,27 @@ settings! {
     }
 }
 
+/// Every field some fault kind takes, in the order hints list them.
+pub fn all_fault_fields() -> Vec<&'static str> {
+    let mut names: Vec<&str> = FaultSettings::fields().iter().map(|f| f.name).collect();
+    names.insert(1, "kind");
+    for f in read::KIND_FIELDS {
+        if !names.contains(&f) {
+            names.push(f);
+        }
+    }
+    names
+}
+
+/// Every field of a `[[failures]]` entry.
+pub fn failure_fields() -> Vec<&'static str> {
+    let fields = FailureSettings::fields().into_iter();
+    fields
+        .chain(FailureTimes::fields())
+        .map(|f| f.name)
+        .collect()
+}
+
 /// Every fault kind with every field its table may hold besides `kind`: the common ones
 /// ([`FaultSettings`], `target` not for link faults) and its own.
 pub fn fault_kinds() -> Vec<(&'static str, Vec<Field>)> {

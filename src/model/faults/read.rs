@@ -34,7 +34,7 @@ pub const FAULT_KINDS: [&str; 14] = [
 
 /// The settings of some fault kind, in the order problems with them are reported; `target`
 /// belongs here only for link faults (the others all take it).
-const KIND_FIELDS: [&str; 18] = [
+pub(super) const KIND_FIELDS: [&str; 18] = [
     "replicas",
     "multiplier",
     "ramp",
