@@ -1,19 +1,29 @@
-//! The JSON Schema of scenario files, derived from the settings declarations: editors use it
+//! What derives from the settings declarations besides reading: the reference documentation
+//! (`docs/reference.md`) and the JSON Schema of scenario files. The schema is for editors: editors use it
 //! for completion and inline errors (`#:schema ../schema/scenario.schema.json` heads each
 //! shipped scenario). Validation proper stays with the scenario layer, which also checks what
 //! a schema cannot say (references, cycles, units); a file the layer accepts always passes
 //! the schema, and the schema refuses unknown fields as the layer does.
 
+use std::fmt::Write as _;
+
 use serde_json::{Value as Json, json};
 
 use crate::model::faults::{FailureSettings, FailureTimes, fault_kinds};
 use crate::model::head::{
-    LinkSettings, NetworkSettings, PublishedSettings, ScenarioSettings, WhatIfSettings,
+    LinkSettings, NetworkSettings, PublishedSettings, RegionLatency, ScenarioSettings,
+    WhatIfSettings,
 };
+use crate::model::kinds::Kind;
+use crate::model::kinds::dns::RecordSettings;
 use crate::model::kinds::monitor::AlarmSettings;
+use crate::model::kinds::service::CallSettings;
 use crate::model::kinds::{KINDS, component_fields};
 use crate::model::node::ops::action_kinds;
+use crate::model::policy::server::{self, Queue};
+use crate::model::settings::{Distribution, Duration, Value, fields_reference, table_reference};
 use crate::model::settings::{Table, by_kind_schema, definitions, object_schema, table_schema};
+use crate::model::spec::{BreakerSpec, GossipSpec, HealthCheckSpec, RetrySpec};
 
 /// The schema of a whole scenario file.
 pub fn schema() -> Json {
@@ -67,4 +77,131 @@ pub fn schema_text() -> String {
 
 fn array<T: Table>() -> Json {
     json!({ "type": "array", "description": T::DOC.trim(), "items": table_schema::<T>() })
+}
+
+/// The reference documentation of every setting, as Markdown (`docs/reference.md`), from the
+/// same declarations.
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# Scenario settings reference\n\n\
+         <!-- Generated from the settings declarations (src/model/); `cargo test` regenerates \
+         it and fails while it is stale. Do not edit by hand. -->\n\n\
+         Each setting below is declared once, in the module of the kind, policy, fault or \
+         action it configures, with its type, bounds, default and meaning; reading scenario \
+         files, this page and the JSON Schema (`outagesim schema`, \
+         `schema/scenario.schema.json`) all come from that declaration.\n\n## Value types\n\n",
+    );
+    for (name, what) in [
+        ("duration", Duration::what()),
+        ("distribution", Distribution::what()),
+    ] {
+        let _ = writeln!(out, "- **{name}**: {what}");
+    }
+    let mut section = |title: &str, parts: Vec<String>| {
+        let _ = write!(out, "\n## {title}\n\n");
+        for p in parts {
+            out.push_str(&p);
+            out.push('\n');
+        }
+    };
+    section(
+        "The run",
+        vec![
+            table_reference::<ScenarioSettings>(""),
+            table_reference::<NetworkSettings>(""),
+            table_reference::<RegionLatency>(""),
+            table_reference::<LinkSettings>(""),
+        ],
+    );
+    section(
+        "Components",
+        KINDS
+            .iter()
+            .map(|(name, kind)| {
+                let s = server::defaults(*kind);
+                let server = if matches!(kind, Kind::Client | Kind::Network) {
+                    String::new()
+                } else {
+                    format!(
+                        " Server defaults for this kind: `workers = {}`, `queue = {}`, `service_time = {}`.",
+                        s.workers,
+                        Queue::show(&s.queue),
+                        Distribution::show(&s.service_time)
+                    )
+                };
+                let doc = format!(
+                    "`[components.<name>]` with `kind = \"{name}\"`: placement, then its own settings.{server}"
+                );
+                fields_reference(&format!("`kind = \"{name}\"`"), &doc, &component_fields(*kind))
+            })
+            .collect(),
+    );
+    section(
+        "Parts of components and policies",
+        vec![
+            table_reference::<RecordSettings>("Each `[[components.<dns>.records]]` entry."),
+            table_reference::<CallSettings>("Each entry of a service's `calls`."),
+            table_reference::<RetrySpec>(
+                "Used by clients, load balancers, proxies and CDNs, and each entry of a service's `calls`.",
+            ),
+            table_reference::<HealthCheckSpec>(
+                "Used by load balancers and authoritative DNS (GSLB).",
+            ),
+            table_reference::<BreakerSpec>("Used by services, per dependency."),
+            table_reference::<GossipSpec>(
+                "Any server kind; storage gossips by default, and `gossip = false` turns it off.",
+            ),
+        ],
+    );
+    section(
+        "Faults and failures",
+        fault_kinds()
+            .iter()
+            .map(|(kind, fields)| {
+                let doc = format!("Each `[[faults]]` entry with `kind = \"{kind}\"`.");
+                fields_reference(&format!("fault `kind = \"{kind}\"`"), &doc, fields)
+            })
+            .chain([
+                table_reference::<FailureSettings>(""),
+                table_reference::<FailureTimes>(""),
+            ])
+            .collect(),
+    );
+    section(
+        "Alarms and actions",
+        std::iter::once(table_reference::<AlarmSettings>(""))
+            .chain(action_kinds().iter().map(|(kind, fields)| {
+                let doc = format!("Each `[[actions]]` entry with `kind = \"{kind}\"`.");
+                fields_reference(&format!("action `kind = \"{kind}\"`"), &doc, fields)
+            }))
+            .collect(),
+    );
+    section(
+        "Replays",
+        vec![
+            table_reference::<PublishedSettings>(""),
+            table_reference::<WhatIfSettings>(""),
+        ],
+    );
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference;
+
+    /// `docs/reference.md` is generated from the declarations: this test rewrites it and fails
+    /// when it was stale, so a changed setting cannot leave its documentation behind.
+    #[test]
+    fn the_reference_documentation_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md");
+        let want = reference();
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        if have != want {
+            std::fs::write(path, &want).expect("write docs/reference.md");
+            panic!("docs/reference.md was stale; it has been regenerated: review and commit it");
+        }
+    }
 }
