@@ -8,9 +8,9 @@ use toml_edit::Item;
 
 use crate::engine::SimTime;
 use crate::model::spec::{
-    ActionSpec, AlarmSpec, Clock, FailureSpec, FaultSpec, GossipSpec, GroupSpec, KindSpec, Level,
+    ActionSpec, AlarmSpec, Clock, FailureSpec, FaultSpec, GossipSpec, GroupSpec, KindSpec,
     LinkSpec, MILESTONES, Milestone, NetworkSpec, Placement, Published, Replay, ServerSpec, Spec,
-    Target, WhatIf,
+    WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
@@ -354,120 +354,6 @@ impl<'a> Check<'a> {
                 );
             }
         }
-    }
-}
-
-impl Resolve for Check<'_> {
-    fn issues(&mut self) -> &mut Vec<Issue> {
-        &mut self.issues
-    }
-
-    fn group(&mut self, from: Option<usize>, path: Path, name: &str, role: Role) -> Option<usize> {
-        match from {
-            Some(from) => self.dep(from, path, name, role),
-            None => self.group_ref(path, name, role),
-        }
-    }
-
-    fn target(
-        &mut self,
-        from: usize,
-        base: &[String],
-        target: Option<&str>,
-        resolver: Option<&str>,
-    ) -> Option<Target> {
-        Check::target(self, from, base, target, resolver)
-    }
-
-    fn kind(&self, i: usize) -> Option<Kind> {
-        self.kinds.get(i).copied().flatten()
-    }
-
-    fn traffic(&mut self, from: usize, to: usize, path: Path) {
-        self.traffic.push((from, to, path));
-    }
-
-    fn names(&self) -> Vec<&str> {
-        self.names.clone()
-    }
-
-    fn gossips(&self, i: usize) -> Option<bool> {
-        self.gossip[i].as_ref().map(Option::is_some)
-    }
-
-    fn needs_gossip(&mut self, path: Path, i: usize, what: &str) -> bool {
-        Check::needs_gossip(self, path, i, what)
-    }
-
-    fn standby(&self, i: usize) -> Option<u32> {
-        self.kinds[i]?;
-        self.placements[i].as_ref()?;
-        Some(self.standby[i])
-    }
-
-    fn records(&self, i: usize) -> Vec<(Option<String>, Vec<String>)> {
-        let text = |v: &dyn Input| match v.shape() {
-            Shape::Str(s) => Some(s.to_owned()),
-            _ => None,
-        };
-        let records = field_of(self.raw.components[i].item.as_ref(), &["records"]);
-        let Some(Shape::Array(records)) = records.map(Input::shape) else {
-            return Vec::new();
-        };
-        let record = |r: &dyn Input| {
-            let name = field_of_input(r, "name").and_then(text);
-            let targets = match field_of_input(r, "targets").map(Input::shape) {
-                Some(Shape::Array(t)) => t.into_iter().filter_map(text).collect(),
-                _ => Vec::new(),
-            };
-            (name, targets)
-        };
-        records.into_iter().map(record).collect()
-    }
-
-    fn faults(&self) -> &[Option<(String, String)>] {
-        &self.fault_names
-    }
-
-    fn alarms(&self) -> &[Option<String>] {
-        &self.alarm_names
-    }
-
-    fn replicas(&self, i: usize) -> Option<(u32, u32)> {
-        let placed = self.placements.get(i)?.as_ref()?;
-        Some((placed.len() as u32, self.standby[i]))
-    }
-
-    fn name(&self, i: usize) -> String {
-        self.names[i].to_owned()
-    }
-
-    fn domains(&self, level: Level) -> Vec<String> {
-        let mut known: Vec<String> = Vec::new();
-        for p in self.placements.iter().flatten().flatten() {
-            let x = match level {
-                Level::Zone => &p.zone,
-                Level::Region => &p.region,
-                Level::Segment => &p.segment,
-            };
-            if !known.contains(x) {
-                known.push(x.clone());
-            }
-        }
-        known
-    }
-
-    fn closed_loop(&self, i: usize) -> bool {
-        let c = self.raw.components.get_index(i).map(|(_, c)| c);
-        c.is_some_and(|c| c.get("concurrency").is_some())
-    }
-
-    fn config_change(
-        &mut self,
-        fault: usize,
-        target: Option<usize>,
-    ) -> Option<(KindSpec, Vec<(String, String)>)> {
-        self.config_set(fault, target)
     }
 }
 

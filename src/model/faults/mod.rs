@@ -11,8 +11,9 @@
 mod read;
 mod values;
 
+pub use crate::model::settings::{List, Text};
 pub use read::{FAULT_KINDS, fault_name, read_failure, read_fault, text};
-pub use values::{Answer, AnswerWord, Index, List, Pair, Plural, PosNumber, SetTable, Share, Text};
+pub use values::{Answer, AnswerWord, Domains, Index, Plural, PosNumber, SetTable, Share};
 
 use crate::engine::SimTime;
 use crate::model::settings::{
@@ -136,7 +137,7 @@ settings! {
         /// The level of both domains.
         level: Plural<Level> => "add level = \"zone\", \"region\" or \"segment\"",
         /// The two domains.
-        between: Pair => "add between = [\"<one side>\", \"<the other>\"]",
+        between: Domains => "add between = [\"<one side>\", \"<the other>\"]",
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reading a fault's or a failure's table: the common fields, the tables of its kind, and the
 //! checks that need the rest of the scenario (through [`Resolve`]).
 
-use super::values::{Text, pick};
+use super::values::pick;
 use super::{
     CapacityLossSettings, ConfigChangeSettings, DnsRecordSettings, ErrorSettings, FailureSettings,
     FailureSpec, FailureTimes, FailureUnit, FaultKind, FaultSpec, FaultTarget, Level,
@@ -9,6 +9,7 @@ use super::{
 };
 use crate::engine::SimTime;
 use crate::model::kinds::Kind;
+use crate::model::settings::Text;
 use crate::model::settings::{
     Duration, Input, Issue, PosDuration, Reader, Resolve, Role, Shape, Table, Value, closest, list,
     suggest,

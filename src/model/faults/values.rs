@@ -1,60 +1,13 @@
-//! The value types of fault settings: strings, lists, replica indices, pairs of domains,
+//! The value types of fault settings: replica indices, pairs of domains,
 //! positive numbers, shares, `set` tables and words named with their plural.
 
 use serde_json::{Value as Json, json};
 
-use crate::model::settings::{Input, Reader, Shape, Value, Word, Words, positive, suggest};
+use crate::model::settings::{
+    Input, List, Reader, Shape, Text, Value, Word, Words, positive, suggest,
+};
 use crate::model::spec::Level;
 use crate::words;
-
-/// A string.
-pub struct Text;
-
-impl Value for Text {
-    type Out = String;
-    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<String> {
-        match input.shape() {
-            Shape::Str(s) => Some(s.to_owned()),
-            other => r.wrong_type("a string", &other),
-        }
-    }
-    fn what() -> String {
-        "a string".to_owned()
-    }
-    fn schema() -> Json {
-        json!({ "type": "string" })
-    }
-    fn show(v: &String) -> String {
-        format!("{v:?}")
-    }
-}
-
-/// An array of `V`s; each element's problems are placed at its index.
-pub struct List<V>(std::marker::PhantomData<V>);
-
-impl<V: Value> Value for List<V> {
-    type Out = Vec<V::Out>;
-    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<Vec<V::Out>> {
-        let shape = input.shape();
-        let Shape::Array(elems) = &shape else {
-            return r.wrong_type("an array", &shape);
-        };
-        let out: Vec<Option<V::Out>> = (elems.iter().enumerate())
-            .map(|(k, e)| r.field(&k.to_string(), |r| V::read(*e, r)))
-            .collect();
-        out.into_iter().collect()
-    }
-    fn what() -> String {
-        format!("an array of {}", V::what())
-    }
-    fn schema() -> Json {
-        json!({ "type": "array", "items": V::schema() })
-    }
-    fn show(v: &Vec<V::Out>) -> String {
-        let items: Vec<String> = v.iter().map(V::show).collect();
-        format!("[{}]", items.join(", "))
-    }
-}
 
 /// A replica index as written (checked against its group once that is known).
 pub struct Index;
@@ -79,9 +32,9 @@ impl Value for Index {
 }
 
 /// `between = ["a", "b"]`: two different domains.
-pub struct Pair;
+pub struct Domains;
 
-impl Value for Pair {
+impl Value for Domains {
     type Out = (String, String);
     fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<(String, String)> {
         match List::<Text>::read(input, r)?.as_slice() {

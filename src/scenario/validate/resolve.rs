@@ -5,10 +5,10 @@
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::{Check, Path, join};
+use super::{Check, Path, field_of, field_of_input, join};
 use crate::model::kinds::Kind;
-use crate::model::settings::{Role, list, suggest};
-use crate::model::spec::{KindSpec, Target};
+use crate::model::settings::{Input, Resolve, Role, Shape, list, suggest};
+use crate::model::spec::{KindSpec, Level, Target};
 use crate::scenario::error::Issue;
 
 impl<'a> Check<'a> {
@@ -111,95 +111,6 @@ impl<'a> Check<'a> {
         };
         self.deps[from].push((to, path.clone()));
         self.group_ref(path, name, role)
-    }
-
-    /// A client's or a call's `target` (a component or a DNS name) with its `resolver`.
-    pub(super) fn target(
-        &mut self,
-        from: usize,
-        base: &[String],
-        target: Option<&str>,
-        resolver: Option<&str>,
-    ) -> Option<Target> {
-        let tpath = join(base, "target");
-        let Some(name) = target else {
-            self.missing(
-                tpath,
-                "add target = \"<component>\" or a DNS name with resolver = \"<resolver>\"",
-            );
-            return None;
-        };
-        if self.index.contains_key(name) {
-            if resolver.is_some() {
-                self.push(
-                    Issue::new(
-                        join(base, "resolver"),
-                        format!("'resolver' is only used with a DNS name target, and '{name}' is a component"),
-                    )
-                    .hint("remove 'resolver', or aim at a DNS name served by a dns component".to_owned())
-                    .at_key(),
-                );
-            }
-            return self.dep(from, tpath, name, Role::Serve).map(Target::Group);
-        }
-        if resolver.is_none() && !name.contains('.') {
-            // Not a DNS name: a misspelt component.
-            let names = self.names.clone();
-            self.push(
-                Issue::new(tpath, format!("unknown component '{name}'"))
-                    .value(name)
-                    .hint(suggest(name, "components", &names)),
-            );
-            return None;
-        }
-        let resolver = match resolver {
-            Some(r) => self.dep(from, join(base, "resolver"), r, Role::Resolver)?,
-            None => {
-                let resolvers: Vec<usize> = (0..self.names.len())
-                    .filter(|&i| self.kinds[i] == Some(Kind::Resolver))
-                    .collect();
-                match resolvers.as_slice() {
-                    [r] => {
-                        self.deps[from].push((*r, tpath.clone()));
-                        *r
-                    }
-                    [] => {
-                        let names = self.names.clone();
-                        self.push(
-                            Issue::new(
-                                tpath,
-                                format!("'{name}' is not a component, and there is no resolver to look it up as a DNS name"),
-                            )
-                            .value(name)
-                            .hint(format!(
-                                "aim at a component ({}), or add a resolver and a dns component serving '{name}'",
-                                list(&names)
-                            )),
-                        );
-                        return None;
-                    }
-                    several => {
-                        let names: Vec<&str> = several.iter().map(|&r| self.names[r]).collect();
-                        self.push(
-                            Issue::new(
-                                join(base, "resolver"),
-                                format!(
-                                    "DNS name '{name}' needs a resolver, and there are several"
-                                ),
-                            )
-                            .hint(format!("add resolver = one of: {}", list(&names))),
-                        );
-                        return None;
-                    }
-                }
-            }
-        };
-        self.dns_names
-            .push((tpath, name.to_owned(), resolver, from));
-        Some(Target::Dns {
-            name: name.to_owned(),
-            resolver,
-        })
     }
 
     // ---- pass 3 ---------------------------------------------------------------------------
@@ -404,5 +315,197 @@ impl<'a> Check<'a> {
             }
         }
         None
+    }
+}
+
+impl Resolve for Check<'_> {
+    fn issues(&mut self) -> &mut Vec<Issue> {
+        &mut self.issues
+    }
+
+    fn group(&mut self, from: Option<usize>, path: Path, name: &str, role: Role) -> Option<usize> {
+        match from {
+            Some(from) => self.dep(from, path, name, role),
+            None => self.group_ref(path, name, role),
+        }
+    }
+
+    fn target(
+        &mut self,
+        from: usize,
+        base: &[String],
+        target: Option<&str>,
+        resolver: Option<&str>,
+    ) -> Option<Target> {
+        let tpath = join(base, "target");
+        let Some(name) = target else {
+            self.missing(
+                tpath,
+                "add target = \"<component>\" or a DNS name with resolver = \"<resolver>\"",
+            );
+            return None;
+        };
+        if self.index.contains_key(name) {
+            if resolver.is_some() {
+                self.push(
+                    Issue::new(
+                        join(base, "resolver"),
+                        format!("'resolver' is only used with a DNS name target, and '{name}' is a component"),
+                    )
+                    .hint("remove 'resolver', or aim at a DNS name served by a dns component".to_owned())
+                    .at_key(),
+                );
+            }
+            return self.dep(from, tpath, name, Role::Serve).map(Target::Group);
+        }
+        if resolver.is_none() && !name.contains('.') {
+            // Not a DNS name: a misspelt component.
+            let names = self.names.clone();
+            self.push(
+                Issue::new(tpath, format!("unknown component '{name}'"))
+                    .value(name)
+                    .hint(suggest(name, "components", &names)),
+            );
+            return None;
+        }
+        let resolver = match resolver {
+            Some(r) => self.dep(from, join(base, "resolver"), r, Role::Resolver)?,
+            None => {
+                let resolvers: Vec<usize> = (0..self.names.len())
+                    .filter(|&i| self.kinds[i] == Some(Kind::Resolver))
+                    .collect();
+                match resolvers.as_slice() {
+                    [r] => {
+                        self.deps[from].push((*r, tpath.clone()));
+                        *r
+                    }
+                    [] => {
+                        let names = self.names.clone();
+                        self.push(
+                            Issue::new(
+                                tpath,
+                                format!("'{name}' is not a component, and there is no resolver to look it up as a DNS name"),
+                            )
+                            .value(name)
+                            .hint(format!(
+                                "aim at a component ({}), or add a resolver and a dns component serving '{name}'",
+                                list(&names)
+                            )),
+                        );
+                        return None;
+                    }
+                    several => {
+                        let names: Vec<&str> = several.iter().map(|&r| self.names[r]).collect();
+                        self.push(
+                            Issue::new(
+                                join(base, "resolver"),
+                                format!(
+                                    "DNS name '{name}' needs a resolver, and there are several"
+                                ),
+                            )
+                            .hint(format!("add resolver = one of: {}", list(&names))),
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        self.dns_names
+            .push((tpath, name.to_owned(), resolver, from));
+        Some(Target::Dns {
+            name: name.to_owned(),
+            resolver,
+        })
+    }
+
+    fn kind(&self, i: usize) -> Option<Kind> {
+        self.kinds.get(i).copied().flatten()
+    }
+
+    fn traffic(&mut self, from: usize, to: usize, path: Path) {
+        self.traffic.push((from, to, path));
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.names.clone()
+    }
+
+    fn gossips(&self, i: usize) -> Option<bool> {
+        self.gossip[i].as_ref().map(Option::is_some)
+    }
+
+    fn needs_gossip(&mut self, path: Path, i: usize, what: &str) -> bool {
+        Check::needs_gossip(self, path, i, what)
+    }
+
+    fn standby(&self, i: usize) -> Option<u32> {
+        self.kinds[i]?;
+        self.placements[i].as_ref()?;
+        Some(self.standby[i])
+    }
+
+    fn records(&self, i: usize) -> Vec<(Option<String>, Vec<String>)> {
+        let text = |v: &dyn Input| match v.shape() {
+            Shape::Str(s) => Some(s.to_owned()),
+            _ => None,
+        };
+        let records = field_of(self.raw.components[i].item.as_ref(), &["records"]);
+        let Some(Shape::Array(records)) = records.map(Input::shape) else {
+            return Vec::new();
+        };
+        let record = |r: &dyn Input| {
+            let name = field_of_input(r, "name").and_then(text);
+            let targets = match field_of_input(r, "targets").map(Input::shape) {
+                Some(Shape::Array(t)) => t.into_iter().filter_map(text).collect(),
+                _ => Vec::new(),
+            };
+            (name, targets)
+        };
+        records.into_iter().map(record).collect()
+    }
+
+    fn faults(&self) -> &[Option<(String, String)>] {
+        &self.fault_names
+    }
+
+    fn alarms(&self) -> &[Option<String>] {
+        &self.alarm_names
+    }
+
+    fn replicas(&self, i: usize) -> Option<(u32, u32)> {
+        let placed = self.placements.get(i)?.as_ref()?;
+        Some((placed.len() as u32, self.standby[i]))
+    }
+
+    fn name(&self, i: usize) -> String {
+        self.names[i].to_owned()
+    }
+
+    fn domains(&self, level: Level) -> Vec<String> {
+        let mut known: Vec<String> = Vec::new();
+        for p in self.placements.iter().flatten().flatten() {
+            let x = match level {
+                Level::Zone => &p.zone,
+                Level::Region => &p.region,
+                Level::Segment => &p.segment,
+            };
+            if !known.contains(x) {
+                known.push(x.clone());
+            }
+        }
+        known
+    }
+
+    fn closed_loop(&self, i: usize) -> bool {
+        let c = self.raw.components.get_index(i).map(|(_, c)| c);
+        c.is_some_and(|c| c.get("concurrency").is_some())
+    }
+
+    fn config_change(
+        &mut self,
+        fault: usize,
+        target: Option<usize>,
+    ) -> Option<(KindSpec, Vec<(String, String)>)> {
+        self.config_set(fault, target)
     }
 }
