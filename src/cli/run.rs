@@ -57,8 +57,12 @@ pub struct DescribeArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
     /// Print Graphviz DOT instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "settings")]
     pub dot: bool,
+    /// Print every component's settings instead: each declared setting with its value as
+    /// written (after --set) or its default.
+    #[arg(long)]
+    pub settings: bool,
 }
 
 /// Reads a scenario file.
@@ -157,6 +161,14 @@ pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
 }
 
 pub fn describe(args: DescribeArgs) -> Result<(), CliError> {
+    if args.settings {
+        let text = read(&args.scenario)?;
+        let file = args.scenario.scenario.display().to_string();
+        let view = scenario::settings_view(&text, &file, &overrides(&args.scenario, &[]))
+            .map_err(|e| scenario_problems(&[e]))?;
+        print!("{view}");
+        return Ok(());
+    }
     let spec = load(&args.scenario, &[])?;
     let text = if args.dot {
         scenario::topology::dot(&spec)

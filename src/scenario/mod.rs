@@ -18,7 +18,7 @@ mod validate;
 pub use crate::model::policy::retry::MAX_ATTEMPTS;
 pub use error::{Origin, Problem, ScenarioError, suggest};
 pub use overrides::{load, load_what_if};
-pub use schema::{reference, schema, schema_text};
+pub use schema::{reference, schema, schema_text, settings_view};
 pub use validate::MAX_REPLICAS;
 
 use crate::model::spec::Spec;

@@ -207,7 +207,10 @@ fn place(
 }
 
 /// Applies one `PATH=VALUE` to the document; the path's segments on success.
-fn apply(doc: &mut toml_edit::DocumentMut, arg: &str) -> Result<Vec<String>, Box<Problem>> {
+pub(crate) fn apply(
+    doc: &mut toml_edit::DocumentMut,
+    arg: &str,
+) -> Result<Vec<String>, Box<Problem>> {
     let problem = |path: String, message: String, hint: Option<String>| {
         let (origin, excerpt) = in_set(arg, Anchor::Key);
         Box::new(Problem {

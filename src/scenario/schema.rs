@@ -24,6 +24,83 @@ use crate::model::policy::server::{self, Queue};
 use crate::model::settings::{Distribution, Duration, Value, fields_reference, table_reference};
 use crate::model::settings::{Table, by_kind_schema, definitions, object_schema, table_schema};
 use crate::model::spec::{BreakerSpec, GossipSpec, HealthCheckSpec, RetrySpec};
+use crate::scenario::ScenarioError;
+
+/// Every component's settings as the run uses them, one line per declared field in the order
+/// hints list them: the value as written (after `--set`), or the declared default (for server
+/// settings, the kind's). The scenario must be valid (its problems are returned otherwise).
+///
+/// # Errors
+/// The scenario's problems, as for [`load`](super::load).
+pub fn settings_view(text: &str, file: &str, sets: &[String]) -> Result<String, ScenarioError> {
+    let spec = super::load(text, file, sets)?;
+    let mut doc: toml_edit::DocumentMut = text.parse().expect("a valid scenario parses");
+    for arg in sets {
+        let _ = super::overrides::apply(&mut doc, arg);
+    }
+    let tables = doc
+        .get("components")
+        .and_then(toml_edit::Item::as_table_like);
+    let mut out = String::new();
+    for group in &spec.groups {
+        let written = tables
+            .and_then(|t| t.get(&group.name))
+            .and_then(toml_edit::Item::as_table_like);
+        let name = group.kind.name();
+        let _ = writeln!(out, "{}: {name}", group.name);
+        let Some((_, kind)) = KINDS.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        let server = server::defaults(*kind);
+        for f in component_fields(*kind) {
+            let value = written.and_then(|t| t.get(f.name)).map(|v| {
+                // One line, without the file's comments and layout.
+                match v.clone().into_value() {
+                    Ok(mut v) => {
+                        one_line(&mut v);
+                        v.to_string()
+                    }
+                    Err(_) => v.to_string().trim().to_owned(),
+                }
+            });
+            let shown = match (value, f.name) {
+                (Some(v), _) => v,
+                (None, "gossip") => format!("{}  (default)", *kind == Kind::Storage),
+                (None, "workers") => format!("{}  (default)", server.workers),
+                (None, "queue") if *kind != Kind::Network => {
+                    format!("{}  (default)", Queue::show(&server.queue))
+                }
+                (None, "service_time") => {
+                    format!("{}  (default)", Distribution::show(&server.service_time))
+                }
+                (None, _) => match f.default {
+                    Some(d) => format!("{}  (default)", d()),
+                    None => "none".to_owned(),
+                },
+            };
+            let _ = writeln!(out, "  {} = {shown}", f.name);
+        }
+    }
+    Ok(out)
+}
+
+/// Lays out a value on one line, without comments.
+fn one_line(v: &mut toml_edit::Value) {
+    match v {
+        toml_edit::Value::Array(a) => {
+            a.iter_mut().for_each(one_line);
+            a.fmt();
+            a.set_trailing("");
+            a.set_trailing_comma(false);
+        }
+        toml_edit::Value::InlineTable(t) => {
+            t.iter_mut().for_each(|(_, e)| one_line(e));
+            t.fmt();
+        }
+        _ => {}
+    }
+    v.decor_mut().clear();
+}
 
 /// The schema of a whole scenario file.
 pub fn schema() -> Json {

@@ -103,3 +103,37 @@ fn the_schema_refuses_unknown_fields_kinds_and_fields_of_another_kind() {
         assert!(outagesim::scenario::parse(&bad, "mmc.toml").is_err());
     }
 }
+
+#[test]
+fn describe_settings_lists_every_declared_setting_with_its_value_or_default() {
+    let out = outagesim(&[
+        "describe",
+        "--settings",
+        "scenarios/mmc.toml",
+        "--set",
+        "components.api.replicas=3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let view = text(&out.stdout);
+    // The order is the declarations' (placement, gossip, server, then the kind's own).
+    let api = &view[view.find("api: service").expect("the service group")..];
+    let lines: Vec<&str> = api.lines().skip(1).map(str::trim).collect();
+    assert_eq!(lines[0], "replicas = 3", "--set applies: {view}");
+    assert!(
+        lines.contains(&"workers = 10"),
+        "written, without its comment: {view}"
+    );
+    assert!(lines.contains(&"segment = \"main\"  (default)"), "{view}");
+    assert!(lines.contains(&"gossip = false  (default)"), "{view}");
+    assert!(lines.contains(&"parallel = false  (default)"), "{view}");
+    // A bad file is refused like everywhere else.
+    let out = outagesim(&[
+        "describe",
+        "--settings",
+        "scenarios/mmc.toml",
+        "--set",
+        "components.api.workerz=3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown field 'workerz'"));
+}
