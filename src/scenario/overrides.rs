@@ -79,6 +79,13 @@ pub fn load(text: &str, file: &str, sets: &[String]) -> Result<Spec, ScenarioErr
                 .filter(|i| !structural.iter().any(|s| i.path.starts_with(s))),
         ),
     }
+    if issues.is_empty() && problems.is_empty() {
+        // Every refusal comes with a problem, from one stage or the other; a safety net.
+        issues.push(Issue::new(
+            vec![],
+            "the scenario could not be validated (internal error: no problem recorded)",
+        ));
+    }
     let mut placed: Vec<((usize, usize), Problem)> = issues
         .into_iter()
         .map(|i| place(i, &orig, text, &applied))

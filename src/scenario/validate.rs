@@ -112,21 +112,12 @@ fn join(base: &[String], seg: impl ToString) -> Path {
 }
 
 /// Validates a raw scenario into a [`Spec`], or returns every problem found.
+/// The problems may be none when the raw stage reported why a piece could not be read.
 pub(crate) fn validate(raw: &RawFile) -> Result<Spec, Vec<Issue>> {
     let mut v = Check::new(raw);
-    let spec = v.run();
-    match spec {
+    match v.run() {
         Some(spec) if v.issues.is_empty() => Ok(spec),
-        _ => {
-            if v.issues.is_empty() {
-                // Every None above comes with a problem; this is a safety net.
-                v.issues.push(Issue::new(
-                    vec![],
-                    "the scenario could not be validated (internal error: no problem recorded)",
-                ));
-            }
-            Err(v.issues)
-        }
+        _ => Err(v.issues),
     }
 }
 
@@ -1092,6 +1083,14 @@ mod tests {
 
     fn base() -> String {
         format!("{HEAD}{USERS}{API}")
+    }
+
+    #[test]
+    fn a_component_that_is_no_table_is_one_located_problem() {
+        let text = "[scenario]\nname = \"x\"\nduration = \"1h\"\n\n[components]\napi = 3\n";
+        let p = single(text);
+        assert_eq!(p.path, "components.api");
+        assert_eq!(p.message, "expected a table, found an integer");
     }
 
     #[test]
