@@ -170,7 +170,7 @@ fn absolute(p: &Path) -> Result<PathBuf, CliError> {
 }
 
 fn default_out(name: &str) -> PathBuf {
-    Path::new("output").join(format!("{name}-sweep"))
+    super::default_out(name, "-sweep")
 }
 
 pub fn cluster(cmd: ClusterCommand) -> Result<(), CliError> {

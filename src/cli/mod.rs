@@ -108,6 +108,30 @@ fn parse_count(s: &str) -> Result<u64, String> {
     }
 }
 
+/// A folder name made of lower-case letters, digits and dashes (`fallback` when nothing is
+/// left): a name is a label, never a path, so no name can reach outside the output folder.
+pub(crate) fn slug(name: &str, fallback: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        fallback.to_owned()
+    } else {
+        out
+    }
+}
+
+/// The default output folder of a scenario named `name`: `output/<slug><suffix>`.
+pub(crate) fn default_out(name: &str, suffix: &str) -> std::path::PathBuf {
+    std::path::Path::new("output").join(format!("{}{suffix}", slug(name, "scenario")))
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {

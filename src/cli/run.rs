@@ -30,7 +30,8 @@ pub struct RunArgs {
     /// Run seed (overrides scenario.seed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output directory [default: output/<scenario name>].
+    /// Output directory [default: output/<scenario name>, in lower-case letters, digits and
+    /// dashes].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Worker threads; regions run as parallel partitions. Outputs are the same for any value.
@@ -204,7 +205,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let out_dir = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("output").join(&spec.name));
+        .unwrap_or_else(|| super::default_out(&spec.name, ""));
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut bar: Option<ProgressBar> = None;
@@ -295,24 +296,6 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json)
 }
 
-/// A folder name for a what-if: lower-case letters, digits and dashes.
-fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let out = out.trim_end_matches('-').to_owned();
-    if out.is_empty() {
-        "what-if".into()
-    } else {
-        out
-    }
-}
-
 /// Runs the what-ifs, `--threads` at a time, each on one thread; writes each one's outputs
 /// and returns their outcomes in file order.
 fn run_what_ifs(
@@ -330,10 +313,12 @@ fn run_what_ifs(
         .collect();
     let mut dirs: Vec<PathBuf> = Vec::new();
     for n in &names {
-        let mut d = out_dir.join("what-ifs").join(slug(n));
+        let mut d = out_dir.join("what-ifs").join(super::slug(n, "what-if"));
         let mut k = 2;
         while dirs.contains(&d) {
-            d = out_dir.join("what-ifs").join(format!("{}-{k}", slug(n)));
+            d = out_dir
+                .join("what-ifs")
+                .join(format!("{}-{k}", super::slug(n, "what-if")));
             k += 1;
         }
         dirs.push(d);

@@ -357,7 +357,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("output").join(format!("{}-sweep", prep.manifest.scenario)));
+        .unwrap_or_else(|| super::default_out(&prep.manifest.scenario, "-sweep"));
     std::fs::create_dir_all(&out).map_err(|e| fail(format!("cannot create it: {e}"), &out))?;
     let started = Instant::now();
     let Some(shard) = shard else {

@@ -408,6 +408,16 @@ impl Check<'_> {
                     .hint("name it, e.g. [components.api]".to_owned())
                     .at_key(),
             );
+        } else if self.names[i].chars().any(char::is_control) {
+            self.push(
+                Issue::new(
+                    base.clone(),
+                    "a component name must not contain control characters",
+                )
+                .value(self.names[i].escape_debug().to_string())
+                .hint("a name is one line of text: remove the newline or tab".to_owned())
+                .at_key(),
+            );
         }
         let kind_names: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
         let kind = match c.get("kind") {
@@ -1083,6 +1093,21 @@ mod tests {
 
     fn base() -> String {
         format!("{HEAD}{USERS}{API}")
+    }
+
+    #[test]
+    fn names_with_control_characters_are_refused() {
+        let text = base().replace("name = \"t\"", "name = \"t\\nrm -rf /\"");
+        assert_ne!(text, base(), "the base names its scenario \"t\"");
+        let p = single(&text);
+        assert_eq!(p.path, "scenario.name");
+        assert_eq!(p.message, "must not contain control characters");
+        let text = format!("{}\n[components.\"a\\tb\"]\nkind = \"service\"\n", base());
+        let p = single(&text);
+        assert_eq!(
+            p.message,
+            "a component name must not contain control characters"
+        );
     }
 
     #[test]

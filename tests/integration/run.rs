@@ -466,3 +466,27 @@ answer = "wrong"
     assert!(err.contains("did you mean 'api.example.com'?"), "{err}");
     assert!(err.contains("faults.0.to"), "{err}");
 }
+
+/// A scenario name is a label, not a path: the default output folder is made of lower-case
+/// letters, digits and dashes, so no name reaches outside `output/`.
+#[test]
+fn a_scenario_name_cannot_place_outputs_outside_the_output_folder() {
+    let dir = scratch("name-is-a-label");
+    let work = dir.join("a").join("b");
+    std::fs::create_dir_all(&work).unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mmc.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_outagesim"))
+        .args(["run", scenario.to_str().unwrap(), "--quiet", "--no-plots"])
+        .args([
+            "--set",
+            "scenario.name=../../Escape Me",
+            "--set",
+            "scenario.duration=2m",
+        ])
+        .current_dir(&work)
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(work.join("output/escape-me/summary.json").is_file());
+    assert!(!dir.join("Escape Me").exists() && !dir.join("a/Escape Me").exists());
+}

@@ -26,7 +26,7 @@ impl Value for Text {
     }
 }
 
-/// A non-empty string: a region, a zone, a segment.
+/// A non-empty string without control characters: a region, a zone, a segment, a name.
 pub struct Name;
 
 impl Value for Name {
@@ -35,6 +35,14 @@ impl Value for Name {
         let s = Text::read(input, r)?;
         if s.is_empty() {
             let issue = r.problem("must not be empty").value("");
+            r.push(issue);
+            return None;
+        }
+        if s.chars().any(char::is_control) {
+            let issue = r
+                .problem("must not contain control characters")
+                .value(s.escape_debug().to_string())
+                .hint("a name is one line of text: remove the newline or tab".to_owned());
             r.push(issue);
             return None;
         }
