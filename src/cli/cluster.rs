@@ -180,6 +180,29 @@ pub fn cluster(cmd: ClusterCommand) -> Result<(), CliError> {
     }
 }
 
+/// A value of an `#SBATCH` option: refused if it holds a control character (a newline would
+/// end the directive and start a command) or a double quote; double-quoted when it holds
+/// whitespace, as sbatch reads quoted option values.
+fn sbatch_value(v: &str) -> Result<String, CliError> {
+    if v.chars().any(|c| c.is_control() || c == '"') {
+        return Err(bad(format!(
+            "{} cannot be written into a Slurm script: it contains a control character or a double quote",
+            v.escape_debug()
+        )));
+    }
+    Ok(if v.contains(char::is_whitespace) {
+        format!("\"{v}\"")
+    } else {
+        v.to_owned()
+    })
+}
+
+/// Text for a `#` comment line of a generated file: control characters escaped, so nothing
+/// written there can start a line of its own.
+fn comment_text(v: &str) -> String {
+    v.escape_debug().to_string()
+}
+
 /// Slurm's job-name characters: letters, digits, dash, underscore, dot.
 fn job_name(name: &str) -> String {
     let n: String = name
@@ -211,6 +234,8 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
         .map(|f| shell_word(f))
         .collect::<Result<Vec<_>, _>>()?;
     let out = absolute(&a.out.clone().unwrap_or_else(|| default_out(&st.name)))?;
+    // Refused before anything is written.
+    sbatch_value(&out.display().to_string())?;
     let binary = match &a.binary {
         Some(b) => absolute(b)?,
         None => std::env::current_exe().map_err(failed)?,
@@ -228,7 +253,10 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
         format!("#SBATCH --job-name={name}"),
         format!("#SBATCH --array=0-{}", n - 1),
         format!("#SBATCH --cpus-per-task={}", a.study.cpus),
-        format!("#SBATCH --output={}/shard-%a.out", logs.display()),
+        format!(
+            "#SBATCH --output={}",
+            sbatch_value(&format!("{}/shard-%a.out", logs.display()))?
+        ),
     ];
     if let Some(p) = &a.partition {
         head.push(format!("#SBATCH --partition={p}"));
@@ -245,7 +273,7 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
          exec {} sweep {} {} --out {} --shard auto --shards {n} --resume --threads \"${{SLURM_CPUS_PER_TASK:-1}}\" --quiet\n",
         head.join("\n"),
         st.runs,
-        a.study.plan.file.display(),
+        comment_text(&a.study.plan.file.display().to_string()),
         q(&binary)?,
         q(&input)?,
         flags.join(" "),
@@ -257,7 +285,10 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
         "#SBATCH --cpus-per-task=1".to_owned(),
         // A failed shard cancels the merge instead of leaving it pending forever.
         "#SBATCH --kill-on-invalid-dep=yes".to_owned(),
-        format!("#SBATCH --output={}/merge.out", logs.display()),
+        format!(
+            "#SBATCH --output={}",
+            sbatch_value(&format!("{}/merge.out", logs.display()))?
+        ),
     ];
     if let Some(p) = &a.partition {
         merge_head.push(format!("#SBATCH --partition={p}"));
@@ -455,7 +486,7 @@ fn k8s(a: K8sArgs) -> Result<(), CliError> {
          apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n{data}---\n\
          apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {job}\nspec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {par}\n  backoffLimit: {backoff}\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: shard\n          image: {image}\n          command: {cmd}\n          resources:\n            requests: {{ cpu: {cpus} }}\n{volumes}",
         runs = st.runs,
-        file = a.study.plan.file.display(),
+        file = comment_text(&a.study.plan.file.display().to_string()),
         cm = y(&format!("{name}-inputs")),
         job = y(&name),
         par = a.parallelism.unwrap_or(n).min(n),

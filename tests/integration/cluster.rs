@@ -206,3 +206,61 @@ fn a_kubernetes_indexed_job_run_pod_by_pod_gives_the_local_sweep() {
         );
     }
 }
+
+/// Hostile paths cannot add commands to the generated scripts: a path with a space is quoted
+/// in `#SBATCH` lines and in shell words, a newline is refused before anything is written,
+/// and a file name with a newline stays inside its comment line.
+#[test]
+fn hostile_paths_cannot_inject_into_the_slurm_scripts() {
+    let dir = scratch("cluster-hostile");
+    let out = dir.join("my study");
+    let mut args = vec!["cluster".to_owned(), "slurm".to_owned()];
+    args.extend(with(&["--tasks", "2", "--out", out.to_str().unwrap()]));
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let array = std::fs::read_to_string(out.join("cluster/sweep-array.sbatch")).unwrap();
+    let logs = out.join("cluster/logs");
+    let want = format!("#SBATCH --output=\"{}/shard-%a.out\"", logs.display());
+    assert!(array.lines().any(|l| l == want), "{array}");
+    for script in ["sweep-array.sbatch", "sweep-merge.sbatch", "submit.sh"] {
+        let path = out.join("cluster").join(script);
+        let check = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(&path)
+            .output()
+            .expect("bash runs");
+        assert!(check.status.success(), "{script}: {}", text(&check.stderr));
+    }
+
+    let bad_out = dir.join("x\ntouch pwned");
+    let mut args = vec!["cluster".to_owned(), "slurm".to_owned()];
+    args.extend(with(&["--tasks", "2", "--out", bad_out.to_str().unwrap()]));
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("control character"));
+    assert!(!bad_out.exists());
+
+    // A scenario file whose name holds a newline: the name stays in its comment.
+    let file = dir.join("mmc\necho pwned.toml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mmc.toml"),
+        &file,
+    )
+    .unwrap();
+    let out = dir.join("named");
+    let mut args: Vec<String> = ["cluster", "slurm", file.to_str().unwrap()]
+        .map(str::to_owned)
+        .to_vec();
+    args.extend(
+        with(&["--tasks", "2", "--out", out.to_str().unwrap()])[1..]
+            .iter()
+            .cloned(),
+    );
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let array = std::fs::read_to_string(out.join("cluster/sweep-array.sbatch")).unwrap();
+    assert!(
+        !array.lines().any(|l| l.starts_with("echo pwned")),
+        "{array}"
+    );
+}
