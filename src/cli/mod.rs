@@ -108,6 +108,21 @@ fn parse_count(s: &str) -> Result<u64, String> {
     }
 }
 
+/// A file's bytes as text, or where its first byte that is not UTF-8 is (line and column).
+fn utf8(path: &std::path::Path, bytes: Vec<u8>) -> Result<String, CliError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        CliError::BadInput(format!(
+            "error: {}:{line}:{col}: the file is not UTF-8 text (byte 0x{:02x})\n  hint: save it as UTF-8",
+            path.display(),
+            e.as_bytes()[at]
+        ))
+    })
+}
+
 /// A folder name made of lower-case letters, digits and dashes (`fallback` when nothing is
 /// left): a name is a label, never a path, so no name can reach outside the output folder.
 pub(crate) fn slug(name: &str, fallback: &str) -> String {

@@ -27,8 +27,8 @@ pub struct ScenarioArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Run seed (overrides scenario.seed).
-    #[arg(long)]
+    /// Run seed (overrides scenario.seed), from 0 to 2^63 - 1 (a TOML integer).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub seed: Option<u64>,
     /// Output directory [default: output/<scenario name>, in lower-case letters, digits and
     /// dashes].
@@ -69,9 +69,10 @@ pub struct DescribeArgs {
 /// Reads a scenario file.
 fn read(args: &ScenarioArgs) -> Result<String, CliError> {
     let path = &args.scenario;
-    std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         CliError::BadInput(format!("cannot read scenario file {}: {e}", path.display()))
-    })
+    })?;
+    super::utf8(path, bytes)
 }
 
 /// The command line's overrides followed by `extra`.

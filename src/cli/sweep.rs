@@ -66,7 +66,9 @@ pub struct SweepArgs {
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))
+    let bytes =
+        std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    super::utf8(path, bytes)
 }
 
 /// `PATH=V1,V2,...` (values split at commas outside brackets, braces and quotes).

@@ -192,10 +192,19 @@ fn place(
         Some((_, arg)) => ((0, 0), in_set(arg, issue.anchor)),
         None => {
             let (span, found) = locate(orig.as_item(), &issue.path, issue.anchor);
+            // The argument that created the path, or the table holding it (`--set
+            // faults.0.at=5m` creates a fault whose missing `kind` is that argument's doing).
             let created = applied
                 .iter()
                 .rev()
-                .find(|(p, _)| p.starts_with(&issue.path));
+                .find(|(p, _)| p.starts_with(&issue.path))
+                .or_else(|| {
+                    applied.iter().rev().find(|(p, _)| {
+                        let shared = p.iter().zip(&issue.path).take_while(|(a, b)| a == b);
+                        let shared = shared.count();
+                        shared > 0 && !locate(orig.as_item(), &issue.path[..shared], issue.anchor).1
+                    })
+                });
             match created {
                 Some((_, arg)) if !found => ((0, 0), in_set(arg, issue.anchor)),
                 _ => (line_col(text, span.start), in_file(text, span)),
@@ -523,6 +532,16 @@ mod tests {
         );
         assert_eq!(spec.faults.len(), 1);
         assert_eq!(spec.faults[0].name, "crash-api");
+    }
+
+    #[test]
+    fn a_table_created_by_a_set_has_its_problems_at_that_set() {
+        let err = load(MMC, "mmc.toml", &["faults.0.at=5m".into()]).expect_err("no kind");
+        let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["faults.0.kind", "faults.0.target"]);
+        for p in &err.problems {
+            assert_eq!(p.origin, Origin::Set("faults.0.at=5m".into()), "{p:?}");
+        }
     }
 
     #[test]

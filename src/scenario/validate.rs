@@ -197,6 +197,7 @@ impl<'a> Check<'a> {
         self.check_probes(&built);
         self.check_segments(&built);
         self.check_cycles();
+        self.check_zones();
         let network = self.network();
         let links = self.links();
         if self.raw.components.is_empty() {
@@ -1107,6 +1108,20 @@ mod tests {
         assert_eq!(
             p.message,
             "a component name must not contain control characters"
+        );
+    }
+
+    #[test]
+    fn a_zone_name_in_two_regions_is_refused() {
+        let text = format!(
+            "{}\n[components.db]\nkind = \"storage\"\nregion = \"eu\"\nzone = \"default-a\"\n",
+            base()
+        );
+        let p = single(&text);
+        assert_eq!(p.path, "components.db.zone");
+        assert_eq!(
+            p.message,
+            "zone 'default-a' is in region 'eu' here but in region 'default' for 'users'"
         );
     }
 

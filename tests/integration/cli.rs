@@ -120,6 +120,33 @@ fn unknown_flags_and_commands_exit_2() {
     let o = outagesim(&["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("frobnicate"));
+    // A seed a scenario file cannot hold is refused by the flag parser, naming the range.
+    let o = outagesim(&[
+        "run",
+        "scenarios/mmc.toml",
+        "--seed",
+        "18446744073709551615",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("0..=9223372036854775807"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
+    let dir = crate::common::scratch("not-utf8");
+    let file = dir.join("latin1.toml");
+    std::fs::write(&file, b"[scenario]\nname = \"caf\xe9\"\n").unwrap();
+    let o = outagesim(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let want = format!(
+        "error: {}:2:12: the file is not UTF-8 text (byte 0xe9)",
+        file.display()
+    );
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
 }
 
 #[test]

@@ -169,6 +169,46 @@ impl<'a> Check<'a> {
         }
     }
 
+    /// A zone belongs to one region: the same zone name placed in two regions is refused
+    /// (latencies are by zone and region, and regions run as parallel partitions).
+    pub(super) fn check_zones(&mut self) {
+        let mut seen: Vec<(String, String, usize)> = Vec::new();
+        for i in 0..self.names.len() {
+            let Some(placed) = self.placements[i].clone() else {
+                continue;
+            };
+            for p in placed {
+                match seen.iter().find(|(z, _, _)| *z == p.zone) {
+                    Some((_, region, _)) if *region == p.region => {}
+                    Some((zone, region, first)) => {
+                        let issue = Issue::new(
+                            self.zone_path(i),
+                            format!(
+                                "zone '{zone}' is in region '{}' here but in region '{region}' for '{}'",
+                                p.region, self.names[*first]
+                            ),
+                        )
+                        .value(zone.clone())
+                        .hint("a zone belongs to one region: name the zones of each region apart, e.g. us-east-a and eu-west-a".to_owned());
+                        self.push(issue);
+                        return;
+                    }
+                    None => seen.push((p.zone.clone(), p.region.clone(), i)),
+                }
+            }
+        }
+    }
+
+    /// Where group `i` names its zone(s): `zone` or `zones` as written, else its region.
+    fn zone_path(&self, i: usize) -> Path {
+        let c = &self.raw.components[i];
+        let key = ["zone", "zones"]
+            .into_iter()
+            .find(|k| c.get(k).is_some())
+            .unwrap_or("region");
+        join(&self.base(i), key)
+    }
+
     pub(super) fn check_segments(&mut self, built: &[Option<KindSpec>]) {
         let segment = |i: usize, s: &Self| -> Option<String> {
             s.placements[i]
