@@ -30,6 +30,10 @@ use crate::model::settings::{
 
 pub use crate::model::policy::placement::MAX_REPLICAS;
 
+/// At most this many metrics buckets in one run: each group keeps counters per bucket, so a
+/// tiny bucket over a long run would exhaust memory before the run starts.
+pub const MAX_BUCKETS: u64 = 100_000;
+
 mod resolve;
 
 type Path = Vec<String>;
@@ -371,6 +375,24 @@ impl Check<'_> {
                 .hint(format!(
                     "use a bucket of at most {}, e.g. a tenth of it",
                     h.duration
+                )),
+            );
+            return None;
+        }
+        let buckets = h.duration.0.div_ceil(h.bucket.0.max(1));
+        if buckets > MAX_BUCKETS {
+            let least = SimTime(h.duration.0.div_ceil(MAX_BUCKETS));
+            self.push(
+                Issue::new(
+                    vec!["scenario".to_owned(), "bucket".to_owned()],
+                    format!(
+                        "{buckets} metrics buckets of {} in a run of {}: at most {MAX_BUCKETS}",
+                        h.bucket, h.duration
+                    ),
+                )
+                .value(h.bucket.to_string())
+                .hint(format!(
+                    "every group keeps counters per bucket; use a bucket of at least {least}"
                 )),
             );
             return None;
@@ -1122,6 +1144,22 @@ mod tests {
         assert_eq!(
             p.message,
             "zone 'default-a' is in region 'eu' here but in region 'default' for 'users'"
+        );
+    }
+
+    #[test]
+    fn too_many_metrics_buckets_are_refused_before_the_run() {
+        let text = base().replace("duration = \"1h\"", "duration = \"1h\"\nbucket = \"1ns\"");
+        assert_ne!(text, base());
+        let p = single(&text);
+        assert_eq!(p.path, "scenario.bucket");
+        assert_eq!(
+            p.message,
+            "3600000000000 metrics buckets of 1ns in a run of 1h: at most 100000"
+        );
+        assert_eq!(
+            hint(&p),
+            "every group keeps counters per bucket; use a bucket of at least 36ms"
         );
     }
 

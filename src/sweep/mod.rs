@@ -45,6 +45,10 @@ pub struct Plan {
     pub seed: u64,
 }
 
+/// At most this many points in one sweep: each point's scenario is loaded and checked before
+/// anything runs, so a runaway grid would exhaust memory first.
+pub const MAX_POINTS: usize = 100_000;
+
 impl Plan {
     /// The number of points: the product of the grid's value counts times the sample points
     /// (1 without parameters).
@@ -112,8 +116,26 @@ impl Plan {
     }
 
     /// Loads every point's scenario, so that a bad path or value is reported before anything
-    /// runs. The error names the point and its values.
+    /// runs. The error names the point and its values; a plan of more than [`MAX_POINTS`]
+    /// points is refused first.
     pub fn load_points(&self) -> Result<Vec<Spec>, String> {
+        let counts = self.params.iter().map(|p| p.values.len());
+        let points = counts
+            .chain([self.sample_points()])
+            .try_fold(1usize, usize::checked_mul)
+            .filter(|n| *n <= MAX_POINTS);
+        if points.is_none() {
+            let mut sizes: Vec<String> = (self.params.iter())
+                .map(|p| format!("{} ({} values)", p.path, p.values.len()))
+                .collect();
+            if !self.sample.is_empty() {
+                sizes.push(format!("{} sample points", self.sample_points()));
+            }
+            return Err(format!(
+                "the sweep has more than {MAX_POINTS} points: {}",
+                sizes.join(" x ")
+            ));
+        }
         let mut specs = Vec::with_capacity(self.points());
         let mut errors = Vec::new();
         for p in 0..self.points() {

@@ -616,3 +616,32 @@ fn memory_stays_flat_as_a_sweep_grows() {
     assert!(b <= a + 4.0, "2000 runs: {a} MiB, 40000 runs: {b} MiB");
     assert_eq!(read(&dir.join("40000"), "runs.csv").lines().count(), 40_001);
 }
+
+#[test]
+fn a_runaway_grid_is_refused_before_anything_runs() {
+    let values: Vec<String> = (1..=400).map(|n| n.to_string()).collect();
+    let values = values.join(",");
+    let workers = format!("components.api.workers={values}");
+    let replicas = format!("components.api.replicas={values}");
+    let dir = crate::common::scratch("runaway-grid");
+    let out = dir.join("out");
+    let o = crate::common::outagesim(&[
+        "sweep",
+        "scenarios/mmc.toml",
+        "--param",
+        &workers,
+        "--param",
+        &replicas,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let said = crate::common::text(&o.stderr);
+    assert!(
+        said.contains(
+            "the sweep has more than 100000 points: components.api.workers (400 values) x components.api.replicas (400 values)"
+        ),
+        "{said}"
+    );
+    assert!(!out.join("runs.csv").exists());
+}
