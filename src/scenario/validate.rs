@@ -1064,6 +1064,8 @@ impl Check<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use crate::engine::SimTime;
     use crate::scenario::error::line_col;
     use crate::scenario::{Origin, Problem, parse};
@@ -1161,6 +1163,22 @@ mod tests {
             hint(&p),
             "every group keeps counters per bucket; use a bucket of at least 36ms"
         );
+    }
+
+    /// Validation stays near-linear in the number of faults: 50,000 are read in about a
+    /// second in release (quadratic work would take minutes and stand out in the suite's time;
+    /// no speed is asserted).
+    #[test]
+    fn fifty_thousand_faults_validate() {
+        let mut text = base();
+        for i in 0..50_000 {
+            let _ = write!(
+                text,
+                "\n[[faults]]\nname = \"f{i}\"\nkind = \"slow\"\ntarget = \"api\"\nat = \"{i}s\"\nduration = \"1s\"\nfactor = 2.0\n"
+            );
+        }
+        let spec = parse(&text, "t.toml").expect("valid");
+        assert_eq!(spec.faults.len(), 50_000);
     }
 
     #[test]
