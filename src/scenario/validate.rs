@@ -362,42 +362,31 @@ impl Check<'_> {
             .declared::<ScenarioSettings>(vec!["scenario".to_owned()], self.raw.scenario.as_ref());
         self.duration = head.as_ref().map(|h| h.duration);
         let h = head?;
-        if h.bucket > h.duration {
-            self.push(
-                Issue::new(
-                    vec!["scenario".to_owned(), "bucket".to_owned()],
-                    format!(
-                        "the metrics bucket {} is longer than the run ({})",
-                        h.bucket, h.duration
-                    ),
-                )
-                .value(h.bucket.to_string())
-                .hint(format!(
-                    "use a bucket of at most {}, e.g. a tenth of it",
-                    h.duration
-                )),
-            );
-            return None;
-        }
         let buckets = h.duration.0.div_ceil(h.bucket.0.max(1));
-        if buckets > MAX_BUCKETS {
+        let problem = if h.bucket > h.duration {
+            (
+                format!(
+                    "the metrics bucket {} is longer than the run ({})",
+                    h.bucket, h.duration
+                ),
+                format!("use a bucket of at most {}, e.g. a tenth of it", h.duration),
+            )
+        } else if buckets > MAX_BUCKETS {
             let least = SimTime(h.duration.0.div_ceil(MAX_BUCKETS));
-            self.push(
-                Issue::new(
-                    vec!["scenario".to_owned(), "bucket".to_owned()],
-                    format!(
-                        "{buckets} metrics buckets of {} in a run of {}: at most {MAX_BUCKETS}",
-                        h.bucket, h.duration
-                    ),
-                )
-                .value(h.bucket.to_string())
-                .hint(format!(
-                    "every group keeps counters per bucket; use a bucket of at least {least}"
-                )),
-            );
-            return None;
-        }
-        Some(h)
+            (
+                format!(
+                    "{buckets} metrics buckets of {} in a run of {}: at most {MAX_BUCKETS}",
+                    h.bucket, h.duration
+                ),
+                format!("every group keeps counters per bucket; use a bucket of at least {least}"),
+            )
+        } else {
+            return Some(h);
+        };
+        let path = vec!["scenario".to_owned(), "bucket".to_owned()];
+        let issue = Issue::new(path, problem.0).value(h.bucket.to_string());
+        self.push(issue.hint(problem.1));
+        None
     }
 
     /// A declared table at `path` from `item`; an absent table is read as empty (its
