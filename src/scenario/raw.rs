@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use toml_edit::{DocumentMut, Item, Key, TableLike, Value};
 
 use crate::model::faults::{all_fault_fields, failure_fields};
-use crate::model::settings::unknown_field;
+use crate::model::settings::{Input, Reader, Shape, unknown_fields};
 
 use super::error::{Issue, closest, list};
 
@@ -216,12 +216,8 @@ pub(crate) fn read(root: &Item, text: &str) -> (RawFile, Vec<Issue>) {
 /// (with a "did you mean"), or None (reported) when it is no table.
 fn known(item: &Item, path: &[String], names: &[&str], issues: &mut Vec<Issue>) -> Option<Item> {
     let t = table(item, path, issues)?;
-    for (key, _) in t.as_table_like()?.iter() {
-        if !names.contains(&key) {
-            let mut p = path.to_vec();
-            p.push(key.to_owned());
-            issues.push(unknown_field(p, key, names));
-        }
+    if let Shape::Table(entries) = t.shape() {
+        unknown_fields(&entries, names, &mut Reader::new(path.to_vec(), issues));
     }
     Some(t)
 }

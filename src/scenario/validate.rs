@@ -43,7 +43,11 @@ type ReadEntry<T> = fn(usize, &[(&str, &dyn Input)], &mut dyn Resolve) -> Option
 
 /// The input at `rel` below `item` (table keys and array indices).
 fn field_of<'x>(item: Option<&'x Item>, rel: &[&str]) -> Option<&'x dyn Input> {
-    let mut cur: &dyn Input = item?;
+    field_in(item?, rel)
+}
+
+/// The input at `rel` below `cur` (table keys and array indices).
+fn field_in<'x>(mut cur: &'x dyn Input, rel: &[&str]) -> Option<&'x dyn Input> {
     for seg in rel {
         cur = match cur.shape() {
             Shape::Table(entries) => entries.into_iter().find(|(k, _)| k == seg)?.1,
@@ -85,14 +89,6 @@ fn entries_of<'x>(table: &'x Option<Shape<'x>>) -> &'x [(&'x str, &'x dyn Input)
     match table {
         Some(Shape::Table(entries)) => entries,
         _ => &[],
-    }
-}
-
-/// Field `key` of a table input.
-fn field_of_input<'x>(table: &'x dyn Input, key: &str) -> Option<&'x dyn Input> {
-    match table.shape() {
-        Shape::Table(entries) => entries.into_iter().find(|(k, _)| *k == key).map(|(_, v)| v),
-        _ => None,
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{Value as Json, json};
 
 use crate::model::settings::{
-    Input, List, Reader, Shape, Text, Value, Word, Words, positive, suggest,
+    Input, List, Reader, Shape, Text, Value, Word, Words, number, positive, suggest,
 };
 use crate::model::spec::Level;
 use crate::words;
@@ -66,11 +66,7 @@ pub struct PosNumber;
 impl Value for PosNumber {
     type Out = f64;
     fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<f64> {
-        match input.shape() {
-            Shape::Float(x) => positive(x, r),
-            Shape::Int(n) => positive(n as f64, r),
-            other => r.wrong_type("a number", &other),
-        }
+        positive(number(input, r)?, r)
     }
     fn what() -> String {
         "a number greater than 0".to_owned()

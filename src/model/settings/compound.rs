@@ -113,22 +113,7 @@ pub struct Weights;
 impl Value for Weights {
     type Out = Vec<f64>;
     fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<Vec<f64>> {
-        let shape = input.shape();
-        let Shape::Array(elems) = shape else {
-            return r.wrong_type("an array", &shape);
-        };
-        let read: Vec<Option<f64>> = elems
-            .iter()
-            .enumerate()
-            .map(|(j, e)| {
-                r.field(&j.to_string(), |r| match e.shape() {
-                    Shape::Float(x) => Some(x),
-                    Shape::Int(n) => Some(n as f64),
-                    other => r.wrong_type("a number", &other),
-                })
-            })
-            .collect();
-        read.into_iter().collect()
+        List::<super::Number>::read(input, r)
     }
     fn what() -> String {
         "a list of numbers, each 0 or more, not all 0".to_owned()

@@ -236,17 +236,25 @@ pub fn read_table<T: Table>(input: &dyn Input, r: &mut Reader<'_>) -> Option<T> 
     let Shape::Table(entries) = &shape else {
         return r.wrong_type("a table", &shape);
     };
-    let fields = T::fields();
-    let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+    let names: Vec<&str> = T::fields().iter().map(|f| f.name).collect();
     // Unknown keys are reported; the rest is still read (the run stops on any problem).
-    for (key, _) in entries {
-        if !names.contains(key) {
-            let issue = unknown_field(r.at(key), key, &names);
-            r.push(issue);
-        }
-    }
+    unknown_fields(entries, &names, r);
     let out = T::read_fields(entries, r)?;
     out.check(entries, r).then_some(out)
+}
+
+/// Reports every key of `entries` that is none of `names`, each with a "did you mean";
+/// whether there was none.
+pub fn unknown_fields(entries: &[(&str, &dyn Input)], names: &[&str], r: &mut Reader<'_>) -> bool {
+    let mut none = true;
+    for (key, _) in entries {
+        if !names.contains(key) {
+            let issue = unknown_field(r.at(key), key, names);
+            r.push(issue);
+            none = false;
+        }
+    }
+    none
 }
 
 /// "unknown field 'x'" with a "did you mean" over `names`.

@@ -40,11 +40,7 @@ pub struct Availability;
 impl Value for Availability {
     type Out = f64;
     fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<f64> {
-        let v = match input.shape() {
-            Shape::Float(x) => x,
-            Shape::Int(n) => n as f64,
-            other => return r.wrong_type("a number", &other),
-        };
+        let v = super::number(input, r)?;
         if v > 0.0 && v <= 1.0 {
             return Some(v);
         }

@@ -373,14 +373,7 @@ fn dist(entries: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> Option<Dist> {
     let get = |f: &str| entries.iter().find(|(k, _)| *k == f).map(|(_, v)| *v);
     // Fields that are no dist's at all are unknown whatever the dist.
     let known = ["dist", "value", "mean", "sigma", "shape", "min", "max"];
-    let mut ok = true;
-    for (k, _) in entries {
-        if !known.contains(k) {
-            ok = false;
-            let issue = super::unknown_field(r.at(k), k, &known);
-            r.push(issue);
-        }
-    }
+    let mut ok = super::unknown_fields(entries, &known, r);
     let Some(kind_input) = get("dist") else {
         r.missing("dist", format!("dist is one of: {}", names.join(", ")));
         return None;

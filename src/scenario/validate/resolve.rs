@@ -5,7 +5,7 @@
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::{Check, Path, field_of, field_of_input, join};
+use super::{Check, Path, field_in, field_of, join};
 use crate::model::kinds::Kind;
 use crate::model::settings::{Input, Resolve, Role, Shape, list, suggest};
 use crate::model::spec::{KindSpec, Level, Target};
@@ -494,8 +494,8 @@ impl Resolve for Check<'_> {
             return Vec::new();
         };
         let record = |r: &dyn Input| {
-            let name = field_of_input(r, "name").and_then(text);
-            let targets = match field_of_input(r, "targets").map(Input::shape) {
+            let name = field_in(r, &["name"]).and_then(text);
+            let targets = match field_in(r, &["targets"]).map(Input::shape) {
                 Some(Shape::Array(t)) => t.into_iter().filter_map(text).collect(),
                 _ => Vec::new(),
             };
