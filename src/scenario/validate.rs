@@ -25,7 +25,7 @@ use crate::model::node::ops::read_action;
 use crate::model::policy::placement;
 use crate::model::policy::server::{self};
 use crate::model::settings::{
-    Input, Reader, Resolve, Role, Shape, Table, read_table, unknown_field,
+    Input, Reader, Resolve, Role, Shape, Table, not_applicable, read_table, unknown_field,
 };
 
 pub use crate::model::policy::placement::MAX_REPLICAS;
@@ -327,24 +327,9 @@ impl<'a> Check<'a> {
     }
 
     fn not_applicable(&mut self, base: &[String], present: &[&str], allowed: &[&str], what: &str) {
-        for f in present {
-            if !allowed.contains(f) {
-                let hint = match closest(f, allowed.iter().copied()) {
-                    Some(c) => {
-                        format!("did you mean '{c}'? (fields for {what}: {})", list(allowed))
-                    }
-                    None if allowed.is_empty() => format!("{what} takes no further fields"),
-                    None => format!("fields for {what}: {}", list(allowed)),
-                };
-                self.push(
-                    Issue::new(
-                        join(base, f),
-                        format!("field '{f}' does not apply to {what}"),
-                    )
-                    .hint(hint)
-                    .at_key(),
-                );
-            }
+        for f in present.iter().filter(|f| !allowed.contains(f)) {
+            let issue = not_applicable(join(base, f), f, allowed, what);
+            self.push(issue);
         }
     }
 }

@@ -11,8 +11,8 @@ use crate::engine::SimTime;
 use crate::model::kinds::Kind;
 use crate::model::settings::Text;
 use crate::model::settings::{
-    Duration, Input, Issue, PosDuration, Reader, Resolve, Role, Shape, Table, Value, closest, list,
-    suggest,
+    Duration, Input, Issue, PosDuration, Reader, Resolve, Role, Shape, Table, Value, list,
+    not_applicable, suggest,
 };
 
 /// The fault kinds, in the order hints list them.
@@ -438,16 +438,8 @@ impl<'e> Entry<'e, '_> {
                 self.res.issues().extend(problems);
                 continue;
             }
-            let hint = match closest(f, allowed.iter().copied()) {
-                Some(c) => format!(
-                    "did you mean '{c}'? (fields for {what}: {})",
-                    list(&allowed)
-                ),
-                None if allowed.is_empty() => format!("{what} takes no further fields"),
-                None => format!("fields for {what}: {}", list(&allowed)),
-            };
-            let issue = Issue::new(self.at(f), format!("field '{f}' does not apply to {what}"));
-            self.push(issue.hint(hint).at_key());
+            let issue = not_applicable(self.at(f), f, &allowed, &what);
+            self.push(issue);
         }
     }
 

@@ -73,13 +73,7 @@ pub trait KindSettings: Table {
 /// Reads kind `T`'s own settings from the table's entries (other keys are left to the
 /// caller), checks them, and builds the spec.
 fn read<T: KindSettings>(b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
-    let entries = b.entries;
-    let mut r = Reader::new(b.base.clone(), b.resolve.issues());
-    let settings = T::read_fields(entries, &mut r)?;
-    if !settings.check(entries, &mut r) {
-        return None;
-    }
-    settings.build(b, server)
+    read_refs::<T>(b, server, |_| {})
 }
 
 /// Like [`read`] for a kind that refers to other groups: when its settings have problems,

@@ -13,7 +13,7 @@ use crate::model::kinds::load_balancer::balances;
 use crate::model::msg::{Msg, Timer};
 use crate::model::settings::{
     Count, Distribution, Duration, Field, Input, Issue, Number, Opt, Reader, Ref, Resolve, Role,
-    Table, Text, Value, bounded, closest, list, positive, suggest, unknown_fields,
+    Table, Text, Value, bounded, list, not_applicable, positive, suggest, unknown_fields,
 };
 use crate::model::spec::{Dist, FaultKind, KindSpec};
 use crate::model::world::World;
@@ -326,15 +326,8 @@ pub fn read_action(
     let what = format!("action kind '{kind}'");
     for f in &fields[2..] {
         if entries.iter().any(|(k, _)| k == f) && !common.contains(f) && !own.contains(f) {
-            let hint = match closest(f, own.iter().copied()) {
-                Some(c) => format!("did you mean '{c}'? (fields for {what}: {})", list(&own)),
-                None => format!("fields for {what}: {}", list(&own)),
-            };
             let path = [base.as_slice(), &[(*f).to_owned()]].concat();
-            let issue = Issue::new(path, format!("field '{f}' does not apply to {what}"))
-                .hint(hint)
-                .at_key();
-            res.issues().push(issue);
+            res.issues().push(not_applicable(path, f, &own, &what));
         }
     }
     let action = read(entries, &mut Act { kind, base, res });

@@ -257,6 +257,19 @@ pub fn unknown_fields(entries: &[(&str, &dyn Input)], names: &[&str], r: &mut Re
     none
 }
 
+/// "field 'x' does not apply to <what>" (a field of another kind), with a "did you mean" over
+/// `allowed`, the fields for `what`.
+pub fn not_applicable(path: Vec<String>, field: &str, allowed: &[&str], what: &str) -> Issue {
+    let hint = match closest(field, allowed.iter().copied()) {
+        Some(c) => format!("did you mean '{c}'? (fields for {what}: {})", list(allowed)),
+        None if allowed.is_empty() => format!("{what} takes no further fields"),
+        None => format!("fields for {what}: {}", list(allowed)),
+    };
+    Issue::new(path, format!("field '{field}' does not apply to {what}"))
+        .hint(hint)
+        .at_key()
+}
+
 /// "unknown field 'x'" with a "did you mean" over `names`.
 pub fn unknown_field(path: Vec<String>, key: &str, names: &[&str]) -> Issue {
     let hint = match closest(key, names.iter().copied()) {

@@ -399,19 +399,7 @@ fn dist(entries: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> Option<Dist> {
     for (k, _) in entries {
         if *k != "dist" && known.contains(k) && !allowed.contains(k) {
             ok = false;
-            let hint = match super::closest(k, allowed.iter().copied()) {
-                Some(c) => format!(
-                    "did you mean '{c}'? (fields for dist '{name}': {})",
-                    super::list(allowed)
-                ),
-                None => format!("fields for dist '{name}': {}", super::list(allowed)),
-            };
-            let issue = super::Issue::new(
-                r.at(k),
-                format!("field '{k}' does not apply to dist '{name}'"),
-            )
-            .hint(hint)
-            .at_key();
+            let issue = super::not_applicable(r.at(k), k, allowed, &format!("dist '{name}'"));
             r.push(issue);
         }
     }
