@@ -72,7 +72,7 @@ settings! {
         at: WallTime => "add at = \"HH:MM\" (wall-clock time)",
         /// What happened.
         event: Name => "add event = \"<what happened>\"",
-        /// The moment of the run it corresponds to: fault, impact, detect, mitigate, recover, fault:NAME, alarm:NAME or action:NAME.
+        /// The moment of the run it corresponds to: fault, impact, detect, mitigate, recover, fault:NAME, alarm:NAME, action:NAME, first:EVENT or last:EVENT (the first or last event of that kind in events.csv from the incident start).
         r#match: Opt<Name> = None,
     }
 }

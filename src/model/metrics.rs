@@ -173,6 +173,8 @@ pub struct ServerBucket {
     pub min_healthy: Option<u32>,
     /// Gossip messages received.
     pub gossip: u64,
+    /// Worker-nanoseconds spent merging gossip (counted where the merge starts).
+    pub gossip_busy_ns: f64,
 }
 
 impl ServerBucket {
@@ -182,6 +184,7 @@ impl ServerBucket {
         self.dropped += o.dropped;
         self.denied += o.denied;
         self.gossip += o.gossip;
+        self.gossip_busy_ns += o.gossip_busy_ns;
         self.served += o.served;
         self.errors += o.errors;
         self.started += o.started;

@@ -2,6 +2,7 @@
 //! timers an entity sets for itself.
 
 use super::metrics::Histogram;
+use super::policy::gossip::Flip;
 use crate::engine::EntityId;
 use std::sync::Arc;
 
@@ -43,8 +44,17 @@ pub struct Req {
     pub kind: ReqKind,
     /// The client group the work originates from (u16::MAX for probes).
     pub source: u16,
-    /// Whether the user request is a write (storage quorums).
+    /// What the user request asks for (storage keys and quorums).
+    pub item: Item,
+}
+
+/// What a user request asks for: a read or a write, of which key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Item {
+    /// A write (storage quorums; caches pass writes through).
     pub write: bool,
+    /// The key, as a 32-bit hash (storage maps it onto its keyspace).
+    pub key: u32,
 }
 
 /// A timer an entity sets for itself.
@@ -96,7 +106,7 @@ pub enum Timer {
     Config { fault: u16, on: bool },
 }
 
-/// A gossip push: the sender's membership table.
+/// A gossip message: the sender's membership table and its failure entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GossipMsg {
     pub from: EntityId,
@@ -105,8 +115,17 @@ pub struct GossipMsg {
     pub epoch: u32,
     /// Per replica of the group: incarnation << 32 | heartbeat.
     pub table: Arc<[u64]>,
-    /// Carries the corrupted entry.
-    pub corrupt: bool,
+    /// Failure entries: the peers the sender is telling others have failed.
+    pub failures: u32,
+    /// A bit flipped in one entry (a `gossip_corruption` fault).
+    pub flip: Option<Flip>,
+}
+
+impl GossipMsg {
+    /// Entries to merge: the table's and the failure entries.
+    pub fn entries(&self) -> u64 {
+        self.table.len() as u64 + self.failures as u64
+    }
 }
 
 /// A replica's counters since the start of the run, sent to a monitor. Monitors difference

@@ -11,7 +11,7 @@
 //! and is ignored (wasted work). Every answer carries the ground truth (`Status`).
 
 use super::metrics::{ClientBucket, ServerBucket};
-use super::msg::{GossipMsg, Msg, Req, ReqKind, Status, Timer};
+use super::msg::{GossipMsg, Item, Msg, Req, ReqKind, Status, Timer};
 use super::sample::{Slab, draw};
 use super::spec::{FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use super::world::{LinkEffect, World};
@@ -100,13 +100,13 @@ pub(crate) struct Call {
     pub(crate) dst: EntityId,
     pub(crate) kind: ReqKind,
     pub(crate) source: u16,
-    pub(crate) write: bool,
+    pub(crate) item: Item,
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct User {
     pub(crate) start: u64,
-    pub(crate) write: bool,
+    pub(crate) item: Item,
 }
 
 #[derive(Debug)]
@@ -416,7 +416,7 @@ impl Node {
         target: &Target,
         kind: ReqKind,
         source: u16,
-        write: bool,
+        item: Item,
         timeout: u64,
         attempt: u32,
     ) {
@@ -434,7 +434,7 @@ impl Node {
             dst,
             kind,
             source,
-            write,
+            item,
         };
         self.place_call(w, cx, call, timeout);
     }
@@ -447,10 +447,10 @@ impl Node {
             Phase::Resolve { record } => ReqKind::Lookup { record },
             Phase::Call => call.kind,
         };
-        let (dst, source, write) = (call.dst, call.source, call.write);
+        let (dst, source, item) = (call.dst, call.source, call.item);
         let slot = self.calls.insert(gen_, call);
         send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
-        self.send_req(w, cx, dst, slot, gen_, req_kind, source, write);
+        self.send_req(w, cx, dst, slot, gen_, req_kind, source, item);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -463,7 +463,7 @@ impl Node {
         gen_: u32,
         kind: ReqKind,
         source: u16,
-        write: bool,
+        item: Item,
     ) {
         let req = Req {
             from: self.me,
@@ -471,7 +471,7 @@ impl Node {
             gen_,
             kind,
             source,
-            write,
+            item,
         };
         transmit(w, cx, dst, Msg::Req(req));
     }
@@ -496,8 +496,8 @@ impl Node {
                 let dst = pick_replica(w, cx, group);
                 call.phase = Phase::Call;
                 call.dst = dst;
-                let (kind, source, write) = (call.kind, call.source, call.write);
-                self.send_req(w, cx, dst, slot, gen_, kind, source, write);
+                let (kind, source, item) = (call.kind, call.source, call.item);
+                self.send_req(w, cx, dst, slot, gen_, kind, source, item);
                 return;
             }
             let call = self.calls.remove(slot, gen_).expect("present");
@@ -616,7 +616,7 @@ impl Node {
                 respond(w, cx, r, Status::Error, 0);
                 return;
             }
-            if self.gossip.is_some() && self.isolated(w, now) {
+            if self.gossip.is_some() && self.isolated(w) {
                 // Its view holds no majority of its group: it refuses work.
                 let sb = &mut self.server_series[b];
                 sb.served += 1;
@@ -683,7 +683,7 @@ impl Node {
             return;
         };
         job.has_worker = true;
-        let gossip_entries = job.gossip.as_ref().map(|m| m.table.len() as u64);
+        let gossip_entries = job.gossip.as_ref().map(|m| m.entries());
         let waited = now - job.arrived;
         self.busy += 1;
         let sb = &mut self.server_series[w.bucket_of(now)];
@@ -694,6 +694,9 @@ impl Node {
             (Some(entries), Some(g)) => g.cost.0.saturating_mul(entries),
             _ => draw(&self.server(w).service_time, cx.rng()),
         };
+        if gossip_entries.is_some() {
+            self.server_series[w.bucket_of(now)].gossip_busy_ns += d as f64;
+        }
         if !self.faults_on.is_empty() {
             let slow = self.fault_effects(w).slow;
             if slow != 1.0 {
@@ -894,7 +897,7 @@ impl Node {
             &Target::Group(next),
             kind,
             req.source,
-            req.write,
+            req.item,
             timeout.0,
             attempt,
         );
@@ -1092,9 +1095,16 @@ impl Node {
                 }
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }
-            FaultKind::GossipCorruption { .. } => {
-                // Without a duration, a single corrupted round.
-                self.gossip_corrupt(w, cx, on, on && f.duration.is_none());
+            FaultKind::GossipCorruption {
+                field, bit, entry, ..
+            } => {
+                // Without a duration, a single corrupted message.
+                let flip = crate::model::policy::gossip::Flip {
+                    entry: entry.unwrap_or(self.replica),
+                    field: *field,
+                    bit: *bit,
+                };
+                self.gossip_corrupt(w, cx, on.then_some(flip), on && f.duration.is_none());
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }
         }

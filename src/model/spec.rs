@@ -157,7 +157,35 @@ pub enum Milestone {
     Alarm(usize),
     /// `"action:NAME"`: that action's run.
     Action(usize),
+    /// `"first:EVENT"`: the first event of that kind (an `events.csv` kind) from the
+    /// incident's start.
+    FirstEvent(&'static str),
+    /// `"last:EVENT"`: the last event of that kind from the incident's start.
+    LastEvent(&'static str),
 }
+
+/// The kinds of event a run logs (`events.csv`), which `first:` and `last:` can match.
+pub const EVENT_KINDS: &[&str] = &[
+    "fault_start",
+    "fault_end",
+    "config_applied",
+    "alarm",
+    "alarm_clear",
+    "action",
+    "restart",
+    "stopped",
+    "back",
+    "provisioned",
+    "registered",
+    "health_down",
+    "health_up",
+    "breaker_open",
+    "breaker_close",
+    "gossip_down",
+    "gossip_up",
+    "gossip_adopt",
+    "gossip_complete",
+];
 
 /// The words `match` accepts besides the named forms.
 pub const MILESTONES: &[&str] = &["fault", "impact", "detect", "mitigate", "recover"];

@@ -75,6 +75,8 @@ pub struct ComponentSummary {
     pub max_queue: u64,
     /// Gossip messages received (groups that gossip).
     pub gossip_messages: u64,
+    /// Worker time spent merging gossip over available worker time (null without gossip).
+    pub gossip_work: Option<f64>,
 }
 
 /// Impacted groups of one sort, by name, and their share.
@@ -250,6 +252,13 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         },
                         max_queue: t.max_queue,
                         gossip_messages: t.gossip,
+                        gossip_work: r.spec.groups[g].gossip.is_some().then(|| {
+                            if capacity > 0.0 {
+                                t.gossip_busy_ns / capacity
+                            } else {
+                                0.0
+                            }
+                        }),
                     },
                 );
             }

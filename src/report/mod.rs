@@ -43,7 +43,8 @@ pub const COMPONENTS_HEADER: &[&str] = &[
     "mean_wait_s",
     "max_queue",
     "healthy_seen",
-    "gossip",
+    "gossip_messages",
+    "gossip_busy",
 ];
 
 /// Column headers of `blast_radius.csv` (one row per bucket).
@@ -154,6 +155,11 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
                 x.max_queue.to_string(),
                 x.min_healthy.map(|h| h.to_string()).unwrap_or_default(),
                 x.gossip.to_string(),
+                f6(if capacity > 0.0 {
+                    x.gossip_busy_ns / capacity
+                } else {
+                    0.0
+                }),
             ]);
         }
     }

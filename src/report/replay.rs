@@ -56,6 +56,8 @@ fn label(spec: &Spec, m: &Milestone) -> String {
         Milestone::NamedFault(i) => format!("fault '{}' starts", spec.faults[*i].name),
         Milestone::Alarm(i) => format!("alarm '{}' fires", spec.alarms[*i].name),
         Milestone::Action(i) => format!("action '{}'", spec.actions[*i].name),
+        Milestone::FirstEvent(k) => format!("first {k}"),
+        Milestone::LastEvent(k) => format!("last {k}"),
     }
 }
 
@@ -80,6 +82,15 @@ pub fn milestone_time(spec: &Spec, r: &RunResult, s: &Summary, m: &Milestone) ->
         }
         Milestone::Alarm(a) => first("alarm", &format!("{}: ", spec.alarms[*a].name), 0.0),
         Milestone::Action(a) => first("action", &format!("{} (", spec.actions[*a].name), 0.0),
+        Milestone::FirstEvent(k) => first(k, "", i.start_s?),
+        Milestone::LastEvent(k) => {
+            let from = i.start_s?;
+            r.log
+                .iter()
+                .rev()
+                .find(|e| e.kind == *k && e.time as f64 / 1e9 >= from)
+                .map(|e| e.time as f64 / 1e9)
+        }
     }
 }
 
@@ -221,6 +232,9 @@ pub struct Outcome {
     pub clients: usize,
     /// Largest share of client groups impacted at once.
     pub peak_fraction: f64,
+    /// The largest share of worker time any gossiping group spent on gossip (None: no group
+    /// gossips).
+    pub gossip_work: Option<f64>,
 }
 
 impl Outcome {
@@ -235,7 +249,16 @@ impl Outcome {
             impacted: s.blast_radius.clients.impacted.clone(),
             clients: s.clients.len(),
             peak_fraction: s.blast_radius.clients.peak_fraction,
+            gossip_work: s
+                .components
+                .values()
+                .filter_map(|c| c.gossip_work)
+                .reduce(f64::max),
         }
+    }
+
+    fn gossip(&self) -> String {
+        self.gossip_work.map(pct).unwrap_or_default()
     }
 
     fn recovered(&self) -> String {
@@ -272,19 +295,27 @@ pub fn what_ifs_text(outcomes: &[Outcome]) -> String {
         .max()
         .unwrap_or(0)
         .clamp(7, 48);
+    let gossip = outcomes.iter().any(|x| x.gossip_work.is_some());
+    let (g_head, g_width) = if gossip { ("gossip work", 11) } else { ("", 0) };
     let _ = writeln!(
         o,
-        "{:<width$}  {:>9}  {:>14}  {:>15}  clients impacted",
-        "what-if", "avail", "worst downtime", "recovered after"
+        "{:<width$}  {:>9}  {:>14}  {:>15}  {g_head:>g_width$}{}clients impacted",
+        "what-if",
+        "avail",
+        "worst downtime",
+        "recovered after",
+        if gossip { "  " } else { "" }
     );
     for x in outcomes {
         let _ = writeln!(
             o,
-            "{:<width$}  {:>9}  {:>14}  {:>15}  {}",
+            "{:<width$}  {:>9}  {:>14}  {:>15}  {:>g_width$}{}{}",
             clip(&x.name, width),
             pct(x.availability),
             downtime(x.worst_downtime_s),
             x.recovered(),
+            x.gossip(),
+            if gossip { "  " } else { "" },
             x.radius()
         );
     }
@@ -348,11 +379,17 @@ pub fn markdown(
         );
     }
     if !outcomes.is_empty() {
+        let gossip = outcomes.iter().any(|x| x.gossip_work.is_some());
+        let (g_head, g_rule) = if gossip {
+            (" gossip work |", "---:|")
+        } else {
+            ("", "")
+        };
         let _ = writeln!(
             o,
-            "| what-if | overrides | availability | worst downtime | recovered after | clients impacted |"
+            "| what-if | overrides | availability | worst downtime | recovered after |{g_head} clients impacted |"
         );
-        let _ = writeln!(o, "|---|---|---:|---:|---:|---|");
+        let _ = writeln!(o, "|---|---|---:|---:|---:|{g_rule}---|");
         for (k, x) in outcomes.iter().enumerate() {
             let sets = if k == 0 {
                 String::new()
@@ -364,9 +401,14 @@ pub fn markdown(
                     .collect::<Vec<_>>()
                     .join(" ")
             };
+            let g = if gossip {
+                format!(" {} |", x.gossip())
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 o,
-                "| {} | {sets} | {} | {} | {} | {} |",
+                "| {} | {sets} | {} | {} | {} |{g} {} |",
                 cell(&x.name),
                 pct(x.availability),
                 downtime(x.worst_downtime_s),

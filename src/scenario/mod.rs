@@ -169,8 +169,8 @@ stagger = "10s"
 kind = "clear_gossip"
 on = "store-busy"
 target = "store"
-offline = "1m"
-pace = "5s"
+restart_time = "1m"
+restart_batch = 5
 
 [[actions]]
 kind = "scale"
@@ -480,7 +480,12 @@ mod tests {
         // The gossip corruption starts from replica 0.
         assert_eq!(
             spec.faults[1].kind,
-            FaultKind::GossipCorruption { replicas: vec![0] }
+            FaultKind::GossipCorruption {
+                replicas: vec![0],
+                field: crate::model::policy::gossip::Field::Heartbeat,
+                bit: 31,
+                entry: None
+            }
         );
         // Alarms: the only monitor by default.
         assert_eq!(
@@ -533,8 +538,8 @@ mod tests {
                 },
                 &ActionKind::ClearGossip {
                     group: idx("store"),
-                    offline: SimTime::MINUTE,
-                    pace: SimTime::from_secs(5)
+                    restart_time: SimTime::MINUTE,
+                    restart_batch: Some(5)
                 },
                 &ActionKind::Scale {
                     group: idx("app"),

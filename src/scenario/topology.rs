@@ -115,14 +115,21 @@ fn names(spec: &Spec, gs: &[usize]) -> String {
 
 fn gossip(g: &GossipSpec) -> String {
     let mut s = format!(
-        "gossip every {} to {} peer(s), failed after {} silent, {} per entry merged",
+        "gossip every {} to {} peer(s), failed after lagging {}, {} per entry merged",
         g.interval, g.fanout, g.fail_after, g.cost
     );
     if g.checksums {
         s.push_str(", checksums");
     }
-    if g.gossip_failed {
-        s.push_str(", failures pushed at once");
+    if g.failed_fanout > 0 {
+        let how_long = g.failed_rounds.map_or_else(
+            || "while they stay failed".to_owned(),
+            |r| format!("for {r} rounds"),
+        );
+        s.push_str(&format!(
+            ", failed peers told to {} peer(s) a round {how_long}",
+            g.failed_fanout
+        ));
     }
     s
 }
@@ -376,11 +383,23 @@ pub fn describe(spec: &Spec) -> String {
                 format!("traffic_surge of {target} x{multiplier} (ramp {ramp})")
             }
             (kind, None, _) | (kind, _, None) => format!("{} of {target}", kind.name()),
-            (FaultKind::GossipCorruption { replicas }, _, _) => {
+            (
+                FaultKind::GossipCorruption {
+                    replicas,
+                    field,
+                    bit,
+                    entry,
+                },
+                _,
+                _,
+            ) => {
                 let r: Vec<String> = replicas.iter().map(u32::to_string).collect();
+                let whose =
+                    entry.map_or_else(|| "its own".to_owned(), |e| format!("replica {e}'s"));
                 format!(
-                    "gossip_corruption of {target} from replica {}",
-                    r.join(", ")
+                    "gossip_corruption of {target} from replica {}: bit {bit} of {whose} {} flipped",
+                    r.join(", "),
+                    field.word()
                 )
             }
             (kind, Some(replicas), Some(g)) => {
@@ -495,11 +514,12 @@ pub fn describe(spec: &Spec) -> String {
             ),
             ActionKind::ClearGossip {
                 group,
-                offline,
-                pace,
+                restart_time,
+                restart_batch,
             } => format!(
-                "clear_gossip of {} (offline {offline}, back {pace} apart)",
-                name(spec, *group)
+                "clear_gossip of {} (restarts of {restart_time}, {} at a time)",
+                name(spec, *group),
+                restart_batch.map_or_else(|| "all".to_owned(), |b| b.to_string())
             ),
             ActionKind::Scale {
                 group,
@@ -817,13 +837,13 @@ network: same zone 250us, cross zone 1ms, cross region 40ms
         for line in [
             "  app: service x3 + 2 standby, region default, zones a, b, segment main",
             "  store: storage x100, region default, zones default-a, segment main",
-            "    gossip every 1s to 1 peer(s), failed after 30s silent, 2us per entry merged",
+            "    gossip every 1s to 1 peer(s), failed after lagging 30s, 2us per entry merged",
             "  mon: monitor x1, region default, zones default-a, segment main",
             "    workers 64, queue 1000, service time constant 100us",
             "    collects reports from users, store every 15s",
             "faults (3):",
             "  bad-config: config_change of lb (every replica), set health_check.kind = \"deep\", workers = 4 (rollout 5m, batches of 1) at 10m to the end",
-            "  bitflip: gossip_corruption of store from replica 0 at 10m to the end",
+            "  bitflip: gossip_corruption of store from replica 0: bit 31 of its own heartbeat flipped at 10m to the end",
             "alarms (2):",
             "  users-down: availability of users below 0.99 for 1m, on mon",
             "  store-busy: utilization of store above 0.8, on mon, missing data breaches",
@@ -834,7 +854,7 @@ network: same zone 250us, cross zone 1ms, cross region 40ms
             "  action-3: shed 0.2 of work at app when store-busy fires",
             "  action-4: dns_failover of www.example.com at dns to lb-b when users-down fires",
             "  action-5: restart of app (stagger 10s, cold start 30s) at 50m",
-            "  action-6: clear_gossip of store (offline 1m, back 5s apart) when store-busy fires",
+            "  action-6: clear_gossip of store (restarts of 1m, 5 at a time) when store-busy fires",
             "  action-7: scale of app by 1 standby replica(s) (in service 3m later) 2m after store-busy fires",
         ] {
             assert!(

@@ -8,9 +8,9 @@ use toml_edit::Item;
 
 use crate::engine::SimTime;
 use crate::model::spec::{
-    ActionSpec, AlarmSpec, Clock, FailureSpec, FaultSpec, GossipSpec, GroupSpec, KindSpec,
-    LinkSpec, MILESTONES, Milestone, NetworkSpec, Placement, Published, Replay, ServerSpec, Spec,
-    WhatIf,
+    ActionSpec, AlarmSpec, Clock, EVENT_KINDS, FailureSpec, FaultSpec, GossipSpec, GroupSpec,
+    KindSpec, LinkSpec, MILESTONES, Milestone, NetworkSpec, Placement, Published, Replay,
+    ServerSpec, Spec, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
@@ -919,7 +919,7 @@ impl Check<'_> {
         if let Some(i) = MILESTONES.iter().position(|m| *m == text) {
             return Some(fixed[i].clone());
         }
-        let words = "\"fault\", \"impact\", \"detect\", \"mitigate\", \"recover\", \"fault:NAME\", \"alarm:NAME\" or \"action:NAME\"";
+        let words = "\"fault\", \"impact\", \"detect\", \"mitigate\", \"recover\", \"fault:NAME\", \"alarm:NAME\", \"action:NAME\", \"first:EVENT\" or \"last:EVENT\"";
         let Some((what, name)) = text.split_once(':') else {
             let hint = match closest(text, MILESTONES.iter().copied()) {
                 Some(c) => format!("did you mean '{c}'? (one of {words})"),
@@ -932,6 +932,22 @@ impl Check<'_> {
             );
             return None;
         };
+        if matches!(what, "first" | "last") {
+            if let Some(&k) = EVENT_KINDS.iter().find(|k| **k == name) {
+                return Some(if what == "first" {
+                    Milestone::FirstEvent(k)
+                } else {
+                    Milestone::LastEvent(k)
+                });
+            }
+            let hint = suggest(name, "event kinds", EVENT_KINDS);
+            self.push(
+                Issue::new(path, format!("'{name}' is not a kind of event a run logs"))
+                    .value(text)
+                    .hint(hint),
+            );
+            return None;
+        }
         let raw = self.raw;
         let names: Vec<String> = match what {
             "fault" => self
@@ -2245,7 +2261,7 @@ mod tests {
         assert_eq!(spec_of(&on).groups[1].gossip, Some(GossipSpec::default()));
         let full = base().replace(
             "kind = \"service\"\n",
-            "kind = \"service\"\ngossip = { interval = \"2s\", fanout = 3, fail_after = \"1m\", checksums = true, gossip_failed = true, cost = \"0s\" }\n",
+            "kind = \"service\"\ngossip = { interval = \"2s\", fanout = 3, fail_after = \"1m\", checksums = true, failed_fanout = 2, failed_rounds = 5, seeds = 1, cost = \"0s\" }\n",
         );
         assert_eq!(
             spec_of(&full).groups[1].gossip,
@@ -2254,7 +2270,9 @@ mod tests {
                 fanout: 3,
                 fail_after: SimTime::MINUTE,
                 checksums: true,
-                gossip_failed: true,
+                failed_fanout: 2,
+                failed_rounds: Some(5),
+                seeds: 1,
                 cost: SimTime::ZERO,
             })
         );
@@ -2711,13 +2729,23 @@ mod tests {
         let spec = spec_of(&text);
         assert_eq!(
             spec.faults[0].kind,
-            FaultKind::GossipCorruption { replicas: vec![0] }
+            FaultKind::GossipCorruption {
+                replicas: vec![0],
+                field: crate::model::policy::gossip::Field::Heartbeat,
+                bit: 31,
+                entry: None
+            }
         );
         assert_eq!(spec.faults[0].name, "bitflip");
         let spec = spec_of(&format!("{text}replicas = [99]\n"));
         assert_eq!(
             spec.faults[0].kind,
-            FaultKind::GossipCorruption { replicas: vec![99] }
+            FaultKind::GossipCorruption {
+                replicas: vec![99],
+                field: crate::model::policy::gossip::Field::Heartbeat,
+                bit: 31,
+                entry: None
+            }
         );
 
         let text =
@@ -3022,8 +3050,8 @@ mod tests {
                 "kind = \"clear_gossip\"\non = \"busy\"\ntarget = \"store\"\n",
                 ActionKind::ClearGossip {
                     group: 5,
-                    offline: SimTime::ZERO,
-                    pace: SimTime::ZERO,
+                    restart_time: SimTime::ZERO,
+                    restart_batch: None,
                 },
             ),
             (
@@ -3076,14 +3104,14 @@ mod tests {
             }
         );
         let spec = spec_of(&action(
-            "kind = \"clear_gossip\"\nat = \"1h\"\ntarget = \"store\"\noffline = \"1m\"\npace = \"2s\"\n",
+            "kind = \"clear_gossip\"\nat = \"1h\"\ntarget = \"store\"\nrestart_time = \"1m\"\nrestart_batch = 2\n",
         ));
         assert_eq!(
             spec.actions[0].kind,
             ActionKind::ClearGossip {
                 group: 5,
-                offline: SimTime::MINUTE,
-                pace: SimTime::from_secs(2)
+                restart_time: SimTime::MINUTE,
+                restart_batch: Some(2)
             }
         );
     }

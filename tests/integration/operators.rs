@@ -429,7 +429,7 @@ kind = "storage"
 replicas = 9
 region = "b"
 zones = ["b-1", "b-2", "b-3"]
-gossip = { interval = "1s", fanout = 2, fail_after = "10s", gossip_failed = true }
+gossip = { interval = "1s", fanout = 2, fail_after = "10s", failed_fanout = 2, failed_rounds = 3 }
 
 [components.mon]
 kind = "monitor"
@@ -447,8 +447,8 @@ kind = "clear_gossip"
 target = "store"
 on = "low"
 delay = { dist = "exponential", mean = "1m" }
-offline = "20s"
-pace = "2s"
+restart_time = "20s"
+restart_batch = 3
 
 [[faults]]
 name = "bitflip"

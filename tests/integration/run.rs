@@ -58,7 +58,7 @@ fn run_writes_every_output_with_pinned_headers() {
     assert_eq!(
         first_line("components.csv"),
         "time_s,component,kind,replicas,up_replicas,arrivals,offered_per_s,rejected,dropped,\
-         denied,served,errors,utilization,mean_wait_s,max_queue,healthy_seen,gossip"
+         denied,served,errors,utilization,mean_wait_s,max_queue,healthy_seen,gossip_messages,gossip_busy"
     );
     assert_eq!(
         first_line("blast_radius.csv"),

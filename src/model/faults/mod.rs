@@ -16,6 +16,8 @@ pub use read::{FAULT_KINDS, fault_name, read_failure, read_fault, text};
 pub use values::{Answer, AnswerWord, Domains, Index, Plural, PosNumber, SetTable, Share};
 
 use crate::engine::SimTime;
+use crate::model::policy::gossip::Field as EntryField;
+use crate::model::settings::Word;
 use crate::model::settings::{
     Count, Distribution, Duration, Field, Fraction, Opt, PosDuration, Switch, Table,
 };
@@ -80,6 +82,18 @@ settings! {
     pub struct ReplicaSettings "replicas" {
         /// The replicas it hits, in rollout order for a config change (default: every replica of the target; a gossip corruption: replica 0).
         replicas: Opt<List<Index>> = None,
+    }
+}
+
+settings! {
+    /// `kind = "gossip_corruption"`: one bit flipped in one entry of the messages a replica sends.
+    pub struct CorruptionSettings "gossip_corruption" {
+        /// The field of the entry flipped: heartbeat, incarnation or status.
+        field: Word<EntryField> = EntryField::Heartbeat,
+        /// The bit flipped (0 is the lowest; heartbeats and incarnations have 32).
+        bit: Count<0, 31> = 31,
+        /// Whose entry (a replica index; default: the sender's own).
+        entry: Opt<Count<0, { u32::MAX }>> = None,
     }
 }
 
@@ -363,13 +377,17 @@ pub enum FaultKind {
         rollout: SimTime,
         batch: u32,
     },
-    /// `kind = "gossip_corruption"` on a group with gossip: replica `replicas[0]` (default 0)
-    /// emits a corrupted state entry in its gossip rounds while the fault lasts (without a
-    /// `duration`: one round). The entry claims an impossible version, so it wins every merge;
-    /// a node that adopts it judges every genuine heartbeat stale, so its peers drop out of its
-    /// view after `fail_after`. Only clearing the group's gossip state removes it. With
-    /// `checksums = true` receivers reject the corrupted messages.
-    GossipCorruption { replicas: Vec<u32> },
+    /// `kind = "gossip_corruption"` on a group with gossip: the messages replica
+    /// `replicas[0]` (default 0) sends while the fault lasts (without a `duration`: one
+    /// message) have bit `bit` of field `field` of the entry for replica `entry` (default:
+    /// the sender's own) flipped. What follows is the gossip protocol's doing
+    /// (`policy/gossip.rs`). With `checksums = true` receivers reject the corrupted messages.
+    GossipCorruption {
+        replicas: Vec<u32>,
+        field: EntryField,
+        bit: u8,
+        entry: Option<u32>,
+    },
 }
 
 impl FaultKind {
@@ -403,7 +421,7 @@ impl FaultKind {
             | FaultKind::CapacityLoss { replicas, .. }
             | FaultKind::DnsRecord { replicas, .. }
             | FaultKind::ConfigChange { replicas, .. }
-            | FaultKind::GossipCorruption { replicas } => Some(replicas),
+            | FaultKind::GossipCorruption { replicas, .. } => Some(replicas),
             FaultKind::TrafficSurge { .. }
             | FaultKind::NewSource
             | FaultKind::ZoneOutage

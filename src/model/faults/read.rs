@@ -3,9 +3,10 @@
 
 use super::values::pick;
 use super::{
-    CapacityLossSettings, ConfigChangeSettings, DnsRecordSettings, ErrorSettings, FailureSettings,
-    FailureSpec, FailureTimes, FailureUnit, FaultKind, FaultSpec, FaultTarget, Level,
-    LinkDegradationSettings, LinkSettings, ReplicaSettings, SlowSettings, TrafficSurgeSettings,
+    CapacityLossSettings, ConfigChangeSettings, CorruptionSettings, DnsRecordSettings,
+    ErrorSettings, FailureSettings, FailureSpec, FailureTimes, FailureUnit, FaultKind, FaultSpec,
+    FaultTarget, Level, LinkDegradationSettings, LinkSettings, ReplicaSettings, SlowSettings,
+    TrafficSurgeSettings,
 };
 use crate::engine::SimTime;
 use crate::model::kinds::Kind;
@@ -35,7 +36,7 @@ pub const FAULT_KINDS: [&str; 14] = [
 
 /// The settings of some fault kind, in the order problems with them are reported; `target`
 /// belongs here only for link faults (the others all take it).
-pub(super) const KIND_FIELDS: [&str; 18] = [
+pub(super) const KIND_FIELDS: [&str; 21] = [
     "replicas",
     "multiplier",
     "ramp",
@@ -54,6 +55,9 @@ pub(super) const KIND_FIELDS: [&str; 18] = [
     "set",
     "rollout",
     "batch",
+    "field",
+    "bit",
+    "entry",
 ];
 
 /// The settings fault kind `kind` takes beside `name`, `kind`, `target`, `at` and `duration`
@@ -79,6 +83,7 @@ pub(super) fn kind_tables(kind: &str) -> Vec<crate::model::settings::Field> {
         "dns_record" => DnsRecordSettings::fields(),
         "config_change" => ConfigChangeSettings::fields(),
         "link_degradation" => LinkDegradationSettings::fields(),
+        "gossip_corruption" => CorruptionSettings::fields(),
         _ => Vec::new(),
     });
     fields
@@ -94,7 +99,7 @@ fn type_problems(f: &str, input: &dyn Input, base: Vec<String>) -> Vec<Issue> {
     let mut issues = Vec::new();
     let r = &mut Reader::new(base, &mut issues);
     let one = [(f, input)];
-    let probes: [Probe; 9] = [
+    let probes: [Probe; 10] = [
         probe::<ReplicaSettings>,
         probe::<SlowSettings>,
         probe::<ErrorSettings>,
@@ -104,6 +109,7 @@ fn type_problems(f: &str, input: &dyn Input, base: Vec<String>) -> Vec<Issue> {
         probe::<LinkSettings>,
         probe::<LinkDegradationSettings>,
         probe::<ConfigChangeSettings>,
+        probe::<CorruptionSettings>,
     ];
     if f == "target" {
         let _ = r.field(f, |r| Text::read(input, r));
@@ -523,7 +529,28 @@ impl<'e> Entry<'e, '_> {
                 if let Some(g) = g {
                     self.res.needs_gossip(self.at("target"), g, "corrupt");
                 }
-                replicas.map(|replicas| FaultKind::GossipCorruption { replicas })
+                let s = self.table::<CorruptionSettings>()?;
+                if let (Some(e), Some(n)) = (s.entry, g.and_then(|g| self.res.replicas(g))) {
+                    let n = n.0;
+                    if e >= n {
+                        let issue = Issue::new(
+                            self.at("entry"),
+                            format!("entry {e} is not a replica of '{tname}' (it has {n})"),
+                        );
+                        self.push(
+                            issue
+                                .value(e.to_string())
+                                .hint(format!("use a replica index from 0 to {}", n - 1)),
+                        );
+                        return None;
+                    }
+                }
+                replicas.map(|replicas| FaultKind::GossipCorruption {
+                    replicas,
+                    field: s.field,
+                    bit: s.bit as u8,
+                    entry: s.entry,
+                })
             }
             "slow" => {
                 let s = self.table::<SlowSettings>()?;

@@ -80,7 +80,7 @@ impl Node {
         req: &Req,
     ) {
         let now = cx.now().0;
-        if !req.write && unit_f64(cx.rng()) < c.hit_ratio {
+        if !req.item.write && unit_f64(cx.rng()) < c.hit_ratio {
             match self.cache_last_ok {
                 Some(t) if now.saturating_sub(t) <= c.ttl.0 => {
                     return self.finish(w, cx, slot, gen_, Status::Ok, 0);

@@ -6,9 +6,9 @@
 use serde_json::{Value as Json, json};
 
 use crate::engine::SimTime;
-use crate::engine::rng::{below, exp1, unit_f64};
+use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
 use crate::model::metrics::ClientBucket;
-use crate::model::msg::{ReqKind, Timer};
+use crate::model::msg::{Item, ReqKind, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, User, send_self};
 use crate::model::policy::retry::backoff;
 use crate::model::sample::draw;
@@ -417,7 +417,11 @@ impl Node {
         let write = c.write_fraction > 0.0 && unit_f64(cx.rng()) < c.write_fraction;
         self.client_series[w.bucket_of(now)].requests += 1;
         let gen_ = self.next_gen();
-        let slot = self.users.insert(gen_, User { start: now, write });
+        // The key is a hash of the request's identity: no draw, so scenarios without
+        // storage keep their random streams.
+        let key = splitmix64(((self.me as u64) << 32) | gen_ as u64) as u32;
+        let item = Item { write, key };
+        let slot = self.users.insert(gen_, User { start: now, item });
         self.start_attempt(w, cx, slot, gen_, 1);
     }
 
@@ -442,7 +446,7 @@ impl Node {
         let Some(user) = self.users.get_mut(slot, gen_) else {
             return;
         };
-        let write = user.write;
+        let item = user.item;
         let KindSpec::Client(c) = self.kind(w) else {
             return;
         };
@@ -460,7 +464,7 @@ impl Node {
             &c.target,
             ReqKind::Work,
             source,
-            write,
+            item,
             c.timeout.0,
             attempt,
         );

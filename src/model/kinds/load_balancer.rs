@@ -288,7 +288,7 @@ impl Node {
             dst,
             kind,
             source: req.source,
-            write: req.write,
+            item: req.item,
         };
         self.place_call(w, cx, call, lb.timeout.0);
     }

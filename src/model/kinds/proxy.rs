@@ -70,7 +70,7 @@ impl Node {
         p: &ProxySpec,
         req: &Req,
     ) {
-        if !req.write && p.hit_ratio > 0.0 && unit_f64(cx.rng()) < p.hit_ratio {
+        if !req.item.write && p.hit_ratio > 0.0 && unit_f64(cx.rng()) < p.hit_ratio {
             self.finish(w, cx, slot, gen_, Status::Ok, 0);
         } else {
             self.proxy_forward(w, cx, slot, gen_, 1, p);

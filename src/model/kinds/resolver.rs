@@ -87,7 +87,7 @@ impl Node {
                 &t,
                 req.kind,
                 req.source,
-                req.write,
+                req.item,
                 r.timeout.0,
                 1,
             );

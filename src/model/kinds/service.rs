@@ -194,7 +194,7 @@ impl Node {
             &call.target,
             kind,
             req.source,
-            req.write,
+            req.item,
             call.timeout.0,
             attempt,
         );

@@ -66,13 +66,14 @@ pub enum ActionKind {
         stagger: SimTime,
         cold_start: SimTime,
     },
-    /// `kind = "clear_gossip"`, `target = "<group>"`, `offline` (default "0s"), `pace`
-    /// (default "0s"): every replica goes down at once and its gossip state is cleared; after
-    /// `offline` they come back one by one, `pace` apart, and rebuild their views by gossip.
+    /// `kind = "clear_gossip"`, `target = "<group>"`, `restart_time` (default "0s"),
+    /// `restart_batch` (default: all): every replica goes down at once and its gossip state
+    /// is cleared; they restart `restart_batch` at a time in replica order, each restart
+    /// taking `restart_time`, and rebuild their views by gossip through the seeds.
     ClearGossip {
         group: usize,
-        offline: SimTime,
-        pace: SimTime,
+        restart_time: SimTime,
+        restart_batch: Option<u32>,
     },
     /// `kind = "scale"`, `target = "<group>"`, `replicas` (default: all its standby),
     /// `provision` (provisioning time, default "5m"): that many standby replicas come into
@@ -220,14 +221,14 @@ settings! {
 }
 
 settings! {
-    /// `kind = "clear_gossip"`: every replica goes down at once and its gossip state is cleared; after `offline` they come back one by one, `pace` apart, and rebuild their views by gossip.
+    /// `kind = "clear_gossip"`: every replica goes down at once and its gossip state is cleared; they restart `restart_batch` at a time, each restart taking `restart_time`, and rebuild their views by gossip through the seeds.
     pub struct ClearGossipAction "clear_gossip" {
         /// The group cleared (it must gossip).
         target: Ref => "add target = \"<the group it acts on>\"",
-        /// How long every replica stays down.
-        offline: Duration = SimTime::ZERO,
-        /// Between the returns of successive replicas.
-        pace: Duration = SimTime::ZERO,
+        /// Time one server takes to restart with cleared state (boot, reload and check its data).
+        restart_time: Duration = SimTime::ZERO,
+        /// Servers restarted at once, in replica order (the operators' restart capacity; none: all at once).
+        restart_batch: Opt<Count<1, { u32::MAX }>> = None,
     }
 }
 
@@ -524,8 +525,8 @@ impl ActionKindSettings for ClearGossipAction {
         }
         Some(ActionKind::ClearGossip {
             group,
-            offline: self.offline,
-            pace: self.pace,
+            restart_time: self.restart_time,
+            restart_batch: self.restart_batch,
         })
     }
 }
@@ -710,10 +711,17 @@ impl Node {
                     },
                 );
             }
-            ActionKind::ClearGossip { offline, pace, .. } => {
+            ActionKind::ClearGossip {
+                restart_time,
+                restart_batch,
+                ..
+            } => {
                 self.crash_step(w, cx, true);
                 self.gossip_clear();
-                let d = offline.0.saturating_add(pace.0.saturating_mul(idx));
+                self.log(w, now, "stopped", w.spec.actions[a].name.clone());
+                // Restart capacity: batch k (from 0) is back after (k + 1) restarts.
+                let batch = idx / restart_batch.map_or(u64::MAX, u64::from);
+                let d = restart_time.0.saturating_mul(batch + 1);
                 send_self(
                     cx,
                     d,
@@ -937,8 +945,8 @@ mod tests {
                 "to",
                 "stagger",
                 "cold_start",
-                "offline",
-                "pace",
+                "restart_time",
+                "restart_batch",
                 "replicas",
                 "provision",
             ]

@@ -1,23 +1,32 @@
-//! Gossip membership: every `interval` a live node bumps its heartbeat and pushes its table to
-//! `fanout` random peers; a receiver merges entry by entry, keeping the newer version; a peer
-//! whose entry has not advanced for `fail_after` is failed in the holder's view. Merging costs
-//! worker time (`cost` per entry), so gossip competes with requests for capacity.
+//! Gossip membership. Every `interval` a live node sets its heartbeat to the round number (the
+//! run's clock in intervals, so heartbeats of different nodes compare without synchronised
+//! clocks) and pushes its table to `fanout` peers it knows. A receiver merges entry by entry,
+//! keeping the newer version (`incarnation << 32 | heartbeat`; the incarnation is kept on disk
+//! and grows by one at every restart). Liveness is judged against the view itself: a peer
+//! whose heartbeat lags the newest heartbeat in the view by more than `fail_after` is failed.
 //!
-//! Versions are `incarnation << 32 | heartbeat`. The incarnation is kept on disk: it survives
-//! crashes and grows by one at every restart, so a restarted or newly provisioned node is a new
-//! entry, which every node logs as it adopts it (`gossip_adopt`).
+//! A message carries entries: the sender's table (one per replica of the group) and one per
+//! peer it is telling others has failed. Merging costs worker time per entry (`cost`), on the
+//! same workers as requests. A node that judges a peer failed tells `failed_fanout` peers about
+//! it every round, for `failed_rounds` rounds (or while it stays failed): each such message is a
+//! whole table plus the failure entries, so a fleet that believes many peers failed gossips a
+//! great deal.
 //!
-//! The corrupted entry (the `gossip_corruption` fault) claims an impossible version: it wins
-//! every merge, and a node holding it judges every genuine heartbeat stale, so its peers drop
-//! out of its view after `fail_after` and its quorum and routing decisions fail. Only clearing
-//! the group's state (the `clear_gossip` action, which also starts a new epoch so that older
-//! messages are discarded) removes it. With checksums, corrupted messages are rejected.
+//! The `gossip_corruption` fault flips one bit of one field of one entry of the messages a
+//! replica sends. The consequences follow from the merge rule: a flip that raises a heartbeat
+//! or an incarnation wins every merge and spreads; a raised heartbeat moves the view's newest
+//! heartbeat ahead, so every genuine heartbeat lags and the holder judges its peers failed; a
+//! raised incarnation hides that peer's genuine heartbeats (even across its restarts); a flipped
+//! status marks the peer failed until its next heartbeat. With `checksums`, corrupted messages
+//! are rejected whole. Clearing the group's state (the `clear_gossip` action, which also starts
+//! a new epoch so older messages are discarded) removes a corruption; restarted nodes announce
+//! themselves to the `seeds` and learn the rest of the fleet by gossip.
 
 use crate::engine::rng::below;
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::{GossipMsg, Msg, Timer};
 use crate::model::node::{Cx, LogEntry, Node, send_self, transmit};
-use crate::model::settings::{Count, Duration, PosDuration, Switch, Table};
+use crate::model::settings::{Count, Duration, Opt, PosDuration, Switch, Table};
 use crate::model::spec::KindSpec;
 use crate::model::world::World;
 use crate::settings;
@@ -26,17 +35,21 @@ use std::sync::Arc;
 settings! {
     /// Membership gossip among a group's replicas (`gossip = true` takes every default).
     pub struct GossipSpec "gossip" {
-        /// Every interval each live node bumps its heartbeat and pushes its table.
+        /// Every interval each live node sets its heartbeat and pushes its table.
         interval: PosDuration = SimTime::from_secs(1),
         /// Peers pushed to per round.
         fanout: Count<1, { u32::MAX }> = 1,
-        /// A peer whose entry has not advanced for this long is failed in the holder's view.
+        /// A peer whose heartbeat lags the newest heartbeat in the holder's view by more than this is failed in that view.
         fail_after: PosDuration = SimTime::from_secs(30),
         /// Messages carry checksums: a corrupted message is rejected.
         checksums: Switch = false,
-        /// A node that judges a peer failed pushes that news at once to `fanout` peers, besides its rounds.
-        gossip_failed: Switch = false,
-        /// Worker time to merge one table entry (a message costs `cost` x group size).
+        /// Peers a node tells, every round, about each peer it holds failed (0: failures travel only in the tables).
+        failed_fanout: Count<0, { u32::MAX }> = 0,
+        /// Rounds a node keeps telling about a peer after judging it failed (none: as long as it stays failed).
+        failed_rounds: Opt<Count<1, { u32::MAX }>> = None,
+        /// Replicas (the first ones) that a restarted node announces itself to; it learns the rest by gossip.
+        seeds: Count<1, { u32::MAX }> = 3,
+        /// Worker time to merge one entry of a message (its table and its failure entries).
         cost: Duration = SimTime(2_000),
     }
 }
@@ -47,24 +60,111 @@ impl Default for GossipSpec {
     }
 }
 
-/// One node's gossip state.
+impl GossipSpec {
+    /// `fail_after` in whole rounds (rounded up).
+    pub fn fail_rounds(&self) -> u64 {
+        self.fail_after.0.div_ceil(self.interval.0.max(1))
+    }
+}
+
+/// The field of an entry that a corruption flips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The heartbeat (the low 32 bits of the version).
+    Heartbeat,
+    /// The incarnation (the high 32 bits of the version).
+    Incarnation,
+    /// The status: the entry says its peer has failed.
+    Status,
+}
+
+crate::words!(
+    Field,
+    "entry field",
+    [
+        ("heartbeat", Field::Heartbeat),
+        ("incarnation", Field::Incarnation),
+        ("status", Field::Status),
+    ]
+);
+
+impl Field {
+    /// The word a scenario writes for this field.
+    pub fn word(self) -> &'static str {
+        use crate::model::settings::Words;
+        Field::WORDS
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("", |(w, _)| w)
+    }
+}
+
+/// One flipped bit: of field `field` of the entry for replica `entry`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flip {
+    pub entry: u32,
+    pub field: Field,
+    pub bit: u8,
+}
+
+impl Flip {
+    /// The version a receiver reads for the flipped entry (`v` as sent).
+    fn version(&self, v: u64) -> u64 {
+        match self.field {
+            Field::Heartbeat => v ^ (1 << self.bit),
+            Field::Incarnation => v ^ (1 << (32 + self.bit as u32)),
+            Field::Status => v,
+        }
+    }
+}
+
+fn heartbeat(v: u64) -> u64 {
+    v & 0xffff_ffff
+}
+
+/// A set of replica indices, a bit each.
+#[derive(Clone, Debug)]
+pub(crate) struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize, on: impl Fn(usize) -> bool) -> Bits {
+        let mut b = Bits(vec![0; n.div_ceil(64)]);
+        (0..n).filter(|&i| on(i)).for_each(|i| b.set(i, true));
+        b
+    }
+    pub fn get(&self, i: usize) -> bool {
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
+    pub fn set(&mut self, i: usize, on: bool) {
+        let (w, m) = (i / 64, 1u64 << (i % 64));
+        if on {
+            self.0[w] |= m;
+        } else {
+            self.0[w] &= !m;
+        }
+    }
+}
+
+/// One node's gossip state: a little over 8 bytes per replica of its group.
 #[derive(Clone, Debug)]
 pub(crate) struct GossipState {
     /// Per replica of the group: the newest version heard (0: unknown).
     pub ver: Vec<u64>,
-    /// When each entry last advanced in this node's view.
-    pub seen: Vec<u64>,
-    /// This node's judgement of each peer (for logging changes).
-    pub failed: Vec<bool>,
-    /// Holds the corrupted entry.
-    pub poisoned: bool,
+    /// This node's judgement of each peer: failed.
+    pub failed: Bits,
+    /// Peers this node is telling others have failed, with the rounds left (u32::MAX: while
+    /// they stay failed).
+    pub telling: Vec<(u32, u32)>,
     pub epoch: u32,
     /// This node's incarnation (persistent).
     pub inc: u32,
-    /// This node's heartbeat counter.
-    pub hb: u32,
-    /// The corrupted entry this node's own rounds emit while a corruption fault is on.
-    pub emit_corrupt: bool,
+    /// The flip this node's messages carry while a corruption fault is on.
+    pub flip: Option<Flip>,
+    /// Only the next message carries the flip.
+    pub flip_once: bool,
+    /// Whether this node's view has held every provisioned replica alive since it last
+    /// rejoined (logged once, as `gossip_complete`).
+    pub complete: bool,
 }
 
 impl GossipState {
@@ -74,20 +174,25 @@ impl GossipState {
         ver.iter_mut().take(provisioned).for_each(|v| *v = 1 << 32);
         GossipState {
             ver,
-            seen: vec![0; n],
-            failed: (0..n).map(|i| i >= provisioned).collect(),
-            poisoned: false,
+            failed: Bits::new(n, |i| i >= provisioned),
+            telling: Vec::new(),
             epoch: 0,
             inc: 1,
-            hb: 0,
-            emit_corrupt: false,
+            flip: None,
+            flip_once: false,
+            complete: true,
         }
     }
 
-    /// Whether peer `j` is alive in this view at `now` (`me` always is).
-    pub fn alive(&self, j: usize, me: usize, now: u64, spec: &GossipSpec) -> bool {
-        j == me || (self.ver[j] != 0 && now.saturating_sub(self.seen[j]) <= spec.fail_after.0)
+    /// Whether peer `j` is alive in this view (`me` always is).
+    pub fn alive(&self, j: usize, me: usize) -> bool {
+        j == me || !self.failed.get(j)
     }
+}
+
+/// The round number at `now`: a node's heartbeat.
+fn round(now: u64, spec: &GossipSpec) -> u64 {
+    now / spec.interval.0.max(1) + 1
 }
 
 impl Node {
@@ -105,26 +210,24 @@ impl Node {
     }
 
     /// How many of the group's replicas this node's view holds alive now.
-    pub(crate) fn alive_in_view(&self, w: &World, now: u64) -> usize {
-        let (Some(g), Some(spec)) = (self.gossip.as_ref(), self.gossip_spec(w)) else {
+    pub(crate) fn alive_in_view(&self, w: &World) -> usize {
+        let Some(g) = self.gossip.as_ref() else {
             return w.provisioned(self.group) as usize;
         };
         let me = self.replica as usize;
-        (0..g.ver.len())
-            .filter(|&j| g.alive(j, me, now, spec))
-            .count()
+        (0..g.ver.len()).filter(|&j| g.alive(j, me)).count()
     }
 
     /// Whether replica `j` of this node's own group is alive as this node sees it: by its
     /// gossip view, or (without gossip) whether it is one of the provisioned replicas.
-    pub(crate) fn peer_alive(&self, w: &World, j: usize, now: u64) -> bool {
-        match (self.gossip.as_ref(), self.gossip_spec(w)) {
-            (Some(g), Some(spec)) => g.alive(j, self.replica as usize, now, spec),
-            _ => j < w.provisioned(self.group) as usize,
+    pub(crate) fn peer_alive(&self, w: &World, j: usize) -> bool {
+        match self.gossip.as_ref() {
+            Some(g) => g.alive(j, self.replica as usize),
+            None => j < w.provisioned(self.group) as usize,
         }
     }
 
-    /// A gossip round: bump the heartbeat, judge peers, push the table.
+    /// A gossip round: set the heartbeat, judge peers, push the table, tell about failures.
     pub(crate) fn on_gossip_tick(&mut self, w: &World, cx: &mut Cx) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
@@ -138,15 +241,14 @@ impl Node {
         let Some(g) = self.gossip.as_mut() else {
             return;
         };
-        g.hb = g.hb.wrapping_add(1);
-        g.ver[me] = (g.inc as u64) << 32 | g.hb as u64;
-        g.seen[me] = now;
+        g.ver[me] = (g.inc as u64) << 32 | round(now, spec);
         self.judge_peers(w, cx);
-        self.push_table(w, cx, spec.fanout);
+        self.push_table(w, cx, spec.fanout, false);
+        self.tell_failures(w, cx, spec);
     }
 
-    /// Compares each peer's entry with `fail_after`; logs and (with `gossip_failed`) spreads
-    /// the news of peers that changed state.
+    /// Judges each peer by how far its heartbeat lags the newest one in the view; logs the
+    /// peers that changed state and starts telling about the newly failed ones.
     fn judge_peers(&mut self, w: &World, cx: &mut Cx) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
@@ -154,24 +256,39 @@ impl Node {
         let now = cx.now().0;
         let me = self.replica as usize;
         let first = w.first[self.group];
-        let mut news = 0;
+        let provisioned = w.provisioned(self.group) as usize;
+        let limit = spec.fail_rounds();
+        let rounds = spec.failed_rounds.unwrap_or(u32::MAX);
+        let tell = spec.failed_fanout > 0;
         let mut changes: Vec<(&'static str, EntityId)> = Vec::new();
+        let mut complete_now = false;
         if let Some(g) = self.gossip.as_mut() {
+            let top = g.ver.iter().map(|&v| heartbeat(v)).max().unwrap_or(0);
+            let mut alive_count = 0;
             for j in 0..g.ver.len() {
-                let alive = g.alive(j, me, now, spec);
-                if alive != g.failed[j] {
+                let v = g.ver[j];
+                let alive = j == me || (v != 0 && top - heartbeat(v) <= limit);
+                alive_count += alive as usize;
+                if alive != g.failed.get(j) {
                     continue;
                 }
-                g.failed[j] = !alive;
-                // Standby replicas never heard of are not news.
-                if g.ver[j] == 0 && j as u32 >= w.provisioned(self.group) {
+                g.failed.set(j, !alive);
+                if alive {
+                    g.telling.retain(|&(p, _)| p as usize != j);
+                }
+                // Peers never heard of (standby replicas, the fleet after a clear) are not news.
+                if v == 0 {
                     continue;
                 }
-                if !alive {
-                    news += 1;
+                if !alive && tell && !g.telling.iter().any(|&(p, _)| p as usize == j) {
+                    g.telling.push((j as u32, rounds));
                 }
                 let kind = if alive { "gossip_up" } else { "gossip_down" };
                 changes.push((kind, first + j as u32));
+            }
+            if !g.complete && alive_count >= provisioned {
+                g.complete = true;
+                complete_now = true;
             }
         }
         for (kind, e) in changes {
@@ -182,36 +299,95 @@ impl Node {
                 detail: format!("{} as seen by {}", w.entity_name(e), w.entity_name(self.me)),
             });
         }
-        if spec.gossip_failed {
-            for _ in 0..news {
-                self.push_table(w, cx, spec.fanout);
-            }
+        if complete_now {
+            self.log.push(LogEntry {
+                time: now,
+                kind: "gossip_complete",
+                target: w.entity_name(self.me),
+                detail: format!(
+                    "{} sees all {provisioned} replicas alive",
+                    w.entity_name(self.me)
+                ),
+            });
         }
     }
 
-    /// Sends this node's table to `fanout` distinct random peers of its group.
-    fn push_table(&mut self, w: &World, cx: &mut Cx, fanout: u32) {
-        let n = w.replicas(self.group);
-        if n < 2 {
-            return;
-        }
-        let Some(g) = self.gossip.as_ref() else {
+    /// Tells `failed_fanout` peers about each peer this node is telling about, and counts the
+    /// round off.
+    fn tell_failures(&mut self, w: &World, cx: &mut Cx, spec: &GossipSpec) {
+        let Some(g) = self.gossip.as_mut() else {
             return;
         };
+        let n = g.telling.len();
+        for t in g.telling.iter_mut() {
+            if t.1 != u32::MAX {
+                t.1 -= 1;
+            }
+        }
+        for _ in 0..n {
+            self.push_table(w, cx, spec.failed_fanout, false);
+        }
+        if let Some(g) = self.gossip.as_mut() {
+            g.telling.retain(|&(_, left)| left > 0);
+        }
+    }
+
+    /// Sends this node's table (and its failure entries) to `fanout` distinct peers: random
+    /// peers it knows of, or (knowing none, or `seeds`) the group's seed replicas.
+    fn push_table(&mut self, w: &World, cx: &mut Cx, fanout: u32, seeds: bool) {
+        let n = w.replicas(self.group);
+        let Some(spec) = self.gossip_spec(w) else {
+            return;
+        };
+        if n < 2 || fanout == 0 {
+            return;
+        }
+        let me = self.replica;
+        let Some(g) = self.gossip.as_mut() else {
+            return;
+        };
+        let flip = g.flip;
+        if g.flip_once {
+            g.flip = None;
+            g.flip_once = false;
+        }
         let msg = GossipMsg {
             from: self.me,
             epoch: g.epoch,
             table: Arc::from(g.ver.as_slice()),
-            corrupt: g.poisoned || g.emit_corrupt,
+            failures: g.telling.len() as u32,
+            flip,
         };
-        let k = fanout.min(n - 1);
+        let known = g
+            .ver
+            .iter()
+            .enumerate()
+            .filter(|&(j, &v)| v != 0 && j as u32 != me)
+            .count() as u32;
+        let candidates: Vec<u32> = if seeds || known == 0 {
+            (0..spec.seeds.min(n)).filter(|&j| j != me).collect()
+        } else if known == n - 1 {
+            Vec::new() // every peer: drawn directly below
+        } else {
+            (0..n)
+                .filter(|&j| j != me && g.ver[j as usize] != 0)
+                .collect()
+        };
+        let pool = if candidates.is_empty() && !(seeds || known == 0) {
+            n - 1
+        } else {
+            candidates.len() as u32
+        };
+        let k = fanout.min(pool);
         let mut picked: Vec<u32> = Vec::with_capacity(k as usize);
         while (picked.len() as u32) < k {
-            // A uniform peer other than this node.
-            let mut j = below(cx.rng(), n as u64 - 1) as u32;
-            if j >= self.replica {
-                j += 1;
-            }
+            let i = below(cx.rng(), pool as u64) as u32;
+            let j = if candidates.is_empty() {
+                // A uniform peer other than this node.
+                if i >= me { i + 1 } else { i }
+            } else {
+                candidates[i as usize]
+            };
             if !picked.contains(&j) {
                 picked.push(j);
             }
@@ -222,7 +398,7 @@ impl Node {
         }
     }
 
-    /// Merges a received table (after its worker time): newer versions win.
+    /// Merges a received message (after its worker time): newer versions win.
     pub(crate) fn merge_gossip(&mut self, w: &World, cx: &mut Cx, m: &GossipMsg) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
@@ -230,60 +406,65 @@ impl Node {
         let now = cx.now().0;
         let me = self.replica as usize;
         let first = w.first[self.group];
-        let mut adopted: Vec<(EntityId, String)> = Vec::new();
+        let mut logs: Vec<(&'static str, String, String)> = Vec::new();
         let Some(g) = self.gossip.as_mut() else {
             return;
         };
         if m.epoch != g.epoch {
             return; // from before the state was cleared
         }
-        if m.corrupt {
-            if spec.checksums {
-                return; // the checksum does not match: rejected whole
-            }
-            if !g.poisoned {
-                g.poisoned = true;
-                adopted.push((
-                    self.me,
-                    format!("corrupted entry from {}", w.entity_name(m.from)),
-                ));
-            }
+        if m.flip.is_some() && spec.checksums {
+            return; // the checksum does not match: rejected whole
         }
-        for (j, &v) in m.table.iter().enumerate().take(g.ver.len()) {
-            if v <= g.ver[j] {
-                continue;
-            }
-            if j == me {
-                // Someone holds a newer entry for this node (it lost its state): refute it
-                // with a new incarnation.
-                g.inc = g.inc.max((v >> 32) as u32 + 1);
-                g.hb = 0;
-                g.ver[me] = (g.inc as u64) << 32;
+        let n = g.ver.len();
+        for (j, &sent) in m.table.iter().enumerate().take(n) {
+            let v = match m.flip {
+                Some(f) if f.entry as usize == j => f.version(sent),
+                _ => sent,
+            };
+            // A node is the authority on its own entry.
+            if v <= g.ver[j] || j == me {
                 continue;
             }
             let new_incarnation = (v >> 32) > (g.ver[j] >> 32);
             g.ver[j] = v;
-            // A node holding the corrupted entry judges genuine heartbeats stale.
-            if !g.poisoned {
-                g.seen[j] = now;
-            }
             if new_incarnation {
                 let e = first + j as u32;
-                adopted.push((e, format!("{} incarnation {}", w.entity_name(e), v >> 32)));
+                logs.push((
+                    "gossip_adopt",
+                    w.entity_name(self.me),
+                    format!("{} incarnation {}", w.entity_name(e), v >> 32),
+                ));
             }
         }
-        for (_, detail) in adopted {
+        if let Some(f) = m.flip {
+            let j = f.entry as usize;
+            if f.field == Field::Status && j != me && j < n && !g.failed.get(j) {
+                // The entry says its peer has failed: believed until its next heartbeat.
+                g.failed.set(j, true);
+                logs.push((
+                    "gossip_down",
+                    w.entity_name(first + j as u32),
+                    format!(
+                        "{} as seen by {} (status entry)",
+                        w.entity_name(first + j as u32),
+                        w.entity_name(self.me)
+                    ),
+                ));
+            }
+        }
+        for (kind, target, detail) in logs {
             self.log.push(LogEntry {
                 time: now,
-                kind: "gossip_adopt",
-                target: w.entity_name(self.me),
+                kind,
+                target,
                 detail,
             });
         }
     }
 
     /// After a restart or provisioning: the view is lost (every peer unknown until heard),
-    /// the incarnation grows, and the node announces itself at once.
+    /// the incarnation grows, and the node announces itself to the seeds.
     pub(crate) fn gossip_rejoin(&mut self, w: &World, cx: &mut Cx) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
@@ -292,34 +473,34 @@ impl Node {
         let me = self.replica as usize;
         if let Some(g) = self.gossip.as_mut() {
             g.ver.iter_mut().for_each(|v| *v = 0);
-            g.seen.iter_mut().for_each(|s| *s = now);
-            g.failed.iter_mut().for_each(|f| *f = true);
-            g.failed[me] = false;
-            g.poisoned = false;
+            g.failed = Bits::new(g.ver.len(), |i| i != me);
+            g.telling.clear();
             g.inc += 1;
-            g.hb = 0;
-            g.ver[me] = (g.inc as u64) << 32;
+            g.complete = false;
+            g.ver[me] = (g.inc as u64) << 32 | round(now, spec);
         }
-        self.push_table(w, cx, spec.fanout);
+        self.push_table(w, cx, spec.seeds, true);
     }
 
-    /// A corruption fault starts (this node's rounds carry the corrupted entry, starting with
-    /// one at once) or ends; `once`: only the round sent now.
-    pub(crate) fn gossip_corrupt(&mut self, w: &World, cx: &mut Cx, on: bool, once: bool) {
+    /// A corruption fault starts (this node's messages carry `flip`, starting with a round
+    /// sent at once) or ends; `once`: only that message.
+    pub(crate) fn gossip_corrupt(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        flip: Option<Flip>,
+        once: bool,
+    ) {
         let Some(spec) = self.gossip_spec(w) else {
             return;
         };
         let Some(g) = self.gossip.as_mut() else {
             return;
         };
-        g.emit_corrupt = on;
-        if on && !self.crashed {
-            self.push_table(w, cx, spec.fanout);
-        }
-        if once {
-            if let Some(g) = self.gossip.as_mut() {
-                g.emit_corrupt = false;
-            }
+        g.flip = flip;
+        g.flip_once = once;
+        if flip.is_some() && !self.crashed {
+            self.push_table(w, cx, spec.fanout, false);
         }
     }
 
@@ -328,8 +509,9 @@ impl Node {
     pub(crate) fn gossip_clear(&mut self) {
         if let Some(g) = self.gossip.as_mut() {
             g.epoch += 1;
-            g.poisoned = false;
-            g.emit_corrupt = false;
+            g.flip = None;
+            g.flip_once = false;
+            g.telling.clear();
             g.ver.iter_mut().for_each(|v| *v = 0);
         }
     }
@@ -337,11 +519,11 @@ impl Node {
     /// Whether work should be refused because this node's view holds too few of its group
     /// alive: storage cannot form quorums (checked where it coordinates); any other gossiping
     /// kind refuses work when it sees no majority (it assumes it is the one cut off).
-    pub(crate) fn isolated(&self, w: &World, now: u64) -> bool {
+    pub(crate) fn isolated(&self, w: &World) -> bool {
         if self.gossip.is_none() || matches!(w.spec.groups[self.group].kind, KindSpec::Storage(_)) {
             return false;
         }
         let base = w.provisioned(self.group) as usize;
-        self.alive_in_view(w, now) * 2 < base
+        self.alive_in_view(w) * 2 < base
     }
 }

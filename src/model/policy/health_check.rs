@@ -187,7 +187,7 @@ impl Node {
                 dst,
                 kind: req_kind,
                 source: u16::MAX,
-                write: false,
+                item: Default::default(),
             };
             self.place_call(w, cx, call, timeout);
         }
