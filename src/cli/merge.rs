@@ -188,7 +188,12 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
             )));
         }
     }
-    std::fs::create_dir_all(&out).map_err(|e| fail(format!("cannot create it: {e}"), &out))?;
+    std::fs::create_dir_all(&out).map_err(|e| {
+        bad(format!(
+            "--out {}: cannot create the folder: {e}\n  hint: choose a folder that is not a file and whose parent you can write",
+            out.display()
+        ))
+    })?;
     let agg = join(&found, &plan, &metrics, &out)?;
     finish(&out, &plan, &metrics, &agg, &reference)?;
     if !args.quiet {

@@ -495,7 +495,12 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         ],
     };
     claim(&out, &prep.manifest, args.force, shard.is_none())?;
-    std::fs::create_dir_all(&out).map_err(|e| fail(format!("cannot create it: {e}"), &out))?;
+    std::fs::create_dir_all(&out).map_err(|e| {
+        bad(format!(
+            "--out {}: cannot create the folder: {e}\n  hint: choose a folder that is not a file and whose parent you can write",
+            out.display()
+        ))
+    })?;
     let started = Instant::now();
     let Some(shard) = shard else {
         // The whole sweep, into OUT; its manifest first, so that the folder says whose it is.

@@ -429,3 +429,27 @@ fn a_closed_stdout_pipe_is_not_a_crash() {
         );
     }
 }
+
+#[test]
+fn an_output_folder_that_cannot_be_one_is_bad_input() {
+    let dir = scratch("safety-out-file");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = run_mmc(&file, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("is not a folder"));
+    let o = small_sweep(&file, "components.api.workers=9,10", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let o = run_mmc(&file.join("below"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let o = outagesim(&["run", "scenarios/mmc.toml", "--out", "."]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("name a folder"));
+    let o = outagesim(&[
+        "merge",
+        dir.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
