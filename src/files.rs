@@ -17,7 +17,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
+    let mut tmp = builder(false)
         .prefix(&format!(".{name}."))
         .suffix(".partial")
         .tempfile_in(dir)
@@ -29,6 +29,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())
+}
+
+/// A temporary file or folder builder whose result has the permissions a plain
+/// `File::create` or `create_dir` would give (0666 or 0777 less the umask), not tempfile's
+/// private 0600 / 0700: outputs on a shared file system stay readable by the team.
+pub fn builder<'a, 'b>(folder: bool) -> tempfile::Builder<'a, 'b> {
+    #[allow(unused_mut)]
+    let mut b = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = if folder { 0o777 } else { 0o666 };
+        b.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    b
 }
 
 #[cfg(test)]
@@ -50,5 +65,12 @@ mod tests {
         );
         // Nothing but the file, the victim and the planted link is left.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        // With the permissions a plain write gives.
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&dir.path().join("out.csv")), mode(&victim));
+        let sub = builder(true).tempdir_in(dir.path()).unwrap();
+        std::fs::create_dir(dir.path().join("plain")).unwrap();
+        assert_eq!(mode(sub.path()), mode(&dir.path().join("plain")));
     }
 }

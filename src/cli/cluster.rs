@@ -150,8 +150,8 @@ impl Study {
             .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
         let write = |name: &str, text: &str| {
             let p = dir.join(name);
-            std::fs::write(&p, text)
-                .map_err(|e| failed(format!("cannot write {}: {e}", p.display())))
+            outagesim::files::write_atomic(&p, text.as_bytes())
+                .map_err(|e| failed(format!("{e:#}")))
                 .map(|()| p)
         };
         let base = write("base.toml", &self.base_text)?;
@@ -319,8 +319,7 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
         (&merge_path, &merge),
         (&submit_path, &submit),
     ] {
-        std::fs::write(p, text)
-            .map_err(|e| failed(format!("cannot write {}: {e}", p.display())))?;
+        outagesim::files::write_atomic(p, text.as_bytes()).map_err(|e| failed(format!("{e:#}")))?;
         make_executable(p);
     }
     println!(
@@ -600,8 +599,7 @@ fn k8s(a: K8sArgs) -> Result<(), CliError> {
     let job_path = dir.join("sweep-job.yaml");
     let merge_path = dir.join("sweep-merge.yaml");
     for (p, text) in [(&job_path, &job), (&merge_path, &merge)] {
-        std::fs::write(p, text)
-            .map_err(|e| failed(format!("cannot write {}: {e}", p.display())))?;
+        outagesim::files::write_atomic(p, text.as_bytes()).map_err(|e| failed(format!("{e:#}")))?;
     }
     println!(
         "wrote {} (Indexed Job of {n} shards, {} runs) and {}",

@@ -306,7 +306,7 @@ fn join(
     let sums_path = out.join("runs.csv.sums.partial");
     // Fresh files under new names, renamed over whatever was there (never through a link).
     let new_file = |path: &Path| -> Result<tempfile::NamedTempFile, CliError> {
-        tempfile::Builder::new()
+        outagesim::files::builder(false)
             .prefix(".merge.")
             .suffix(".partial")
             .tempfile_in(out)

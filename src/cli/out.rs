@@ -180,7 +180,7 @@ impl Staged {
                 }
             }
         }
-        let dir = tempfile::Builder::new()
+        let dir = outagesim::files::builder(true)
             .prefix(&format!(".{name}.staging-"))
             .tempdir_in(&parent)
             .map_err(|e| {
@@ -212,7 +212,7 @@ impl Staged {
         };
         sync_dir(self.dir.path());
         let old = if self.out.exists() {
-            let aside = tempfile::Builder::new()
+            let aside = outagesim::files::builder(true)
                 .prefix(&format!(".{}.old-", self.name))
                 .tempdir_in(&self.parent)
                 .map_err(|e| fail("cannot make room beside", e))?
