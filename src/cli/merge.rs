@@ -338,8 +338,9 @@ fn join(
         let sum = sweep::row_sum(rec.iter());
         if sums.next().as_ref() != Some(&sum) {
             return Err(bad(format!(
-                "error: {}:{line}: the row of run {i} does not match its checksum in runs.csv.sums: the file was cut short or edited\n  hint: rerun that shard (sweep --shard ... --resume runs only what is missing once its folder is removed)",
-                path.display()
+                "error: {}:{line}: the row of run {i} does not match its checksum in runs.csv.sums: the file was cut short or edited\n  hint: remove {} and merge again: merge then names the command that reruns that shard",
+                path.display(),
+                path.parent().unwrap_or(Path::new(".")).display()
             )));
         }
         if !sweep::is_run(plan, p, r, rec.iter()) || rec.len() != header.len() {
