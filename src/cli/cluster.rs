@@ -13,6 +13,7 @@ use super::{CliError, bad, shell_word};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use yaml_serde::{Mapping, Value};
 
 #[derive(Subcommand, Debug)]
 pub enum ClusterCommand {
@@ -45,8 +46,8 @@ pub struct SlurmArgs {
     /// Time limit per task, in Slurm's format (e.g. 30:00, 2:00:00, 1-00:00:00).
     #[arg(long)]
     pub time: Option<String>,
-    /// Output directory, on a file system the compute nodes share [default:
-    /// output/<scenario name>-sweep].
+    /// Output directory, on a file system the compute nodes share [default: `sweep`'s
+    /// default folder for this study].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The outagesim the tasks run [default: this one].
@@ -70,7 +71,8 @@ pub struct K8sArgs {
     /// Pods at once [default: all tasks].
     #[arg(long)]
     pub parallelism: Option<u32>,
-    /// Where the manifests are written [default: output/<scenario name>-sweep/cluster].
+    /// Where the manifests are written [default: `sweep`'s default folder for this study, then
+    /// cluster/].
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -82,6 +84,8 @@ fn failed(e: impl std::fmt::Display) -> CliError {
 /// A checked study: its name and the two input files' text, ready to snapshot.
 struct Study {
     name: String,
+    /// Where `sweep` would write this study by default.
+    default_out: PathBuf,
     /// The sweep file's text with `base = "base.toml"`, or None for a scenario swept by flags.
     sweep_text: Option<String>,
     base_text: String,
@@ -130,6 +134,7 @@ fn study(s: &StudyArgs) -> Result<Study, CliError> {
         flags.extend(["--set".to_owned(), set.clone()]);
     }
     Ok(Study {
+        default_out: super::sweep::default_sweep_out(&s.plan, &prep),
         name: prep.manifest.scenario.clone(),
         sweep_text,
         base_text: prep.plan.text.clone(),
@@ -145,8 +150,8 @@ impl Study {
             .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
         let write = |name: &str, text: &str| {
             let p = dir.join(name);
-            std::fs::write(&p, text)
-                .map_err(|e| failed(format!("cannot write {}: {e}", p.display())))
+            outagesim::files::write_atomic(&p, text.as_bytes())
+                .map_err(|e| failed(format!("{e:#}")))
                 .map(|()| p)
         };
         let base = write("base.toml", &self.base_text)?;
@@ -167,10 +172,6 @@ impl Study {
 
 fn absolute(p: &Path) -> Result<PathBuf, CliError> {
     std::path::absolute(p).map_err(|e| failed(format!("{}: {e}", p.display())))
-}
-
-fn default_out(name: &str) -> PathBuf {
-    super::default_out(name, "-sweep")
 }
 
 pub fn cluster(cmd: ClusterCommand) -> Result<(), CliError> {
@@ -233,7 +234,7 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
         .iter()
         .map(|f| shell_word(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let out = absolute(&a.out.clone().unwrap_or_else(|| default_out(&st.name)))?;
+    let out = absolute(&a.out.clone().unwrap_or_else(|| st.default_out.clone()))?;
     // Refused before anything is written.
     sbatch_value(&out.display().to_string())?;
     let binary = match &a.binary {
@@ -318,8 +319,7 @@ fn slurm(a: SlurmArgs) -> Result<(), CliError> {
         (&merge_path, &merge),
         (&submit_path, &submit),
     ] {
-        std::fs::write(p, text)
-            .map_err(|e| failed(format!("cannot write {}: {e}", p.display())))?;
+        outagesim::files::write_atomic(p, text.as_bytes()).map_err(|e| failed(format!("{e:#}")))?;
         make_executable(p);
     }
     println!(
@@ -383,26 +383,37 @@ fn make_executable(p: &Path) {
 #[cfg(not(unix))]
 fn make_executable(_: &Path) {}
 
-/// A YAML scalar: JSON's quoted string (JSON strings are YAML).
-fn y(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialise")
+/// A YAML mapping with its keys in the order given.
+fn ymap<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    let mut m = Mapping::new();
+    for (k, v) in pairs {
+        m.insert(Value::String(k.to_owned()), v);
+    }
+    Value::Mapping(m)
 }
 
-/// A YAML block literal of `text` under a key indented by `indent - 2` spaces (the explicit
-/// indentation indicator keeps text whose first line starts with spaces intact).
-fn block(text: &str, indent: usize) -> String {
-    let pad = " ".repeat(indent);
-    let mut out = String::from("|2\n");
-    for line in text.lines() {
-        if line.is_empty() {
-            out.push('\n');
-        } else {
-            out.push_str(&pad);
-            out.push_str(line);
-            out.push('\n');
+/// A YAML string scalar (the serializer quotes it where YAML would read it otherwise).
+fn ys(s: &str) -> Value {
+    Value::String(s.to_owned())
+}
+
+/// A YAML sequence of strings.
+fn ylist(v: &[String]) -> Value {
+    Value::Sequence(v.iter().map(|s| ys(s)).collect())
+}
+
+/// YAML documents, each written by the YAML serializer, after a comment header.
+fn yaml_docs(header: &str, docs: &[Value]) -> Result<String, CliError> {
+    let mut out = header.to_owned();
+    for (i, d) in docs.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
         }
+        out.push_str(
+            &yaml_serde::to_string(d).map_err(|e| failed(format!("cannot write YAML: {e}")))?,
+        );
     }
-    out
+    Ok(out)
 }
 
 /// Kubernetes names: lower-case letters, digits and dashes, at most 52 characters (Job names
@@ -435,7 +446,7 @@ fn k8s(a: K8sArgs) -> Result<(), CliError> {
     let dir = a
         .out
         .clone()
-        .unwrap_or_else(|| default_out(&st.name).join("cluster"));
+        .unwrap_or_else(|| st.default_out.join("cluster"));
     std::fs::create_dir_all(&dir)
         .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
     let name = k8s_name(&st.name);
@@ -462,55 +473,133 @@ fn k8s(a: K8sArgs) -> Result<(), CliError> {
         ]
         .map(str::to_owned),
     );
-    let list = |v: &[String]| {
-        let items: Vec<String> = v.iter().map(|s| y(s)).collect();
-        format!("[{}]", items.join(", "))
-    };
-    let mut data = String::new();
-    data.push_str(&format!("  base.toml: {}", block(&st.base_text, 4)));
+    let mut data = vec![("base.toml", ys(&st.base_text))];
     if let Some(t) = &st.sweep_text {
-        data.push_str(&format!("  sweep.toml: {}", block(t, 4)));
+        data.push(("sweep.toml", ys(t)));
     }
-    let volumes = format!(
-        "          volumeMounts:\n            - {{ name: inputs, mountPath: {}, readOnly: true }}\n            - {{ name: results, mountPath: {} }}\n      volumes:\n        - name: inputs\n          configMap: {{ name: {} }}\n        - name: results\n          persistentVolumeClaim: {{ claimName: {} }}\n",
-        y(K8S_INPUTS),
-        y(K8S_RESULTS),
-        y(&format!("{name}-inputs")),
-        y(&a.claim)
-    );
-    let job = format!(
-        "# Generated by `outagesim cluster k8s`: the {runs} runs of {file} as {n} shards, one per\n\
-         # completion index of an Indexed Job. Each pod writes its shard to the shared volume\n\
-         # complete or not at all; a retried pod continues where it stopped (--resume).\n\
-         # Apply with: kubectl apply -f THIS; then, once it completes, the merge Job.\n\
-         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {cm}\ndata:\n{data}---\n\
-         apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {job}\nspec:\n  completionMode: Indexed\n  completions: {n}\n  parallelism: {par}\n  backoffLimit: {backoff}\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: shard\n          image: {image}\n          command: {cmd}\n          resources:\n            requests: {{ cpu: {cpus} }}\n{volumes}",
-        runs = st.runs,
-        file = comment_text(&a.study.plan.file.display().to_string()),
-        cm = y(&format!("{name}-inputs")),
-        job = y(&name),
-        par = a.parallelism.unwrap_or(n).min(n),
-        backoff = 2 * n,
-        image = y(&a.image),
-        cmd = list(&command),
-        cpus = y(&a.study.cpus.to_string()),
-    );
+    let mut data_map = Mapping::new();
+    for (k, v) in data {
+        data_map.insert(ys(k), v);
+    }
+    let cm_name = format!("{name}-inputs");
+    let pod = |container: Value| {
+        ymap([
+            ("restartPolicy", ys("Never")),
+            ("containers", Value::Sequence(vec![container])),
+            (
+                "volumes",
+                Value::Sequence(vec![
+                    ymap([
+                        ("name", ys("inputs")),
+                        ("configMap", ymap([("name", ys(&cm_name))])),
+                    ]),
+                    ymap([
+                        ("name", ys("results")),
+                        ("persistentVolumeClaim", ymap([("claimName", ys(&a.claim))])),
+                    ]),
+                ]),
+            ),
+        ])
+    };
+    let mounts = || {
+        Value::Sequence(vec![
+            ymap([
+                ("name", ys("inputs")),
+                ("mountPath", ys(K8S_INPUTS)),
+                ("readOnly", Value::Bool(true)),
+            ]),
+            ymap([("name", ys("results")), ("mountPath", ys(K8S_RESULTS))]),
+        ])
+    };
+    let config_map = ymap([
+        ("apiVersion", ys("v1")),
+        ("kind", ys("ConfigMap")),
+        ("metadata", ymap([("name", ys(&cm_name))])),
+        ("data", Value::Mapping(data_map)),
+    ]);
+    let job_doc = ymap([
+        ("apiVersion", ys("batch/v1")),
+        ("kind", ys("Job")),
+        ("metadata", ymap([("name", ys(&name))])),
+        (
+            "spec",
+            ymap([
+                ("completionMode", ys("Indexed")),
+                ("completions", Value::Number(n.into())),
+                (
+                    "parallelism",
+                    Value::Number(a.parallelism.unwrap_or(n).min(n).into()),
+                ),
+                ("backoffLimit", Value::Number((2 * u64::from(n)).into())),
+                (
+                    "template",
+                    ymap([(
+                        "spec",
+                        pod(ymap([
+                            ("name", ys("shard")),
+                            ("image", ys(&a.image)),
+                            ("command", ylist(&command)),
+                            (
+                                "resources",
+                                ymap([(
+                                    "requests",
+                                    ymap([("cpu", ys(&a.study.cpus.to_string()))]),
+                                )]),
+                            ),
+                            ("volumeMounts", mounts()),
+                        ])),
+                    )]),
+                ),
+            ]),
+        ),
+    ]);
+    let job = yaml_docs(
+        &format!(
+            "# Generated by `outagesim cluster k8s`: the {runs} runs of {file} as {n} shards, one per\n\
+             # completion index of an Indexed Job. Each pod writes its shard to the shared volume\n\
+             # complete or not at all; a retried pod continues where it stopped (--resume).\n\
+             # Apply with: kubectl apply -f THIS; then, once it completes, the merge Job.\n",
+            runs = st.runs,
+            file = comment_text(&a.study.plan.file.display().to_string()),
+        ),
+        &[config_map, job_doc],
+    )?;
     let merge_cmd = vec!["outagesim".to_owned(), "merge".into(), results.clone()];
-    let merge = format!(
-        "# Generated by `outagesim cluster k8s`: joins the shards of {job} into runs.csv and\n\
-         # points.csv on the results volume. Apply once {job} has completed:\n\
-         #   kubectl wait --for=condition=complete job/{job} --timeout=24h && kubectl apply -f THIS\n\
-         apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {mjob}\nspec:\n  backoffLimit: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: merge\n          image: {image}\n          command: {cmd}\n{volumes}",
-        job = name,
-        mjob = y(&format!("{name}-merge")),
-        image = y(&a.image),
-        cmd = list(&merge_cmd),
-    );
+    let merge_doc = ymap([
+        ("apiVersion", ys("batch/v1")),
+        ("kind", ys("Job")),
+        ("metadata", ymap([("name", ys(&format!("{name}-merge")))])),
+        (
+            "spec",
+            ymap([
+                ("backoffLimit", Value::Number(2.into())),
+                (
+                    "template",
+                    ymap([(
+                        "spec",
+                        pod(ymap([
+                            ("name", ys("merge")),
+                            ("image", ys(&a.image)),
+                            ("command", ylist(&merge_cmd)),
+                            ("volumeMounts", mounts()),
+                        ])),
+                    )]),
+                ),
+            ]),
+        ),
+    ]);
+    let merge = yaml_docs(
+        &format!(
+            "# Generated by `outagesim cluster k8s`: joins the shards of {name} into runs.csv and\n\
+             # points.csv on the results volume. Apply once {name} has completed:\n\
+             #   kubectl wait --for=condition=complete job/{name} --timeout=24h && kubectl apply -f THIS\n"
+        ),
+        &[merge_doc],
+    )?;
     let job_path = dir.join("sweep-job.yaml");
     let merge_path = dir.join("sweep-merge.yaml");
     for (p, text) in [(&job_path, &job), (&merge_path, &merge)] {
-        std::fs::write(p, text)
-            .map_err(|e| failed(format!("cannot write {}: {e}", p.display())))?;
+        outagesim::files::write_atomic(p, text.as_bytes()).map_err(|e| failed(format!("{e:#}")))?;
     }
     println!(
         "wrote {} (Indexed Job of {n} shards, {} runs) and {}",

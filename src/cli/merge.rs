@@ -34,7 +34,7 @@ struct Found {
 }
 
 /// Shard folders named `shard-I-of-N`, and interrupted ones (`.shard-I-of-N.partial`).
-fn parse_dir_name(name: &str) -> Option<(Shard, bool)> {
+pub(super) fn parse_dir_name(name: &str) -> Option<(Shard, bool)> {
     let (name, partial) = match name
         .strip_prefix('.')
         .and_then(|n| n.strip_suffix(".partial"))
@@ -176,7 +176,24 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
     }
     let plan = reference.plan();
     let metrics = reference.metrics.clone();
-    std::fs::create_dir_all(&out).map_err(|e| fail(format!("cannot create it: {e}"), &out))?;
+    // One writer of the merged folder at a time, and only over this sweep's files.
+    let _lock = super::out::lock(&out)?;
+    if out.join("sweep.json").is_file() {
+        let theirs = read_manifest(&out)?;
+        if theirs.whole() != reference {
+            return Err(bad(format!(
+                "{} holds another sweep ({})\n  hint: merge into another --out, or remove that sweep's files",
+                out.display(),
+                manifest_difference(&theirs, &found[0].manifest)
+            )));
+        }
+    }
+    std::fs::create_dir_all(&out).map_err(|e| {
+        bad(format!(
+            "--out {}: cannot create the folder: {e}\n  hint: choose a folder that is not a file and whose parent you can write",
+            out.display()
+        ))
+    })?;
     let agg = join(&found, &plan, &metrics, &out)?;
     finish(&out, &plan, &metrics, &agg, &reference)?;
     if !args.quiet {
@@ -282,10 +299,21 @@ fn join(
                 path.display()
             )));
         }
-        readers.push((path, r.into_records()));
+        let sums = read_sums(&f.dir.join("runs.csv.sums"))?;
+        readers.push((path, r.into_records(), sums.into_iter()));
     }
     let partial = out.join("runs.csv.partial");
-    let file = std::fs::File::create(&partial).map_err(|e| fail(e, &partial))?;
+    let sums_path = out.join("runs.csv.sums.partial");
+    // Fresh files under new names, renamed over whatever was there (never through a link).
+    let new_file = |path: &Path| -> Result<tempfile::NamedTempFile, CliError> {
+        outagesim::files::builder(false)
+            .prefix(".merge.")
+            .suffix(".partial")
+            .tempfile_in(out)
+            .map_err(|e| fail(e, path))
+    };
+    let (file, sums_file) = (new_file(&partial)?, new_file(&sums_path)?);
+    let mut sums_out = std::io::BufWriter::new(sums_file);
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
     let io = |e: csv::Error| fail(e, &partial);
     w.write_record(&header).map_err(io)?;
@@ -294,7 +322,7 @@ fn join(
     let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
     let n = found.len() as u64;
     for i in 0..plan.runs() {
-        let (path, records) = &mut readers[(i % n) as usize];
+        let (path, records, sums) = &mut readers[(i % n) as usize];
         let (p, r) = ((i / reps) as usize, (i % reps) as u32);
         let rec = match records.next() {
             Some(Ok(rec)) => rec,
@@ -306,25 +334,57 @@ fn join(
                 )));
             }
         };
+        let line = rec.position().map_or(0, |p| p.line());
+        let sum = sweep::row_sum(rec.iter());
+        if sums.next().as_ref() != Some(&sum) {
+            return Err(bad(format!(
+                "error: {}:{line}: the row of run {i} does not match its checksum in runs.csv.sums: the file was cut short or edited\n  hint: remove {} and merge again: merge then names the command that reruns that shard",
+                path.display(),
+                path.parent().unwrap_or(Path::new(".")).display()
+            )));
+        }
         if !sweep::is_run(plan, p, r, rec.iter()) || rec.len() != header.len() {
             return Err(bad(format!(
-                "{}: row for run {i} (point {p}, replication {r}) does not match this sweep",
+                "error: {}:{line}: row for run {i} (point {p}, replication {r}) does not match this sweep",
                 path.display()
             )));
         }
         let cells: Vec<String> = rec.iter().skip(columns).map(str::to_owned).collect();
         agg.push(p, &cells);
         w.write_record(&rec).map_err(io)?;
+        sums_out
+            .write_all(format!("{sum}\n").as_bytes())
+            .map_err(|e| fail(e, &sums_path))?;
     }
-    for (path, records) in &mut readers {
-        if records.next().is_some() {
+    for (path, records, sums) in &mut readers {
+        if records.next().is_some() || sums.next().is_some() {
             return Err(bad(format!(
-                "{} has more rows than its shard's runs",
+                "{} has more rows (or checksums in runs.csv.sums) than its shard's runs",
                 path.display()
             )));
         }
     }
-    let mut inner = w.into_inner().map_err(|e| fail(e, &partial))?;
-    inner.flush().map_err(|e| fail(e, &partial))?;
+    let persist = |buf: std::io::BufWriter<tempfile::NamedTempFile>, to: &Path| {
+        let tmp = buf.into_inner().map_err(|e| fail(e.error(), to))?;
+        tmp.as_file().sync_all().map_err(|e| fail(e, to))?;
+        tmp.persist(to).map_err(|e| fail(e.error, to))?;
+        Ok::<(), CliError>(())
+    };
+    persist(sums_out, &sums_path)?;
+    persist(w.into_inner().map_err(|e| fail(e, &partial))?, &partial)?;
     Ok(agg)
+}
+
+/// A shard's row checksums (`runs.csv.sums`, one per line).
+fn read_sums(path: &Path) -> Result<Vec<String>, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        bad(format!(
+            "cannot read {}: {e}\n  hint: a shard folder holds runs.csv and its checksums; rerun that shard",
+            path.display()
+        ))
+    })?;
+    Ok(String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(str::to_owned)
+        .collect())
 }

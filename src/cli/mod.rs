@@ -1,9 +1,11 @@
 //! Command-line interface: flag definitions (clap derive), dispatch, and exit codes.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values).
+//! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values), 3 a run
+//! stopped by a guard (`--max-events`, `--max-pending`).
 
 mod cluster;
 mod merge;
+mod out;
 mod plot;
 mod run;
 mod sweep;
@@ -149,6 +151,13 @@ pub(crate) fn default_out(name: &str, suffix: &str) -> std::path::PathBuf {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    // A closed stdout pipe (`outagesim describe FILE | head -1`) ends the program quietly, as
+    // it ends any Unix filter, rather than as a panic in `println!` (Rust ignores SIGPIPE).
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -189,6 +198,10 @@ pub fn main() -> i32 {
             eprintln!("error: {e:#}");
             1
         }
+        Err(CliError::Guard(msg)) => {
+            eprintln!("error: {msg}");
+            3
+        }
     }
 }
 
@@ -224,6 +237,39 @@ enum CliError {
     BadInput(String),
     /// Something failed while running: exit code 1.
     Failed(anyhow::Error),
+    /// A run went past `--max-events` or `--max-pending`: exit code 3.
+    Guard(String),
+}
+
+/// A failure while running, or a guard's stop (exit 3) when that is what it was.
+fn run_failed(e: anyhow::Error) -> CliError {
+    match e.downcast_ref::<outagesim::model::ModelError>() {
+        Some(outagesim::model::ModelError::Guard(_)) => CliError::Guard(format!("{e:#}")),
+        _ => CliError::Failed(e),
+    }
+}
+
+/// The limits that stop a run that would run away (`run` and `sweep`).
+#[derive(Args, Debug, Clone)]
+pub struct GuardArgs {
+    /// Stop a run (exit 3) once it has committed more than N events, e.g. 5e8; in a sweep,
+    /// each run [default: no limit].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_events: Option<u64>,
+    /// Stop a run (exit 3) once more than N events are pending at once: the memory guard
+    /// (each pending event costs memory) [default: 10000000].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_pending: Option<u64>,
+}
+
+impl GuardArgs {
+    fn guard(&self) -> outagesim::model::Guard {
+        let default = outagesim::model::Guard::default();
+        outagesim::model::Guard {
+            max_events: self.max_events,
+            max_pending: self.max_pending.unwrap_or(default.max_pending),
+        }
+    }
 }
 
 fn bench_phold(a: PholdArgs) -> Result<(), CliError> {

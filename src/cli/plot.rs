@@ -46,6 +46,23 @@ pub(super) fn draw(dir: &Path, no_plots: bool, quiet: bool) -> Result<(), CliErr
     Ok(())
 }
 
+/// Draws the plots of a finished folder being staged (unless `no_plots`), saying nothing;
+/// returns how many files were written, for [`tell`] once the folder is in place.
+pub(super) fn draw_into(dir: &Path, no_plots: bool) -> Result<Option<usize>, CliError> {
+    if no_plots {
+        return Ok(None);
+    }
+    Ok(Some(plot::plot_dir(dir, None).map_err(error)?.len()))
+}
+
+/// Says where [`draw_into`]'s plots went, under the folder's final place `dir`.
+pub(super) fn tell(dir: &Path, files: Option<usize>, quiet: bool) -> Result<(), CliError> {
+    if let (Some(n), false) = (files, quiet) {
+        println!("plots: {} ({n} files)", dir.join("plots").display());
+    }
+    Ok(())
+}
+
 fn error(e: anyhow::Error) -> CliError {
     match e.downcast_ref::<BadInput>() {
         Some(_) => CliError::BadInput(format!("{e:#}")),

@@ -51,6 +51,8 @@ pub struct RunArgs {
     /// Do not draw the plots (OUT/plots/*.png and *.svg; `outagesim plot OUT` draws them later).
     #[arg(long)]
     pub no_plots: bool,
+    #[command(flatten)]
+    pub guard: super::GuardArgs,
 }
 
 #[derive(Args, Debug)]
@@ -69,9 +71,7 @@ pub struct DescribeArgs {
 /// Reads a scenario file.
 fn read(args: &ScenarioArgs) -> Result<String, CliError> {
     let path = &args.scenario;
-    let bytes = std::fs::read(path).map_err(|e| {
-        CliError::BadInput(format!("cannot read scenario file {}: {e}", path.display()))
-    })?;
+    let bytes = super::out::read_input(path, "scenario file")?;
     super::utf8(path, bytes)
 }
 
@@ -207,6 +207,10 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| super::default_out(&spec.name, ""));
+    // Everything (what-ifs, replay.md and plots included) is written into a staging folder,
+    // renamed over OUT once complete; OUT stays locked meanwhile.
+    let staged = super::out::Staged::begin(&out_dir)?;
+    let stage = staged.path().to_path_buf();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut bar: Option<ProgressBar> = None;
@@ -236,42 +240,31 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             ));
         }
     };
-    let result = model::run(
+    let result = model::run_guarded(
         spec,
         &RunOptions {
             threads: args.threads,
         },
+        &args.guard.guard(),
         &mut on_progress,
-    )
-    .map_err(|e| CliError::Failed(e.into()))?;
-    if let Some(b) = bar {
+    );
+    if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let result = result.map_err(|e| super::run_failed(e.into()))?;
     let wall = started.elapsed().as_secs_f64();
     let summary = summary::summarize(&result, wall);
-    write_outputs(&out_dir, &result, &summary).map_err(CliError::Failed)?;
+    write_outputs(&stage, &result, &summary).map_err(CliError::Failed)?;
     let rows = replay::timeline(&base, &result, &summary);
     drop(result);
-    if args.json {
-        std::io::stdout()
-            .write_all(&report::summary_json(&summary))
-            .map_err(|e| CliError::Failed(e.into()))?;
-    } else if !args.quiet {
-        print!("{}", report::table(&summary));
-        let timeline = replay::timeline_text(&base, &rows);
-        if !timeline.is_empty() {
-            println!();
-            print!("{timeline}");
-        }
-        if what_ifs.is_empty() {
-            println!("outputs: {}", out_dir.display());
-        }
-    }
     if what_ifs.is_empty() {
-        return super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json);
+        let plots = super::plot::draw_into(&stage, args.no_plots)?;
+        staged.commit()?;
+        print_run(&args, &base, &summary, &rows, &out_dir, false)?;
+        return super::plot::tell(&out_dir, plots, args.quiet || args.json);
     }
     let mut outcomes = vec![replay::Outcome::of("baseline", &summary)];
-    outcomes.extend(run_what_ifs(&base, what_ifs, &out_dir, &args)?);
+    outcomes.extend(run_what_ifs(&base, what_ifs, &stage, &args)?);
     let mut command = format!(
         "outagesim run {} --what-ifs",
         args.scenario.scenario.display()
@@ -283,7 +276,11 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         command.push_str(&format!(" --seed {seed}"));
     }
     let md = replay::markdown(&base, &command, &replay::intro(&text), &rows, &outcomes);
-    write_atomic(&out_dir.join("replay.md"), md.as_bytes()).map_err(CliError::Failed)?;
+    write_atomic(&stage.join("replay.md"), md.as_bytes()).map_err(CliError::Failed)?;
+    // Plots last, once every output (the what-ifs' included) is written.
+    let plots = super::plot::draw_into(&stage, args.no_plots)?;
+    staged.commit()?;
+    print_run(&args, &base, &summary, &rows, &out_dir, true)?;
     if !args.quiet && !args.json {
         println!();
         print!("{}", replay::what_ifs_text(&outcomes));
@@ -293,8 +290,35 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             out_dir.join("what-ifs").display()
         );
     }
-    // Plots last, once every output (the what-ifs' included) is written.
-    super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json)
+    super::plot::tell(&out_dir, plots, args.quiet || args.json)
+}
+
+/// Prints a finished run: its summary as JSON, or the table and the timeline (and where the
+/// outputs are, unless what-ifs follow).
+fn print_run(
+    args: &RunArgs,
+    base: &Spec,
+    summary: &summary::Summary,
+    rows: &[replay::TimelineRow],
+    out_dir: &Path,
+    what_ifs: bool,
+) -> Result<(), CliError> {
+    if args.json {
+        std::io::stdout()
+            .write_all(&report::summary_json(summary))
+            .map_err(|e| CliError::Failed(e.into()))?;
+    } else if !args.quiet {
+        print!("{}", report::table(summary));
+        let timeline = replay::timeline_text(base, rows);
+        if !timeline.is_empty() {
+            println!();
+            print!("{timeline}");
+        }
+        if !what_ifs {
+            println!("outputs: {}", out_dir.display());
+        }
+    }
+    Ok(())
 }
 
 /// Runs the what-ifs, `--threads` at a time, each on one thread; writes each one's outputs
@@ -341,6 +365,7 @@ fn run_what_ifs(
         .num_threads(args.threads)
         .build()
         .map_err(|e| CliError::Failed(e.into()))?;
+    let guard = args.guard.guard();
     let results: Vec<anyhow::Result<replay::Outcome>> = pool.install(|| {
         specs
             .into_par_iter()
@@ -348,7 +373,7 @@ fn run_what_ifs(
             .zip(dirs.par_iter())
             .map(|((spec, name), dir)| {
                 let started = Instant::now();
-                let r = model::run(spec, &RunOptions { threads: 1 }, &mut |_| {})?;
+                let r = model::run_guarded(spec, &RunOptions { threads: 1 }, &guard, &mut |_| {})?;
                 let s = summary::summarize(&r, started.elapsed().as_secs_f64());
                 write_outputs(dir, &r, &s)?;
                 if let Some(b) = &bar {
@@ -365,7 +390,7 @@ fn run_what_ifs(
     results
         .into_iter()
         .zip(&names)
-        .map(|(r, n)| r.map_err(|e| CliError::Failed(e.context(format!("what-if '{n}'")))))
+        .map(|(r, n)| r.map_err(|e| super::run_failed(e.context(format!("what-if '{n}'")))))
         .collect()
 }
 

@@ -54,7 +54,12 @@ pub struct SweepArgs {
     /// Continue an interrupted sweep (or shard) in --out: run only what is missing.
     #[arg(long)]
     pub resume: bool,
-    /// Output directory [default: output/<scenario name>-sweep].
+    /// Replace --out when it holds another sweep: everything a sweep wrote there is removed
+    /// first (a folder holding other files is refused).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Output directory [default: output/<sweep file name>-sweep, or output/<scenario
+    /// name>-sweep-<digest of the plan> when flags choose the plan].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// No progress bar and no per-point lines.
@@ -63,12 +68,128 @@ pub struct SweepArgs {
     /// Do not draw the plots (OUT/plots/; `outagesim plot OUT` draws them later).
     #[arg(long)]
     pub no_plots: bool,
+    #[command(flatten)]
+    pub guard: super::GuardArgs,
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = super::out::read_input(path, "sweep or scenario file")?;
     super::utf8(path, bytes)
+}
+
+/// The default output folder of a sweep: named after its sweep file when the file alone
+/// chose the plan, else after the base scenario and a digest of the plan, so two different
+/// sweeps of one scenario never share a default folder.
+pub(super) fn default_sweep_out(args: &PlanArgs, prep: &Prepared) -> PathBuf {
+    let flags = !args.params.is_empty()
+        || args.replications.is_some()
+        || args.seed.is_some()
+        || !args.sets.is_empty();
+    let stem = args
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match (&prep.sweep_text, flags) {
+        (Some(_), false) => super::slug(&stem, "sweep"),
+        _ => {
+            let d = sweep::digest(&prep.manifest.whole().to_json());
+            let named = if prep.sweep_text.is_some() {
+                super::slug(&stem, "sweep")
+            } else {
+                super::slug(&prep.manifest.scenario, "scenario")
+            };
+            format!("{named}-sweep-{}", &d[..8])
+        }
+    };
+    if name == "sweep" || name.ends_with("-sweep") || name.contains("-sweep-") {
+        Path::new("output").join(name)
+    } else {
+        Path::new("output").join(format!("{name}-sweep"))
+    }
+}
+
+/// Whether a sweep writes an entry of this name in its folder (everything else there is not
+/// a sweep's to remove).
+fn sweep_entry(name: &str) -> bool {
+    matches!(
+        name,
+        "sweep.json"
+            | "runs.csv"
+            | "runs.csv.sums"
+            | "points.csv"
+            | "runs.csv.partial"
+            | "runs.csv.sums.partial"
+            | "plots"
+            | "cluster"
+    ) || super::merge::parse_dir_name(name).is_some()
+        || (name.starts_with('.') && (name.ends_with(".lock") || name.ends_with(".partial")))
+}
+
+/// Checks that `out` holds nothing of another sweep (its `sweep.json`, its shards' and
+/// unfinished shards' ones), or with `force` empties it: always for a whole sweep, only when
+/// it holds another sweep for a shard (the shards of one sweep run side by side).
+fn claim(out: &Path, ours: &Manifest, force: bool, whole: bool) -> Result<(), CliError> {
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return Err(bad(format!(
+            "{} exists and is not a folder\n  hint: choose another --out",
+            out.display()
+        )));
+    }
+    let mut manifests = vec![out.to_path_buf()];
+    let mut foreign = Vec::new();
+    let entries =
+        std::fs::read_dir(out).map_err(|e| bad(format!("cannot read {}: {e}", out.display())))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !sweep_entry(&name) {
+            foreign.push(name.clone());
+        }
+        if super::merge::parse_dir_name(&name).is_some() && e.path().is_dir() {
+            manifests.push(e.path());
+        }
+    }
+    manifests[1..].sort();
+    foreign.sort();
+    let mut other = None;
+    for dir in manifests {
+        if !dir.join("sweep.json").is_file() {
+            continue;
+        }
+        match read_manifest(&dir) {
+            Ok(m) if m.whole() == ours.whole() => {}
+            Ok(m) => {
+                other = Some((dir, manifest_difference(&m, ours)));
+                break;
+            }
+            Err(_) => {
+                other = Some((dir, "its sweep.json is not readable".into()));
+                break;
+            }
+        }
+    }
+    if force && (whole || other.is_some()) {
+        if !foreign.is_empty() {
+            return Err(bad(format!(
+                "--force removes only what a sweep writes, and {} also holds {}\n  hint: choose another --out, or move those away",
+                out.display(),
+                foreign.join(", ")
+            )));
+        }
+        std::fs::remove_dir_all(out).map_err(|e| fail(format!("cannot remove it: {e}"), out))?;
+        return Ok(());
+    }
+    if let Some((dir, why)) = other {
+        return Err(bad(format!(
+            "{} holds another sweep ({}: {why})\n  hint: choose another --out, or add --force to replace the folder (everything the other sweep wrote there is removed)",
+            out.display(),
+            dir.join("sweep.json").display()
+        )));
+    }
+    Ok(())
 }
 
 /// `PATH=V1,V2,...` (values split at commas outside brackets, braces and quotes).
@@ -359,11 +480,32 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| super::default_out(&prep.manifest.scenario, "-sweep"));
-    std::fs::create_dir_all(&out).map_err(|e| fail(format!("cannot create it: {e}"), &out))?;
+        .unwrap_or_else(|| default_sweep_out(&args.plan, &prep));
+    // One writer of the whole folder at a time; the shards of a sweep share it, one writer
+    // per shard.
+    let _locks = match shard {
+        None => vec![super::out::lock(&out)?],
+        Some(s) => vec![
+            super::out::lock_at(&super::out::lock_path(&out), &out, false)?,
+            super::out::lock_at(
+                &out.join(format!(".{}.lock", s.dir_name())),
+                &out.join(s.dir_name()),
+                true,
+            )?,
+        ],
+    };
+    claim(&out, &prep.manifest, args.force, shard.is_none())?;
+    std::fs::create_dir_all(&out).map_err(|e| {
+        bad(format!(
+            "--out {}: cannot create the folder: {e}\n  hint: choose a folder that is not a file and whose parent you can write",
+            out.display()
+        ))
+    })?;
     let started = Instant::now();
     let Some(shard) = shard else {
-        // The whole sweep, into OUT.
+        // The whole sweep, into OUT; its manifest first, so that the folder says whose it is.
+        write_atomic(&out.join("sweep.json"), &prep.manifest.whole().to_json())
+            .map_err(CliError::Failed)?;
         let (done, agg) = run_job(&args, &prep, Shard::ALL, &out)?;
         finish(&out, &prep.plan, &prep.metrics, &agg, &prep.manifest)?;
         report(&args, &prep, Shard::ALL, done, started, &out);
@@ -399,10 +541,9 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         let _ = std::fs::remove_dir_all(&work);
     }
     std::fs::create_dir_all(&work).map_err(|e| fail(format!("cannot create it: {e}"), &work))?;
-    let (done, _) = run_job(&args, &prep, shard, &work)?;
     write_atomic(&work.join("sweep.json"), &manifest.to_json()).map_err(CliError::Failed)?;
-    let partial = work.join("runs.csv.partial");
-    std::fs::rename(&partial, work.join("runs.csv")).map_err(|e| fail(e, &partial))?;
+    let (done, _) = run_job(&args, &prep, shard, &work)?;
+    seal(&work)?;
     sync_dir(&work);
     if final_dir.exists() {
         // A folder without a manifest: the leftovers of something else.
@@ -414,11 +555,42 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Flushes a folder's entries to disk (best effort: not every platform can open folders).
-fn sync_dir(dir: &Path) {
-    if let Ok(f) = File::open(dir) {
-        let _ = f.sync_all();
+use super::out::sync_dir;
+
+/// Renames a finished `runs.csv.partial` (and its checksums) into place, checksums first: a
+/// folder with `runs.csv` has `runs.csv.sums`.
+fn seal(dir: &Path) -> Result<(), CliError> {
+    for name in ["runs.csv.sums", "runs.csv"] {
+        let partial = dir.join(format!("{name}.partial"));
+        std::fs::rename(&partial, dir.join(name)).map_err(|e| fail(e, &partial))?;
     }
+    Ok(())
+}
+
+/// Opens an existing partial file to append to it, refusing a symbolic link (bad input):
+/// the file is this folder's own, never one elsewhere that a link points at.
+fn open_own(path: &Path, append: bool) -> Result<File, CliError> {
+    let mut o = OpenOptions::new();
+    if append {
+        o.append(true);
+    } else {
+        o.read(true).write(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.custom_flags(libc::O_NOFOLLOW);
+    }
+    o.open(path).map_err(|e| {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            bad(format!(
+                "{} is a symbolic link; outagesim writes only its own files there\n  hint: remove it, or run without --resume to start over",
+                path.display()
+            ))
+        } else {
+            fail(e, path)
+        }
+    })
 }
 
 fn report(
@@ -526,6 +698,7 @@ fn run_job(
 ) -> Result<(u64, Aggregate), CliError> {
     let plan = &prep.plan;
     let partial = dir.join("runs.csv.partial");
+    let sums_path = dir.join("runs.csv.sums.partial");
     let header = sweep::runs_header(plan, &prep.metrics);
     let total = shard.len(plan.runs());
     let reps = u64::from(plan.replications);
@@ -541,22 +714,23 @@ fn run_job(
             dir.display()
         )));
     }
-    if args.resume && partial.is_file() {
-        done = resume(&partial, plan, shard, &header, &mut agg)?;
+    if args.resume && std::fs::symlink_metadata(&partial).is_ok() {
+        done = resume(&partial, &sums_path, plan, shard, &header, &mut agg)?;
     } else {
         if whole {
-            for f in ["runs.csv", "points.csv", "sweep.json"] {
+            for f in ["runs.csv", "runs.csv.sums", "points.csv"] {
                 let _ = std::fs::remove_file(dir.join(f));
             }
         }
+        // Fresh files, created under new names and renamed over whatever was there (a
+        // planted link is replaced, never followed).
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(&header).expect("writing to memory");
-        std::fs::write(&partial, w.into_inner().expect("memory")).map_err(|e| fail(e, &partial))?;
+        write_atomic(&sums_path, b"").map_err(CliError::Failed)?;
+        write_atomic(&partial, &w.into_inner().expect("memory")).map_err(CliError::Failed)?;
     }
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(&partial)
-        .map_err(|e| fail(e, &partial))?;
+    let mut file = open_own(&partial, true)?;
+    let mut sums = open_own(&sums_path, true)?;
 
     let terminal = !args.quiet && std::io::stderr().is_terminal();
     let lines = !args.quiet && !terminal;
@@ -581,24 +755,31 @@ fn run_job(
     let started = Instant::now();
     let mut told = done * 10 / total.max(1);
     let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
+    let guard = args.guard.guard();
     let run = |k: u64| {
         let i = shard.run(k);
-        sweep::run_one(plan, &prep.specs, &prep.clients, &prep.keep, i)
+        sweep::run_one(plan, &prep.specs, &prep.clients, &prep.keep, &guard, i)
             .map_err(|e| e.context(format!("run {i}")))
     };
     run_chunks(&pool, args.threads, done..total, &run, |ks, rows| {
         let mut w = csv::Writer::from_writer(Vec::new());
+        let mut s = String::new();
         for (k, row) in ks.clone().zip(rows) {
             let i = shard.run(k);
             let p = (i / reps) as usize;
             w.write_record(&row).expect("writing to memory");
+            s.push_str(&sweep::row_sum(row.iter().map(String::as_str)));
+            s.push('\n');
             agg.push(p, &row[columns..]);
             if whole && lines && (i + 1) % reps == 0 {
                 eprintln!("{}", point_line(plan, &agg, p, &prep.metrics));
             }
         }
+        // Rows first, then their checksums: a row without one is rerun by --resume.
         file.write_all(&w.into_inner().expect("memory"))
             .map_err(|e| fail(e, &partial))?;
+        sums.write_all(s.as_bytes())
+            .map_err(|e| fail(e, &sums_path))?;
         let end = ks.end;
         if let Some(b) = &bar {
             b.set_position(end);
@@ -616,7 +797,8 @@ fn run_job(
         Ok(())
     })?;
     file.sync_all().map_err(|e| fail(e, &partial))?;
-    drop(file);
+    sums.sync_all().map_err(|e| fail(e, &sums_path))?;
+    drop((file, sums));
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -644,7 +826,7 @@ fn run_chunks(
         let rows = rows
             .into_iter()
             .collect::<anyhow::Result<Vec<_>>>()
-            .map_err(CliError::Failed)?;
+            .map_err(super::run_failed)?;
         sink(next..end, rows)?;
         next = end;
     }
@@ -670,8 +852,8 @@ pub(super) fn finish(
     write_atomic(&out.join("points.csv"), &w.into_inner().expect("memory"))
         .map_err(CliError::Failed)?;
     write_atomic(&out.join("sweep.json"), &manifest.whole().to_json()).map_err(CliError::Failed)?;
-    let partial = out.join("runs.csv.partial");
-    std::fs::rename(&partial, out.join("runs.csv")).map_err(|e| fail(e, &partial))?;
+    seal(out)?;
+    sync_dir(out);
     Ok(())
 }
 
@@ -696,47 +878,69 @@ fn point_line(plan: &Plan, agg: &Aggregate, p: usize, metrics: &[String]) -> Str
     )
 }
 
+/// Complete lines of a file (a last line without its newline was torn by an interruption),
+/// with the byte offset after each.
+fn whole_lines(file: &File, path: &Path) -> Result<Vec<(String, u64)>, CliError> {
+    let mut reader = BufReader::new(file);
+    let mut at = 0u64;
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).map_err(|e| fail(e, path))?;
+        if n == 0 || !line.ends_with('\n') {
+            break;
+        }
+        at += n as u64;
+        lines.push((line, at));
+    }
+    Ok(lines)
+}
+
 /// Reads back an interrupted `runs.csv.partial`: checks the header and that row k is the
-/// shard's run k of this plan, drops a torn last line, feeds the rows to `agg`, and returns
-/// how many there are.
+/// shard's run k of this plan, keeps the rows whose checksum (line k of
+/// `runs.csv.sums.partial`) matches up to the first that does not (a torn, corrupted or
+/// unchecked row: it and what follows are run again), feeds them to `agg`, truncates both
+/// files after them, and returns how many there are. A partial file without checksums
+/// (written by an earlier version) is checked by its rows' keys alone.
 fn resume(
     partial: &Path,
+    sums_path: &Path,
     plan: &Plan,
     shard: Shard,
     header: &[String],
     agg: &mut Aggregate,
 ) -> Result<u64, CliError> {
-    let io = |e: std::io::Error| fail(e, partial);
-    let f = File::open(partial).map_err(io)?;
-    let mut reader = BufReader::new(f);
-    // Keep whole lines only: a line without its newline was torn by the interruption.
-    let mut keep = 0u64;
-    let mut lines: Vec<String> = Vec::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).map_err(io)?;
-        if n == 0 || !line.ends_with('\n') {
-            break;
-        }
-        keep += n as u64;
-        lines.push(line);
-    }
+    let file = open_own(partial, false)?;
+    let lines = whole_lines(&file, partial)?;
+    let sums: Option<Vec<String>> = if std::fs::symlink_metadata(sums_path).is_ok() {
+        let f = open_own(sums_path, false)?;
+        Some(
+            whole_lines(&f, sums_path)?
+                .into_iter()
+                .map(|(l, _)| l.trim_end().to_owned())
+                .collect(),
+        )
+    } else {
+        None
+    };
     let not_ours = |why: String| {
         bad(format!(
             "{} does not belong to this sweep ({why}); run without --resume to start over, or use another --out",
             partial.display()
         ))
     };
-    let Some(first) = lines.first() else {
+    let record = |line: &str| -> Option<csv::StringRecord> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes())
+            .records()
+            .next()
+            .and_then(Result::ok)
+    };
+    let Some((first, mut keep)) = lines.first().cloned() else {
         return Err(not_ours("it is empty".into()));
     };
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(first.as_bytes());
-    let got: Vec<String> = r
-        .records()
-        .next()
-        .and_then(Result::ok)
+    let got: Vec<String> = record(&first)
         .map(|rec| rec.iter().map(str::to_owned).collect())
         .unwrap_or_default();
     if got != header {
@@ -744,28 +948,55 @@ fn resume(
     }
     let reps = u64::from(plan.replications);
     let total = shard.len(plan.runs());
-    let body: String = lines[1..].concat();
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(body.as_bytes());
+    let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
     let mut n = 0u64;
-    for rec in r.records() {
-        let rec = rec.map_err(|e| not_ours(e.to_string()))?;
+    for (line, end) in &lines[1..] {
+        let rec = record(line);
+        if let Some(sums) = &sums {
+            let sum = rec.as_ref().map(|r| sweep::row_sum(r.iter()));
+            if sum.is_none() || sums.get(n as usize) != sum.as_ref() {
+                break; // cut short, edited, or its checksum not written yet: run it again
+            }
+        }
+        let Some(rec) = rec else {
+            return Err(not_ours(format!("row {} is not CSV", n + 1)));
+        };
         let i = shard.run(n);
         let (p, rep) = ((i / reps) as usize, (i % reps) as u32);
-        if n >= total || !sweep::is_run(plan, p, rep, rec.iter()) {
+        if n >= total || rec.len() != header.len() || !sweep::is_run(plan, p, rep, rec.iter()) {
             return Err(not_ours(format!(
                 "row {} is not run {i} of this sweep",
                 n + 1
             )));
         }
-        let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
         let cells: Vec<String> = rec.iter().skip(columns).map(str::to_owned).collect();
         agg.push(p, &cells);
         n += 1;
+        keep = *end;
     }
-    let file = OpenOptions::new().write(true).open(partial).map_err(io)?;
-    file.set_len(keep).map_err(io)?;
+    file.set_len(keep).map_err(|e| fail(e, partial))?;
+    drop(file);
+    // The checksums of the rows kept (and none for an old file that had none).
+    let mut text = String::new();
+    if let Some(sums) = &sums {
+        for s in &sums[..n as usize] {
+            text.push_str(s);
+            text.push('\n');
+        }
+    } else {
+        let body: String = lines[1..=n as usize]
+            .iter()
+            .map(|(l, _)| l.as_str())
+            .collect();
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(body.as_bytes());
+        for rec in r.records().flatten() {
+            text.push_str(&sweep::row_sum(rec.iter()));
+            text.push('\n');
+        }
+    }
+    write_atomic(sums_path, text.as_bytes()).map_err(CliError::Failed)?;
     Ok(n)
 }
 
@@ -817,7 +1048,8 @@ pub fn bench(a: BenchSweepArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Failed(e.into()))?;
         let started = Instant::now();
         let mut rows = Vec::with_capacity(total as usize);
-        let run = |i: u64| sweep::run_one(&plan, &specs, &clients, &keep, i);
+        let guard = outagesim::model::Guard::default();
+        let run = |i: u64| sweep::run_one(&plan, &specs, &clients, &keep, &guard, i);
         run_chunks(&pool, threads, 0..total, &run, |_, chunk| {
             rows.extend(chunk);
             Ok(())

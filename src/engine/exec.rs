@@ -356,6 +356,19 @@ impl<M: Model> Simulation<M> {
             .sum()
     }
 
+    /// Events each entity has sent so far (its own send counter, modulo 2^32), in entity-id
+    /// order: who scheduled the pending and committed events. Read from the counters that
+    /// order events anyway, so counting costs nothing while the run goes.
+    pub fn sent(&self) -> Vec<u64> {
+        let mut out = vec![0u64; self.shared.entities as usize];
+        for p in &self.parts {
+            for (&id, slot) in p.ids.iter().zip(&p.slots) {
+                out[id as usize] = u64::from(slot.seq);
+            }
+        }
+        out
+    }
+
     /// Bytes the pending-event sets hold now (by capacity), summed over partitions.
     pub fn queue_memory_bytes(&self) -> usize {
         self.parts.iter().map(|p| p.queue.memory_bytes()).sum()

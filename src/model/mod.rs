@@ -28,6 +28,87 @@ pub struct RunOptions {
     pub threads: usize,
 }
 
+/// Limits that stop a run which would run away, checked every [`Guard::CHUNK`] events and at
+/// every progress step, at points that are the same on every executor and thread count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guard {
+    /// Stop a run once it has committed more than this many events.
+    pub max_events: Option<u64>,
+    /// Stop a run once more than this many events are pending at once (each costs memory:
+    /// a runaway fan-out or a queue of timers grows the pending set without bound).
+    pub max_pending: u64,
+}
+
+impl Guard {
+    /// The pending-event cap of a run without `--max-pending`: 10 million events (about
+    /// 3.5 GiB of memory, with the requests behind them, in a runaway M/M/c).
+    pub const DEFAULT_MAX_PENDING: u64 = 10_000_000;
+    /// Events between two checks of the pending set.
+    pub const CHUNK: u64 = 1 << 22;
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Guard {
+            max_events: None,
+            max_pending: Guard::DEFAULT_MAX_PENDING,
+        }
+    }
+}
+
+/// Why a guard stopped a run, and who scheduled the events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuardStop {
+    /// `--max-events` or `--max-pending`.
+    pub limit: &'static str,
+    pub value: u64,
+    /// Simulated time reached and events committed and pending there.
+    pub time: SimTime,
+    pub committed: u64,
+    pub pending: u64,
+    /// Component groups by events their replicas sent, largest first: (group, kind, events).
+    pub producers: Vec<(String, &'static str, u64)>,
+}
+
+impl std::fmt::Display for GuardStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why = if self.limit == "--max-events" {
+            format!(
+                "{} events committed, over {} {} ({} pending)",
+                self.committed, self.limit, self.value, self.pending
+            )
+        } else {
+            format!(
+                "{} events pending at once, over {} {} ({} committed)",
+                self.pending, self.limit, self.value, self.committed
+            )
+        };
+        write!(f, "run stopped at simulated {}: {why}", self.time)?;
+        let total: u64 = self.producers.iter().map(|p| p.2).sum();
+        let top: Vec<String> = self
+            .producers
+            .iter()
+            .take(5)
+            .map(|(g, k, n)| {
+                format!(
+                    "{g} ({k}) {n} ({:.1}%)",
+                    100.0 * *n as f64 / total.max(1) as f64
+                )
+            })
+            .collect();
+        write!(
+            f,
+            "\n  largest event producers (events sent): {}",
+            top.join(", ")
+        )?;
+        write!(
+            f,
+            "\n  hint: look at what those groups send (retries, fan-out, timers, gossip); raise {} if the run is meant to be this large",
+            self.limit
+        )
+    }
+}
+
 /// Where a run is, for progress reports.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
@@ -138,12 +219,26 @@ impl RunResult {
 pub enum ModelError {
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A [`Guard`] limit stopped the run.
+    #[error("{0}")]
+    Guard(Box<GuardStop>),
 }
 
 /// Runs a scenario to its end. `progress` is called after each step of simulated time.
 pub fn run(
     spec: Spec,
     opts: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunResult, ModelError> {
+    run_guarded(spec, opts, &Guard::default(), progress)
+}
+
+/// [`run`] under `guard`'s limits: a run past one stops with [`ModelError::Guard`], at the
+/// same point and with the same counts on every executor.
+pub fn run_guarded(
+    spec: Spec,
+    opts: &RunOptions,
+    guard: &Guard,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunResult, ModelError> {
     let world = World::new(spec);
@@ -158,7 +253,12 @@ pub fn run(
             },
             l,
         ),
-        _ => (Executor::Sequential, SimTime::ZERO),
+        // The lookahead is also the grid of the engine's event-count stop: the same on both
+        // executors, so the guard's check points are too.
+        _ => (
+            Executor::Sequential,
+            world.lookahead.unwrap_or(SimTime::ZERO),
+        ),
     };
     let model = OutageModel { world };
     let states = model.initial_states();
@@ -177,10 +277,32 @@ pub fn run(
     let mut t = 0u64;
     while t < duration.0 {
         t = t.saturating_add(step).min(duration.0);
-        let report = sim.run(Stop {
-            until: Some(SimTime(t)),
-            events: None,
-        })?;
+        let report = loop {
+            // Stop after about CHUNK more events (or past the event limit) to look at the
+            // pending set; stopping and going on leaves the run's results unchanged.
+            let committed = sim.committed();
+            let mut target = committed.saturating_add(Guard::CHUNK);
+            if let Some(m) = guard.max_events {
+                target = target.min(m.saturating_add(1));
+            }
+            let report = sim.run(Stop {
+                until: Some(SimTime(t)),
+                events: Some(target),
+            })?;
+            let over_events = guard.max_events.filter(|&m| report.committed > m);
+            if over_events.is_some() || report.pending > guard.max_pending {
+                let (limit, value) = match over_events {
+                    Some(m) => ("--max-events", m),
+                    None => ("--max-pending", guard.max_pending),
+                };
+                return Err(ModelError::Guard(Box::new(guard_stop(
+                    &sim, limit, value, report,
+                ))));
+            }
+            if report.time.0 >= t || report.pending == 0 {
+                break report;
+            }
+        };
         progress(Progress {
             sim_time: SimTime(t),
             duration,
@@ -193,6 +315,44 @@ pub fn run(
         node.close(&world, duration.0);
     }
     Ok(collect(world, states, events, bucket, partitions))
+}
+
+/// What a guard reports: the limit, where the run is, and the groups that sent most events.
+fn guard_stop(
+    sim: &Simulation<OutageModel>,
+    limit: &'static str,
+    value: u64,
+    report: crate::engine::RunReport,
+) -> GuardStop {
+    let world = &sim.model().world;
+    let sent = sim.sent();
+    let mut producers: Vec<(String, &'static str, u64)> = world
+        .spec
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let n = world
+                .members(g)
+                .map(|id| sent.get(id as usize).copied().unwrap_or(0))
+                .sum();
+            (group.name.clone(), group.kind.name(), n)
+        })
+        .collect();
+    let grouped: u64 = producers.iter().map(|p| p.2).sum();
+    let all: u64 = sent.iter().sum();
+    if all > grouped {
+        producers.push(("other entities".into(), "faults, links", all - grouped));
+    }
+    producers.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    GuardStop {
+        limit,
+        value,
+        time: report.time,
+        committed: report.committed,
+        pending: report.pending,
+        producers,
+    }
 }
 
 fn collect(

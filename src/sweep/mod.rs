@@ -385,6 +385,21 @@ impl Manifest {
 }
 
 /// A 64-bit FNV-1a digest, in hex: enough to tell that two shards ran different base files.
+/// The checksum of one row of `runs.csv` (its cells, not their CSV spelling), as written one
+/// per line in `runs.csv.sums`: 8 hex digits of a CRC-32 over the cells, each followed by a
+/// unit separator, so a changed, dropped, added or cut cell changes it.
+pub fn row_sum<'a>(cells: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h = crc32fast::Hasher::new();
+    for c in cells {
+        h.update(c.as_bytes());
+        h.update(&[0x1f]);
+    }
+    format!("{:08x}", h.finalize())
+}
+
+/// Bytes of one line of `runs.csv.sums`.
+pub const ROW_SUM_LINE: u64 = 9;
+
 pub fn digest(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
@@ -518,13 +533,19 @@ pub fn run_one(
     specs: &[Spec],
     clients: &[String],
     keep: &[usize],
+    guard: &crate::model::Guard,
     i: u64,
 ) -> anyhow::Result<Vec<String>> {
     let reps = u64::from(plan.replications);
     let (p, r) = ((i / reps) as usize, (i % reps) as u32);
     let mut spec = specs[p].clone();
     spec.seed = plan.run_seed(p, r);
-    let res = crate::model::run(spec, &crate::model::RunOptions { threads: 1 }, &mut |_| {})?;
+    let res = crate::model::run_guarded(
+        spec,
+        &crate::model::RunOptions { threads: 1 },
+        guard,
+        &mut |_| {},
+    )?;
     let s = crate::model::summary::summarize(&res, 0.0);
     let all = metric_values(&s, clients);
     let kept: Vec<Option<f64>> = keep.iter().map(|&m| all[m]).collect();
@@ -600,6 +621,18 @@ impl Aggregate {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn row_sums_see_every_cell_and_where_it_ends() {
+        let sum = |cells: &[&str]| super::row_sum(cells.iter().copied());
+        let row = ["0", "1", "42", "0.99"];
+        assert_eq!(sum(&row).len(), 8);
+        assert_eq!(sum(&row), sum(&row));
+        assert_ne!(sum(&row), sum(&["0", "1", "42", "0.98"]));
+        assert_ne!(sum(&row), sum(&["0", "1", "42", "0.9"]));
+        assert_ne!(sum(&row), sum(&["0", "1", "420", ".99"]));
+        assert_ne!(sum(&row), sum(&["0", "1", "42"]));
+    }
+
     use super::*;
 
     fn plan(params: &[(&str, &[&str])]) -> Plan {

@@ -264,3 +264,85 @@ fn hostile_paths_cannot_inject_into_the_slurm_scripts() {
         "{array}"
     );
 }
+
+/// Hostile values cannot add keys to the Kubernetes manifests: an image, a claim, an override
+/// and a scenario path with newlines, quotes, colons, `#`, a leading `-` and spaces are written
+/// by a YAML serializer, parse back to the same strings, and no key appears that the manifests
+/// do not write.
+#[test]
+fn hostile_values_round_trip_through_the_kubernetes_manifests() {
+    let dir = scratch("cluster-k8s-hostile");
+    let folder = dir.join("- a: b # c 'd' \"e\"\n- f: g");
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join("x: y #z.toml");
+    let original =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/mmc.toml"))
+            .unwrap();
+    std::fs::write(&file, &original).unwrap();
+    let image = "img:1\nkind: Pod # \"x\"\n- extra: 'y'";
+    let claim = "- claim: x # y";
+    let set = "scenario.name=\"- n: 'v' # w \\\" z\"";
+    let manifests = dir.join("manifests");
+    let o = outagesim(&[
+        "cluster",
+        "k8s",
+        file.to_str().unwrap(),
+        "--param",
+        "components.api.workers=9,10",
+        "--replications",
+        "2",
+        "--set",
+        set,
+        "--tasks",
+        "2",
+        &format!("--image={image}"),
+        &format!("--claim={claim}"),
+        "--out",
+        manifests.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let docs = |name: &str| -> Vec<serde_json::Value> {
+        let y = std::fs::read_to_string(manifests.join(name)).unwrap();
+        yaml_serde::Deserializer::from_str(&y)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .collect()
+    };
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let job_docs = docs("sweep-job.yaml");
+    assert_eq!(job_docs.len(), 2);
+    let (cm, job) = (&job_docs[0], &job_docs[1]);
+    assert_eq!(keys(cm), ["apiVersion", "data", "kind", "metadata"]);
+    assert_eq!(keys(&cm["data"]), ["base.toml"]);
+    assert_eq!(cm["data"]["base.toml"], original.as_str());
+    assert_eq!(keys(job), ["apiVersion", "kind", "metadata", "spec"]);
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(keys(pod), ["containers", "restartPolicy", "volumes"]);
+    assert_eq!(pod["containers"].as_array().unwrap().len(), 1);
+    let c = &pod["containers"][0];
+    assert_eq!(
+        keys(c),
+        ["command", "image", "name", "resources", "volumeMounts"]
+    );
+    assert_eq!(c["image"], image);
+    assert_eq!(
+        pod["volumes"][1]["persistentVolumeClaim"]["claimName"],
+        claim
+    );
+    let command: Vec<&str> = c["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(command.contains(&set), "{command:?}");
+    let merge = docs("sweep-merge.yaml");
+    assert_eq!(merge.len(), 1);
+    assert_eq!(keys(&merge[0]), ["apiVersion", "kind", "metadata", "spec"]);
+    let mc = &merge[0]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(keys(mc), ["command", "image", "name", "volumeMounts"]);
+    assert_eq!(mc["image"], image);
+}
