@@ -698,7 +698,8 @@ impl Node {
             self.server_series[w.bucket_of(now)].gossip_busy_ns += d as f64;
         }
         if !self.faults_on.is_empty() {
-            let slow = self.fault_effects(w).slow;
+            let fx = self.fault_effects(w);
+            let slow = fx.slow * capacity(self.server(w).workers, fx.lost).1;
             if slow != 1.0 {
                 d = (d as f64 * slow + 0.5) as u64;
             }
@@ -737,13 +738,7 @@ impl Node {
 
     /// Workers per replica now: the configured ones less any lost to a capacity_loss fault.
     pub(crate) fn workers(&self, w: &World) -> u32 {
-        let base = self.server(w).workers;
-        let lost = self.fault_effects(w).lost;
-        if lost > 0.0 {
-            (base as f64 * (1.0 - lost)).round() as u32
-        } else {
-            base
-        }
+        capacity(self.server(w).workers, self.fault_effects(w).lost).0
     }
 
     /// The combined effect of the active replica faults (nothing, on most replicas).
@@ -1108,6 +1103,22 @@ impl Node {
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }
         }
+    }
+}
+
+/// What a `capacity_loss` of `lost` leaves of `base` workers: x = base x (1 - lost) workers'
+/// worth of capacity, exactly, as ceil(x) workers each serving x / ceil(x) as fast (the
+/// service-time multiplier returned), so that a 78% and an 80% cut of 5 workers differ.
+pub(crate) fn capacity(base: u32, lost: f64) -> (u32, f64) {
+    if lost <= 0.0 {
+        return (base, 1.0);
+    }
+    let x = base as f64 * (1.0 - lost);
+    let n = x.ceil();
+    if n <= 0.0 {
+        (0, 1.0)
+    } else {
+        (n as u32, n / x)
     }
 }
 

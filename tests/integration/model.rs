@@ -688,6 +688,50 @@ at = "0s"
 }
 
 #[test]
+fn capacity_loss_cuts_exactly_the_fraction_asked() {
+    // One replica of 5 workers, constant 10 ms service, offered 1,000 requests/s: it serves
+    // at its capacity. A 78% cut leaves 1.1 workers' worth (110/s), an 80% cut 1.0 (100/s):
+    // the cut is exact (2 workers at 1.1/2 speed), not rounded to whole workers. 20 minutes
+    // of saturated service give the rate within a fraction of a percent; the check allows 2%.
+    let served = |fraction: &str| {
+        let s = simulate(&format!(
+            r#"
+[scenario]
+name = "cut"
+duration = "20m"
+
+[components.users]
+kind = "client"
+rate = 1000.0
+target = "api"
+timeout = "1h"
+
+[components.api]
+kind = "service"
+workers = 5
+queue = 100
+service_time = "10ms"
+
+[[faults]]
+name = "cut"
+kind = "capacity_loss"
+target = "api"
+at = "0s"
+fraction = {fraction}
+"#
+        ));
+        s.components["api"].served as f64 / 1200.0
+    };
+    for (fraction, rate) in [("0.78", 110.0), ("0.8", 100.0), ("0.5", 250.0)] {
+        let got = served(fraction);
+        assert!(
+            (got / rate - 1.0).abs() < 0.02,
+            "{fraction}: {got}/s against {rate}/s"
+        );
+    }
+}
+
+#[test]
 fn a_zone_fails_as_one_unit() {
     let spec = scenario::load(
         r#"
