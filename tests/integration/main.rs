@@ -13,5 +13,6 @@ mod replay;
 mod run;
 mod scenarios;
 mod schema;
+mod summary;
 mod sweep;
 mod validation;
