@@ -194,8 +194,12 @@ impl Run {
     /// Shades the fault and failure windows and draws the alarm and action lines.
     fn overlay<DB: DrawingBackend>(&self, plot: &mut draw::Plot<'_, DB>) -> Result<()> {
         let u = self.unit.secs;
+        // A fault that ends where it starts (a one-round corruption) still shows, as a sliver.
+        let sliver = self.duration / u * 0.003;
         let scaled = |w: &[(f64, f64)]| -> Vec<(f64, f64)> {
-            w.iter().map(|&(a, b)| (a / u, b / u)).collect()
+            w.iter()
+                .map(|&(a, b)| (a / u, (b / u).max(a / u + sliver)))
+                .collect()
         };
         for (_, windows) in &self.marks.failures {
             plot.shade(&scaled(windows), FAILURE.mix(0.14))?;
@@ -795,6 +799,43 @@ mod tests {
             vec![
                 ("cut (crash)".to_owned(), vec![(10.0, 25.0), (40.0, 100.0)]),
                 ("open (hang)".to_owned(), vec![(90.0, 100.0)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn fault_windows_end_at_their_logged_end_or_rollback() {
+        // What the model logs for a config change on two replicas rolled back at 900 s, a
+        // one-round corruption at 300 s, and a crash without an end.
+        let dir = std::env::temp_dir().join(format!("outagesim-marks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.csv");
+        std::fs::write(
+            &path,
+            "time_s,kind,target,detail\n\
+             300,fault_start,s3[0],bit flip (gossip_corruption)\n\
+             300,fault_end,s3[0],bit flip (gossip_corruption)\n\
+             600,fault_start,app[0],bad push (config_change)\n\
+             600,fault_start,app[1],bad push (config_change)\n\
+             600,config_applied,app[0],bad push: workers = 1\n\
+             700,fault_start,db[0],db down (crash)\n\
+             900,action,app,roll back (rollback)\n\
+             900,fault_end,app[0],bad push (config_change)\n\
+             900,fault_end,app[1],bad push (config_change)\n\
+             900,config_reverted,app[0],bad push: workers = 1\n",
+        )
+        .unwrap();
+        let m = Marks::read(&path, 1800.0).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            m.faults,
+            vec![
+                (
+                    "bit flip (gossip_corruption)".to_owned(),
+                    vec![(300.0, 300.0)]
+                ),
+                ("bad push (config_change)".to_owned(), vec![(600.0, 900.0)]),
+                ("db down (crash)".to_owned(), vec![(700.0, 1800.0)]),
             ]
         );
     }

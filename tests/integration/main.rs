@@ -5,6 +5,7 @@ mod cli;
 mod cluster;
 mod common;
 mod engine;
+mod fault_windows;
 mod gossip;
 mod model;
 mod operators;
