@@ -3,7 +3,9 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values).
 
 mod cluster;
+mod lint;
 mod merge;
+mod page;
 mod plot;
 mod run;
 mod sweep;
@@ -26,6 +28,9 @@ enum Command {
     Run(run::RunArgs),
     /// Check a scenario file and report every problem at once.
     Validate(run::ScenarioArgs),
+    /// Warn about single points of failure, timeouts out of order, retry amplification and
+    /// health checks slower than DNS TTLs (exit 0; validate and run print them too).
+    Lint(run::ScenarioArgs),
     /// Show the built topology as text, or Graphviz DOT with --dot.
     Describe(run::DescribeArgs),
     /// Print the JSON Schema of scenario files, for editors (Taplo / Even Better TOML read a
@@ -159,6 +164,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),
+        Command::Lint(args) => lint::lint(args),
         Command::Describe(args) => run::describe(args),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
@@ -363,4 +369,10 @@ mod tests {
             _ => panic!("a NUL byte was quoted"),
         }
     }
+}
+
+/// The default of `--threads` for `run`, its what-ifs and `sweep`: the cores available to
+/// this process (1 when that cannot be told). Outputs are the same for any count.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

@@ -35,7 +35,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Worker threads; regions run as parallel partitions. Outputs are the same for any value.
-    #[arg(long, default_value_t = 1)]
+    /// Default: the cores available.
+    #[arg(long, default_value_t = super::default_threads())]
     pub threads: usize,
     /// No progress bar and no table.
     #[arg(long)]
@@ -92,6 +93,12 @@ fn load_text(args: &ScenarioArgs, text: &str, extra: &[String]) -> Result<Spec, 
     .map_err(|e| scenario_problems(&[e]))
 }
 
+/// Reads and validates a scenario file with its overrides; also returns the text.
+pub fn load_with_text(args: &ScenarioArgs) -> Result<(Spec, String), CliError> {
+    let text = read(args)?;
+    Ok((load_text(args, &text, &[])?, text))
+}
+
 /// Reads and validates a scenario file with its overrides.
 pub fn load(args: &ScenarioArgs, extra: &[String]) -> Result<Spec, CliError> {
     load_text(args, &read(args)?, extra)
@@ -125,6 +132,7 @@ pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
     let text = read(&args)?;
     let spec = load_text(&args, &text, &[])?;
     load_what_ifs(&args, &text, &[], &spec)?;
+    super::lint::print_warnings(&args, &spec, &text);
     let replicas: u32 = spec.groups.iter().map(|g| g.replicas() - g.standby).sum();
     let standby: u32 = spec.groups.iter().map(|g| g.standby).sum();
     let count =
@@ -191,6 +199,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         .unwrap_or_default();
     let text = read(&args.scenario)?;
     let spec = load_text(&args.scenario, &text, &extra)?;
+    if !args.quiet {
+        super::lint::print_warnings(&args.scenario, &spec, &text);
+    }
     let what_ifs = if args.what_ifs {
         if spec.replay.what_ifs.is_empty() {
             return Err(CliError::BadInput(format!(
@@ -268,7 +279,8 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         }
     }
     if what_ifs.is_empty() {
-        return super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json);
+        super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json)?;
+        return super::page::write(&out_dir, &base, &summary, &rows, &[]);
     }
     let mut outcomes = vec![replay::Outcome::of("baseline", &summary)];
     outcomes.extend(run_what_ifs(&base, what_ifs, &out_dir, &args)?);
@@ -293,8 +305,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             out_dir.join("what-ifs").display()
         );
     }
-    // Plots last, once every output (the what-ifs' included) is written.
-    super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json)
+    // Plots last, once every output (the what-ifs' included) is written; the page after them.
+    super::plot::draw(&out_dir, args.no_plots, args.quiet || args.json)?;
+    super::page::write(&out_dir, &base, &summary, &rows, &outcomes)
 }
 
 /// Runs the what-ifs, `--threads` at a time, each on one thread; writes each one's outputs

@@ -2,6 +2,7 @@
 //! produced as bytes from a run's results (never from the engine). Writing them to disk is the
 //! CLI's job.
 
+pub mod page;
 pub mod replay;
 
 use crate::model::metrics::utilization;

@@ -4,13 +4,16 @@
 mod cli;
 mod cluster;
 mod common;
+mod defaults;
 mod engine;
 mod fault_windows;
 mod gossip;
+mod lint;
 mod model;
 mod operators;
 mod plot;
 mod replay;
+mod report_page;
 mod run;
 mod scenarios;
 mod schema;
