@@ -156,6 +156,8 @@ pub struct Summary {
     pub scenario: String,
     pub seed: u64,
     pub duration_s: f64,
+    /// `scenario.slo`: availability below it counts as downtime (plots draw it).
+    pub slo: f64,
     pub events: u64,
     /// Wall-clock seconds of the run: the one value that is not deterministic.
     pub wall_seconds: f64,
@@ -408,6 +410,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
         scenario: r.spec.name.clone(),
         seed: r.spec.seed,
         duration_s,
+        slo,
         events: r.events,
         wall_seconds,
         incident,

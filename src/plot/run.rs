@@ -50,6 +50,8 @@ struct Component {
 struct Run {
     scenario: String,
     duration: f64,
+    /// The availability target, from summary.json (absent in older folders).
+    slo: Option<f64>,
     unit: TimeUnit,
     clients: Vec<Series>,
     components: Vec<Component>,
@@ -139,9 +141,14 @@ impl Run {
         } else {
             Marks::default()
         };
+        let slo = summary
+            .get("slo")
+            .and_then(|v| v.as_f64())
+            .filter(|x| x.is_finite() && *x > 0.0 && *x <= 1.0);
         Ok(Run {
             scenario,
             duration,
+            slo,
             unit: draw::time_unit(duration),
             clients,
             has_components: comps.is_some(),
@@ -622,6 +629,8 @@ impl Figure for AvailabilityFig<'_> {
                 .flat_map(|c| c.cells.iter().filter_map(|x| x.2)),
         )
         .map_or(0.0, |(lo, _)| lo);
+        // The SLO line stays in view.
+        let lo = run.slo.map_or(lo, |slo| lo.min(slo));
         let y0 = if lo >= 0.9 {
             (lo - ((1.0 - lo) * 0.1).max(0.001)).max(0.0)
         } else {
@@ -638,6 +647,10 @@ impl Figure for AvailabilityFig<'_> {
         let mut plot = axes.draw(&left)?;
         run.overlay(&mut plot)?;
         let mut legend = vec![Entry::new(Key::Heading, "client groups")];
+        if let Some(slo) = run.slo {
+            let (x0, x1) = run.x_range();
+            plot.dashed(&[(x0, slo), (x1, slo)], BLACK.mix(0.6).stroke_width(1))?;
+        }
         let n = run.clients.len();
         for (i, c) in run.clients.iter().enumerate() {
             let (col, w) = (draw::color(i), draw::width(i, n));
@@ -651,6 +664,12 @@ impl Figure for AvailabilityFig<'_> {
         }
         if run.clients.is_empty() {
             draw::empty(&left, "no client buckets in timeseries.csv")?;
+        }
+        if let Some(slo) = run.slo {
+            legend.push(Entry::new(
+                Key::Line(BLACK.mix(0.6), true, 1),
+                format!("SLO {}%", (slo * 1e6).round() / 1e4),
+            ));
         }
         legend.extend(run.overlay_legend());
         draw::legend(&right, &legend)

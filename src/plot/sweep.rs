@@ -656,7 +656,7 @@ impl Figure for CurveFig<'_> {
                     }
                 }
             } else {
-                draw_line(&mut plot, &pts, col, draw::width(gi, v.groups.len()))?;
+                draw_line(&mut plot, &pts, &col, draw::width(gi, v.groups.len()))?;
             }
             let label = if g.label.is_empty() {
                 v.metric.clone()

@@ -120,6 +120,8 @@ fn a_rolled_back_config_change_ends_at_its_rollback() {
     assert!(out.join("plots").join("availability.svg").exists());
     let svg = std::fs::read_to_string(out.join("plots").join("availability.svg")).unwrap();
     assert!(svg.contains("bad push (config_change)"));
+    // The SLO (the default 0.99) is drawn as a line, with its legend entry.
+    assert!(svg.contains("SLO 99%"));
 }
 
 #[test]
