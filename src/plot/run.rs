@@ -265,11 +265,30 @@ impl Run {
         if !m.alarms.is_empty() || !m.actions.is_empty() {
             e.push(Entry::new(Key::Heading, "operations"));
         }
-        if !m.alarms.is_empty() {
+        // One entry per alarm: how often it fired and when first.
+        let mut alarms: Vec<(&str, usize, f64)> = Vec::new();
+        for (t, n) in &m.alarms {
+            match alarms.iter_mut().find(|a| a.0 == n.as_str()) {
+                Some(a) => a.1 += 1,
+                None => alarms.push((n, 1, *t)),
+            }
+        }
+        for (name, count, first) in alarms {
+            let times = if count == 1 {
+                String::new()
+            } else {
+                format!(", {count}x")
+            };
             e.push(Entry::new(
                 Key::Line(ALARM.to_rgba(), true, 2),
-                format!("alarm: {}", names(&m.alarms)),
+                format!(
+                    "alarm: {name} (at {:.1}{}{times})",
+                    first / self.unit.secs,
+                    self.unit.name
+                ),
             ));
+        }
+        if !m.alarms.is_empty() {
             e.push(Entry::new(
                 Key::Patch(ALARM.mix(0.75)),
                 "alarm firing (bar along the top)",
