@@ -28,8 +28,9 @@ enum Command {
     Run(run::RunArgs),
     /// Check a scenario file and report every problem at once.
     Validate(run::ScenarioArgs),
-    /// Warn about single points of failure, timeouts out of order, retry amplification and
-    /// health checks slower than DNS TTLs (exit 0; validate and run print them too).
+    /// Warn about single points of failure, timeout order, retry amplification, slow health checks.
+    ///
+    /// Exit 0 with warnings; validate and run print the same ones on stderr.
     Lint(run::ScenarioArgs),
     /// Show the built topology as text, or Graphviz DOT with --dot.
     Describe(run::DescribeArgs),
@@ -334,6 +335,12 @@ fn human_rate(x: f64) -> String {
     }
 }
 
+/// The default of `--threads` for `run`, its what-ifs and `sweep`: the cores available to
+/// this process (1 when that cannot be told). Outputs are the same for any count.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,10 +376,4 @@ mod tests {
             _ => panic!("a NUL byte was quoted"),
         }
     }
-}
-
-/// The default of `--threads` for `run`, its what-ifs and `sweep`: the cores available to
-/// this process (1 when that cannot be told). Outputs are the same for any count.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }

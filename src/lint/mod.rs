@@ -64,7 +64,7 @@ pub fn lint(spec: &Spec) -> Vec<Warning> {
 fn group_path(g: &GroupSpec) -> String {
     format!(
         "components.{}",
-        crate::scenario::error::path_string(&[g.name.clone()])
+        crate::scenario::error::path_string(std::slice::from_ref(&g.name))
     )
 }
 

@@ -206,13 +206,15 @@ pub fn html(p: &Page<'_>) -> String {
             };
             let _ = writeln!(
                 o,
-                "<p id=\"incident\">impact from {}, {}, {}, {} ({} alarms, {} actions)</p>",
+                "<p id=\"incident\">impact from {}, {}, {}, {} ({} alarm{}, {} action{})</p>",
                 dur(t0),
                 after(i.time_to_detect_s, "detected", "no alarm fired"),
                 after(i.time_to_mitigate_s, "mitigated", "no action taken"),
                 after(i.time_to_recover_s, "recovered", "not recovered by the end"),
                 i.alarms,
-                i.actions
+                if i.alarms == 1 { "" } else { "s" },
+                i.actions,
+                if i.actions == 1 { "" } else { "s" },
             );
         }
         None => {
@@ -238,11 +240,15 @@ pub fn html(p: &Page<'_>) -> String {
         let at = |t: f64| clock.map_or_else(|| dur(t), |c| c.format(t));
         for r in p.timeline {
             let published = r.published.as_ref().map_or(String::new(), |x| x.1.clone());
-            let (simulated, matched) = match &r.simulated {
+            let (simulated, mut matched) = match &r.simulated {
                 Some((l, Some(t))) => (at(*t), l.clone()),
                 Some((l, None)) => ("not reached".to_owned(), l.clone()),
                 None => (String::new(), String::new()),
             };
+            // A moment of the run that no published event names is its own label.
+            if r.published.is_none() {
+                matched.clear();
+            }
             let diff = r.difference_s().map_or(String::new(), |d| {
                 let sign = if d < 0.0 { "-" } else { "+" };
                 format!("{sign}{}", dur(d.abs().round()))
