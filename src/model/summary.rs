@@ -150,6 +150,13 @@ pub struct BlastRadius {
     pub max_hops: u32,
 }
 
+/// A scenario's wall clock, as `summary.json` carries it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClockSummary {
+    pub start_s: u32,
+    pub zone: String,
+}
+
 /// The whole summary (the content of `summary.json`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
@@ -158,6 +165,9 @@ pub struct Summary {
     pub duration_s: f64,
     /// `scenario.slo`: availability below it counts as downtime (plots draw it).
     pub slo: f64,
+    /// `scenario.clock`: the wall-clock time of simulated time zero, in seconds after
+    /// midnight, and its zone label (plots put clock times on their x axis); null without.
+    pub clock: Option<ClockSummary>,
     pub events: u64,
     /// Wall-clock seconds of the run: the one value that is not deterministic.
     pub wall_seconds: f64,
@@ -411,6 +421,10 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
         seed: r.spec.seed,
         duration_s,
         slo,
+        clock: r.spec.replay.clock.as_ref().map(|c| ClockSummary {
+            start_s: c.start,
+            zone: c.zone.clone(),
+        }),
         events: r.events,
         wall_seconds,
         incident,

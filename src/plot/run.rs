@@ -52,6 +52,8 @@ struct Run {
     duration: f64,
     /// The availability target, from summary.json (absent in older folders).
     slo: Option<f64>,
+    /// The scenario's wall clock, from summary.json: x ticks in clock time.
+    clock: Option<crate::model::spec::Clock>,
     unit: TimeUnit,
     clients: Vec<Series>,
     components: Vec<Component>,
@@ -145,10 +147,16 @@ impl Run {
             .get("slo")
             .and_then(|v| v.as_f64())
             .filter(|x| x.is_finite() && *x > 0.0 && *x <= 1.0);
+        let clock = summary.get("clock").and_then(|c| {
+            let start = c.get("start_s")?.as_u64().filter(|&s| s < 86_400)? as u32;
+            let zone = c.get("zone")?.as_str()?.to_owned();
+            Some(crate::model::spec::Clock { start, zone })
+        });
         Ok(Run {
             scenario,
             duration,
             slo,
+            clock,
             unit: draw::time_unit(duration),
             clients,
             has_components: comps.is_some(),
@@ -165,7 +173,18 @@ impl Run {
     }
 
     fn x_desc(&self) -> String {
-        format!("time since start ({})", self.unit.name)
+        match &self.clock {
+            Some(c) if !c.zone.is_empty() => format!("time ({})", c.zone),
+            Some(_) => "clock time".to_owned(),
+            None => format!("time since start ({})", self.unit.name),
+        }
+    }
+
+    /// Tick labels in clock time, when the scenario has a clock.
+    fn clock_fmt(&self) -> Option<impl Fn(&f64) -> String + '_> {
+        let c = self.clock.as_ref()?;
+        let u = self.unit.secs;
+        Some(move |v: &f64| c.format(v * u))
     }
 
     /// Step lines of `cells` in the run's time unit: one polyline per stretch of defined
@@ -281,11 +300,14 @@ impl Run {
             };
             e.push(Entry::new(
                 Key::Line(ALARM.to_rgba(), true, 2),
-                format!(
-                    "alarm: {name} (at {:.1}{}{times})",
-                    first / self.unit.secs,
-                    self.unit.name
-                ),
+                match &self.clock {
+                    Some(c) => format!("alarm: {name} (at {}{times})", c.format(first)),
+                    None => format!(
+                        "alarm: {name} (at {:.1}{}{times})",
+                        first / self.unit.secs,
+                        self.unit.name
+                    ),
+                },
             ));
         }
         if !m.alarms.is_empty() {
@@ -657,12 +679,16 @@ impl Figure for AvailabilityFig<'_> {
         };
         let y1 = 1.0 + (1.0 - y0) * 0.03;
         let x_desc = run.x_desc();
-        let axes = Axes::new(
+        let cf = run.clock_fmt();
+        let mut axes = Axes::new(
             run.x_range(),
             (y0, y1),
             &x_desc,
             "availability (fraction of requests)",
         );
+        if let Some(f) = &cf {
+            axes.x_fmt = Some(f);
+        }
         let mut plot = axes.draw(&left)?;
         run.overlay(&mut plot)?;
         let mut legend = vec![Entry::new(Key::Heading, "client groups")];
@@ -718,6 +744,7 @@ impl Figure for ComponentsFig<'_> {
             (left.clone(), None)
         };
         let x_desc = run.x_desc();
+        let cf = run.clock_fmt();
         let max_util = draw::extent(
             run.components
                 .iter()
@@ -736,6 +763,9 @@ impl Figure for ComponentsFig<'_> {
             &x_desc,
             "utilisation (fraction of workers busy)",
         );
+        if let Some(f) = &cf {
+            axes.x_fmt = Some(f);
+        }
         axes.caption = Some("utilisation");
         let mut plot = axes.draw(&util_area)?;
         run.overlay(&mut plot)?;
@@ -764,6 +794,9 @@ impl Figure for ComponentsFig<'_> {
             )
             .map_or(1.0, |(_, hi)| hi.max(1.0));
             let mut axes = Axes::new(run.x_range(), (0.0, top * 1.08), &x_desc, "replicas");
+            if let Some(f) = &cf {
+                axes.x_fmt = Some(f);
+            }
             axes.caption = Some("replicas up (solid) and provisioned (dashed)");
             let mut plot = axes.draw(&up_area)?;
             run.overlay(&mut plot)?;
@@ -793,12 +826,16 @@ impl Figure for BlastFig<'_> {
         let body = draw::titled(root, &format!("{}: blast radius", run.scenario))?;
         let (left, right) = with_legend(&body);
         let x_desc = run.x_desc();
-        let axes = Axes::new(
+        let cf = run.clock_fmt();
+        let mut axes = Axes::new(
             run.x_range(),
             (0.0, 1.04),
             &x_desc,
             "fraction of groups impacted",
         );
+        if let Some(f) = &cf {
+            axes.x_fmt = Some(f);
+        }
         let mut plot = axes.draw(&left)?;
         run.overlay(&mut plot)?;
         let mut legend = vec![Entry::new(Key::Heading, "impacted")];

@@ -187,4 +187,12 @@ fn with_what_ifs_the_page_has_the_timeline_and_the_what_ifs_side_by_side() {
     assert!(page.contains("error rates climb"));
     assert!(page.contains("<pre id=\"what-ifs\">"));
     assert!(page.contains("checksums on state messages"));
+    // The scenario has a clock (08:00 PDT): the plots' x axes read clock time, and the alarm
+    // legend says when it fired on that clock.
+    assert!(page.contains("time (PDT)"));
+    assert!(page.contains("08:10"));
+    assert!(
+        page.contains("alarm: gossip-storm (at 08:36"),
+        "alarm legend in clock time"
+    );
 }
