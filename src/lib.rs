@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod engine;
 pub mod files;
+pub mod lint;
 pub mod model;
 pub mod plot;
 pub mod report;

@@ -4,8 +4,10 @@
 //! stopped by a guard (`--max-events`, `--max-pending`).
 
 mod cluster;
+mod lint;
 mod merge;
 mod out;
+mod page;
 mod plot;
 mod run;
 mod sweep;
@@ -28,6 +30,10 @@ enum Command {
     Run(run::RunArgs),
     /// Check a scenario file and report every problem at once.
     Validate(run::ScenarioArgs),
+    /// Warn about single points of failure, timeout order, retry amplification, slow health checks.
+    ///
+    /// Exit 0 with warnings; validate and run print the same ones on stderr.
+    Lint(run::ScenarioArgs),
     /// Show the built topology as text, or Graphviz DOT with --dot.
     Describe(run::DescribeArgs),
     /// Print the JSON Schema of scenario files, for editors (Taplo / Even Better TOML read a
@@ -168,6 +174,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),
+        Command::Lint(args) => lint::lint(args),
         Command::Describe(args) => run::describe(args),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
@@ -372,6 +379,12 @@ fn human_rate(x: f64) -> String {
     } else {
         format!("{x:.0}")
     }
+}
+
+/// The default of `--threads` for `run`, its what-ifs and `sweep`: the cores available to
+/// this process (1 when that cannot be told). Outputs are the same for any count.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 #[cfg(test)]

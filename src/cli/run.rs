@@ -35,7 +35,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Worker threads; regions run as parallel partitions. Outputs are the same for any value.
-    #[arg(long, default_value_t = 1)]
+    /// Default: the cores available.
+    #[arg(long, default_value_t = super::default_threads())]
     pub threads: usize,
     /// No progress bar and no table.
     #[arg(long)]
@@ -92,6 +93,12 @@ fn load_text(args: &ScenarioArgs, text: &str, extra: &[String]) -> Result<Spec, 
     .map_err(|e| scenario_problems(&[e]))
 }
 
+/// Reads and validates a scenario file with its overrides; also returns the text.
+pub fn load_with_text(args: &ScenarioArgs) -> Result<(Spec, String), CliError> {
+    let text = read(args)?;
+    Ok((load_text(args, &text, &[])?, text))
+}
+
 /// Reads and validates a scenario file with its overrides.
 pub fn load(args: &ScenarioArgs, extra: &[String]) -> Result<Spec, CliError> {
     load_text(args, &read(args)?, extra)
@@ -125,6 +132,7 @@ pub fn validate(args: ScenarioArgs) -> Result<(), CliError> {
     let text = read(&args)?;
     let spec = load_text(&args, &text, &[])?;
     load_what_ifs(&args, &text, &[], &spec)?;
+    super::lint::print_warnings(&args, &spec, &text);
     let replicas: u32 = spec.groups.iter().map(|g| g.replicas() - g.standby).sum();
     let standby: u32 = spec.groups.iter().map(|g| g.standby).sum();
     let count =
@@ -191,6 +199,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         .unwrap_or_default();
     let text = read(&args.scenario)?;
     let spec = load_text(&args.scenario, &text, &extra)?;
+    if !args.quiet {
+        super::lint::print_warnings(&args.scenario, &spec, &text);
+    }
     let what_ifs = if args.what_ifs {
         if spec.replay.what_ifs.is_empty() {
             return Err(CliError::BadInput(format!(
@@ -259,6 +270,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     drop(result);
     if what_ifs.is_empty() {
         let plots = super::plot::draw_into(&stage, args.no_plots)?;
+        super::page::write(&stage, &base, &summary, &rows, &[])?;
         staged.commit()?;
         print_run(&args, &base, &summary, &rows, &out_dir, false)?;
         return super::plot::tell(&out_dir, plots, args.quiet || args.json);
@@ -277,8 +289,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     }
     let md = replay::markdown(&base, &command, &replay::intro(&text), &rows, &outcomes);
     write_atomic(&stage.join("replay.md"), md.as_bytes()).map_err(CliError::Failed)?;
-    // Plots last, once every output (the what-ifs' included) is written.
+    // Plots last, once every output (the what-ifs' included) is written; the page after them.
     let plots = super::plot::draw_into(&stage, args.no_plots)?;
+    super::page::write(&stage, &base, &summary, &rows, &outcomes)?;
     staged.commit()?;
     print_run(&args, &base, &summary, &rows, &out_dir, true)?;
     if !args.quiet && !args.json {

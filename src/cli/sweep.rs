@@ -39,8 +39,9 @@ pub struct PlanArgs {
 pub struct SweepArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
-    /// Runs at once (each run on one thread). The files are the same for any value.
-    #[arg(long, default_value_t = 1)]
+    /// Runs at once (each run on one thread). The files are the same for any value. Default:
+    /// the cores available.
+    #[arg(long, default_value_t = super::default_threads())]
     pub threads: usize,
     /// Run only shard I of N (run i belongs to shard i mod N, counted from 1) into
     /// OUT/shard-I-of-N; `auto` takes it from a Slurm array task or a Kubernetes Indexed Job.

@@ -167,6 +167,10 @@ pub struct ServerBucket {
     /// Nanoseconds the replica was up (provisioned and not crashed); summed over a group, the
     /// replica-nanoseconds up.
     pub up_ns: f64,
+    /// Live worker-nanoseconds: the workers each replica had while up (after config changes
+    /// and capacity losses; none while crashed or not yet provisioned). Utilisation is
+    /// `busy_ns / worker_ns`.
+    pub worker_ns: f64,
     /// Longest queue seen.
     pub max_queue: u64,
     /// For health checkers: fewest targets seen healthy during the bucket.
@@ -191,6 +195,7 @@ impl ServerBucket {
         self.wait_ns += o.wait_ns;
         self.busy_ns += o.busy_ns;
         self.up_ns += o.up_ns;
+        self.worker_ns += o.worker_ns;
         self.max_queue = self.max_queue.max(o.max_queue);
         self.min_healthy = match (self.min_healthy, o.min_healthy) {
             (Some(a), Some(b)) => Some(a + b),
@@ -244,6 +249,24 @@ pub fn outage_time(series: &[ClientBucket], slo: f64, width: impl Fn(usize) -> f
         }
     }
     (down, longest)
+}
+
+/// Busy worker time over live worker time (0 when no worker was live).
+pub fn utilization(b: &ServerBucket) -> f64 {
+    if b.worker_ns > 0.0 {
+        b.busy_ns / b.worker_ns
+    } else {
+        0.0
+    }
+}
+
+/// The share of live worker time spent merging gossip.
+pub fn gossip_share(b: &ServerBucket) -> f64 {
+    if b.worker_ns > 0.0 {
+        b.gossip_busy_ns / b.worker_ns
+    } else {
+        0.0
+    }
 }
 
 /// A whole group's client series summed over the run.

@@ -539,7 +539,8 @@ impl Node {
         self.account(w, end);
     }
 
-    /// Adds busy worker time (and, while up, up time) up to `now`, split at bucket boundaries.
+    /// Adds busy worker time (and, while up, up time and live worker time) up to `now`, split
+    /// at bucket boundaries.
     /// Called before anything that changes `busy` or `crashed`.
     pub(crate) fn account(&mut self, w: &World, now: u64) {
         if self.server_series.is_empty() {
@@ -552,10 +553,13 @@ impl Node {
             } else {
                 now.min((b as u64 + 1) * w.bucket)
             };
+            let live = if self.crashed { 0 } else { self.workers(w) };
             let sb = &mut self.server_series[b];
-            sb.busy_ns += self.busy as f64 * (end - self.last_account) as f64;
+            let dt = (end - self.last_account) as f64;
+            sb.busy_ns += self.busy as f64 * dt;
             if !self.crashed {
-                sb.up_ns += (end - self.last_account) as f64;
+                sb.up_ns += dt;
+                sb.worker_ns += f64::from(live) * dt;
             }
             self.last_account = end;
         }
@@ -1093,14 +1097,23 @@ impl Node {
             FaultKind::GossipCorruption {
                 field, bit, entry, ..
             } => {
-                // Without a duration, a single corrupted message.
+                // Without a duration, a single corrupted message: it ends where it starts.
                 let flip = crate::model::policy::gossip::Flip {
                     entry: entry.unwrap_or(self.replica),
                     field: *field,
                     bit: *bit,
                 };
-                self.gossip_corrupt(w, cx, on.then_some(flip), on && f.duration.is_none());
+                let once = on && f.duration.is_none();
+                self.gossip_corrupt(w, cx, on.then_some(flip), once);
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
+                if once {
+                    self.log(
+                        w,
+                        now,
+                        "fault_end",
+                        format!("{} ({})", f.name, f.kind.name()),
+                    );
+                }
             }
         }
     }

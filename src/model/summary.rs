@@ -2,7 +2,8 @@
 //! the impact reached (blast radius). Plain data with serde derives; the report layer writes it.
 
 use super::metrics::{
-    ClientBucket, Histogram, ServerBucket, outage_time, total_client, total_server,
+    ClientBucket, Histogram, ServerBucket, gossip_share, outage_time, total_client, total_server,
+    utilization,
 };
 use super::spec::{FailureUnit, FaultTarget, KindSpec, Level, Target};
 use super::{RunResult, Series};
@@ -19,13 +20,32 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(h: &Histogram) -> Latency {
-        Latency {
+    /// None when nothing succeeded: a latency of 0 would read as instant answers.
+    fn of(h: &Histogram) -> Option<Latency> {
+        (h.count() > 0).then(|| Latency {
             mean: h.mean_s(),
             p50: h.quantile_s(0.5),
             p90: h.quantile_s(0.9),
             p99: h.quantile_s(0.99),
-        }
+        })
+    }
+}
+
+/// The step a duration measured from a bucket's start is reported to: the largest power of
+/// ten of seconds (1 ms at least) not over a tenth of the bucket. The impact is only known to
+/// the bucket, so finer digits (a detection after "4m47.808341992s") are noise.
+pub fn resolution_s(bucket_s: f64) -> f64 {
+    let tenth = (bucket_s / 10.0).max(1e-3);
+    10f64.powf(tenth.log10().floor())
+}
+
+/// `x` rounded to the nearest multiple of `step` (kept exact for whole steps).
+fn round_to(x: f64, step: f64) -> f64 {
+    let k = (x / step).round();
+    if step >= 1.0 {
+        k * step
+    } else {
+        k / (1.0 / step).round()
     }
 }
 
@@ -44,7 +64,8 @@ pub struct ClientSummary {
     pub downtime_s: f64,
     /// Longest run of consecutive such buckets.
     pub longest_outage_s: f64,
-    pub latency_s: Latency,
+    /// Null when no request succeeded.
+    pub latency_s: Option<Latency>,
     /// From the start of its first bucket below the SLO (its impact) to the first alarm
     /// since the incident began (0 if an alarm came first); null without impact or alarm.
     pub time_to_detect_s: Option<f64>,
@@ -70,7 +91,9 @@ pub struct ComponentSummary {
     pub errors: u64,
     /// Mean time queued before a worker.
     pub mean_wait_s: f64,
-    /// Busy worker time over available worker time.
+    /// Busy worker time over live worker time: the workers up at the time (a replica that
+    /// crashed, a standby not yet provisioned, workers removed by a config change or lost to
+    /// a capacity loss offer none).
     pub mean_utilization: f64,
     pub max_queue: u64,
     /// Gossip messages received (groups that gossip).
@@ -109,8 +132,12 @@ pub struct Incident {
 /// How far the impact reached.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BlastRadius {
-    /// Client groups with any downtime.
+    /// Client groups with downtime during the incident (chronically down ones left out).
     pub clients: Impact,
+    /// Client groups already below the SLO before any fault began (without faults: from the
+    /// first bucket on), say one a firewall denies by design: a standing condition, not the
+    /// incident's reach. Left out of `clients` and of its peak.
+    pub chronically_down: Vec<String>,
     /// Component groups hit by a fault during the run, or failing (rejected, dropped or errored) more than
     /// 1 - SLO of their arrivals in some bucket.
     pub components: Impact,
@@ -126,12 +153,24 @@ pub struct BlastRadius {
     pub max_hops: u32,
 }
 
+/// A scenario's wall clock, as `summary.json` carries it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClockSummary {
+    pub start_s: u32,
+    pub zone: String,
+}
+
 /// The whole summary (the content of `summary.json`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
     pub scenario: String,
     pub seed: u64,
     pub duration_s: f64,
+    /// `scenario.slo`: availability below it counts as downtime (plots draw it).
+    pub slo: f64,
+    /// `scenario.clock`: the wall-clock time of simulated time zero, in seconds after
+    /// midnight, and its zone label (plots put clock times on their x axis); null without.
+    pub clock: Option<ClockSummary>,
     pub events: u64,
     /// Wall-clock seconds of the run: the one value that is not deterministic.
     pub wall_seconds: f64,
@@ -163,7 +202,11 @@ pub fn impacted_per_bucket(r: &RunResult) -> (Vec<u64>, Vec<u64>) {
     let slo = r.spec.slo;
     let nb = r.buckets();
     let (mut clients, mut components) = (vec![0u64; nb], vec![0u64; nb]);
-    for (_, s) in r.client_series() {
+    let chronic = chronically_down(r);
+    for (g, s) in r.client_series() {
+        if chronic.contains(&g.name) {
+            continue;
+        }
         for (b, x) in s.iter().enumerate() {
             clients[b] += u64::from(client_below_slo(x, slo));
         }
@@ -174,6 +217,41 @@ pub fn impacted_per_bucket(r: &RunResult) -> (Vec<u64>, Vec<u64>) {
         }
     }
     (clients, components)
+}
+
+/// The first fault or random failure, in nanoseconds (None: nothing happened).
+fn first_fault_ns(r: &RunResult) -> Option<u64> {
+    r.spec
+        .faults
+        .iter()
+        .map(|f| f.at.0)
+        .chain(
+            r.log
+                .iter()
+                .filter(|e| e.kind == "failure_start")
+                .map(|e| e.time),
+        )
+        .filter(|&t| t < r.spec.duration.0)
+        .min()
+}
+
+/// Client groups below the SLO before the first fault's bucket (without faults: in the first
+/// bucket), in file order.
+pub fn chronically_down(r: &RunResult) -> Vec<String> {
+    let slo = r.spec.slo;
+    let first = first_fault_ns(r);
+    let from_bucket = first.map(|t| (t / r.bucket.0.max(1)) as usize);
+    r.client_series()
+        .filter(|(_, s)| {
+            let bad = s.iter().position(|x| client_below_slo(x, slo));
+            match (bad, from_bucket) {
+                (Some(b), Some(f)) => b < f,
+                (Some(b), None) => b == 0,
+                (None, _) => false,
+            }
+        })
+        .map(|(g, _)| g.name.clone())
+        .collect()
 }
 
 /// Summarises a run.
@@ -187,7 +265,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let mut impacted_clients = Vec::new();
     let mut impacted_components = Vec::new();
     let mut n_components = 0;
-    let provisioning = r.provisioning();
+    let chronic = chronically_down(r);
     for (g, group) in r.groups.iter().enumerate() {
         match &group.series {
             Series::Client(s) => {
@@ -195,7 +273,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                 let (down, longest) = outage_time(s, slo, width);
                 finished += t.finished();
                 failed += t.errors + t.timeouts;
-                if down > 0.0 {
+                if down > 0.0 && !chronic.contains(&group.name) {
                     impacted_clients.push(group.name.clone());
                 }
                 clients.insert(
@@ -228,7 +306,6 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                 if faulted || failing {
                     impacted_components.push(group.name.clone());
                 }
-                let capacity = r.capacity_ns(g, &provisioning[g], 0, r.spec.duration.0);
                 components.insert(
                     group.name.clone(),
                     ComponentSummary {
@@ -245,20 +322,10 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         } else {
                             t.wait_ns / t.started as f64 / 1e9
                         },
-                        mean_utilization: if capacity > 0.0 {
-                            t.busy_ns / capacity
-                        } else {
-                            0.0
-                        },
+                        mean_utilization: utilization(&t),
                         max_queue: t.max_queue,
                         gossip_messages: t.gossip,
-                        gossip_work: r.spec.groups[g].gossip.is_some().then(|| {
-                            if capacity > 0.0 {
-                                t.gossip_busy_ns / capacity
-                            } else {
-                                0.0
-                            }
-                        }),
+                        gossip_work: r.spec.groups[g].gossip.is_some().then(|| gossip_share(&t)),
                     },
                 );
             }
@@ -267,21 +334,8 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let n_clients = clients.len();
     let bucket_s = r.bucket.as_secs_f64();
     // The incident's clock: its first fault or random failure.
-    let first_fault = r
-        .spec
-        .faults
-        .iter()
-        .map(|f| f.at.0)
-        .chain(
-            r.log
-                .iter()
-                .filter(|e| e.kind == "failure_start")
-                .map(|e| e.time),
-        )
-        .filter(|&t| t < r.spec.duration.0)
-        .min();
+    let first_fault = first_fault_ns(r);
     let from = first_fault.unwrap_or(0);
-    let from_bucket = (from / r.bucket.0.max(1)) as usize;
     // Per bucket: client groups below the SLO, component groups failing.
     let nb = r.buckets();
     let (bad_clients, bad_components) = impacted_per_bucket(r);
@@ -295,7 +349,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
         }
         // A group already below the SLO before the incident began (say, one a firewall
         // denies by design) is chronically down, not part of the incident.
-        if let Some(fl) = first_last.filter(|&(f, _)| f >= from_bucket) {
+        if let Some(fl) = first_last.filter(|_| !chronic.contains(&g.name)) {
             impact.insert(g.name.clone(), fl);
         }
     }
@@ -318,7 +372,8 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
             .map(|e| e.time as f64 / 1e9)
     };
     let (alarm, action) = (first_of("alarm"), first_of("action"));
-    let since = |t: Option<f64>, t0: f64| t.map(|t| (t - t0).max(0.0));
+    let step = resolution_s(bucket_s);
+    let since = |t: Option<f64>, t0: f64| t.map(|t| round_to((t - t0).max(0.0), step));
     for (name, &(first, last)) in &impact {
         let t0 = first as f64 * bucket_s;
         if let Some(c) = clients.get_mut(name) {
@@ -369,6 +424,11 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
         scenario: r.spec.name.clone(),
         seed: r.spec.seed,
         duration_s,
+        slo,
+        clock: r.spec.replay.clock.as_ref().map(|c| ClockSummary {
+            start_s: c.start,
+            zone: c.zone.clone(),
+        }),
         events: r.events,
         wall_seconds,
         incident,
@@ -385,6 +445,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                 peak_fraction: comp_peak,
                 peak_at_s: comp_peak_at,
             },
+            chronically_down: chronic,
             failed_request_fraction: ratio(failed, finished),
             origins: origins
                 .iter()
@@ -491,4 +552,21 @@ fn dependency_hops(r: &RunResult, origins: &[usize], impacted: &[String]) -> Ind
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{resolution_s, round_to};
+
+    #[test]
+    fn durations_are_reported_to_a_tenth_of_the_bucket_in_powers_of_ten() {
+        assert_eq!(resolution_s(60.0), 1.0);
+        assert_eq!(resolution_s(10.0), 1.0);
+        assert_eq!(resolution_s(1.0), 0.1);
+        assert_eq!(resolution_s(600.0), 10.0);
+        assert_eq!(resolution_s(0.001), 0.001);
+        assert_eq!(round_to(287.808341992, 1.0), 288.0);
+        assert_eq!(round_to(1.2345, 0.1), 1.2);
+        assert_eq!(round_to(0.0, 0.001), 0.0);
+    }
 }

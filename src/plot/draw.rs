@@ -70,8 +70,36 @@ static GRID_LIGHT: RGBColor = RGBColor(0xee, 0xee, 0xee);
 static GRID_BOLD: RGBColor = RGBColor(0xd4, 0xd4, 0xd4);
 
 /// The i-th palette colour (cycling).
-pub(super) fn color(i: usize) -> &'static RGBColor {
-    &PALETTE[i % PALETTE.len()]
+pub(super) fn color(i: usize) -> RGBColor {
+    match PALETTE.get(i) {
+        Some(&c) => c,
+        // Past the palette: hues a golden angle apart, alternating lightness, so that no two
+        // groups share a colour.
+        None => {
+            let k = i - PALETTE.len();
+            let hue = (k as f64 * 137.507_764 + 15.0) % 360.0;
+            let light = if k % 2 == 0 { 0.38 } else { 0.55 };
+            hsl(hue, 0.65, light)
+        }
+    }
+}
+
+/// An RGB colour from hue (degrees), saturation and lightness (0..1).
+fn hsl(h: f64, s: f64, l: f64) -> RGBColor {
+    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+    let hp = h / 60.0;
+    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
+    let (r, g, b) = match hp as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let v = |t: f64| ((t + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    RGBColor(v(r), v(g), v(b))
 }
 
 /// Line widths for `n` lines drawn in order: the first widest, so that lines lying on one
@@ -534,6 +562,19 @@ pub(super) fn empty<DB: DrawingBackend>(area: &Area<DB>, msg: &str) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colours_stay_distinct_past_the_palette() {
+        let cols: Vec<RGBColor> = (0..40).map(color).collect();
+        for (i, a) in cols.iter().enumerate() {
+            for b in &cols[i + 1..] {
+                let d = (i32::from(a.0) - i32::from(b.0)).abs()
+                    + (i32::from(a.1) - i32::from(b.1)).abs()
+                    + (i32::from(a.2) - i32::from(b.2)).abs();
+                assert!(d >= 12, "{a:?} and {b:?} look alike");
+            }
+        }
+    }
 
     #[test]
     fn ranges_are_never_empty_or_nan() {

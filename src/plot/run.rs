@@ -50,6 +50,10 @@ struct Component {
 struct Run {
     scenario: String,
     duration: f64,
+    /// The availability target, from summary.json (absent in older folders).
+    slo: Option<f64>,
+    /// The scenario's wall clock, from summary.json: x ticks in clock time.
+    clock: Option<crate::model::spec::Clock>,
     unit: TimeUnit,
     clients: Vec<Series>,
     components: Vec<Component>,
@@ -139,9 +143,20 @@ impl Run {
         } else {
             Marks::default()
         };
+        let slo = summary
+            .get("slo")
+            .and_then(|v| v.as_f64())
+            .filter(|x| x.is_finite() && *x > 0.0 && *x <= 1.0);
+        let clock = summary.get("clock").and_then(|c| {
+            let start = c.get("start_s")?.as_u64().filter(|&s| s < 86_400)? as u32;
+            let zone = c.get("zone")?.as_str()?.to_owned();
+            Some(crate::model::spec::Clock { start, zone })
+        });
         Ok(Run {
             scenario,
             duration,
+            slo,
+            clock,
             unit: draw::time_unit(duration),
             clients,
             has_components: comps.is_some(),
@@ -158,7 +173,18 @@ impl Run {
     }
 
     fn x_desc(&self) -> String {
-        format!("time since start ({})", self.unit.name)
+        match &self.clock {
+            Some(c) if !c.zone.is_empty() => format!("time ({})", c.zone),
+            Some(_) => "clock time".to_owned(),
+            None => format!("time since start ({})", self.unit.name),
+        }
+    }
+
+    /// Tick labels in clock time, when the scenario has a clock.
+    fn clock_fmt(&self) -> Option<impl Fn(&f64) -> String + '_> {
+        let c = self.clock.as_ref()?;
+        let u = self.unit.secs;
+        Some(move |v: &f64| c.format(v * u))
     }
 
     /// Step lines of `cells` in the run's time unit: one polyline per stretch of defined
@@ -194,8 +220,12 @@ impl Run {
     /// Shades the fault and failure windows and draws the alarm and action lines.
     fn overlay<DB: DrawingBackend>(&self, plot: &mut draw::Plot<'_, DB>) -> Result<()> {
         let u = self.unit.secs;
+        // A fault that ends where it starts (a one-round corruption) still shows, as a sliver.
+        let sliver = self.duration / u * 0.003;
         let scaled = |w: &[(f64, f64)]| -> Vec<(f64, f64)> {
-            w.iter().map(|&(a, b)| (a / u, b / u)).collect()
+            w.iter()
+                .map(|&(a, b)| (a / u, (b / u).max(a / u + sliver)))
+                .collect()
         };
         for (_, windows) in &self.marks.failures {
             plot.shade(&scaled(windows), FAILURE.mix(0.14))?;
@@ -254,11 +284,33 @@ impl Run {
         if !m.alarms.is_empty() || !m.actions.is_empty() {
             e.push(Entry::new(Key::Heading, "operations"));
         }
-        if !m.alarms.is_empty() {
+        // One entry per alarm: how often it fired and when first.
+        let mut alarms: Vec<(&str, usize, f64)> = Vec::new();
+        for (t, n) in &m.alarms {
+            match alarms.iter_mut().find(|a| a.0 == n.as_str()) {
+                Some(a) => a.1 += 1,
+                None => alarms.push((n, 1, *t)),
+            }
+        }
+        for (name, count, first) in alarms {
+            let times = if count == 1 {
+                String::new()
+            } else {
+                format!(", {count}x")
+            };
             e.push(Entry::new(
                 Key::Line(ALARM.to_rgba(), true, 2),
-                format!("alarm: {}", names(&m.alarms)),
+                match &self.clock {
+                    Some(c) => format!("alarm: {name} (at {}{times})", c.format(first)),
+                    None => format!(
+                        "alarm: {name} (at {:.1}{}{times})",
+                        first / self.unit.secs,
+                        self.unit.name
+                    ),
+                },
             ));
+        }
+        if !m.alarms.is_empty() {
             e.push(Entry::new(
                 Key::Patch(ALARM.mix(0.75)),
                 "alarm firing (bar along the top)",
@@ -618,6 +670,8 @@ impl Figure for AvailabilityFig<'_> {
                 .flat_map(|c| c.cells.iter().filter_map(|x| x.2)),
         )
         .map_or(0.0, |(lo, _)| lo);
+        // The SLO line stays in view.
+        let lo = run.slo.map_or(lo, |slo| lo.min(slo));
         let y0 = if lo >= 0.9 {
             (lo - ((1.0 - lo) * 0.1).max(0.001)).max(0.0)
         } else {
@@ -625,15 +679,23 @@ impl Figure for AvailabilityFig<'_> {
         };
         let y1 = 1.0 + (1.0 - y0) * 0.03;
         let x_desc = run.x_desc();
-        let axes = Axes::new(
+        let cf = run.clock_fmt();
+        let mut axes = Axes::new(
             run.x_range(),
             (y0, y1),
             &x_desc,
             "availability (fraction of requests)",
         );
+        if let Some(f) = &cf {
+            axes.x_fmt = Some(f);
+        }
         let mut plot = axes.draw(&left)?;
         run.overlay(&mut plot)?;
         let mut legend = vec![Entry::new(Key::Heading, "client groups")];
+        if let Some(slo) = run.slo {
+            let (x0, x1) = run.x_range();
+            plot.dashed(&[(x0, slo), (x1, slo)], BLACK.mix(0.6).stroke_width(1))?;
+        }
         let n = run.clients.len();
         for (i, c) in run.clients.iter().enumerate() {
             let (col, w) = (draw::color(i), draw::width(i, n));
@@ -647,6 +709,12 @@ impl Figure for AvailabilityFig<'_> {
         }
         if run.clients.is_empty() {
             draw::empty(&left, "no client buckets in timeseries.csv")?;
+        }
+        if let Some(slo) = run.slo {
+            legend.push(Entry::new(
+                Key::Line(BLACK.mix(0.6), true, 1),
+                format!("SLO {}%", (slo * 1e6).round() / 1e4),
+            ));
         }
         legend.extend(run.overlay_legend());
         draw::legend(&right, &legend)
@@ -676,6 +744,7 @@ impl Figure for ComponentsFig<'_> {
             (left.clone(), None)
         };
         let x_desc = run.x_desc();
+        let cf = run.clock_fmt();
         let max_util = draw::extent(
             run.components
                 .iter()
@@ -694,6 +763,9 @@ impl Figure for ComponentsFig<'_> {
             &x_desc,
             "utilisation (fraction of workers busy)",
         );
+        if let Some(f) = &cf {
+            axes.x_fmt = Some(f);
+        }
         axes.caption = Some("utilisation");
         let mut plot = axes.draw(&util_area)?;
         run.overlay(&mut plot)?;
@@ -722,6 +794,9 @@ impl Figure for ComponentsFig<'_> {
             )
             .map_or(1.0, |(_, hi)| hi.max(1.0));
             let mut axes = Axes::new(run.x_range(), (0.0, top * 1.08), &x_desc, "replicas");
+            if let Some(f) = &cf {
+                axes.x_fmt = Some(f);
+            }
             axes.caption = Some("replicas up (solid) and provisioned (dashed)");
             let mut plot = axes.draw(&up_area)?;
             run.overlay(&mut plot)?;
@@ -751,12 +826,16 @@ impl Figure for BlastFig<'_> {
         let body = draw::titled(root, &format!("{}: blast radius", run.scenario))?;
         let (left, right) = with_legend(&body);
         let x_desc = run.x_desc();
-        let axes = Axes::new(
+        let cf = run.clock_fmt();
+        let mut axes = Axes::new(
             run.x_range(),
             (0.0, 1.04),
             &x_desc,
             "fraction of groups impacted",
         );
+        if let Some(f) = &cf {
+            axes.x_fmt = Some(f);
+        }
         let mut plot = axes.draw(&left)?;
         run.overlay(&mut plot)?;
         let mut legend = vec![Entry::new(Key::Heading, "impacted")];
@@ -795,6 +874,43 @@ mod tests {
             vec![
                 ("cut (crash)".to_owned(), vec![(10.0, 25.0), (40.0, 100.0)]),
                 ("open (hang)".to_owned(), vec![(90.0, 100.0)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn fault_windows_end_at_their_logged_end_or_rollback() {
+        // What the model logs for a config change on two replicas rolled back at 900 s, a
+        // one-round corruption at 300 s, and a crash without an end.
+        let dir = std::env::temp_dir().join(format!("outagesim-marks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.csv");
+        std::fs::write(
+            &path,
+            "time_s,kind,target,detail\n\
+             300,fault_start,s3[0],bit flip (gossip_corruption)\n\
+             300,fault_end,s3[0],bit flip (gossip_corruption)\n\
+             600,fault_start,app[0],bad push (config_change)\n\
+             600,fault_start,app[1],bad push (config_change)\n\
+             600,config_applied,app[0],bad push: workers = 1\n\
+             700,fault_start,db[0],db down (crash)\n\
+             900,action,app,roll back (rollback)\n\
+             900,fault_end,app[0],bad push (config_change)\n\
+             900,fault_end,app[1],bad push (config_change)\n\
+             900,config_reverted,app[0],bad push: workers = 1\n",
+        )
+        .unwrap();
+        let m = Marks::read(&path, 1800.0).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            m.faults,
+            vec![
+                (
+                    "bit flip (gossip_corruption)".to_owned(),
+                    vec![(300.0, 300.0)]
+                ),
+                ("bad push (config_change)".to_owned(), vec![(600.0, 900.0)]),
+                ("db down (crash)".to_owned(), vec![(700.0, 1800.0)]),
             ]
         );
     }

@@ -449,6 +449,9 @@ struct XAxis {
     names: Option<Vec<String>>,
     /// Every value is a whole number: ticks at whole numbers only.
     whole: bool,
+    /// The measured values (positions on the axis): whole-number ticks label these only, so
+    /// the axis does not suggest values nobody ran.
+    measured: Vec<f64>,
 }
 
 impl XAxis {
@@ -467,6 +470,7 @@ impl XAxis {
                     },
                     names: None,
                     whole: p.values.iter().all(|v| p.pos(v).fract() == 0.0),
+                    measured: p.values.iter().map(|v| p.pos(v)).collect(),
                 }
             }
             Some(i) => {
@@ -476,6 +480,7 @@ impl XAxis {
                     desc: axis_desc(&p.path),
                     names: Some(p.values.clone()),
                     whole: false,
+                    measured: Vec::new(),
                 }
             }
             None => XAxis {
@@ -483,6 +488,7 @@ impl XAxis {
                 desc: "point".to_owned(),
                 names: Some(s.points.iter().map(|p| p.id.clone()).collect()),
                 whole: false,
+                measured: Vec::new(),
             },
         }
     }
@@ -610,7 +616,7 @@ impl Figure for CurveFig<'_> {
         };
         let name_fmt = xs.names.as_deref().map(name_ticks);
         let whole_fmt = |v: &f64| {
-            if v.fract().abs() < 1e-9 {
+            if v.fract().abs() < 1e-9 && xs.measured.iter().any(|m| (m - v).abs() < 1e-9) {
                 format!("{v:.0}")
             } else {
                 String::new()
@@ -656,7 +662,7 @@ impl Figure for CurveFig<'_> {
                     }
                 }
             } else {
-                draw_line(&mut plot, &pts, col, draw::width(gi, v.groups.len()))?;
+                draw_line(&mut plot, &pts, &col, draw::width(gi, v.groups.len()))?;
             }
             let label = if g.label.is_empty() {
                 v.metric.clone()

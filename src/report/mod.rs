@@ -2,8 +2,10 @@
 //! produced as bytes from a run's results (never from the engine). Writing them to disk is the
 //! CLI's job.
 
+pub mod page;
 pub mod replay;
 
+use crate::model::metrics::{gossip_share, utilization};
 use crate::model::summary::Summary;
 use crate::model::{RunResult, Series};
 
@@ -121,14 +123,12 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
             Series::Client(_) => None,
         })
         .collect();
-    let provisioning = r.provisioning();
     for b in 0..r.buckets() {
         let bucket_s = r.bucket_width(b).as_secs_f64();
         let from = r.bucket.0.saturating_mul(b as u64);
         let to = from + r.bucket_width(b).0;
-        for &(i, g, s) in &servers {
+        for &(_, g, s) in &servers {
             let x = &s[b];
-            let capacity = r.capacity_ns(i, &provisioning[i], from, to);
             rows.push(vec![
                 bucket_start(r, b),
                 g.name.clone(),
@@ -142,11 +142,7 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
                 x.denied.to_string(),
                 x.served.to_string(),
                 x.errors.to_string(),
-                f6(if capacity > 0.0 {
-                    x.busy_ns / capacity
-                } else {
-                    0.0
-                }),
+                f6(utilization(x)),
                 f6(if x.started == 0 {
                     0.0
                 } else {
@@ -155,11 +151,7 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
                 x.max_queue.to_string(),
                 x.min_healthy.map(|h| h.to_string()).unwrap_or_default(),
                 x.gossip.to_string(),
-                f6(if capacity > 0.0 {
-                    x.gossip_busy_ns / capacity
-                } else {
-                    0.0
-                }),
+                f6(gossip_share(x)),
             ]);
         }
     }
@@ -217,7 +209,7 @@ fn secs(x: f64) -> String {
     }
 }
 
-/// The terminal summary table.
+/// The terminal summary table. Name columns are as wide as the longest name.
 pub fn table(s: &Summary) -> String {
     use std::fmt::Write;
     let mut o = String::new();
@@ -231,9 +223,16 @@ pub fn table(s: &Summary) -> String {
         s.wall_seconds
     );
     let _ = writeln!(o);
+    let cw = s
+        .clients
+        .keys()
+        .map(|n| n.chars().count())
+        .chain(std::iter::once("client".len()))
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(
         o,
-        "{:<18} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
+        "{:<cw$} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
         "client",
         "requests",
         "avail",
@@ -246,9 +245,15 @@ pub fn table(s: &Summary) -> String {
         "p99"
     );
     for (name, c) in &s.clients {
+        let (p50, p99) = c
+            .latency_s
+            .as_ref()
+            .map_or(("-".to_owned(), "-".to_owned()), |l| {
+                (secs(l.p50), secs(l.p99))
+            });
         let _ = writeln!(
             o,
-            "{:<18} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
+            "{:<cw$} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
             name,
             c.requests,
             pct(c.availability),
@@ -257,20 +262,34 @@ pub fn table(s: &Summary) -> String {
             c.timeouts,
             secs(c.downtime_s),
             secs(c.longest_outage_s),
-            secs(c.latency_s.p50),
-            secs(c.latency_s.p99)
+            p50,
+            p99
         );
     }
     let _ = writeln!(o);
+    let nw = s
+        .components
+        .keys()
+        .map(|n| n.chars().count())
+        .chain(std::iter::once("component".len()))
+        .max()
+        .unwrap_or(0);
+    let kw = s
+        .components
+        .values()
+        .map(|c| c.kind.len())
+        .chain(std::iter::once("kind".len()))
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(
         o,
-        "{:<18} {:<13} {:>4} {:>10} {:>9} {:>9} {:>7} {:>9} {:>8}",
+        "{:<nw$} {:<kw$} {:>4} {:>10} {:>9} {:>9} {:>7} {:>9} {:>8}",
         "component", "kind", "n", "arrivals", "rejected", "dropped", "util", "wait", "maxq"
     );
     for (name, c) in &s.components {
         let _ = writeln!(
             o,
-            "{:<18} {:<13} {:>4} {:>10} {:>9} {:>9} {:>7} {:>9} {:>8}",
+            "{:<nw$} {:<kw$} {:>4} {:>10} {:>9} {:>9} {:>7} {:>9} {:>8}",
             name,
             c.kind,
             c.replicas,
@@ -294,6 +313,13 @@ pub fn table(s: &Summary) -> String {
         list(&b.components.impacted),
         pct(b.failed_request_fraction)
     );
+    if !b.chronically_down.is_empty() {
+        let _ = writeln!(
+            o,
+            "  chronically down (below the SLO before any fault, not counted above): {}",
+            b.chronically_down.join(", ")
+        );
+    }
     if !b.origins.is_empty() {
         let _ = writeln!(
             o,
@@ -306,15 +332,16 @@ pub fn table(s: &Summary) -> String {
     }
     let i = &s.incident;
     if let Some(t0) = i.impact_s {
-        let show = |x: Option<f64>| x.map_or("never".to_owned(), duration);
+        let after = |x: Option<f64>, done: &str, not: &str| {
+            x.map_or(not.to_owned(), |x| format!("{done} after {}", duration(x)))
+        };
         let _ = writeln!(
             o,
-            "incident: impact from {}, detected after {}, mitigated after {}, recovered after {} \
-             ({} alarm{}, {} action{})",
+            "incident: impact from {}, {}, {}, {} ({} alarm{}, {} action{})",
             duration(t0),
-            show(i.time_to_detect_s),
-            show(i.time_to_mitigate_s),
-            show(i.time_to_recover_s),
+            after(i.time_to_detect_s, "detected", "no alarm fired"),
+            after(i.time_to_mitigate_s, "mitigated", "no action taken"),
+            after(i.time_to_recover_s, "recovered", "not recovered by the end"),
             i.alarms,
             if i.alarms == 1 { "" } else { "s" },
             i.actions,

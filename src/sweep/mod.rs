@@ -456,8 +456,9 @@ pub fn metric_values(s: &Summary, clients: &[String]) -> Vec<Option<f64>> {
         let c = s.clients.get(c);
         v.push(c.map(|c| c.availability));
         v.push(c.map(|c| c.downtime_s));
-        v.push(c.map(|c| c.latency_s.mean));
-        v.push(c.map(|c| c.latency_s.p99));
+        let latency = c.and_then(|c| c.latency_s.as_ref());
+        v.push(latency.map(|l| l.mean));
+        v.push(latency.map(|l| l.p99));
     }
     v
 }

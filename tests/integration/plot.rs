@@ -192,6 +192,29 @@ fn a_sweep_folder_plots_a_metric_its_nines_and_the_downtime() {
         check_png(&p.join(format!("{f}.png")), (1200, 700), 10);
     }
     let svg = check_svg(&p.join("availability.svg"), 5);
+    // The x axis labels the measured workers (9, 10, 12) and not 11, which nobody ran.
+    let texts: Vec<String> = svg
+        .replace('\n', "")
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            Some(
+                t.split_once('>')?
+                    .1
+                    .split_once("</text>")?
+                    .0
+                    .trim()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for w in ["9", "10", "12"] {
+        assert!(texts.iter().any(|t| t == w), "no tick {w} in {texts:?}");
+    }
+    assert!(
+        !texts.iter().any(|t| t == "11"),
+        "a tick at 11 in {texts:?}"
+    );
     contains_all(
         &svg,
         "availability.svg",

@@ -683,7 +683,23 @@ impl Node {
             .position(|e| e == self.me)
             .unwrap_or(0) as u64;
         match w.spec.actions[a].kind {
-            ActionKind::Rollback { fault } => self.config_back(w, cx, fault, now),
+            ActionKind::Rollback { fault } => {
+                let running = self.ops.ended_at(fault).is_none()
+                    && self.ops.started.contains(&(fault as u16));
+                self.config_back(w, cx, fault, now);
+                if running {
+                    // Rolled back: the fault ends here (its scheduled end will do nothing), and
+                    // the replicas that switched revert from now on (config_reverted).
+                    self.ops.started.retain(|&x| x as usize != fault);
+                    let f = &w.spec.faults[fault];
+                    self.log(
+                        w,
+                        now,
+                        "fault_end",
+                        format!("{} ({})", f.name, f.kind.name()),
+                    );
+                }
+            }
             ActionKind::EndFault { fault } => {
                 if self.ops.ended_at(fault).is_some() {
                     return;
