@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-2}"
 cargo build --release --quiet
-bin=target/release/outagesim
+bin=${CARGO_TARGET_DIR:-target}/release/outagesim
 scenarios=(
   amazon-2008-retail
   s3-2008-auth-overload

@@ -330,25 +330,31 @@ pub fn table(s: &Summary) -> String {
             pct(b.clients.peak_fraction)
         );
     }
-    let i = &s.incident;
-    if let Some(t0) = i.impact_s {
-        let after = |x: Option<f64>, done: &str, not: &str| {
-            x.map_or(not.to_owned(), |x| format!("{done} after {}", duration(x)))
-        };
-        let _ = writeln!(
-            o,
-            "incident: impact from {}, {}, {}, {} ({} alarm{}, {} action{})",
-            duration(t0),
-            after(i.time_to_detect_s, "detected", "no alarm fired"),
-            after(i.time_to_mitigate_s, "mitigated", "no action taken"),
-            after(i.time_to_recover_s, "recovered", "not recovered by the end"),
-            i.alarms,
-            if i.alarms == 1 { "" } else { "s" },
-            i.actions,
-            if i.actions == 1 { "" } else { "s" },
-        );
+    if let Some(line) = incident_line(&s.incident) {
+        let _ = writeln!(o, "incident: {line}");
     }
     o
+}
+
+/// The incident in one line ("impact from 35m, detected after 1m, ... (8 alarms, 1 action)"),
+/// or None when no client group went below the SLO.
+pub fn incident_line(i: &crate::model::summary::Incident) -> Option<String> {
+    let t0 = i.impact_s?;
+    let after = |x: Option<f64>, done: &str, not: &str| {
+        x.map_or(not.to_owned(), |x| format!("{done} after {}", duration(x)))
+    };
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    Some(format!(
+        "impact from {}, {}, {}, {} ({} alarm{}, {} action{})",
+        duration(t0),
+        after(i.time_to_detect_s, "detected", "no alarm fired"),
+        after(i.time_to_mitigate_s, "mitigated", "no action taken"),
+        after(i.time_to_recover_s, "recovered", "not recovered by the end"),
+        i.alarms,
+        plural(i.alarms),
+        i.actions,
+        plural(i.actions),
+    ))
 }
 
 /// A time in seconds as a human duration ("12m30s").

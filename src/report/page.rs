@@ -197,25 +197,10 @@ pub fn html(p: &Page<'_>) -> String {
     o.push_str("</table>\n");
 
     // The incident.
-    let i = &s.incident;
     o.push_str("<h2>Incident</h2>\n");
-    match i.impact_s {
-        Some(t0) => {
-            let after = |x: Option<f64>, done: &str, not: &str| {
-                x.map_or(not.to_owned(), |x| format!("{done} after {}", dur(x)))
-            };
-            let _ = writeln!(
-                o,
-                "<p id=\"incident\">impact from {}, {}, {}, {} ({} alarm{}, {} action{})</p>",
-                dur(t0),
-                after(i.time_to_detect_s, "detected", "no alarm fired"),
-                after(i.time_to_mitigate_s, "mitigated", "no action taken"),
-                after(i.time_to_recover_s, "recovered", "not recovered by the end"),
-                i.alarms,
-                if i.alarms == 1 { "" } else { "s" },
-                i.actions,
-                if i.actions == 1 { "" } else { "s" },
-            );
+    match super::incident_line(&s.incident) {
+        Some(line) => {
+            let _ = writeln!(o, "<p id=\"incident\">{}</p>", escape(&line));
         }
         None => {
             o.push_str("<p id=\"incident\" class=\"none\">no client group went below the SLO</p>\n")

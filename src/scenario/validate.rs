@@ -30,6 +30,10 @@ use crate::model::settings::{
 
 pub use crate::model::policy::placement::MAX_REPLICAS;
 
+/// The most replicas a gossiping group may have: each of its views holds an entry per replica
+/// (about 8 bytes), so views take 8 x N^2 bytes (2 GiB at this limit).
+pub const MAX_GOSSIP_REPLICAS: usize = 16_384;
+
 /// At most this many metrics buckets in one run: each group keeps counters per bucket, so a
 /// tiny bucket over a long run would exhaust memory before the run starts.
 pub const MAX_BUCKETS: u64 = 100_000;
@@ -449,6 +453,17 @@ impl Check<'_> {
         let mut r = Reader::new(base, &mut self.issues);
         let placed = placement::read(kind, entries_of(&table), &mut r);
         self.gossip[i] = placement::gossip(kind, field_of(c.item.as_ref(), &["gossip"]), &mut r);
+        let n = placed.as_ref().map_or(0, |(p, _)| p.len());
+        if n > MAX_GOSSIP_REPLICAS && matches!(self.gossip[i], Some(Some(_))) {
+            let views = (n as f64).powi(2) * 8.125 / f64::from(1u32 << 30);
+            let issue = r
+                .problem(format!(
+                    "{n} replicas gossiping: every view holds every replica ({views:.1} GiB of views): at most {MAX_GOSSIP_REPLICAS}"
+                ))
+                .value(n.to_string())
+                .hint("model a large fleet with fewer, larger replicas, or set gossip = false".to_owned());
+            r.push(issue);
+        }
         (self.placements[i], self.standby[i]) = placed.map_or((None, 0), |(p, s)| (Some(p), s));
     }
 
@@ -2235,6 +2250,27 @@ mod tests {
 
     fn spec_of(text: &str) -> crate::model::spec::Spec {
         parse(text, "t.toml").unwrap_or_else(|e| panic!("{e}\nin:\n{text}"))
+    }
+
+    #[test]
+    fn a_gossiping_group_too_large_for_its_views_is_refused() {
+        let text = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nreplicas = 20000\ngossip = true\n",
+        );
+        let p = single(&text);
+        assert!(
+            p.message.contains("20000 replicas gossiping"),
+            "{}",
+            p.message
+        );
+        assert!(p.message.contains("at most 16384"), "{}", p.message);
+        // Without gossip the same group is fine.
+        let quiet = base().replace(
+            "kind = \"service\"\n",
+            "kind = \"service\"\nreplicas = 20000\n",
+        );
+        let _ = spec_of(&quiet);
     }
 
     #[test]
