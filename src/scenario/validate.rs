@@ -1235,6 +1235,8 @@ mod tests {
                 "when_none_healthy",
                 "timeout",
                 "retry",
+                "fallback",
+                "fallback_below",
             ]
         );
         assert_eq!(

@@ -6,6 +6,7 @@ mod cluster;
 mod common;
 mod defaults;
 mod engine;
+mod fallback;
 mod fault_windows;
 mod gossip;
 mod lint;

@@ -231,9 +231,22 @@ fn amazon_2008_deep_gslb_checks_move_users_off_a_broken_data_centre() {
     assert!(during > 0.999, "{during}");
     // Measured lb-dc1 22647 arrivals against lb-dc2 94540.
     assert!(gslb.components["lb-dc2"].arrivals > 4 * gslb.components["lb-dc1"].arrivals);
-    // The load balancers' defence in dc1 (deep checks + apology) also keeps users "up", but
-    // with apology pages (measured 35936 of 107837) where GSLB gives them real pages.
-    let (apology, _) = amazon(&[&[AMAZON_DC1_ONLY][..], AMAZON_DEEP_LB, AMAZON_APOLOGY].concat());
+    // The load balancers' defences in dc1: deep checks see the front end broken, and the
+    // file's fallback sends its requests to dc2's front end: real pages, without waiting for
+    // DNS; the apology page is the last step, never reached here.
+    let deep = [&[AMAZON_DC1_ONLY][..], AMAZON_DEEP_LB, AMAZON_APOLOGY].concat();
+    let (fallback, _) = amazon(&deep);
+    let a = &fallback.clients["shoppers"];
+    assert!(a.availability > 0.99, "{a:?}");
+    assert_eq!(a.degraded, 0, "{a:?}");
+    // Without the fallback the same checks serve apology pages instead (measured 35936 of
+    // 107837).
+    let mut alone = deep.clone();
+    alone.extend([
+        "components.lb-dc1.fallback=[]",
+        "components.lb-dc2.fallback=[]",
+    ]);
+    let (apology, _) = amazon(&alone);
     let a = &apology.clients["shoppers"];
     assert!(a.availability > 0.99, "{a:?}");
     assert!(a.degraded > 30_000, "{a:?}");

@@ -3,13 +3,21 @@
 //! it does when none is: `when_none_healthy`). It holds no worker while a request is out; a
 //! failed attempt is retried on another backend within the retry policy and budget. A `scale`
 //! action registers new backend replicas when they are provisioned.
+//!
+//! With `fallback` (an ordered list of other sites' groups, probed by the same health checker),
+//! a load balancer whose local backends are all unhealthy, or fewer than `fallback_below` of
+//! them healthy, proxies requests to the first fallback group with a healthy replica; only
+//! when none has one does `when_none_healthy` apply (the apology page is the last step).
+//! Fallbacks are dependencies like backends, so sites that fall back on each other form a
+//! dependency cycle, which validation refuses.
 
 use crate::engine::rng::{below, unit_f64};
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::Status;
 use crate::model::node::{Call, Cx, Node, Owner, Phase, downstream_kind};
 use crate::model::settings::{
-    Issue, Nested, Opt, PosDuration, Reader, Role, Text, Weights, Word, Words, weights,
+    Fraction, Issue, List, Nested, Opt, PosDuration, Reader, Role, Shape, Text, Weights, Word,
+    Words, weights,
 };
 use crate::model::spec::{HealthCheckSpec, KindSpec, RetrySpec, ServerSpec};
 use crate::model::world::World;
@@ -77,12 +85,38 @@ settings! {
         timeout: PosDuration = SimTime::from_secs(30),
         /// How failed attempts are retried on other backends.
         retry: Nested<RetrySpec> = RetrySpec::once(),
+        /// Other sites' groups, in order, it proxies to when its own backends are not healthy enough (needs a health_check).
+        fallback: Opt<List<Text>> = None,
+        /// Falls back when fewer than this share of its backends are healthy (0: only when none is).
+        fallback_below: Fraction = 0.0,
     }
 }
 
 impl KindSettings for LbSettings {
     fn build(self, b: &mut Build<'_>, server: ServerSpec) -> Option<KindSpec> {
         let backends = b.dep("backends", Role::Serve);
+        let fallback = fallbacks(b);
+        if self.fallback.is_some() && self.health_check.is_none() {
+            let path = b.at("fallback");
+            b.resolve.issues().push(
+                Issue::new(path, "a fallback needs a health check: nothing would tell it when to fall back")
+                    .hint("add health_check = { kind = \"deep\" } (its probes cover the fallback groups too)".to_owned())
+                    .at_key(),
+            );
+            return None;
+        }
+        if self.fallback_below > 0.0 && self.fallback.is_none() {
+            let path = b.at("fallback_below");
+            b.resolve.issues().push(
+                Issue::new(path, "field 'fallback_below' needs a fallback")
+                    .hint(
+                        "add fallback = [\"<another site's group>\"], or remove fallback_below"
+                            .to_owned(),
+                    )
+                    .at_key(),
+            );
+            return None;
+        }
         let path = b.at("weights");
         let weights = match (self.policy, self.weights) {
             (Balance::Weighted, None) => {
@@ -142,13 +176,41 @@ impl KindSettings for LbSettings {
             when_none_healthy: self.when_none_healthy,
             timeout: self.timeout,
             retry: self.retry,
+            fallback: fallback?,
+            fallback_below: self.fallback_below,
         }))
     }
 }
 
-/// Resolves the backends when the other settings have problems.
+/// The fallback groups, each resolved as a dependency (None when one is unknown).
+fn fallbacks(b: &mut Build<'_>) -> Option<Vec<usize>> {
+    let Some((_, input)) = b.entries.iter().find(|(k, _)| *k == "fallback") else {
+        return Some(Vec::new());
+    };
+    let Shape::Array(items) = input.shape() else {
+        return None; // the declaration reports the type
+    };
+    let mut groups = Some(Vec::new());
+    for (i, item) in items.iter().enumerate() {
+        let Shape::Str(name) = item.shape() else {
+            groups = None;
+            continue;
+        };
+        let mut path = b.at("fallback");
+        path.push(i.to_string());
+        let g = b.resolve.group(Some(b.group), path, name, Role::Serve);
+        match (g, groups.as_mut()) {
+            (Some(g), Some(gs)) => gs.push(g),
+            _ => groups = None,
+        }
+    }
+    groups
+}
+
+/// Resolves the backends and fallbacks when the other settings have problems.
 pub(super) fn refs(b: &mut Build<'_>) {
     b.dep("backends", Role::Serve);
+    fallbacks(b);
 }
 
 /// `kind = "load_balancer"`.
@@ -166,14 +228,23 @@ pub struct LbSpec {
     pub timeout: SimTime,
     /// `retry`: attempts on other backends (default one attempt).
     pub retry: RetrySpec,
+    /// `fallback`: other sites' groups, in order (empty: none).
+    pub fallback: Vec<usize>,
+    /// `fallback_below`: the healthy share of backends under which it falls back.
+    pub fallback_below: f64,
 }
 
 impl LbSpec {
-    /// What its health checker probes: every replica of its backends group.
+    /// What its health checker probes: every replica of its backends group, then of each
+    /// fallback group in order.
     pub(crate) fn checker_plan(&self, w: &World) -> Option<(HealthCheckSpec, Vec<EntityId>)> {
-        self.health_check
-            .clone()
-            .map(|spec| (spec, w.members(self.backends).collect()))
+        self.health_check.clone().map(|spec| {
+            let mut targets: Vec<EntityId> = w.members(self.backends).collect();
+            for &g in &self.fallback {
+                targets.extend(w.members(g));
+            }
+            (spec, targets)
+        })
     }
 }
 
@@ -219,7 +290,14 @@ impl Node {
                 .as_ref()
                 .is_none_or(|c| c.targets[i as usize].healthy)
         };
-        let any_healthy = (0..n).any(|i| healthy(self, i));
+        let healthy_count = (0..n).filter(|&i| healthy(self, i)).count();
+        let any_healthy = healthy_count > 0;
+        if !lb.fallback.is_empty()
+            && (!any_healthy || (healthy_count as f64) < lb.fallback_below * n as f64)
+            && self.lb_fall_back(w, cx, slot, gen_, attempt, lb, req)
+        {
+            return;
+        }
         if !any_healthy {
             match lb.when_none_healthy {
                 NoneHealthy::Apology => return self.finish(w, cx, slot, gen_, Status::Degraded, 0),
@@ -293,6 +371,57 @@ impl Node {
         self.place_call(w, cx, call, lb.timeout.0);
     }
 
+    /// Proxies a request to a healthy replica of the first fallback group that has one (by
+    /// this load balancer's health view), round robin; false when none has.
+    #[allow(clippy::too_many_arguments)]
+    fn lb_fall_back(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        attempt: u32,
+        lb: &LbSpec,
+        req: crate::model::msg::Req,
+    ) -> bool {
+        let Some(ch) = self.checker.as_ref() else {
+            return false;
+        };
+        let mut at = w.replicas(lb.backends) as usize;
+        let mut dst = None;
+        for &g in &lb.fallback {
+            let n = w.replicas(g) as usize;
+            let start = self.rr as usize % n.max(1);
+            if let Some(k) = (0..n)
+                .map(|k| (start + k) % n)
+                .find(|&k| ch.targets.get(at + k).is_some_and(|t| t.healthy))
+            {
+                dst = Some(ch.targets[at + k].entity);
+                break;
+            }
+            at += n;
+        }
+        let Some(dst) = dst else {
+            return false;
+        };
+        self.rr = self.rr.wrapping_add(1);
+        let call = Call {
+            owner: Owner::Job {
+                slot,
+                gen_,
+                call: 0,
+            },
+            phase: Phase::Call,
+            attempt,
+            dst,
+            kind: downstream_kind(req.kind),
+            source: req.source,
+            item: req.item,
+        };
+        self.place_call(w, cx, call, lb.timeout.0);
+        true
+    }
+
     /// A call to backend entity `dst` ended: one fewer outstanding there, and the job's next
     /// attempt avoids it.
     pub(crate) fn lb_call_ended(
@@ -303,7 +432,12 @@ impl Node {
         slot: u32,
         gen_: u32,
     ) {
-        let idx = dst - w.first[lb.backends];
+        let Some(idx) = dst
+            .checked_sub(w.first[lb.backends])
+            .filter(|&i| i < w.replicas(lb.backends))
+        else {
+            return; // a fallback site's replica
+        };
         if let Some(o) = self.outstanding.get_mut(idx as usize) {
             *o = o.saturating_sub(1);
         }

@@ -80,6 +80,9 @@ pub(crate) struct Target1 {
 pub(crate) struct Checker {
     pub(crate) spec: HealthCheckSpec,
     pub(crate) targets: Vec<Target1>,
+    /// The targets counted in `healthy_seen` (a load balancer's own backends, not its
+    /// fallbacks): the first ones.
+    pub(crate) primary: usize,
 }
 
 /// What a kind's health checker probes, and with which settings (None: no checker).
@@ -95,6 +98,10 @@ pub(crate) fn checker_plan(w: &World, kind: &KindSpec) -> Option<(HealthCheckSpe
 /// answered a probe).
 pub(crate) fn fresh_checker(w: &World, kind: &KindSpec) -> Option<Checker> {
     checker_plan(w, kind).map(|(spec, targets)| Checker {
+        primary: match kind {
+            KindSpec::LoadBalancer(lb) => w.replicas(lb.backends) as usize,
+            _ => targets.len(),
+        },
         spec,
         targets: targets
             .into_iter()
@@ -165,7 +172,10 @@ impl Node {
             return;
         }
         let now = cx.now().0;
-        let healthy = ch.targets.iter().filter(|t| t.healthy).count() as u32;
+        let healthy = ch.targets[..ch.primary]
+            .iter()
+            .filter(|t| t.healthy)
+            .count() as u32;
         let sb = &mut self.server_series[w.bucket_of(now)];
         sb.min_healthy = Some(sb.min_healthy.map_or(healthy, |m| m.min(healthy)));
         let req_kind = match kind {
@@ -220,7 +230,10 @@ impl Node {
             }
         }
         if let Some((kind, entity)) = change {
-            let healthy = ch.targets.iter().filter(|t| t.healthy).count() as u32;
+            let healthy = ch.targets[..ch.primary]
+                .iter()
+                .filter(|t| t.healthy)
+                .count() as u32;
             let sb = &mut self.server_series[w.bucket_of(now)];
             sb.min_healthy = Some(sb.min_healthy.map_or(healthy, |m| m.min(healthy)));
             let detail = format!(
