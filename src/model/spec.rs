@@ -157,6 +157,8 @@ pub enum Milestone {
     Alarm(usize),
     /// `"action:NAME"`: that action's run.
     Action(usize),
+    /// `"recover:CLIENT"`: the end of that client group's impact.
+    ClientRecovered(String),
     /// `"first:EVENT"`: the first event of that kind (an `events.csv` kind) from the
     /// incident's start.
     FirstEvent(&'static str),

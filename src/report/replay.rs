@@ -56,6 +56,7 @@ fn label(spec: &Spec, m: &Milestone) -> String {
         Milestone::NamedFault(i) => format!("fault '{}' starts", spec.faults[*i].name),
         Milestone::Alarm(i) => format!("alarm '{}' fires", spec.alarms[*i].name),
         Milestone::Action(i) => format!("action '{}'", spec.actions[*i].name),
+        Milestone::ClientRecovered(c) => format!("{c} recovered"),
         Milestone::FirstEvent(k) => format!("first {k}"),
         Milestone::LastEvent(k) => format!("last {k}"),
     }
@@ -82,6 +83,14 @@ pub fn milestone_time(spec: &Spec, r: &RunResult, s: &Summary, m: &Milestone) ->
         }
         Milestone::Alarm(a) => first("alarm", &format!("{}: ", spec.alarms[*a].name), 0.0),
         Milestone::Action(a) => first("action", &format!("{} (", spec.actions[*a].name), 0.0),
+        Milestone::ClientRecovered(c) => {
+            // The end of the client's last bucket below the SLO, if it recovered before the end.
+            let (_, series) = r.client_series().find(|(g, _)| g.name == *c)?;
+            let last = series
+                .iter()
+                .rposition(|b| b.availability().is_some_and(|a| a < spec.slo))?;
+            (last + 1 < series.len()).then(|| (last + 1) as f64 * r.bucket.as_secs_f64())
+        }
         Milestone::FirstEvent(k) => first(k, "", i.start_s?),
         Milestone::LastEvent(k) => {
             let from = i.start_s?;

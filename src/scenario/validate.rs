@@ -934,7 +934,7 @@ impl Check<'_> {
         if let Some(i) = MILESTONES.iter().position(|m| *m == text) {
             return Some(fixed[i].clone());
         }
-        let words = "\"fault\", \"impact\", \"detect\", \"mitigate\", \"recover\", \"fault:NAME\", \"alarm:NAME\", \"action:NAME\", \"first:EVENT\" or \"last:EVENT\"";
+        let words = "\"fault\", \"impact\", \"detect\", \"mitigate\", \"recover\", \"fault:NAME\", \"alarm:NAME\", \"action:NAME\", \"recover:CLIENT\", \"first:EVENT\" or \"last:EVENT\"";
         let Some((what, name)) = text.split_once(':') else {
             let hint = match closest(text, MILESTONES.iter().copied()) {
                 Some(c) => format!("did you mean '{c}'? (one of {words})"),
@@ -947,6 +947,22 @@ impl Check<'_> {
             );
             return None;
         };
+        if what == "recover" {
+            let clients: Vec<&str> = (0..self.names.len())
+                .filter(|&i| self.kinds[i] == Some(Kind::Client))
+                .map(|i| self.names[i])
+                .collect();
+            if clients.contains(&name) {
+                return Some(Milestone::ClientRecovered(name.to_owned()));
+            }
+            let hint = suggest(name, "client groups", &clients);
+            self.push(
+                Issue::new(path, format!("no client group is named '{name}'"))
+                    .value(text)
+                    .hint(hint),
+            );
+            return None;
+        }
         if matches!(what, "first" | "last") {
             if let Some(&k) = EVENT_KINDS.iter().find(|k| **k == name) {
                 return Some(if what == "first" {

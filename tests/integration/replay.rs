@@ -295,3 +295,22 @@ fn bad_replay_material_exits_2_located() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn recover_client_milestones_name_a_client_group() {
+    let text = std::fs::read_to_string("scenarios/dynamodb-2025-dns.toml")
+        .unwrap()
+        .replace(
+            "match = \"recover:dynamodb-customers\"",
+            "match = \"recover:dynamodb-customer\"",
+        );
+    let Err(e) = outagesim::scenario::load(&text, "ddb.toml", &[]) else {
+        panic!("expected a problem");
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("no client group is named 'dynamodb-customer'"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean 'dynamodb-customers'?"), "{e}");
+}

@@ -728,8 +728,9 @@ fn dynamodb_2025_an_empty_record_fails_everyone_from_2348_dynamodb_users_recover
         "client -> resolver -> dns"
     );
     assert_eq!(s.blast_radius.hops["ec2-launches"], 4);
-    // 02:25 the record is repaired by hand (input); DynamoDB's users are back within the TTL:
-    // measured time to recover 9480 s (02:26), availability 1.0 from then on.
+    // 02:25 the record is repaired by hand (input); DynamoDB's users are back as resolvers'
+    // cached empty answers expire, within the 15-minute negative-caching TTL (measured 02:34;
+    // published 02:40), availability 1.0 from then on.
     let repair = r
         .log
         .iter()
@@ -740,8 +741,12 @@ fn dynamodb_2025_an_empty_record_fails_everyone_from_2348_dynamodb_users_recover
     assert_eq!(repair, 10500.0, "02:25");
     for g in ["dynamodb-customers", "aws-service-users"] {
         let end = s.incident.impact_s.unwrap() + s.clients[g].time_to_recover_s.unwrap();
-        assert!((repair..=repair + 60.0 + 60.0).contains(&end), "{g}: {end}");
-        assert!(availability(&r, g, 177, 540) > 0.999, "{g}");
+        // Not within the record's 60 s TTL: the empty answers are cached for 15 minutes.
+        assert!(
+            (repair + 300.0..=repair + 900.0 + 60.0).contains(&end),
+            "{g}: {end}"
+        );
+        assert!(availability(&r, g, 192, 540) > 0.999, "{g}");
     }
 }
 
@@ -789,8 +794,9 @@ fn dynamodb_2025_what_ifs_no_empty_record_a_retry_budget_and_no_operators() {
     assert!(s.clients.values().all(|c| c.availability > 0.999));
 
     // A retry budget on DWFM's work: no backlog builds during the outage, the backlog alarm
-    // never fires, no one throttles or restarts, and DWFM recovers with DNS (measured: every
-    // group recovers after 9480 s, 02:26; baseline leases 17340 s, launches never).
+    // never fires, no one throttles or restarts, and DWFM recovers with DNS (within two minutes
+    // of DynamoDB's customers, as resolvers' empty answers expire; baseline: leases at 04:37,
+    // launches never).
     let mut sets = DYNAMODB_2025_THIN.to_vec();
     sets.push("components.droplet-leases.retry.budget=0.1");
     sets.push("components.ec2-launches.retry.budget=0.1");
@@ -799,7 +805,7 @@ fn dynamodb_2025_what_ifs_no_empty_record_a_retry_budget_and_no_operators() {
     for g in ["droplet-leases", "ec2-launches"] {
         let t = s.clients[g].time_to_recover_s.unwrap();
         assert!(t <= dns + 120.0, "{g}: {t} vs {dns}");
-        assert!(availability(&r, g, 177, 540) > 0.999, "{g}");
+        assert!(availability(&r, g, 192, 540) > 0.999, "{g}");
     }
     assert_eq!(s.incident.actions, 1, "only the DNS repair");
     assert!(r.log.iter().all(|e| !e.detail.starts_with("dwfm-backlog")));

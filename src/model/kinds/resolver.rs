@@ -1,11 +1,12 @@
 //! `kind = "resolver"`: a caching DNS resolver. A lookup is answered from the cache while the
-//! record's TTL lasts, else asked of the authoritative `dns` group; a right answer (even an
-//! empty one) is cached for the record's TTL. A restart empties the cache.
+//! record's TTL lasts, else asked of the authoritative `dns` group; a right answer is cached
+//! for the record's TTL, an empty one for `negative_ttl` (negative caching; none: the record's
+//! TTL). A restart empties the cache.
 
 use crate::engine::SimTime;
 use crate::model::msg::{Req, ReqKind, Status};
 use crate::model::node::{Cx, Node, Outcome, Owner};
-use crate::model::settings::{PosDuration, Role, Text};
+use crate::model::settings::{Duration, Opt, PosDuration, Role, Text};
 use crate::model::spec::{KindSpec, ServerSpec, Target};
 use crate::model::world::World;
 use crate::settings;
@@ -19,6 +20,8 @@ settings! {
         dns: Text => "add dns = \"<the dns component it asks>\"",
         /// Timeout of a query to the authoritative DNS.
         timeout: PosDuration = SimTime::from_secs(2),
+        /// How long an empty answer is cached (negative caching; none: the record's TTL).
+        negative_ttl: Opt<Duration> = None,
     }
 }
 
@@ -28,6 +31,7 @@ impl KindSettings for ResolverSettings {
             server,
             dns: b.dep("dns", Role::Dns)?,
             timeout: self.timeout,
+            negative_ttl: self.negative_ttl,
         }))
     }
 }
@@ -45,6 +49,8 @@ pub struct ResolverSpec {
     pub dns: usize,
     /// `timeout` for a query to the authoritative DNS (default "2s").
     pub timeout: SimTime,
+    /// `negative_ttl`: how long an empty answer is cached (None: the record's TTL).
+    pub negative_ttl: Option<SimTime>,
 }
 
 impl Node {
@@ -114,8 +120,16 @@ impl Node {
         };
         if out == Outcome::Ok {
             let (g, idx) = w.records[record as usize];
-            let ttl = match &w.spec.groups[g].kind {
-                KindSpec::Dns(d) => d.records[idx].ttl.0,
+            let ttl = match (&w.spec.groups[g].kind, data, self.kind(w)) {
+                (
+                    _,
+                    0,
+                    KindSpec::Resolver(ResolverSpec {
+                        negative_ttl: Some(n),
+                        ..
+                    }),
+                ) => n.0,
+                (KindSpec::Dns(d), _, _) => d.records[idx].ttl.0,
                 _ => 0,
             };
             self.resolver_cache[record as usize] = Some((data, now.saturating_add(ttl)));
