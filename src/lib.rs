@@ -12,4 +12,5 @@ pub mod model;
 pub mod plot;
 pub mod report;
 pub mod scenario;
+pub mod stats;
 pub mod sweep;

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use outagesim::model::{self, RunOptions, spec::Spec, summary};
 use outagesim::report::{self, replay};
 use outagesim::scenario;
+use outagesim::stats::ClientSeries;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -49,6 +50,14 @@ pub struct RunArgs {
     /// what-ifs run at once.
     #[arg(long)]
     pub what_ifs: bool,
+    /// Run the scenario R times (R >= 2) and write OUT/timeseries_bands.csv (per bucket and
+    /// client group: mean and 95% band of availability and latency). Replication 0 has the
+    /// run's seed and writes the usual outputs. With --what-ifs, replication r of the baseline
+    /// and of every what-if share one seed, and each metric's mean difference from the
+    /// baseline is reported with a 95% interval over the paired differences (per-replication
+    /// values in OUT/what-ifs.csv; each what-if's bands in its folder).
+    #[arg(long, value_name = "R")]
+    pub replications: Option<u32>,
     /// Do not draw the plots (OUT/plots/*.png and *.svg; `outagesim plot OUT` draws them later).
     #[arg(long)]
     pub no_plots: bool,
@@ -197,6 +206,13 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         .seed
         .map(|s| vec![format!("scenario.seed={s}")])
         .unwrap_or_default();
+    if let Some(r) = args.replications {
+        if r < 2 {
+            return Err(CliError::BadInput(format!(
+                "--replications {r}: a 95% interval needs at least 2 replications (try --replications 10)"
+            )));
+        }
+    }
     let text = read(&args.scenario)?;
     let spec = load_text(&args.scenario, &text, &extra)?;
     if !args.quiet {
@@ -267,8 +283,22 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let summary = summary::summarize(&result, wall);
     write_outputs(&stage, &result, &summary).map_err(CliError::Failed)?;
     let rows = replay::timeline(&base, &result, &summary);
+    let series = args
+        .replications
+        .map(|_| outagesim::stats::client_series(&result));
     drop(result);
     if what_ifs.is_empty() {
+        if let (Some(r), Some(first)) = (args.replications, series) {
+            let outcomes = [replay::Outcome::of("baseline", &summary)];
+            let reps = run_replications(&base, Vec::new(), r, &outcomes, &args)?;
+            let mut runs = vec![first];
+            runs.extend(reps.series.into_iter().flatten());
+            write_atomic(
+                &stage.join("timeseries_bands.csv"),
+                &outagesim::stats::bands_csv(&runs),
+            )
+            .map_err(CliError::Failed)?;
+        }
         let plots = super::plot::draw_into(&stage, args.no_plots)?;
         super::page::write(&stage, &base, &summary, &rows, &[])?;
         staged.commit()?;
@@ -276,18 +306,49 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         return super::plot::tell(&out_dir, plots, args.quiet || args.json);
     }
     let mut outcomes = vec![replay::Outcome::of("baseline", &summary)];
-    outcomes.extend(run_what_ifs(&base, what_ifs, &stage, &args)?);
+    let replicated = args.replications.map(|r| (r, what_ifs.clone()));
+    let dirs = what_if_dirs(&base, &stage);
+    let (firsts, first_series): (Vec<_>, Vec<_>) = run_what_ifs(&base, what_ifs, &dirs, &args)?
+        .into_iter()
+        .unzip();
+    outcomes.extend(firsts);
     let mut command = format!(
         "outagesim run {} --what-ifs",
         args.scenario.scenario.display()
     );
+    if let Some(r) = args.replications {
+        command.push_str(&format!(" --replications {r}"));
+    }
     for set in &args.scenario.sets {
         command.push_str(&format!(" --set {set}"));
     }
     if let Some(seed) = args.seed {
         command.push_str(&format!(" --seed {seed}"));
     }
-    let md = replay::markdown(&base, &command, &replay::intro(&text), &rows, &outcomes);
+    let mut md = replay::markdown(&base, &command, &replay::intro(&text), &rows, &outcomes);
+    let mut paired = String::new();
+    if let Some((r, specs)) = replicated {
+        let reps = run_replications(&base, specs, r, &outcomes, &args)?;
+        md.push_str(&replay::paired_markdown(&reps.outcomes, &reps.seeds));
+        write_atomic(
+            &stage.join("what-ifs.csv"),
+            &replay::what_ifs_csv(&reps.outcomes, &reps.seeds),
+        )
+        .map_err(CliError::Failed)?;
+        paired = replay::paired_text(&reps.outcomes);
+        // Bands over time: the baseline's in OUT, each what-if's in its folder.
+        let firsts = std::iter::once(series).chain(first_series);
+        let folders = std::iter::once(stage.clone()).chain(dirs);
+        for ((first, later), dir) in firsts.zip(reps.series).zip(folders) {
+            let mut runs: Vec<_> = first.into_iter().collect();
+            runs.extend(later);
+            write_atomic(
+                &dir.join("timeseries_bands.csv"),
+                &outagesim::stats::bands_csv(&runs),
+            )
+            .map_err(CliError::Failed)?;
+        }
+    }
     write_atomic(&stage.join("replay.md"), md.as_bytes()).map_err(CliError::Failed)?;
     // Plots last, once every output (the what-ifs' included) is written; the page after them.
     let plots = super::plot::draw_into(&stage, args.no_plots)?;
@@ -297,6 +358,10 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     if !args.quiet && !args.json {
         println!();
         print!("{}", replay::what_ifs_text(&outcomes));
+        if !paired.is_empty() {
+            println!();
+            print!("{paired}");
+        }
         println!(
             "outputs: {} (what-ifs under {}, report replay.md)",
             out_dir.display(),
@@ -334,23 +399,11 @@ fn print_run(
     Ok(())
 }
 
-/// Runs the what-ifs, `--threads` at a time, each on one thread; writes each one's outputs
-/// and returns their outcomes in file order.
-fn run_what_ifs(
-    base: &Spec,
-    specs: Vec<Spec>,
-    out_dir: &Path,
-    args: &RunArgs,
-) -> Result<Vec<replay::Outcome>, CliError> {
-    use rayon::prelude::*;
-    let names: Vec<String> = base
-        .replay
-        .what_ifs
-        .iter()
-        .map(|w| w.name.clone())
-        .collect();
+/// Each what-if's output folder under `out_dir`, in file order.
+fn what_if_dirs(base: &Spec, out_dir: &Path) -> Vec<PathBuf> {
+    let names = base.replay.what_ifs.iter().map(|w| &w.name);
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for n in &names {
+    for n in names {
         let mut d = out_dir.join("what-ifs").join(super::slug(n, "what-if"));
         let mut k = 2;
         while dirs.contains(&d) {
@@ -361,6 +414,25 @@ fn run_what_ifs(
         }
         dirs.push(d);
     }
+    dirs
+}
+
+/// Runs the what-ifs, `--threads` at a time, each on one thread; writes each one's outputs
+/// into `dirs` and returns their outcomes in file order (with their client series under
+/// `--replications`).
+fn run_what_ifs(
+    base: &Spec,
+    specs: Vec<Spec>,
+    dirs: &[PathBuf],
+    args: &RunArgs,
+) -> Result<Vec<WhatIfRun>, CliError> {
+    use rayon::prelude::*;
+    let names: Vec<String> = base
+        .replay
+        .what_ifs
+        .iter()
+        .map(|w| w.name.clone())
+        .collect();
     let bar = if !args.quiet && std::io::stderr().is_terminal() {
         let b = ProgressBar::new(specs.len() as u64);
         b.set_style(
@@ -379,7 +451,7 @@ fn run_what_ifs(
         .build()
         .map_err(|e| CliError::Failed(e.into()))?;
     let guard = args.guard.guard();
-    let results: Vec<anyhow::Result<replay::Outcome>> = pool.install(|| {
+    let results: Vec<anyhow::Result<WhatIfRun>> = pool.install(|| {
         specs
             .into_par_iter()
             .zip(names.par_iter())
@@ -393,7 +465,10 @@ fn run_what_ifs(
                     b.inc(1);
                     b.set_message(name.clone());
                 }
-                Ok(replay::Outcome::of(name, &s))
+                let series = args
+                    .replications
+                    .map(|_| outagesim::stats::client_series(&r));
+                Ok((replay::Outcome::of(name, &s), series))
             })
             .collect()
     });
@@ -405,6 +480,93 @@ fn run_what_ifs(
         .zip(&names)
         .map(|(r, n)| r.map_err(|e| super::run_failed(e.context(format!("what-if '{n}'")))))
         .collect()
+}
+
+/// Runs replications 1..`reps` of the baseline and of every what-if (replication 0 is already
+/// in `first`, in file order), `--threads` runs at once, and returns every variant's outcomes
+/// by replication (the baseline first) and the replications' seeds.
+fn run_replications(
+    base: &Spec,
+    specs: Vec<Spec>,
+    reps: u32,
+    first: &[replay::Outcome],
+    args: &RunArgs,
+) -> Result<Replicated, CliError> {
+    use rayon::prelude::*;
+    let seeds: Vec<u64> = (0..reps)
+        .map(|r| outagesim::stats::replication_seed(base.seed, r))
+        .collect();
+    let variants: Vec<&Spec> = std::iter::once(base).chain(&specs).collect();
+    let jobs: Vec<(usize, u32)> = (0..variants.len())
+        .flat_map(|v| (1..reps).map(move |r| (v, r)))
+        .collect();
+    let bar = if !args.quiet && std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(jobs.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} replications [{bar:30}] {pos}/{len} ({elapsed}, ETA {eta})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|e| CliError::Failed(e.into()))?;
+    let guard = args.guard.guard();
+    let results: Vec<anyhow::Result<(replay::Outcome, ClientSeries)>> = pool.install(|| {
+        jobs.par_iter()
+            .map(|&(v, r)| {
+                let mut spec = variants[v].clone();
+                spec.seed = seeds[r as usize];
+                let started = Instant::now();
+                let run = model::run_guarded(spec, &RunOptions { threads: 1 }, &guard, &mut |_| {})
+                    .map_err(|e| {
+                        anyhow::Error::from(e).context(format!(
+                            "{} replication {r} (seed {})",
+                            first[v].name, seeds[r as usize]
+                        ))
+                    })?;
+                let s = summary::summarize(&run, started.elapsed().as_secs_f64());
+                if let Some(b) = &bar {
+                    b.inc(1);
+                }
+                let series = outagesim::stats::client_series(&run);
+                Ok((replay::Outcome::of(&first[v].name, &s), series))
+            })
+            .collect()
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut out = Replicated {
+        outcomes: first.iter().map(|o| vec![o.clone()]).collect(),
+        series: vec![Vec::new(); first.len()],
+        seeds,
+    };
+    for ((v, _), r) in jobs.iter().zip(results) {
+        let (outcome, series) = r.map_err(super::run_failed)?;
+        out.outcomes[*v].push(outcome);
+        out.series[*v].push(series);
+    }
+    Ok(out)
+}
+
+/// A what-if's single-seed outcome, and its client series under `--replications`.
+type WhatIfRun = (replay::Outcome, Option<ClientSeries>);
+
+/// Replications of the baseline and the what-ifs.
+struct Replicated {
+    /// Per variant (the baseline first), its outcomes by replication, replication 0 included.
+    outcomes: Vec<Vec<replay::Outcome>>,
+    /// Per variant, its client series of replications 1 and on.
+    series: Vec<Vec<ClientSeries>>,
+    /// Each replication's seed.
+    seeds: Vec<u64>,
 }
 
 /// Writes every output file: each to a temporary name first, then renamed into place, and

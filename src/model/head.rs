@@ -10,7 +10,7 @@ use crate::model::settings::{
     Availability, Duration, Input, List, Name, Nested, Opt, Pair, PosDuration, Reader, Seed, Shape,
     Text, Value,
 };
-use crate::model::spec::{Clock, WhatIf};
+use crate::model::spec::{Clock, Warmup, WhatIf};
 use crate::settings;
 
 settings! {
@@ -28,6 +28,8 @@ settings! {
         slo: Availability = 0.99,
         /// Wall-clock time of simulated time zero, with an optional zone label (replays).
         clock: Opt<WallClock> = None,
+        /// The start of the run left out of every client and component metric of the summary (rounded up to whole buckets): a duration shorter than the run, or "auto" to estimate it per run with MSER-5 on the availability and latency series; none by default.
+        warmup: Opt<WarmupValue> = None,
     }
 }
 
@@ -193,5 +195,32 @@ impl Value for Overrides {
     }
     fn show(v: &Vec<String>) -> String {
         format!("{v:?}")
+    }
+}
+
+/// `"auto"` or a duration: `scenario.warmup`.
+pub struct WarmupValue;
+
+impl Value for WarmupValue {
+    type Out = Warmup;
+    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<Warmup> {
+        if let Shape::Str(text) = input.shape()
+            && text.trim() == "auto"
+        {
+            return Some(Warmup::Auto);
+        }
+        Duration::read(input, r).map(Warmup::Fixed)
+    }
+    fn what() -> String {
+        format!("{}, or `\"auto\"`", Duration::what())
+    }
+    fn schema() -> Json {
+        json!({ "anyOf": [{ "const": "auto" }, Duration::schema()] })
+    }
+    fn show(v: &Warmup) -> String {
+        match v {
+            Warmup::Auto => "\"auto\"".to_owned(),
+            Warmup::Fixed(t) => Duration::show(t),
+        }
     }
 }

@@ -30,6 +30,15 @@ pub use super::policy::gossip::GossipSpec;
 pub use super::policy::health_check::{CheckKind, HealthCheckSpec};
 pub use super::policy::retry::{Backoff, Jitter, RetrySpec};
 
+/// `scenario.warmup`: how much of the run's start the summary leaves out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Warmup {
+    /// This long, rounded up to whole metrics buckets.
+    Fixed(SimTime),
+    /// Estimated per run by MSER-5 on the availability and latency series.
+    Auto,
+}
+
 /// A whole run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spec {
@@ -43,6 +52,9 @@ pub struct Spec {
     pub bucket: SimTime,
     /// `scenario.slo`: availability below this counts as downtime (default 0.99).
     pub slo: f64,
+    /// `scenario.warmup`: the start of the run left out of the summary's metrics (none by
+    /// default).
+    pub warmup: Option<Warmup>,
     /// `[network]`.
     pub network: NetworkSpec,
     /// `[components.<name>]`, in file order.

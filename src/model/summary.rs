@@ -5,7 +5,7 @@ use super::metrics::{
     ClientBucket, Histogram, ServerBucket, gossip_share, outage_time, total_client, total_server,
     utilization,
 };
-use super::spec::{FailureUnit, FaultTarget, KindSpec, Level, Target};
+use super::spec::{FailureUnit, FaultTarget, KindSpec, Level, Target, Warmup};
 use super::{RunResult, Series};
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -174,6 +174,10 @@ pub struct Summary {
     pub events: u64,
     /// Wall-clock seconds of the run: the one value that is not deterministic.
     pub wall_seconds: f64,
+    /// With `scenario.warmup`: the start of the run left out of every client and component
+    /// metric, in seconds (whole buckets; under "auto", MSER-5's choice for this run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
     pub clients: IndexMap<String, ClientSummary>,
     pub components: IndexMap<String, ComponentSummary>,
     pub incident: Incident,
@@ -255,6 +259,46 @@ pub fn chronically_down(r: &RunResult) -> Vec<String> {
 }
 
 /// Summarises a run.
+/// The buckets `scenario.warmup` leaves out of the summary: none without it; a fixed warm-up
+/// rounded up to whole buckets; "auto" the longer of MSER-5's truncations of the availability
+/// series (all client groups together) and of the mean latency series. At least one bucket
+/// is always kept.
+pub fn warmup_buckets(r: &RunResult) -> Option<usize> {
+    let nb = r.buckets();
+    let w = match r.spec.warmup? {
+        Warmup::Fixed(t) => t.0.div_ceil(r.bucket.0.max(1)) as usize,
+        Warmup::Auto => {
+            let clients: Vec<&[ClientBucket]> = r.client_series().map(|(_, s)| s).collect();
+            let (mut avail, mut latency) = (Vec::with_capacity(nb), Vec::with_capacity(nb));
+            for b in 0..nb {
+                let (mut ok, mut finished, mut lat_sum, mut answered) = (0u64, 0u64, 0.0, 0u64);
+                for s in &clients {
+                    let x = &s[b];
+                    ok += x.successes + x.degraded;
+                    finished += x.finished();
+                    lat_sum += x.latency.mean_s() * (x.successes + x.degraded) as f64;
+                    answered += x.successes + x.degraded;
+                }
+                // A bucket without a value repeats the one before (1 and 0 at the start).
+                let a = if finished > 0 {
+                    ok as f64 / finished as f64
+                } else {
+                    avail.last().copied().unwrap_or(1.0)
+                };
+                let l = if answered > 0 {
+                    lat_sum / answered as f64
+                } else {
+                    latency.last().copied().unwrap_or(0.0)
+                };
+                avail.push(a);
+                latency.push(l);
+            }
+            crate::stats::mser5(&avail).max(crate::stats::mser5(&latency))
+        }
+    };
+    Some(w.min(nb.saturating_sub(1)))
+}
+
 pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let slo = r.spec.slo;
     let width = |b: usize| r.bucket_width(b).as_secs_f64();
@@ -266,11 +310,13 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let mut impacted_components = Vec::new();
     let mut n_components = 0;
     let chronic = chronically_down(r);
+    let warmup = warmup_buckets(r);
+    let w = warmup.unwrap_or(0);
     for (g, group) in r.groups.iter().enumerate() {
         match &group.series {
             Series::Client(s) => {
-                let t = total_client(s);
-                let (down, longest) = outage_time(s, slo, width);
+                let t = total_client(&s[w..]);
+                let (down, longest) = outage_time(&s[w..], slo, |b| width(b + w));
                 finished += t.finished();
                 failed += t.errors + t.timeouts;
                 if down > 0.0 && !chronic.contains(&group.name) {
@@ -297,7 +343,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
             }
             Series::Server(s) => {
                 n_components += 1;
-                let t = total_server(s);
+                let t = total_server(&s[w..]);
                 let faulted = r.spec.faults.iter().any(|f| {
                     f.at < r.spec.duration
                         && (0..group.replicas).any(|k| f.hits(&r.spec.groups, g, k))
@@ -431,6 +477,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
         }),
         events: r.events,
         wall_seconds,
+        warmup_s: warmup.map(|w| w as f64 * bucket_s),
         incident,
         blast_radius: BlastRadius {
             clients: Impact {

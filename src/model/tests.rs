@@ -20,6 +20,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
         seed: 1,
         bucket: SimTime::from_mins(1),
         slo: 0.99,
+        warmup: None,
         network: NetworkSpec {
             same_zone: SimTime::ZERO,
             cross_zone: SimTime::ZERO,

@@ -331,6 +331,275 @@ pub fn what_ifs_text(outcomes: &[Outcome]) -> String {
     o
 }
 
+/// How a paired metric is shown.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Unit {
+    /// A share, shown in %, its differences in percentage points.
+    Share,
+    /// Seconds, shown as durations.
+    Seconds,
+}
+
+/// A paired metric: label, CSV column, value, unit.
+type PairedMetric = (&'static str, &'static str, fn(&Outcome) -> f64, Unit);
+
+/// The metrics compared across paired replications.
+const PAIRED: [PairedMetric; 3] = [
+    (
+        "availability",
+        "availability",
+        |x| x.availability,
+        Unit::Share,
+    ),
+    (
+        "worst downtime",
+        "worst_downtime_s",
+        |x| x.worst_downtime_s,
+        Unit::Seconds,
+    ),
+    (
+        "peak impacted",
+        "peak_impacted_fraction",
+        |x| x.peak_fraction,
+        Unit::Share,
+    ),
+];
+
+impl Unit {
+    fn value(self, v: f64) -> String {
+        match self {
+            Unit::Share => pct(v),
+            Unit::Seconds => downtime(v),
+        }
+    }
+
+    /// A signed difference.
+    fn diff(self, d: f64) -> String {
+        match self {
+            Unit::Share => {
+                let pp = d * 100.0;
+                if pp.abs() < 5e-4 {
+                    "0".into()
+                } else {
+                    format!("{pp:+.3}")
+                }
+            }
+            Unit::Seconds => signed(d),
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Unit::Share => " pp",
+            Unit::Seconds => "",
+        }
+    }
+
+    /// A half-width, unsigned.
+    fn half(self, h: f64) -> String {
+        match self {
+            Unit::Share => format!("±{:.3} pp", h * 100.0),
+            Unit::Seconds => format!("±{}", downtime(h)),
+        }
+    }
+}
+
+/// One metric of one what-if against the baseline over paired replications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairedRow {
+    pub what_if: String,
+    pub metric: &'static str,
+    pub baseline_mean: f64,
+    pub what_if_mean: f64,
+    /// The 95% interval of the mean paired difference (what-if minus baseline).
+    pub paired: crate::stats::Interval,
+    /// The 95% interval of the difference as if the runs were independent (Welch), for
+    /// comparison.
+    pub unpaired: crate::stats::Interval,
+    unit: Unit,
+}
+
+impl PairedRow {
+    /// "+2.487 pp [+1.902, +3.072]", with "includes 0" when the interval does.
+    pub fn difference(&self) -> String {
+        let (u, i) = (self.unit, &self.paired);
+        let mut s = format!(
+            "{}{} [{}, {}]",
+            u.diff(i.mean),
+            u.suffix(),
+            u.diff(i.low()),
+            u.diff(i.high())
+        );
+        if i.contains_zero() {
+            s.push_str(" includes 0");
+        }
+        s
+    }
+}
+
+/// Every what-if's metrics against the baseline: `variants[0]` is the baseline's replications,
+/// `variants[k]` what-if k's, replication r of each run with the same seed. Empty under two
+/// replications.
+pub fn paired_rows(variants: &[Vec<Outcome>]) -> Vec<PairedRow> {
+    let mut rows = Vec::new();
+    let Some((base, others)) = variants.split_first() else {
+        return rows;
+    };
+    for alt in others {
+        for (metric, _, f, unit) in PAIRED {
+            let b: Vec<f64> = base.iter().map(f).collect();
+            let a: Vec<f64> = alt.iter().map(f).collect();
+            let (Some(paired), Some(unpaired)) =
+                (crate::stats::paired(&b, &a), crate::stats::unpaired(&b, &a))
+            else {
+                continue;
+            };
+            rows.push(PairedRow {
+                what_if: alt[0].name.clone(),
+                metric,
+                baseline_mean: crate::stats::mean_interval(&b).map_or(f64::NAN, |i| i.mean),
+                what_if_mean: crate::stats::mean_interval(&a).map_or(f64::NAN, |i| i.mean),
+                paired,
+                unpaired,
+                unit,
+            });
+        }
+    }
+    rows
+}
+
+/// The paired comparison as terminal text: per what-if and metric, both means, the mean
+/// difference with its 95% interval, and the unpaired interval's half-width beside it.
+pub fn paired_text(variants: &[Vec<Outcome>]) -> String {
+    let rows = paired_rows(variants);
+    let mut o = String::new();
+    let reps = variants.first().map_or(0, Vec::len);
+    let _ = writeln!(
+        o,
+        "paired what-ifs: {reps} replications, replication r of every variant on the same seed; \
+         difference = what-if - baseline, mean [95% interval]"
+    );
+    let width = rows
+        .iter()
+        .map(|r| r.what_if.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(7, 48);
+    let diffs: Vec<String> = rows.iter().map(PairedRow::difference).collect();
+    let dw = diffs
+        .iter()
+        .map(|d| d.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    let _ = writeln!(
+        o,
+        "{:<width$}  {:<14}  {:>9}  {:>9}  {:<dw$}  unpaired",
+        "what-if", "metric", "baseline", "what-if", "difference"
+    );
+    let mut last = "";
+    for (r, d) in rows.iter().zip(&diffs) {
+        let name = if r.what_if == last {
+            String::new()
+        } else {
+            clip(&r.what_if, width)
+        };
+        last = &r.what_if;
+        let _ = writeln!(
+            o,
+            "{:<width$}  {:<14}  {:>9}  {:>9}  {:<dw$}  {}",
+            name,
+            r.metric,
+            r.unit.value(r.baseline_mean),
+            r.unit.value(r.what_if_mean),
+            d,
+            r.unit.half(r.unpaired.half_width)
+        );
+    }
+    o
+}
+
+/// The paired comparison as a Markdown section (after [`markdown`]'s single-seed table).
+pub fn paired_markdown(variants: &[Vec<Outcome>], seeds: &[u64]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "### Paired over {} replications\n\n\
+         Replication r of the baseline and of every what-if ran with the same seed (seeds {}); \
+         the difference is the what-if's minus the baseline's, its mean over the replications \
+         with a 95% Student t interval over the paired differences. \"unpaired\" is the \
+         half-width the same runs would give as independent samples (Welch). Per-replication \
+         values: `what-ifs.csv`.\n",
+        seeds.len(),
+        seeds
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "| what-if | metric | baseline | what-if | difference [95% interval] | unpaired |"
+    );
+    let _ = writeln!(o, "|---|---|---:|---:|---:|---:|");
+    for r in paired_rows(variants) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} |",
+            cell(&r.what_if),
+            r.metric,
+            r.unit.value(r.baseline_mean),
+            r.unit.value(r.what_if_mean),
+            r.difference(),
+            r.unit.half(r.unpaired.half_width)
+        );
+    }
+    let _ = writeln!(o);
+    o
+}
+
+/// `what-ifs.csv`: one row per variant and replication (the baseline first), with its seed,
+/// each paired metric and, for a what-if, its difference from the baseline's same replication.
+pub fn what_ifs_csv(variants: &[Vec<Outcome>], seeds: &[u64]) -> Vec<u8> {
+    let mut o = String::from("what_if,replication,seed");
+    for (_, col, _, _) in PAIRED {
+        let _ = write!(o, ",{col}");
+    }
+    for (_, col, _, _) in PAIRED {
+        let _ = write!(o, ",{col}_diff");
+    }
+    o.push('\n');
+    let Some(base) = variants.first() else {
+        return o.into_bytes();
+    };
+    for (k, runs) in variants.iter().enumerate() {
+        for (r, x) in runs.iter().enumerate() {
+            let name = if x.name.contains([',', '"', '\n']) {
+                format!("\"{}\"", x.name.replace('"', "\"\""))
+            } else {
+                x.name.clone()
+            };
+            let _ = write!(
+                o,
+                "{name},{r},{}",
+                seeds.get(r).copied().unwrap_or_default()
+            );
+            for (_, _, f, _) in PAIRED {
+                let _ = write!(o, ",{}", f(x));
+            }
+            for (_, _, f, _) in PAIRED {
+                if k == 0 {
+                    o.push(',');
+                } else {
+                    let _ = write!(o, ",{}", f(x) - f(&base[r]));
+                }
+            }
+            o.push('\n');
+        }
+    }
+    o.into_bytes()
+}
+
 /// Escapes a table cell for Markdown.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")

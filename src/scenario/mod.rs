@@ -219,6 +219,7 @@ mod tests {
             seed: 1,
             bucket: SimTime::MINUTE,
             slo: 0.99,
+            warmup: None,
             network: NetworkSpec {
                 same_zone: SimTime::from_micros(250),
                 cross_zone: SimTime::MILLISECOND,

@@ -10,7 +10,7 @@ use crate::engine::SimTime;
 use crate::model::spec::{
     ActionSpec, AlarmSpec, Clock, EVENT_KINDS, FailureSpec, FaultSpec, GossipSpec, GroupSpec,
     KindSpec, LinkSpec, MILESTONES, Milestone, NetworkSpec, Placement, Published, Replay,
-    ServerSpec, Spec, WhatIf,
+    ServerSpec, Spec, Warmup, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
@@ -227,6 +227,7 @@ impl<'a> Check<'a> {
             seed,
             bucket,
             slo,
+            warmup,
             ..
         } = head?;
         let mut network = network?;
@@ -250,6 +251,7 @@ impl<'a> Check<'a> {
             seed,
             bucket,
             slo,
+            warmup,
             network,
             groups,
             faults,
@@ -365,6 +367,23 @@ impl Check<'_> {
                 ),
                 format!("every group keeps counters per bucket; use a bucket of at least {least}"),
             )
+        } else if let Some(Warmup::Fixed(w)) = h.warmup
+            && w >= h.duration
+        {
+            let path = vec!["scenario".to_owned(), "warmup".to_owned()];
+            let issue = Issue::new(
+                path,
+                format!(
+                    "the warm-up {w} is not shorter than the run ({})",
+                    h.duration
+                ),
+            )
+            .value(w.to_string());
+            self.push(issue.hint(format!(
+                "use a warm-up well under {} (the summary covers the rest of the run), or \"auto\"",
+                h.duration
+            )));
+            return None;
         } else {
             return Some(h);
         };
