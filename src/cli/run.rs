@@ -433,23 +433,11 @@ fn run_what_ifs(
         .iter()
         .map(|w| w.name.clone())
         .collect();
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(specs.len() as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} what-ifs [{bar:30}] {pos}/{len} ({elapsed}, ETA {eta}) {msg}",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        Some(b)
-    } else {
-        None
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()
-        .map_err(|e| CliError::Failed(e.into()))?;
+    let (bar, pool) = bar_and_pool(
+        args,
+        specs.len(),
+        "{spinner} what-ifs [{bar:30}] {pos}/{len} ({elapsed}, ETA {eta}) {msg}",
+    )?;
     let guard = args.guard.guard();
     let results: Vec<anyhow::Result<WhatIfRun>> = pool.install(|| {
         specs
@@ -500,23 +488,11 @@ fn run_replications(
     let jobs: Vec<(usize, u32)> = (0..variants.len())
         .flat_map(|v| (1..reps).map(move |r| (v, r)))
         .collect();
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(jobs.len() as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} replications [{bar:30}] {pos}/{len} ({elapsed}, ETA {eta})",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        Some(b)
-    } else {
-        None
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()
-        .map_err(|e| CliError::Failed(e.into()))?;
+    let (bar, pool) = bar_and_pool(
+        args,
+        jobs.len(),
+        "{spinner} replications [{bar:30}] {pos}/{len} ({elapsed}, ETA {eta})",
+    )?;
     let guard = args.guard.guard();
     let results: Vec<anyhow::Result<(replay::Outcome, ClientSeries)>> = pool.install(|| {
         jobs.par_iter()
@@ -586,4 +562,26 @@ fn write_outputs(dir: &Path, r: &model::RunResult, s: &summary::Summary) -> anyh
         write_atomic(&dir.join(name), &bytes)?;
     }
     Ok(())
+}
+
+/// A progress bar over `len` runs (on a terminal, unless `--quiet`) and a pool of `--threads`.
+fn bar_and_pool(
+    args: &RunArgs,
+    len: usize,
+    template: &str,
+) -> Result<(Option<ProgressBar>, rayon::ThreadPool), CliError> {
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(len as u64);
+        b.set_style(
+            ProgressStyle::with_template(template)
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        b
+    });
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|e| CliError::Failed(e.into()))?;
+    Ok((bar, pool))
 }

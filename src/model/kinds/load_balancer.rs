@@ -354,7 +354,21 @@ impl Node {
         };
         self.outstanding[pick as usize] += 1;
         let dst = w.first[lb.backends] + pick;
-        let kind = downstream_kind(req.kind);
+        self.lb_call(w, cx, (slot, gen_), attempt, dst, &req, lb.timeout.0);
+    }
+
+    /// Sends attempt `attempt` of job `job`'s request on to `dst`.
+    #[allow(clippy::too_many_arguments)]
+    fn lb_call(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        (slot, gen_): (u32, u32),
+        attempt: u32,
+        dst: EntityId,
+        req: &crate::model::msg::Req,
+        timeout: u64,
+    ) {
         let call = Call {
             owner: Owner::Job {
                 slot,
@@ -364,11 +378,11 @@ impl Node {
             phase: Phase::Call,
             attempt,
             dst,
-            kind,
+            kind: downstream_kind(req.kind),
             source: req.source,
             item: req.item,
         };
-        self.place_call(w, cx, call, lb.timeout.0);
+        self.place_call(w, cx, call, timeout);
     }
 
     /// Proxies a request to a healthy replica of the first fallback group that has one (by
@@ -405,20 +419,7 @@ impl Node {
             return false;
         };
         self.rr = self.rr.wrapping_add(1);
-        let call = Call {
-            owner: Owner::Job {
-                slot,
-                gen_,
-                call: 0,
-            },
-            phase: Phase::Call,
-            attempt,
-            dst,
-            kind: downstream_kind(req.kind),
-            source: req.source,
-            item: req.item,
-        };
-        self.place_call(w, cx, call, lb.timeout.0);
+        self.lb_call(w, cx, (slot, gen_), attempt, dst, &req, lb.timeout.0);
         true
     }
 
