@@ -13,6 +13,7 @@ mod model;
 mod mutations;
 mod operators;
 mod plot;
+mod render;
 mod replay;
 mod report_page;
 mod run;
