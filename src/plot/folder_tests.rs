@@ -92,7 +92,15 @@ fn odd_runs_plot_without_panics() {
         ],
     );
     let files = plot_dir(&dir, None).unwrap();
-    assert_eq!(names(&files), ["availability.png", "availability.svg"]);
+    assert_eq!(
+        names(&files),
+        [
+            "availability.png",
+            "availability.svg",
+            "latency.png",
+            "latency.svg"
+        ]
+    );
     let svg = std::fs::read_to_string(dir.join("plots/availability.svg")).unwrap();
     for s in [
         "cut (crash)",
@@ -331,8 +339,12 @@ fn a_runs_what_ifs_are_plotted_with_it() {
         [
             dir.join("plots/availability.png"),
             dir.join("plots/availability.svg"),
+            dir.join("plots/latency.png"),
+            dir.join("plots/latency.svg"),
             w.join("availability.png"),
             w.join("availability.svg"),
+            w.join("latency.png"),
+            w.join("latency.svg"),
         ]
     );
     let svg = std::fs::read_to_string(w.join("availability.svg")).unwrap();

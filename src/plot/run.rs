@@ -11,12 +11,17 @@ use anyhow::Result;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
+mod latency;
+
 /// Draws the run folder's plots into `dir/plots/`.
 pub(super) fn plot(dir: &Path) -> Result<Vec<PathBuf>> {
     let run = Run::read(dir)?;
     let out = draw::plots_dir(dir)?;
     let mut files = Vec::new();
     files.extend(draw::save(&out, "availability", &AvailabilityFig(&run))?);
+    if latency::has_latency(&run) {
+        files.extend(draw::save(&out, "latency", &latency::LatencyFig(&run))?);
+    }
     if run.has_components {
         files.extend(draw::save(&out, "components", &ComponentsFig(&run))?);
     }
@@ -56,6 +61,9 @@ struct Run {
     clock: Option<crate::model::spec::Clock>,
     unit: TimeUnit,
     clients: Vec<Series>,
+    /// p99 latency of each client group's successful requests per bucket (`latency_p99_s`;
+    /// undefined where nothing succeeded), in the order of `clients`.
+    latency: Vec<Series>,
     components: Vec<Component>,
     /// Whether the folder has components.csv.
     has_components: bool,
@@ -129,6 +137,16 @@ impl Run {
                 .map(|(name, cells)| Series { name, cells })
                 .collect()
         };
+        let latency = match ts.col("latency_p99_s") {
+            None => Vec::new(),
+            Some(l) => {
+                let c = ts.need("client")?;
+                groups(&ts, c, t_ts, &grid, |r| num(r, l))
+                    .into_iter()
+                    .map(|(name, cells)| Series { name, cells })
+                    .collect()
+            }
+        };
         let (components, has_up) = match &comps {
             None => (Vec::new(), false),
             Some(t) => components(t, &grid)?,
@@ -159,6 +177,7 @@ impl Run {
             clock,
             unit: draw::time_unit(duration),
             clients,
+            latency,
             has_components: comps.is_some(),
             components,
             has_up,
@@ -663,62 +682,69 @@ impl Figure for AvailabilityFig<'_> {
             &format!("{}: availability by client group", run.scenario),
         )?;
         let (left, right) = with_legend(&body);
-        // Zoom in when every bucket stays high, so that small dips show.
-        let lo = draw::extent(
-            run.clients
-                .iter()
-                .flat_map(|c| c.cells.iter().filter_map(|x| x.2)),
-        )
-        .map_or(0.0, |(lo, _)| lo);
-        // The SLO line stays in view.
-        let lo = run.slo.map_or(lo, |slo| lo.min(slo));
-        let y0 = if lo >= 0.9 {
-            (lo - ((1.0 - lo) * 0.1).max(0.001)).max(0.0)
-        } else {
-            0.0
-        };
-        let y1 = 1.0 + (1.0 - y0) * 0.03;
-        let x_desc = run.x_desc();
-        let cf = run.clock_fmt();
-        let mut axes = Axes::new(
-            run.x_range(),
-            (y0, y1),
-            &x_desc,
-            "availability (fraction of requests)",
-        );
-        if let Some(f) = &cf {
-            axes.x_fmt = Some(f);
-        }
-        let mut plot = axes.draw(&left)?;
-        run.overlay(&mut plot)?;
-        let mut legend = vec![Entry::new(Key::Heading, "client groups")];
-        if let Some(slo) = run.slo {
-            let (x0, x1) = run.x_range();
-            plot.dashed(&[(x0, slo), (x1, slo)], BLACK.mix(0.6).stroke_width(1))?;
-        }
-        let n = run.clients.len();
-        for (i, c) in run.clients.iter().enumerate() {
-            let (col, w) = (draw::color(i), draw::width(i, n));
-            for seg in run.steps(&c.cells) {
-                plot.line(&seg, col.stroke_width(w))?;
-            }
-            legend.push(Entry::new(
-                Key::Line(col.to_rgba(), false, w.max(3)),
-                c.name.clone(),
-            ));
-        }
-        if run.clients.is_empty() {
-            draw::empty(&left, "no client buckets in timeseries.csv")?;
-        }
-        if let Some(slo) = run.slo {
-            legend.push(Entry::new(
-                Key::Line(BLACK.mix(0.6), true, 1),
-                format!("SLO {}%", (slo * 1e6).round() / 1e4),
-            ));
-        }
+        let mut legend = availability_panel(run, &left)?;
         legend.extend(run.overlay_legend());
         draw::legend(&right, &legend)
     }
+}
+
+/// The availability of each client group over time on `left`, with the SLO line and the
+/// overlay; returns the legend entries for the groups and the SLO.
+fn availability_panel<DB: DrawingBackend>(run: &Run, left: &Area<DB>) -> Result<Vec<Entry>> {
+    // Zoom in when every bucket stays high, so that small dips show.
+    let lo = draw::extent(
+        run.clients
+            .iter()
+            .flat_map(|c| c.cells.iter().filter_map(|x| x.2)),
+    )
+    .map_or(0.0, |(lo, _)| lo);
+    // The SLO line stays in view.
+    let lo = run.slo.map_or(lo, |slo| lo.min(slo));
+    let y0 = if lo >= 0.9 {
+        (lo - ((1.0 - lo) * 0.1).max(0.001)).max(0.0)
+    } else {
+        0.0
+    };
+    let y1 = 1.0 + (1.0 - y0) * 0.03;
+    let x_desc = run.x_desc();
+    let cf = run.clock_fmt();
+    let mut axes = Axes::new(
+        run.x_range(),
+        (y0, y1),
+        &x_desc,
+        "availability (fraction of requests)",
+    );
+    if let Some(f) = &cf {
+        axes.x_fmt = Some(f);
+    }
+    let mut plot = axes.draw(left)?;
+    run.overlay(&mut plot)?;
+    let mut legend = vec![Entry::new(Key::Heading, "client groups")];
+    if let Some(slo) = run.slo {
+        let (x0, x1) = run.x_range();
+        plot.dashed(&[(x0, slo), (x1, slo)], BLACK.mix(0.6).stroke_width(1))?;
+    }
+    let n = run.clients.len();
+    for (i, c) in run.clients.iter().enumerate() {
+        let (col, w) = (draw::color(i), draw::width(i, n));
+        for seg in run.steps(&c.cells) {
+            plot.line(&seg, col.stroke_width(w))?;
+        }
+        legend.push(Entry::new(
+            Key::Line(col.to_rgba(), false, w.max(3)),
+            c.name.clone(),
+        ));
+    }
+    if run.clients.is_empty() {
+        draw::empty(left, "no client buckets in timeseries.csv")?;
+    }
+    if let Some(slo) = run.slo {
+        legend.push(Entry::new(
+            Key::Line(BLACK.mix(0.6), true, 1),
+            format!("SLO {}%", (slo * 1e6).round() / 1e4),
+        ));
+    }
+    Ok(legend)
 }
 
 struct ComponentsFig<'a>(&'a Run);

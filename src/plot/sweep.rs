@@ -23,7 +23,7 @@ pub(super) fn plot(dir: &Path, opts: &SweepPlot) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     files.extend(draw::save(
         &out,
-        &file_stem(&view.metric),
+        &file_stem(&view.cols.metric),
         &CurveFig {
             sweep: &sweep,
             view: &view,
@@ -33,7 +33,7 @@ pub(super) fn plot(dir: &Path, opts: &SweepPlot) -> Result<Vec<PathBuf>> {
     if view.nines {
         files.extend(draw::save(
             &out,
-            &format!("{}-nines", file_stem(&view.metric)),
+            &format!("{}-nines", file_stem(&view.cols.metric)),
             &CurveFig {
                 sweep: &sweep,
                 view: &view,
@@ -264,7 +264,11 @@ struct Group {
 
 /// What is drawn, resolved from the settings against the folder.
 struct View {
-    metric: String,
+    /// The plotted metric's columns.
+    cols: Cols,
+    /// For a metric of successful requests only (a latency): the availability drawn in a
+    /// panel under it.
+    companion: Option<Cols>,
     /// The x parameter's index; `None` when the sweep has no parameter (points by number).
     x: Option<usize>,
     groups: Vec<Group>,
@@ -272,9 +276,6 @@ struct View {
     scatter: bool,
     nines: bool,
     references: Vec<(String, Vec<(f64, f64)>)>,
-    mean: usize,
-    lo: usize,
-    hi: usize,
 }
 
 impl View {
@@ -421,10 +422,11 @@ impl View {
             groups = regrouped;
         }
         Ok(View {
-            mean: s.table.need(&format!("{metric}_mean"))?,
-            lo: s.table.need(&format!("{metric}_ci95_low"))?,
-            hi: s.table.need(&format!("{metric}_ci95_high"))?,
-            metric,
+            cols: Cols::of(&s.table, &metric)?,
+            companion: match companion(&metric, &s.metrics) {
+                Some(m) => Some(Cols::of(&s.table, &m)?),
+                None => None,
+            },
             x,
             groups,
             scatter,
@@ -571,24 +573,129 @@ struct CurveFig<'a> {
     nines: bool,
 }
 
+/// The columns of one metric in points.csv: mean and 95% interval.
+#[derive(Clone, Debug, PartialEq)]
+struct Cols {
+    metric: String,
+    mean: usize,
+    lo: usize,
+    hi: usize,
+}
+
+impl Cols {
+    fn of(t: &Table, metric: &str) -> Result<Cols> {
+        Ok(Cols {
+            metric: metric.to_owned(),
+            mean: t.need(&format!("{metric}_mean"))?,
+            lo: t.need(&format!("{metric}_ci95_low"))?,
+            hi: t.need(&format!("{metric}_ci95_high"))?,
+        })
+    }
+}
+
+/// Whether a metric counts successful requests only (a latency): plotted alone, a point where
+/// nearly every request failed would look fast.
+fn successes_only(metric: &str) -> bool {
+    metric
+        .rsplit('.')
+        .next()
+        .unwrap_or(metric)
+        .contains("latency")
+}
+
+/// The availability drawn beside a latency metric: the same client group's
+/// (`users.latency_p99_s` -> `users.availability`), else the overall `availability`, whichever
+/// points.csv has first.
+fn companion(metric: &str, metrics: &[String]) -> Option<String> {
+    if !successes_only(metric) {
+        return None;
+    }
+    let own = metric
+        .rsplit_once('.')
+        .map(|(group, _)| format!("{group}.availability"));
+    own.into_iter()
+        .chain(["availability".to_owned()])
+        .find(|m| metrics.contains(m))
+}
+
+/// The figure's share of height given to the availability panel under a latency.
+const COMPANION_FRAC: f64 = 0.4;
+
 impl Figure for CurveFig<'_> {
+    fn size(&self) -> (u32, u32) {
+        if self.view.companion.is_some() && !self.nines {
+            (draw::WIDTH, draw::HEIGHT + 300)
+        } else {
+            (draw::WIDTH, draw::HEIGHT)
+        }
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<()> {
         let (s, v) = (self.sweep, self.view);
-        let cap = metric_cap(&v.metric);
-        let tf = |y: f64| if self.nines { nines(y) } else { y };
+        let xname = v.x.map_or("point", |i| s.params[i].path.as_str());
+        let title = if self.nines {
+            format!(
+                "{}{} on a nines scale vs {xname}",
+                s.prefix(),
+                v.cols.metric
+            )
+        } else {
+            format!("{}{} vs {xname}", s.prefix(), v.cols.metric)
+        };
+        let body = draw::titled(root, &title)?;
+        let (left, right) = with_legend(&body);
+        let mut legend = match (&v.companion, self.nines) {
+            (Some(av), false) => {
+                let (_, h) = left.dim_in_pixel();
+                let (top, bottom) =
+                    left.split_vertically((h as f64 * (1.0 - COMPANION_FRAC)).round() as u32);
+                let mut legend = self.panel(&top, &v.cols, false, true)?;
+                self.panel(&bottom, av, false, false)?;
+                legend.push(Entry::new(Key::Heading, "lower panel"));
+                legend.push(Entry::new(
+                    Key::Heading,
+                    format!("{} (all requests)", av.metric),
+                ));
+                legend
+            }
+            _ => self.panel(&left, &v.cols, self.nines, true)?,
+        };
+        if successes_only(&v.cols.metric) && (v.companion.is_none() || self.nines) {
+            legend.push(Entry::new(Key::Heading, "of successful requests only"));
+        }
+        draw::legend(&right, &legend)
+    }
+}
+
+impl CurveFig<'_> {
+    /// One chart of the metric in `c` against x on `area`; returns its legend entries.
+    /// `references` draws the sweep's reference curves (they are in the main metric's units).
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &Area<DB>,
+        c: &Cols,
+        nines_scale: bool,
+        references: bool,
+    ) -> Result<Vec<Entry>> {
+        let (s, v) = (self.sweep, self.view);
+        let cap = metric_cap(&c.metric);
+        let tf = |y: f64| if nines_scale { nines(y) } else { y };
         // Mean, low, high per point, transformed; bounds clamped to what the metric can be.
         let stat = |k: usize| {
             let rec = &s.points[k].rec;
-            let mean = num(rec, v.mean);
-            let lo = num(rec, v.lo).map(|y| y.clamp(0.0, cap));
-            let hi = num(rec, v.hi).map(|y| y.clamp(0.0, cap));
+            let mean = num(rec, c.mean);
+            let lo = num(rec, c.lo).map(|y| y.clamp(0.0, cap));
+            let hi = num(rec, c.hi).map(|y| y.clamp(0.0, cap));
             (mean.map(tf), lo.map(tf), hi.map(tf))
         };
-        let refs: Vec<(String, Vec<(f64, f64)>)> = v
-            .references
-            .iter()
-            .map(|(l, pts)| (l.clone(), pts.iter().map(|&(a, b)| (a, tf(b))).collect()))
-            .collect();
+        let refs: Vec<(String, Vec<(f64, f64)>)> = if references {
+            v.references
+                .iter()
+                .map(|(l, pts)| (l.clone(), pts.iter().map(|&(a, b)| (a, tf(b))).collect()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let xs = XAxis::new(s, v.x, refs.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
         let ys = draw::extent(
             (0..s.points.len())
@@ -600,19 +707,11 @@ impl Figure for CurveFig<'_> {
         );
         let (y0, y1) = ys.unwrap_or((0.0, 1.0));
         let y = draw::range(y0, y1, 0.06);
-        let y = if self.nines { (y.0.max(0.0), y.1) } else { y };
-        let xname = v.x.map_or("point", |i| s.params[i].path.as_str());
-        let title = if self.nines {
-            format!("{}{} on a nines scale vs {xname}", s.prefix(), v.metric)
-        } else {
-            format!("{}{} vs {xname}", s.prefix(), v.metric)
-        };
-        let body = draw::titled(root, &title)?;
-        let (left, right) = with_legend(&body);
-        let y_desc = if self.nines {
+        let y = if nines_scale { (y.0.max(0.0), y.1) } else { y };
+        let y_desc = if nines_scale {
             "nines (-log10(1 - availability))".to_owned()
         } else {
-            metric_desc(&v.metric)
+            metric_desc(&c.metric)
         };
         let name_fmt = xs.names.as_deref().map(name_ticks);
         let whole_fmt = |v: &f64| {
@@ -633,14 +732,17 @@ impl Figure for CurveFig<'_> {
                 axes.x_labels = span.ceil() as usize + 1;
             }
         }
-        let mut plot = axes.draw(&left)?;
+        let mut plot = axes.draw(area)?;
+        // A parameter of names has no order worth a line: dots and bars, as for sampled points.
+        let scatter = v.scatter || xs.names.is_some();
         let mut legend = Vec::new();
-        let heading = if v.scatter {
+        let heading = if scatter {
             "mean (dot), 95% CI (bar)"
         } else {
-            "mean (line), 95% CI (band)"
+            "mean (dot), 95% CI (band)"
         };
         legend.push(Entry::new(Key::Heading, heading));
+        let mut any_dashed = false;
         for (gi, g) in v.groups.iter().enumerate() {
             let col = draw::color(gi);
             let pts: Vec<Stat> = g
@@ -652,7 +754,7 @@ impl Figure for CurveFig<'_> {
                 })
                 .filter(|p| p.0.is_finite())
                 .collect();
-            if v.scatter {
+            if scatter {
                 for &(x, m, lo, hi) in &pts {
                     if let (Some(lo), Some(hi)) = (lo, hi) {
                         plot.error_bar(x, lo, hi, col.mix(0.7).stroke_width(1))?;
@@ -662,19 +764,31 @@ impl Figure for CurveFig<'_> {
                     }
                 }
             } else {
-                draw_line(&mut plot, &pts, &col, draw::width(gi, v.groups.len()))?;
+                any_dashed |= draw_line(
+                    &mut plot,
+                    &pts,
+                    &xs.measured,
+                    &col,
+                    draw::width(gi, v.groups.len()),
+                )?;
             }
             let label = if g.label.is_empty() {
-                v.metric.clone()
+                c.metric.clone()
             } else {
                 g.label.clone()
             };
-            let key = if v.scatter {
+            let key = if scatter {
                 Key::Dot(col.to_rgba())
             } else {
                 Key::Line(col.to_rgba(), false, draw::width(gi, v.groups.len()).max(3))
             };
             legend.push(Entry::new(key, label));
+        }
+        if any_dashed {
+            legend.push(Entry::new(
+                Key::Line(MUTED.to_rgba(), true, 2),
+                "gap: nothing measured between",
+            ));
         }
         if !refs.is_empty() {
             legend.push(Entry::new(Key::Heading, "reference"));
@@ -684,9 +798,9 @@ impl Figure for CurveFig<'_> {
             plot.dashed(pts, col.stroke_width(2))?;
             legend.push(Entry::new(Key::Line(col.to_rgba(), true, 2), label.clone()));
         }
-        if self.nines {
+        if nines_scale {
             let capped = (0..s.points.len())
-                .flat_map(|k| [num(&s.points[k].rec, v.mean), num(&s.points[k].rec, v.hi)])
+                .flat_map(|k| [num(&s.points[k].rec, c.mean), num(&s.points[k].rec, c.hi)])
                 .flatten()
                 .any(|a| 1.0 - a < 10f64.powf(-NINES_CAP));
             if capped {
@@ -701,9 +815,9 @@ impl Figure for CurveFig<'_> {
             }
         }
         if s.points.is_empty() {
-            draw::empty(&left, "no points in points.csv")?;
+            draw::empty(area, "no points in points.csv")?;
         }
-        draw::legend(&right, &legend)
+        Ok(legend)
     }
 }
 
@@ -717,46 +831,126 @@ static REF_COLORS: [RGBColor; 3] = [
 /// A point's x, and its mean and interval where defined.
 type Stat = (f64, Option<f64>, Option<f64>, Option<f64>);
 
-/// A line through the defined means, a band over each stretch of defined intervals and a dot
-/// at each mean.
+/// A gap between neighbouring points wider than this many times the typical spacing of the
+/// measured values is not drawn as a solid line.
+const WIDE_GAP: f64 = 2.0;
+
+/// How two neighbouring points of a line are joined.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Link {
+    /// A solid segment (with the band of their intervals).
+    Solid,
+    /// A dashed segment, no band: a measured value of the parameter lies between them that
+    /// this line lacks, or they are more than `WIDE_GAP` times the typical spacing apart.
+    Dashed,
+}
+
+/// The typical spacing of the measured values: the median gap between neighbouring distinct
+/// values (`None` for fewer than two).
+fn typical_gap(measured: &[f64]) -> Option<f64> {
+    let mut m: Vec<f64> = measured.iter().copied().filter(|x| x.is_finite()).collect();
+    m.sort_by(f64::total_cmp);
+    m.dedup();
+    let mut gaps: Vec<f64> = m.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_by(f64::total_cmp);
+    match gaps.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(gaps[n / 2]),
+        n => Some((gaps[n / 2 - 1] + gaps[n / 2]) / 2.0),
+    }
+}
+
+/// How each neighbouring pair of `xs` (one line's positions, ascending) is joined, given every
+/// value the sweep measured.
+fn links(xs: &[f64], measured: &[f64]) -> Vec<Link> {
+    let typical = typical_gap(measured);
+    xs.windows(2)
+        .map(|w| {
+            let (a, b) = (w[0], w[1]);
+            let skipped = measured.iter().any(|&m| m > a + 1e-9 && m < b - 1e-9);
+            let wide = typical.is_some_and(|t| b - a > WIDE_GAP * t * (1.0 + 1e-9));
+            if skipped || wide {
+                Link::Dashed
+            } else {
+                Link::Solid
+            }
+        })
+        .collect()
+}
+
+/// A dot at each defined mean; between neighbouring defined means a solid line where the
+/// points are close (see [`links`]), a thinner dashed one across a gap; a band over each
+/// solidly joined stretch of defined intervals, an error bar at a point outside any. An
+/// undefined mean breaks the line. Returns whether a dashed segment was drawn.
 fn draw_line<DB: DrawingBackend>(
     plot: &mut Plot<'_, DB>,
     pts: &[Stat],
+    measured: &[f64],
     col: &RGBColor,
     width: u32,
-) -> Result<()> {
-    let mut band: Vec<(f64, f64, f64)> = Vec::new();
-    for &(x, m, lo, hi) in pts {
-        match (m, lo, hi) {
-            (Some(_), Some(lo), Some(hi)) => band.push((x, lo, hi)),
-            _ => {
-                plot.band(&band, col.mix(0.18))?;
-                band.clear();
-            }
+) -> Result<bool> {
+    let xs: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let links = links(&xs, measured);
+    // Stretches of points joined solidly (an undefined mean or a dashed link ends one).
+    let mut stretches: Vec<Vec<usize>> = vec![Vec::new()];
+    for i in 0..pts.len() {
+        let joined =
+            i > 0 && links[i - 1] == Link::Solid && pts[i - 1].1.is_some() && pts[i].1.is_some();
+        if !joined {
+            stretches.push(Vec::new());
         }
+        stretches.last_mut().unwrap().push(i);
     }
-    plot.band(&band, col.mix(0.18))?;
-    let mut line: Vec<(f64, f64)> = Vec::new();
-    for &(x, m, _, _) in pts {
-        match m {
-            Some(m) => line.push((x, m)),
-            None => {
-                if line.len() > 1 {
-                    plot.line(&line, col.stroke_width(width))?;
+    for st in stretches.iter().filter(|st| !st.is_empty()) {
+        // The band over each run of defined intervals in the stretch.
+        let mut band: Vec<(f64, f64, f64)> = Vec::new();
+        for &i in st {
+            match pts[i] {
+                (x, Some(_), Some(lo), Some(hi)) => band.push((x, lo, hi)),
+                _ => {
+                    draw_band(plot, &band, col)?;
+                    band.clear();
                 }
-                line.clear();
             }
         }
+        draw_band(plot, &band, col)?;
+        let line: Vec<(f64, f64)> = st
+            .iter()
+            .filter_map(|&i| pts[i].1.map(|m| (pts[i].0, m)))
+            .collect();
+        if line.len() > 1 {
+            plot.line(&line, col.stroke_width(width))?;
+        }
     }
-    if line.len() > 1 {
-        plot.line(&line, col.stroke_width(width))?;
+    let mut dashed = false;
+    for i in 1..pts.len() {
+        if let (Link::Dashed, Some(a), Some(b)) = (links[i - 1], pts[i - 1].1, pts[i].1) {
+            plot.dashed(
+                &[(pts[i - 1].0, a), (pts[i].0, b)],
+                col.mix(0.8).stroke_width(width.clamp(1, 2)),
+            )?;
+            dashed = true;
+        }
     }
     for &(x, m, _, _) in pts {
         if let Some(m) = m {
             plot.dot((x, m), 4, col.to_rgba())?;
         }
     }
-    Ok(())
+    Ok(dashed)
+}
+
+/// A band over two or more intervals; a lone interval as an error bar.
+fn draw_band<DB: DrawingBackend>(
+    plot: &mut Plot<'_, DB>,
+    band: &[(f64, f64, f64)],
+    col: &RGBColor,
+) -> Result<()> {
+    match band {
+        [] => Ok(()),
+        [(x, lo, hi)] => plot.error_bar(*x, *lo, *hi, col.mix(0.7).stroke_width(1)),
+        _ => plot.band(band, col.mix(0.18)),
+    }
 }
 
 struct DowntimeFig<'a> {
@@ -919,6 +1113,55 @@ impl Figure for DowntimeFig<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_solid_only_between_close_measured_neighbours() {
+        use Link::{Dashed, Solid};
+        // Evenly spaced: all solid.
+        let m = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(links(&m, &m), vec![Solid, Solid, Solid]);
+        // A line lacking 3 (measured elsewhere) is dashed across it.
+        assert_eq!(links(&[1.0, 2.0, 4.0], &m), vec![Solid, Dashed]);
+        // 1..5 then 10 and 30: the median gap is 1, so 5 -> 10 and 10 -> 30 are wide.
+        let m = [1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 30.0];
+        assert_eq!(
+            links(&m, &m),
+            vec![Solid, Solid, Solid, Solid, Dashed, Dashed]
+        );
+        // Exactly twice the typical gap is still solid; doubling values: only the widest gap.
+        assert_eq!(typical_gap(&[0.0, 1.0, 2.0, 4.0]), Some(1.0));
+        assert_eq!(
+            links(&[0.0, 1.0, 2.0, 4.0], &[0.0, 1.0, 2.0, 4.0])[2],
+            Solid
+        );
+        let m = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+        assert_eq!(links(&m, &m), vec![Solid, Solid, Solid, Solid, Dashed]);
+        // One value or none: nothing to join, no typical gap.
+        assert_eq!(typical_gap(&[3.0, 3.0]), None);
+        assert!(links(&[3.0], &[3.0]).is_empty());
+    }
+
+    #[test]
+    fn a_latency_gets_its_groups_availability_beside_it() {
+        let ms = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let all = ms(&["availability", "users.availability", "users.latency_p99_s"]);
+        assert_eq!(
+            companion("users.latency_p99_s", &all).as_deref(),
+            Some("users.availability")
+        );
+        let overall = ms(&["availability", "users.latency_mean_s"]);
+        assert_eq!(
+            companion("users.latency_mean_s", &overall).as_deref(),
+            Some("availability")
+        );
+        assert_eq!(
+            companion("users.latency_p99_s", &ms(&["worst_downtime_s"])),
+            None
+        );
+        assert_eq!(companion("availability", &all), None);
+        assert_eq!(companion("worst_downtime_s", &all), None);
+        assert!(successes_only("latency_p99_s") && !successes_only("latency.availability"));
+    }
 
     #[test]
     fn nines_are_capped_and_floored() {

@@ -105,7 +105,7 @@ fn a_run_folder_plots_its_availability_components_and_blast_radius() {
     let run = run_folder(&dir);
     let files = plot(&run, &[]);
     let p = run.join("plots");
-    let mut expect: Vec<PathBuf> = ["availability", "blast-radius", "components"]
+    let mut expect: Vec<PathBuf> = ["availability", "blast-radius", "components", "latency"]
         .iter()
         .flat_map(|n| [p.join(format!("{n}.png")), p.join(format!("{n}.svg"))])
         .collect();
