@@ -32,6 +32,9 @@ pub(super) fn plot(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A group's gossip work is drawn once it takes more than this share of its workers in a bucket.
+const GOSSIP_SHOWN: f64 = 0.01;
+
 /// One bucket's value: from, to (seconds) and the value, if defined.
 type Cell = (f64, f64, Option<f64>);
 
@@ -45,6 +48,8 @@ struct Component {
     name: String,
     kind: String,
     utilization: Vec<Cell>,
+    /// The share of worker time spent merging gossip (`gossip_busy`; absent in older folders).
+    gossip: Vec<Cell>,
     /// Mean replicas up per bucket (`up_replicas`; absent in older folders).
     up: Vec<Cell>,
     /// Replicas provisioned per bucket.
@@ -437,10 +442,12 @@ fn components(t: &Table, grid: &Grid) -> Result<(Vec<Component>, bool)> {
     let (time, name) = (t.need("time_s")?, t.need("component")?);
     let kind = t.col("kind");
     let util = t.col("utilization");
+    let gossip_busy = t.col("gossip_busy");
     let up = t.col("up_replicas");
     let reps = t.col("replicas");
     let get = |c: Option<usize>| move |r: &csv::StringRecord| c.and_then(|c| num(r, c));
     let utils = groups(t, name, time, grid, get(util));
+    let gossips = groups(t, name, time, grid, get(gossip_busy));
     let ups = groups(t, name, time, grid, get(up));
     let replicas = groups(t, name, time, grid, get(reps));
     let kind_of = |n: &str| {
@@ -451,11 +458,14 @@ fn components(t: &Table, grid: &Grid) -> Result<(Vec<Component>, bool)> {
             .unwrap_or_default()
     };
     let mut out = Vec::new();
-    for (((n, u), (_, up)), (_, rep)) in utils.into_iter().zip(ups).zip(replicas) {
+    for ((((n, u), (_, g)), (_, up)), (_, rep)) in
+        utils.into_iter().zip(gossips).zip(ups).zip(replicas)
+    {
         out.push(Component {
             kind: kind_of(&n),
             name: n,
             utilization: u,
+            gossip: g,
             up,
             replicas: rep,
         });
@@ -792,7 +802,15 @@ impl Figure for ComponentsFig<'_> {
         if let Some(f) = &cf {
             axes.x_fmt = Some(f);
         }
-        axes.caption = Some("utilisation");
+        let gossips = run
+            .components
+            .iter()
+            .any(|c| c.gossip.iter().any(|x| x.2.unwrap_or(0.0) > GOSSIP_SHOWN));
+        axes.caption = Some(if gossips {
+            "utilisation (solid); of it, merging gossip (dashed)"
+        } else {
+            "utilisation"
+        });
         let mut plot = axes.draw(&util_area)?;
         run.overlay(&mut plot)?;
         let mut legend = vec![Entry::new(Key::Heading, "component groups")];
@@ -801,6 +819,11 @@ impl Figure for ComponentsFig<'_> {
             let (col, w) = (draw::color(i), draw::width(i, n));
             for seg in run.steps(&c.utilization) {
                 plot.line(&seg, col.stroke_width(w))?;
+            }
+            if c.gossip.iter().any(|x| x.2.unwrap_or(0.0) > GOSSIP_SHOWN) {
+                for seg in run.steps(&c.gossip) {
+                    plot.dashed(&seg, col.stroke_width(w))?;
+                }
             }
             let label = if c.kind.is_empty() {
                 c.name.clone()

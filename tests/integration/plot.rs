@@ -368,3 +368,28 @@ fn folders_and_names_it_cannot_plot_are_bad_input() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("is a run's output folder"));
 }
+
+#[test]
+fn the_components_plot_shows_gossip_work_when_a_group_gossips() {
+    // The S3 2008 storm cut to its first hour: the servers' gossip work (dashed) under their
+    // utilisation. web-three-tier's storage gossips too, but under 1% of its workers: not drawn.
+    let dir = scratch("plot-gossip");
+    let out = dir.join("s3");
+    let o = outagesim(&[
+        "run",
+        "scenarios/s3-2008-gossip.toml",
+        "--set",
+        "scenario.duration=1h",
+        "--set",
+        "components.customers.rate=5",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let svg = std::fs::read_to_string(out.join("plots/components.svg")).unwrap();
+    assert!(svg.contains("of it, merging gossip (dashed)"));
+    let quiet = run_folder(&dir);
+    let svg = std::fs::read_to_string(quiet.join("plots/components.svg")).unwrap();
+    assert!(!svg.contains("merging gossip"));
+}
