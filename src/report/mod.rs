@@ -195,11 +195,13 @@ pub fn summary_json(s: &Summary) -> Vec<u8> {
     v
 }
 
-fn pct(x: f64) -> String {
+/// A share as a percentage with three decimals.
+pub(crate) fn pct(x: f64) -> String {
     format!("{:.3}%", x * 100.0)
 }
 
-fn secs(x: f64) -> String {
+/// Seconds for a table: milliseconds below one second.
+pub(crate) fn secs(x: f64) -> String {
     if x == 0.0 {
         "0".into()
     } else if x < 1.0 {
@@ -358,7 +360,7 @@ pub fn incident_line(i: &crate::model::summary::Incident) -> Option<String> {
 }
 
 /// A time in seconds as a human duration ("12m30s").
-fn duration(s: f64) -> String {
+pub(crate) fn duration(s: f64) -> String {
     crate::engine::SimTime::from_secs_f64(s).to_string()
 }
 

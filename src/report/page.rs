@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use super::replay::{self, Outcome, TimelineRow};
-use crate::engine::SimTime;
+use super::{duration, pct, secs};
 use crate::model::spec::Spec;
 use crate::model::summary::Summary;
 
@@ -46,24 +46,6 @@ td:first-child,th:first-child{text-align:left}\
 th{background:#f0f0f0}pre{background:#f7f7f7;padding:0.8em;overflow-x:auto}\
 figure{display:inline-block;margin:0.5em;vertical-align:top}\
 figure svg{max-width:100%;height:auto}.none{color:#888}";
-
-fn pct(x: f64) -> String {
-    format!("{:.3}%", x * 100.0)
-}
-
-fn dur(s: f64) -> String {
-    SimTime::from_secs_f64(s).to_string()
-}
-
-fn secs(x: f64) -> String {
-    if x == 0.0 {
-        "0".into()
-    } else if x < 1.0 {
-        format!("{:.1}ms", x * 1e3)
-    } else {
-        format!("{x:.2}s")
-    }
-}
 
 fn row(o: &mut String, cells: &[String], head: bool) {
     let tag = if head { "th" } else { "td" };
@@ -113,7 +95,7 @@ pub fn html(p: &Page<'_>) -> String {
         o,
         "<p>seed {}, simulated {}, {} events</p>",
         s.seed,
-        dur(s.duration_s),
+        duration(s.duration_s),
         s.events
     );
 
@@ -151,8 +133,8 @@ pub fn html(p: &Page<'_>) -> String {
                 c.degraded.to_string(),
                 c.errors.to_string(),
                 c.timeouts.to_string(),
-                dur(c.downtime_s),
-                dur(c.longest_outage_s),
+                duration(c.downtime_s),
+                duration(c.longest_outage_s),
                 p50,
                 p99,
             ],
@@ -222,7 +204,7 @@ pub fn html(p: &Page<'_>) -> String {
             true,
         );
         let clock = p.spec.replay.clock.as_ref();
-        let at = |t: f64| clock.map_or_else(|| dur(t), |c| c.format(t));
+        let at = |t: f64| clock.map_or_else(|| duration(t), |c| c.format(t));
         for r in p.timeline {
             let published = r.published.as_ref().map_or(String::new(), |x| x.1.clone());
             let (simulated, mut matched) = match &r.simulated {
@@ -236,7 +218,7 @@ pub fn html(p: &Page<'_>) -> String {
             }
             let diff = r.difference_s().map_or(String::new(), |d| {
                 let sign = if d < 0.0 { "-" } else { "+" };
-                format!("{sign}{}", dur(d.abs().round()))
+                format!("{sign}{}", duration(d.abs().round()))
             });
             row(
                 &mut o,

@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::pct;
 use crate::engine::SimTime;
 use crate::model::RunResult;
 use crate::model::spec::{Clock, Milestone, Spec};
@@ -285,10 +286,6 @@ impl Outcome {
         }
         s
     }
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.3}%", x * 100.0)
 }
 
 fn downtime(s: f64) -> String {

@@ -324,9 +324,7 @@ impl Node {
                 t.1 -= 1;
             }
         }
-        for _ in 0..n {
-            self.push_table(w, cx, spec.failed_fanout, false);
-        }
+        self.push_tables(w, cx, spec.failed_fanout, false, n);
         if let Some(g) = self.gossip.as_mut() {
             g.telling.retain(|&(_, left)| left > 0);
         }
@@ -335,11 +333,17 @@ impl Node {
     /// Sends this node's table (and its failure entries) to `fanout` distinct peers: random
     /// peers it knows of, or (knowing none, or `seeds`) the group's seed replicas.
     fn push_table(&mut self, w: &World, cx: &mut Cx, fanout: u32, seeds: bool) {
+        self.push_tables(w, cx, fanout, seeds, 1);
+    }
+
+    /// `push_table` `times` times over: the message and the peers it may go to are built
+    /// once, and each time `fanout` distinct peers are drawn.
+    fn push_tables(&mut self, w: &World, cx: &mut Cx, fanout: u32, seeds: bool, times: usize) {
         let n = w.replicas(self.group);
         let Some(spec) = self.gossip_spec(w) else {
             return;
         };
-        if n < 2 || fanout == 0 {
+        if n < 2 || fanout == 0 || times == 0 {
             return;
         }
         let me = self.replica;
@@ -380,21 +384,24 @@ impl Node {
         };
         let k = fanout.min(pool);
         let mut picked: Vec<u32> = Vec::with_capacity(k as usize);
-        while (picked.len() as u32) < k {
-            let i = below(cx.rng(), pool as u64) as u32;
-            let j = if candidates.is_empty() {
-                // A uniform peer other than this node.
-                if i >= me { i + 1 } else { i }
-            } else {
-                candidates[i as usize]
-            };
-            if !picked.contains(&j) {
-                picked.push(j);
+        for _ in 0..times {
+            picked.clear();
+            while (picked.len() as u32) < k {
+                let i = below(cx.rng(), pool as u64) as u32;
+                let j = if candidates.is_empty() {
+                    // A uniform peer other than this node.
+                    if i >= me { i + 1 } else { i }
+                } else {
+                    candidates[i as usize]
+                };
+                if !picked.contains(&j) {
+                    picked.push(j);
+                }
             }
-        }
-        for j in picked {
-            let dst = w.first[self.group] + j;
-            transmit(w, cx, dst, Msg::Gossip(Box::new(msg.clone())));
+            for &j in &picked {
+                let dst = w.first[self.group] + j;
+                transmit(w, cx, dst, Msg::Gossip(Box::new(msg.clone())));
+            }
         }
     }
 
