@@ -2793,6 +2793,37 @@ mod tests {
     }
 
     #[test]
+    fn a_flips_entry_and_bit_and_first_last_event_kinds_are_checked() {
+        let text = ops(
+            "[[faults]]\nname = \"bitflip\"\nkind = \"gossip_corruption\"\ntarget = \"store\"\nat = \"10m\"\n",
+        );
+        let p = single(&format!("{text}entry = 100\n"));
+        assert_eq!(p.path, "faults.0.entry");
+        assert_eq!(
+            p.message,
+            "entry 100 is not a replica of 'store' (it has 100)"
+        );
+        assert_eq!(hint(&p), "use a replica index from 0 to 99");
+        let p = single(&format!("{text}bit = 32\n"));
+        assert_eq!(p.path, "faults.0.bit");
+        let p = single(&format!("{text}field = \"heartbeats\"\n"));
+        assert!(hint(&p).contains("heartbeat"), "{}", hint(&p));
+        let with_clock = text.replacen("[scenario]\n", "[scenario]\nclock = \"00:00 UTC\"\n", 1);
+        let p = single(&format!(
+            "{with_clock}\n[[published]]\nat = \"00:10\"\nevent = \"x\"\nmatch = \"last:gossip_completed\"\n"
+        ));
+        assert_eq!(
+            p.message,
+            "'gossip_completed' is not a kind of event a run logs"
+        );
+        assert!(
+            hint(&p).starts_with("did you mean 'gossip_complete'?"),
+            "{}",
+            hint(&p)
+        );
+    }
+
+    #[test]
     fn gossip_corruption() {
         use crate::model::spec::FaultKind;
         // The exact form of the brief, on a storage group of 100 replicas.
