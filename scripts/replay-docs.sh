@@ -17,6 +17,7 @@ scenarios=(
   multi-az-failover
   retry-storm-metastable
   dns-ttl-failover
+  shuffle-sharding
 )
 out=docs/scenarios.md
 tmp="$out.partial"

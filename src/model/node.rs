@@ -200,6 +200,12 @@ pub struct Node {
     /// Load balancer: how many of its backends are registered with it (the provisioned ones;
     /// a scale action registers the new replicas when they are provisioned).
     pub(crate) registered: u32,
+    /// Load balancer with cells or shuffle sharding: per group (a request's source), the
+    /// backends that serve it (empty for groups that are not clients), dealt for `dealt`.
+    pub(crate) tenants: Vec<Box<[u32]>>,
+    pub(crate) dealt: crate::model::policy::shard::Sharding,
+    /// The poison faults that crashed this replica (it restarts when they end).
+    pub(crate) poisoned: Vec<u16>,
     /// Cache: time of the last right backend answer; None while cold (after a restart).
     pub(crate) cache_last_ok: Option<u64>,
     /// Resolver: per record, the cached answer and when it expires (an answer of 0 is a
@@ -304,6 +310,9 @@ impl OutageModel {
                     rr: info.replica,
                     outstanding: Vec::new(),
                     registered: 0,
+                    tenants: Vec::new(),
+                    dealt: Default::default(),
+                    poisoned: Vec::new(),
                     // Caches start warm: the run begins in steady state.
                     cache_last_ok: Some(0),
                     resolver_cache: Vec::new(),
@@ -596,6 +605,22 @@ impl Node {
             }
         }
         if !self.faults_on.is_empty() {
+            if let Some(r) = &req
+                && let Some(i) = self.poison_of(w, r)
+            {
+                // A poison pill: the replica crashes on it, with everything it holds.
+                self.server_series[b].dropped += 1;
+                self.poisoned.push(i);
+                self.crash_step(w, cx, true);
+                let detail = format!(
+                    "{} ({} request from {})",
+                    w.spec.faults[i as usize].name,
+                    w.spec.faults[i as usize].kind.name(),
+                    w.spec.groups[usize::from(r.source)].name
+                );
+                self.log(w, now, "crashed", detail);
+                return;
+            }
             let fx = self.fault_effects(w);
             if fx.hung {
                 // Accepted, never answered.
@@ -779,7 +804,8 @@ impl Node {
                 | FaultKind::RegionOutage
                 | FaultKind::TrafficSurge { .. }
                 | FaultKind::ConfigChange { .. }
-                | FaultKind::GossipCorruption { .. } => {}
+                | FaultKind::GossipCorruption { .. }
+                | FaultKind::Poison { .. } => {}
             }
         }
         e
@@ -1001,6 +1027,17 @@ impl Node {
         }
     }
 
+    /// The active poison fault whose pill request `r` is, if any.
+    fn poison_of(&self, w: &World, r: &Req) -> Option<u16> {
+        if r.kind != ReqKind::Work {
+            return None;
+        }
+        self.faults_on.iter().copied().find(|&i| {
+            matches!(w.spec.faults[i as usize].kind,
+                FaultKind::Poison { source, .. } if source == usize::from(r.source))
+        })
+    }
+
     /// Whether a hang fault holds this replica.
     pub(crate) fn is_hung(&self, w: &World) -> bool {
         !self.faults_on.is_empty() && self.fault_effects(w).hung
@@ -1091,6 +1128,19 @@ impl Node {
                     self.config_start(w, cx, i);
                 } else {
                     self.config_back(w, cx, i, now);
+                }
+                self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
+            }
+            FaultKind::Poison { .. } => {
+                if on {
+                    self.faults_on.push(i as u16);
+                } else {
+                    self.faults_on.retain(|&x| x as usize != i);
+                    if let Some(k) = self.poisoned.iter().position(|&x| x as usize == i) {
+                        // The bad input is gone: the replica restarts.
+                        self.poisoned.remove(k);
+                        self.crash_step(w, cx, false);
+                    }
                 }
                 self.log(w, now, kind, format!("{} ({})", f.name, f.kind.name()));
             }

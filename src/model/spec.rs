@@ -187,6 +187,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "alarm_clear",
     "action",
     "restart",
+    "crashed",
     "stopped",
     "back",
     "provisioned",

@@ -265,6 +265,7 @@ fn settings(spec: &Spec, g: usize) -> Vec<String> {
             if let Some(h) = &l.health_check {
                 lines.push(check(h));
             }
+            lines.extend(tenants(spec, g, l));
         }
         KindSpec::Proxy(p, _) => lines.push(format!(
             "upstream {}, hit ratio {}, timeout {}, {}",
@@ -439,6 +440,10 @@ pub fn describe(spec: &Spec) -> String {
                             format!("rollout {rollout}, batches of {batch}")
                         };
                         format!(", set {} ({pace})", set.join(", "))
+                    }
+                    FaultKind::Poison { source, .. } => {
+                        let tenant = spec.groups.get(*source).map_or("?", |g| g.name.as_str());
+                        format!(", crashed by requests from {tenant}")
                     }
                     _ => String::new(),
                 };
@@ -694,6 +699,35 @@ pub fn dot(spec: &Spec) -> String {
     }
     let _ = writeln!(out, "}}");
     out
+}
+
+/// A load balancer's cells or shuffle shards: which backends serve which client group.
+fn tenants(spec: &Spec, lb: usize, l: &crate::model::spec::LbSpec) -> Vec<String> {
+    use crate::model::policy::shard::Sharding;
+    let n = spec.groups[l.backends].placement.len() as u32;
+    let head = match l.sharding {
+        Sharding::None => return Vec::new(),
+        Sharding::Cells(m) => format!("{m} cells of {}", name(spec, l.backends)),
+        Sharding::Shuffle(k) => format!(
+            "shuffle shards of {k} of {n} {} replicas",
+            name(spec, l.backends)
+        ),
+    };
+    let clients = spec
+        .groups
+        .iter()
+        .filter(|g| matches!(g.kind, KindSpec::Client(_)));
+    let shards: Vec<String> = (0u32..)
+        .zip(clients)
+        .filter_map(|(rank, g)| {
+            let b = l
+                .sharding
+                .backends(&spec.groups[lb].name, &g.name, rank, n)?;
+            let b: Vec<String> = b.iter().map(u32::to_string).collect();
+            Some(format!("{} [{}]", g.name, b.join(", ")))
+        })
+        .collect();
+    vec![format!("{head}: {}", shards.join(", "))]
 }
 
 #[cfg(test)]

@@ -1272,6 +1272,8 @@ mod tests {
                 "retry",
                 "fallback",
                 "fallback_below",
+                "cells",
+                "shuffle_shard",
             ]
         );
         assert_eq!(

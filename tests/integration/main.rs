@@ -22,6 +22,7 @@ mod run;
 mod safety;
 mod scenarios;
 mod schema;
+mod sharding;
 mod summary;
 mod sweep;
 mod validation;

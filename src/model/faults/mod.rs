@@ -27,7 +27,7 @@ use crate::settings;
 // ---- the settings of each fault kind ---------------------------------------------------------
 
 settings! {
-    /// `[[faults]]`: a fault injected at a fixed time; its `kind` (crash, hang, slow, error, capacity_loss, dns_record, traffic_surge, new_source, zone_outage, region_outage, partition, link_degradation, config_change, gossip_corruption) picks its further settings.
+    /// `[[faults]]`: a fault injected at a fixed time; its `kind` (crash, hang, slow, error, capacity_loss, dns_record, traffic_surge, new_source, zone_outage, region_outage, partition, link_degradation, config_change, gossip_corruption, poison) picks its further settings.
     pub struct FaultSettings "faults" {
         /// Unique among faults (default "<kind>-<target>").
         name: Opt<Text> = None,
@@ -94,6 +94,14 @@ settings! {
         bit: Count<0, 31> = 31,
         /// Whose entry (a replica index; default: the sender's own).
         entry: Opt<Count<0, { u32::MAX }>> = None,
+    }
+}
+
+settings! {
+    /// `kind = "poison"`: one client group's requests crash the replicas that serve them.
+    pub struct PoisonSettings "poison" {
+        /// The client group (tenant) whose requests crash the replicas that serve them.
+        source: Text => "add source = \"<the client group whose requests crash the replicas>\"",
     }
 }
 
@@ -388,6 +396,13 @@ pub enum FaultKind {
         bit: u8,
         entry: Option<u32>,
     },
+    /// `kind = "poison"`: while the fault lasts, a work request from client group `source`
+    /// (a poison pill: a malformed request, a pathological query) crashes the replica of the
+    /// target that receives it; crashed replicas stay down until the fault ends (the bad
+    /// input is fixed or filtered). How far it spreads is the callers' doing: load balancers
+    /// and retries carry the tenant's requests on to other replicas, unless cells or shuffle
+    /// shards keep them to the tenant's own (`policy/shard.rs`).
+    Poison { replicas: Vec<u32>, source: usize },
 }
 
 impl FaultKind {
@@ -408,6 +423,7 @@ impl FaultKind {
             FaultKind::TrafficSurge { .. } => "traffic_surge",
             FaultKind::ConfigChange { .. } => "config_change",
             FaultKind::GossipCorruption { .. } => "gossip_corruption",
+            FaultKind::Poison { .. } => "poison",
         }
     }
 
@@ -421,7 +437,8 @@ impl FaultKind {
             | FaultKind::CapacityLoss { replicas, .. }
             | FaultKind::DnsRecord { replicas, .. }
             | FaultKind::ConfigChange { replicas, .. }
-            | FaultKind::GossipCorruption { replicas, .. } => Some(replicas),
+            | FaultKind::GossipCorruption { replicas, .. }
+            | FaultKind::Poison { replicas, .. } => Some(replicas),
             FaultKind::TrafficSurge { .. }
             | FaultKind::NewSource
             | FaultKind::ZoneOutage

@@ -5,8 +5,8 @@ use super::values::pick;
 use super::{
     CapacityLossSettings, ConfigChangeSettings, CorruptionSettings, DnsRecordSettings,
     ErrorSettings, FailureSettings, FailureSpec, FailureTimes, FailureUnit, FaultKind, FaultSpec,
-    FaultTarget, Level, LinkDegradationSettings, LinkSettings, ReplicaSettings, SlowSettings,
-    TrafficSurgeSettings,
+    FaultTarget, Level, LinkDegradationSettings, LinkSettings, PoisonSettings, ReplicaSettings,
+    SlowSettings, TrafficSurgeSettings,
 };
 use crate::engine::SimTime;
 use crate::model::kinds::Kind;
@@ -17,7 +17,7 @@ use crate::model::settings::{
 };
 
 /// The fault kinds, in the order hints list them.
-pub const FAULT_KINDS: [&str; 14] = [
+pub const FAULT_KINDS: [&str; 15] = [
     "crash",
     "hang",
     "slow",
@@ -32,11 +32,12 @@ pub const FAULT_KINDS: [&str; 14] = [
     "link_degradation",
     "config_change",
     "gossip_corruption",
+    "poison",
 ];
 
 /// The settings of some fault kind, in the order problems with them are reported; `target`
 /// belongs here only for link faults (the others all take it).
-pub(super) const KIND_FIELDS: [&str; 21] = [
+pub(super) const KIND_FIELDS: [&str; 22] = [
     "replicas",
     "multiplier",
     "ramp",
@@ -58,6 +59,7 @@ pub(super) const KIND_FIELDS: [&str; 21] = [
     "field",
     "bit",
     "entry",
+    "source",
 ];
 
 /// The settings fault kind `kind` takes beside `name`, `kind`, `target`, `at` and `duration`
@@ -84,6 +86,7 @@ pub(super) fn kind_tables(kind: &str) -> Vec<crate::model::settings::Field> {
         "config_change" => ConfigChangeSettings::fields(),
         "link_degradation" => LinkDegradationSettings::fields(),
         "gossip_corruption" => CorruptionSettings::fields(),
+        "poison" => PoisonSettings::fields(),
         _ => Vec::new(),
     });
     fields
@@ -99,7 +102,7 @@ fn type_problems(f: &str, input: &dyn Input, base: Vec<String>) -> Vec<Issue> {
     let mut issues = Vec::new();
     let r = &mut Reader::new(base, &mut issues);
     let one = [(f, input)];
-    let probes: [Probe; 10] = [
+    let probes: [Probe; 11] = [
         probe::<ReplicaSettings>,
         probe::<SlowSettings>,
         probe::<ErrorSettings>,
@@ -110,6 +113,7 @@ fn type_problems(f: &str, input: &dyn Input, base: Vec<String>) -> Vec<Issue> {
         probe::<LinkDegradationSettings>,
         probe::<ConfigChangeSettings>,
         probe::<CorruptionSettings>,
+        probe::<PoisonSettings>,
     ];
     if f == "target" {
         let _ = r.field(f, |r| Text::read(input, r));
@@ -551,6 +555,12 @@ impl<'e> Entry<'e, '_> {
                     bit: s.bit as u8,
                     entry: s.entry,
                 })
+            }
+            "poison" => {
+                let s = self.table::<PoisonSettings>()?;
+                let path = self.at("source");
+                let source = self.res.group(None, path, &s.source, Role::Source)?;
+                replicas.map(|replicas| FaultKind::Poison { replicas, source })
             }
             "slow" => {
                 let s = self.table::<SlowSettings>()?;

@@ -15,9 +15,10 @@ use crate::engine::rng::{below, unit_f64};
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::Status;
 use crate::model::node::{Call, Cx, Node, Owner, Phase, downstream_kind};
+use crate::model::policy::shard::Sharding;
 use crate::model::settings::{
-    Fraction, Issue, List, Nested, Opt, PosDuration, Reader, Role, Shape, Text, Weights, Word,
-    Words, weights,
+    Count, Fraction, Issue, List, Nested, Opt, PosDuration, Reader, Role, Shape, Text, Weights,
+    Word, Words, weights,
 };
 use crate::model::spec::{HealthCheckSpec, KindSpec, RetrySpec, ServerSpec};
 use crate::model::world::World;
@@ -89,6 +90,10 @@ settings! {
         fallback: Opt<List<Text>> = None,
         /// Falls back when fewer than this share of its backends are healthy (0: only when none is).
         fallback_below: Fraction = 0.0,
+        /// Splits its backends into this many cells of consecutive replicas; client groups (tenants) take cells in file order, round robin (none: no cells).
+        cells: Opt<Count<1, { u32::MAX }>> = None,
+        /// Gives each client group (tenant) its own shuffle shard of this many backends, drawn once from the two names (none: every backend serves every tenant).
+        shuffle_shard: Opt<Count<1, { u32::MAX }>> = None,
     }
 }
 
@@ -117,6 +122,7 @@ impl KindSettings for LbSettings {
             );
             return None;
         }
+        let sharding = sharding(b, backends, self.cells, self.shuffle_shard);
         let path = b.at("weights");
         let weights = match (self.policy, self.weights) {
             (Balance::Weighted, None) => {
@@ -178,8 +184,54 @@ impl KindSettings for LbSettings {
             retry: self.retry,
             fallback: fallback?,
             fallback_below: self.fallback_below,
+            sharding: sharding?,
         }))
     }
+}
+
+/// `cells` or `shuffle_shard` (not both), each at most the backends' replica count.
+fn sharding(
+    b: &mut Build<'_>,
+    backends: Option<usize>,
+    cells: Option<u32>,
+    shuffle: Option<u32>,
+) -> Option<Sharding> {
+    let (field, size, sharding) = match (cells, shuffle) {
+        (None, None) => return Some(Sharding::None),
+        (Some(_), Some(_)) => {
+            let path = b.at("shuffle_shard");
+            b.resolve.issues().push(
+                Issue::new(path, "a load balancer takes cells or shuffle_shard, not both")
+                    .hint("keep one: cells = m gives tenants whole cells, shuffle_shard = k each tenant its own k backends".to_owned())
+                    .at_key(),
+            );
+            return None;
+        }
+        (Some(m), None) => ("cells", m, Sharding::Cells(m)),
+        (None, Some(k)) => ("shuffle_shard", k, Sharding::Shuffle(k)),
+    };
+    let n = backends.and_then(|g| b.resolve.replicas(g).map(|(n, _)| (g, n)));
+    if let Some((g, n)) = n
+        && size > n
+    {
+        let name = b.resolve.name(g);
+        let path = b.at(field);
+        let what = if field == "cells" {
+            "cells"
+        } else {
+            "backends in a shuffle shard"
+        };
+        b.resolve.issues().push(
+            Issue::new(
+                path,
+                format!("{size} {what}, but '{name}' has {n} replicas"),
+            )
+            .value(size.to_string())
+            .hint(format!("use at most {n}, or give '{name}' more replicas")),
+        );
+        return None;
+    }
+    Some(sharding)
 }
 
 /// The fallback groups, each resolved as a dependency (None when one is unknown).
@@ -232,6 +284,8 @@ pub struct LbSpec {
     pub fallback: Vec<usize>,
     /// `fallback_below`: the healthy share of backends under which it falls back.
     pub fallback_below: f64,
+    /// `cells` or `shuffle_shard`: which backends serve which client group.
+    pub sharding: Sharding,
 }
 
 impl LbSpec {
@@ -261,6 +315,29 @@ impl Node {
         self.registered = w.provisioned(lb.backends);
     }
 
+    /// Deals the backends to the client groups by `lb.sharding` (at start, and again when a
+    /// config change sets other cells or shard sizes).
+    pub(crate) fn deal(&mut self, w: &World, lb: &LbSpec) {
+        let n = w.replicas(lb.backends);
+        let me = &w.spec.groups[self.group].name;
+        let mut rank = 0;
+        self.tenants = w
+            .spec
+            .groups
+            .iter()
+            .map(|g| {
+                if !matches!(g.kind, KindSpec::Client(_)) {
+                    return Box::default();
+                }
+                rank += 1;
+                lb.sharding
+                    .backends(me, &g.name, rank - 1, n)
+                    .map_or_else(Box::default, Vec::into_boxed_slice)
+            })
+            .collect();
+        self.dealt = lb.sharding;
+    }
+
     /// Attempt `attempt` of a request: picks a registered backend by the policy among those
     /// eligible (the healthy ones, or all when none is and the LB fails open; a retry avoids
     /// the backend that just failed) and calls it, freeing the worker while it waits.
@@ -285,15 +362,34 @@ impl Node {
         let last = self.jobs.get_mut(slot, gen_).and_then(|j| j.last_backend);
         // Standby replicas are not registered until a scale action provisions them.
         let n = self.registered.clamp(1, w.replicas(lb.backends));
+        // The candidates, by position: every registered backend, or the request's tenant's
+        // cell or shuffle shard (its registered members).
+        if lb.sharding != self.dealt {
+            self.deal(w, lb);
+        }
+        let shard: Option<Box<[u32]>> = match self.tenants.get(usize::from(req.source)) {
+            Some(s) if !s.is_empty() => Some(s.iter().copied().filter(|&i| i < n).collect()),
+            _ => None,
+        };
+        if shard.as_ref().is_some_and(|s| s.is_empty()) {
+            // Its tenant's backends are all standby: nothing serves it.
+            return self.finish(w, cx, slot, gen_, Status::Error, 0);
+        }
+        let len = shard.as_ref().map_or(n, |s| s.len() as u32);
+        let at = |p: u32| {
+            shard
+                .as_ref()
+                .map_or(p, |s| s.get(p as usize).copied().unwrap_or(0))
+        };
         let healthy = |node: &Node, i: u32| {
             node.checker
                 .as_ref()
                 .is_none_or(|c| c.targets[i as usize].healthy)
         };
-        let healthy_count = (0..n).filter(|&i| healthy(self, i)).count();
+        let healthy_count = (0..len).filter(|&p| healthy(self, at(p))).count();
         let any_healthy = healthy_count > 0;
         if !lb.fallback.is_empty()
-            && (!any_healthy || (healthy_count as f64) < lb.fallback_below * n as f64)
+            && (!any_healthy || (healthy_count as f64) < lb.fallback_below * len as f64)
             && self.lb_fall_back(w, cx, slot, gen_, attempt, lb, req)
         {
             return;
@@ -307,51 +403,54 @@ impl Node {
         }
         // A retry avoids the backend that just failed, when another one is eligible.
         let eligible = |node: &Node, i: u32| !any_healthy || healthy(node, i);
-        let avoid = last.filter(|&l| (0..n).any(|i| i != l && eligible(self, i)));
-        let ok = |node: &Node, i: u32| eligible(node, i) && Some(i) != avoid;
-        let pick = match lb.policy {
+        let avoid = last.filter(|&l| (0..len).any(|p| at(p) != l && eligible(self, at(p))));
+        let ok = |node: &Node, p: u32| eligible(node, at(p)) && Some(at(p)) != avoid;
+        let pick = at(match lb.policy {
             Balance::RoundRobin => {
-                let mut i = self.rr % n;
-                for _ in 0..n {
-                    if ok(self, i) {
+                let mut p = self.rr % len;
+                for _ in 0..len {
+                    if ok(self, p) {
                         break;
                     }
-                    i = (i + 1) % n;
+                    p = (p + 1) % len;
                 }
-                self.rr = (i + 1) % n;
-                i
+                self.rr = (p + 1) % len;
+                p
             }
             Balance::LeastOutstanding => {
-                let start = self.rr % n;
-                self.rr = (self.rr + 1) % n;
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .filter(|&i| ok(self, i))
-                    .min_by_key(|&i| self.outstanding[i as usize])
+                let start = self.rr % len;
+                self.rr = (self.rr + 1) % len;
+                (0..len)
+                    .map(|k| (start + k) % len)
+                    .filter(|&p| ok(self, p))
+                    .min_by_key(|&p| self.outstanding[at(p) as usize])
                     .unwrap_or(start)
             }
             Balance::Random => {
-                let count = (0..n).filter(|&i| ok(self, i)).count() as u64;
+                let count = (0..len).filter(|&p| ok(self, p)).count() as u64;
                 let k = below(cx.rng(), count.max(1));
-                (0..n).filter(|&i| ok(self, i)).nth(k as usize).unwrap_or(0)
+                (0..len)
+                    .filter(|&p| ok(self, p))
+                    .nth(k as usize)
+                    .unwrap_or(0)
             }
             Balance::Weighted => {
-                let total: f64 = (0..n)
-                    .filter(|&i| ok(self, i))
-                    .map(|i| lb.weights[i as usize])
+                let total: f64 = (0..len)
+                    .filter(|&p| ok(self, p))
+                    .map(|p| lb.weights[at(p) as usize])
                     .sum();
                 let mut x = unit_f64(cx.rng()) * total;
                 let mut chosen = 0;
-                for i in (0..n).filter(|&i| ok(self, i)) {
-                    chosen = i;
-                    x -= lb.weights[i as usize];
+                for p in (0..len).filter(|&p| ok(self, p)) {
+                    chosen = p;
+                    x -= lb.weights[at(p) as usize];
                     if x < 0.0 {
                         break;
                     }
                 }
                 chosen
             }
-        };
+        });
         self.outstanding[pick as usize] += 1;
         let dst = w.first[lb.backends] + pick;
         self.lb_call(w, cx, (slot, gen_), attempt, dst, &req, lb.timeout.0);

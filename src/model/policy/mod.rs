@@ -8,3 +8,4 @@ pub mod health_check;
 pub mod placement;
 pub mod retry;
 pub mod server;
+pub mod shard;
