@@ -28,6 +28,10 @@ use crate::model::settings::{
     Input, Reader, Resolve, Role, Shape, Table, not_applicable, read_table, unknown_field,
 };
 
+/// A client's settings that shape its traffic: a config change does not set them (its rate is
+/// drawn by thinning from a peak fixed at the start).
+const CLIENT_TRAFFIC: [&str; 4] = ["rate", "concurrency", "think_time", "profile"];
+
 pub use crate::model::policy::placement::MAX_REPLICAS;
 
 /// The most replicas a gossiping group may have: each of its views holds an entry per replica
@@ -793,8 +797,27 @@ impl Check<'_> {
             }
         }
         let g = target?;
-        if matches!(self.kinds[g], None | Some(Kind::Client | Kind::Monitor)) {
+        if matches!(self.kinds[g], None | Some(Kind::Monitor)) {
             return None; // Reported already.
+        }
+        if self.kinds[g] == Some(Kind::Client) {
+            // A client's settings may change (its retries, timeout, target), not its traffic.
+            for e in entries {
+                let Some(first) = e.path.first() else {
+                    continue;
+                };
+                if CLIENT_TRAFFIC.contains(&first.as_str()) {
+                    let mut p = spath.clone();
+                    p.extend(e.key.iter().cloned());
+                    self.push(
+                        Issue::new(p, format!("a config change cannot set a client's '{first}'"))
+                            .value(e.text.clone())
+                            .hint("a config change alters how a client calls (retry, timeout, target, resolver, write_fraction); change its traffic with a traffic_surge fault".to_owned())
+                            .at_key(),
+                    );
+                    ok = false;
+                }
+            }
         }
         // None: the changed table could not be read (reported at its settings).
         let after = f.after.as_deref()?;
@@ -2790,7 +2813,7 @@ mod tests {
         );
         assert_eq!(
             hint(&p),
-            "config changes roll out to server groups: api, store"
+            "config changes roll out to component and client groups: users, api, store"
         );
     }
 

@@ -495,3 +495,79 @@ fn the_blast_radius_counts_dependency_hops_from_the_faults_origins() {
     assert_eq!(i.time_to_recover_s, Some(660.0));
     assert!(b.clients.peak_fraction >= 0.75 && b.clients.peak_at_s == Some(1200.0));
 }
+
+/// A client deployment: users on 1 attempt with a 1 s timeout get, at 5m, a build whose
+/// timeout (3 ms) is shorter than the service's 5 ms and which retries 4 more times; the fault
+/// ends at 10m and the old build comes back.
+fn client_deploy(set: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "client-deploy"
+duration = "15m"
+seed = 3
+bucket = "1m"
+
+[components.users]
+kind = "client"
+rate = 20.0
+target = "api"
+timeout = "1s"
+
+[components.api]
+kind = "service"
+workers = 10
+service_time = "5ms"
+
+[[faults]]
+name = "new client build"
+kind = "config_change"
+target = "users"
+at = "5m"
+duration = "5m"
+set = {set}
+"#
+    )
+}
+
+#[test]
+fn a_config_change_deploys_new_retry_and_timeout_settings_to_a_client_group() {
+    let (s, r) = simulate(&client_deploy(
+        r#"{ timeout = "3ms", retry = { attempts = 5 } }"#,
+    ));
+    let (_, series) = r.client_series().next().unwrap();
+    for (b, bucket) in series.iter().enumerate() {
+        let per_request = bucket.attempts as f64 / bucket.requests as f64;
+        if (5..10).contains(&b) {
+            // Every attempt times out: 5 per request, none succeeds.
+            assert_eq!(bucket.successes, 0, "minute {b}");
+            assert!(
+                (per_request - 5.0).abs() < 0.01,
+                "minute {b}: {per_request}"
+            );
+        } else {
+            assert_eq!(bucket.successes, bucket.requests, "minute {b}");
+            assert!(per_request < 1.001, "minute {b}: {per_request}");
+        }
+    }
+    let u = &s.clients["users"];
+    assert!((u.availability - 2.0 / 3.0).abs() < 0.01, "{u:?}");
+    let applied: Vec<&LogEntry> = rows(&r.log, "config_applied").collect();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].time, 300_000_000_000);
+}
+
+#[test]
+fn a_config_change_cannot_set_a_clients_traffic() {
+    for (set, field) in [("{ rate = 80.0 }", "rate"), ("{ profile = [] }", "profile")] {
+        let e = match scenario::load(&client_deploy(set), "deploy.toml", &[]) {
+            Ok(_) => panic!("{set} is refused"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains(&format!("a config change cannot set a client's '{field}'"))
+                && e.contains("traffic_surge"),
+            "{e}"
+        );
+    }
+}

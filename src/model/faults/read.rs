@@ -512,7 +512,7 @@ impl<'e> Entry<'e, '_> {
         tname: &str,
         duration: Option<Option<SimTime>>,
     ) -> Option<FaultKind> {
-        if g.and_then(|g| self.res.kind(g)) == Some(Kind::Client) {
+        if kind != "config_change" && g.and_then(|g| self.res.kind(g)) == Some(Kind::Client) {
             let issue = Issue::new(
                 self.at("target"),
                 format!("a {kind} fault cannot hit '{tname}': it is a client"),
@@ -663,15 +663,15 @@ impl<'e> Entry<'e, '_> {
         replicas: Option<Vec<u32>>,
     ) -> Option<FaultKind> {
         if g.and_then(|g| self.res.kind(g)) == Some(Kind::Monitor) {
-            let servers = self.names_of(|k| !matches!(k, Kind::Client | Kind::Monitor));
-            let servers: Vec<&str> = servers.iter().map(String::as_str).collect();
+            let groups = self.names_of(|k| k != Kind::Monitor);
+            let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
             let issue = Issue::new(
                 self.at("target"),
                 format!("a config_change fault cannot hit '{tname}': it is a monitor"),
             );
             self.push(issue.value(tname).hint(format!(
-                "config changes roll out to server groups: {}",
-                list(&servers)
+                "config changes roll out to component and client groups: {}",
+                list(&groups)
             )));
         }
         let s = self.table::<ConfigChangeSettings>();

@@ -889,7 +889,10 @@ impl Node {
         }
         self.account(w, now);
         self.derive_state(w, cx);
-        self.fill_workers(w, cx);
+        if !self.server_series.is_empty() {
+            // Capacity may have changed (clients serve nothing).
+            self.fill_workers(w, cx);
+        }
         let f = &w.spec.faults[fault];
         let detail = match &f.kind {
             FaultKind::ConfigChange { set, .. } => {
