@@ -383,3 +383,48 @@ fn bands_at_sweep_points_are_the_mean_and_interval_of_the_points_runs() {
         }
     }
 }
+
+/// The number of filled polygons in an SVG (bands and shaded windows).
+fn polygons(svg: &str) -> usize {
+    svg.matches("<polygon").count()
+}
+
+#[test]
+fn availability_plots_shade_the_band_of_replications() {
+    let dir = scratch("precision-plots");
+    let (one, reps) = (dir.join("one"), dir.join("reps"));
+    for (out, extra) in [(&one, &[][..]), (&reps, &["--replications", "4"][..])] {
+        let mut args = vec![
+            "run",
+            "scenarios/mmc.toml",
+            "--set",
+            "scenario.duration=5m",
+            "--set",
+            "components.api.workers=9",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = outagesim(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let plain = read(&one, "plots/availability.svg");
+    let banded = read(&reps, "plots/availability.svg");
+    assert!(!plain.contains("95% band"));
+    assert!(banded.contains("95% band") && banded.contains("4 replications"));
+    assert!(polygons(&banded) > polygons(&plain), "no band drawn");
+    // A sweep draws each point's band over its replications.
+    let out = dir.join("sweep");
+    let o = sweep(&out, &["--quiet", "--precision", "users.latency_mean_s=2%"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = outagesim(&["plot", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(out.join("plots/bands.png").is_file());
+    let svg = read(&out, "plots/bands.svg");
+    assert!(
+        svg.contains("users availability, mean and 95% band"),
+        "{svg}"
+    );
+    assert!(svg.contains("workers=9") && svg.contains("workers=12"));
+    assert!(polygons(&svg) >= 2);
+}
