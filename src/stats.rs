@@ -305,6 +305,43 @@ mod tests {
     }
 
     #[test]
+    fn bands_fold_runs_one_at_a_time_into_the_same_rows() {
+        // Folding run by run gives the interval of the values across runs, per bucket.
+        let run = |a: f64, b: f64| ClientSeries {
+            starts: vec!["0".into(), "10".into()],
+            groups: vec!["a,b".into()],
+            availability: vec![vec![Some(a)], vec![Some(b)]],
+            latency_s: vec![vec![Some(a / 10.0)], vec![None]],
+        };
+        let runs = [run(0.5, 1.0), run(0.7, 1.0), run(0.9, 0.8), run(0.6, 1.0)];
+        let mut bands = Bands::default();
+        for r in &runs {
+            bands.push(r);
+        }
+        assert_eq!(bands.runs(), 4);
+        let mut rows = String::new();
+        bands.write_rows("3,", &mut rows);
+        let lines: Vec<&str> = rows.lines().collect();
+        let i = mean_interval(&[0.5, 0.7, 0.9, 0.6]).unwrap();
+        assert!(lines[0].starts_with(&format!(
+            "3,0,\"a,b\",4,{:.6},{:.6},{:.6},",
+            i.mean,
+            i.low(),
+            i.high()
+        )));
+        assert!(lines[1].ends_with(",,,"), "{}", lines[1]);
+        // bands_csv is the header and the same rows.
+        let csv = String::from_utf8(bands_csv(&runs)).unwrap();
+        assert_eq!(csv.lines().next(), Some(BANDS_HEADER));
+        let mut bare = String::new();
+        bands.write_rows("", &mut bare);
+        assert_eq!(
+            csv.lines().skip(1).collect::<Vec<_>>(),
+            bare.lines().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn mser5_drops_the_transient() {
         // A ramp from 0 over the first 20 values, then noise around 10.
         let mut xs: Vec<f64> = (0..20).map(|i| i as f64 / 2.0).collect();

@@ -820,7 +820,7 @@ fn availability_panel<DB: DrawingBackend>(run: &Run, left: &Area<DB>) -> Result<
             };
             let col = draw::color(i);
             for band in Bands::steps(low, high, run.unit.secs) {
-                plot.band(&band, col.mix(0.22))?;
+                plot.band(&band, col.mix(0.3))?;
             }
             for seg in run.steps(mean) {
                 plot.dashed(&seg, col.mix(0.9).stroke_width(1))?;
@@ -846,7 +846,7 @@ fn availability_panel<DB: DrawingBackend>(run: &Run, left: &Area<DB>) -> Result<
             format!("{} replications", b.replications),
         ));
         legend.push(Entry::new(Key::Line(draw::INK.mix(0.9), true, 1), "mean"));
-        legend.push(Entry::new(Key::Patch(draw::INK.mix(0.22)), "95% band"));
+        legend.push(Entry::new(Key::Patch(draw::INK.mix(0.3)), "95% band"));
         legend.push(Entry::new(
             Key::Line(draw::INK.to_rgba(), false, 3),
             "the scenario's seed",

@@ -1019,6 +1019,72 @@ mod tests {
     }
 
     #[test]
+    fn precision_targets_parse_relative_or_absolute_and_refuse_bad_ones() {
+        let metrics = vec!["availability".to_owned(), "users.downtime_s".to_owned()];
+        let p = Precision::parse("availability=0.1%", 10, None, &metrics).unwrap();
+        assert!(p.relative && (p.half_width - 0.001).abs() < 1e-15);
+        assert_eq!((p.batch, p.max_replications), (10, 100));
+        assert_eq!(p.label(), "availability=0.1%");
+        assert!((p.target(0.9) - 0.0009).abs() < 1e-15);
+        assert!((p.target(-2.0) - 0.002).abs() < 1e-15);
+        let a = Precision::parse("users.downtime_s = 5", 4, Some(9), &metrics).unwrap();
+        assert!(!a.relative && a.target(1000.0) == 5.0 && a.max_replications == 9);
+        let err = |arg: &str, first: u32, max: Option<u32>| {
+            Precision::parse(arg, first, max, &metrics).unwrap_err()
+        };
+        assert!(err("availability=0", 10, None).contains("not a positive number"));
+        assert!(err("availability=-1%", 10, None).contains("not a positive number"));
+        assert!(err("availability=inf", 10, None).contains("not a positive number"));
+        assert!(err("availability", 10, None).contains("METRIC=HALF_WIDTH"));
+        assert!(err("availabilty=1%", 10, None).contains("did you mean 'availability'"));
+        assert!(err("availability=1%", 1, None).contains("at least 2"));
+        assert!(err("availability=1%", 10, Some(9)).contains("below the first batch"));
+    }
+
+    #[test]
+    fn rounds_continue_the_points_that_miss_the_target_up_to_the_cap() {
+        let mut p = plan(&[("a", &["1", "2", "3"])]);
+        p.replications = 2;
+        let target = Precision::parse("m=0.5", 2, Some(5), &["m".to_owned()]).unwrap();
+        let first = Round::first(&p);
+        assert_eq!(first.runs(Shard::ALL), 6);
+        assert_eq!(first.run(Shard::ALL, 3), (1, 1));
+        let mut agg = Aggregate::new(3, 1);
+        // Point 0 is steady (half-width 0), points 1 and 2 are noisy.
+        for (pt, xs) in [(0, [1.0, 1.0]), (1, [0.0, 10.0]), (2, [5.0, -5.0])] {
+            for x in xs {
+                agg.push(pt, &[x.to_string()]);
+            }
+        }
+        let second = first.next(&target, 0, &agg).unwrap();
+        assert_eq!(second.points, [1, 2]);
+        assert_eq!((second.start, second.len), (2, 2));
+        assert_eq!(second.run(Shard::ALL, 2), (2, 2));
+        for (pt, xs) in [(1, [5.0, 5.0]), (2, [0.0, 0.0])] {
+            for x in xs {
+                agg.push(pt, &[x.to_string()]);
+            }
+        }
+        // Still wide: the last batch is cut at the cap of 5.
+        let third = second.next(&target, 0, &agg).unwrap();
+        assert_eq!((third.points.len(), third.start, third.len), (2, 4, 1));
+        for pt in [1, 2] {
+            agg.push(pt, &["5".to_owned()]);
+        }
+        assert_eq!(third.next(&target, 0, &agg), None);
+        // Without the noise every point meets the target after the first round.
+        let mut calm = Aggregate::new(3, 1);
+        for pt in 0..3 {
+            calm.push(pt, &["1".to_owned()]);
+            calm.push(pt, &["1.01".to_owned()]);
+        }
+        assert_eq!(first.next(&target, 0, &calm), None);
+        // A metric undefined at a point (no values) never meets the target.
+        let empty = Aggregate::new(3, 1);
+        assert_eq!(first.next(&target, 0, &empty).unwrap().points, [0, 1, 2]);
+    }
+
+    #[test]
     fn cells_round_trip() {
         for x in [0.1, 1.0 / 3.0, 1e-300, 123456.789] {
             assert_eq!(cell(Some(x)).parse::<f64>().unwrap(), x);
