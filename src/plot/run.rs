@@ -86,9 +86,12 @@ struct Run {
 pub(super) struct Bands {
     /// The most replications behind a bucket.
     pub replications: u64,
-    /// name, mean, low and high cells (in the order of first appearance).
-    pub groups: Vec<(String, Vec<Cell>, Vec<Cell>, Vec<Cell>)>,
+    /// Per client group, in the order of first appearance.
+    pub groups: Vec<BandGroup>,
 }
+
+/// A client group's name and its mean, low and high cells.
+pub(super) type BandGroup = (String, Vec<Cell>, Vec<Cell>, Vec<Cell>);
 
 impl Bands {
     /// The bands of a `timeseries_bands.csv` (or a sweep point's rows of `bands.csv`) on the
