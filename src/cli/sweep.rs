@@ -909,7 +909,10 @@ fn run_job(
                 r,
                 series,
             )
-            .map_err(|e| e.context(format!("run {} (point {p}, replication {r})", before + k)))
+            .map_err(|e| {
+                let i = before + shard.run(k);
+                e.context(format!("run {i} (point {p}, replication {r})"))
+            })
         };
         run_chunks(
             &pool,
