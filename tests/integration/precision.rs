@@ -428,3 +428,27 @@ fn availability_plots_shade_the_band_of_replications() {
     assert!(svg.contains("workers=9") && svg.contains("workers=12"));
     assert!(polygons(&svg) >= 2);
 }
+
+#[test]
+fn merge_refuses_a_manifest_with_a_precision_target() {
+    // Precision sweeps are never sharded; a shard whose manifest claims one is not merged.
+    let dir = scratch("precision-merge");
+    let out = dir.join("sw");
+    let o = sweep(&out, &["--shard", "1/1", "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let manifest = out.join("shard-1-of-1/sweep.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["precision"] = serde_json::json!({
+        "metric": "availability", "half_width": 0.001, "relative": true,
+        "batch": 3, "max_replications": 30
+    });
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let o = outagesim(&["merge", out.to_str().unwrap(), "--no-plots"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("run to a precision (availability=0.1%) is never sharded"),
+        "{}",
+        text(&o.stderr)
+    );
+}
