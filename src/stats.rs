@@ -169,45 +169,89 @@ pub fn client_series(r: &crate::model::RunResult) -> ClientSeries {
     out
 }
 
+/// The columns of `timeseries_bands.csv` (a sweep's `bands.csv` puts `point` before them).
+pub const BANDS_HEADER: &str = "time_s,client,replications,availability_mean,availability_low,\
+     availability_high,latency_mean_s,latency_low_s,latency_high_s";
+
+/// Per bucket and client group, the running mean and variance (Welford) of the availability
+/// and of the mean latency over replications, fed one run at a time in run order: what
+/// `timeseries_bands.csv` (and each point of a sweep's `bands.csv`) is made of. Its size is
+/// buckets x groups, whatever the number of runs; the buckets and groups are the first run's.
+#[derive(Clone, Debug, Default)]
+pub struct Bands {
+    starts: Vec<String>,
+    groups: Vec<String>,
+    /// `[bucket][group]`: availability, latency.
+    cells: Vec<Vec<[crate::sweep::Moments; 2]>>,
+    runs: u64,
+}
+
+impl Bands {
+    /// Adds one run's series.
+    pub fn push(&mut self, run: &ClientSeries) {
+        if self.runs == 0 {
+            self.starts = run.starts.clone();
+            self.groups = run.groups.clone();
+            self.cells = vec![vec![Default::default(); run.groups.len()]; run.starts.len()];
+        }
+        self.runs += 1;
+        for (b, row) in self.cells.iter_mut().enumerate() {
+            for (g, [avail, lat]) in row.iter_mut().enumerate() {
+                let at =
+                    |f: &Vec<Vec<Option<f64>>>| f.get(b).and_then(|r| r.get(g)).copied().flatten();
+                if let Some(x) = at(&run.availability) {
+                    avail.push(x);
+                }
+                if let Some(x) = at(&run.latency_s) {
+                    lat.push(x);
+                }
+            }
+        }
+    }
+
+    /// The number of runs added.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// The CSV lines (per bucket, per group; [`BANDS_HEADER`]'s columns), each after `prefix`.
+    pub fn write_rows(&self, prefix: &str, o: &mut String) {
+        use std::fmt::Write as _;
+        let cells = |m: &crate::sweep::Moments| match (m.mean(), m.half_width()) {
+            (Some(mean), Some(h)) => format!("{mean:.6},{:.6},{:.6}", mean - h, mean + h),
+            (Some(mean), None) => format!("{mean:.6},,"),
+            _ => ",,".to_owned(),
+        };
+        for (start, row) in self.starts.iter().zip(&self.cells) {
+            for (group, [avail, lat]) in self.groups.iter().zip(row) {
+                let name = if group.contains([',', '"', '\n']) {
+                    format!("\"{}\"", group.replace('"', "\"\""))
+                } else {
+                    group.clone()
+                };
+                let _ = writeln!(
+                    o,
+                    "{prefix}{start},{name},{},{},{}",
+                    avail.n,
+                    cells(avail),
+                    cells(lat)
+                );
+            }
+        }
+    }
+}
+
 /// `timeseries_bands.csv` over replications of one scenario (same buckets and groups): per
 /// bucket and client group, how many replications had a value, and the mean with its 95%
 /// interval across them of the availability and of the mean latency (empty cells under two
 /// values).
 pub fn bands_csv(runs: &[ClientSeries]) -> Vec<u8> {
-    let mut o = String::from(
-        "time_s,client,replications,availability_mean,availability_low,availability_high,\
-         latency_mean_s,latency_low_s,latency_high_s\n",
-    );
-    let Some(first) = runs.first() else {
-        return o.into_bytes();
-    };
-    let cells = |xs: &[f64]| match mean_interval(xs) {
-        Some(i) => format!("{:.6},{:.6},{:.6}", i.mean, i.low(), i.high()),
-        None if xs.len() == 1 => format!("{:.6},,", xs[0]),
-        None => ",,".to_owned(),
-    };
-    for (b, start) in first.starts.iter().enumerate() {
-        for (g, group) in first.groups.iter().enumerate() {
-            let pick = |f: fn(&ClientSeries) -> &Vec<Vec<Option<f64>>>| -> Vec<f64> {
-                runs.iter()
-                    .filter_map(|r| f(r).get(b).and_then(|row| row.get(g)).copied().flatten())
-                    .collect()
-            };
-            let avail = pick(|r| &r.availability);
-            let lat = pick(|r| &r.latency_s);
-            let name = if group.contains([',', '"', '\n']) {
-                format!("\"{}\"", group.replace('"', "\"\""))
-            } else {
-                group.clone()
-            };
-            o.push_str(&format!(
-                "{start},{name},{},{},{}\n",
-                avail.len(),
-                cells(&avail),
-                cells(&lat)
-            ));
-        }
+    let mut bands = Bands::default();
+    for r in runs {
+        bands.push(r);
     }
+    let mut o = format!("{BANDS_HEADER}\n");
+    bands.write_rows("", &mut o);
     o.into_bytes()
 }
 
@@ -258,6 +302,43 @@ mod tests {
             )
         );
         assert_eq!(lines[2], "60,users,0,,,,,,");
+    }
+
+    #[test]
+    fn bands_fold_runs_one_at_a_time_into_the_same_rows() {
+        // Folding run by run gives the interval of the values across runs, per bucket.
+        let run = |a: f64, b: f64| ClientSeries {
+            starts: vec!["0".into(), "10".into()],
+            groups: vec!["a,b".into()],
+            availability: vec![vec![Some(a)], vec![Some(b)]],
+            latency_s: vec![vec![Some(a / 10.0)], vec![None]],
+        };
+        let runs = [run(0.5, 1.0), run(0.7, 1.0), run(0.9, 0.8), run(0.6, 1.0)];
+        let mut bands = Bands::default();
+        for r in &runs {
+            bands.push(r);
+        }
+        assert_eq!(bands.runs(), 4);
+        let mut rows = String::new();
+        bands.write_rows("3,", &mut rows);
+        let lines: Vec<&str> = rows.lines().collect();
+        let i = mean_interval(&[0.5, 0.7, 0.9, 0.6]).unwrap();
+        assert!(lines[0].starts_with(&format!(
+            "3,0,\"a,b\",4,{:.6},{:.6},{:.6},",
+            i.mean,
+            i.low(),
+            i.high()
+        )));
+        assert!(lines[1].ends_with(",,,"), "{}", lines[1]);
+        // bands_csv is the header and the same rows.
+        let csv = String::from_utf8(bands_csv(&runs)).unwrap();
+        assert_eq!(csv.lines().next(), Some(BANDS_HEADER));
+        let mut bare = String::new();
+        bands.write_rows("", &mut bare);
+        assert_eq!(
+            csv.lines().skip(1).collect::<Vec<_>>(),
+            bare.lines().collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -122,6 +122,13 @@ pub fn merge(args: MergeArgs) -> Result<(), CliError> {
         )));
     };
     let reference = first.manifest.whole();
+    if let Some(p) = &reference.precision {
+        return Err(bad(format!(
+            "{}: a sweep run to a precision ({}) is never sharded, so there is nothing to merge",
+            first.dir.display(),
+            p.label()
+        )));
+    }
     let count = first.shard.count;
     for f in &found {
         let name = f.dir.display();

@@ -52,6 +52,16 @@ pub struct SweepArgs {
     /// Kubernetes unless OUTAGESIM_SHARDS is set). Task IDs then count shards from 0.
     #[arg(long, value_name = "N")]
     pub shards: Option<u32>,
+    /// Add replications per point, in batches of --replications, until the 95% interval of a
+    /// metric's mean is at most HALF_WIDTH on either side: absolute (availability=0.0005) or
+    /// relative to the mean with % (availability=0.1%). points.csv then says each point's
+    /// runs, half-width and whether the target was met. Not with --shard.
+    #[arg(long, value_name = "METRIC=HALF_WIDTH")]
+    pub precision: Option<String>,
+    /// With --precision: the most replications a point gets [default: 10 times
+    /// --replications].
+    #[arg(long, value_name = "N", requires = "precision")]
+    pub max_replications: Option<u32>,
     /// Continue an interrupted sweep (or shard) in --out: run only what is missing.
     #[arg(long)]
     pub resume: bool,
@@ -83,6 +93,7 @@ fn read(path: &Path) -> Result<String, CliError> {
 /// sweeps of one scenario never share a default folder.
 pub(super) fn default_sweep_out(args: &PlanArgs, prep: &Prepared) -> PathBuf {
     let flags = !args.params.is_empty()
+        || prep.manifest.precision.is_some()
         || args.replications.is_some()
         || args.seed.is_some()
         || !args.sets.is_empty();
@@ -119,6 +130,8 @@ fn sweep_entry(name: &str) -> bool {
             | "runs.csv"
             | "runs.csv.sums"
             | "points.csv"
+            | "bands.csv"
+            | "bands.csv.partial"
             | "runs.csv.partial"
             | "runs.csv.sums.partial"
             | "plots"
@@ -477,7 +490,22 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         return Err(bad("--threads must be at least 1"));
     }
     let shard = shard(&args)?;
-    let prep = prepare(&args.plan)?;
+    let mut prep = prepare(&args.plan)?;
+    if let Some(arg) = &args.precision {
+        if shard.is_some() {
+            return Err(bad(format!(
+                "--precision {arg} does not go with --shard: which runs a point needs depends on its results so far, so the runs cannot be dealt to shards in advance\n  hint: run the sweep unsharded (--threads uses every core), or shard it with a fixed --replications"
+            )));
+        }
+        let target = sweep::Precision::parse(
+            arg,
+            prep.plan.replications,
+            args.max_replications,
+            &prep.metrics,
+        )
+        .map_err(bad)?;
+        prep.manifest.precision = Some(target);
+    }
     let out = args
         .out
         .clone()
@@ -507,9 +535,9 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
         // The whole sweep, into OUT; its manifest first, so that the folder says whose it is.
         write_atomic(&out.join("sweep.json"), &prep.manifest.whole().to_json())
             .map_err(CliError::Failed)?;
-        let (done, agg) = run_job(&args, &prep, Shard::ALL, &out)?;
-        finish(&out, &prep.plan, &prep.metrics, &agg, &prep.manifest)?;
-        report(&args, &prep, Shard::ALL, done, started, &out);
+        let job = run_job(&args, &prep, Shard::ALL, &out)?;
+        finish(&out, &prep.plan, &prep.metrics, &job.agg, &prep.manifest)?;
+        report(&args, &prep, Shard::ALL, &job, started, &out);
         return super::plot::draw(&out, args.no_plots, args.quiet);
     };
     // One shard, into OUT/.shard-I-of-N.partial, moved to OUT/shard-I-of-N when complete.
@@ -543,7 +571,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     }
     std::fs::create_dir_all(&work).map_err(|e| fail(format!("cannot create it: {e}"), &work))?;
     write_atomic(&work.join("sweep.json"), &manifest.to_json()).map_err(CliError::Failed)?;
-    let (done, _) = run_job(&args, &prep, shard, &work)?;
+    let job = run_job(&args, &prep, shard, &work)?;
     seal(&work)?;
     sync_dir(&work);
     if final_dir.exists() {
@@ -552,7 +580,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), CliError> {
     }
     std::fs::rename(&work, &final_dir).map_err(|e| fail(e, &work))?;
     sync_dir(&out);
-    report(&args, &prep, shard, done, started, &final_dir);
+    report(&args, &prep, shard, &job, started, &final_dir);
     Ok(())
 }
 
@@ -598,17 +626,36 @@ fn report(
     args: &SweepArgs,
     prep: &Prepared,
     shard: Shard,
-    done: u64,
+    job: &JobDone,
     started: Instant,
     dir: &Path,
 ) {
     if args.quiet {
         return;
     }
+    let done = job.done;
     let secs = started.elapsed().as_secs_f64();
-    let total = shard.len(prep.plan.runs());
+    let total = job.agg.runs.iter().sum::<u64>();
     let ran = total - done;
-    let what = if shard == Shard::ALL {
+    let what = if let Some((target, m)) = precision_of(prep) {
+        let (lo, hi) =
+            (job.agg.runs.iter()).fold((u64::MAX, 0), |(lo, hi), &n| (lo.min(n), hi.max(n)));
+        let met = (0..prep.plan.points())
+            .filter(|&p| target.met(&job.agg.points[p][m]))
+            .count();
+        let reps = if lo == hi {
+            format!("{lo}")
+        } else {
+            format!("{lo} to {hi}")
+        };
+        format!(
+            "{} points x {reps} replications = {total} runs (precision {}: met at {met} of {} points, cap {})",
+            prep.plan.points(),
+            target.label(),
+            prep.plan.points(),
+            target.max_replications
+        )
+    } else if shard == Shard::ALL {
         format!(
             "{} points x {} replications = {total} runs",
             prep.plan.points(),
@@ -631,8 +678,9 @@ fn report(
     );
     if shard == Shard::ALL {
         println!(
-            "outputs: {} (runs.csv, points.csv, sweep.json)",
-            dir.display()
+            "outputs: {} (runs.csv, points.csv, {}sweep.json)",
+            dir.display(),
+            if job.bands { "bands.csv, " } else { "" }
         );
     } else {
         println!(
@@ -688,26 +736,99 @@ pub(super) fn manifest_difference(a: &Manifest, b: &Manifest) -> String {
     }
 }
 
-/// Runs the shard's runs into `dir/runs.csv.partial` (continuing it with --resume) and returns
-/// how many runs were already there, and the aggregates of all its runs (fed in run order from
-/// the cells as written, resumed ones included: a whole sweep's `points.csv`).
+/// What a job wrote: how many runs were already there (resumed), the aggregates of all its
+/// runs (fed in run order from the cells as written, resumed ones included: a whole sweep's
+/// `points.csv`), and whether it wrote `bands.csv`.
+pub(super) struct JobDone {
+    pub done: u64,
+    pub agg: Aggregate,
+    pub bands: bool,
+}
+
+/// The precision target of a prepared sweep and its metric's place among the kept metrics.
+fn precision_of(prep: &Prepared) -> Option<(&sweep::Precision, usize)> {
+    let p = prep.manifest.precision.as_ref()?;
+    let m = prep.metrics.iter().position(|m| *m == p.metric)?;
+    Some((p, m))
+}
+
+/// `bands.csv` as it is written: each point's per-bucket bands folded run by run (Welford, in
+/// run order) while the point runs, and its rows written once the point is complete, in point
+/// order (a point that finishes before an earlier one waits as text). Without --precision the
+/// points complete in order, so memory holds the points in flight only.
+struct BandsOut {
+    path: PathBuf,
+    file: File,
+    running: std::collections::BTreeMap<usize, outagesim::stats::Bands>,
+    ready: std::collections::BTreeMap<usize, String>,
+    next: usize,
+}
+
+impl BandsOut {
+    fn create(dir: &Path) -> Result<BandsOut, CliError> {
+        let path = dir.join("bands.csv.partial");
+        let header = format!("point,{}\n", outagesim::stats::BANDS_HEADER);
+        write_atomic(&path, header.as_bytes()).map_err(CliError::Failed)?;
+        Ok(BandsOut {
+            file: open_own(&path, true)?,
+            path,
+            running: Default::default(),
+            ready: Default::default(),
+            next: 0,
+        })
+    }
+
+    fn push(&mut self, p: usize, series: &outagesim::stats::ClientSeries) {
+        self.running.entry(p).or_default().push(series);
+    }
+
+    /// Point `p` has all its runs: its rows, then those of the points it held back.
+    fn complete(&mut self, p: usize) -> Result<(), CliError> {
+        let bands = self.running.remove(&p).unwrap_or_default();
+        let mut text = String::new();
+        bands.write_rows(&format!("{p},"), &mut text);
+        self.ready.insert(p, text);
+        while let Some(text) = self.ready.remove(&self.next) {
+            self.file
+                .write_all(text.as_bytes())
+                .map_err(|e| fail(e, &self.path))?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Moves the complete file to `bands.csv`.
+    fn seal(self, points: usize) -> Result<(), CliError> {
+        debug_assert!(self.next == points && self.ready.is_empty());
+        self.file.sync_all().map_err(|e| fail(e, &self.path))?;
+        let dest = self.path.with_file_name("bands.csv");
+        std::fs::rename(&self.path, dest).map_err(|e| fail(e, &self.path))
+    }
+}
+
+/// Runs the shard's runs into `dir/runs.csv.partial` (continuing it with --resume), round by
+/// round: one round of every point's replications, then with --precision a batch more for
+/// each point that misses the target until none does or the cap is reached. Rows are written
+/// in run order; a whole sweep that is not resumed also writes `bands.csv`.
 fn run_job(
     args: &SweepArgs,
     prep: &Prepared,
     shard: Shard,
     dir: &Path,
-) -> Result<(u64, Aggregate), CliError> {
+) -> Result<JobDone, CliError> {
     let plan = &prep.plan;
+    let precision = precision_of(prep);
     let partial = dir.join("runs.csv.partial");
     let sums_path = dir.join("runs.csv.sums.partial");
     let header = sweep::runs_header(plan, &prep.metrics);
-    let total = shard.len(plan.runs());
-    let reps = u64::from(plan.replications);
+    let reps = plan.replications;
     let whole = shard == Shard::ALL;
 
     // Resume: keep the complete rows of the partial file, after checking they belong to
     // this sweep.
     let mut done = 0u64;
+    let mut round = sweep::Round::first(plan);
+    let mut k0 = 0u64;
     let mut agg = Aggregate::new(plan.points(), prep.metrics.len());
     if whole && args.resume && dir.join("runs.csv").is_file() && !partial.exists() {
         return Err(bad(format!(
@@ -715,8 +836,13 @@ fn run_job(
             dir.display()
         )));
     }
+    for f in ["bands.csv", "bands.csv.partial"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
     if args.resume && std::fs::symlink_metadata(&partial).is_ok() {
-        done = resume(&partial, &sums_path, plan, shard, &header, &mut agg)?;
+        (done, k0) = resume(
+            &partial, &sums_path, plan, shard, &header, &mut agg, &mut round, precision,
+        )?;
     } else {
         if whole {
             for f in ["runs.csv", "runs.csv.sums", "points.csv"] {
@@ -730,11 +856,20 @@ fn run_job(
         write_atomic(&sums_path, b"").map_err(CliError::Failed)?;
         write_atomic(&partial, &w.into_inner().expect("memory")).map_err(CliError::Failed)?;
     }
+    // The bands need every run's series, which runs.csv does not keep: a resumed sweep
+    // (with runs before the interruption) writes none.
+    let mut bands = if whole && done == 0 {
+        Some(BandsOut::create(dir)?)
+    } else {
+        None
+    };
     let mut file = open_own(&partial, true)?;
     let mut sums = open_own(&sums_path, true)?;
 
     let terminal = !args.quiet && std::io::stderr().is_terminal();
     let lines = !args.quiet && !terminal;
+    // With --precision the total grows round by round.
+    let mut total = done - k0 + round.runs(shard);
     let bar = terminal.then(|| {
         let b = ProgressBar::new(total);
         b.set_style(
@@ -757,70 +892,142 @@ fn run_job(
     let mut told = done * 10 / total.max(1);
     let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
     let guard = args.guard.guard();
-    let run = |k: u64| {
-        let i = shard.run(k);
-        sweep::run_one(plan, &prep.specs, &prep.clients, &prep.keep, &guard, i)
-            .map_err(|e| e.context(format!("run {i}")))
-    };
-    run_chunks(&pool, args.threads, done..total, &run, |ks, rows| {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let mut s = String::new();
-        for (k, row) in ks.clone().zip(rows) {
-            let i = shard.run(k);
-            let p = (i / reps) as usize;
-            w.write_record(&row).expect("writing to memory");
-            s.push_str(&sweep::row_sum(row.iter().map(String::as_str)));
-            s.push('\n');
-            agg.push(p, &row[columns..]);
-            if whole && lines && (i + 1) % reps == 0 {
-                eprintln!("{}", point_line(plan, &agg, p, &prep.metrics));
+    let series = bands.is_some();
+    // Runs of earlier rounds, so that positions count the whole job.
+    let mut before = done - k0;
+    loop {
+        let this = round.clone();
+        let run = |k: u64| {
+            let (p, r) = this.run(shard, k);
+            sweep::run_point(
+                plan,
+                &prep.specs,
+                &prep.clients,
+                &prep.keep,
+                &guard,
+                p,
+                r,
+                series,
+            )
+            .map_err(|e| {
+                let i = before + shard.run(k);
+                e.context(format!("run {i} (point {p}, replication {r})"))
+            })
+        };
+        run_chunks(
+            &pool,
+            args.threads,
+            k0..this.runs(shard),
+            &run,
+            |ks, rows| {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let mut s = String::new();
+                for (k, (row, run_series)) in ks.clone().zip(rows) {
+                    let (p, _) = this.run(shard, k);
+                    w.write_record(&row).expect("writing to memory");
+                    s.push_str(&sweep::row_sum(row.iter().map(String::as_str)));
+                    s.push('\n');
+                    agg.push(p, &row[columns..]);
+                    if let (Some(b), Some(run_series)) = (bands.as_mut(), run_series) {
+                        b.push(p, &run_series);
+                    }
+                    // Without --precision a point is complete with its replications.
+                    if whole && precision.is_none() && agg.runs[p] == u64::from(reps) {
+                        if let Some(b) = bands.as_mut() {
+                            b.complete(p)?;
+                        }
+                        if lines {
+                            eprintln!("{}", point_line(plan, &agg, p, &prep.metrics, None));
+                        }
+                    }
+                }
+                // Rows first, then their checksums: a row without one is rerun by --resume.
+                file.write_all(&w.into_inner().expect("memory"))
+                    .map_err(|e| fail(e, &partial))?;
+                sums.write_all(s.as_bytes())
+                    .map_err(|e| fail(e, &sums_path))?;
+                let end = before + ks.end;
+                if let Some(b) = &bar {
+                    b.set_position(end);
+                    let (p, _) = this.run(shard, ks.end - 1);
+                    b.set_message(format!("point {}/{}", p + 1, plan.points()));
+                }
+                if !whole && lines && end * 10 / total > told {
+                    told = end * 10 / total;
+                    let secs = started.elapsed().as_secs_f64();
+                    eprintln!(
+                        "shard {shard}: {end}/{total} runs, {:.1} runs/s",
+                        (end - done) as f64 / secs.max(1e-9)
+                    );
+                }
+                Ok(())
+            },
+        )?;
+        let Some((target, metric)) = precision else {
+            break;
+        };
+        // The decision for each point of the round: its own rows alone.
+        let next = round.next(target, metric, &agg);
+        for &p in &round.points {
+            if next
+                .as_ref()
+                .is_some_and(|n| n.points.binary_search(&p).is_ok())
+            {
+                continue;
+            }
+            if let Some(b) = bands.as_mut() {
+                b.complete(p)?;
+            }
+            if lines {
+                eprintln!(
+                    "{}",
+                    point_line(plan, &agg, p, &prep.metrics, Some((target, metric)))
+                );
             }
         }
-        // Rows first, then their checksums: a row without one is rerun by --resume.
-        file.write_all(&w.into_inner().expect("memory"))
-            .map_err(|e| fail(e, &partial))?;
-        sums.write_all(s.as_bytes())
-            .map_err(|e| fail(e, &sums_path))?;
-        let end = ks.end;
+        before += round.runs(shard);
+        let Some(next) = next else {
+            break;
+        };
+        round = next;
+        k0 = 0;
+        total += round.runs(shard);
         if let Some(b) = &bar {
-            b.set_position(end);
-            let p = (shard.run(end - 1) / reps) as usize;
-            b.set_message(format!("point {}/{}", p + 1, plan.points()));
+            b.set_length(total);
         }
-        if !whole && lines && end * 10 / total > told {
-            told = end * 10 / total;
-            let secs = started.elapsed().as_secs_f64();
-            eprintln!(
-                "shard {shard}: {end}/{total} runs, {:.1} runs/s",
-                (end - done) as f64 / secs.max(1e-9)
-            );
-        }
-        Ok(())
-    })?;
+    }
     file.sync_all().map_err(|e| fail(e, &partial))?;
     sums.sync_all().map_err(|e| fail(e, &sums_path))?;
     drop((file, sums));
+    let wrote_bands = bands.is_some();
+    if let Some(b) = bands {
+        b.seal(plan.points())?;
+    }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok((done, agg))
+    Ok(JobDone {
+        done,
+        agg,
+        bands: wrote_bands,
+    })
 }
 
 /// Runs `range` (a job's run numbers, `run(k)` making run k's row) on `pool` in chunks of 32
 /// runs per thread, and hands each chunk's rows to `sink` in run order: the rows of a sweep
 /// never depend on the thread count, and memory does not grow with the number of runs.
-fn run_chunks(
+fn run_chunks<T: Send>(
     pool: &rayon::ThreadPool,
     threads: usize,
     range: std::ops::Range<u64>,
-    run: &(dyn Fn(u64) -> anyhow::Result<Vec<String>> + Sync),
-    mut sink: impl FnMut(std::ops::Range<u64>, Vec<Vec<String>>) -> Result<(), CliError>,
+    run: &(dyn Fn(u64) -> anyhow::Result<T> + Sync),
+    mut sink: impl FnMut(std::ops::Range<u64>, Vec<T>) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
     let chunk = 32 * threads as u64;
     let mut next = range.start;
     while next < range.end {
         let end = (next + chunk).min(range.end);
-        let rows: Vec<anyhow::Result<Vec<String>>> = pool.install(|| {
+        let rows: Vec<anyhow::Result<T>> = pool.install(|| {
             use rayon::prelude::*;
             (next..end).into_par_iter().map(run).collect()
         });
@@ -844,11 +1051,19 @@ pub(super) fn finish(
     manifest: &Manifest,
 ) -> Result<(), CliError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(sweep::points_header(plan, metrics))
-        .expect("writing to memory");
+    let precision = (manifest.precision.as_ref())
+        .and_then(|p| metrics.iter().position(|m| *m == p.metric).map(|m| (p, m)));
+    match precision {
+        None => w.write_record(sweep::points_header(plan, metrics)),
+        Some(_) => w.write_record(sweep::precision_header(plan, metrics)),
+    }
+    .expect("writing to memory");
     for p in 0..plan.points() {
-        w.write_record(agg.point_row(plan, p))
-            .expect("writing to memory");
+        match precision {
+            None => w.write_record(agg.point_row(plan, p)),
+            Some((target, m)) => w.write_record(agg.precision_row(plan, p, target, m)),
+        }
+        .expect("writing to memory");
     }
     write_atomic(&out.join("points.csv"), &w.into_inner().expect("memory"))
         .map_err(CliError::Failed)?;
@@ -858,15 +1073,40 @@ pub(super) fn finish(
     Ok(())
 }
 
-/// "point 2/6 components.api.replicas=2: 20 runs, availability 0.99812 (95% CI 0.99790..0.99834)".
-fn point_line(plan: &Plan, agg: &Aggregate, p: usize, metrics: &[String]) -> String {
-    let m = &agg.points[p][0];
+/// "point 2/6 components.api.replicas=2: 20 runs, availability 0.99812 (95% CI 0.99790..0.99834)",
+/// and with a precision target its half-width against the target.
+fn point_line(
+    plan: &Plan,
+    agg: &Aggregate,
+    p: usize,
+    metrics: &[String],
+    precision: Option<(&sweep::Precision, usize)>,
+) -> String {
+    let shown = precision.map_or(0, |(_, m)| m);
+    let m = &agg.points[p][shown];
     let ci = m
         .ci95()
         .map(|(lo, hi)| format!(" (95% CI {lo:.6}..{hi:.6})"))
         .unwrap_or_default();
+    let goal = match precision {
+        None => String::new(),
+        Some((target, _)) => {
+            let h = m.half_width().map_or("-".into(), |h| format!("{h:.6}"));
+            let t = m
+                .mean()
+                .map_or("-".into(), |mean| format!("{:.6}", target.target(mean)));
+            if target.met(m) {
+                format!(", half-width {h} <= {t}: met")
+            } else {
+                format!(
+                    ", half-width {h} > {t}: not met at the cap of {}",
+                    target.max_replications
+                )
+            }
+        }
+    };
     format!(
-        "point {}/{}{}: {} runs, {} {:.6}{ci}",
+        "point {}/{}{}: {} runs, {} {:.6}{ci}{goal}",
         p + 1,
         plan.points(),
         match plan.label(p) {
@@ -874,7 +1114,7 @@ fn point_line(plan: &Plan, agg: &Aggregate, p: usize, metrics: &[String]) -> Str
             l => format!(" {l}"),
         },
         agg.runs[p],
-        metrics[0],
+        metrics[shown],
         m.mean().unwrap_or(f64::NAN)
     )
 }
@@ -903,6 +1143,7 @@ fn whole_lines(file: &File, path: &Path) -> Result<Vec<(String, u64)>, CliError>
 /// unchecked row: it and what follows are run again), feeds them to `agg`, truncates both
 /// files after them, and returns how many there are. A partial file without checksums
 /// (written by an earlier version) is checked by its rows' keys alone.
+#[allow(clippy::too_many_arguments)]
 fn resume(
     partial: &Path,
     sums_path: &Path,
@@ -910,7 +1151,9 @@ fn resume(
     shard: Shard,
     header: &[String],
     agg: &mut Aggregate,
-) -> Result<u64, CliError> {
+    round: &mut sweep::Round,
+    precision: Option<(&sweep::Precision, usize)>,
+) -> Result<(u64, u64), CliError> {
     let file = open_own(partial, false)?;
     let lines = whole_lines(&file, partial)?;
     let sums: Option<Vec<String>> = if std::fs::symlink_metadata(sums_path).is_ok() {
@@ -947,10 +1190,10 @@ fn resume(
     if got != header {
         return Err(not_ours("its columns differ".into()));
     }
-    let reps = u64::from(plan.replications);
-    let total = shard.len(plan.runs());
     let columns = sweep::RUN_KEY_COLUMNS + plan.all_params().count();
-    let mut n = 0u64;
+    // n: rows kept; k: of them, those of the current round (the schedule is replayed: with
+    // --precision a round's points follow from the rows of the rounds before).
+    let (mut n, mut k) = (0u64, 0u64);
     for (line, end) in &lines[1..] {
         let rec = record(line);
         if let Some(sums) = &sums {
@@ -963,16 +1206,28 @@ fn resume(
             return Err(not_ours(format!("row {} is not CSV", n + 1)));
         };
         let i = shard.run(n);
-        let (p, rep) = ((i / reps) as usize, (i % reps) as u32);
-        if n >= total || rec.len() != header.len() || !sweep::is_run(plan, p, rep, rec.iter()) {
+        if k == round.runs(shard) {
+            match precision.and_then(|(target, m)| round.next(target, m, agg)) {
+                Some(next) => (*round, k) = (next, 0),
+                None => {
+                    return Err(not_ours(format!(
+                        "row {} is beyond the sweep's last run",
+                        n + 1
+                    )));
+                }
+            }
+        }
+        let (p, rep) = round.run(shard, k);
+        if rec.len() != header.len() || !sweep::is_run(plan, p, rep, rec.iter()) {
             return Err(not_ours(format!(
-                "row {} is not run {i} of this sweep",
+                "row {} is not run {i} of this sweep, replication {rep} of point {p}",
                 n + 1
             )));
         }
         let cells: Vec<String> = rec.iter().skip(columns).map(str::to_owned).collect();
         agg.push(p, &cells);
         n += 1;
+        k += 1;
         keep = *end;
     }
     file.set_len(keep).map_err(|e| fail(e, partial))?;
@@ -998,7 +1253,7 @@ fn resume(
         }
     }
     write_atomic(sums_path, text.as_bytes()).map_err(CliError::Failed)?;
-    Ok(n)
+    Ok((n, k))
 }
 
 #[derive(Args, Debug)]

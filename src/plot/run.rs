@@ -36,7 +36,7 @@ pub(super) fn plot(dir: &Path) -> Result<Vec<PathBuf>> {
 const GOSSIP_SHOWN: f64 = 0.01;
 
 /// One bucket's value: from, to (seconds) and the value, if defined.
-type Cell = (f64, f64, Option<f64>);
+pub(super) type Cell = (f64, f64, Option<f64>);
 
 /// A named series of buckets.
 struct Series {
@@ -66,6 +66,9 @@ struct Run {
     clock: Option<crate::model::spec::Clock>,
     unit: TimeUnit,
     clients: Vec<Series>,
+    /// From `timeseries_bands.csv` (`run --replications R`): each client group's mean
+    /// availability and 95% band over the replications.
+    bands: Option<Bands>,
     /// p99 latency of each client group's successful requests per bucket (`latency_p99_s`;
     /// undefined where nothing succeeded), in the order of `clients`.
     latency: Vec<Series>,
@@ -77,6 +80,71 @@ struct Run {
     /// Fractions of client groups and of component groups impacted, from blast_radius.csv.
     blast: Option<[Series; 2]>,
     marks: Marks,
+}
+
+/// Per client group, the mean availability per bucket and its 95% band over replications.
+pub(super) struct Bands {
+    /// The most replications behind a bucket.
+    pub replications: u64,
+    /// Per client group, in the order of first appearance.
+    pub groups: Vec<BandGroup>,
+}
+
+/// A client group's name and its mean, low and high cells.
+pub(super) type BandGroup = (String, Vec<Cell>, Vec<Cell>, Vec<Cell>);
+
+impl Bands {
+    /// The bands of a `timeseries_bands.csv` (or a sweep point's rows of `bands.csv`) on the
+    /// bucket grid `grid`.
+    pub(super) fn read(t: &Table, grid: &Grid) -> Result<Bands> {
+        let (time, client) = (t.need("time_s")?, t.need("client")?);
+        let reps = t.need("replications")?;
+        let cols = [
+            t.need("availability_mean")?,
+            t.need("availability_low")?,
+            t.need("availability_high")?,
+        ];
+        let [mean, low, high] = cols.map(|c| groups(t, client, time, grid, |r| num(r, c)));
+        let replications = (t.rows.iter())
+            .filter_map(|r| num(r, reps))
+            .fold(0.0, f64::max) as u64;
+        let groups = (mean.into_iter().zip(low).zip(high))
+            .map(|(((name, m), (_, lo)), (_, hi))| (name, m, lo, hi))
+            .collect();
+        Ok(Bands {
+            replications,
+            groups,
+        })
+    }
+
+    /// A step-shaped band (x, low, high) in x units of `secs` per stretch of buckets with an
+    /// interval.
+    pub(super) fn steps(low: &[Cell], high: &[Cell], secs: f64) -> Vec<Vec<(f64, f64, f64)>> {
+        let mut out: Vec<Vec<(f64, f64, f64)>> = Vec::new();
+        let mut cur: Vec<(f64, f64, f64)> = Vec::new();
+        let mut last_end = f64::NAN;
+        for (&(t0, t1, lo), &(_, _, hi)) in low.iter().zip(high) {
+            match (lo, hi) {
+                (Some(lo), Some(hi)) => {
+                    if !cur.is_empty() && t0 != last_end {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    cur.push((t0 / secs, lo, hi));
+                    cur.push((t1 / secs, lo, hi));
+                    last_end = t1;
+                }
+                _ => {
+                    if !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                }
+            }
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    }
 }
 
 /// Faults, random failures, alarms and actions from events.csv.
@@ -142,6 +210,10 @@ impl Run {
                 .map(|(name, cells)| Series { name, cells })
                 .collect()
         };
+        let bands = match dir.join("timeseries_bands.csv") {
+            p if p.is_file() => Some(Bands::read(&Table::read(&p)?, &grid)?),
+            _ => None,
+        };
         let latency = match ts.col("latency_p99_s") {
             None => Vec::new(),
             Some(l) => {
@@ -182,6 +254,7 @@ impl Run {
             clock,
             unit: draw::time_unit(duration),
             clients,
+            bands,
             latency,
             has_components: comps.is_some(),
             components,
@@ -214,31 +287,7 @@ impl Run {
     /// Step lines of `cells` in the run's time unit: one polyline per stretch of defined
     /// buckets.
     fn steps(&self, cells: &[Cell]) -> Vec<Vec<(f64, f64)>> {
-        let u = self.unit.secs;
-        let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
-        let mut cur: Vec<(f64, f64)> = Vec::new();
-        let mut last_end = f64::NAN;
-        for &(t0, t1, v) in cells {
-            match v {
-                Some(v) => {
-                    if !cur.is_empty() && t0 != last_end {
-                        out.push(std::mem::take(&mut cur));
-                    }
-                    cur.push((t0 / u, v));
-                    cur.push((t1 / u, v));
-                    last_end = t1;
-                }
-                None => {
-                    if !cur.is_empty() {
-                        out.push(std::mem::take(&mut cur));
-                    }
-                }
-            }
-        }
-        if !cur.is_empty() {
-            out.push(cur);
-        }
-        out
+        steps(cells, self.unit.secs)
     }
 
     /// Shades the fault and failure windows and draws the alarm and action lines.
@@ -351,14 +400,14 @@ impl Run {
 }
 
 /// The bucket grid: sorted distinct bucket starts, the bucket width and the run's end.
-struct Grid {
+pub(super) struct Grid {
     starts: Vec<f64>,
     width: f64,
     end: Option<f64>,
 }
 
 impl Grid {
-    fn new(mut times: Vec<f64>, end: Option<f64>) -> Grid {
+    pub(super) fn new(mut times: Vec<f64>, end: Option<f64>) -> Grid {
         times.retain(|t| t.is_finite());
         times.sort_by(f64::total_cmp);
         times.dedup();
@@ -384,7 +433,7 @@ impl Grid {
 
     /// Where the bucket starting at `t` ends: at the next bucket, else a bucket width later
     /// but not past the run's end.
-    fn end_of(&self, t: f64) -> f64 {
+    pub(super) fn end_of(&self, t: f64) -> f64 {
         let i = self.starts.partition_point(|&s| s <= t);
         match self.starts.get(i) {
             Some(&next) if next - t <= self.width * 1.5 => next,
@@ -401,6 +450,34 @@ impl Grid {
     fn last_end(&self) -> f64 {
         self.starts.last().map_or(1.0, |&t| self.end_of(t))
     }
+}
+
+/// Step lines of `cells` in units of `u` seconds: one polyline per stretch of defined buckets.
+pub(super) fn steps(cells: &[Cell], u: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut cur: Vec<(f64, f64)> = Vec::new();
+    let mut last_end = f64::NAN;
+    for &(t0, t1, v) in cells {
+        match v {
+            Some(v) => {
+                if !cur.is_empty() && t0 != last_end {
+                    out.push(std::mem::take(&mut cur));
+                }
+                cur.push((t0 / u, v));
+                cur.push((t1 / u, v));
+                last_end = t1;
+            }
+            None => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// The `time_s` column's values.
@@ -702,10 +779,12 @@ impl Figure for AvailabilityFig<'_> {
 /// overlay; returns the legend entries for the groups and the SLO.
 fn availability_panel<DB: DrawingBackend>(run: &Run, left: &Area<DB>) -> Result<Vec<Entry>> {
     // Zoom in when every bucket stays high, so that small dips show.
+    let band_lows = (run.bands.iter())
+        .flat_map(|b| b.groups.iter().flat_map(|g| g.2.iter().filter_map(|x| x.2)));
     let lo = draw::extent(
-        run.clients
-            .iter()
-            .flat_map(|c| c.cells.iter().filter_map(|x| x.2)),
+        (run.clients.iter())
+            .flat_map(|c| c.cells.iter().filter_map(|x| x.2))
+            .chain(band_lows.map(|x| x.max(0.0))),
     )
     .map_or(0.0, |(lo, _)| lo);
     // The SLO line stays in view.
@@ -735,6 +814,22 @@ fn availability_panel<DB: DrawingBackend>(run: &Run, left: &Area<DB>) -> Result<
         plot.dashed(&[(x0, slo), (x1, slo)], BLACK.mix(0.6).stroke_width(1))?;
     }
     let n = run.clients.len();
+    // The replications' bands under the lines: each group's 95% band shaded in its colour,
+    // its mean dashed.
+    if let Some(b) = &run.bands {
+        for (name, mean, low, high) in &b.groups {
+            let Some(i) = run.clients.iter().position(|c| c.name == *name) else {
+                continue;
+            };
+            let col = draw::color(i);
+            for band in Bands::steps(low, high, run.unit.secs) {
+                plot.band(&band, col.mix(0.3))?;
+            }
+            for seg in run.steps(mean) {
+                plot.dashed(&seg, col.mix(0.9).stroke_width(1))?;
+            }
+        }
+    }
     for (i, c) in run.clients.iter().enumerate() {
         let (col, w) = (draw::color(i), draw::width(i, n));
         for seg in run.steps(&c.cells) {
@@ -747,6 +842,18 @@ fn availability_panel<DB: DrawingBackend>(run: &Run, left: &Area<DB>) -> Result<
     }
     if run.clients.is_empty() {
         draw::empty(left, "no client buckets in timeseries.csv")?;
+    }
+    if let Some(b) = &run.bands {
+        legend.push(Entry::new(
+            Key::Heading,
+            format!("{} replications", b.replications),
+        ));
+        legend.push(Entry::new(Key::Line(draw::INK.mix(0.9), true, 1), "mean"));
+        legend.push(Entry::new(Key::Patch(draw::INK.mix(0.3)), "95% band"));
+        legend.push(Entry::new(
+            Key::Line(draw::INK.to_rgba(), false, 3),
+            "the scenario's seed",
+        ));
     }
     if let Some(slo) = run.slo {
         legend.push(Entry::new(

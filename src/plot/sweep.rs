@@ -52,8 +52,166 @@ pub(super) fn plot(dir: &Path, opts: &SweepPlot) -> Result<Vec<PathBuf>> {
             },
         )?);
     }
+    files.extend(bands_figs(dir, &sweep)?);
     files.sort();
     Ok(files)
+}
+
+/// At most this many points' bands in one `bands` plot (the first, in point order).
+const MAX_BANDS: usize = MAX_LINES;
+
+/// The `bands` plots of a sweep folder with `bands.csv`: per client group (`bands` for one,
+/// `bands-<group>` for several), each point's mean availability over time and its 95% band
+/// over the point's replications.
+fn bands_figs(dir: &Path, sweep: &Sweep) -> Result<Vec<PathBuf>> {
+    let path = dir.join("bands.csv");
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let shown = |r: &csv::StringRecord| {
+        r.get(0)
+            .and_then(|p| p.parse::<usize>().ok())
+            .is_some_and(|p| p < MAX_BANDS)
+    };
+    let t = Table::read_filtered(&path, shown)?;
+    let point = t.need("point")?;
+    let time = t.need("time_s")?;
+    let times: Vec<f64> = t.rows.iter().filter_map(|r| num(r, time)).collect();
+    let end = times.iter().copied().fold(0.0, f64::max);
+    let grid = super::run::Grid::new(times, None);
+    let mut ids: Vec<String> = Vec::new();
+    for r in &t.rows {
+        let id = cell(r, point);
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_owned());
+        }
+    }
+    let mut points = Vec::new();
+    for id in &ids {
+        let sub = Table {
+            path: t.path.clone(),
+            header: t.header.clone(),
+            rows: (t.rows.iter())
+                .filter(|r| cell(r, point) == id)
+                .cloned()
+                .collect(),
+        };
+        let label = match sweep.points.iter().find(|p| p.id == *id) {
+            Some(p) if !sweep.params.is_empty() => (sweep.params.iter())
+                .zip(&p.values)
+                .map(|(q, v)| format!("{}={v}", q.short))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => format!("point {id}"),
+        };
+        points.push((label, super::run::Bands::read(&sub, &grid)?));
+    }
+    let Some(first) = points.first() else {
+        return Ok(Vec::new());
+    };
+    let groups: Vec<String> = first.1.groups.iter().map(|g| g.0.clone()).collect();
+    let out = draw::plots_dir(dir)?;
+    let mut files = Vec::new();
+    for (gi, group) in groups.iter().enumerate() {
+        let stem = if groups.len() == 1 {
+            "bands".to_owned()
+        } else {
+            format!("bands-{}", file_stem(group))
+        };
+        let fig = BandsFig {
+            sweep,
+            group: group.clone(),
+            index: gi,
+            points: &points,
+            end,
+            total: sweep.points.len(),
+        };
+        files.extend(draw::save(&out, &stem, &fig)?);
+    }
+    Ok(files)
+}
+
+struct BandsFig<'a> {
+    sweep: &'a Sweep,
+    group: String,
+    /// The group's place in each point's bands.
+    index: usize,
+    points: &'a [(String, super::run::Bands)],
+    /// The last bucket's start, in seconds.
+    end: f64,
+    /// Points in the sweep.
+    total: usize,
+}
+
+impl Figure for BandsFig<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> Result<()> {
+        let reps: Vec<u64> = self.points.iter().map(|p| p.1.replications).collect();
+        let (lo_r, hi_r) = (reps.iter().min().copied(), reps.iter().max().copied());
+        let reps = match (lo_r, hi_r) {
+            (Some(a), Some(b)) if a != b => format!("{a} to {b}"),
+            (Some(a), _) => a.to_string(),
+            _ => "0".into(),
+        };
+        let which = if self.points.len() < self.total {
+            format!(", first {} of {} points", self.points.len(), self.total)
+        } else {
+            String::new()
+        };
+        let title = format!(
+            "{}{} availability, mean and 95% band ({reps} runs per point{which})",
+            self.sweep.prefix(),
+            self.group
+        );
+        let body = draw::titled(root, &title)?;
+        let (left, right) = with_legend(&body);
+        let group = |b: &super::run::Bands| b.groups.get(self.index).cloned();
+        let lows = (self.points.iter())
+            .filter_map(|p| group(&p.1))
+            .flat_map(|g| g.2.into_iter().chain(g.1).filter_map(|c| c.2));
+        let lo = draw::extent(lows.map(|x| x.clamp(0.0, 1.0))).map_or(0.0, |e| e.0);
+        let y0 = if lo >= 0.9 {
+            (lo - ((1.0 - lo) * 0.1).max(0.001)).max(0.0)
+        } else {
+            0.0
+        };
+        let y1 = 1.0 + (1.0 - y0) * 0.03;
+        let bucket = self.points[0]
+            .1
+            .groups
+            .first()
+            .and_then(|g| g.1.first())
+            .map_or(0.0, |c| c.1 - c.0);
+        let span = self.end + bucket;
+        let unit = draw::time_unit(span);
+        let x_desc = format!("time since start ({})", unit.name);
+        let mut plot = Axes::new(
+            draw::range(0.0, span / unit.secs, 0.0),
+            (y0, y1),
+            &x_desc,
+            "availability (fraction of requests)",
+        )
+        .draw(&left)?;
+        let mut legend = vec![Entry::new(Key::Heading, "points")];
+        let n = self.points.len();
+        for (i, (label, bands)) in self.points.iter().enumerate() {
+            let Some((_, mean, low, high)) = group(bands) else {
+                continue;
+            };
+            let col = draw::color(i);
+            for band in super::run::Bands::steps(&low, &high, unit.secs) {
+                plot.band(&band, col.mix(0.25))?;
+            }
+            for seg in super::run::steps(&mean, unit.secs) {
+                plot.line(&seg, col.stroke_width(draw::width(i, n)))?;
+            }
+            legend.push(Entry::new(
+                Key::Line(col.to_rgba(), false, 3),
+                draw::clip(label, 28),
+            ));
+        }
+        legend.push(Entry::new(Key::Heading, "shaded: 95% band"));
+        draw::legend(&right, &legend)
+    }
 }
 
 /// A metric name as a file name: characters other than letters, digits, '.', '-' and '_'
@@ -1012,7 +1170,15 @@ impl Figure for DowntimeFig<'_> {
         } else {
             1.0
         };
-        let reps = s.runs.rows.len() / s.points.len().max(1);
+        // Runs per point (with --precision, from fewest to most).
+        let runs_col = s.table.col("runs");
+        let counts: Vec<u64> = (s.points.iter())
+            .filter_map(|p| runs_col.and_then(|c| cell(&p.rec, c).parse().ok()))
+            .collect();
+        let reps = match (counts.iter().min(), counts.iter().max()) {
+            (Some(a), Some(b)) if a != b => format!("{a} to {b}"),
+            _ => (s.runs.rows.len() / s.points.len().max(1)).to_string(),
+        };
         let title = format!(
             "{}worst downtime per replication ({} runs per point)",
             s.prefix(),

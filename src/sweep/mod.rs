@@ -320,6 +320,10 @@ pub struct Manifest {
     /// Only in a shard's folder: which shard, and the command that ran it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// `sweep --precision`: the target every point ran replications towards (then
+    /// `replications` is the first batch and `runs` the first batches' runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
 }
 
 /// A shard's place in its sweep, counted from 1, and how it was run.
@@ -352,6 +356,7 @@ impl Manifest {
             metrics: metrics.to_vec(),
             plot: None,
             shard: None,
+            precision: None,
         }
     }
 
@@ -494,13 +499,19 @@ impl Moments {
         (self.n > 1).then(|| (self.m2 / (self.n - 1) as f64).max(0.0).sqrt())
     }
 
-    /// The 95% confidence interval of the mean, Student t with n - 1 degrees of freedom.
-    pub fn ci95(&self) -> Option<(f64, f64)> {
+    /// The half-width of the 95% confidence interval of the mean, Student t with n - 1
+    /// degrees of freedom (None under 2 values).
+    pub fn half_width(&self) -> Option<f64> {
         let sd = self.sd()?;
         let t = StudentsT::new(0.0, 1.0, (self.n - 1) as f64)
             .ok()?
             .inverse_cdf(0.975);
-        let h = t * sd / (self.n as f64).sqrt();
+        Some(t * sd / (self.n as f64).sqrt())
+    }
+
+    /// The 95% confidence interval of the mean, Student t with n - 1 degrees of freedom.
+    pub fn ci95(&self) -> Option<(f64, f64)> {
+        let h = self.half_width()?;
         Some((self.mean - h, self.mean + h))
     }
 }
@@ -526,6 +537,18 @@ pub fn points_header(plan: &Plan, metrics: &[String]) -> Vec<String> {
     h
 }
 
+/// `points.csv`'s header of a sweep run to a precision: [`points_header`], then the target's
+/// metric's 95% half-width, the target half-width at the point, and whether it was met.
+pub fn precision_header(plan: &Plan, metrics: &[String]) -> Vec<String> {
+    let mut h = points_header(plan, metrics);
+    h.extend(
+        ["precision_half_width", "precision_target", "precision_met"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    h
+}
+
 /// Runs run `i` of the sweep (point `i / replications`) and returns its `runs.csv` row with
 /// the metric columns `keep` (indices into [`metric_names`] of `clients`). `specs` holds every
 /// point's scenario ([`Plan::load_points`]).
@@ -539,6 +562,22 @@ pub fn run_one(
 ) -> anyhow::Result<Vec<String>> {
     let reps = u64::from(plan.replications);
     let (p, r) = ((i / reps) as usize, (i % reps) as u32);
+    run_point(plan, specs, clients, keep, guard, p, r, false).map(|(row, _)| row)
+}
+
+/// Runs replication `r` of point `p` and returns its `runs.csv` row (as [`run_one`]) and, with
+/// `series`, its per-bucket client series (for `bands.csv`).
+#[allow(clippy::too_many_arguments)]
+pub fn run_point(
+    plan: &Plan,
+    specs: &[Spec],
+    clients: &[String],
+    keep: &[usize],
+    guard: &crate::model::Guard,
+    p: usize,
+    r: u32,
+    series: bool,
+) -> anyhow::Result<(Vec<String>, Option<crate::stats::ClientSeries>)> {
     let mut spec = specs[p].clone();
     spec.seed = plan.run_seed(p, r);
     let res = crate::model::run_guarded(
@@ -550,7 +589,8 @@ pub fn run_one(
     let s = crate::model::summary::summarize(&res, 0.0);
     let all = metric_values(&s, clients);
     let kept: Vec<Option<f64>> = keep.iter().map(|&m| all[m]).collect();
-    Ok(run_row(plan, p, r, &kept))
+    let series = series.then(|| crate::stats::client_series(&res));
+    Ok((run_row(plan, p, r, &kept), series))
 }
 
 /// Columns of a `runs.csv` row before the parameters: point, replication, seed.
@@ -617,6 +657,186 @@ impl Aggregate {
             row.push(m.n.to_string());
         }
         row
+    }
+
+    /// One row of `points.csv` of a sweep run to `precision` (its metric at `metric` among the
+    /// kept ones): [`Aggregate::point_row`], then the half-width, the target and whether it was
+    /// met.
+    pub fn precision_row(
+        &self,
+        plan: &Plan,
+        p: usize,
+        precision: &Precision,
+        metric: usize,
+    ) -> Vec<String> {
+        let mut row = self.point_row(plan, p);
+        let m = &self.points[p][metric];
+        row.push(cell(m.half_width()));
+        row.push(cell(m.mean().map(|mean| precision.target(mean))));
+        row.push(precision.met(m).to_string());
+        row
+    }
+}
+
+/// `sweep --precision METRIC=HALF_WIDTH`: replications are added to each point, a batch at a
+/// time, until the 95% interval of the metric's mean is at most the target half-width wide on
+/// either side (absolute, or relative to the mean's magnitude), or the point has
+/// `max_replications`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Precision {
+    pub metric: String,
+    pub half_width: f64,
+    /// Whether `half_width` is a fraction of the mean's magnitude (given with `%`).
+    pub relative: bool,
+    /// Replications of a batch after the first (the sweep's `replications` is the first).
+    pub batch: u32,
+    pub max_replications: u32,
+}
+
+impl Precision {
+    /// `METRIC=HALF_WIDTH` (`HALF_WIDTH` a positive number, or a percentage of the mean with
+    /// `%`), the sweep's first batch and the cap (default [`DEFAULT_MAX_FACTOR`] times the
+    /// first batch), checked against the sweep's metric columns.
+    pub fn parse(
+        arg: &str,
+        first: u32,
+        max: Option<u32>,
+        metrics: &[String],
+    ) -> Result<Precision, String> {
+        let Some((metric, target)) = arg.split_once('=') else {
+            return Err(format!(
+                "--precision {arg}: expected METRIC=HALF_WIDTH, e.g. availability=0.1% (relative to the mean) or availability=0.0005 (absolute)"
+            ));
+        };
+        let metric = metric.trim();
+        if !metrics.iter().any(|m| m == metric) {
+            let names: Vec<&str> = metrics.iter().map(String::as_str).collect();
+            return Err(format!(
+                "--precision {arg}: unknown metric '{metric}'\n  hint: {}",
+                crate::scenario::suggest(metric, "metrics", &names)
+            ));
+        }
+        let target = target.trim();
+        let (number, relative) = match target.strip_suffix('%') {
+            Some(n) => (n.trim(), true),
+            None => (target, false),
+        };
+        let half_width = number
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .map(|x| if relative { x / 100.0 } else { x });
+        let Some(half_width) = half_width else {
+            return Err(format!(
+                "--precision {arg}: the half-width '{target}' is not a positive number\n  hint: e.g. {metric}=0.1% (of the mean) or {metric}=0.001"
+            ));
+        };
+        if first < 2 {
+            return Err(format!(
+                "--precision needs a first batch of at least 2 replications (an interval needs 2), and --replications is {first}\n  hint: --replications 10"
+            ));
+        }
+        let max_replications = max.unwrap_or(first.saturating_mul(DEFAULT_MAX_FACTOR));
+        if max_replications < first {
+            return Err(format!(
+                "--max-replications {max_replications} is below the first batch (--replications {first})\n  hint: give a cap of at least {first}"
+            ));
+        }
+        Ok(Precision {
+            metric: metric.to_owned(),
+            half_width,
+            relative,
+            batch: first,
+            max_replications,
+        })
+    }
+
+    /// The target as given: `availability=0.1%`.
+    pub fn label(&self) -> String {
+        if self.relative {
+            format!("{}={}%", self.metric, self.half_width * 100.0)
+        } else {
+            format!("{}={}", self.metric, self.half_width)
+        }
+    }
+
+    /// The target half-width at a point whose mean is `mean`.
+    pub fn target(&self, mean: f64) -> f64 {
+        if self.relative {
+            self.half_width * mean.abs()
+        } else {
+            self.half_width
+        }
+    }
+
+    /// Whether a point's moments meet the target: two values or more, and a half-width at most
+    /// the target.
+    pub fn met(&self, m: &Moments) -> bool {
+        match (m.mean(), m.half_width()) {
+            (Some(mean), Some(h)) => h <= self.target(mean),
+            _ => false,
+        }
+    }
+}
+
+/// Without `--max-replications`, a point stops at this many times the first batch.
+pub const DEFAULT_MAX_FACTOR: u32 = 10;
+
+/// One round of a sweep's runs: replications `start..start + len` of each of `points`, point
+/// by point (a sweep without `--precision` is one round of every point). A shard runs every
+/// `count`-th of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Round {
+    pub points: Vec<usize>,
+    pub start: u32,
+    pub len: u32,
+}
+
+impl Round {
+    /// The first round of a plan: its replications at every point.
+    pub fn first(plan: &Plan) -> Round {
+        Round {
+            points: (0..plan.points()).collect(),
+            start: 0,
+            len: plan.replications,
+        }
+    }
+
+    /// The number of runs of the round in `shard`.
+    pub fn runs(&self, shard: Shard) -> u64 {
+        shard.len(self.points.len() as u64 * u64::from(self.len))
+    }
+
+    /// The point and replication of the shard's `k`-th run of the round.
+    pub fn run(&self, shard: Shard, k: u64) -> (usize, u32) {
+        let i = shard.run(k);
+        let len = u64::from(self.len);
+        (
+            self.points[(i / len) as usize],
+            self.start + (i % len) as u32,
+        )
+    }
+
+    /// The round after this one, once all its runs are in `agg`: the points whose metric
+    /// `metric` (its place among the kept metrics) misses the target and which are under the
+    /// cap, each with one more batch (cut at the cap). None when every point is done.
+    pub fn next(&self, precision: &Precision, metric: usize, agg: &Aggregate) -> Option<Round> {
+        let start = self.start + self.len;
+        if start >= precision.max_replications {
+            return None;
+        }
+        let points: Vec<usize> = (self.points.iter().copied())
+            .filter(|&p| !precision.met(&agg.points[p][metric]))
+            .collect();
+        if points.is_empty() {
+            return None;
+        }
+        Some(Round {
+            points,
+            start,
+            len: precision.batch.min(precision.max_replications - start),
+        })
     }
 }
 
@@ -796,6 +1016,72 @@ mod tests {
         let mut one = Moments::default();
         one.push(1.0);
         assert_eq!((one.sd(), one.ci95()), (None, None));
+    }
+
+    #[test]
+    fn precision_targets_parse_relative_or_absolute_and_refuse_bad_ones() {
+        let metrics = vec!["availability".to_owned(), "users.downtime_s".to_owned()];
+        let p = Precision::parse("availability=0.1%", 10, None, &metrics).unwrap();
+        assert!(p.relative && (p.half_width - 0.001).abs() < 1e-15);
+        assert_eq!((p.batch, p.max_replications), (10, 100));
+        assert_eq!(p.label(), "availability=0.1%");
+        assert!((p.target(0.9) - 0.0009).abs() < 1e-15);
+        assert!((p.target(-2.0) - 0.002).abs() < 1e-15);
+        let a = Precision::parse("users.downtime_s = 5", 4, Some(9), &metrics).unwrap();
+        assert!(!a.relative && a.target(1000.0) == 5.0 && a.max_replications == 9);
+        let err = |arg: &str, first: u32, max: Option<u32>| {
+            Precision::parse(arg, first, max, &metrics).unwrap_err()
+        };
+        assert!(err("availability=0", 10, None).contains("not a positive number"));
+        assert!(err("availability=-1%", 10, None).contains("not a positive number"));
+        assert!(err("availability=inf", 10, None).contains("not a positive number"));
+        assert!(err("availability", 10, None).contains("METRIC=HALF_WIDTH"));
+        assert!(err("availabilty=1%", 10, None).contains("did you mean 'availability'"));
+        assert!(err("availability=1%", 1, None).contains("at least 2"));
+        assert!(err("availability=1%", 10, Some(9)).contains("below the first batch"));
+    }
+
+    #[test]
+    fn rounds_continue_the_points_that_miss_the_target_up_to_the_cap() {
+        let mut p = plan(&[("a", &["1", "2", "3"])]);
+        p.replications = 2;
+        let target = Precision::parse("m=0.5", 2, Some(5), &["m".to_owned()]).unwrap();
+        let first = Round::first(&p);
+        assert_eq!(first.runs(Shard::ALL), 6);
+        assert_eq!(first.run(Shard::ALL, 3), (1, 1));
+        let mut agg = Aggregate::new(3, 1);
+        // Point 0 is steady (half-width 0), points 1 and 2 are noisy.
+        for (pt, xs) in [(0, [1.0, 1.0]), (1, [0.0, 10.0]), (2, [5.0, -5.0])] {
+            for x in xs {
+                agg.push(pt, &[x.to_string()]);
+            }
+        }
+        let second = first.next(&target, 0, &agg).unwrap();
+        assert_eq!(second.points, [1, 2]);
+        assert_eq!((second.start, second.len), (2, 2));
+        assert_eq!(second.run(Shard::ALL, 2), (2, 2));
+        for (pt, xs) in [(1, [5.0, 5.0]), (2, [0.0, 0.0])] {
+            for x in xs {
+                agg.push(pt, &[x.to_string()]);
+            }
+        }
+        // Still wide: the last batch is cut at the cap of 5.
+        let third = second.next(&target, 0, &agg).unwrap();
+        assert_eq!((third.points.len(), third.start, third.len), (2, 4, 1));
+        for pt in [1, 2] {
+            agg.push(pt, &["5".to_owned()]);
+        }
+        assert_eq!(third.next(&target, 0, &agg), None);
+        // Without the noise every point meets the target after the first round.
+        let mut calm = Aggregate::new(3, 1);
+        for pt in 0..3 {
+            calm.push(pt, &["1".to_owned()]);
+            calm.push(pt, &["1.01".to_owned()]);
+        }
+        assert_eq!(first.next(&target, 0, &calm), None);
+        // A metric undefined at a point (no values) never meets the target.
+        let empty = Aggregate::new(3, 1);
+        assert_eq!(first.next(&target, 0, &empty).unwrap().points, [0, 1, 2]);
     }
 
     #[test]

@@ -184,6 +184,8 @@ fn a_sweep_folder_plots_a_metric_its_nines_and_the_downtime() {
             "availability-nines.svg",
             "availability.png",
             "availability.svg",
+            "bands.png",
+            "bands.svg",
             "downtime.png",
             "downtime.svg"
         ]

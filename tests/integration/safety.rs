@@ -206,7 +206,13 @@ fn sweeps_checksum_their_rows_and_keep_to_one_sweep_a_folder() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(
         listing(&cut),
-        ["points.csv", "runs.csv", "runs.csv.sums", "sweep.json"]
+        [
+            "bands.csv",
+            "points.csv",
+            "runs.csv",
+            "runs.csv.sums",
+            "sweep.json"
+        ]
     );
 }
 
