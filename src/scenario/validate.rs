@@ -1272,6 +1272,7 @@ mod tests {
                 "retry",
                 "fallback",
                 "fallback_below",
+                "rate_limit",
             ]
         );
         assert_eq!(
@@ -1290,6 +1291,8 @@ mod tests {
                 "timeout",
                 "retry",
                 "write_fraction",
+                "concurrency_limit",
+                "hedge",
             ]
         );
         assert_eq!(

@@ -21,6 +21,7 @@ use crate::model::settings::{
 };
 use crate::model::spec::{HealthCheckSpec, KindSpec, RetrySpec, ServerSpec};
 use crate::model::world::World;
+use crate::model::policy::rate_limit::RateLimitSpec;
 use crate::{settings, words};
 
 use super::{Build, KindSettings};
@@ -89,6 +90,8 @@ settings! {
         fallback: Opt<List<Text>> = None,
         /// Falls back when fewer than this share of its backends are healthy (0: only when none is).
         fallback_below: Fraction = 0.0,
+        /// A token-bucket limit on the work it admits (none: no limit).
+        rate_limit: Opt<Nested<RateLimitSpec>> = None,
     }
 }
 
@@ -178,6 +181,7 @@ impl KindSettings for LbSettings {
             retry: self.retry,
             fallback: fallback?,
             fallback_below: self.fallback_below,
+            rate_limit: self.rate_limit,
         }))
     }
 }
@@ -232,6 +236,8 @@ pub struct LbSpec {
     pub fallback: Vec<usize>,
     /// `fallback_below`: the healthy share of backends under which it falls back.
     pub fallback_below: f64,
+    /// `rate_limit` (`policy/rate_limit.rs`).
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 impl LbSpec {
@@ -381,6 +387,7 @@ impl Node {
             kind: downstream_kind(req.kind),
             source: req.source,
             item: req.item,
+            limit: crate::model::node::Lim::Free,
         };
         self.place_call(w, cx, call, timeout);
     }

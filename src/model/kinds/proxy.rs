@@ -6,7 +6,8 @@ use crate::engine::SimTime;
 use crate::engine::rng::unit_f64;
 use crate::model::msg::{Req, Status};
 use crate::model::node::{Cx, Node};
-use crate::model::settings::{Fraction, Nested, PosDuration, Role, Text};
+use crate::model::policy::rate_limit::RateLimitSpec;
+use crate::model::settings::{Fraction, Nested, Opt, PosDuration, Role, Text};
 use crate::model::spec::{KindSpec, RetrySpec, ServerSpec};
 use crate::model::world::World;
 use crate::settings;
@@ -24,6 +25,8 @@ settings! {
         timeout: PosDuration = SimTime::from_secs(30),
         /// How failed upstream attempts are retried.
         retry: Nested<RetrySpec> = RetrySpec::once(),
+        /// A token-bucket limit on the work it admits (none: no limit).
+        rate_limit: Opt<Nested<RateLimitSpec>> = None,
     }
 }
 
@@ -36,6 +39,7 @@ impl KindSettings for ProxySettings {
             hit_ratio: self.hit_ratio,
             timeout: self.timeout,
             retry: self.retry,
+            rate_limit: self.rate_limit,
         };
         Some(KindSpec::Proxy(spec, cdn))
     }
@@ -57,6 +61,8 @@ pub struct ProxySpec {
     /// `timeout` for the upstream (default "30s").
     pub timeout: SimTime,
     pub retry: RetrySpec,
+    /// `rate_limit` (`policy/rate_limit.rs`).
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 impl Node {
