@@ -479,7 +479,13 @@ impl Node {
     /// Records an outbound call, arms its timeout and sends its request (a lookup while the
     /// call is still resolving a name), unless its concurrency limit holds it back. Returns
     /// the call's slot and generation.
-    pub(crate) fn place_call(&mut self, w: &World, cx: &mut Cx, call: Call, timeout: u64) -> (u32, u32) {
+    pub(crate) fn place_call(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        call: Call,
+        timeout: u64,
+    ) -> (u32, u32) {
         let gen_ = self.next_gen();
         let slot = self.calls.insert(gen_, call);
         send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });

@@ -319,7 +319,11 @@ pub fn table(s: &Summary) -> String {
     }
     for (name, c) in &s.components {
         if c.throttled > 0 {
-            let _ = writeln!(o, "  {name}: {} throttled (429 or failed fast)", c.throttled);
+            let _ = writeln!(
+                o,
+                "  {name}: {} throttled (429 or failed fast)",
+                c.throttled
+            );
         }
     }
     let b = &s.blast_radius;

@@ -229,7 +229,7 @@ pub fn reference() -> String {
                 "Used by services, load balancers, proxies and CDNs (`rate_limit`).",
             ),
             table_reference::<crate::model::policy::concurrency::ConcurrencySpec>(
-                "Used by clients and each entry of a service's `calls` (`concurrency_limit`).",
+                "Used by clients, load balancers, proxies and CDNs, and each entry of a service's `calls` (`concurrency_limit`).",
             ),
             table_reference::<crate::model::policy::hedge::HedgeSpec>("Used by clients (`hedge`)."),
             table_reference::<GossipSpec>(

@@ -1273,6 +1273,7 @@ mod tests {
                 "fallback",
                 "fallback_below",
                 "rate_limit",
+                "concurrency_limit",
             ]
         );
         assert_eq!(

@@ -15,13 +15,14 @@ use crate::engine::rng::{below, unit_f64};
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::Status;
 use crate::model::node::{Call, Cx, Node, Owner, Phase, downstream_kind};
+use crate::model::policy::concurrency::ConcurrencySpec;
+use crate::model::policy::rate_limit::RateLimitSpec;
 use crate::model::settings::{
     Fraction, Issue, List, Nested, Opt, PosDuration, Reader, Role, Shape, Text, Weights, Word,
     Words, weights,
 };
 use crate::model::spec::{HealthCheckSpec, KindSpec, RetrySpec, ServerSpec};
 use crate::model::world::World;
-use crate::model::policy::rate_limit::RateLimitSpec;
 use crate::{settings, words};
 
 use super::{Build, KindSettings};
@@ -92,6 +93,8 @@ settings! {
         fallback_below: Fraction = 0.0,
         /// A token-bucket limit on the work it admits (none: no limit).
         rate_limit: Opt<Nested<RateLimitSpec>> = None,
+        /// A cap on each replica's calls in flight to its backends, fixed or adaptive (none: no cap).
+        concurrency_limit: Opt<Nested<ConcurrencySpec>> = None,
     }
 }
 
@@ -182,6 +185,7 @@ impl KindSettings for LbSettings {
             fallback: fallback?,
             fallback_below: self.fallback_below,
             rate_limit: self.rate_limit,
+            concurrency_limit: self.concurrency_limit,
         }))
     }
 }
@@ -238,6 +242,8 @@ pub struct LbSpec {
     pub fallback_below: f64,
     /// `rate_limit` (`policy/rate_limit.rs`).
     pub rate_limit: Option<RateLimitSpec>,
+    /// `concurrency_limit` (`policy/concurrency.rs`).
+    pub concurrency_limit: Option<ConcurrencySpec>,
 }
 
 impl LbSpec {

@@ -6,6 +6,7 @@ use crate::engine::SimTime;
 use crate::engine::rng::unit_f64;
 use crate::model::msg::{Req, Status};
 use crate::model::node::{Cx, Node};
+use crate::model::policy::concurrency::ConcurrencySpec;
 use crate::model::policy::rate_limit::RateLimitSpec;
 use crate::model::settings::{Fraction, Nested, Opt, PosDuration, Role, Text};
 use crate::model::spec::{KindSpec, RetrySpec, ServerSpec};
@@ -27,6 +28,8 @@ settings! {
         retry: Nested<RetrySpec> = RetrySpec::once(),
         /// A token-bucket limit on the work it admits (none: no limit).
         rate_limit: Opt<Nested<RateLimitSpec>> = None,
+        /// A cap on each replica's calls in flight to its upstream, fixed or adaptive (none: no cap).
+        concurrency_limit: Opt<Nested<ConcurrencySpec>> = None,
     }
 }
 
@@ -40,6 +43,7 @@ impl KindSettings for ProxySettings {
             timeout: self.timeout,
             retry: self.retry,
             rate_limit: self.rate_limit,
+            concurrency_limit: self.concurrency_limit,
         };
         Some(KindSpec::Proxy(spec, cdn))
     }
@@ -63,6 +67,8 @@ pub struct ProxySpec {
     pub retry: RetrySpec,
     /// `rate_limit` (`policy/rate_limit.rs`).
     pub rate_limit: Option<RateLimitSpec>,
+    /// `concurrency_limit` (`policy/concurrency.rs`).
+    pub concurrency_limit: Option<ConcurrencySpec>,
 }
 
 impl Node {

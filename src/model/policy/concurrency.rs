@@ -1,23 +1,28 @@
-//! Concurrency limits (bulkheads): the `concurrency_limit` settings of clients and of a
-//! service's calls, and the limiter each caller replica keeps per target. A call over the
+//! Concurrency limits (bulkheads): the `concurrency_limit` settings of clients, of a
+//! service's calls, of load balancers and proxies, and the limiter each caller replica keeps per target. A call over the
 //! limit fails at once as `throttled`, or (`mode = "wait"`) waits in line for a free place
 //! until its own timeout. The limit is fixed, or adapts to what the caller sees:
 //!
 //! - `aimd`: +1/limit for each success (one more place per limit's worth of successes), times
 //!   `decrease` for each timeout, error or success slower than `latency_bound`.
-//! - `gradient` (Vegas-like): after each success, new = limit x min(1, max(0.5, min_latency /
-//!   latency)) + sqrt(limit), and limit moves `smoothing` of the way to it; `min_latency` is
-//!   the lowest latency seen. Latency above the unloaded one shrinks the limit.
+//! - `gradient` (Vegas-like): after each success, new = limit x min(1, max(0.5, tolerance x
+//!   min_latency / latency)) + sqrt(limit), and limit moves `smoothing` of the way to it;
+//!   `min_latency` is the lowest latency seen. Latency beyond `tolerance` times the unloaded
+//!   one shrinks the limit (towards 4, the fixed point of L = L/2 + sqrt L); below, the
+//!   sqrt(limit) headroom grows it.
 //!
 //! Adaptive limits stay within [`min_limit`, `max_limit`]; the place count is the limit
 //! rounded down.
 
 use crate::model::msg::Timer;
 use crate::model::node::{Call, Cx, Lim, Node, Outcome, Owner, send_self};
-use crate::model::settings::{Count, Fraction, Input, Issue, Opt, PosDuration, Reader, Word};
+use crate::model::settings::{
+    Count, Fraction, Input, Issue, Opt, PosDuration, Reader, Value, Word, number,
+};
 use crate::model::spec::KindSpec;
 use crate::model::world::World;
 use crate::{settings, words};
+use serde_json::{Value as Json, json};
 use std::collections::VecDeque;
 
 /// How the limit moves.
@@ -78,6 +83,8 @@ settings! {
         latency_bound: Opt<PosDuration> = None,
         /// Gradient: how far the limit moves towards its new value after each success.
         smoothing: Fraction = 0.2,
+        /// Gradient: latency up to this multiple of the lowest seen counts as unloaded.
+        tolerance: Tolerance = 2.0,
     }
 }
 
@@ -89,7 +96,7 @@ impl ConcurrencySpec {
         let only = |f: &str, algo: Algorithm| match f {
             "min_limit" | "max_limit" => algo != Algorithm::Fixed,
             "decrease" | "latency_bound" => algo == Algorithm::Aimd,
-            "smoothing" => algo == Algorithm::Gradient,
+            "smoothing" | "tolerance" => algo == Algorithm::Gradient,
             _ => true,
         };
         let name = match self.algorithm {
@@ -103,6 +110,7 @@ impl ConcurrencySpec {
             "decrease",
             "latency_bound",
             "smoothing",
+            "tolerance",
         ] {
             if written(f) && !only(f, self.algorithm) {
                 ok = false;
@@ -110,7 +118,7 @@ impl ConcurrencySpec {
                     r.at(f),
                     format!("field '{f}' does not apply to algorithm '{name}'"),
                 )
-                .hint("min_limit and max_limit: aimd or gradient; decrease and latency_bound: aimd; smoothing: gradient".to_owned())
+                .hint("min_limit and max_limit: aimd or gradient; decrease and latency_bound: aimd; smoothing and tolerance: gradient".to_owned())
                 .at_key();
                 r.push(issue);
             }
@@ -144,6 +152,37 @@ impl ConcurrencySpec {
             r.push(issue);
         }
         ok
+    }
+}
+
+/// A multiple of a latency: a number from 1 to 100.
+pub struct Tolerance;
+
+impl Value for Tolerance {
+    type Out = f64;
+    fn read(input: &dyn Input, r: &mut Reader<'_>) -> Option<f64> {
+        let v = number(input, r)?;
+        if (1.0..=100.0).contains(&v) {
+            return Some(v);
+        }
+        let issue = r
+            .problem(format!("must be from 1 to 100, got {v}"))
+            .value(v.to_string())
+            .hint(
+                "how many times the lowest latency still counts as unloaded, e.g. tolerance = 2.0"
+                    .to_owned(),
+            );
+        r.push(issue);
+        None
+    }
+    fn what() -> String {
+        "a number from 1 to 100".to_owned()
+    }
+    fn schema() -> Json {
+        json!({ "type": "number", "minimum": 1, "maximum": 100 })
+    }
+    fn show(v: &f64) -> String {
+        format!("{v:?}")
     }
 }
 
@@ -201,7 +240,8 @@ impl Limiter {
                 if self.min_latency == 0 || latency < self.min_latency {
                     self.min_latency = latency;
                 }
-                let ratio = (self.min_latency as f64 / latency as f64).clamp(0.5, 1.0);
+                let ratio =
+                    (spec.tolerance * self.min_latency as f64 / latency as f64).clamp(0.5, 1.0);
                 let target = self.limit * ratio + self.limit.sqrt();
                 self.limit += spec.smoothing * (target - self.limit);
             }
@@ -212,8 +252,12 @@ impl Limiter {
 }
 
 /// The concurrency limit an outbound call of `owner` is under: which limiter, and its
-/// settings. Clients' calls and each service call have their own.
-pub(crate) fn limit_of<'k>(kind: &'k KindSpec, owner: &Owner) -> Option<(u16, &'k ConcurrencySpec)> {
+/// settings. Clients' calls, each service call, and a load balancer's or proxy's calls to its
+/// backends or upstream have their own.
+pub(crate) fn limit_of<'k>(
+    kind: &'k KindSpec,
+    owner: &Owner,
+) -> Option<(u16, &'k ConcurrencySpec)> {
     match (kind, owner) {
         (KindSpec::Client(c), Owner::User { .. }) => c.concurrency_limit.as_ref().map(|s| (0, s)),
         (KindSpec::Service(s), Owner::Job { call, .. }) => s
@@ -221,6 +265,10 @@ pub(crate) fn limit_of<'k>(kind: &'k KindSpec, owner: &Owner) -> Option<(u16, &'
             .get(usize::from(*call))
             .and_then(|c| c.concurrency_limit.as_ref())
             .map(|l| (*call, l)),
+        (KindSpec::LoadBalancer(lb), Owner::Job { .. }) => {
+            lb.concurrency_limit.as_ref().map(|s| (0, s))
+        }
+        (KindSpec::Proxy(p, _), Owner::Job { .. }) => p.concurrency_limit.as_ref().map(|s| (0, s)),
         _ => None,
     }
 }
@@ -272,7 +320,13 @@ impl Node {
     /// A call that held a place ended (`out`; None: abandoned for its hedge sibling): the
     /// place is free, an adaptive limit learns from the outcome, and waiting calls go out
     /// while there are places.
-    pub(crate) fn limit_release(&mut self, w: &World, cx: &mut Cx, call: &Call, out: Option<Outcome>) {
+    pub(crate) fn limit_release(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        call: &Call,
+        out: Option<Outcome>,
+    ) {
         let Lim::Holding { idx, sent } = call.limit else {
             return;
         };
@@ -344,6 +398,7 @@ mod tests {
             decrease: 0.5,
             latency_bound: Some(SimTime::from_millis(100)),
             smoothing: 0.2,
+            tolerance: 1.0,
         }
     }
 

@@ -68,7 +68,10 @@ impl Value for HedgeAfter {
                 let issue = r
                     .problem(format!("invalid percentile \"{text}\""))
                     .value(format!("\"{text}\""))
-                    .hint("a percentile above 0 and below 100, such as \"p95\" or \"p99.9\"".to_owned());
+                    .hint(
+                        "a percentile above 0 and below 100, such as \"p95\" or \"p99.9\""
+                            .to_owned(),
+                    );
                 r.push(issue);
                 None
             }

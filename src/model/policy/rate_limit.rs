@@ -29,7 +29,11 @@ pub enum Per {
     Tenant,
 }
 
-words!(Per, "bucket key", [("all", Per::All), ("tenant", Per::Tenant)]);
+words!(
+    Per,
+    "bucket key",
+    [("all", Per::All), ("tenant", Per::Tenant)]
+);
 
 /// Whose limit `rate` and `burst` are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,7 +288,13 @@ mod tests {
         let ms = 1_000_000;
         assert_eq!(
             waits,
-            [Some(0), Some(100 * ms), Some(200 * ms), Some(300 * ms), None]
+            [
+                Some(0),
+                Some(100 * ms),
+                Some(200 * ms),
+                Some(300 * ms),
+                None
+            ]
         );
     }
 
