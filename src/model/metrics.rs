@@ -115,6 +115,17 @@ pub struct ClientBucket {
     pub degraded: u64,
     pub errors: u64,
     pub timeouts: u64,
+    /// Refused by a rate or concurrency limit (HTTP 429) on their last attempt.
+    pub throttled: u64,
+    /// Hedges sent (`policy/hedge.rs`): second copies of an attempt not answered in time.
+    pub hedged: u64,
+    /// Calls abandoned because their hedge sibling answered first (the callee's work on
+    /// them is wasted).
+    pub wasted: u64,
+    /// With a `concurrency_limit`: the most attempts one replica had in flight under it, and
+    /// the lowest limit it had, during the bucket (as far as calls started or ended in it).
+    pub peak_in_flight: u32,
+    pub lowest_limit: Option<f64>,
     /// Latency of successful and degraded user requests finished in the bucket.
     pub latency: Histogram,
 }
@@ -122,7 +133,7 @@ pub struct ClientBucket {
 impl ClientBucket {
     /// Finished user requests.
     pub fn finished(&self) -> u64 {
-        self.successes + self.degraded + self.errors + self.timeouts
+        self.successes + self.degraded + self.errors + self.timeouts + self.throttled
     }
 
     /// Share of finished user requests that succeeded (degraded included); None if none
@@ -139,6 +150,14 @@ impl ClientBucket {
         self.degraded += o.degraded;
         self.errors += o.errors;
         self.timeouts += o.timeouts;
+        self.throttled += o.throttled;
+        self.hedged += o.hedged;
+        self.wasted += o.wasted;
+        self.peak_in_flight = self.peak_in_flight.max(o.peak_in_flight);
+        self.lowest_limit = match (self.lowest_limit, o.lowest_limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.latency.merge(&o.latency);
     }
 }
@@ -155,6 +174,9 @@ pub struct ServerBucket {
     pub dropped: u64,
     /// Refused by a firewall's deny rule (an error for the caller, but the rule working).
     pub denied: u64,
+    /// Refused by its rate limit (answered 429 at once), or outbound calls it failed fast
+    /// at its own concurrency limit.
+    pub throttled: u64,
     /// Jobs finished (answered or relayed).
     pub served: u64,
     /// Jobs answered with an error.
@@ -187,6 +209,7 @@ impl ServerBucket {
         self.rejected += o.rejected;
         self.dropped += o.dropped;
         self.denied += o.denied;
+        self.throttled += o.throttled;
         self.gossip += o.gossip;
         self.gossip_busy_ns += o.gossip_busy_ns;
         self.served += o.served;

@@ -18,6 +18,8 @@ pub enum Status {
     /// A wrong answer that looks like success to a status-code check: callers pass it on as
     /// a success, but it fails the user and any deep health check.
     Wrong,
+    /// Refused by a rate or concurrency limit (like HTTP 429): a fast failure.
+    Throttled,
 }
 
 /// What a request asks for.
@@ -104,6 +106,11 @@ pub enum Timer {
     Dispatch { action: u16 },
     /// Config change `fault`: this replica switches to the new settings (`on`) or back.
     Config { fault: u16, on: bool },
+    /// Rate limit (`policy/rate_limit.rs`): a request held in delay mode may enter now.
+    Admit { slot: u32, gen_: u32 },
+    /// Client (`policy/hedge.rs`): send a hedge for attempt `attempt` of user request
+    /// `slot`/`gen_` if it has not been answered yet.
+    Hedge { slot: u32, gen_: u32, attempt: u32 },
 }
 
 /// A gossip message: the sender's membership table and its failure entries.

@@ -50,6 +50,8 @@ pub(crate) enum Outcome {
     Timeout,
     /// Looked like success, was not.
     Wrong,
+    /// Refused by a rate or concurrency limit.
+    Throttled,
 }
 
 impl Outcome {
@@ -59,6 +61,7 @@ impl Outcome {
             Status::Degraded => Outcome::Degraded,
             Status::Error => Outcome::Error,
             Status::Wrong => Outcome::Wrong,
+            Status::Throttled => Outcome::Throttled,
         }
     }
     /// Whether the caller sees a success (a wrong answer looks like one).
@@ -72,6 +75,7 @@ impl Outcome {
             Outcome::Degraded => Status::Degraded,
             Outcome::Wrong => Status::Wrong,
             Outcome::Error | Outcome::Timeout => Status::Error,
+            Outcome::Throttled => Status::Throttled,
         }
     }
 }
@@ -101,12 +105,31 @@ pub(crate) struct Call {
     pub(crate) kind: ReqKind,
     pub(crate) source: u16,
     pub(crate) item: Item,
+    /// Its place under a concurrency limit (`policy/concurrency.rs`).
+    pub(crate) limit: Lim,
+}
+
+/// Where an outbound call stands with its caller's concurrency limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lim {
+    /// No limit applies.
+    Free,
+    /// Holds a place of limiter `idx` since `sent`.
+    Holding { idx: u16, sent: u64 },
+    /// Waits in line for a place; its request is not sent yet.
+    Waiting,
+    /// Over the limit: fails as throttled at once.
+    Rejected,
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct User {
     pub(crate) start: u64,
     pub(crate) item: Item,
+    /// The attempt under way, and its copies out (`policy/hedge.rs`): call slot, generation
+    /// and when it went out; the second is the hedge.
+    pub(crate) attempt: u32,
+    pub(crate) live: [Option<(u32, u32, u64)>; 2],
 }
 
 #[derive(Debug)]
@@ -221,6 +244,12 @@ pub struct Node {
     pub(crate) monitor: Option<Box<MonitorState>>,
     /// What actions and config changes left here.
     pub(crate) ops: OpsState,
+    /// Rate-limit buckets and held requests (`policy/rate_limit.rs`).
+    pub(crate) rate: Option<Box<super::policy::rate_limit::RateState>>,
+    /// Concurrency limiters, per call target (`policy/concurrency.rs`).
+    pub(crate) limiters: Vec<super::policy::concurrency::Limiter>,
+    /// A hedging client's latency window (`policy/hedge.rs`).
+    pub(crate) hedge: Option<Box<super::policy::hedge::HedgeState>>,
 }
 
 /// The outage model: the runtime topology plus behaviour.
@@ -326,6 +355,9 @@ impl OutageModel {
                     reporter: Reporter::default(),
                     monitor: None,
                     ops: OpsState::default(),
+                    rate: None,
+                    limiters: Vec::new(),
+                    hedge: None,
                 };
                 if info.replica >= w.provisioned(info.group) {
                     // A standby replica: down until a scale action provisions it.
@@ -383,7 +415,11 @@ impl Model for OutageModel {
     fn handle(&self, node: &mut Node, msg: Msg, cx: &mut Cx) {
         let w = &self.world;
         match msg {
-            Msg::Req(req) => node.arrival(w, cx, Some(req), None, None),
+            Msg::Req(req) => {
+                if !node.rate_limited(w, cx, &req) {
+                    node.arrival(w, cx, Some(req), None, None)
+                }
+            }
             Msg::Relay { to, inner } => node.arrival(w, cx, None, Some((to, inner)), None),
             Msg::Gossip(g) => node.arrival(w, cx, None, None, Some(g)),
             Msg::Report(r) => node.on_report(w, cx, &r),
@@ -428,7 +464,7 @@ impl Node {
         item: Item,
         timeout: u64,
         attempt: u32,
-    ) {
+    ) -> (u32, u32) {
         let (phase, dst) = match target {
             Target::Group(g) => (Phase::Call, pick_replica(w, cx, *g)),
             Target::Dns { resolver, .. } => {
@@ -444,21 +480,40 @@ impl Node {
             kind,
             source,
             item,
+            limit: Lim::Free,
         };
-        self.place_call(w, cx, call, timeout);
+        self.place_call(w, cx, call, timeout)
     }
 
     /// Records an outbound call, arms its timeout and sends its request (a lookup while the
-    /// call is still resolving a name).
-    pub(crate) fn place_call(&mut self, w: &World, cx: &mut Cx, call: Call, timeout: u64) {
+    /// call is still resolving a name), unless its concurrency limit holds it back. Returns
+    /// the call's slot and generation.
+    pub(crate) fn place_call(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        call: Call,
+        timeout: u64,
+    ) -> (u32, u32) {
         let gen_ = self.next_gen();
+        let slot = self.calls.insert(gen_, call);
+        send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
+        if self.limit_admit(w, cx, slot, gen_) {
+            self.send_call(w, cx, slot, gen_);
+        }
+        (slot, gen_)
+    }
+
+    /// Sends a recorded call's request (a lookup while it is still resolving a name).
+    pub(crate) fn send_call(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+        let Some(call) = self.calls.get(slot, gen_) else {
+            return;
+        };
         let req_kind = match call.phase {
             Phase::Resolve { record } => ReqKind::Lookup { record },
             Phase::Call => call.kind,
         };
         let (dst, source, item) = (call.dst, call.source, call.item);
-        let slot = self.calls.insert(gen_, call);
-        send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
         self.send_req(w, cx, dst, slot, gen_, req_kind, source, item);
     }
 
@@ -520,6 +575,9 @@ impl Node {
     /// Hands an outbound call's end to whoever waits for it. `data` is the answer's payload
     /// (a DNS answer's target set), 0 otherwise.
     pub(crate) fn complete(&mut self, w: &World, cx: &mut Cx, call: Call, out: Outcome, data: u32) {
+        if call.limit != Lim::Free {
+            self.limit_release(w, cx, &call, Some(out));
+        }
         match call.owner {
             Owner::User { slot, gen_ } => self.user_result(w, cx, slot, gen_, call.attempt, out),
             Owner::Job {
@@ -839,7 +897,7 @@ impl Node {
         sb.served += 1;
         if job.denied {
             sb.denied += 1;
-        } else if status == Status::Error {
+        } else if matches!(status, Status::Error | Status::Throttled) {
             sb.errors += 1;
         }
         if let Some(r) = job.req {
@@ -970,7 +1028,12 @@ impl Node {
             } => self.start_attempt(w, cx, slot, gen_, attempt),
             Timer::CallTimeout { slot, gen_ } => {
                 if let Some(call) = self.calls.remove(slot, gen_) {
-                    self.complete(w, cx, call, Outcome::Timeout, 0);
+                    let out = if call.limit == Lim::Rejected {
+                        Outcome::Throttled
+                    } else {
+                        Outcome::Timeout
+                    };
+                    self.complete(w, cx, call, out, 0);
                 }
             }
             Timer::ServiceDone { slot, gen_ } => self.on_service_done(w, cx, slot, gen_),
@@ -995,6 +1058,12 @@ impl Node {
             Timer::ActionStep { action, up } => self.on_action_step(w, cx, action as usize, up),
             Timer::Dispatch { action } => self.on_dispatch(w, cx, action as usize),
             Timer::Config { fault, on } => self.on_config(w, cx, fault as usize, on),
+            Timer::Admit { slot, gen_ } => self.on_admit(w, cx, slot, gen_),
+            Timer::Hedge {
+                slot,
+                gen_,
+                attempt,
+            } => self.on_hedge(w, cx, slot, gen_, attempt),
             Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),
             Timer::FaultOff { fault } => self.fault(w, cx, fault as usize, false),
             Timer::Down { failure } | Timer::Up { failure } => {
@@ -1058,6 +1127,8 @@ impl Node {
         self.busy = 0;
         self.conns = 0;
         self.outstanding.iter_mut().for_each(|o| *o = 0);
+        self.clear_limiters();
+        self.drop_held();
     }
 
     /// Comes back empty: cold caches, a fresh view of health, closed breakers, a full retry

@@ -75,6 +75,21 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The item at `slot` if it still has generation `gen_`.
+    #[inline]
+    pub fn get(&self, slot: u32, gen_: u32) -> Option<&T> {
+        match self.items.get(slot as usize) {
+            Some(Some((g, item))) if *g == gen_ => Some(item),
+            _ => None,
+        }
+    }
+
+    /// Whether `slot` holds an item of generation `gen_`.
+    #[inline]
+    pub fn contains(&self, slot: u32, gen_: u32) -> bool {
+        self.get(slot, gen_).is_some()
+    }
+
     /// Removes and returns the item at `slot` if it still has generation `gen_`.
     #[inline]
     pub fn remove(&mut self, slot: u32, gen_: u32) -> Option<T> {

@@ -58,6 +58,12 @@ pub struct ClientSummary {
     pub degraded: u64,
     pub errors: u64,
     pub timeouts: u64,
+    /// Refused by a rate or concurrency limit (429) on their last attempt.
+    pub throttled: u64,
+    /// Hedges sent (second copies of slow attempts), and copies abandoned because the
+    /// other answered first (their callees' work wasted).
+    pub hedged: u64,
+    pub wasted: u64,
     /// (successes + degraded) / finished user requests.
     pub availability: f64,
     /// Time in buckets whose availability was below the SLO.
@@ -87,6 +93,8 @@ pub struct ComponentSummary {
     pub dropped: u64,
     /// Refused by a firewall's deny rule.
     pub denied: u64,
+    /// Refused by its rate limit, or its own calls failed fast at a concurrency limit.
+    pub throttled: u64,
     pub served: u64,
     pub errors: u64,
     /// Mean time queued before a worker.
@@ -141,7 +149,7 @@ pub struct BlastRadius {
     /// Component groups hit by a fault during the run, or failing (rejected, dropped or errored) more than
     /// 1 - SLO of their arrivals in some bucket.
     pub components: Impact,
-    /// Failed (errors + timeouts) over finished user requests, all client groups together.
+    /// Failed (errors + timeouts + throttled) over finished user requests, all client groups together.
     pub failed_request_fraction: f64,
     /// The faults' origins: groups with a replica hit by a fault, a random failure, or a link
     /// fault's domains.
@@ -318,7 +326,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                 let t = total_client(&s[w..]);
                 let (down, longest) = outage_time(&s[w..], slo, |b| width(b + w));
                 finished += t.finished();
-                failed += t.errors + t.timeouts;
+                failed += t.errors + t.timeouts + t.throttled;
                 if down > 0.0 && !chronic.contains(&group.name) {
                     impacted_clients.push(group.name.clone());
                 }
@@ -331,6 +339,9 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         degraded: t.degraded,
                         errors: t.errors,
                         timeouts: t.timeouts,
+                        throttled: t.throttled,
+                        hedged: t.hedged,
+                        wasted: t.wasted,
                         availability: t.availability().unwrap_or(1.0),
                         downtime_s: down,
                         longest_outage_s: longest,
@@ -361,6 +372,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         rejected: t.rejected,
                         dropped: t.dropped,
                         denied: t.denied,
+                        throttled: t.throttled,
                         served: t.served,
                         errors: t.errors,
                         mean_wait_s: if t.started == 0 {

@@ -42,6 +42,8 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                     timeout: SimTime::from_hours(1),
                     retry: RetrySpec::once(),
                     write_fraction: 0.0,
+                    concurrency_limit: None,
+                    hedge: None,
                 }),
             },
             GroupSpec {
@@ -58,6 +60,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                     calls: vec![],
                     parallel: false,
                     circuit_breaker: None,
+                    rate_limit: None,
                 }),
             },
         ],

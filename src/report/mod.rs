@@ -19,6 +19,7 @@ pub const TIMESERIES_HEADER: &[&str] = &[
     "degraded",
     "errors",
     "timeouts",
+    "throttled",
     "availability",
     "goodput_per_s",
     "latency_mean_s",
@@ -39,6 +40,7 @@ pub const COMPONENTS_HEADER: &[&str] = &[
     "rejected",
     "dropped",
     "denied",
+    "throttled",
     "served",
     "errors",
     "utilization",
@@ -97,6 +99,7 @@ pub fn timeseries_csv(r: &RunResult) -> Vec<u8> {
                 x.degraded.to_string(),
                 x.errors.to_string(),
                 x.timeouts.to_string(),
+                x.throttled.to_string(),
                 x.availability().map(f6).unwrap_or_default(),
                 f6((x.successes + x.degraded) as f64 / bucket_s),
                 f6(x.latency.mean_s()),
@@ -140,6 +143,7 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
                 x.rejected.to_string(),
                 x.dropped.to_string(),
                 x.denied.to_string(),
+                x.throttled.to_string(),
                 x.served.to_string(),
                 x.errors.to_string(),
                 f6(utilization(x)),
@@ -268,6 +272,16 @@ pub fn table(s: &Summary) -> String {
             p99
         );
     }
+    // Overload control, only where it acted (so runs without it print as before).
+    for (name, c) in &s.clients {
+        if c.throttled > 0 || c.hedged > 0 {
+            let _ = writeln!(
+                o,
+                "  {name}: {} throttled (429), {} hedged, {} copies abandoned (wasted work)",
+                c.throttled, c.hedged, c.wasted
+            );
+        }
+    }
     let _ = writeln!(o);
     let nw = s
         .components
@@ -302,6 +316,15 @@ pub fn table(s: &Summary) -> String {
             secs(c.mean_wait_s),
             c.max_queue
         );
+    }
+    for (name, c) in &s.components {
+        if c.throttled > 0 {
+            let _ = writeln!(
+                o,
+                "  {name}: {} throttled (429 or failed fast)",
+                c.throttled
+            );
+        }
     }
     let b = &s.blast_radius;
     let _ = writeln!(o);

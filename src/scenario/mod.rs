@@ -241,6 +241,8 @@ mod tests {
                         timeout: SimTime::HOUR,
                         retry: RetrySpec::once(),
                         write_fraction: 0.0,
+                        concurrency_limit: None,
+                        hedge: None,
                     }),
                 },
                 GroupSpec {
@@ -259,6 +261,7 @@ mod tests {
                         calls: vec![],
                         parallel: false,
                         circuit_breaker: None,
+                        rate_limit: None,
                     }),
                 },
             ],

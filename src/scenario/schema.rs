@@ -225,6 +225,13 @@ pub fn reference() -> String {
                 "Used by load balancers and authoritative DNS (GSLB).",
             ),
             table_reference::<BreakerSpec>("Used by services, per dependency."),
+            table_reference::<crate::model::policy::rate_limit::RateLimitSpec>(
+                "Used by services, load balancers, proxies and CDNs (`rate_limit`).",
+            ),
+            table_reference::<crate::model::policy::concurrency::ConcurrencySpec>(
+                "Used by clients, load balancers, proxies and CDNs, and each entry of a service's `calls` (`concurrency_limit`).",
+            ),
+            table_reference::<crate::model::policy::hedge::HedgeSpec>("Used by clients (`hedge`)."),
             table_reference::<GossipSpec>(
                 "Any server kind; storage gossips by default, and `gossip = false` turns it off.",
             ),

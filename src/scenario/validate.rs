@@ -1297,6 +1297,8 @@ mod tests {
                 "fallback_below",
                 "cells",
                 "shuffle_shard",
+                "rate_limit",
+                "concurrency_limit",
             ]
         );
         assert_eq!(
@@ -1315,6 +1317,8 @@ mod tests {
                 "timeout",
                 "retry",
                 "write_fraction",
+                "concurrency_limit",
+                "hedge",
             ]
         );
         assert_eq!(

@@ -9,6 +9,7 @@ mod engine;
 mod fallback;
 mod fault_windows;
 mod gossip;
+mod limits;
 mod lint;
 mod model;
 mod mutations;

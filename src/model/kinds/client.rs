@@ -10,6 +10,8 @@ use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
 use crate::model::metrics::ClientBucket;
 use crate::model::msg::{Item, ReqKind, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, User, send_self};
+use crate::model::policy::concurrency::ConcurrencySpec;
+use crate::model::policy::hedge::{HedgeDelay, HedgeSpec};
 use crate::model::policy::retry::backoff;
 use crate::model::sample::draw;
 use crate::model::settings::{
@@ -48,12 +50,33 @@ settings! {
         retry: Nested<RetrySpec> = RetrySpec::once(),
         /// Share of requests that are writes (matters to storage).
         write_fraction: Fraction = 0.0,
+        /// A cap on its attempts in flight, fixed or adaptive (none: no cap).
+        concurrency_limit: Opt<Nested<ConcurrencySpec>> = None,
+        /// Hedged attempts: a second copy when the first is slow (none: no hedging).
+        hedge: Opt<Nested<HedgeSpec>> = None,
     }
 }
 
 impl KindSettings for ClientSettings {
     fn build(self, b: &mut Build<'_>, _: ServerSpec) -> Option<KindSpec> {
         let think = self.think_time;
+        if let Some(HedgeDelay::Fixed(d)) = self.hedge.as_ref().map(|h| h.after) {
+            if d >= self.timeout {
+                let mut path = b.at("hedge");
+                path.push("after".to_owned());
+                let issue = Issue::new(
+                    path,
+                    format!(
+                        "the hedge delay ({d}) is not below the timeout ({})",
+                        self.timeout
+                    ),
+                )
+                .value(format!("\"{d}\""))
+                .hint("a hedge goes out while the first copy may still answer: make 'after' less than 'timeout', or use a percentile such as \"p95\"".to_owned());
+                b.resolve.issues().push(issue);
+                return None;
+            }
+        }
         Some(KindSpec::Client(ClientSpec {
             rate: self.rate.unwrap_or(0.0),
             population: self.concurrency.map(|users| Population { users, think }),
@@ -62,6 +85,8 @@ impl KindSettings for ClientSettings {
             timeout: self.timeout,
             retry: self.retry,
             write_fraction: self.write_fraction,
+            concurrency_limit: self.concurrency_limit,
+            hedge: self.hedge,
         }))
     }
 }
@@ -279,6 +304,10 @@ pub struct ClientSpec {
     pub retry: RetrySpec,
     /// `write_fraction`: share of requests that are writes (matters to storage; default 0).
     pub write_fraction: f64,
+    /// `concurrency_limit`: a cap on its attempts in flight (`policy/concurrency.rs`).
+    pub concurrency_limit: Option<ConcurrencySpec>,
+    /// `hedge`: hedged attempts (`policy/hedge.rs`).
+    pub hedge: Option<HedgeSpec>,
 }
 
 /// A closed-loop client population.
@@ -421,7 +450,13 @@ impl Node {
         // storage keep their random streams.
         let key = splitmix64(((self.me as u64) << 32) | gen_ as u64) as u32;
         let item = Item { write, key };
-        let slot = self.users.insert(gen_, User { start: now, item });
+        let user = User {
+            start: now,
+            item,
+            attempt: 1,
+            live: [None, None],
+        };
+        let slot = self.users.insert(gen_, user);
         self.start_attempt(w, cx, slot, gen_, 1);
     }
 
@@ -457,7 +492,7 @@ impl Node {
         }
         let owner = Owner::User { slot, gen_ };
         let source = self.group as u16;
-        self.call_out(
+        let call = self.call_out(
             w,
             cx,
             owner,
@@ -468,6 +503,7 @@ impl Node {
             c.timeout.0,
             attempt,
         );
+        self.hedge_arm(w, cx, slot, gen_, attempt, call);
     }
 
     pub(crate) fn user_result(
@@ -483,6 +519,9 @@ impl Node {
         let KindSpec::Client(c) = self.kind(w) else {
             return;
         };
+        if !self.hedge_settle(w, cx, slot, gen_, out) {
+            return; // its other copy is still out
+        }
         if !out.succeeded() && attempt < c.retry.attempts && self.budget_allows(&c.retry) {
             let wait = backoff(&c.retry, attempt + 1, cx.rng());
             send_self(
@@ -507,6 +546,7 @@ impl Node {
             // A wrong page is a failure for the user, even though nothing retried it.
             Outcome::Error | Outcome::Wrong => b.errors += 1,
             Outcome::Timeout => b.timeouts += 1,
+            Outcome::Throttled => b.throttled += 1,
         }
         if matches!(out, Outcome::Ok | Outcome::Degraded) {
             b.latency.record(now - user.start);

@@ -15,6 +15,8 @@ use crate::engine::rng::{below, unit_f64};
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::Status;
 use crate::model::node::{Call, Cx, Node, Owner, Phase, downstream_kind};
+use crate::model::policy::concurrency::ConcurrencySpec;
+use crate::model::policy::rate_limit::RateLimitSpec;
 use crate::model::policy::shard::Sharding;
 use crate::model::settings::{
     Count, Fraction, Issue, List, Nested, Opt, PosDuration, Reader, Role, Shape, Text, Weights,
@@ -94,6 +96,10 @@ settings! {
         cells: Opt<Count<1, { u32::MAX }>> = None,
         /// Gives each client group (tenant) its own shuffle shard of this many backends, drawn once from the two names (none: every backend serves every tenant).
         shuffle_shard: Opt<Count<1, { u32::MAX }>> = None,
+        /// A token-bucket limit on the work it admits (none: no limit).
+        rate_limit: Opt<Nested<RateLimitSpec>> = None,
+        /// A cap on each replica's calls in flight to its backends, fixed or adaptive (none: no cap).
+        concurrency_limit: Opt<Nested<ConcurrencySpec>> = None,
     }
 }
 
@@ -185,6 +191,8 @@ impl KindSettings for LbSettings {
             fallback: fallback?,
             fallback_below: self.fallback_below,
             sharding: sharding?,
+            rate_limit: self.rate_limit,
+            concurrency_limit: self.concurrency_limit,
         }))
     }
 }
@@ -286,6 +294,10 @@ pub struct LbSpec {
     pub fallback_below: f64,
     /// `cells` or `shuffle_shard`: which backends serve which client group.
     pub sharding: Sharding,
+    /// `rate_limit` (`policy/rate_limit.rs`).
+    pub rate_limit: Option<RateLimitSpec>,
+    /// `concurrency_limit` (`policy/concurrency.rs`).
+    pub concurrency_limit: Option<ConcurrencySpec>,
 }
 
 impl LbSpec {
@@ -480,6 +492,7 @@ impl Node {
             kind: downstream_kind(req.kind),
             source: req.source,
             item: req.item,
+            limit: crate::model::node::Lim::Free,
         };
         self.place_call(w, cx, call, timeout);
     }

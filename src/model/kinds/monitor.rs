@@ -536,7 +536,7 @@ impl Node {
         if let Some(c) = self.client_series.get(b) {
             Counters {
                 requests: c.requests,
-                finished: c.successes + c.degraded + c.errors + c.timeouts,
+                finished: c.successes + c.degraded + c.errors + c.timeouts + c.throttled,
                 good: c.successes + c.degraded,
                 ..Counters::default()
             }

@@ -6,7 +6,9 @@ use crate::engine::SimTime;
 use crate::engine::rng::unit_f64;
 use crate::model::msg::{Req, Status};
 use crate::model::node::{Cx, Node};
-use crate::model::settings::{Fraction, Nested, PosDuration, Role, Text};
+use crate::model::policy::concurrency::ConcurrencySpec;
+use crate::model::policy::rate_limit::RateLimitSpec;
+use crate::model::settings::{Fraction, Nested, Opt, PosDuration, Role, Text};
 use crate::model::spec::{KindSpec, RetrySpec, ServerSpec};
 use crate::model::world::World;
 use crate::settings;
@@ -24,6 +26,10 @@ settings! {
         timeout: PosDuration = SimTime::from_secs(30),
         /// How failed upstream attempts are retried.
         retry: Nested<RetrySpec> = RetrySpec::once(),
+        /// A token-bucket limit on the work it admits (none: no limit).
+        rate_limit: Opt<Nested<RateLimitSpec>> = None,
+        /// A cap on each replica's calls in flight to its upstream, fixed or adaptive (none: no cap).
+        concurrency_limit: Opt<Nested<ConcurrencySpec>> = None,
     }
 }
 
@@ -36,6 +42,8 @@ impl KindSettings for ProxySettings {
             hit_ratio: self.hit_ratio,
             timeout: self.timeout,
             retry: self.retry,
+            rate_limit: self.rate_limit,
+            concurrency_limit: self.concurrency_limit,
         };
         Some(KindSpec::Proxy(spec, cdn))
     }
@@ -57,6 +65,10 @@ pub struct ProxySpec {
     /// `timeout` for the upstream (default "30s").
     pub timeout: SimTime,
     pub retry: RetrySpec,
+    /// `rate_limit` (`policy/rate_limit.rs`).
+    pub rate_limit: Option<RateLimitSpec>,
+    /// `concurrency_limit` (`policy/concurrency.rs`).
+    pub concurrency_limit: Option<ConcurrencySpec>,
 }
 
 impl Node {

@@ -7,6 +7,8 @@ use crate::engine::SimTime;
 use crate::model::msg::{Status, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, downstream_kind, send_self};
 use crate::model::policy::breaker::Breaker;
+use crate::model::policy::concurrency::ConcurrencySpec;
+use crate::model::policy::rate_limit::RateLimitSpec;
 use crate::model::policy::retry::backoff;
 use crate::model::settings::{Input, List, Nested, Opt, PosDuration, Shape, Switch, Text};
 use crate::model::spec::{BreakerSpec, KindSpec, RetrySpec, ServerSpec, Target};
@@ -26,6 +28,8 @@ settings! {
         timeout: PosDuration = SimTime::from_secs(30),
         /// How failed attempts are retried.
         retry: Nested<RetrySpec> = RetrySpec::once(),
+        /// A cap on each replica's calls in flight to it, fixed or adaptive (none: no cap).
+        concurrency_limit: Opt<Nested<ConcurrencySpec>> = None,
     }
 }
 
@@ -38,6 +42,8 @@ settings! {
         parallel: Switch = false,
         /// A circuit breaker per call (none: no breakers).
         circuit_breaker: Opt<Nested<BreakerSpec>> = None,
+        /// A token-bucket limit on the work it admits (none: no limit).
+        rate_limit: Opt<Nested<RateLimitSpec>> = None,
     }
 }
 
@@ -57,6 +63,7 @@ impl KindSettings for ServiceSettings {
                     target,
                     timeout: call.timeout,
                     retry: call.retry,
+                    concurrency_limit: call.concurrency_limit,
                 }),
                 _ => calls = None,
             }
@@ -66,6 +73,7 @@ impl KindSettings for ServiceSettings {
             calls: calls?,
             parallel: self.parallel,
             circuit_breaker: self.circuit_breaker,
+            rate_limit: self.rate_limit,
         }))
     }
 }
@@ -113,6 +121,8 @@ pub struct CallSpec {
     pub target: Target,
     pub timeout: SimTime,
     pub retry: RetrySpec,
+    /// `concurrency_limit` (`policy/concurrency.rs`).
+    pub concurrency_limit: Option<ConcurrencySpec>,
 }
 
 /// `kind = "service"`.
@@ -123,6 +133,8 @@ pub struct ServiceSpec {
     /// `parallel = true`: all calls at once; default false: one after another.
     pub parallel: bool,
     pub circuit_breaker: Option<BreakerSpec>,
+    /// `rate_limit` (`policy/rate_limit.rs`).
+    pub rate_limit: Option<RateLimitSpec>,
 }
 
 impl Node {

@@ -298,6 +298,7 @@ impl Node {
                 kind: ReqKind::ReplicaOp,
                 source: req.source,
                 item: req.item,
+                limit: crate::model::node::Lim::Free,
             };
             self.place_call(w, cx, call, s.timeout.0);
         }

@@ -198,6 +198,7 @@ impl Node {
                 kind: req_kind,
                 source: u16::MAX,
                 item: Default::default(),
+                limit: crate::model::node::Lim::Free,
             };
             self.place_call(w, cx, call, timeout);
         }
