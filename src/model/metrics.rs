@@ -115,6 +115,8 @@ pub struct ClientBucket {
     pub degraded: u64,
     pub errors: u64,
     pub timeouts: u64,
+    /// Answered with an overload answer: shed by a queue's overload control.
+    pub shed: u64,
     /// Latency of successful and degraded user requests finished in the bucket.
     pub latency: Histogram,
 }
@@ -122,7 +124,7 @@ pub struct ClientBucket {
 impl ClientBucket {
     /// Finished user requests.
     pub fn finished(&self) -> u64 {
-        self.successes + self.degraded + self.errors + self.timeouts
+        self.successes + self.degraded + self.errors + self.timeouts + self.shed
     }
 
     /// Share of finished user requests that succeeded (degraded included); None if none
@@ -139,6 +141,7 @@ impl ClientBucket {
         self.degraded += o.degraded;
         self.errors += o.errors;
         self.timeouts += o.timeouts;
+        self.shed += o.shed;
         self.latency.merge(&o.latency);
     }
 }
@@ -155,6 +158,9 @@ pub struct ServerBucket {
     pub dropped: u64,
     /// Refused by a firewall's deny rule (an error for the caller, but the rule working).
     pub denied: u64,
+    /// Shed while waiting (`policy/queue.rs`): displaced by a more important request, waited
+    /// past `shed_after`, dropped by CoDel, or dropped because its caller had given up.
+    pub shed: u64,
     /// Jobs finished (answered or relayed).
     pub served: u64,
     /// Jobs answered with an error.
@@ -187,6 +193,7 @@ impl ServerBucket {
         self.rejected += o.rejected;
         self.dropped += o.dropped;
         self.denied += o.denied;
+        self.shed += o.shed;
         self.gossip += o.gossip;
         self.gossip_busy_ns += o.gossip_busy_ns;
         self.served += o.served;

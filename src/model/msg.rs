@@ -18,6 +18,9 @@ pub enum Status {
     /// A wrong answer that looks like success to a status-code check: callers pass it on as
     /// a success, but it fails the user and any deep health check.
     Wrong,
+    /// An overload answer (a fast "503"): a queue's overload control shed the request without
+    /// serving it (`policy/queue.rs`); callers may retry it.
+    Shed,
 }
 
 /// What a request asks for.
@@ -46,6 +49,10 @@ pub struct Req {
     pub source: u16,
     /// What the user request asks for (storage keys and quorums).
     pub item: Item,
+    /// When the caller gives up on it (its call's timeout): a queue with `drop_abandoned`
+    /// drops it unserved after that (`policy/queue.rs`). The priority class travels as
+    /// `source` (the client group's `priority`).
+    pub deadline: u64,
 }
 
 /// What a user request asks for: a read or a write, of which key.
@@ -104,6 +111,8 @@ pub enum Timer {
     Dispatch { action: u16 },
     /// Config change `fault`: this replica switches to the new settings (`on`) or back.
     Config { fault: u16, on: bool },
+    /// Server: the oldest queued request may have waited past `shed_after`.
+    QueueCheck,
 }
 
 /// A gossip message: the sender's membership table and its failure entries.

@@ -42,6 +42,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                     timeout: SimTime::from_hours(1),
                     retry: RetrySpec::once(),
                     write_fraction: 0.0,
+                    priority: 0,
                 }),
             },
             GroupSpec {
@@ -54,6 +55,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                         workers,
                         queue: None,
                         service_time: Dist::Exponential { mean },
+                        queueing: Default::default(),
                     },
                     calls: vec![],
                     parallel: false,

@@ -241,6 +241,7 @@ mod tests {
                         timeout: SimTime::HOUR,
                         retry: RetrySpec::once(),
                         write_fraction: 0.0,
+                        priority: 0,
                     }),
                 },
                 GroupSpec {
@@ -255,6 +256,7 @@ mod tests {
                             service_time: Dist::Exponential {
                                 mean: SimTime::SECOND,
                             },
+                            queueing: Default::default(),
                         },
                         calls: vec![],
                         parallel: false,
@@ -438,6 +440,7 @@ mod tests {
                     workers: 64,
                     queue: Some(1000),
                     service_time: Dist::Constant(SimTime::from_micros(100)),
+                    queueing: Default::default(),
                 },
                 period: SimTime::from_secs(15),
             }

@@ -1263,6 +1263,14 @@ mod tests {
                 "workers",
                 "queue",
                 "service_time",
+                "discipline",
+                "by_priority",
+                "shed_after",
+                "lifo_threshold",
+                "lifo_age",
+                "codel_target",
+                "codel_interval",
+                "drop_abandoned",
                 "backends",
                 "policy",
                 "weights",
@@ -1290,6 +1298,7 @@ mod tests {
                 "timeout",
                 "retry",
                 "write_fraction",
+                "priority",
             ]
         );
         assert_eq!(
@@ -1310,6 +1319,14 @@ mod tests {
                 "workers",
                 "queue",
                 "service_time",
+                "discipline",
+                "by_priority",
+                "shed_after",
+                "lifo_threshold",
+                "lifo_age",
+                "codel_target",
+                "codel_interval",
+                "drop_abandoned",
                 "period",
             ]
         );
@@ -2509,6 +2526,7 @@ mod tests {
                     workers: 64,
                     queue: Some(1000),
                     service_time: crate::model::spec::Dist::Constant(SimTime::from_micros(100)),
+                    queueing: Default::default(),
                 },
                 period: SimTime::from_secs(10),
             })

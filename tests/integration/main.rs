@@ -15,6 +15,7 @@ mod mutations;
 mod operators;
 mod paired;
 mod plot;
+mod queueing;
 mod render;
 mod replay;
 mod report_page;

@@ -10,6 +10,7 @@ use crate::engine::rng::{below, exp1, splitmix64, unit_f64};
 use crate::model::metrics::ClientBucket;
 use crate::model::msg::{Item, ReqKind, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, User, send_self};
+use crate::model::policy::queue::Priority;
 use crate::model::policy::retry::backoff;
 use crate::model::sample::draw;
 use crate::model::settings::{
@@ -48,6 +49,8 @@ settings! {
         retry: Nested<RetrySpec> = RetrySpec::once(),
         /// Share of requests that are writes (matters to storage).
         write_fraction: Fraction = 0.0,
+        /// Priority class of its requests, kept through every hop: 0 (most important) to 7; queues with by_priority serve lower numbers first and shed higher ones first.
+        priority: Priority = 0,
     }
 }
 
@@ -62,6 +65,7 @@ impl KindSettings for ClientSettings {
             timeout: self.timeout,
             retry: self.retry,
             write_fraction: self.write_fraction,
+            priority: self.priority,
         }))
     }
 }
@@ -279,6 +283,9 @@ pub struct ClientSpec {
     pub retry: RetrySpec,
     /// `write_fraction`: share of requests that are writes (matters to storage; default 0).
     pub write_fraction: f64,
+    /// `priority`: the class of its requests, 0 (most important, the default) to 7
+    /// (`policy/queue.rs`).
+    pub priority: u32,
 }
 
 /// A closed-loop client population.
@@ -507,6 +514,7 @@ impl Node {
             // A wrong page is a failure for the user, even though nothing retried it.
             Outcome::Error | Outcome::Wrong => b.errors += 1,
             Outcome::Timeout => b.timeouts += 1,
+            Outcome::Shed => b.shed += 1,
         }
         if matches!(out, Outcome::Ok | Outcome::Degraded) {
             b.latency.record(now - user.start);

@@ -381,6 +381,7 @@ impl Node {
             kind: downstream_kind(req.kind),
             source: req.source,
             item: req.item,
+            deadline: 0, // set by place_call
         };
         self.place_call(w, cx, call, timeout);
     }

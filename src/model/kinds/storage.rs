@@ -298,6 +298,7 @@ impl Node {
                 kind: ReqKind::ReplicaOp,
                 source: req.source,
                 item: req.item,
+                deadline: 0, // set by place_call
             };
             self.place_call(w, cx, call, s.timeout.0);
         }

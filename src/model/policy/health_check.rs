@@ -198,6 +198,7 @@ impl Node {
                 kind: req_kind,
                 source: u16::MAX,
                 item: Default::default(),
+                deadline: 0, // set by place_call
             };
             self.place_call(w, cx, call, timeout);
         }

@@ -6,5 +6,6 @@ pub mod breaker;
 pub mod gossip;
 pub mod health_check;
 pub mod placement;
+pub mod queue;
 pub mod retry;
 pub mod server;
