@@ -354,3 +354,21 @@ fn bad_queue_settings_are_located_errors_with_exit_code_2() {
         assert!(err.contains(hint), "{name}: {err}");
     }
 }
+
+#[test]
+fn adaptive_lifo_or_codel_at_the_service_end_the_retry_storm() {
+    // The shipped metastable retry storm (immediate retries, 5 attempts, down from minute 10
+    // to the end) with its what-ifs: the retries unchanged, only the service's discipline.
+    // Measured: adaptive LIFO 60 s below the SLO, CoDel 120 s; the baseline 3000 s.
+    let text = include_str!("../../scenarios/retry-storm-metastable.toml");
+    let base = simulate(text, &[]);
+    assert!(base.clients["users"].downtime_s >= 49.0 * 60.0);
+    for (discipline, most) in [("adaptive_lifo", 3.0), ("codel", 4.0)] {
+        let set = format!("components.api.discipline=\"{discipline}\"");
+        let s = simulate(text, &[&set]);
+        let u = &s.clients["users"];
+        assert!(u.downtime_s <= most * 60.0, "{discipline}: {u:?}");
+        assert!(u.time_to_recover_s.is_some(), "{discipline}: {u:?}");
+        assert!(u.availability > 0.99, "{discipline}: {u:?}");
+    }
+}

@@ -4,7 +4,7 @@
 
 use crate::engine::rng::below;
 use crate::engine::{EntityRng, SimTime};
-use crate::model::msg::{Status, Timer};
+use crate::model::msg::Timer;
 use crate::model::node::{Cx, Node, Outcome, send_self};
 use crate::model::settings::{Count, Fraction, Input, Opt, PosDuration, Reader, Table, Word};
 use crate::model::world::World;
@@ -200,7 +200,8 @@ impl Node {
             };
             send_self(cx, wait, t);
         } else {
-            self.finish(w, cx, slot, gen_, Status::Error, 0);
+            // A failure passes on as an error; an overload answer (shed) as one.
+            self.finish(w, cx, slot, gen_, out.status(), 0);
         }
     }
 }
