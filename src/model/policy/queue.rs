@@ -490,7 +490,7 @@ mod tests {
             210 * MS + (100.0 * MS as f64 / 2f64.sqrt()) as u64
         );
         // The delay falls under target: dropping stops.
-        assert!(!c.drop(220 * MS, 1 * MS, false, &p));
+        assert!(!c.drop(220 * MS, MS, false, &p));
         assert!(!c.dropping);
         // Nothing else waiting: no drop however long it waited.
         let mut c = Codel::default();
