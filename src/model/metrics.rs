@@ -126,6 +126,8 @@ pub struct ClientBucket {
     /// the lowest limit it had, during the bucket (as far as calls started or ended in it).
     pub peak_in_flight: u32,
     pub lowest_limit: Option<f64>,
+    /// Answered with an overload answer: shed by a queue's overload control.
+    pub shed: u64,
     /// Latency of successful and degraded user requests finished in the bucket.
     pub latency: Histogram,
 }
@@ -133,7 +135,7 @@ pub struct ClientBucket {
 impl ClientBucket {
     /// Finished user requests.
     pub fn finished(&self) -> u64 {
-        self.successes + self.degraded + self.errors + self.timeouts + self.throttled
+        self.successes + self.degraded + self.errors + self.timeouts + self.throttled + self.shed
     }
 
     /// Share of finished user requests that succeeded (degraded included); None if none
@@ -158,6 +160,7 @@ impl ClientBucket {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        self.shed += o.shed;
         self.latency.merge(&o.latency);
     }
 }
@@ -177,6 +180,9 @@ pub struct ServerBucket {
     /// Refused by its rate limit (answered 429 at once), or outbound calls it failed fast
     /// at its own concurrency limit.
     pub throttled: u64,
+    /// Shed while waiting (`policy/queue.rs`): displaced by a more important request, waited
+    /// past `shed_after`, dropped by CoDel, or dropped because its caller had given up.
+    pub shed: u64,
     /// Jobs finished (answered or relayed).
     pub served: u64,
     /// Jobs answered with an error.
@@ -210,6 +216,7 @@ impl ServerBucket {
         self.dropped += o.dropped;
         self.denied += o.denied;
         self.throttled += o.throttled;
+        self.shed += o.shed;
         self.gossip += o.gossip;
         self.gossip_busy_ns += o.gossip_busy_ns;
         self.served += o.served;

@@ -20,6 +20,9 @@ pub enum Status {
     Wrong,
     /// Refused by a rate or concurrency limit (like HTTP 429): a fast failure.
     Throttled,
+    /// An overload answer (a fast "503"): a queue's overload control shed the request without
+    /// serving it (`policy/queue.rs`); callers may retry it.
+    Shed,
 }
 
 /// What a request asks for.
@@ -48,6 +51,10 @@ pub struct Req {
     pub source: u16,
     /// What the user request asks for (storage keys and quorums).
     pub item: Item,
+    /// When the caller gives up on it (its call's timeout): a queue with `drop_abandoned`
+    /// drops it unserved after that (`policy/queue.rs`). The priority class travels as
+    /// `source` (the client group's `priority`).
+    pub deadline: u64,
 }
 
 /// What a user request asks for: a read or a write, of which key.
@@ -111,6 +118,8 @@ pub enum Timer {
     /// Client (`policy/hedge.rs`): send a hedge for attempt `attempt` of user request
     /// `slot`/`gen_` if it has not been answered yet.
     Hedge { slot: u32, gen_: u32, attempt: u32 },
+    /// Server: the oldest queued request may have waited past `shed_after`.
+    QueueCheck,
 }
 
 /// A gossip message: the sender's membership table and its failure entries.

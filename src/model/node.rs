@@ -17,7 +17,6 @@ use super::spec::{FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use super::world::{LinkEffect, World};
 use crate::engine::rng::{below, unit_f64};
 use crate::engine::{Context, EntityId, Model, SimTime};
-use std::collections::VecDeque;
 
 pub(crate) mod ops;
 
@@ -27,6 +26,7 @@ use super::kinds::network::relay_device;
 use super::policy::breaker::Breaker;
 use super::policy::gossip::GossipState;
 use super::policy::health_check::{Checker, fresh_checker};
+use super::policy::queue::WaitQueue;
 use ops::OpsState;
 pub(crate) use ops::action_target_name;
 
@@ -52,6 +52,8 @@ pub(crate) enum Outcome {
     Wrong,
     /// Refused by a rate or concurrency limit.
     Throttled,
+    /// Shed by the callee's overload control (a fast overload answer).
+    Shed,
 }
 
 impl Outcome {
@@ -62,6 +64,7 @@ impl Outcome {
             Status::Error => Outcome::Error,
             Status::Wrong => Outcome::Wrong,
             Status::Throttled => Outcome::Throttled,
+            Status::Shed => Outcome::Shed,
         }
     }
     /// Whether the caller sees a success (a wrong answer looks like one).
@@ -74,6 +77,7 @@ impl Outcome {
             Outcome::Ok => Status::Ok,
             Outcome::Degraded => Status::Degraded,
             Outcome::Wrong => Status::Wrong,
+            Outcome::Shed => Status::Shed,
             Outcome::Error | Outcome::Timeout => Status::Error,
             Outcome::Throttled => Status::Throttled,
         }
@@ -107,6 +111,8 @@ pub(crate) struct Call {
     pub(crate) item: Item,
     /// Its place under a concurrency limit (`policy/concurrency.rs`).
     pub(crate) limit: Lim,
+    /// When the call times out (set by `place_call`): requests carry it.
+    pub(crate) deadline: u64,
 }
 
 /// Where an outbound call stands with its caller's concurrency limit.
@@ -208,7 +214,8 @@ pub struct Node {
     pub(crate) lambda_max: f64,
     // Server.
     pub(crate) busy: u32,
-    pub(crate) queue: VecDeque<(u32, u32)>,
+    /// Requests waiting for a worker, in the order and classes `policy/queue.rs` keeps.
+    pub(crate) queue: WaitQueue,
     pub(crate) jobs: Slab<Job>,
     pub server_series: Vec<ServerBucket>,
     pub(crate) last_account: u64,
@@ -330,7 +337,7 @@ impl OutageModel {
                     tokens: 10.0,
                     lambda_max: 0.0,
                     busy: 0,
-                    queue: VecDeque::new(),
+                    queue: WaitQueue::default(),
                     jobs: Slab::default(),
                     server_series: Vec::new(),
                     last_account: 0,
@@ -481,6 +488,7 @@ impl Node {
             source,
             item,
             limit: Lim::Free,
+            deadline: 0,
         };
         self.place_call(w, cx, call, timeout)
     }
@@ -492,10 +500,11 @@ impl Node {
         &mut self,
         w: &World,
         cx: &mut Cx,
-        call: Call,
+        mut call: Call,
         timeout: u64,
     ) -> (u32, u32) {
         let gen_ = self.next_gen();
+        call.deadline = cx.now().0.saturating_add(timeout);
         let slot = self.calls.insert(gen_, call);
         send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
         if self.limit_admit(w, cx, slot, gen_) {
@@ -513,8 +522,8 @@ impl Node {
             Phase::Resolve { record } => ReqKind::Lookup { record },
             Phase::Call => call.kind,
         };
-        let (dst, source, item) = (call.dst, call.source, call.item);
-        self.send_req(w, cx, dst, slot, gen_, req_kind, source, item);
+        let (dst, source, item, deadline) = (call.dst, call.source, call.item, call.deadline);
+        self.send_req(w, cx, dst, slot, gen_, req_kind, source, item, deadline);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -528,6 +537,7 @@ impl Node {
         kind: ReqKind,
         source: u16,
         item: Item,
+        deadline: u64,
     ) {
         let req = Req {
             from: self.me,
@@ -536,6 +546,7 @@ impl Node {
             kind,
             source,
             item,
+            deadline,
         };
         transmit(w, cx, dst, Msg::Req(req));
     }
@@ -560,8 +571,9 @@ impl Node {
                 let dst = pick_replica(w, cx, group);
                 call.phase = Phase::Call;
                 call.dst = dst;
-                let (kind, source, item) = (call.kind, call.source, call.item);
-                self.send_req(w, cx, dst, slot, gen_, kind, source, item);
+                let (kind, source, item, deadline) =
+                    (call.kind, call.source, call.item, call.deadline);
+                self.send_req(w, cx, dst, slot, gen_, kind, source, item, deadline);
                 return;
             }
             let call = self.calls.remove(slot, gen_).expect("present");
@@ -741,12 +753,7 @@ impl Node {
         );
         if self.busy < workers {
             self.start_job(w, cx, slot, gen_);
-        } else if queue_cap.is_none_or(|c| (self.queue.len() as u64) < c as u64) {
-            self.queue.push_back((slot, gen_));
-            let q = self.queue.len() as u64;
-            let sb = &mut self.server_series[b];
-            sb.max_queue = sb.max_queue.max(q);
-        } else {
+        } else if !self.enqueue(w, cx, slot, gen_, queue_cap) {
             let job = self.jobs.remove(slot, gen_).expect("just inserted");
             self.release_connection(w);
             self.reject(w, cx, b, job.req);
@@ -814,12 +821,11 @@ impl Node {
     /// Starts queued jobs while workers are free (after a release, or capacity coming back).
     pub(crate) fn fill_workers(&mut self, w: &World, cx: &mut Cx) {
         while self.busy < self.workers(w) {
-            let Some((slot, gen_)) = self.queue.pop_front() else {
+            // The discipline picks the next job; it sheds the ones it drops on the way.
+            let Some((slot, gen_)) = self.dequeue(w, cx) else {
                 break;
             };
-            if self.jobs.get_mut(slot, gen_).is_some() {
-                self.start_job(w, cx, slot, gen_);
-            }
+            self.start_job(w, cx, slot, gen_);
         }
     }
 
@@ -897,7 +903,7 @@ impl Node {
         sb.served += 1;
         if job.denied {
             sb.denied += 1;
-        } else if matches!(status, Status::Error | Status::Throttled) {
+        } else if matches!(status, Status::Error | Status::Throttled | Status::Shed) {
             sb.errors += 1;
         }
         if let Some(r) = job.req {
@@ -1064,6 +1070,7 @@ impl Node {
                 gen_,
                 attempt,
             } => self.on_hedge(w, cx, slot, gen_, attempt),
+            Timer::QueueCheck => self.on_queue_check(w, cx),
             Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),
             Timer::FaultOff { fault } => self.fault(w, cx, fault as usize, false),
             Timer::Down { failure } | Timer::Up { failure } => {

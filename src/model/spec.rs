@@ -28,6 +28,7 @@ pub use super::node::ops::{ActionKind, ActionSpec, Trigger};
 pub use super::policy::breaker::BreakerSpec;
 pub use super::policy::gossip::GossipSpec;
 pub use super::policy::health_check::{CheckKind, HealthCheckSpec};
+pub use super::policy::queue::{Discipline, QueuePolicy};
 pub use super::policy::retry::{Backoff, Jitter, RetrySpec};
 
 /// `scenario.warmup`: how much of the run's start the summary leaves out.
@@ -288,6 +289,10 @@ pub struct ServerSpec {
     /// and dns 100us constant, load_balancer/proxy/firewall 50us constant, cache 200us constant.
     /// For `network`, derived from `capacity`.
     pub service_time: Dist,
+    /// `discipline`, `by_priority`, `shed_after`, `lifo_threshold`, `lifo_age`,
+    /// `codel_target`, `codel_interval`, `drop_abandoned`: how the waiting queue orders and
+    /// sheds requests (default: plain FIFO).
+    pub queueing: QueuePolicy,
 }
 
 /// A distribution of durations. `{ dist = "...", ... }`.

@@ -64,6 +64,8 @@ pub struct ClientSummary {
     /// other answered first (their callees' work wasted).
     pub hedged: u64,
     pub wasted: u64,
+    /// Finished with an overload answer: shed by a queue's overload control.
+    pub shed: u64,
     /// (successes + degraded) / finished user requests.
     pub availability: f64,
     /// Time in buckets whose availability was below the SLO.
@@ -97,6 +99,8 @@ pub struct ComponentSummary {
     pub throttled: u64,
     pub served: u64,
     pub errors: u64,
+    /// Shed while waiting (priority displacement, `shed_after`, CoDel, abandoned requests).
+    pub shed: u64,
     /// Mean time queued before a worker.
     pub mean_wait_s: f64,
     /// Busy worker time over live worker time: the workers up at the time (a replica that
@@ -149,7 +153,8 @@ pub struct BlastRadius {
     /// Component groups hit by a fault during the run, or failing (rejected, dropped or errored) more than
     /// 1 - SLO of their arrivals in some bucket.
     pub components: Impact,
-    /// Failed (errors + timeouts + throttled) over finished user requests, all client groups together.
+    /// Failed (errors + timeouts + throttled + shed) over finished user requests, all client
+    /// groups together.
     pub failed_request_fraction: f64,
     /// The faults' origins: groups with a replica hit by a fault, a random failure, or a link
     /// fault's domains.
@@ -201,10 +206,10 @@ fn client_below_slo(x: &ClientBucket, slo: f64) -> bool {
     x.availability().is_some_and(|a| a < slo)
 }
 
-/// Whether a component group's bucket is failing: more of its arrivals rejected, dropped or
-/// answered with errors than the SLO allows.
+/// Whether a component group's bucket is failing: more of its arrivals rejected, dropped,
+/// shed or answered with errors than the SLO allows.
 fn component_failing(x: &ServerBucket, slo: f64) -> bool {
-    let bad = x.rejected + x.dropped + x.errors;
+    let bad = x.rejected + x.dropped + x.errors + x.shed;
     bad > 0 && ratio(bad, x.arrivals) > 1.0 - slo
 }
 
@@ -326,7 +331,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                 let t = total_client(&s[w..]);
                 let (down, longest) = outage_time(&s[w..], slo, |b| width(b + w));
                 finished += t.finished();
-                failed += t.errors + t.timeouts + t.throttled;
+                failed += t.errors + t.timeouts + t.throttled + t.shed;
                 if down > 0.0 && !chronic.contains(&group.name) {
                     impacted_clients.push(group.name.clone());
                 }
@@ -342,6 +347,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         throttled: t.throttled,
                         hedged: t.hedged,
                         wasted: t.wasted,
+                        shed: t.shed,
                         availability: t.availability().unwrap_or(1.0),
                         downtime_s: down,
                         longest_outage_s: longest,
@@ -375,6 +381,7 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         throttled: t.throttled,
                         served: t.served,
                         errors: t.errors,
+                        shed: t.shed,
                         mean_wait_s: if t.started == 0 {
                             0.0
                         } else {

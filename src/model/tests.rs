@@ -44,6 +44,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                     write_fraction: 0.0,
                     concurrency_limit: None,
                     hedge: None,
+                    priority: 0,
                 }),
             },
             GroupSpec {
@@ -56,6 +57,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                         workers,
                         queue: None,
                         service_time: Dist::Exponential { mean },
+                        queueing: Default::default(),
                     },
                     calls: vec![],
                     parallel: false,

@@ -20,6 +20,7 @@ pub const TIMESERIES_HEADER: &[&str] = &[
     "errors",
     "timeouts",
     "throttled",
+    "shed",
     "availability",
     "goodput_per_s",
     "latency_mean_s",
@@ -43,6 +44,7 @@ pub const COMPONENTS_HEADER: &[&str] = &[
     "throttled",
     "served",
     "errors",
+    "shed",
     "utilization",
     "mean_wait_s",
     "max_queue",
@@ -100,6 +102,7 @@ pub fn timeseries_csv(r: &RunResult) -> Vec<u8> {
                 x.errors.to_string(),
                 x.timeouts.to_string(),
                 x.throttled.to_string(),
+                x.shed.to_string(),
                 x.availability().map(f6).unwrap_or_default(),
                 f6((x.successes + x.degraded) as f64 / bucket_s),
                 f6(x.latency.mean_s()),
@@ -146,6 +149,7 @@ pub fn components_csv(r: &RunResult) -> Vec<u8> {
                 x.throttled.to_string(),
                 x.served.to_string(),
                 x.errors.to_string(),
+                x.shed.to_string(),
                 f6(utilization(x)),
                 f6(if x.started == 0 {
                     0.0
@@ -326,6 +330,9 @@ pub fn table(s: &Summary) -> String {
             );
         }
     }
+    if let Some(line) = shed_line(s) {
+        let _ = writeln!(o, "{line}");
+    }
     let b = &s.blast_radius;
     let _ = writeln!(o);
     let _ = writeln!(
@@ -359,6 +366,42 @@ pub fn table(s: &Summary) -> String {
         let _ = writeln!(o, "incident: {line}");
     }
     o
+}
+
+/// What overload control shed, in one line ("shed: 812 waiting requests (api 812); users got
+/// 640 overload answers (users 640)"), or None when nothing was shed.
+pub fn shed_line(s: &Summary) -> Option<String> {
+    let at = |it: &mut dyn Iterator<Item = (&String, u64)>| {
+        let mut total = 0;
+        let mut parts = Vec::new();
+        for (name, n) in it.filter(|(_, n)| *n > 0) {
+            total += n;
+            parts.push(format!("{name} {n}"));
+        }
+        (total, parts.join(", "))
+    };
+    let (servers, where_) = at(&mut s.components.iter().map(|(k, c)| (k, c.shed)));
+    let (users, who) = at(&mut s.clients.iter().map(|(k, c)| (k, c.shed)));
+    if servers == 0 && users == 0 {
+        return None;
+    }
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut line = format!(
+        "shed: {servers} waiting request{}{}",
+        plural(servers),
+        if where_.is_empty() {
+            String::new()
+        } else {
+            format!(" ({where_})")
+        }
+    );
+    if users > 0 {
+        line.push_str(&format!(
+            "; users got {users} overload answer{} ({who})",
+            plural(users)
+        ));
+    }
+    Some(line)
 }
 
 /// The incident in one line ("impact from 35m, detected after 1m, ... (8 alarms, 1 action)"),

@@ -243,6 +243,7 @@ mod tests {
                         write_fraction: 0.0,
                         concurrency_limit: None,
                         hedge: None,
+                        priority: 0,
                     }),
                 },
                 GroupSpec {
@@ -257,6 +258,7 @@ mod tests {
                             service_time: Dist::Exponential {
                                 mean: SimTime::SECOND,
                             },
+                            queueing: Default::default(),
                         },
                         calls: vec![],
                         parallel: false,
@@ -441,6 +443,7 @@ mod tests {
                     workers: 64,
                     queue: Some(1000),
                     service_time: Dist::Constant(SimTime::from_micros(100)),
+                    queueing: Default::default(),
                 },
                 period: SimTime::from_secs(15),
             }

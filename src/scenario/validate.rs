@@ -1286,6 +1286,14 @@ mod tests {
                 "workers",
                 "queue",
                 "service_time",
+                "discipline",
+                "by_priority",
+                "shed_after",
+                "lifo_threshold",
+                "lifo_age",
+                "codel_target",
+                "codel_interval",
+                "drop_abandoned",
                 "backends",
                 "policy",
                 "weights",
@@ -1319,6 +1327,7 @@ mod tests {
                 "write_fraction",
                 "concurrency_limit",
                 "hedge",
+                "priority",
             ]
         );
         assert_eq!(
@@ -1339,6 +1348,14 @@ mod tests {
                 "workers",
                 "queue",
                 "service_time",
+                "discipline",
+                "by_priority",
+                "shed_after",
+                "lifo_threshold",
+                "lifo_age",
+                "codel_target",
+                "codel_interval",
+                "drop_abandoned",
                 "period",
             ]
         );
@@ -2538,6 +2555,7 @@ mod tests {
                     workers: 64,
                     queue: Some(1000),
                     service_time: crate::model::spec::Dist::Constant(SimTime::from_micros(100)),
+                    queueing: Default::default(),
                 },
                 period: SimTime::from_secs(10),
             })

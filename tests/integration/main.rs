@@ -17,6 +17,7 @@ mod operators;
 mod paired;
 mod plot;
 mod precision;
+mod queueing;
 mod render;
 mod replay;
 mod report_page;

@@ -52,13 +52,13 @@ fn run_writes_every_output_with_pinned_headers() {
     };
     assert_eq!(
         first_line("timeseries.csv"),
-        "time_s,client,requests,attempts,successes,degraded,errors,timeouts,throttled,availability,\
+        "time_s,client,requests,attempts,successes,degraded,errors,timeouts,throttled,shed,availability,\
          goodput_per_s,latency_mean_s,latency_p50_s,latency_p90_s,latency_p99_s"
     );
     assert_eq!(
         first_line("components.csv"),
         "time_s,component,kind,replicas,up_replicas,arrivals,offered_per_s,rejected,dropped,\
-         denied,throttled,served,errors,utilization,mean_wait_s,max_queue,healthy_seen,gossip_messages,gossip_busy"
+         denied,throttled,served,errors,shed,utilization,mean_wait_s,max_queue,healthy_seen,gossip_messages,gossip_busy"
     );
     assert_eq!(
         first_line("blast_radius.csv"),

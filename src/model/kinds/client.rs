@@ -12,6 +12,7 @@ use crate::model::msg::{Item, ReqKind, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, User, send_self};
 use crate::model::policy::concurrency::ConcurrencySpec;
 use crate::model::policy::hedge::{HedgeDelay, HedgeSpec};
+use crate::model::policy::queue::Priority;
 use crate::model::policy::retry::backoff;
 use crate::model::sample::draw;
 use crate::model::settings::{
@@ -54,6 +55,8 @@ settings! {
         concurrency_limit: Opt<Nested<ConcurrencySpec>> = None,
         /// Hedged attempts: a second copy when the first is slow (none: no hedging).
         hedge: Opt<Nested<HedgeSpec>> = None,
+        /// Priority class of its requests, kept through every hop: 0 (most important) to 7; queues with by_priority serve lower numbers first and shed higher ones first.
+        priority: Priority = 0,
     }
 }
 
@@ -87,6 +90,7 @@ impl KindSettings for ClientSettings {
             write_fraction: self.write_fraction,
             concurrency_limit: self.concurrency_limit,
             hedge: self.hedge,
+            priority: self.priority,
         }))
     }
 }
@@ -308,6 +312,9 @@ pub struct ClientSpec {
     pub concurrency_limit: Option<ConcurrencySpec>,
     /// `hedge`: hedged attempts (`policy/hedge.rs`).
     pub hedge: Option<HedgeSpec>,
+    /// `priority`: the class of its requests, 0 (most important, the default) to 7
+    /// (`policy/queue.rs`).
+    pub priority: u32,
 }
 
 /// A closed-loop client population.
@@ -547,6 +554,7 @@ impl Node {
             Outcome::Error | Outcome::Wrong => b.errors += 1,
             Outcome::Timeout => b.timeouts += 1,
             Outcome::Throttled => b.throttled += 1,
+            Outcome::Shed => b.shed += 1,
         }
         if matches!(out, Outcome::Ok | Outcome::Degraded) {
             b.latency.record(now - user.start);

@@ -493,6 +493,7 @@ impl Node {
             source: req.source,
             item: req.item,
             limit: crate::model::node::Lim::Free,
+            deadline: 0, // set by place_call
         };
         self.place_call(w, cx, call, timeout);
     }

@@ -76,7 +76,7 @@ pub enum Metric {
     /// Client group: (successes + degraded) / finished user requests.
     Availability,
     /// Client group: failed / finished user requests; component group: (errors + rejected +
-    /// dropped) / arrivals.
+    /// dropped + shed) / arrivals.
     ErrorRate,
     /// Client group: latency quantile of successful requests, in seconds.
     LatencyP50,
@@ -88,7 +88,7 @@ pub enum Metric {
     Utilization,
     /// Component group: the longest waiting queue of any replica.
     Queue,
-    /// Component group: requests rejected or dropped per second.
+    /// Component group: requests rejected, dropped or shed per second.
     Dropped,
     /// Component group: gossip messages received per second per replica.
     GossipRate,
@@ -536,7 +536,7 @@ impl Node {
         if let Some(c) = self.client_series.get(b) {
             Counters {
                 requests: c.requests,
-                finished: c.successes + c.degraded + c.errors + c.timeouts + c.throttled,
+                finished: c.finished(),
                 good: c.successes + c.degraded,
                 ..Counters::default()
             }
@@ -544,7 +544,7 @@ impl Node {
             Counters {
                 arrivals: s.arrivals,
                 errors: s.errors,
-                lost: s.rejected + s.dropped,
+                lost: s.rejected + s.dropped + s.shed,
                 busy_ns: s.busy_ns as u64,
                 gossip: s.gossip,
                 ..Counters::default()

@@ -36,6 +36,7 @@ impl KindSettings for NetworkSettings {
                 workers: 1,
                 queue: self.queue,
                 service_time: Dist::Constant(self.capacity),
+                queueing: Default::default(),
             },
             joins: self.joins,
         }))

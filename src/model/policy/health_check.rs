@@ -199,6 +199,7 @@ impl Node {
                 source: u16::MAX,
                 item: Default::default(),
                 limit: crate::model::node::Lim::Free,
+                deadline: 0, // set by place_call
             };
             self.place_call(w, cx, call, timeout);
         }

@@ -9,6 +9,7 @@ pub mod gossip;
 pub mod health_check;
 pub mod hedge;
 pub mod placement;
+pub mod queue;
 pub mod rate_limit;
 pub mod retry;
 pub mod server;

@@ -200,7 +200,7 @@ impl Node {
             };
             send_self(cx, wait, t);
         } else {
-            // An error, or a throttled answer passed on as such (429).
+            // An error, or a throttled (429) or shed (503) answer passed on as such.
             self.finish(w, cx, slot, gen_, out.status(), 0);
         }
     }

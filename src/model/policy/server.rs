@@ -5,7 +5,13 @@ use serde_json::{Value as Json, json};
 
 use crate::engine::SimTime;
 use crate::model::kinds::Kind;
-use crate::model::settings::{Count, Distribution, Input, Opt, Reader, Shape, Value, bounded};
+use crate::model::policy::queue::{
+    CodelTime, DEFAULT_CODEL_INTERVAL, DEFAULT_CODEL_TARGET, DEFAULT_LIFO_THRESHOLD, Discipline,
+    LifoThreshold, QueuePolicy,
+};
+use crate::model::settings::{
+    Count, Distribution, Input, Opt, PosDuration, Reader, Shape, Switch, Value, Word, bounded,
+};
 use crate::model::spec::{Dist, ServerSpec};
 use crate::settings;
 
@@ -51,6 +57,22 @@ settings! {
         queue: Opt<Queue> = None,
         /// Time to serve one request (none: the kind's default).
         service_time: Opt<Distribution> = None,
+        /// Which waiting request gets the next free worker: "fifo", "lifo", "adaptive_lifo" or "codel".
+        discipline: Word<Discipline> = Discipline::Fifo,
+        /// Serve waiting requests by their client group's priority class, 0 first (non-preemptive); a full queue sheds the newest request of a less important class to admit a more important one.
+        by_priority: Switch = false,
+        /// Shed (answer with an overload error) a request that has waited this long for a worker (none: never).
+        shed_after: Opt<PosDuration> = None,
+        /// "adaptive_lifo": serve the newest first while more than this many requests wait.
+        lifo_threshold: LifoThreshold = DEFAULT_LIFO_THRESHOLD,
+        /// "adaptive_lifo": serve the newest first also while the oldest has waited longer than this (none: by length only).
+        lifo_age: Opt<PosDuration> = None,
+        /// "codel": the queueing delay CoDel accepts as standing.
+        codel_target: CodelTime = DEFAULT_CODEL_TARGET,
+        /// "codel": how long the delay may stay above target before drops start; drops then come interval / sqrt(drops) apart.
+        codel_interval: CodelTime = DEFAULT_CODEL_INTERVAL,
+        /// Drop, unserved and unanswered, a request whose caller's timeout has passed when it would get a worker.
+        drop_abandoned: Switch = false,
     }
 }
 
@@ -62,6 +84,16 @@ impl ServerSettings {
             workers: self.workers.unwrap_or(d.workers),
             queue: self.queue.unwrap_or(d.queue),
             service_time: self.service_time.unwrap_or(d.service_time),
+            queueing: QueuePolicy {
+                discipline: self.discipline,
+                by_priority: self.by_priority,
+                shed_after: self.shed_after,
+                lifo_threshold: self.lifo_threshold,
+                lifo_age: self.lifo_age,
+                codel_target: self.codel_target,
+                codel_interval: self.codel_interval,
+                drop_abandoned: self.drop_abandoned,
+            },
         }
     }
 }
@@ -94,6 +126,7 @@ pub fn defaults(kind: Kind) -> ServerSpec {
         workers,
         queue,
         service_time,
+        queueing: QueuePolicy::default(),
     }
 }
 
