@@ -344,12 +344,15 @@ fn bands_at_sweep_points_are_the_mean_and_interval_of_the_points_runs() {
         ]);
         assert!(o.status.success(), "{}", text(&o.stderr));
         let ts = read(&run_out, "timeseries.csv");
+        let head: Vec<&str> = ts.lines().next().unwrap().split(',').collect();
+        let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+        let (avail, latency) = (col("availability"), col("latency_mean_s"));
         series.push(
             ts.lines()
                 .skip(1)
                 .map(|l| {
                     let c: Vec<&str> = l.split(',').collect();
-                    (c[8].parse().unwrap(), c[10].parse().unwrap())
+                    (c[avail].parse().unwrap(), c[latency].parse().unwrap())
                 })
                 .collect(),
         );
