@@ -778,46 +778,40 @@ impl Check<'_> {
             );
             return None;
         }
+        // A client's settings may change (its retries, timeout, target), not its traffic.
+        let client = target.is_some_and(|g| self.kinds[g] == Some(Kind::Client));
         let mut ok = true;
         for e in entries {
             let Some(first) = e.path.first() else {
                 ok = false; // Not a path: reported already.
                 continue;
             };
-            if FIXED_FIELDS.contains(&first.as_str()) {
-                let mut p = spath.clone();
-                p.extend(e.key.iter().cloned());
-                self.push(
-                    Issue::new(p, format!("a config change cannot set '{first}'"))
-                        .value(e.text.clone())
-                        .hint("a config change alters settings, not the group's size or place (kind, replicas, standby, region, zone, zones, segment and gossip stay as they are)".to_owned())
-                        .at_key(),
-                );
-                ok = false;
-            }
+            let (message, hint) = if FIXED_FIELDS.contains(&first.as_str()) {
+                (
+                    format!("a config change cannot set '{first}'"),
+                    "a config change alters settings, not the group's size or place (kind, replicas, standby, region, zone, zones, segment and gossip stay as they are)",
+                )
+            } else if client && CLIENT_TRAFFIC.contains(&first.as_str()) {
+                (
+                    format!("a config change cannot set a client's '{first}'"),
+                    "a config change alters how a client calls (retry, timeout, target, resolver, write_fraction); change its traffic with a traffic_surge fault",
+                )
+            } else {
+                continue;
+            };
+            let mut p = spath.clone();
+            p.extend(e.key.iter().cloned());
+            self.push(
+                Issue::new(p, message)
+                    .value(e.text.clone())
+                    .hint(hint.to_owned())
+                    .at_key(),
+            );
+            ok = false;
         }
         let g = target?;
         if matches!(self.kinds[g], None | Some(Kind::Monitor)) {
             return None; // Reported already.
-        }
-        if self.kinds[g] == Some(Kind::Client) {
-            // A client's settings may change (its retries, timeout, target), not its traffic.
-            for e in entries {
-                let Some(first) = e.path.first() else {
-                    continue;
-                };
-                if CLIENT_TRAFFIC.contains(&first.as_str()) {
-                    let mut p = spath.clone();
-                    p.extend(e.key.iter().cloned());
-                    self.push(
-                        Issue::new(p, format!("a config change cannot set a client's '{first}'"))
-                            .value(e.text.clone())
-                            .hint("a config change alters how a client calls (retry, timeout, target, resolver, write_fraction); change its traffic with a traffic_surge fault".to_owned())
-                            .at_key(),
-                    );
-                    ok = false;
-                }
-            }
         }
         // None: the changed table could not be read (reported at its settings).
         let after = f.after.as_deref()?;
