@@ -505,6 +505,26 @@ fn retry_storm_without_its_trigger_stays_up() {
 }
 
 #[test]
+fn retry_storm_collapses_only_past_a_trigger_boundary() {
+    // scenarios/sweeps/retry-storm-trigger.toml: at 79% load a slowdown must push the service
+    // past its capacity (1 / 0.79 = 1.27x) to set the storm off. Measured over 5 seeds per
+    // point: 1.2x never collapses, 1.4x always does, for 1 to 4 minutes of slowdown.
+    for seed in 1..=3 {
+        let seed = format!("scenario.seed={seed}");
+        for (factor, collapses) in [("1.2", false), ("1.4", true)] {
+            let f = format!("faults.0.factor={factor}");
+            let (s, _) = shipped("retry-storm-metastable.toml", &[&f, &seed]);
+            let u = &s.clients["users"];
+            if collapses {
+                assert!(u.downtime_s >= 45.0 * 60.0, "{seed} x{factor}: {u:?}");
+            } else {
+                assert_eq!(u.downtime_s, 0.0, "{seed} x{factor}: {u:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn retry_storm_immediate_retries_keep_it_down_after_the_trigger_ends() {
     let (s, r) = shipped("retry-storm-metastable.toml", &[]);
     let before = availability(&r, "users", 0, 10);
