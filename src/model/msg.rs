@@ -111,6 +111,11 @@ pub enum Timer {
     /// Monitor: the response delay after an alarm is over; run action `action` (log it and
     /// pass it to its targets).
     Dispatch { action: u16 },
+    /// Autoscaler `scaler`'s order: its group is to have `count` replicas in service (to a
+    /// replica it adds or removes, and to the load balancers over the group).
+    Scale { scaler: u16, count: u32 },
+    /// The provisioning (or draining) time of autoscaler `scaler`'s order for `count` is over.
+    ScaleStep { scaler: u16, count: u32 },
     /// Config change `fault`: this replica switches to the new settings (`on`) or back.
     Config { fault: u16, on: bool },
     /// Rate limit (`policy/rate_limit.rs`): a request held in delay mode may enter now.

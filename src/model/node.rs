@@ -236,6 +236,9 @@ pub struct Node {
     pub(crate) dealt: crate::model::policy::shard::Sharding,
     /// The poison faults that crashed this replica (it restarts when they end).
     pub(crate) poisoned: Vec<u16>,
+    /// Whether the replica is provisioned (standby replicas are not, until a scale action or
+    /// an autoscaler brings them in; an autoscaler's scale-in takes replicas out).
+    pub(crate) in_service: bool,
     /// Cache: time of the last right backend answer; None while cold (after a restart).
     pub(crate) cache_last_ok: Option<u64>,
     /// Resolver: per record, the cached answer and when it expires (an answer of 0 is a
@@ -349,6 +352,7 @@ impl OutageModel {
                     tenants: Vec::new(),
                     dealt: Default::default(),
                     poisoned: Vec::new(),
+                    in_service: info.replica < w.provisioned(info.group),
                     // Caches start warm: the run begins in steady state.
                     cache_last_ok: Some(0),
                     resolver_cache: Vec::new(),
@@ -1071,6 +1075,8 @@ impl Node {
                 attempt,
             } => self.on_hedge(w, cx, slot, gen_, attempt),
             Timer::QueueCheck => self.on_queue_check(w, cx),
+            Timer::Scale { scaler, count } => self.on_scale(w, cx, scaler as usize, count),
+            Timer::ScaleStep { scaler, count } => self.on_scale_step(w, cx, scaler as usize, count),
             Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),
             Timer::FaultOff { fault } => self.fault(w, cx, fault as usize, false),
             Timer::Down { failure } | Timer::Up { failure } => {

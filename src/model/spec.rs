@@ -25,6 +25,7 @@ pub use super::kinds::resolver::ResolverSpec;
 pub use super::kinds::service::{CallSpec, ServiceSpec};
 pub use super::kinds::storage::StorageSpec;
 pub use super::node::ops::{ActionKind, ActionSpec, Trigger};
+pub use super::policy::autoscale::AutoscalerSpec;
 pub use super::policy::breaker::BreakerSpec;
 pub use super::policy::gossip::GossipSpec;
 pub use super::policy::health_check::{CheckKind, HealthCheckSpec};
@@ -68,6 +69,8 @@ pub struct Spec {
     pub alarms: Vec<AlarmSpec>,
     /// `[[actions]]`, in file order.
     pub actions: Vec<ActionSpec>,
+    /// `[[autoscalers]]`, in file order.
+    pub autoscalers: Vec<AutoscalerSpec>,
     /// `scenario.clock`, `[[published]]` and `[[what_ifs]]`: material for reports; the run
     /// itself does not read it.
     pub replay: Replay,
@@ -192,6 +195,9 @@ pub const EVENT_KINDS: &[&str] = &[
     "stopped",
     "back",
     "provisioned",
+    "deprovisioned",
+    "scale_out",
+    "scale_in",
     "registered",
     "health_down",
     "health_up",

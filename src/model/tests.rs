@@ -69,6 +69,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
         faults: vec![],
         failures: vec![],
         alarms: vec![],
+        autoscalers: vec![],
         actions: vec![],
         replay: Default::default(),
     }

@@ -270,6 +270,7 @@ mod tests {
             faults: vec![],
             failures: vec![],
             alarms: vec![],
+            autoscalers: vec![],
             actions: vec![],
             replay: Default::default(),
         };

@@ -102,6 +102,8 @@ pub struct RawFile {
     pub links: Vec<Item>,
     /// `[[alarms]]` as written, in file order (None for an entry that is no table).
     pub alarms: Vec<Option<Item>>,
+    /// `[[autoscalers]]` as written, in file order.
+    pub autoscalers: Vec<Option<Item>>,
     /// `[[actions]]` as written, in file order (None for an entry that is no table).
     pub actions: Vec<Option<Item>>,
     /// `[[published]]`, in file order (unreadable entries keep their place).
@@ -120,6 +122,7 @@ pub const TOP_FIELDS: &[&str] = &[
     "links",
     "alarms",
     "actions",
+    "autoscalers",
     "published",
     "what_ifs",
 ];
@@ -158,7 +161,8 @@ pub(crate) fn read(root: &Item, text: &str) -> (RawFile, Vec<Issue>) {
                 }
                 None => issues.push(not_table(path, item, "[components.<name>] tables")),
             },
-            "faults" | "failures" | "links" | "alarms" | "actions" | "published" | "what_ifs" => {
+            "faults" | "failures" | "links" | "alarms" | "actions" | "autoscalers"
+            | "published" | "what_ifs" => {
                 let elems: Vec<Item> = match item {
                     Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
                     Item::Value(Value::Array(a)) => {
@@ -180,6 +184,7 @@ pub(crate) fn read(root: &Item, text: &str) -> (RawFile, Vec<Issue>) {
                         }),
                         "failures" => raw.failures.push(known(e, &p, &failure_fields(), is)),
                         "alarms" => raw.alarms.push(table(e, &p, is)),
+                        "autoscalers" => raw.autoscalers.push(table(e, &p, is)),
                         "actions" => raw.actions.push(table(e, &p, is)),
                         "published" => raw.published.push(e.clone()),
                         "what_ifs" => raw.what_ifs.push(e.clone()),

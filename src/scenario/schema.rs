@@ -20,6 +20,7 @@ use crate::model::kinds::monitor::AlarmSettings;
 use crate::model::kinds::service::CallSettings;
 use crate::model::kinds::{KINDS, component_fields};
 use crate::model::node::ops::action_kinds;
+use crate::model::policy::autoscale::AutoscalerSettings;
 use crate::model::policy::server::{self, Queue};
 use crate::model::settings::{Distribution, Duration, Value, fields_reference, table_reference};
 use crate::model::settings::{Table, by_kind_schema, definitions, object_schema, table_schema};
@@ -135,6 +136,7 @@ pub fn schema() -> Json {
                 "items": object_schema(FailureSettings::DOC, &failure_fields),
             },
             "alarms": array::<AlarmSettings>(),
+            "autoscalers": array::<AutoscalerSettings>(),
             "actions": {
                 "type": "array",
                 "items": by_kind_schema("An operator's action.", &action_kinds()),
@@ -252,12 +254,13 @@ pub fn reference() -> String {
             .collect(),
     );
     section(
-        "Alarms and actions",
+        "Alarms, actions and autoscalers",
         std::iter::once(table_reference::<AlarmSettings>(""))
             .chain(action_kinds().iter().map(|(kind, fields)| {
                 let doc = format!("Each `[[actions]]` entry with `kind = \"{kind}\"`.");
                 fields_reference(&format!("action `kind = \"{kind}\"`"), &doc, fields)
             }))
+            .chain([table_reference::<AutoscalerSettings>("")])
             .collect(),
     );
     section(

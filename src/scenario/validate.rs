@@ -8,9 +8,9 @@ use toml_edit::Item;
 
 use crate::engine::SimTime;
 use crate::model::spec::{
-    ActionSpec, AlarmSpec, Clock, EVENT_KINDS, FailureSpec, FaultSpec, GossipSpec, GroupSpec,
-    KindSpec, LinkSpec, MILESTONES, Milestone, NetworkSpec, Placement, Published, Replay,
-    ServerSpec, Spec, Warmup, WhatIf,
+    ActionSpec, AlarmSpec, AutoscalerSpec, Clock, EVENT_KINDS, FailureSpec, FaultSpec, GossipSpec,
+    GroupSpec, KindSpec, LinkSpec, MILESTONES, Milestone, NetworkSpec, Placement, Published,
+    Replay, ServerSpec, Spec, Warmup, WhatIf,
 };
 
 use super::error::{Issue, closest, list, path_string, suggest};
@@ -22,6 +22,7 @@ use crate::model::head::{
 use crate::model::kinds::monitor::read_alarm;
 use crate::model::kinds::{Build, KINDS, Kind, component_fields, read_kind};
 use crate::model::node::ops::read_action;
+use crate::model::policy::autoscale::read_autoscaler;
 use crate::model::policy::placement;
 use crate::model::policy::server::{self};
 use crate::model::settings::{
@@ -199,6 +200,7 @@ impl<'a> Check<'a> {
         let failures = self.failures();
         let alarms = self.alarms();
         let actions = self.actions();
+        let autoscalers = self.autoscalers(&built);
         let replay = self.replay(head.as_ref().map(|h| h.clock.clone()));
         // Pass 3: what needs every group.
         self.check_dns_names(&built);
@@ -239,6 +241,7 @@ impl<'a> Check<'a> {
         let faults = faults?;
         let failures = failures?;
         let (alarms, actions, replay) = (alarms?, actions?, replay?);
+        let autoscalers = autoscalers?;
         let mut groups = Vec::with_capacity(built.len());
         for (i, kind) in built.into_iter().enumerate() {
             groups.push(GroupSpec {
@@ -262,6 +265,7 @@ impl<'a> Check<'a> {
             failures,
             alarms,
             actions,
+            autoscalers,
             replay,
         })
     }
@@ -1080,6 +1084,49 @@ impl Check<'_> {
         self.alarm_names = entry_names(&raw.alarms, "alarm");
         let names = self.alarm_names.clone();
         self.named_entries("alarms", &raw.alarms, &names, read_alarm)
+    }
+
+    fn autoscalers(&mut self, built: &[Option<KindSpec>]) -> Option<Vec<AutoscalerSpec>> {
+        let raw = self.raw;
+        let names = entry_names(&raw.autoscalers, "autoscaler");
+        let scalers =
+            self.named_entries("autoscalers", &raw.autoscalers, &names, read_autoscaler)?;
+        let mut ok = true;
+        for (j, a) in scalers.iter().enumerate() {
+            let balanced = built
+                .iter()
+                .any(|k| matches!(k, Some(KindSpec::LoadBalancer(l)) if l.backends == a.group));
+            // A kind that could not be built is reported already; it may be the balancer.
+            if !balanced && built.iter().all(Option::is_some) {
+                let name = self.names[a.group];
+                self.push(
+                    Issue::new(
+                        vec!["autoscalers".into(), j.to_string(), "group".into()],
+                        format!("no load balancer balances '{name}': the replicas it adds would get no traffic"),
+                    )
+                    .value(name)
+                    .hint(format!("put a load balancer with backends = \"{name}\" in front of it")),
+                );
+                ok = false;
+            }
+            for (k, b) in scalers[..j].iter().enumerate() {
+                if b.group == a.group {
+                    self.push(
+                        Issue::new(
+                            vec!["autoscalers".into(), j.to_string(), "group".into()],
+                            format!(
+                                "'{}' has an autoscaler already (autoscalers.{k})",
+                                self.names[a.group]
+                            ),
+                        )
+                        .value(self.names[a.group])
+                        .hint("one autoscaler per group: two would fight over its size".to_owned()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(scalers)
     }
 
     fn actions(&mut self) -> Option<Vec<ActionSpec>> {

@@ -1,6 +1,7 @@
 //! The integration test binary: engine determinism across executors, stop rules, observers,
 //! refusals, and the command line as a user sees it.
 
+mod autoscale;
 mod cli;
 mod cluster;
 mod common;

@@ -203,7 +203,7 @@ pub fn read_alarm(
     let only_monitor = if written("monitor") {
         None
     } else {
-        only_monitor(at("monitor"), res)
+        only_monitor(at("monitor"), "alarm", res)
     };
     let settings =
         AlarmSettings::read_fields(entries, &mut Reader::new(base.clone(), res.issues()));
@@ -279,7 +279,7 @@ pub fn read_alarm(
 }
 
 /// The monitor of an alarm that names none: the only one there is.
-fn only_monitor(path: Vec<String>, res: &mut dyn Resolve) -> Option<usize> {
+pub(crate) fn only_monitor(path: Vec<String>, what: &str, res: &mut dyn Resolve) -> Option<usize> {
     let names = res.names();
     let monitors: Vec<usize> = (0..names.len())
         .filter(|&i| res.kind(i) == Some(Kind::Monitor))
@@ -288,8 +288,8 @@ fn only_monitor(path: Vec<String>, res: &mut dyn Resolve) -> Option<usize> {
         [m] => return Some(*m),
         // A component of unknown kind may be meant as the monitor.
         [] if (0..names.len()).any(|i| res.kind(i).is_none()) => return None,
-        [] => Issue::new(path, "there is no monitor to evaluate this alarm").hint(
-            r#"add a component with kind = "monitor": alarms are evaluated where the reports arrive"#
+        [] => Issue::new(path, format!("there is no monitor to evaluate this {what}")).hint(
+            r#"add a component with kind = "monitor": alarms and autoscalers are evaluated where the reports arrive"#
                 .to_owned(),
         ),
         several => {
@@ -306,7 +306,7 @@ fn only_monitor(path: Vec<String>, res: &mut dyn Resolve) -> Option<usize> {
 
 /// Reports a metric that does not fit group `g`'s kind, or the gossip rate of a group without
 /// gossip.
-fn fits(m: Metric, g: usize, path: Vec<String>, res: &mut dyn Resolve) {
+pub(crate) fn fits(m: Metric, g: usize, path: Vec<String>, res: &mut dyn Resolve) {
     let Some(k) = res.kind(g) else { return };
     let gname = res.names()[g].to_owned();
     let clients = k == Kind::Client;
@@ -394,6 +394,19 @@ pub(crate) struct Reporter {
 #[derive(Clone, Debug)]
 struct AlarmState {
     alarm: usize,
+    watch: Watch,
+    /// Since when the condition has held.
+    since: Option<u64>,
+    firing: bool,
+    fired: bool,
+}
+
+/// What a monitor gathers of one watched group between two evaluations (an alarm's or an
+/// autoscaler's view).
+#[derive(Clone, Debug)]
+pub(crate) struct Watch {
+    /// The watched group.
+    pub group: usize,
     /// Per replica of the watched group: when its newest report was sent, and its counters.
     last: Vec<Option<(u64, Counters)>>,
     /// Sums of differences since the last evaluation.
@@ -402,16 +415,56 @@ struct AlarmState {
     workers: u64,
     max_queue: u64,
     reporters: u64,
-    /// Since when the condition has held.
-    since: Option<u64>,
-    firing: bool,
-    fired: bool,
+}
+
+impl Watch {
+    pub(crate) fn new(w: &World, group: usize) -> Watch {
+        Watch {
+            group,
+            last: vec![None; w.replicas(group) as usize],
+            acc: Counters::default(),
+            latency: Histogram::default(),
+            workers: 0,
+            max_queue: 0,
+            reporters: 0,
+        }
+    }
+
+    /// Takes in report `r` from replica `replica` of the watched group.
+    fn take(&mut self, replica: u32, r: &Report, counters: &Counters) {
+        let slot = &mut self.last[replica as usize];
+        match slot {
+            Some((sent, _)) if *sent >= r.sent => return, // older than what we have
+            Some((_, old)) => self.acc.add_delta(counters, old),
+            None => self.acc.add_delta(counters, &Counters::default()),
+        }
+        *slot = Some((r.sent, counters.clone()));
+        self.latency.merge(&r.latency);
+        self.workers += r.workers as u64;
+        self.max_queue = self.max_queue.max(r.max_queue);
+        self.reporters += 1;
+    }
+
+    /// Metric `m` over the `period` since the last evaluation (None: no data), and a fresh
+    /// start for the next.
+    pub(crate) fn evaluate(&mut self, w: &World, m: Metric, period: u64) -> Option<f64> {
+        let client = matches!(w.spec.groups[self.group].kind, KindSpec::Client(_));
+        let value = metric_value(m, self, period, client);
+        self.acc = Counters::default();
+        self.latency = Histogram::default();
+        self.workers = 0;
+        self.max_queue = 0;
+        self.reporters = 0;
+        value
+    }
 }
 
 /// A monitor's state.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MonitorState {
     alarms: Vec<AlarmState>,
+    /// Autoscalers (`policy/autoscale.rs`) evaluated here.
+    pub scalers: Vec<crate::model::policy::autoscale::ScalerState>,
 }
 
 impl Node {
@@ -424,11 +477,15 @@ impl Node {
             let KindSpec::Monitor(ms) = &g.kind else {
                 continue;
             };
-            if spec
+            let watched = spec
                 .alarms
                 .iter()
                 .any(|a| a.monitor == m && a.group == self.group)
-            {
+                || spec
+                    .autoscalers
+                    .iter()
+                    .any(|a| a.monitor == m && a.group == self.group);
+            if watched {
                 self.reporter
                     .monitors
                     .push((m as u16, Histogram::default(), 0));
@@ -442,19 +499,15 @@ impl Node {
                 if a.monitor == self.group {
                     st.alarms.push(AlarmState {
                         alarm: i,
-                        last: vec![None; w.replicas(a.group) as usize],
-                        acc: Counters::default(),
-                        latency: Histogram::default(),
-                        workers: 0,
-                        max_queue: 0,
-                        reporters: 0,
+                        watch: Watch::new(w, a.group),
                         since: None,
                         firing: false,
                         fired: false,
                     });
                 }
             }
-            if !st.alarms.is_empty() {
+            st.scalers = crate::model::policy::autoscale::scalers_at(w, self.group);
+            if !st.alarms.is_empty() || !st.scalers.is_empty() {
                 self.monitor = Some(Box::new(st));
                 send_self(cx, ms.period.0, Timer::Evaluate);
             }
@@ -574,21 +627,13 @@ impl Node {
         };
         let info = &w.entities[r.from as usize];
         let counters = Counters::of(r);
-        for a in &mut st.alarms {
-            if w.spec.alarms[a.alarm].group != info.group {
-                continue;
-            }
-            let slot = &mut a.last[info.replica as usize];
-            match slot {
-                Some((sent, _)) if *sent >= r.sent => continue, // older than what we have
-                Some((_, old)) => a.acc.add_delta(&counters, old),
-                None => a.acc.add_delta(&counters, &Counters::default()),
-            }
-            *slot = Some((r.sent, counters.clone()));
-            a.latency.merge(&r.latency);
-            a.workers += r.workers as u64;
-            a.max_queue = a.max_queue.max(r.max_queue);
-            a.reporters += 1;
+        let watches = st
+            .alarms
+            .iter_mut()
+            .map(|a| &mut a.watch)
+            .chain(st.scalers.iter_mut().map(|s| &mut s.watch));
+        for watch in watches.filter(|x| x.group == info.group) {
+            watch.take(info.replica, r, &counters);
         }
     }
 
@@ -610,18 +655,12 @@ impl Node {
         };
         for a in &mut st.alarms {
             let spec = &w.spec.alarms[a.alarm];
-            let client = matches!(w.spec.groups[spec.group].kind, KindSpec::Client(_));
-            let value = metric_value(spec.metric, a, period, client);
+            let value = a.watch.evaluate(w, spec.metric, period);
             let breaching = match value {
                 None => spec.missing_breaches,
                 Some(v) if spec.above => v > spec.threshold,
                 Some(v) => v < spec.threshold,
             };
-            a.acc = Counters::default();
-            a.latency = Histogram::default();
-            a.workers = 0;
-            a.max_queue = 0;
-            a.reporters = 0;
             if breaching {
                 let since = *a.since.get_or_insert(now);
                 if !a.firing && now - since >= spec.hold.0 {
@@ -651,9 +690,11 @@ impl Node {
                 }
             }
         }
+        let scaled = self.evaluate_scalers(w, now, period, &mut logs);
         for (kind, detail) in logs {
             self.log(w, now, kind, detail);
         }
+        self.send_scaling(w, cx, scaled);
         for alarm in fired {
             for (i, act) in w.spec.actions.iter().enumerate() {
                 if let Trigger::Alarm { alarm: x, delay } = &act.trigger {
@@ -668,7 +709,7 @@ impl Node {
 }
 
 /// An alarm's metric over one period of accumulated reports (None: no data).
-fn metric_value(m: Metric, a: &AlarmState, period: u64, client: bool) -> Option<f64> {
+fn metric_value(m: Metric, a: &Watch, period: u64, client: bool) -> Option<f64> {
     if a.reporters == 0 {
         return None;
     }

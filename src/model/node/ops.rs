@@ -797,6 +797,7 @@ impl Node {
                 self.register_backends(w, now, a, group, replicas)
             }
             ActionKind::Scale { .. } => {
+                self.in_service = true;
                 self.crash_step(w, cx, false);
                 self.log(w, now, "provisioned", w.spec.actions[a].name.clone());
             }

@@ -3,6 +3,7 @@
 //! budget, health checks, circuit breakers, gossip membership, rate and concurrency limits,
 //! hedged requests.
 
+pub mod autoscale;
 pub mod breaker;
 pub mod concurrency;
 pub mod gossip;
