@@ -151,6 +151,25 @@ fn min_max_scale_in_and_delay_bound_what_it_does() {
 }
 
 #[test]
+fn it_can_track_the_latency_users_see() {
+    // The users' p99 against a 250 ms target: the surge's queues push it to about 0.9 s, and
+    // the rule (n x p99 / target) scales out hard; once the surge is over it scales back in.
+    let text = with("watch = \"users\"")
+        .replace("metric = \"utilization\"", "metric = \"latency_p99\"")
+        .replace("target = 0.6", "target = 0.25");
+    let (s, r) = simulate(&text);
+    let steps = scalings(&r.log);
+    let surge: Vec<u32> = steps
+        .iter()
+        .filter(|(t, _)| (600.0..1800.0).contains(t))
+        .map(|x| x.1)
+        .collect();
+    assert!(surge.iter().any(|&n| n >= 7), "{steps:?}");
+    assert!(r.log.iter().any(|e| e.detail.contains("(latency_p99 ")));
+    assert!(s.clients["users"].availability > 0.95);
+}
+
+#[test]
 fn autoscaled_runs_are_the_same_bytes_on_one_and_two_threads() {
     let dir = scratch("autoscale-threads");
     let file = dir.join("a.toml");
@@ -192,7 +211,13 @@ fn autoscaler_settings_are_checked() {
     let e = problems(&with("").replace("target = 0.6", "target = 0.0"));
     assert!(e.contains("autoscalers.0.target"), "{e}");
     let e = problems(&with("").replace("metric = \"utilization\"", "metric = \"availability\""));
-    assert!(e.contains("tracks utilization or queue"), "{e}");
+    assert!(e.contains("tracks utilization, queue or a latency"), "{e}");
+    // A latency is a client group's: watching the service for one is refused.
+    let e = problems(&with("").replace("metric = \"utilization\"", "metric = \"latency_p99\""));
+    assert!(
+        e.contains("metric 'latency_p99' applies to client groups"),
+        "{e}"
+    );
     // Without a load balancer over the group, new replicas would get no traffic.
     let e = problems(
         &with("")

@@ -484,7 +484,7 @@ impl Node {
                 || spec
                     .autoscalers
                     .iter()
-                    .any(|a| a.monitor == m && a.group == self.group);
+                    .any(|a| a.monitor == m && a.watch == self.group);
             if watched {
                 self.reporter
                     .monitors

@@ -1,8 +1,9 @@
 //! `[[autoscalers]]`: target tracking. A monitor evaluates a component group's utilization or
-//! longest queue from the reports it receives (so the metric is as late and as blind as the
-//! monitor's view), every `period`, and acts on the value it had `delay` earlier (the metric
-//! pipeline's lag). It wants n x value / target replicas in service (rounded up, within `min`
-//! and `max`); after a change it waits `cooldown` before the next.
+//! longest queue, or the latency a client group sees (`watch`), from the reports it receives
+//! (so the metric is as late and as blind as the monitor's view), every `period`, and acts on
+//! the value it had `delay` earlier (the metric pipeline's lag). It wants n x value / target
+//! replicas in service (rounded up, within `min` and `max`; for a latency a rough rule that
+//! overshoots); after a change it waits `cooldown` before the next.
 //!
 //! Scaling out provisions replicas in index order (the group's `standby` replicas, or replicas
 //! an earlier scale-in took out): each comes up `provision` after the order reaches it, and the
@@ -35,8 +36,10 @@ settings! {
         monitor: Opt<Ref> = None,
         /// The group it scales: a load balancer's backends, with standby replicas up to `max`.
         group: Ref => "add group = \"<the group it scales>\"",
-        /// What it tracks over each period: utilization or queue (the longest waiting queue).
-        metric: Word<Metric> => "metric is utilization or queue",
+        /// What it tracks over each period: the group's utilization or queue (the longest waiting queue), or latency_p50/p90/p99 of the client group it watches.
+        metric: Word<Metric> => "metric is utilization, queue, latency_p50, latency_p90 or latency_p99",
+        /// The group whose metric it tracks (default: the group it scales; a client group for a latency).
+        watch: Opt<Ref> = None,
         /// The value it keeps the metric at (utilization 0.6 keeps the replicas 60% busy).
         target: PosNumber => "add target = 0.6: the value it keeps the metric at",
         /// The fewest replicas in service (default: the group's replicas).
@@ -64,6 +67,8 @@ pub struct AutoscalerSpec {
     pub name: String,
     pub monitor: usize,
     pub group: usize,
+    /// `watch`: the group whose metric it tracks (default: `group`).
+    pub watch: usize,
     pub metric: Metric,
     pub target: f64,
     pub min: u32,
@@ -104,19 +109,33 @@ pub fn read_autoscaler(
         None => only,
     };
     let group = res.group(None, at("group"), &s.group, Role::Component);
+    let watch = match &s.watch {
+        Some(x) => res.group(None, at("watch"), x, Role::Watch),
+        None => group,
+    };
     let mut ok = true;
-    if !matches!(s.metric, Metric::Utilization | Metric::Queue) {
+    let tracked = matches!(
+        s.metric,
+        Metric::Utilization
+            | Metric::Queue
+            | Metric::LatencyP50
+            | Metric::LatencyP90
+            | Metric::LatencyP99
+    );
+    if !tracked {
         res.issues().push(
             Issue::new(
                 at("metric"),
-                format!("an autoscaler tracks utilization or queue, not {}", s.metric.name()),
+                format!("an autoscaler tracks utilization, queue or a latency, not {}", s.metric.name()),
             )
             .value(s.metric.name())
-            .hint("metric = \"utilization\" (with a target such as 0.6) or \"queue\" (a target length)".to_owned()),
+            .hint("metric = \"utilization\" (target 0.6: 60% busy), \"queue\" (a queue length) or \"latency_p99\" with watch = \"<a client group>\" (a latency in seconds)".to_owned()),
         );
         ok = false;
-    } else if let Some(g) = group {
+    } else if let Some(g) = watch {
+        let before = res.issues().len();
         fits(s.metric, g, at("metric"), res);
+        ok &= res.issues().len() == before;
     }
     if s.metric == Metric::Utilization && s.target > 1.0 {
         res.issues().push(
@@ -166,8 +185,8 @@ pub fn read_autoscaler(
     if s.period.0 == 0 {
         ok = false;
     }
-    // Reports travel from the scaled group to the monitor, and orders back.
-    if let (Some(g), Some(m)) = (group, monitor) {
+    // Reports travel from the watched group to the monitor, and orders to the scaled group.
+    if let (Some(g), Some(m)) = (watch, monitor) {
         res.traffic(g, m, at("monitor"));
     }
     if res.kind(group?) == Some(Kind::Monitor) || !ok {
@@ -177,6 +196,7 @@ pub fn read_autoscaler(
         name: s.name.unwrap_or_else(|| format!("autoscaler-{j}")),
         monitor: monitor?,
         group: group?,
+        watch: watch?,
         metric: s.metric,
         target: s.target,
         min,
@@ -227,7 +247,7 @@ pub(crate) fn scalers_at(w: &World, m: usize) -> Vec<ScalerState> {
         .filter(|(_, a)| a.monitor == m)
         .map(|(i, a)| ScalerState {
             scaler: i,
-            watch: Watch::new(w, a.group),
+            watch: Watch::new(w, a.watch),
             count: w.provisioned(a.group),
             ticks: 0,
             history: Vec::new(),
