@@ -2,8 +2,11 @@
 //! at its time plus an exponential delay) at 1e3 .. 1e7 pending events, for the calendar
 //! queue the engine uses and the heaps it was chosen against.
 //!
-//! Run: `cargo bench --bench engine` (add `-- hold/calendar` to run one structure). Each
-//! structure is filled once per size and kept in steady state across samples.
+//! Run from the repository root: `cargo bench -p outagesim-benches --bench engine` (add
+//! `-- hold/calendar` to run one structure, `-- --quick` for a short run). This file is the
+//! workspace member `outagesim-benches` (`benches/Cargo.toml`), so that `cargo test` at the root
+//! does not build criterion. Each structure is filled once per size and kept in steady state
+//! across samples.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use outagesim::engine::model::Event;
