@@ -497,9 +497,26 @@ impl Node {
         if attempt == 1 {
             self.earn(&c.retry);
         }
+        let call = self.user_call(w, cx, c, (slot, gen_), item, c.timeout.0, attempt);
+        self.hedge_arm(w, cx, slot, gen_, attempt, call);
+    }
+
+    /// Sends one copy of attempt `attempt` of user request `user` to the client's target, with
+    /// `timeout` (an attempt's own, or a hedge's time left): the call's slot and generation.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn user_call(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        c: &ClientSpec,
+        (slot, gen_): (u32, u32),
+        item: Item,
+        timeout: u64,
+        attempt: u32,
+    ) -> (u32, u32) {
         let owner = Owner::User { slot, gen_ };
         let source = self.group as u16;
-        let call = self.call_out(
+        self.call_out(
             w,
             cx,
             owner,
@@ -507,10 +524,9 @@ impl Node {
             ReqKind::Work,
             source,
             item,
-            c.timeout.0,
+            timeout,
             attempt,
-        );
-        self.hedge_arm(w, cx, slot, gen_, attempt, call);
+        )
     }
 
     pub(crate) fn user_result(

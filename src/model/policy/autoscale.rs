@@ -13,7 +13,6 @@
 //! autoscaled group must be one's backends.
 
 use crate::engine::SimTime;
-use crate::model::kinds::Kind;
 use crate::model::kinds::load_balancer::balances;
 use crate::model::kinds::monitor::{Metric, Watch, fits, only_monitor};
 use crate::model::msg::Timer;
@@ -182,14 +181,11 @@ pub fn read_autoscaler(
             ok = false;
         }
     }
-    if s.period.0 == 0 {
-        ok = false;
-    }
     // Reports travel from the watched group to the monitor, and orders to the scaled group.
     if let (Some(g), Some(m)) = (watch, monitor) {
         res.traffic(g, m, at("monitor"));
     }
-    if res.kind(group?) == Some(Kind::Monitor) || !ok {
+    if !ok {
         return None;
     }
     Some(AutoscalerSpec {
@@ -406,13 +402,6 @@ impl Node {
             self.log(w, now, "registered", detail);
         }
     }
-}
-
-/// Whether group `g` is some load balancer's backends (autoscalers need one).
-pub fn balanced(groups: &[crate::model::spec::GroupSpec], g: usize) -> bool {
-    groups.iter().any(
-        |x| matches!(&x.kind, crate::model::spec::KindSpec::LoadBalancer(l) if l.backends == g),
-    )
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@
 use serde_json::{Value as Json, json};
 
 use crate::engine::SimTime;
-use crate::model::msg::{ReqKind, Timer};
-use crate::model::node::{Cx, Node, Outcome, Owner, send_self};
+use crate::model::msg::Timer;
+use crate::model::node::{Cx, Node, Outcome, send_self};
 use crate::model::settings::{Count, Input, Reader, Shape, Value, duration};
 use crate::model::spec::KindSpec;
 use crate::model::world::World;
@@ -186,19 +186,7 @@ impl Node {
         }
         let item = user.item;
         self.client_series[w.bucket_of(now)].hedged += 1;
-        let owner = Owner::User { slot, gen_ };
-        let source = self.group as u16;
-        let call = self.call_out(
-            w,
-            cx,
-            owner,
-            &c.target,
-            ReqKind::Work,
-            source,
-            item,
-            left,
-            attempt,
-        );
+        let call = self.user_call(w, cx, c, (slot, gen_), item, left, attempt);
         if let Some(user) = self.users.get_mut(slot, gen_) {
             user.live[1] = Some((call.0, call.1, now));
         }
