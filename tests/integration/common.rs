@@ -24,3 +24,14 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// `--set` arguments that run `scenarios/web-three-tier.toml` with a fifth of its users (40 and
+/// 24 requests per second in the two regions instead of 200 and 120): the same topology, faults,
+/// health checks and failover at a fifth of the events, for tests about bytes and pages rather
+/// than figures.
+pub const WEB_LIGHT: [&str; 4] = [
+    "--set",
+    "components.users-east.rate=40",
+    "--set",
+    "components.users-west.rate=24",
+];

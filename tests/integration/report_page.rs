@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{outagesim, scratch, text};
+use crate::common::{WEB_LIGHT, outagesim, scratch, text};
 
 /// Checks that `s` is well-formed XML after its doctype: tags nest and close, attributes are
 /// quoted, entities are the five XML ones or numeric. Returns the element names seen.
@@ -136,6 +136,10 @@ fn a_run_writes_a_self_contained_page_with_its_summary_and_plots() {
         "scenarios/web-three-tier.toml",
         "--set",
         "scenario.duration=25m",
+        WEB_LIGHT[0],
+        WEB_LIGHT[1],
+        WEB_LIGHT[2],
+        WEB_LIGHT[3],
         "--quiet",
         "--out",
         out.to_str().unwrap(),
@@ -154,6 +158,10 @@ fn a_run_writes_a_self_contained_page_with_its_summary_and_plots() {
         "scenarios/web-three-tier.toml",
         "--set",
         "scenario.duration=25m",
+        WEB_LIGHT[0],
+        WEB_LIGHT[1],
+        WEB_LIGHT[2],
+        WEB_LIGHT[3],
         "--quiet",
         "--threads",
         "1",
@@ -176,6 +184,11 @@ fn with_what_ifs_the_page_has_the_timeline_and_the_what_ifs_side_by_side() {
         "scenarios/s3-2008-gossip.toml",
         "--set",
         "scenario.duration=50m",
+        // A tenth of the users: the page's content is about the timeline and the what-ifs.
+        "--set",
+        "components.customers.rate=20",
+        "--set",
+        "components.cached-site.rate=5",
         "--what-ifs",
         "--quiet",
         "--out",

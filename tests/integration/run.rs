@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{outagesim, scratch};
+use crate::common::{WEB_LIGHT, outagesim, scratch};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -188,7 +188,8 @@ fn up_replicas_and_blast_radius_follow_a_zone_outage() {
 fn same_seed_gives_the_same_bytes_on_any_thread_count() {
     // Two regions, a crash and health-check failover inside the shortened run.
     let scenario = "scenarios/web-three-tier.toml";
-    let short = ["--set", "scenario.duration=24m"];
+    let mut short = vec!["--set", "scenario.duration=24m"];
+    short.extend(WEB_LIGHT);
     let mut dirs = Vec::new();
     for threads in ["1", "2", "4", "2"] {
         let dir = scratch(&format!("determinism-{}-{threads}", dirs.len()));

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{outagesim, scratch, text};
+use crate::common::{WEB_LIGHT, outagesim, scratch, text};
 
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -349,6 +349,10 @@ fn both_executors_stop_at_the_same_event_and_a_generous_limit_changes_nothing() 
             "scenarios/web-three-tier.toml",
             "--set",
             "scenario.duration=30m",
+            WEB_LIGHT[0],
+            WEB_LIGHT[1],
+            WEB_LIGHT[2],
+            WEB_LIGHT[3],
             "--quiet",
             "--no-plots",
             "--out",
