@@ -478,3 +478,42 @@ fn keys_are_checked() {
         assert!(err.contains(message), "{err}");
     }
 }
+
+#[test]
+fn dynamodb_2025_caches_clear_when_the_negative_ttl_says() {
+    // The shipped replay's "resolver caches have expired" milestone (published 02:40) is
+    // matched to when DynamoDB's customers are back above the SLO: the run derives it from
+    // the resolvers' negative caching (15 minutes), not from a typed time. Thinned as in the
+    // scenario tests (DWFM plays no part in it).
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/dynamodb-2025-dns.toml"
+    ))
+    .unwrap();
+    let thin = [
+        "components.dynamodb-customers.rate=2",
+        "components.aws-service-users.rate=1",
+        "components.droplet-leases.rate=2",
+        "components.ec2-launches.rate=4.5",
+        "components.dwfm.replicas=2",
+    ];
+    let back = |extra: &[&str]| {
+        let mut sets = thin.to_vec();
+        sets.extend_from_slice(extra);
+        let s = simulate(&text, &sets);
+        s.incident.impact_s.unwrap() + s.clients["dynamodb-customers"].time_to_recover_s.unwrap()
+    };
+    let repair = 10_500.0; // 02:25
+    // Each resolver cached the empty answer first at about 23:49 (when its right answer's
+    // 60 s ran out) and asked again every 15 minutes: the last empty answer expires at
+    // 23:49 + 11 x 15 m = 02:34, as the file's header says.
+    let negative = back(&[]);
+    assert!(
+        (repair + 480.0..=repair + 600.0).contains(&negative),
+        "{negative}"
+    );
+    // With empty answers cached like right ones (60 s), the customers are back within two
+    // minutes of the repair: the 02:34 comes from negative caching.
+    let plain = back(&["components.resolver.negative_ttl=\"60s\""]);
+    assert!((repair..=repair + 120.0).contains(&plain), "{plain}");
+}
