@@ -517,3 +517,67 @@ fn dynamodb_2025_caches_clear_when_the_negative_ttl_says() {
     let plain = back(&["components.resolver.negative_ttl=\"60s\""]);
     assert!((repair..=repair + 120.0).contains(&plain), "{plain}");
 }
+
+#[test]
+fn the_returning_load_is_reported_as_a_peak_against_the_baseline() {
+    // No herd: users without retries, a service down 5 minutes. After it is back the load is
+    // the users' Poisson 100/s: the busiest of 10 one-minute buckets (6,000 arrivals each,
+    // a standard deviation of 1.3%) stays within 5% of the baseline.
+    let calm = r#"
+[scenario]
+name = "calm"
+duration = "30m"
+seed = 9
+bucket = "1m"
+
+[components.users]
+kind = "client"
+rate = 100.0
+target = "api"
+timeout = "1s"
+
+[components.api]
+kind = "service"
+replicas = 2
+
+[[faults]]
+name = "api down"
+kind = "crash"
+target = "api"
+at = "10m"
+duration = "5m"
+"#;
+    let s = simulate(calm, &[]);
+    let p = s.components["api"]
+        .return_peak
+        .as_ref()
+        .expect("a fault ended");
+    assert!((900.0..=1440.0).contains(&p.at_s), "{p:?}");
+    assert!((p.baseline_per_s - 100.0).abs() < 2.0, "{p:?}");
+    assert!((1.0..1.05).contains(&p.ratio.unwrap()), "{p:?}");
+    // The same numbers are the series': the busiest bucket in the window, over the mean
+    // before the fault.
+    let r = run_text(calm, &[]);
+    let a = arrivals(&r, "api");
+    let peak = *a[15..25].iter().max().unwrap() as f64 / 60.0;
+    let base = a[..10].iter().sum::<u64>() as f64 / 600.0;
+    assert_eq!((p.per_s, p.baseline_per_s), (peak, base));
+    // Without a fault that ended there is no return to report.
+    let s = simulate(&calm.replace("duration = \"5m\"\n", ""), &[]);
+    assert_eq!(s.components["api"].return_peak, None);
+
+    // A herd: in the DynamoDB replay, DynamoDB's callers come back together when the
+    // resolvers' cached empty answers expire (02:34), after the record's repair at 02:25:
+    // the queued and retried work of the customers, the AWS services and DWFM.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/dynamodb-2025-dns.toml"
+    ))
+    .unwrap();
+    let s = simulate(&text, &[]);
+    let p = s.components["dynamodb"].return_peak.as_ref().unwrap();
+    assert!((10_500.0..=11_400.0).contains(&p.at_s), "{p:?}");
+    assert!(p.ratio.unwrap() > 1.3, "{p:?}");
+    let p = s.components["resolver"].return_peak.as_ref().unwrap();
+    assert!(p.ratio.unwrap() > 2.0, "{p:?}");
+}
