@@ -42,6 +42,13 @@ fn availability(r: &RunResult, group: &str) -> Vec<f64> {
     }
 }
 
+/// Checks `ok` on each value of a per-minute series slice that starts at minute `from`.
+fn each(v: &[f64], from: usize, ok: impl Fn(f64) -> bool, what: &str) {
+    for (i, &x) in v.iter().enumerate() {
+        assert!(ok(x), "{what}: minute {}: {x}", from + i);
+    }
+}
+
 /// Users look `api.internal` up through `res-a`, which sits behind the network device `link`
 /// (segment "inner"); `res-b`, in the users' own segment, asks the same dns.
 const PATHS: &str = r#"
@@ -107,18 +114,11 @@ fn a_reroute_moves_lookups_onto_another_path() {
     // Without the action the users stay down from the link's crash to the end; with it they
     // are back from the bucket after 10m.
     let (a, b) = (availability(&stuck, "users"), availability(&moved, "users"));
-    for m in 0..5 {
-        assert!(a[m] > 0.99 && b[m] > 0.99, "minute {m}: {} {}", a[m], b[m]);
-    }
-    for m in 6..30 {
-        assert!(a[m] < 0.01, "stuck, minute {m}: {}", a[m]);
-    }
-    for m in 6..10 {
-        assert!(b[m] < 0.01, "before the move, minute {m}: {}", b[m]);
-    }
-    for m in 11..30 {
-        assert!(b[m] > 0.99, "after the move, minute {m}: {}", b[m]);
-    }
+    each(&a[..5], 0, |x| x > 0.99, "stuck, before the crash");
+    each(&b[..5], 0, |x| x > 0.99, "moved, before the crash");
+    each(&a[6..30], 6, |x| x < 0.01, "stuck");
+    each(&b[6..10], 6, |x| x < 0.01, "before the move");
+    each(&b[11..30], 11, |x| x > 0.99, "after the move");
     // The lookups went to res-a before 10m and to res-b after, never the other way.
     let (ra, rb) = (arrivals(&moved, "res-a"), arrivals(&moved, "res-b"));
     assert!(ra[..5].iter().all(|&n| n > 1000), "{ra:?}");
@@ -347,17 +347,11 @@ duration = "15m"
     let (p, k) = (availability(&plain, "users"), availability(&kept, "users"));
     // Without caching at the callers, calls fail from the minute after the resolver's copy
     // expires until the dns is back at 25m.
-    for m in 11..25 {
-        assert!(p[m] < 0.01, "plain, minute {m}: {}", p[m]);
-    }
+    each(&p[11..25], 11, |x| x < 0.01, "plain");
     // With it, the answer kept before 10m carries every call to somewhere in (10m, 15m]...
-    for m in 0..10 {
-        assert!(k[m] > 0.999, "kept, minute {m}: {}", k[m]);
-    }
+    each(&k[0..10], 0, |x| x > 0.999, "kept");
     // ...then calls fail: the kept answer expired during the outage.
-    for m in 15..25 {
-        assert!(k[m] < 0.01, "kept, minute {m}: {}", k[m]);
-    }
+    each(&k[15..25], 15, |x| x < 0.01, "kept");
     let failing = k
         .iter()
         .position(|&v| v < 0.99)
@@ -366,9 +360,8 @@ duration = "15m"
         (10..15).contains(&failing),
         "first failing minute {failing}: {k:?}"
     );
-    for m in 26..60 {
-        assert!(p[m] > 0.99 && k[m] > 0.99, "minute {m}: {} {}", p[m], k[m]);
-    }
+    each(&p[26..], 26, |x| x > 0.99, "plain, after the outage");
+    each(&k[26..], 26, |x| x > 0.99, "kept, after the outage");
 }
 
 /// A cache over `keys` items read uniformly at 200 reads/s, restarted at 10m (back at 10m1s),

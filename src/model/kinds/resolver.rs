@@ -61,7 +61,7 @@ impl KindSettings for ResolverSettings {
             dns: b.dep("dns", Role::Dns)?,
             timeout: self.timeout,
             negative_ttl: self.negative_ttl,
-            client_cache: self.client_cache.then(|| self.client_ttl),
+            client_cache: self.client_cache.then_some(self.client_ttl),
         }))
     }
 }
