@@ -241,9 +241,14 @@ pub struct Node {
     pub(crate) in_service: bool,
     /// Cache: time of the last right backend answer; None while cold (after a restart).
     pub(crate) cache_last_ok: Option<u64>,
+    /// Cache with `keys`: per item, when its content expires (0: empty since a restart).
+    pub(crate) cache_items: Vec<u64>,
     /// Resolver: per record, the cached answer and when it expires (an answer of 0 is a
     /// cached empty answer, kept for the record's TTL like any other).
     pub(crate) resolver_cache: Vec<Option<(u32, u64)>>,
+    /// Caller: per record, an answer kept from a resolver with `client_cache` and when it
+    /// expires (`kinds/dns.rs`); empty until the first one.
+    pub(crate) dns_answers: Vec<Option<(u32, u64)>>,
     /// Service: one circuit breaker per call (`policy/breaker.rs`).
     pub(crate) breakers: Vec<Breaker>,
     /// Gossip membership, for groups that gossip.
@@ -355,7 +360,9 @@ impl OutageModel {
                     in_service: info.replica < w.provisioned(info.group),
                     // Caches start warm: the run begins in steady state.
                     cache_last_ok: Some(0),
+                    cache_items: Vec::new(),
                     resolver_cache: Vec::new(),
+                    dns_answers: Vec::new(),
                     breakers: Vec::new(),
                     gossip: group.gossip.as_ref().map(|_| {
                         Box::new(GossipState::initial(
@@ -382,6 +389,7 @@ impl OutageModel {
                         match kind {
                             KindSpec::LoadBalancer(lb) => node.init_lb(w, lb),
                             KindSpec::Resolver(_) => node.init_resolver(w),
+                            KindSpec::Cache(c) => node.init_cache(c),
                             KindSpec::Service(s) => node.init_service(s),
                             _ => {}
                         }
@@ -480,7 +488,17 @@ impl Node {
             Target::Group(g) => (Phase::Call, pick_replica(w, cx, *g)),
             Target::Dns { resolver, .. } => {
                 let record = w.record_of(target).unwrap_or(0);
-                (Phase::Resolve { record }, pick_replica(w, cx, *resolver))
+                // A `reroute` action may have moved these lookups to another resolver that
+                // asks the same dns (so the record is the same).
+                let resolver = self.ops.resolver(*resolver);
+                match self.kept_answer(record, cx.now().0) {
+                    // A kept answer (`client_cache`): no lookup.
+                    Some(data) => {
+                        let group = answer_target(w, cx, record, data).unwrap_or(resolver);
+                        (Phase::Call, pick_replica(w, cx, group))
+                    }
+                    None => (Phase::Resolve { record }, pick_replica(w, cx, resolver)),
+                }
             }
         };
         let call = Call {
@@ -570,6 +588,11 @@ impl Node {
         if let Phase::Resolve { record } = call.phase {
             if status == Status::Ok && data != 0 {
                 let Some(group) = answer_target(w, cx, record, data) else {
+                    return;
+                };
+                let resolver = call.dst;
+                self.keep_answer(w, resolver, record, data, cx.now().0);
+                let Some(call) = self.calls.get_mut(slot, gen_) else {
                     return;
                 };
                 let dst = pick_replica(w, cx, group);
@@ -1149,8 +1172,9 @@ impl Node {
     pub(crate) fn restart(&mut self, w: &World) {
         self.crashed = false;
         self.resolver_cache.iter_mut().for_each(|e| *e = None);
+        self.dns_answers.clear();
         if matches!(self.kind(w), KindSpec::Cache(_)) {
-            self.cache_last_ok = None;
+            self.cache_restart();
         }
         if self.checker.is_some() {
             self.checker = fresh_checker(w, self.kind(w));

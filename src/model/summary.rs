@@ -112,6 +112,70 @@ pub struct ComponentSummary {
     pub gossip_messages: u64,
     /// Worker time spent merging gossip over available worker time (null without gossip).
     pub gossip_work: Option<f64>,
+    /// The load that comes back when the faults are over (null without a fault that ended, or
+    /// without a bucket before the first fault).
+    pub return_peak: Option<ReturnPeak>,
+}
+
+/// How many buckets after the last fault's end [`ReturnPeak`] looks at.
+pub const RETURN_WINDOW: usize = 10;
+
+/// The returning load at a component (the herd): its busiest bucket among the first
+/// [`RETURN_WINDOW`] that start at or after the end of the last fault, against its mean rate
+/// before the first fault. Retries pending, work queued upstream and callers that come back at
+/// once show as a ratio above 1.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReturnPeak {
+    /// When that bucket starts.
+    pub at_s: f64,
+    /// Its arrivals per second.
+    pub per_s: f64,
+    /// Mean arrivals per second before the first fault's bucket (after any warmup).
+    pub baseline_per_s: f64,
+    /// `per_s` over `baseline_per_s` (null when the baseline is 0).
+    pub ratio: Option<f64>,
+}
+
+/// The returning load of one server series (see [`ReturnPeak`]), given the first bucket of
+/// the window and the buckets of the baseline.
+fn return_peak(
+    r: &RunResult,
+    s: &[ServerBucket],
+    base: std::ops::Range<usize>,
+    from: usize,
+) -> Option<ReturnPeak> {
+    if base.is_empty() || from >= s.len() {
+        return None;
+    }
+    let secs = |b: usize| r.bucket_width(b).as_secs_f64();
+    let base_time: f64 = base.clone().map(secs).sum();
+    let base_arrivals: u64 = s[base].iter().map(|b| b.arrivals).sum();
+    let baseline_per_s = base_arrivals as f64 / base_time;
+    let to = (from + RETURN_WINDOW).min(s.len());
+    // The first busiest bucket.
+    let (b, per_s) = (from..to)
+        .map(|b| (b, s[b].arrivals as f64 / secs(b)))
+        .fold((from, f64::NEG_INFINITY), |best, x| {
+            if x.1 > best.1 { x } else { best }
+        });
+    Some(ReturnPeak {
+        at_s: r.bucket.as_secs_f64() * b as f64,
+        per_s,
+        baseline_per_s,
+        ratio: (baseline_per_s > 0.0).then(|| per_s / baseline_per_s),
+    })
+}
+
+/// The first bucket that starts at or after the last fault's end, if a fault ended.
+fn after_last_fault(r: &RunResult) -> Option<usize> {
+    let end = r
+        .log
+        .iter()
+        .filter(|e| matches!(e.kind, "fault_end" | "failure_end"))
+        .map(|e| e.time)
+        .filter(|&t| t < r.spec.duration.0)
+        .max()?;
+    Some(end.div_ceil(r.bucket.0.max(1)) as usize)
 }
 
 /// Impacted groups of one sort, by name, and their share.
@@ -325,6 +389,8 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
     let chronic = chronically_down(r);
     let warmup = warmup_buckets(r);
     let w = warmup.unwrap_or(0);
+    let before_faults = w..first_fault_ns(r).map_or(w, |t| (t / r.bucket.0.max(1)) as usize);
+    let returned = after_last_fault(r);
     for (g, group) in r.groups.iter().enumerate() {
         match &group.series {
             Series::Client(s) => {
@@ -391,6 +457,8 @@ pub fn summarize(r: &RunResult, wall_seconds: f64) -> Summary {
                         max_queue: t.max_queue,
                         gossip_messages: t.gossip,
                         gossip_work: r.spec.groups[g].gossip.is_some().then(|| gossip_share(&t)),
+                        return_peak: returned
+                            .and_then(|from| return_peak(r, s, before_faults.clone(), from)),
                     },
                 );
             }

@@ -534,6 +534,12 @@ pub fn describe(spec: &Spec) -> String {
                 "scale of {} by {replicas} standby replica(s) (in service {provision} later)",
                 name(spec, *group)
             ),
+            ActionKind::Reroute { group, from, to } => format!(
+                "reroute of {}'s lookups from {} to {}",
+                name(spec, *group),
+                name(spec, *from),
+                name(spec, *to)
+            ),
         };
         let when = match &a.trigger {
             Trigger::At(t) => format!("at {t}"),

@@ -200,6 +200,7 @@ impl<'a> Check<'a> {
         let failures = self.failures();
         let alarms = self.alarms();
         let actions = self.actions();
+        let actions = actions.filter(|a| crate::model::node::ops::check_actions(a, &built, self));
         let autoscalers = self.autoscalers(&built);
         let replay = self.replay(head.as_ref().map(|h| h.clock.clone()));
         // Pass 3: what needs every group.

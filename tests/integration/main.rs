@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod common;
 mod defaults;
+mod dns_paths;
 mod engine;
 mod fallback;
 mod fault_windows;

@@ -2,12 +2,20 @@
 //! (within `ttl` of the last right answer from its `backend`); misses, writes and stale hits go
 //! to the backend, and with `serve_stale` a stale hit whose refresh fails is answered from the
 //! stale copy (degraded). A restart leaves it cold: every read a miss until a right answer.
+//!
+//! That warming is all at once: one right answer makes the whole content fresh again. With
+//! `keys = K`, the content is per item instead: a read's item is one of K (its key hash mapped
+//! onto them), it hits only if that item was filled by a right backend answer within `ttl`,
+//! and every right answer to a read fills its item. A restart empties every item, so the cache
+//! warms by its misses: with uniform keys, after n reads the expected share of items filled is
+//! 1 - (1 - 1/K)^n, and the hit ratio is `hit_ratio` times that. The run starts warm, each
+//! item's expiry spread over the first `ttl` (a steady state, not a wave of expiries).
 
 use crate::engine::SimTime;
 use crate::engine::rng::unit_f64;
 use crate::model::msg::{Req, Status};
 use crate::model::node::{Cx, Node, Outcome};
-use crate::model::settings::{Fraction, PosDuration, Role, Switch, Text};
+use crate::model::settings::{Count, Fraction, Opt, PosDuration, Role, Switch, Text};
 use crate::model::spec::{KindSpec, ServerSpec};
 use crate::model::world::World;
 use crate::settings;
@@ -27,6 +35,8 @@ settings! {
         serve_stale: Switch = false,
         /// Timeout of each backend request.
         timeout: PosDuration = SimTime::from_secs(30),
+        /// The items read, uniformly (at most 1000000): each is cached on its own, filled by a right backend answer and fresh for `ttl`, so a restarted cache warms by its misses; none: the content is one whole, warmed by any right answer.
+        keys: Opt<Count<1, 1_000_000>> = None,
     }
 }
 
@@ -39,6 +49,7 @@ impl KindSettings for CacheSettings {
             ttl: self.ttl,
             serve_stale: self.serve_stale,
             timeout: self.timeout,
+            keys: self.keys,
         }))
     }
 }
@@ -64,9 +75,34 @@ pub struct CacheSpec {
     pub serve_stale: bool,
     /// `timeout` for the backend (default "30s").
     pub timeout: SimTime,
+    /// `keys`: the number of items, each cached on its own (None: the content is one whole).
+    pub keys: Option<u32>,
+}
+
+/// The item (0..k) a key hash maps onto.
+#[inline]
+fn item_of(key: u32, k: u32) -> usize {
+    ((u64::from(key) * u64::from(k)) >> 32) as usize
 }
 
 impl Node {
+    /// Per-item content for a cache with `keys`: warm, item i expiring at (i + 1) x ttl / K
+    /// (at least 1 ns: 0 marks an empty item).
+    pub(crate) fn init_cache(&mut self, c: &CacheSpec) {
+        if let Some(k) = c.keys {
+            let (k, ttl) = (u64::from(k), c.ttl.0);
+            self.cache_items = (0..k)
+                .map(|i| ((u128::from(ttl) * u128::from(i + 1) / u128::from(k)) as u64).max(1))
+                .collect();
+        }
+    }
+
+    /// A restart empties the cache: cold as a whole, or item by item.
+    pub(crate) fn cache_restart(&mut self) {
+        self.cache_last_ok = None;
+        self.cache_items.iter_mut().for_each(|e| *e = 0);
+    }
+
     /// A request, after its service time. Writes go to the backend; a hit on fresh content is
     /// answered here; a hit on content past its TTL asks the backend and falls back to the
     /// stale copy.
@@ -81,11 +117,20 @@ impl Node {
     ) {
         let now = cx.now().0;
         if !req.item.write && unit_f64(cx.rng()) < c.hit_ratio {
-            match self.cache_last_ok {
-                Some(t) if now.saturating_sub(t) <= c.ttl.0 => {
+            // Fresh, stale, or (None) cold: per item with `keys` (its expiry, 0 while
+            // empty), else the whole content's.
+            let fresh = match c.keys {
+                Some(k) => match self.cache_items.get(item_of(req.item.key, k)) {
+                    Some(&e) if e > 0 => Some(now <= e),
+                    _ => None,
+                },
+                None => self.cache_last_ok.map(|t| now.saturating_sub(t) <= c.ttl.0),
+            };
+            match fresh {
+                Some(true) => {
                     return self.finish(w, cx, slot, gen_, Status::Ok, 0);
                 }
-                Some(_) => {
+                Some(false) => {
                     if let Some(job) = self.jobs.get_mut(slot, gen_) {
                         job.stale_hit = true;
                     }
@@ -122,8 +167,16 @@ impl Node {
         let now = cx.now().0;
         let stale_hit = self.jobs.get_mut(slot, gen_).is_some_and(|j| j.stale_hit);
         if out == Outcome::Ok {
-            // Only a right answer refreshes the cached content.
+            // Only a right answer refreshes the cached content (with `keys`: a read's item).
             self.cache_last_ok = Some(now);
+            if let Some(k) = c.keys {
+                let read = self.jobs.get_mut(slot, gen_).and_then(|j| j.req);
+                if let Some(req) = read.filter(|r| !r.item.write) {
+                    if let Some(e) = self.cache_items.get_mut(item_of(req.item.key, k)) {
+                        *e = now.saturating_add(c.ttl.0).max(1);
+                    }
+                }
+            }
             self.finish(w, cx, slot, gen_, Status::Ok, 0);
         } else if out == Outcome::Wrong {
             // Wrong content passes through, and is not taken as a refresh.

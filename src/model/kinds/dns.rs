@@ -352,6 +352,52 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The answer this caller keeps for `record` (`client_cache` of the resolver it came
+    /// from), if it is still fresh at `now`.
+    #[inline]
+    pub(crate) fn kept_answer(&self, record: u32, now: u64) -> Option<u32> {
+        match self.dns_answers.get(record as usize) {
+            Some(&Some((data, expires))) if expires > now => Some(data),
+            _ => None,
+        }
+    }
+
+    /// A lookup of `record` through resolver replica `resolver` answered `data` (non-empty):
+    /// kept until the record's TTL (or the resolver's `client_ttl`) has passed, if the
+    /// resolver's group has `client_cache`.
+    pub(crate) fn keep_answer(
+        &mut self,
+        w: &World,
+        resolver: EntityId,
+        record: u32,
+        data: u32,
+        now: u64,
+    ) {
+        let g = w.entities[resolver as usize].group;
+        let KindSpec::Resolver(r) = &w.spec.groups[g].kind else {
+            return;
+        };
+        let Some(ttl) = r.client_cache else {
+            return;
+        };
+        let ttl = ttl.map_or_else(|| record_ttl(w, record), |t| t.0);
+        if self.dns_answers.is_empty() {
+            self.dns_answers = vec![None; w.records.len()];
+        }
+        self.dns_answers[record as usize] = Some((data, now.saturating_add(ttl)));
+    }
+}
+
+/// The TTL of global record `record`.
+pub(crate) fn record_ttl(w: &World, record: u32) -> u64 {
+    let (g, idx) = w.records[record as usize];
+    match &w.spec.groups[g].kind {
+        KindSpec::Dns(d) => d.records[idx].ttl.0,
+        _ => 0,
+    }
+}
+
 /// The group a caller calls after a DNS answer `data` for record `record` (a global record
 /// index): one of the answered targets at random, or the group a wrong record names. None if
 /// the record is not a `dns` group's.

@@ -2,11 +2,19 @@
 //! record's TTL lasts, else asked of the authoritative `dns` group; a right answer is cached
 //! for the record's TTL, an empty one for `negative_ttl` (negative caching; none: the record's
 //! TTL). A restart empties the cache.
+//!
+//! With `client_cache`, its callers keep each non-empty answer they get from it for the
+//! record's TTL (or `client_ttl`), like a stub resolver's or a runtime's DNS cache: a call
+//! whose name has a kept answer skips the lookup (`kinds/dns.rs`, `kept_answer`). The answer
+//! is kept for the whole TTL from when the caller got it (the remaining TTL of a resolver's
+//! cached copy is not passed on).
 
 use crate::engine::SimTime;
 use crate::model::msg::{Req, ReqKind, Status};
 use crate::model::node::{Cx, Node, Outcome, Owner};
-use crate::model::settings::{Duration, Opt, PosDuration, Role, Text};
+use crate::model::settings::{
+    Duration, Input, Issue, Opt, PosDuration, Reader, Role, Switch, Text,
+};
 use crate::model::spec::{KindSpec, ServerSpec, Target};
 use crate::model::world::World;
 use crate::settings;
@@ -15,13 +23,34 @@ use super::{Build, KindSettings};
 
 settings! {
     /// `kind = "resolver"`: a caching DNS resolver.
-    pub struct ResolverSettings "resolver" {
+    pub struct ResolverSettings "resolver" check ResolverSettings::check_client {
         /// The authoritative `dns` group it asks.
         dns: Text => "add dns = \"<the dns component it asks>\"",
         /// Timeout of a query to the authoritative DNS.
         timeout: PosDuration = SimTime::from_secs(2),
         /// How long an empty answer is cached (negative caching; none: the record's TTL).
         negative_ttl: Opt<Duration> = None,
+        /// Its callers keep each non-empty answer for the record's TTL (or `client_ttl`) and skip the lookup meanwhile; off: every call looks its name up.
+        client_cache: Switch = false,
+        /// With `client_cache`: how long callers keep an answer (none: the record's TTL).
+        client_ttl: Opt<PosDuration> = None,
+    }
+}
+
+impl ResolverSettings {
+    /// `client_ttl` only with `client_cache`.
+    fn check_client(&self, _: &[(&str, &dyn Input)], r: &mut Reader<'_>) -> bool {
+        if self.client_ttl.is_none() || self.client_cache {
+            return true;
+        }
+        let issue = Issue::new(
+            r.at("client_ttl"),
+            "'client_ttl' applies only with client_cache = true",
+        )
+        .hint("add client_cache = true to let callers keep answers".to_owned())
+        .at_key();
+        r.push(issue);
+        false
     }
 }
 
@@ -32,6 +61,7 @@ impl KindSettings for ResolverSettings {
             dns: b.dep("dns", Role::Dns)?,
             timeout: self.timeout,
             negative_ttl: self.negative_ttl,
+            client_cache: self.client_cache.then_some(self.client_ttl),
         }))
     }
 }
@@ -51,6 +81,9 @@ pub struct ResolverSpec {
     pub timeout: SimTime,
     /// `negative_ttl`: how long an empty answer is cached (None: the record's TTL).
     pub negative_ttl: Option<SimTime>,
+    /// `client_cache` with `client_ttl`: None, callers keep no answers; Some(None), they keep
+    /// each for the record's TTL; Some(Some(t)), for t.
+    pub client_cache: Option<Option<SimTime>>,
 }
 
 impl Node {

@@ -84,6 +84,14 @@ pub enum ActionKind {
         replicas: u32,
         provision: SimTime,
     },
+    /// `kind = "reroute"`, `target = "<group>"`, `from = "<resolver>"`, `to = "<resolver>"`:
+    /// the target's lookups that went through `from` go through `to` (a resolver asking the
+    /// same dns group, on another network path) from now on.
+    Reroute {
+        group: usize,
+        from: usize,
+        to: usize,
+    },
 }
 
 impl ActionKind {
@@ -98,12 +106,13 @@ impl ActionKind {
             ActionKind::Restart { .. } => "restart",
             ActionKind::ClearGossip { .. } => "clear_gossip",
             ActionKind::Scale { .. } => "scale",
+            ActionKind::Reroute { .. } => "reroute",
         }
     }
 }
 
 settings! {
-    /// `[[actions]]`: an operator's action, run once, at a fixed time or when an alarm first fires (after `delay`); its `kind` (rollback, end_fault, block, shed_load, dns_failover, restart, clear_gossip, scale) picks its further settings.
+    /// `[[actions]]`: an operator's action, run once, at a fixed time or when an alarm first fires (after `delay`); its `kind` (rollback, end_fault, block, shed_load, dns_failover, restart, clear_gossip, scale, reroute) picks its further settings.
     pub struct ActionSettings "actions" check ActionSettings::check_trigger {
         /// Unique among actions (default `"action-<index>"`, counting from 0).
         name: Opt<Text> = None,
@@ -244,6 +253,18 @@ settings! {
     }
 }
 
+settings! {
+    /// `kind = "reroute"`: the target's DNS lookups through resolver `from` go through resolver `to` from now on (a resolver fleet on another network path that asks the same dns).
+    pub struct RerouteAction "reroute" {
+        /// The group whose lookups move (a client or a group with calls to DNS names).
+        target: Ref => "add target = \"<the group whose lookups move>\"",
+        /// The resolver it looks names up through now.
+        from: Ref => "add from = \"<the resolver its lookups go through now>\"",
+        /// The resolver its lookups go through from now on (it must ask the same dns).
+        to: Ref => "add to = \"<the resolver its lookups go through from now on>\"",
+    }
+}
+
 /// What an action kind's settings need to become the action.
 struct Act<'a> {
     /// The `kind` word.
@@ -286,7 +307,7 @@ type Fields = fn() -> Vec<Field>;
 type ReadKind = fn(&[(&str, &dyn Input)], &mut Act<'_>) -> Option<ActionKind>;
 
 /// The action kinds, in the order hints list them: each one's settings and reader.
-const KINDS: [(&str, Fields, ReadKind); 8] = [
+const KINDS: [(&str, Fields, ReadKind); 9] = [
     ("rollback", FaultAction::fields, read::<FaultAction>),
     ("end_fault", FaultAction::fields, read::<FaultAction>),
     ("block", BlockAction::fields, read::<BlockAction>),
@@ -303,6 +324,7 @@ const KINDS: [(&str, Fields, ReadKind); 8] = [
         read::<ClearGossipAction>,
     ),
     ("scale", ScaleAction::fields, read::<ScaleAction>),
+    ("reroute", RerouteAction::fields, read::<RerouteAction>),
 ];
 
 /// Reads action `j` from its table's entries, resolving its names through `res`.
@@ -565,6 +587,104 @@ impl ActionKindSettings for ScaleAction {
     }
 }
 
+impl ActionKindSettings for RerouteAction {
+    fn build(self, a: &mut Act<'_>) -> Option<ActionKind> {
+        let group = a.group("target", &self.target, Role::Any);
+        let from = a.group("from", &self.from, Role::Resolver);
+        let to = a.group("to", &self.to, Role::Resolver);
+        if from.is_some() && from == to {
+            let issue = Issue::new(a.at("to"), format!("'{}' is also `from`", self.to))
+                .value(self.to.as_str())
+                .hint("name the resolver the lookups move to, another than `from`".to_owned());
+            a.push(issue);
+            return None;
+        }
+        Some(ActionKind::Reroute {
+            group: group?,
+            from: from?,
+            to: to?,
+        })
+    }
+}
+
+/// What needs every group's settings: a `reroute` action's target must look names up through
+/// `from`, and `to` must ask the same dns group (so every name resolves to the same record);
+/// the target's traffic to `to` goes into the segment check. False if any is wrong.
+pub(crate) fn check_actions(
+    actions: &[ActionSpec],
+    built: &[Option<KindSpec>],
+    res: &mut dyn Resolve,
+) -> bool {
+    let mut ok = true;
+    for (j, act) in actions.iter().enumerate() {
+        let ActionKind::Reroute { group, from, to } = act.kind else {
+            continue;
+        };
+        let at = |f: &str| vec!["actions".to_owned(), j.to_string(), f.to_owned()];
+        let (Some(kind), Some(KindSpec::Resolver(rf)), Some(KindSpec::Resolver(rt))) =
+            (&built[group], &built[from], &built[to])
+        else {
+            continue; // Reported where they are read.
+        };
+        let via: Vec<usize> = dns_resolvers(kind);
+        let (gname, fname, tname) = (res.name(group), res.name(from), res.name(to));
+        if !via.contains(&from) {
+            let names: Vec<String> = via.iter().map(|&r| res.name(r)).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let hint = if names.is_empty() {
+                format!(
+                    "'{gname}' looks no DNS name up: give it a target that is a DNS name with a resolver"
+                )
+            } else {
+                format!("'{gname}' looks names up through {}", list(&names))
+            };
+            let issue = Issue::new(
+                at("from"),
+                format!("'{gname}' looks no name up through '{fname}'"),
+            )
+            .value(fname.as_str())
+            .hint(hint);
+            res.issues().push(issue);
+            ok = false;
+            continue;
+        }
+        if rf.dns != rt.dns {
+            let (df, dt) = (res.name(rf.dns), res.name(rt.dns));
+            let issue = Issue::new(
+                at("to"),
+                format!("resolver '{tname}' asks '{dt}', and '{fname}' asks '{df}'"),
+            )
+            .value(tname.as_str())
+            .hint(format!(
+                "reroute to a resolver with dns = \"{df}\", so the names resolve the same"
+            ));
+            res.issues().push(issue);
+            ok = false;
+            continue;
+        }
+        res.traffic(group, to, at("to"));
+    }
+    ok
+}
+
+/// The resolvers a kind looks DNS names up through, each once.
+fn dns_resolvers(kind: &KindSpec) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut add = |t: &crate::model::spec::Target| {
+        if let crate::model::spec::Target::Dns { resolver, .. } = t
+            && !out.contains(resolver)
+        {
+            out.push(*resolver);
+        }
+    };
+    match kind {
+        KindSpec::Client(c) => add(&c.target),
+        KindSpec::Service(s) => s.calls.iter().for_each(|c| add(&c.target)),
+        _ => {}
+    }
+    out
+}
+
 /// What actions and config changes leave on a replica.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct OpsState {
@@ -580,9 +700,20 @@ pub(crate) struct OpsState {
     pub failover: Vec<(usize, usize)>,
     /// The config change whose settings this replica runs, if any.
     pub config: Option<u16>,
+    /// `reroute`: (from, to) resolver groups its lookups go through instead.
+    pub reroute: Vec<(u16, u16)>,
 }
 
 impl OpsState {
+    /// The resolver group lookups meant for `resolver` go through (after `reroute` actions).
+    #[inline]
+    pub fn resolver(&self, resolver: usize) -> usize {
+        self.reroute
+            .iter()
+            .find(|&&(f, _)| f as usize == resolver)
+            .map_or(resolver, |&(_, t)| t as usize)
+    }
+
     pub fn ended_at(&self, fault: usize) -> Option<u64> {
         self.ended
             .iter()
@@ -603,6 +734,7 @@ fn action_hits(w: &World, a: usize, e: EntityId) -> bool {
         | ActionKind::ShedLoad { group: g, .. }
         | ActionKind::Restart { group: g, .. }
         | ActionKind::ClearGossip { group: g, .. }
+        | ActionKind::Reroute { group: g, .. }
         | ActionKind::DnsFailover { dns: g, .. } => info.group == g,
         ActionKind::Scale {
             group: g, replicas, ..
@@ -715,6 +847,18 @@ impl Node {
             ActionKind::DnsFailover { record, to, .. } => {
                 self.ops.failover.retain(|&(r, _)| r != record);
                 self.ops.failover.push((record, to));
+            }
+            ActionKind::Reroute { from, to, .. } => {
+                // Lookups already rerouted to `from` follow it to `to` too.
+                for r in &mut self.ops.reroute {
+                    if r.1 as usize == from {
+                        r.1 = to as u16;
+                    }
+                }
+                self.ops
+                    .reroute
+                    .retain(|&(f, t)| f != t && f as usize != from);
+                self.ops.reroute.push((from as u16, to as u16));
             }
             ActionKind::Restart { stagger, .. } => {
                 let d = stagger.0.saturating_mul(idx);
@@ -920,6 +1064,13 @@ impl Node {
                 self.outstanding.resize(w.replicas(lb.backends) as usize, 0);
             }
             KindSpec::Service(s) => self.breakers.resize(s.calls.len(), Default::default()),
+            KindSpec::Cache(c) => {
+                // A new `keys` maps reads onto other items: the content starts empty.
+                let k = c.keys.map_or(0, |k| k as usize);
+                if self.cache_items.len() != k {
+                    self.cache_items = vec![0; k];
+                }
+            }
             _ => {}
         }
         self.refresh_checker(w, cx);
@@ -938,6 +1089,7 @@ pub(crate) fn action_target_name(w: &World, a: usize) -> String {
         | ActionKind::Restart { group: g, .. }
         | ActionKind::ClearGossip { group: g, .. }
         | ActionKind::DnsFailover { dns: g, .. }
+        | ActionKind::Reroute { group: g, .. }
         | ActionKind::Scale { group: g, .. } => spec.groups[g].name.clone(),
     }
 }
@@ -969,6 +1121,7 @@ mod tests {
                 "restart_batch",
                 "replicas",
                 "provision",
+                "from",
             ]
         );
     }
