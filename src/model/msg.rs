@@ -125,6 +125,32 @@ pub enum Timer {
     Hedge { slot: u32, gen_: u32, attempt: u32 },
     /// Server: the oldest queued request may have waited past `shed_after`.
     QueueCheck,
+    /// Caller (`policy/conn.rs`): the connect timeout of connection `id`.
+    ConnOpen { id: u32 },
+    /// Caller: connection `id`, idle since `since`, may have idled too long.
+    ConnIdle { id: u32, since: u64 },
+}
+
+/// A connection's handshake or close (`policy/conn.rs`), between a caller and a callee
+/// replica; network devices that keep connection tables look at it on the way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnMsg {
+    pub caller: EntityId,
+    pub callee: EntityId,
+    /// The caller's number for the connection.
+    pub id: u32,
+    pub op: ConnOp,
+}
+
+/// What a connection message does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnOp {
+    /// Caller to callee: open.
+    Syn,
+    /// Callee to caller: opened.
+    Ack,
+    /// Caller to callee: closed.
+    Fin,
 }
 
 /// A gossip message: the sender's membership table and its failure entries.
@@ -194,4 +220,6 @@ pub enum Msg {
     Timer(Timer),
     Gossip(Box<GossipMsg>),
     Report(Box<Report>),
+    /// A connection's handshake or close (`policy/conn.rs`).
+    Conn(ConnMsg),
 }
