@@ -55,7 +55,12 @@ pub struct Req {
     /// drops it unserved after that (`policy/queue.rs`). The priority class travels as
     /// `source` (the client group's `priority`).
     pub deadline: u64,
+    /// The caller's connection it travels on (`policy/conn.rs`), or `NO_CONN`.
+    pub conn: u32,
 }
+
+/// A request that travels on no modelled connection.
+pub const NO_CONN: u32 = u32::MAX;
 
 /// What a user request asks for: a read or a write, of which key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -129,6 +134,10 @@ pub enum Timer {
     ConnOpen { id: u32 },
     /// Caller: connection `id`, idle since `since`, may have idled too long.
     ConnIdle { id: u32, since: u64 },
+    /// Client with `min_idle`: reopen the connections to `group` it lacks.
+    ConnWarm { group: u32 },
+    /// Client with `min_idle`: open one of its connections to `group` (at start).
+    ConnOpenIdle { group: u32 },
 }
 
 /// A connection's handshake or close (`policy/conn.rs`), between a caller and a callee

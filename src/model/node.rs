@@ -562,6 +562,7 @@ impl Node {
             source,
             item,
             deadline,
+            conn: super::msg::NO_CONN,
         };
         transmit(w, cx, dst, Msg::Req(req));
     }
@@ -1098,6 +1099,8 @@ impl Node {
             Timer::QueueCheck => self.on_queue_check(w, cx),
             Timer::ConnOpen { id } => self.on_conn_open_timer(w, cx, id),
             Timer::ConnIdle { id, since } => self.on_conn_idle_timer(w, cx, id, since),
+            Timer::ConnWarm { group } => self.on_conn_warm(w, cx, group, true),
+            Timer::ConnOpenIdle { group } => self.on_conn_warm(w, cx, group, false),
             Timer::Scale { scaler, count } => self.on_scale(w, cx, scaler as usize, count),
             Timer::ScaleStep { scaler, count } => self.on_scale_step(w, cx, scaler as usize, count),
             Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),

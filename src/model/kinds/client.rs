@@ -351,6 +351,7 @@ impl Node {
         if self.lambda_max > 0.0 {
             self.schedule_arrival(cx);
         }
+        self.conn_start(w, cx);
         if let KindSpec::Client(ClientSpec {
             population: Some(p),
             ..

@@ -27,18 +27,20 @@
 //! handshake's `Syn` crossing it costs `setup` worker time on top of relaying, and takes an
 //! entry keyed by the connection; with the table full it is dropped, as a full Linux
 //! conntrack table drops new flows: nothing answers, so the connect times out at the caller's
-//! `connect_timeout` (no fast refusal reaches it). The `Fin` frees the entry; requests of the
-//! same caller to the same replica keep its entries fresh; an entry untouched for the table's
-//! `idle_timeout` (its close was lost, its caller crashed, or its handshake failed) is
-//! reclaimed when the table is next full. A device's crash empties its table. Refused
-//! handshakes count as the device's `dropped` messages; the table filling up and having room
-//! again are events (`conn_table_full`, `conn_table_ok`, with the refusals in between).
+//! `connect_timeout` (no fast refusal reaches it). The `Fin` frees the entry; each request on
+//! the connection keeps it fresh; an entry untouched for the table's `idle_timeout` (its
+//! close was lost, its caller crashed, its handshake failed, or a kept-open connection stayed
+//! idle that long, as behind a real NAT without keep-alives; the model does not then drop the
+//! connection's packets, the table only forgets it) is reclaimed when the table is next full.
+//! A device's crash empties its table. Refused handshakes count as the device's `dropped`
+//! messages; the table starting to refuse and being below 90% again are events
+//! (`conn_table_full`, `conn_table_ok` with the refusals in between).
 
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::engine::rng::below;
 use crate::engine::{EntityId, SimTime};
-use crate::model::msg::{ConnMsg, ConnOp, Msg, Timer};
+use crate::model::msg::{ConnMsg, ConnOp, Msg, Req, Timer};
 use crate::model::node::{Call, Cx, Node, Outcome, Owner, Phase, send_self, transmit};
 use crate::model::settings::{Count, Duration, Fraction, Opt, PosDuration};
 use crate::model::spec::KindSpec;
@@ -58,6 +60,8 @@ settings! {
         connect_timeout: PosDuration = SimTime::from_secs(1),
         /// Share of the pool closed and reopened when a scale action changes the target group's replicas.
         rebalance: Fraction = 1.0,
+        /// Connections a client keeps open to its target group even when idle: opened over the first idle_timeout, and reopened when lost after its retry back-off (persistent pools).
+        min_idle: Count<0, 1_000_000> = 0,
     }
 }
 
@@ -104,6 +108,10 @@ struct Pool {
     conns: Vec<Conn>,
     /// Calls waiting for a connection, oldest first (stale entries are skipped).
     waiting: VecDeque<(u32, u32)>,
+    /// Connects failed in a row (the back-off of `min_idle` reconnects).
+    failures: u32,
+    /// A `min_idle` reconnect is scheduled.
+    warming: bool,
 }
 
 /// A caller replica's pools, by target group.
@@ -207,6 +215,8 @@ impl Pools {
             members: w.provisioned(group),
             conns: Vec::new(),
             waiting: VecDeque::new(),
+            failures: 0,
+            warming: false,
         });
         self.pools.len() - 1
     }
@@ -259,8 +269,8 @@ impl Node {
             .max();
         if let Some((_, k)) = idle {
             pool.conns[k].state = State::Busy { call: (slot, gen_) };
-            let to = pool.conns[k].dst;
-            self.conn_request(w, cx, slot, gen_, to);
+            let (to, id) = (pool.conns[k].dst, pool.conns[k].id);
+            self.conn_request(w, cx, slot, gen_, to, id);
             return;
         }
         pool.waiting.push_back((slot, gen_));
@@ -274,18 +284,35 @@ impl Node {
         }
     }
 
-    /// Sends call `(slot, gen_)`'s request to `to` (the replica its connection reaches).
-    fn conn_request(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32, to: EntityId) {
+    /// Sends call `(slot, gen_)`'s request to `to` on connection `conn` (to its replica).
+    fn conn_request(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        to: EntityId,
+        conn: u32,
+    ) {
         let Some(call) = self.calls.get_mut(slot, gen_) else {
             return;
         };
         call.dst = to;
-        let (kind, source, item, deadline) = (call.kind, call.source, call.item, call.deadline);
         let kind = match call.phase {
-            Phase::Call => kind,
+            Phase::Call => call.kind,
             Phase::Resolve { record } => crate::model::msg::ReqKind::Lookup { record },
         };
-        self.send_req(w, cx, to, slot, gen_, kind, source, item, deadline);
+        let req = Req {
+            from: self.me,
+            slot,
+            gen_,
+            kind,
+            source: call.source,
+            item: call.item,
+            deadline: call.deadline,
+            conn,
+        };
+        transmit(w, cx, to, Msg::Req(req));
     }
 
     /// Starts a handshake with `to` for pool `p`.
@@ -331,6 +358,79 @@ impl Node {
             op: ConnOp::Fin,
         };
         transmit(w, cx, c.dst, Msg::Conn(m));
+        self.conn_keep(w, cx, p);
+    }
+
+    /// A client with `min_idle` and fewer connections than that schedules a reconnect: at
+    /// once after a success, after its retry back-off (the `failures`-th retry's wait) after
+    /// failed connects.
+    fn conn_keep(&mut self, w: &World, cx: &mut Cx, p: usize) {
+        let KindSpec::Client(c) = self.kind(w) else {
+            return;
+        };
+        let Some(spec) = c.connections.as_ref() else {
+            return;
+        };
+        let pool = &mut self.pools.as_mut().expect("pools").pools[p];
+        let keep = spec.min_idle.min(spec.pool) as usize;
+        if pool.warming || pool.conns.len() >= keep {
+            return;
+        }
+        pool.warming = true;
+        let (group, failures) = (pool.group as u32, pool.failures);
+        let wait = if failures == 0 {
+            0
+        } else {
+            crate::model::policy::retry::backoff(&c.retry, failures.saturating_add(1), cx.rng())
+        };
+        send_self(cx, wait, Timer::ConnWarm { group });
+    }
+
+    /// Opens a client's `min_idle` connections over its first `idle_timeout` (at start).
+    pub(crate) fn conn_start(&mut self, w: &World, cx: &mut Cx) {
+        let KindSpec::Client(c) = self.kind(w) else {
+            return;
+        };
+        let (Some(spec), crate::model::spec::Target::Group(g)) =
+            (c.connections.as_ref(), &c.target)
+        else {
+            return;
+        };
+        for _ in 0..spec.min_idle.min(spec.pool) {
+            let at = below(cx.rng(), spec.idle_timeout.0.max(1));
+            send_self(cx, at, Timer::ConnOpenIdle { group: *g as u32 });
+        }
+    }
+
+    /// One `min_idle` connection opens (at start, or to replace a lost one: then as many as
+    /// are missing).
+    pub(crate) fn on_conn_warm(&mut self, w: &World, cx: &mut Cx, group: u32, all: bool) {
+        let KindSpec::Client(c) = self.kind(w) else {
+            return;
+        };
+        let Some(spec) = c.connections.as_ref() else {
+            return;
+        };
+        if self.crashed {
+            return;
+        }
+        let group = group as usize;
+        let pools = self.pools.get_or_insert_with(Box::default);
+        let p = pools.pool(w, group);
+        if all {
+            pools.pools[p].warming = false;
+        }
+        let keep = spec.min_idle.min(spec.pool) as usize;
+        loop {
+            if self.pools.as_ref().expect("pools").pools[p].conns.len() >= keep {
+                return;
+            }
+            let to = self.member(w, cx, p, group);
+            self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
+            if !all {
+                return;
+            }
+        }
     }
 
     /// A connection of pool `p` is free (`k`): the call it was opened for (`first`, if still
@@ -374,8 +474,8 @@ impl Node {
             let pools = self.pools.as_mut().expect("pools");
             let c = &mut pools.pools[p].conns[k];
             c.state = State::Busy { call: (slot, gen_) };
-            let to = c.dst;
-            self.conn_request(w, cx, slot, gen_, to);
+            let (to, id) = (c.dst, c.id);
+            self.conn_request(w, cx, slot, gen_, to, id);
             return;
         }
         let pools = self.pools.as_mut().expect("pools");
@@ -497,6 +597,7 @@ impl Node {
                 };
                 c.opened = cx.now().0;
                 c.state = State::Idle { since: 0 };
+                pools.pools[p].failures = 0;
                 let Some(spec) = spec_of(self.kind(w)) else {
                     return;
                 };
@@ -517,6 +618,7 @@ impl Node {
             return;
         };
         pools.pools[p].conns.swap_remove(k);
+        pools.pools[p].failures = pools.pools[p].failures.saturating_add(1);
         let (slot, gen_) = for_call;
         let waiting = pools.pools[p].waiting.iter().position(|&c| c == for_call);
         let mut spec = None;
@@ -528,6 +630,9 @@ impl Node {
             }
         }
         let spec = spec.or_else(|| spec_of(self.kind(w)).cloned());
+        if self.pools.is_some() {
+            self.conn_keep(w, cx, p);
+        }
         if let (Some(spec), Some(_)) = (spec, self.pools.as_ref()) {
             if p < self.pools.as_ref().expect("pools").pools.len() {
                 self.conn_top_up(w, cx, p, &spec);
@@ -540,8 +645,24 @@ impl Node {
         let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
             return;
         };
-        if self.pools.as_ref().expect("pools").pools[p].conns[k].state == (State::Idle { since }) {
+        if self.pools.as_ref().expect("pools").pools[p].conns[k].state != (State::Idle { since }) {
+            return;
+        }
+        let keep = match self.kind(w) {
+            KindSpec::Client(c) => c.connections.as_ref().map_or(0, |s| s.min_idle.min(s.pool)),
+            _ => 0,
+        };
+        let spec = spec_of(self.kind(w));
+        let n = self.pools.as_ref().expect("pools").pools[p].conns.len();
+        let opened = self.pools.as_ref().expect("pools").pools[p].conns[k].opened;
+        let old = spec
+            .and_then(|s| s.max_lifetime)
+            .is_some_and(|m| cx.now().0.saturating_sub(opened) >= m.0);
+        if n > keep as usize || old {
             self.conn_close(w, cx, p, k);
+        } else if let Some(spec) = spec {
+            // Kept open (`min_idle`): it waits for the next call or its next idle period.
+            send_self(cx, spec.idle_timeout.0, Timer::ConnIdle { id, since });
         }
     }
 
@@ -600,7 +721,9 @@ impl Node {
                 match m.op {
                     ConnOp::Syn => {
                         if table.admit(key, now, spec) {
-                            if let Some(n) = table.refused.take() {
+                            let below = (table.len() as u64) * 10 < u64::from(spec.table) * 9;
+                            if let Some(n) = table.refused.filter(|_| below) {
+                                table.refused = None;
                                 let detail = format!(
                                     "{} of {} entries in use; {n} handshakes refused while full",
                                     table.len(),
@@ -628,11 +751,8 @@ impl Node {
                 }
             }
             Msg::Req(r) => {
-                // Requests keep their flows' entries fresh.
-                for (_, t) in table
-                    .entries
-                    .range_mut((r.from, to, 0)..=(r.from, to, u32::MAX))
-                {
+                // A request keeps its connection's entry fresh.
+                if let Some(t) = table.entries.get_mut(&(r.from, to, r.conn)) {
                     *t = now;
                 }
                 true
