@@ -897,11 +897,11 @@ fn aws_2021_the_scaling_activity_sets_off_a_reconnect_storm_that_lasts_until_sou
     assert!(r.log.iter().any(|e| e.kind == "conn_table_full"));
     // The internal clients get nothing through until then, and are fine after.
     assert!(availability(&r, "internal-clients", 31, 90) < 0.01);
-    assert!(availability(&r, "internal-clients", 93, 120) > 0.999);
+    assert!(availability(&r, "internal-clients", 94, 120) > 0.999);
     // Monitoring is blind: the alarm never fires.
     assert!(r.log.iter().all(|e| e.kind != "alarm"));
     assert_eq!(s.incident.time_to_detect_s, None);
-    // Recovery follows the sources' disabling within minutes (09:33 here, measured).
+    // Recovery follows the sources' disabling within minutes (08:34 here, measured 5640 s).
     let i = &s.incident;
     let recovered = i.impact_s.unwrap() + i.time_to_recover_s.unwrap();
     assert!((5400.0..=5760.0).contains(&recovered), "{i:?}");
@@ -920,7 +920,7 @@ fn aws_2021_without_rebalancing_the_scaling_activity_is_harmless() {
 fn aws_2021_working_back_off_lets_connections_through_between_reconnect_waves() {
     // With back-off on retries and reconnects the storm does not hold the devices full: the
     // clients get through between synchronised reconnect waves (measured: internal clients
-    // 0.93 in all instead of 0.53, minutes from 0.0 to 1.0), but it does not end before the
+    // 0.90 in all instead of 0.52, minutes from 0.0 to 1.0), but it does not end before the
     // sources are disabled either.
     let (base, _) = aws_2021(&[]);
     let (s, r) = aws_2021(&[AWS_2021_BACKOFF]);
