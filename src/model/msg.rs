@@ -55,7 +55,12 @@ pub struct Req {
     /// drops it unserved after that (`policy/queue.rs`). The priority class travels as
     /// `source` (the client group's `priority`).
     pub deadline: u64,
+    /// The caller's connection it travels on (`policy/conn.rs`), or `NO_CONN`.
+    pub conn: u32,
 }
+
+/// A request that travels on no modelled connection.
+pub const NO_CONN: u32 = u32::MAX;
 
 /// What a user request asks for: a read or a write, of which key.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -125,6 +130,36 @@ pub enum Timer {
     Hedge { slot: u32, gen_: u32, attempt: u32 },
     /// Server: the oldest queued request may have waited past `shed_after`.
     QueueCheck,
+    /// Caller (`policy/conn.rs`): the connect timeout of connection `id`.
+    ConnOpen { id: u32 },
+    /// Caller: connection `id`, idle since `since`, may have idled too long.
+    ConnIdle { id: u32, since: u64 },
+    /// Client with `min_idle`: reopen the connections to `group` it lacks.
+    ConnWarm { group: u32 },
+    /// Client with `min_idle`: open one of its connections to `group` (at start).
+    ConnOpenIdle { group: u32 },
+}
+
+/// A connection's handshake or close (`policy/conn.rs`), between a caller and a callee
+/// replica; network devices that keep connection tables look at it on the way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnMsg {
+    pub caller: EntityId,
+    pub callee: EntityId,
+    /// The caller's number for the connection.
+    pub id: u32,
+    pub op: ConnOp,
+}
+
+/// What a connection message does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnOp {
+    /// Caller to callee: open.
+    Syn,
+    /// Callee to caller: opened.
+    Ack,
+    /// Caller to callee: closed.
+    Fin,
 }
 
 /// A gossip message: the sender's membership table and its failure entries.
@@ -194,4 +229,6 @@ pub enum Msg {
     Timer(Timer),
     Gossip(Box<GossipMsg>),
     Report(Box<Report>),
+    /// A connection's handshake or close (`policy/conn.rs`).
+    Conn(ConnMsg),
 }

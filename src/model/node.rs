@@ -11,7 +11,7 @@
 //! and is ignored (wasted work). Every answer carries the ground truth (`Status`).
 
 use super::metrics::{ClientBucket, ServerBucket};
-use super::msg::{GossipMsg, Item, Msg, Req, ReqKind, Status, Timer};
+use super::msg::{ConnMsg, ConnOp, GossipMsg, Item, Msg, Req, ReqKind, Status, Timer};
 use super::sample::{Slab, draw};
 use super::spec::{FaultKind, KindSpec, RetrySpec, ServerSpec, Target};
 use super::world::{LinkEffect, World};
@@ -24,6 +24,7 @@ use super::kinds::dns::answer_target;
 use super::kinds::monitor::{MonitorState, Reporter};
 use super::kinds::network::relay_device;
 use super::policy::breaker::Breaker;
+use super::policy::conn::conn_of;
 use super::policy::gossip::GossipState;
 use super::policy::health_check::{Checker, fresh_checker};
 use super::policy::queue::WaitQueue;
@@ -265,6 +266,10 @@ pub struct Node {
     pub(crate) limiters: Vec<super::policy::concurrency::Limiter>,
     /// A hedging client's latency window (`policy/hedge.rs`).
     pub(crate) hedge: Option<Box<super::policy::hedge::HedgeState>>,
+    /// A caller's connection pools (`policy/conn.rs`), once it has opened a connection.
+    pub(crate) pools: Option<Box<super::policy::conn::Pools>>,
+    /// A network device's connection table (`policy/conn.rs`), once a handshake crossed it.
+    pub(crate) table: Option<Box<super::policy::conn::Table>>,
 }
 
 /// The outage model: the runtime topology plus behaviour.
@@ -376,6 +381,8 @@ impl OutageModel {
                     rate: None,
                     limiters: Vec::new(),
                     hedge: None,
+                    pools: None,
+                    table: None,
                 };
                 if info.replica >= w.provisioned(info.group) {
                     // A standby replica: down until a scale action provisions it.
@@ -449,6 +456,7 @@ impl Model for OutageModel {
                 data,
             } => node.on_response(w, cx, slot, gen_, status, data),
             Msg::Timer(t) => node.on_timer(w, cx, t),
+            Msg::Conn(m) => node.on_conn(w, cx, m),
         }
     }
 }
@@ -540,6 +548,9 @@ impl Node {
         let Some(call) = self.calls.get(slot, gen_) else {
             return;
         };
+        if let (Phase::Call, Some(spec)) = (call.phase, conn_of(self.kind(w), &call.owner)) {
+            return self.conn_send(w, cx, slot, gen_, spec);
+        }
         let req_kind = match call.phase {
             Phase::Resolve { record } => ReqKind::Lookup { record },
             Phase::Call => call.kind,
@@ -569,6 +580,7 @@ impl Node {
             source,
             item,
             deadline,
+            conn: super::msg::NO_CONN,
         };
         transmit(w, cx, dst, Msg::Req(req));
     }
@@ -598,9 +610,7 @@ impl Node {
                 let dst = pick_replica(w, cx, group);
                 call.phase = Phase::Call;
                 call.dst = dst;
-                let (kind, source, item, deadline) =
-                    (call.kind, call.source, call.item, call.deadline);
-                self.send_req(w, cx, dst, slot, gen_, kind, source, item, deadline);
+                self.send_call(w, cx, slot, gen_);
                 return;
             }
             let call = self.calls.remove(slot, gen_).expect("present");
@@ -608,7 +618,11 @@ impl Node {
             return;
         }
         let call = self.calls.remove(slot, gen_).expect("present");
-        self.complete(w, cx, call, Outcome::from_status(status), data);
+        let out = Outcome::from_status(status);
+        if self.pools.is_some() {
+            self.conn_call_ended(w, cx, &call, slot, gen_, Some(out));
+        }
+        self.complete(w, cx, call, out, data);
     }
 
     /// Hands an outbound call's end to whoever waits for it. `data` is the answer's payload
@@ -805,6 +819,8 @@ impl Node {
         };
         job.has_worker = true;
         let gossip_entries = job.gossip.as_ref().map(|m| m.entries());
+        // A handshake costs a device's setup work (`policy/conn.rs`).
+        let syn = matches!(&job.relay, Some((_, m)) if matches!(**m, Msg::Conn(ConnMsg { op: ConnOp::Syn, .. })));
         let waited = now - job.arrived;
         self.busy += 1;
         let sb = &mut self.server_series[w.bucket_of(now)];
@@ -815,6 +831,9 @@ impl Node {
             (Some(entries), Some(g)) => g.cost.0.saturating_mul(entries),
             _ => draw(&self.server(w).service_time, cx.rng()),
         };
+        if syn {
+            d = d.saturating_add(self.table_setup(w));
+        }
         if gossip_entries.is_some() {
             self.server_series[w.bucket_of(now)].gossip_busy_ns += d as f64;
         }
@@ -1066,6 +1085,9 @@ impl Node {
                     } else {
                         Outcome::Timeout
                     };
+                    if self.pools.is_some() {
+                        self.conn_call_ended(w, cx, &call, slot, gen_, Some(out));
+                    }
                     self.complete(w, cx, call, out, 0);
                 }
             }
@@ -1098,6 +1120,10 @@ impl Node {
                 attempt,
             } => self.on_hedge(w, cx, slot, gen_, attempt),
             Timer::QueueCheck => self.on_queue_check(w, cx),
+            Timer::ConnOpen { id } => self.on_conn_open_timer(w, cx, id),
+            Timer::ConnIdle { id, since } => self.on_conn_idle_timer(w, cx, id, since),
+            Timer::ConnWarm { group } => self.on_conn_warm(w, cx, group, true),
+            Timer::ConnOpenIdle { group } => self.on_conn_warm(w, cx, group, false),
             Timer::Scale { scaler, count } => self.on_scale(w, cx, scaler as usize, count),
             Timer::ScaleStep { scaler, count } => self.on_scale_step(w, cx, scaler as usize, count),
             Timer::FaultOn { fault } => self.fault(w, cx, fault as usize, true),
@@ -1152,6 +1178,7 @@ impl Node {
     pub(crate) fn crash(&mut self) {
         self.crashed = true;
         self.drop_in_flight();
+        self.table = None;
     }
 
     /// Forgets every job, queued request and outbound call: none will ever be answered.
@@ -1165,6 +1192,7 @@ impl Node {
         self.outstanding.iter_mut().for_each(|o| *o = 0);
         self.clear_limiters();
         self.drop_held();
+        self.pools = None;
     }
 
     /// Comes back empty: cold caches, a fresh view of health, closed breakers, a full retry

@@ -45,6 +45,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                     concurrency_limit: None,
                     hedge: None,
                     priority: 0,
+                    connections: None,
                 }),
             },
             GroupSpec {
@@ -63,6 +64,7 @@ pub(crate) fn mmc_spec(rate: f64, workers: u32, mean: SimTime, duration: SimTime
                     parallel: false,
                     circuit_breaker: None,
                     rate_limit: None,
+                    connections: None,
                 }),
             },
         ],

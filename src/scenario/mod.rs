@@ -244,6 +244,7 @@ mod tests {
                         concurrency_limit: None,
                         hedge: None,
                         priority: 0,
+                        connections: None,
                     }),
                 },
                 GroupSpec {
@@ -264,6 +265,7 @@ mod tests {
                         parallel: false,
                         circuit_breaker: None,
                         rate_limit: None,
+                        connections: None,
                     }),
                 },
             ],

@@ -234,6 +234,12 @@ pub fn reference() -> String {
                 "Used by clients, load balancers, proxies and CDNs, and each entry of a service's `calls` (`concurrency_limit`).",
             ),
             table_reference::<crate::model::policy::hedge::HedgeSpec>("Used by clients (`hedge`)."),
+            table_reference::<crate::model::policy::conn::ConnSpec>(
+                "Used by clients and services (`connections`): pooled connections per target group.",
+            ),
+            table_reference::<crate::model::policy::conn::TableSpec>(
+                "Used by network devices (`connections`): a connection table per replica.",
+            ),
             table_reference::<GossipSpec>(
                 "Any server kind; storage gossips by default, and `gossip = false` turns it off.",
             ),

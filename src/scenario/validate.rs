@@ -1370,13 +1370,23 @@ mod tests {
                 "concurrency_limit",
                 "hedge",
                 "priority",
+                "connections",
             ]
         );
         assert_eq!(
             names(crate::model::kinds::Kind::Network),
             [
-                "replicas", "region", "zone", "zones", "segment", "standby", "gossip", "capacity",
-                "queue", "joins",
+                "replicas",
+                "region",
+                "zone",
+                "zones",
+                "segment",
+                "standby",
+                "gossip",
+                "capacity",
+                "queue",
+                "joins",
+                "connections",
             ]
         );
         assert_eq!(

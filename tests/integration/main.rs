@@ -5,6 +5,7 @@ mod autoscale;
 mod cli;
 mod cluster;
 mod common;
+mod connections;
 mod defaults;
 mod dns_paths;
 mod engine;

@@ -11,6 +11,7 @@ use crate::model::metrics::ClientBucket;
 use crate::model::msg::{Item, ReqKind, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, User, send_self};
 use crate::model::policy::concurrency::ConcurrencySpec;
+use crate::model::policy::conn::ConnSpec;
 use crate::model::policy::hedge::{HedgeDelay, HedgeSpec};
 use crate::model::policy::queue::Priority;
 use crate::model::policy::retry::backoff;
@@ -57,6 +58,8 @@ settings! {
         hedge: Opt<Nested<HedgeSpec>> = None,
         /// Priority class of its requests, kept through every hop: 0 (most important) to 7; queues with by_priority serve lower numbers first and shed higher ones first.
         priority: Priority = 0,
+        /// Pooled connections to its target (none: no connection model).
+        connections: Opt<Nested<ConnSpec>> = None,
     }
 }
 
@@ -91,6 +94,7 @@ impl KindSettings for ClientSettings {
             concurrency_limit: self.concurrency_limit,
             hedge: self.hedge,
             priority: self.priority,
+            connections: self.connections,
         }))
     }
 }
@@ -315,6 +319,8 @@ pub struct ClientSpec {
     /// `priority`: the class of its requests, 0 (most important, the default) to 7
     /// (`policy/queue.rs`).
     pub priority: u32,
+    /// `connections`: pooled connections to its target (`policy/conn.rs`).
+    pub connections: Option<ConnSpec>,
 }
 
 /// A closed-loop client population.
@@ -345,6 +351,7 @@ impl Node {
         if self.lambda_max > 0.0 {
             self.schedule_arrival(cx);
         }
+        self.conn_start(w, cx);
         if let KindSpec::Client(ClientSpec {
             population: Some(p),
             ..

@@ -9,8 +9,11 @@ use crate::engine::rng::splitmix64;
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::{Msg, Status};
 use crate::model::node::{Cx, Node, link_check};
+use crate::model::policy::conn::{TableSpec, table_of};
 use crate::model::policy::server::Queue;
-use crate::model::settings::{Input, Issue, List, Reader, Text, Value, number, positive};
+use crate::model::settings::{
+    Input, Issue, List, Nested, Opt, Reader, Text, Value, number, positive,
+};
 use crate::model::spec::{Dist, KindSpec, ServerSpec};
 use crate::model::world::World;
 use crate::settings;
@@ -26,6 +29,8 @@ settings! {
         queue: Queue = Some(1000),
         /// The segments this group connects, at least 2.
         joins: Segments => "add joins = [\"<segment>\", \"<segment>\"]: the segments this group connects",
+        /// A connection table per replica: handshakes take entries and setup work (none: stateless).
+        connections: Opt<Nested<TableSpec>> = None,
     }
 }
 
@@ -39,6 +44,7 @@ impl KindSettings for NetworkSettings {
                 queueing: Default::default(),
             },
             joins: self.joins,
+            connections: self.connections,
         }))
     }
 }
@@ -129,6 +135,9 @@ pub struct NetworkDeviceSpec {
     pub server: ServerSpec,
     /// `joins = ["internal", "main"]`: the segments this group connects.
     pub joins: Vec<String>,
+    /// `connections = { table = 20000, setup = "200us", idle_timeout = "350s" }`: a connection
+    /// table per replica (`policy/conn.rs`).
+    pub connections: Option<TableSpec>,
 }
 
 /// The device replica that relays a message from `me` to `dst`: None when they share a
@@ -163,8 +172,15 @@ impl Node {
         to: EntityId,
         inner: Msg,
     ) {
+        // A device with a connection table looks at handshakes, closes and requests.
+        let pass = match &inner {
+            Msg::Conn(_) | Msg::Req(_) if table_of(self.kind(w)).is_some() => {
+                self.table_relay(w, cx, to, &inner)
+            }
+            _ => true,
+        };
         // The relay's second hop crosses links too.
-        if let Some(extra) = link_check(w, cx, to) {
+        if let Some(extra) = link_check(w, cx, to).filter(|_| pass) {
             cx.send(to, SimTime(w.latency(self.me, to) + extra), inner);
         }
         self.finish(w, cx, slot, gen_, Status::Ok, 0);

@@ -8,6 +8,7 @@ use crate::model::msg::{Status, Timer};
 use crate::model::node::{Cx, Node, Outcome, Owner, downstream_kind, send_self};
 use crate::model::policy::breaker::Breaker;
 use crate::model::policy::concurrency::ConcurrencySpec;
+use crate::model::policy::conn::ConnSpec;
 use crate::model::policy::rate_limit::RateLimitSpec;
 use crate::model::policy::retry::backoff;
 use crate::model::settings::{Input, List, Nested, Opt, PosDuration, Shape, Switch, Text};
@@ -44,6 +45,8 @@ settings! {
         circuit_breaker: Opt<Nested<BreakerSpec>> = None,
         /// A token-bucket limit on the work it admits (none: no limit).
         rate_limit: Opt<Nested<RateLimitSpec>> = None,
+        /// Pooled connections to each group it calls (none: no connection model).
+        connections: Opt<Nested<ConnSpec>> = None,
     }
 }
 
@@ -74,6 +77,7 @@ impl KindSettings for ServiceSettings {
             parallel: self.parallel,
             circuit_breaker: self.circuit_breaker,
             rate_limit: self.rate_limit,
+            connections: self.connections,
         }))
     }
 }
@@ -135,6 +139,8 @@ pub struct ServiceSpec {
     pub circuit_breaker: Option<BreakerSpec>,
     /// `rate_limit` (`policy/rate_limit.rs`).
     pub rate_limit: Option<RateLimitSpec>,
+    /// `connections`: pooled connections to each group it calls (`policy/conn.rs`).
+    pub connections: Option<ConnSpec>,
 }
 
 impl Node {

@@ -744,6 +744,7 @@ fn action_hits(w: &World, a: usize, e: EntityId) -> bool {
                 && info.replica >= first_standby
                 && info.replica < first_standby.saturating_add(replicas))
                 || balances(w, info.group, g)
+                || crate::model::policy::conn::pools_to(w, info.group, g)
         }
     }
 }
@@ -939,6 +940,13 @@ impl Node {
                 group, replicas, ..
             } if balances(w, self.group, group) => {
                 self.register_backends(w, now, a, group, replicas)
+            }
+            ActionKind::Scale {
+                group, replicas, ..
+            } if crate::model::policy::conn::pools_to(w, self.group, group) => {
+                // A caller pooling connections to the group rebalances (`policy/conn.rs`).
+                let members = w.provisioned(group).saturating_add(replicas);
+                self.conn_rebalance(w, cx, group, members)
             }
             ActionKind::Scale { .. } => {
                 self.in_service = true;

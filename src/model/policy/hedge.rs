@@ -230,6 +230,10 @@ impl Node {
         for (s, g, _) in live.into_iter().flatten() {
             if let Some(call) = self.calls.remove(s, g) {
                 self.limit_release(w, cx, &call, None);
+                if self.pools.is_some() {
+                    // Abandoned on its connection: closed (`policy/conn.rs`).
+                    self.conn_call_ended(w, cx, &call, s, g, None);
+                }
                 self.client_series[w.bucket_of(now)].wasted += 1;
             }
         }

@@ -1,0 +1,792 @@
+//! Connections: a caller's pools (`connections` on clients and services) and the connection
+//! tables of stateful network devices (`connections` on `kind = "network"`).
+//!
+//! **Pools.** Each caller replica keeps one pool per target group, of connections to specific
+//! replicas of it. A call (its request, after any name lookup) takes the pooled connection
+//! that went idle last, or opens one while the pool has room, or waits in line (FIFO) for one
+//! to come free. Opening is a handshake: a `Syn` to the chosen replica and its `Ack` back,
+//! sent with `transmit` like any message, so both cross the network device between the
+//! segments and take its worker time. A live replica acknowledges without worker time (the
+//! kernel accepts); a crashed one never does. A connect not acknowledged within
+//! `connect_timeout` fails the call that opened it (a timeout: its retry policy applies);
+//! the other waiting calls keep waiting. A call that times out on a connection closes it (the
+//! caller cannot tell a dead peer from a slow one, and an HTTP/1 connection with an answer
+//! still due cannot carry another request): this is how a crashed or restarted target
+//! replica's connections are found dead. Idle connections close after `idle_timeout`, and
+//! any connection past `max_lifetime` closes when it is next idle. Closing sends a `Fin`
+//! through the same device. A caller that crashes or hangs drops its pools without a `Fin`.
+//!
+//! **Rebalancing.** A `scale` action reaches the callers that pool connections to its group
+//! (besides the replicas it provisions and the load balancers over the group): when the new
+//! replicas are provisioned, each such caller counts them as members, closes a `rebalance`
+//! share of its connections to that group (the first ones in pool order; busy ones when their
+//! call ends) and reopens as many at once to replicas drawn among all members. That is the
+//! reconnect wave a scaling activity sets off.
+//!
+//! **Connection tables.** A network device with `connections` keeps a table of flows. A
+//! handshake's `Syn` crossing it costs `setup` worker time on top of relaying, and takes an
+//! entry keyed by the connection; with the table full it is dropped, as a full Linux
+//! conntrack table drops new flows: nothing answers, so the connect times out at the caller's
+//! `connect_timeout` (no fast refusal reaches it). The `Fin` frees the entry; each request on
+//! the connection keeps it fresh; an entry untouched for the table's `idle_timeout` (its
+//! close was lost, its caller crashed, its handshake failed, or a kept-open connection stayed
+//! idle that long, as behind a real NAT without keep-alives; the model does not then drop the
+//! connection's packets, the table only forgets it) is reclaimed when the table is next full.
+//! A device's crash empties its table. Refused handshakes count as the device's `dropped`
+//! messages; the table starting to refuse and being below 90% again are events
+//! (`conn_table_full`, `conn_table_ok` with the refusals in between).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::engine::rng::below;
+use crate::engine::{EntityId, SimTime};
+use crate::model::msg::{ConnMsg, ConnOp, Msg, Req, Timer};
+use crate::model::node::{Call, Cx, Node, Outcome, Owner, Phase, send_self, transmit};
+use crate::model::settings::{Count, Duration, Fraction, Opt, PosDuration};
+use crate::model::spec::KindSpec;
+use crate::model::world::World;
+use crate::settings;
+
+settings! {
+    /// Pooled connections to each target group: a call reuses an idle one, opens one (a handshake through the devices on the path) or waits for one.
+    pub struct ConnSpec "connections" {
+        /// Connections per target group per caller replica.
+        pool: Count<1, 1_000_000> = 8,
+        /// An idle connection closes after this long.
+        idle_timeout: PosDuration = SimTime::from_secs(60),
+        /// A connection older than this closes when it is next idle (none: no limit).
+        max_lifetime: Opt<PosDuration> = None,
+        /// A handshake not answered within this fails the call that opened it.
+        connect_timeout: PosDuration = SimTime::from_secs(1),
+        /// Share of the pool closed and reopened when a scale action changes the target group's replicas.
+        rebalance: Fraction = 1.0,
+        /// Connections a client keeps open to its target group even when idle: opened over the first idle_timeout, and reopened when lost after its retry back-off (persistent pools).
+        min_idle: Count<0, 1_000_000> = 0,
+    }
+}
+
+settings! {
+    /// A stateful device's connection table: each handshake crossing it takes an entry and setup work; a full table drops new handshakes.
+    pub struct TableSpec "connections (network)" {
+        /// Entries per device replica.
+        table: Count<1, { u32::MAX }> => "add table = <entries per device>, e.g. table = 20000",
+        /// Worker time a handshake costs on top of relaying it.
+        setup: Duration = SimTime::ZERO,
+        /// An entry no message has refreshed for this long is reclaimed when the table is full.
+        idle_timeout: PosDuration = SimTime::from_secs(350),
+    }
+}
+
+/// Where a pooled connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Handshake under way, opened for call `for_call`.
+    Opening { for_call: (u32, u32) },
+    /// Carrying call `(slot, gen)`.
+    Busy { call: (u32, u32) },
+    /// Idle since the time given.
+    Idle { since: u64 },
+}
+
+#[derive(Clone, Debug)]
+struct Conn {
+    id: u32,
+    dst: EntityId,
+    /// When the handshake completed (or started, while opening).
+    opened: u64,
+    state: State,
+    /// To be closed when its call ends, and replaced (a rebalance).
+    retire: bool,
+}
+
+/// One caller replica's pool for one target group.
+#[derive(Clone, Debug)]
+struct Pool {
+    group: usize,
+    /// Replicas of the group the caller knows of (provisioned; a scale action adds some).
+    members: u32,
+    conns: Vec<Conn>,
+    /// Calls waiting for a connection, oldest first (stale entries are skipped).
+    waiting: VecDeque<(u32, u32)>,
+    /// Connects failed in a row (the back-off of `min_idle` reconnects).
+    failures: u32,
+    /// A `min_idle` reconnect is scheduled.
+    warming: bool,
+}
+
+/// A caller replica's pools, by target group.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Pools {
+    pools: Vec<Pool>,
+    next_id: u32,
+}
+
+/// A device replica's connection table.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Table {
+    /// (caller, callee, connection id) -> last message seen.
+    entries: BTreeMap<(EntityId, EntityId, u32), u64>,
+    /// No entry expires before this (a lower bound; recomputed at each sweep).
+    next_expiry: u64,
+    /// Handshakes refused since the table last filled up (Some while full).
+    refused: Option<u64>,
+}
+
+impl Table {
+    /// Takes an entry for a connection, reclaiming expired entries when full: false (refused)
+    /// when none is free.
+    pub(crate) fn admit(
+        &mut self,
+        key: (EntityId, EntityId, u32),
+        now: u64,
+        spec: &TableSpec,
+    ) -> bool {
+        if self.entries.len() as u64 >= u64::from(spec.table) && now >= self.next_expiry {
+            let idle = spec.idle_timeout.0;
+            self.entries.retain(|_, t| now.saturating_sub(*t) < idle);
+            let oldest = self.entries.values().copied().min().unwrap_or(now);
+            self.next_expiry = oldest.saturating_add(idle);
+        }
+        if self.entries.len() as u64 >= u64::from(spec.table) {
+            return false;
+        }
+        if self.entries.is_empty() {
+            self.next_expiry = now.saturating_add(spec.idle_timeout.0);
+        }
+        self.entries.insert(key, now);
+        true
+    }
+
+    /// Entries in use (expired ones not yet reclaimed included).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// The pool settings that apply to a call of this owner, if any.
+pub(crate) fn conn_of<'k>(kind: &'k KindSpec, owner: &Owner) -> Option<&'k ConnSpec> {
+    match (kind, owner) {
+        (KindSpec::Client(c), Owner::User { .. }) => c.connections.as_ref(),
+        (KindSpec::Service(s), Owner::Job { .. }) => s.connections.as_ref(),
+        _ => None,
+    }
+}
+
+/// A caller kind's pool settings, whoever the call is for.
+pub(crate) fn spec_of(kind: &KindSpec) -> Option<&ConnSpec> {
+    match kind {
+        KindSpec::Client(c) => c.connections.as_ref(),
+        KindSpec::Service(s) => s.connections.as_ref(),
+        _ => None,
+    }
+}
+
+/// Whether callers of group `caller` pool connections to group `g` (a scale action of `g`
+/// reaches them).
+pub(crate) fn pools_to(w: &World, caller: usize, g: usize) -> bool {
+    use crate::model::spec::Target;
+    let hits = |t: &Target| match t {
+        Target::Group(x) => *x == g,
+        // Any record of a DNS name might point at it.
+        Target::Dns { .. } => true,
+    };
+    match &w.spec.groups[caller].kind {
+        KindSpec::Client(c) => c.connections.is_some() && hits(&c.target),
+        KindSpec::Service(s) => s.connections.is_some() && s.calls.iter().any(|c| hits(&c.target)),
+        _ => false,
+    }
+}
+
+/// The table settings of a network device, if it keeps one.
+pub(crate) fn table_of(kind: &KindSpec) -> Option<&TableSpec> {
+    match kind {
+        KindSpec::Network(n) => n.connections.as_ref(),
+        _ => None,
+    }
+}
+
+impl Pools {
+    fn pool(&mut self, w: &World, group: usize) -> usize {
+        if let Some(i) = self.pools.iter().position(|p| p.group == group) {
+            return i;
+        }
+        self.pools.push(Pool {
+            group,
+            members: w.provisioned(group),
+            conns: Vec::new(),
+            waiting: VecDeque::new(),
+            failures: 0,
+            warming: false,
+        });
+        self.pools.len() - 1
+    }
+
+    fn find(&self, id: u32) -> Option<(usize, usize)> {
+        self.pools
+            .iter()
+            .enumerate()
+            .find_map(|(p, pool)| pool.conns.iter().position(|c| c.id == id).map(|k| (p, k)))
+    }
+
+    fn find_call(&self, slot: u32, gen_: u32) -> Option<(usize, usize)> {
+        self.pools.iter().enumerate().find_map(|(p, pool)| {
+            pool.conns
+                .iter()
+                .position(|c| c.state == State::Busy { call: (slot, gen_) })
+                .map(|k| (p, k))
+        })
+    }
+}
+
+impl Node {
+    /// Sends a call's request over a pooled connection (`send_call` with `connections`
+    /// set): an idle one, a new one, or after waiting for one.
+    pub(crate) fn conn_send(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        spec: &ConnSpec,
+    ) {
+        let Some(call) = self.calls.get(slot, gen_) else {
+            return;
+        };
+        let dst = call.dst;
+        let group = w.entities[dst as usize].group;
+        let pools = self.pools.get_or_insert_with(Box::default);
+        let p = pools.pool(w, group);
+        let pool = &mut pools.pools[p];
+        // The connection that went idle last: the others may expire.
+        let idle = pool
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(k, c)| match c.state {
+                State::Idle { since } => Some((since, k)),
+                _ => None,
+            })
+            .max();
+        if let Some((_, k)) = idle {
+            pool.conns[k].state = State::Busy { call: (slot, gen_) };
+            let (to, id) = (pool.conns[k].dst, pool.conns[k].id);
+            self.conn_request(w, cx, slot, gen_, to, id);
+            return;
+        }
+        pool.waiting.push_back((slot, gen_));
+        if (pool.conns.len() as u64) < u64::from(spec.pool) {
+            let to = if pool.members == w.provisioned(group) {
+                dst
+            } else {
+                w.first[group] + below(cx.rng(), u64::from(pool.members)) as u32
+            };
+            self.conn_open(w, cx, p, to, (slot, gen_), spec);
+        }
+    }
+
+    /// Sends call `(slot, gen_)`'s request to `to` on connection `conn` (to its replica).
+    fn conn_request(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        slot: u32,
+        gen_: u32,
+        to: EntityId,
+        conn: u32,
+    ) {
+        let Some(call) = self.calls.get_mut(slot, gen_) else {
+            return;
+        };
+        call.dst = to;
+        let kind = match call.phase {
+            Phase::Call => call.kind,
+            Phase::Resolve { record } => crate::model::msg::ReqKind::Lookup { record },
+        };
+        let req = Req {
+            from: self.me,
+            slot,
+            gen_,
+            kind,
+            source: call.source,
+            item: call.item,
+            deadline: call.deadline,
+            conn,
+        };
+        transmit(w, cx, to, Msg::Req(req));
+    }
+
+    /// Starts a handshake with `to` for pool `p`.
+    fn conn_open(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        p: usize,
+        to: EntityId,
+        for_call: (u32, u32),
+        spec: &ConnSpec,
+    ) {
+        let now = cx.now().0;
+        let me = self.me;
+        let pools = self.pools.as_mut().expect("pools");
+        let id = pools.next_id;
+        pools.next_id = pools.next_id.wrapping_add(1);
+        pools.pools[p].conns.push(Conn {
+            id,
+            dst: to,
+            opened: now,
+            state: State::Opening { for_call },
+            retire: false,
+        });
+        let m = ConnMsg {
+            caller: me,
+            callee: to,
+            id,
+            op: ConnOp::Syn,
+        };
+        transmit(w, cx, to, Msg::Conn(m));
+        send_self(cx, spec.connect_timeout.0, Timer::ConnOpen { id });
+    }
+
+    /// Closes connection `k` of pool `p`: a `Fin` to its replica, and it leaves the pool.
+    fn conn_close(&mut self, w: &World, cx: &mut Cx, p: usize, k: usize) {
+        let pools = self.pools.as_mut().expect("pools");
+        let c = pools.pools[p].conns.swap_remove(k);
+        let m = ConnMsg {
+            caller: self.me,
+            callee: c.dst,
+            id: c.id,
+            op: ConnOp::Fin,
+        };
+        transmit(w, cx, c.dst, Msg::Conn(m));
+        self.conn_keep(w, cx, p);
+    }
+
+    /// A client with `min_idle` and fewer connections than that schedules a reconnect: at
+    /// once after a success, after its retry back-off (the `failures`-th retry's wait) after
+    /// failed connects.
+    fn conn_keep(&mut self, w: &World, cx: &mut Cx, p: usize) {
+        let KindSpec::Client(c) = self.kind(w) else {
+            return;
+        };
+        let Some(spec) = c.connections.as_ref() else {
+            return;
+        };
+        let pool = &mut self.pools.as_mut().expect("pools").pools[p];
+        let keep = spec.min_idle.min(spec.pool) as usize;
+        if pool.warming || pool.conns.len() >= keep {
+            return;
+        }
+        pool.warming = true;
+        let (group, failures) = (pool.group as u32, pool.failures);
+        let wait = if failures == 0 {
+            0
+        } else {
+            crate::model::policy::retry::backoff(&c.retry, failures.saturating_add(1), cx.rng())
+        };
+        send_self(cx, wait, Timer::ConnWarm { group });
+    }
+
+    /// Opens a client's `min_idle` connections over its first `idle_timeout` (at start).
+    pub(crate) fn conn_start(&mut self, w: &World, cx: &mut Cx) {
+        let KindSpec::Client(c) = self.kind(w) else {
+            return;
+        };
+        let (Some(spec), crate::model::spec::Target::Group(g)) =
+            (c.connections.as_ref(), &c.target)
+        else {
+            return;
+        };
+        for _ in 0..spec.min_idle.min(spec.pool) {
+            let at = below(cx.rng(), spec.idle_timeout.0.max(1));
+            send_self(cx, at, Timer::ConnOpenIdle { group: *g as u32 });
+        }
+    }
+
+    /// One `min_idle` connection opens (at start, or to replace a lost one: then as many as
+    /// are missing).
+    pub(crate) fn on_conn_warm(&mut self, w: &World, cx: &mut Cx, group: u32, all: bool) {
+        let KindSpec::Client(c) = self.kind(w) else {
+            return;
+        };
+        let Some(spec) = c.connections.as_ref() else {
+            return;
+        };
+        if self.crashed {
+            return;
+        }
+        let group = group as usize;
+        let pools = self.pools.get_or_insert_with(Box::default);
+        let p = pools.pool(w, group);
+        if all {
+            pools.pools[p].warming = false;
+        }
+        let keep = spec.min_idle.min(spec.pool) as usize;
+        loop {
+            if self.pools.as_ref().expect("pools").pools[p].conns.len() >= keep {
+                return;
+            }
+            let to = self.member(w, cx, p, group);
+            self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
+            if !all {
+                return;
+            }
+        }
+    }
+
+    /// A connection of pool `p` is free (`k`): the call it was opened for (`first`, if still
+    /// waiting) or else the oldest waiting call takes it, or it idles.
+    fn conn_free(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        p: usize,
+        k: usize,
+        spec: &ConnSpec,
+        first: Option<(u32, u32)>,
+    ) {
+        let now = cx.now().0;
+        let pools = self.pools.as_mut().expect("pools");
+        let c = &pools.pools[p].conns[k];
+        let old = spec
+            .max_lifetime
+            .is_some_and(|m| now.saturating_sub(c.opened) >= m.0);
+        if c.retire || old {
+            let replace = c.retire;
+            let group = pools.pools[p].group;
+            self.conn_close(w, cx, p, k);
+            if replace {
+                let to = self.member(w, cx, p, group);
+                self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
+            } else {
+                self.conn_top_up(w, cx, p, spec);
+            }
+            return;
+        }
+        let waiting = &mut pools.pools[p].waiting;
+        if let Some(i) = first.and_then(|f| waiting.iter().position(|&c| c == f)) {
+            let call = waiting.remove(i).expect("present");
+            waiting.push_front(call);
+        }
+        while let Some((slot, gen_)) = pools.pools[p].waiting.pop_front() {
+            if !self.calls.contains(slot, gen_) {
+                continue; // timed out while waiting
+            }
+            let pools = self.pools.as_mut().expect("pools");
+            let c = &mut pools.pools[p].conns[k];
+            c.state = State::Busy { call: (slot, gen_) };
+            let (to, id) = (c.dst, c.id);
+            self.conn_request(w, cx, slot, gen_, to, id);
+            return;
+        }
+        let pools = self.pools.as_mut().expect("pools");
+        let c = &mut pools.pools[p].conns[k];
+        c.state = State::Idle { since: now };
+        let mut wait = spec.idle_timeout.0;
+        if let Some(m) = spec.max_lifetime {
+            wait = wait.min((c.opened.saturating_add(m.0)).saturating_sub(now).max(1));
+        }
+        let id = c.id;
+        send_self(cx, wait, Timer::ConnIdle { id, since: now });
+    }
+
+    /// A replica among the pool's members.
+    fn member(&mut self, w: &World, cx: &mut Cx, p: usize, group: usize) -> EntityId {
+        let n = self.pools.as_ref().expect("pools").pools[p].members;
+        w.first[group]
+            + if n <= 1 {
+                0
+            } else {
+                below(cx.rng(), u64::from(n)) as u32
+            }
+    }
+
+    /// Opens a connection for the oldest waiting call while the pool has room and calls wait
+    /// with no connection opening for them.
+    fn conn_top_up(&mut self, w: &World, cx: &mut Cx, p: usize, spec: &ConnSpec) {
+        loop {
+            let calls = &self.calls;
+            let pools = self.pools.as_mut().expect("pools");
+            let pool = &mut pools.pools[p];
+            while let Some(&(s, g)) = pool.waiting.front() {
+                if calls.contains(s, g) {
+                    break;
+                }
+                pool.waiting.pop_front();
+            }
+            let opening = pool
+                .conns
+                .iter()
+                .filter(|c| matches!(c.state, State::Opening { .. }))
+                .count();
+            let live = pool
+                .waiting
+                .iter()
+                .filter(|&&(s, g)| calls.contains(s, g))
+                .count();
+            if opening >= live || pool.conns.len() as u64 >= u64::from(spec.pool) {
+                return;
+            }
+            let Some(&head) = pool.waiting.iter().find(|&&(s, g)| {
+                calls.contains(s, g)
+                    && !pool
+                        .conns
+                        .iter()
+                        .any(|c| c.state == State::Opening { for_call: (s, g) })
+            }) else {
+                return;
+            };
+            let group = pool.group;
+            let to = self.member(w, cx, p, group);
+            self.conn_open(w, cx, p, to, head, spec);
+        }
+    }
+
+    /// A call ended (answered, timed out or abandoned: `out` None): its connection is free
+    /// again, or closed when the call timed out or was abandoned.
+    pub(crate) fn conn_call_ended(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        call: &Call,
+        slot: u32,
+        gen_: u32,
+        out: Option<Outcome>,
+    ) {
+        let Some(spec) = conn_of(self.kind(w), &call.owner) else {
+            return;
+        };
+        let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find_call(slot, gen_)) else {
+            return;
+        };
+        if matches!(out, None | Some(Outcome::Timeout)) {
+            let replace = self.pools.as_ref().expect("pools").pools[p].conns[k].retire;
+            let group = self.pools.as_ref().expect("pools").pools[p].group;
+            self.conn_close(w, cx, p, k);
+            if replace {
+                let to = self.member(w, cx, p, group);
+                self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
+            } else {
+                self.conn_top_up(w, cx, p, spec);
+            }
+        } else {
+            self.conn_free(w, cx, p, k, spec, None);
+        }
+    }
+
+    /// A connection message reached this entity: a caller's `Syn` (acknowledged by any live
+    /// replica), the `Ack` of one of its own handshakes, or a `Fin` (nothing to do here).
+    pub(crate) fn on_conn(&mut self, w: &World, cx: &mut Cx, m: ConnMsg) {
+        match m.op {
+            ConnOp::Syn => {
+                if !self.crashed && m.callee == self.me {
+                    let ack = ConnMsg {
+                        op: ConnOp::Ack,
+                        ..m
+                    };
+                    transmit(w, cx, m.caller, Msg::Conn(ack));
+                }
+            }
+            ConnOp::Ack => {
+                let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(m.id)) else {
+                    return; // gave up on it: the callee's side stays half-open
+                };
+                let pools = self.pools.as_mut().expect("pools");
+                let c = &mut pools.pools[p].conns[k];
+                let State::Opening { for_call } = c.state else {
+                    return;
+                };
+                c.opened = cx.now().0;
+                c.state = State::Idle { since: 0 };
+                pools.pools[p].failures = 0;
+                let Some(spec) = spec_of(self.kind(w)) else {
+                    return;
+                };
+                self.conn_free(w, cx, p, k, spec, Some(for_call));
+            }
+            ConnOp::Fin => {}
+        }
+    }
+
+    /// A handshake's connect timeout: if still unanswered, the connection is given up and the
+    /// call that opened it fails (a timeout), if it is still waiting.
+    pub(crate) fn on_conn_open_timer(&mut self, w: &World, cx: &mut Cx, id: u32) {
+        let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
+            return;
+        };
+        let pools = self.pools.as_mut().expect("pools");
+        let State::Opening { for_call } = pools.pools[p].conns[k].state else {
+            return;
+        };
+        pools.pools[p].conns.swap_remove(k);
+        pools.pools[p].failures = pools.pools[p].failures.saturating_add(1);
+        let (slot, gen_) = for_call;
+        let waiting = pools.pools[p].waiting.iter().position(|&c| c == for_call);
+        let mut spec = None;
+        if let Some(i) = waiting {
+            pools.pools[p].waiting.remove(i);
+            if let Some(call) = self.calls.remove(slot, gen_) {
+                spec = conn_of(self.kind(w), &call.owner).cloned();
+                self.complete(w, cx, call, Outcome::Timeout, 0);
+            }
+        }
+        let spec = spec.or_else(|| spec_of(self.kind(w)).cloned());
+        if self.pools.is_some() {
+            self.conn_keep(w, cx, p);
+        }
+        if let (Some(spec), Some(_)) = (spec, self.pools.as_ref()) {
+            if p < self.pools.as_ref().expect("pools").pools.len() {
+                self.conn_top_up(w, cx, p, &spec);
+            }
+        }
+    }
+
+    /// An idle connection's timer: closed if it has stayed idle since `since`.
+    pub(crate) fn on_conn_idle_timer(&mut self, w: &World, cx: &mut Cx, id: u32, since: u64) {
+        let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
+            return;
+        };
+        if self.pools.as_ref().expect("pools").pools[p].conns[k].state != (State::Idle { since }) {
+            return;
+        }
+        let keep = match self.kind(w) {
+            KindSpec::Client(c) => c.connections.as_ref().map_or(0, |s| s.min_idle.min(s.pool)),
+            _ => 0,
+        };
+        let spec = spec_of(self.kind(w));
+        let n = self.pools.as_ref().expect("pools").pools[p].conns.len();
+        let opened = self.pools.as_ref().expect("pools").pools[p].conns[k].opened;
+        let old = spec
+            .and_then(|s| s.max_lifetime)
+            .is_some_and(|m| cx.now().0.saturating_sub(opened) >= m.0);
+        if n > keep as usize || old {
+            self.conn_close(w, cx, p, k);
+        } else if let Some(spec) = spec {
+            // Kept open (`min_idle`): it waits for the next call or its next idle period.
+            send_self(cx, spec.idle_timeout.0, Timer::ConnIdle { id, since });
+        }
+    }
+
+    /// A scale action's new replicas of `group` are provisioned (`members` in all): this
+    /// caller counts them and closes and reopens its `rebalance` share of connections.
+    pub(crate) fn conn_rebalance(&mut self, w: &World, cx: &mut Cx, group: usize, members: u32) {
+        let Some(spec) = spec_of(self.kind(w)) else {
+            return;
+        };
+        let pools = self.pools.get_or_insert_with(Box::default);
+        let p = pools.pool(w, group);
+        let pool = &mut pools.pools[p];
+        pool.members = members.clamp(1, w.replicas(group));
+        let n = pool.conns.len();
+        let share = (spec.rebalance * n as f64).round() as usize;
+        let ids: Vec<u32> = pool.conns.iter().take(share).map(|c| c.id).collect();
+        for id in ids {
+            let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
+                continue;
+            };
+            let c = &mut self.pools.as_mut().expect("pools").pools[p].conns[k];
+            match c.state {
+                State::Busy { .. } | State::Opening { .. } => c.retire = true,
+                State::Idle { .. } => {
+                    self.conn_close(w, cx, p, k);
+                    let to = self.member(w, cx, p, group);
+                    self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
+                }
+            }
+        }
+        let detail = format!(
+            "{}: {share} of {n} connections reopened over {} replicas",
+            w.spec.groups[group].name,
+            self.pools.as_ref().expect("pools").pools[p].members
+        );
+        self.log(w, cx.now().0, "rebalance", detail);
+    }
+
+    /// A network device relays a connection message (after its worker time): a `Syn` takes
+    /// a table entry or is dropped (false: not to be sent on), a `Fin` frees its entry.
+    pub(crate) fn table_relay(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        to: EntityId,
+        inner: &Msg,
+    ) -> bool {
+        let Some(spec) = table_of(self.kind(w)) else {
+            return true;
+        };
+        let now = cx.now().0;
+        let table = self.table.get_or_insert_with(Box::default);
+        match inner {
+            Msg::Conn(m) => {
+                let key = (m.caller, m.callee, m.id);
+                match m.op {
+                    ConnOp::Syn => {
+                        if table.admit(key, now, spec) {
+                            let below = (table.len() as u64) * 10 < u64::from(spec.table) * 9;
+                            if let Some(n) = table.refused.filter(|_| below) {
+                                table.refused = None;
+                                let detail = format!(
+                                    "{} of {} entries in use; {n} handshakes refused while full",
+                                    table.len(),
+                                    spec.table
+                                );
+                                self.log(w, now, "conn_table_ok", detail);
+                            }
+                            return true;
+                        }
+                        let first = table.refused.is_none();
+                        *table.refused.get_or_insert(0) += 1;
+                        if first {
+                            let detail = format!("{} entries in use", spec.table);
+                            self.log(w, now, "conn_table_full", detail);
+                        }
+                        let b = w.bucket_of(now);
+                        self.server_series[b].dropped += 1;
+                        false
+                    }
+                    ConnOp::Fin => {
+                        table.entries.remove(&key);
+                        true
+                    }
+                    ConnOp::Ack => true,
+                }
+            }
+            Msg::Req(r) => {
+                // A request keeps its connection's entry fresh.
+                if let Some(t) = table.entries.get_mut(&(r.from, to, r.conn)) {
+                    *t = now;
+                }
+                true
+            }
+            _ => true,
+        }
+    }
+
+    /// The setup work a handshake adds at a device that keeps a connection table.
+    pub(crate) fn table_setup(&self, w: &World) -> u64 {
+        table_of(self.kind(w)).map_or(0, |t| t.setup.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_table_refuses_until_an_entry_expires_or_closes() {
+        let spec = TableSpec {
+            table: 2,
+            setup: SimTime::ZERO,
+            idle_timeout: SimTime::from_secs(10),
+        };
+        let mut t = Table::default();
+        assert!(t.admit((1, 2, 0), 0, &spec));
+        assert!(t.admit((1, 2, 1), 5_000_000_000, &spec));
+        assert!(!t.admit((1, 2, 2), 6_000_000_000, &spec));
+        // The first entry is idle for 10 s at t = 10 s: reclaimed.
+        assert!(t.admit((1, 2, 2), 10_000_000_000, &spec));
+        assert_eq!(t.len(), 2);
+        assert!(!t.admit((1, 2, 3), 11_000_000_000, &spec));
+        t.entries.remove(&(1, 2, 1));
+        assert!(t.admit((1, 2, 3), 11_000_000_000, &spec));
+    }
+}
