@@ -237,6 +237,9 @@ pub struct Outcome {
     /// Incident recovery after its impact began: None without impact, Some(None) if still
     /// impacted at the end.
     pub recovered_after_s: Option<Option<f64>>,
+    /// From the impact's start to the first alarm: None without impact, Some(None) if no
+    /// alarm fired.
+    pub detected_after_s: Option<Option<f64>>,
     /// Impacted client groups.
     pub impacted: Vec<String>,
     pub clients: usize,
@@ -256,6 +259,7 @@ impl Outcome {
             availability: 1.0 - s.blast_radius.failed_request_fraction,
             worst_downtime_s: s.clients.values().map(|c| c.downtime_s).fold(0.0, f64::max),
             recovered_after_s: i.impact_s.map(|_| i.time_to_recover_s),
+            detected_after_s: i.impact_s.map(|_| i.time_to_detect_s),
             impacted: s.blast_radius.clients.impacted.clone(),
             clients: s.clients.len(),
             peak_fraction: s.blast_radius.clients.peak_fraction,
@@ -269,6 +273,14 @@ impl Outcome {
 
     fn gossip(&self) -> String {
         self.gossip_work.map(pct).unwrap_or_default()
+    }
+
+    fn detected(&self) -> String {
+        match self.detected_after_s {
+            None => "no impact".into(),
+            Some(None) => "no alarm".into(),
+            Some(Some(t)) => SimTime::from_secs_f64(t.round()).to_string(),
+        }
     }
 
     fn recovered(&self) -> String {
@@ -292,6 +304,14 @@ fn downtime(s: f64) -> String {
     SimTime::from_secs_f64(s.round()).to_string()
 }
 
+/// Whether an alarm detected the impact in any outcome: then the what-if tables show when
+/// (monitoring is one of the things a what-if can change).
+fn any_detection(outcomes: &[Outcome]) -> bool {
+    outcomes
+        .iter()
+        .any(|x| matches!(x.detected_after_s, Some(Some(_))))
+}
+
 /// The what-ifs beside the baseline (the first outcome) as terminal text.
 pub fn what_ifs_text(outcomes: &[Outcome]) -> String {
     let mut o = String::new();
@@ -303,22 +323,31 @@ pub fn what_ifs_text(outcomes: &[Outcome]) -> String {
         .clamp(7, 48);
     let gossip = outcomes.iter().any(|x| x.gossip_work.is_some());
     let (g_head, g_width) = if gossip { ("gossip work", 11) } else { ("", 0) };
+    let detect = any_detection(outcomes);
+    let (d_head, d_width) = if detect {
+        ("detected after", 14)
+    } else {
+        ("", 0)
+    };
     let _ = writeln!(
         o,
-        "{:<width$}  {:>9}  {:>14}  {:>15}  {g_head:>g_width$}{}clients impacted",
+        "{:<width$}  {:>9}  {:>14}  {d_head:>d_width$}{}{:>15}  {g_head:>g_width$}{}clients impacted",
         "what-if",
         "avail",
         "worst downtime",
+        if detect { "  " } else { "" },
         "recovered after",
         if gossip { "  " } else { "" }
     );
     for x in outcomes {
+        let d = if detect { x.detected() } else { String::new() };
         let _ = writeln!(
             o,
-            "{:<width$}  {:>9}  {:>14}  {:>15}  {:>g_width$}{}{}",
+            "{:<width$}  {:>9}  {:>14}  {d:>d_width$}{}{:>15}  {:>g_width$}{}{}",
             clip(&x.name, width),
             pct(x.availability),
             downtime(x.worst_downtime_s),
+            if detect { "  " } else { "" },
             x.recovered(),
             x.gossip(),
             if gossip { "  " } else { "" },
@@ -660,11 +689,17 @@ pub fn markdown(
         } else {
             ("", "")
         };
+        let detect = any_detection(outcomes);
+        let (d_head, d_rule) = if detect {
+            (" detected after |", "---:|")
+        } else {
+            ("", "")
+        };
         let _ = writeln!(
             o,
-            "| what-if | overrides | availability | worst downtime | recovered after |{g_head} clients impacted |"
+            "| what-if | overrides | availability | worst downtime |{d_head} recovered after |{g_head} clients impacted |"
         );
-        let _ = writeln!(o, "|---|---|---:|---:|---:|{g_rule}---|");
+        let _ = writeln!(o, "|---|---|---:|---:|{d_rule}---:|{g_rule}---|");
         for (k, x) in outcomes.iter().enumerate() {
             let sets = if k == 0 {
                 String::new()
@@ -681,9 +716,14 @@ pub fn markdown(
             } else {
                 String::new()
             };
+            let d = if detect {
+                format!(" {} |", x.detected())
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 o,
-                "| {} | {sets} | {} | {} | {} |{g} {} |",
+                "| {} | {sets} | {} | {} |{d} {} |{g} {} |",
                 cell(&x.name),
                 pct(x.availability),
                 downtime(x.worst_downtime_s),

@@ -1094,19 +1094,23 @@ impl Check<'_> {
             self.named_entries("autoscalers", &raw.autoscalers, &names, read_autoscaler)?;
         let mut ok = true;
         for (j, a) in scalers.iter().enumerate() {
-            let balanced = built
-                .iter()
-                .any(|k| matches!(k, Some(KindSpec::LoadBalancer(l)) if l.backends == a.group));
+            // Load balancers, or callers pooling connections to it, spread work over the
+            // replicas it adds.
+            let balanced = built.iter().any(|k| match k {
+                Some(KindSpec::LoadBalancer(l)) => l.backends == a.group,
+                Some(k) => crate::model::policy::conn::kind_pools_to(k, a.group),
+                None => false,
+            });
             // A kind that could not be built is reported already; it may be the balancer.
             if !balanced && built.iter().all(Option::is_some) {
                 let name = self.names[a.group];
                 self.push(
                     Issue::new(
                         vec!["autoscalers".into(), j.to_string(), "group".into()],
-                        format!("no load balancer balances '{name}': the replicas it adds would get no traffic"),
+                        format!("no load balancer balances '{name}' and no caller pools connections to it: the replicas it adds would get no traffic"),
                     )
                     .value(name)
-                    .hint(format!("put a load balancer with backends = \"{name}\" in front of it")),
+                    .hint(format!("put a load balancer with backends = \"{name}\" in front of it, or give its callers connection pools (connections = {{ pool = ... }})")),
                 );
                 ok = false;
             }

@@ -311,6 +311,89 @@ at = "5m"
     assert_eq!(s.clients["users"].errors + s.clients["users"].timeouts, 0);
 }
 
+/// An autoscaler's scale-out sets off the same wave as a scale action: the callers pooling to
+/// the group get its order and rebalance when the new replicas are in service.
+#[test]
+fn an_autoscaler_scale_out_sets_off_a_reconnect_wave() {
+    let toml = format!(
+        r#"{HEAD}duration = "4m"
+bucket = "1m"
+[components.users]
+kind = "client"
+segment = "a"
+rate = 200.0
+target = "front"
+timeout = "10s"
+
+[components.front]
+kind = "service"
+segment = "a"
+replicas = 10
+workers = 100
+service_time = "1ms"
+calls = [{{ target = "api", timeout = "5s" }}]
+connections = {{ pool = 8, idle_timeout = "10m" }}
+
+[components.dev]
+kind = "network"
+capacity = 100000.0
+joins = ["a", "b"]
+connections = {{ table = 10000, setup = "1ms" }}
+
+[components.api]
+kind = "service"
+segment = "b"
+replicas = 4
+standby = 4
+workers = 20
+service_time = "200ms"
+
+[components.ops]
+kind = "monitor"
+segment = "b"
+period = "10s"
+
+[[autoscalers]]
+group = "api"
+metric = "utilization"
+target = 0.3
+max = 8
+period = "1m"
+cooldown = "10m"
+provision = "30s"
+"#
+    );
+    let r = result(&toml, &[]);
+    // 40 busy workers of 80 (50%) against a 30% target: 4 -> 7 replicas at the first
+    // evaluation, in service 30 s later.
+    let out: Vec<_> = r.log.iter().filter(|e| e.kind == "scale_out").collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].detail.contains("4 -> 7"), "{}", out[0].detail);
+    let provisioned = r
+        .log
+        .iter()
+        .find(|e| e.kind == "provisioned")
+        .expect("new replicas in service")
+        .time;
+    let waves: Vec<_> = r.log.iter().filter(|e| e.kind == "rebalance").collect();
+    assert_eq!(
+        waves.len(),
+        10,
+        "one rebalance per front replica: {waves:?}"
+    );
+    assert!(
+        waves.iter().all(|e| e.time == provisioned),
+        "the callers rebalance when the replicas come into service"
+    );
+    assert!(
+        waves[0].detail.contains("reopened over 7 replicas"),
+        "{}",
+        waves[0].detail
+    );
+    let s = summarize(&r, 0.0);
+    assert_eq!(s.clients["users"].errors + s.clients["users"].timeouts, 0);
+}
+
 /// The same bytes on one thread and on two, with pools and tables across two regions.
 #[test]
 fn pools_and_tables_give_the_same_bytes_on_any_thread_count() {

@@ -17,6 +17,7 @@ use crate::model::kinds::load_balancer::balances;
 use crate::model::kinds::monitor::{Metric, Watch, fits, only_monitor};
 use crate::model::msg::Timer;
 use crate::model::node::{Cx, Node, send_self};
+use crate::model::policy::conn::pools_to;
 use crate::model::settings::{
     Count, Duration, Input, Issue, Opt, PosDuration, Reader, Ref, Resolve, Role, Switch, Table,
     Text, Word, unknown_fields,
@@ -33,7 +34,7 @@ settings! {
         name: Opt<Text> = None,
         /// The monitor that evaluates it (default: the only one).
         monitor: Opt<Ref> = None,
-        /// The group it scales: a load balancer's backends, with standby replicas up to `max`.
+        /// The group it scales (with standby replicas up to `max`): a load balancer's backends, or a group its callers reach over connection pools.
         group: Ref => "add group = \"<the group it scales>\"",
         /// What it tracks over each period: the group's utilization or queue (the longest waiting queue), or latency_p50/p90/p99 of the client group it watches.
         metric: Word<Metric> => "metric is utilization, queue, latency_p50, latency_p90 or latency_p99",
@@ -316,8 +317,9 @@ impl Node {
         orders
     }
 
-    /// Sends each order to the replicas it adds or removes and to the load balancers over the
-    /// group (operators' orders: the plain network latency).
+    /// Sends each order to the replicas it adds or removes, to the load balancers over the
+    /// group and to the callers that pool connections to it (operators' orders: the plain
+    /// network latency).
     pub(crate) fn send_scaling(&self, w: &World, cx: &mut Cx, orders: Vec<(usize, u32, u32)>) {
         for (scaler, old, new) in orders {
             let g = w.spec.autoscalers[scaler].group;
@@ -325,7 +327,7 @@ impl Node {
             let first = w.first[g];
             let targets = (lo..hi).map(|r| first + r).chain(
                 (0..w.spec.groups.len())
-                    .filter(|&lb| balances(w, lb, g))
+                    .filter(|&lb| balances(w, lb, g) || pools_to(w, lb, g))
                     .flat_map(|lb| w.members(lb)),
             );
             for e in targets {
@@ -363,6 +365,22 @@ impl Node {
                     },
                 );
             }
+        } else if pools_to(w, self.group, a.group) {
+            // A caller pooling connections to the group rebalances when new replicas are in
+            // service (after their provisioning), or at once onto those that stay.
+            let known = self
+                .pools
+                .as_ref()
+                .map_or(w.provisioned(a.group), |ps| ps.members(w, a.group));
+            let wait = if count > known { a.provision.0 } else { 0 };
+            send_self(
+                cx,
+                wait,
+                Timer::ScaleStep {
+                    scaler: scaler as u16,
+                    count,
+                },
+            );
         } else if count < self.registered {
             // Taken out of the rotation at once; they finish what they hold.
             self.registered = count;
@@ -393,6 +411,8 @@ impl Node {
             self.crash_step(w, cx, !up);
             let kind = if up { "provisioned" } else { "deprovisioned" };
             self.log(w, now, kind, a.name.clone());
+        } else if pools_to(w, self.group, a.group) {
+            self.conn_rebalance(w, cx, a.group, count);
         } else if count > self.registered {
             self.registered = count.min(w.replicas(a.group));
             let detail = format!(

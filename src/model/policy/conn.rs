@@ -184,13 +184,18 @@ pub(crate) fn spec_of(kind: &KindSpec) -> Option<&ConnSpec> {
 /// Whether callers of group `caller` pool connections to group `g` (a scale action of `g`
 /// reaches them).
 pub(crate) fn pools_to(w: &World, caller: usize, g: usize) -> bool {
+    kind_pools_to(&w.spec.groups[caller].kind, g)
+}
+
+/// Whether a group of kind `kind` keeps connection pools for calls that may reach group `g`.
+pub(crate) fn kind_pools_to(kind: &KindSpec, g: usize) -> bool {
     use crate::model::spec::Target;
     let hits = |t: &Target| match t {
         Target::Group(x) => *x == g,
         // Any record of a DNS name might point at it.
         Target::Dns { .. } => true,
     };
-    match &w.spec.groups[caller].kind {
+    match kind {
         KindSpec::Client(c) => c.connections.is_some() && hits(&c.target),
         KindSpec::Service(s) => s.connections.is_some() && s.calls.iter().any(|c| hits(&c.target)),
         _ => false,
@@ -206,6 +211,15 @@ pub(crate) fn table_of(kind: &KindSpec) -> Option<&TableSpec> {
 }
 
 impl Pools {
+    /// The replicas of `group` this caller's pool knows of (provisioned before its first
+    /// connection to it).
+    pub(crate) fn members(&self, w: &World, group: usize) -> u32 {
+        self.pools
+            .iter()
+            .find(|p| p.group == group)
+            .map_or(w.provisioned(group), |p| p.members)
+    }
+
     fn pool(&mut self, w: &World, group: usize) -> usize {
         if let Some(i) = self.pools.iter().position(|p| p.group == group) {
             return i;
