@@ -634,9 +634,13 @@ impl Node {
     /// at bucket boundaries.
     /// Called before anything that changes `busy` or `crashed`.
     pub(crate) fn account(&mut self, w: &World, now: u64) {
-        if self.server_series.is_empty() {
+        if self.server_series.is_empty() || self.last_account >= now {
             return;
         }
+        // Nothing that changes the live workers happens between two calls (callers account
+        // first), so they are looked up once, not per bucket, and not at all when no time
+        // has passed (several arrivals and releases at one instant).
+        let live = if self.crashed { 0 } else { self.workers(w) };
         while self.last_account < now {
             let b = w.bucket_of(self.last_account);
             let end = if b + 1 == w.nbuckets {
@@ -644,7 +648,6 @@ impl Node {
             } else {
                 now.min((b as u64 + 1) * w.bucket)
             };
-            let live = if self.crashed { 0 } else { self.workers(w) };
             let sb = &mut self.server_series[b];
             let dt = (end - self.last_account) as f64;
             sb.busy_ns += self.busy as f64 * dt;
