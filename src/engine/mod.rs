@@ -3,6 +3,7 @@
 //!
 //! This layer knows nothing of outages, topologies, files or formats; see `ARCHITECTURE.md`.
 
+pub mod deadlines;
 pub mod exec;
 pub mod model;
 pub mod queue;

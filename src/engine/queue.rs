@@ -176,15 +176,20 @@ const MIN_BUCKETS: usize = 16;
 const TARGET_PER_BUCKET: u64 = 32;
 /// Fraction of the pending future the ring covers; later events wait in the far heap.
 const COVER: f64 = 0.995;
+/// Largest current slot that takes pushes by sorted insertion; a fuller one sends them to
+/// the `late` heap, which keeps the worst case (every event at one time) at O(log n).
+const SORTED_INSERT_MAX: usize = 128;
 /// Bucket advances between two checks of the tuning statistics.
 const TUNE_EVERY: u32 = 4096;
 
 /// A calendar queue with a far-future heap, tuned from the pending events themselves.
 ///
 /// Time is cut into slots of `2^shift` ns. The current slot's events sit in a vector sorted
-/// by descending key (`cur`, popped from the end), and any event pushed into the current slot
-/// after it was sorted waits in a small heap beside it (`late`); the next `nb - 1` slots are a ring of unsorted buckets with an occupancy
-/// bitmap; anything later waits in a binary heap (`far`) until the window reaches it. Pushes
+/// by descending key (`cur`, popped from the end); an event pushed into the current slot
+/// after it was sorted is inserted in place while the slot holds fewer than
+/// `SORTED_INSERT_MAX` events (with lazy timeouts the pending set is small, slots are wide and
+/// most pushes land here), and waits in a heap of keys beside it (`late`) otherwise; the next
+/// `nb - 1` slots are a ring of unsorted buckets with an occupancy bitmap; anything later waits in a binary heap (`far`) until the window reaches it. Pushes
 /// and pops are O(1) on average while the tuning holds, and never worse than a heap's
 /// O(log n) when it does not (for example when every event has the same time). Retuning
 /// rebuilds the structure in O(n) when the population doubles or halves, when buckets grow
@@ -202,7 +207,7 @@ pub struct CalendarQueue<T> {
     shift: u32,
     mask: u64,
     cur: Vec<Rev<T>>,
-    late: BinaryHeap<Rev<T>>,
+    late: Late<T>,
     cur_slot: u64,
     ring_len: usize,
     far: BinaryHeap<Rev<T>>,
@@ -234,7 +239,7 @@ impl<T: Keyed> CalendarQueue<T> {
             shift: 20,
             mask: nb as u64 - 1,
             cur: Vec::new(),
-            late: BinaryHeap::new(),
+            late: Late::default(),
             cur_slot: 0,
             ring_len: 0,
             far: BinaryHeap::new(),
@@ -264,12 +269,9 @@ impl<T: Keyed> CalendarQueue<T> {
             .map(|b| b.capacity() * item + header)
             .sum();
         buckets
-            + (self.cur.capacity()
-                + self.late.capacity()
-                + self.far.capacity()
-                + self.far_new.capacity())
-                * item
+            + (self.cur.capacity() + self.far.capacity() + self.far_new.capacity()) * item
             + self.occupied.capacity() * 8
+            + self.late.memory_bytes()
     }
 
     /// The bucket width in nanoseconds and the number of buckets now in use.
@@ -286,7 +288,15 @@ impl<T: Keyed> CalendarQueue<T> {
     fn place(&mut self, item: T) {
         let slot = item.time() >> self.shift;
         if slot <= self.cur_slot {
-            self.late.push(Rev(item));
+            if self.cur.len() < SORTED_INSERT_MAX {
+                // Into the sorted current slot. New events mostly fall near its front (the
+                // end of `cur`), so the move is short, and popping stays a `Vec::pop`.
+                let key = item.key();
+                let at = self.cur.partition_point(|r| r.0.key() > key);
+                self.cur.insert(at, Rev(item));
+            } else {
+                self.late.push(item);
+            }
         } else if slot - self.cur_slot < self.nb() {
             let idx = (slot & self.mask) as usize;
             self.buckets[idx].push(Rev(item));
@@ -359,7 +369,7 @@ impl<T: Keyed> CalendarQueue<T> {
         let far_len = self.far.len() + self.far_new.len();
         if self.len > self.grow_at || self.len < self.shrink_at || far_len > self.far_limit {
             self.rebuild();
-            if !self.late.is_empty() {
+            if !self.cur.is_empty() || !self.late.is_empty() {
                 return;
             }
         }
@@ -376,7 +386,7 @@ impl<T: Keyed> CalendarQueue<T> {
                 .time();
             self.cur_slot = first >> self.shift;
             self.pull_far();
-            if !self.late.is_empty() {
+            if !self.cur.is_empty() || !self.late.is_empty() {
                 return;
             }
         }
@@ -412,10 +422,10 @@ impl<T: Keyed> CalendarQueue<T> {
     /// The smallest key of the current slot, which must not be empty.
     #[inline]
     fn min_key(&self) -> u128 {
-        match (self.cur.last(), self.late.peek()) {
-            (Some(a), Some(b)) => a.0.key().min(b.0.key()),
+        match (self.cur.last(), self.late.peek_key()) {
+            (Some(a), Some(b)) => a.0.key().min(b),
             (Some(a), None) => a.0.key(),
-            (None, Some(b)) => b.0.key(),
+            (None, Some(b)) => b,
             (None, None) => unreachable!("min_key on an empty current slot"),
         }
     }
@@ -423,13 +433,13 @@ impl<T: Keyed> CalendarQueue<T> {
     /// Removes the smallest item of the current slot, which must not be empty.
     #[inline]
     fn take_min(&mut self) -> T {
-        let from_late = match (self.cur.last(), self.late.peek()) {
-            (Some(a), Some(b)) => b.0.key() < a.0.key(),
+        let from_late = match (self.cur.last(), self.late.peek_key()) {
+            (Some(a), Some(b)) => b < a.0.key(),
             (Some(_), None) => false,
             _ => true,
         };
         if from_late {
-            self.late.pop().expect("late is non-empty").0
+            self.late.pop().expect("late is non-empty")
         } else {
             self.cur.pop().expect("cur is non-empty").0
         }
@@ -441,12 +451,7 @@ impl<T: Keyed> CalendarQueue<T> {
         self.rebuilds += 1;
         let mut all: Vec<T> = Vec::with_capacity(self.len);
         all.extend(self.cur.drain(..).map(|r| r.0));
-        all.extend(
-            std::mem::take(&mut self.late)
-                .into_vec()
-                .into_iter()
-                .map(|r| r.0),
-        );
+        self.late.drain_into(&mut all);
         all.extend(
             std::mem::take(&mut self.far)
                 .into_vec()
@@ -477,6 +482,74 @@ impl<T: Keyed> CalendarQueue<T> {
         self.far_limit = (n / 2).max(2 * self.far.len()).max(1024);
         self.advances = 0;
         self.advanced_items = 0;
+    }
+}
+
+/// Items pushed into the current slot after it was sorted: a binary heap of their keys and
+/// slab indices, so that sifting moves 32-byte entries however large the items are. With a
+/// small pending set (lazy timeouts leave tens of events) the tuner makes slots wide, and
+/// most pushes land here.
+struct Late<T> {
+    heap: BinaryHeap<std::cmp::Reverse<(u128, u32)>>,
+    items: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Late<T> {
+    fn default() -> Self {
+        Late {
+            heap: BinaryHeap::new(),
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T: Keyed> Late<T> {
+    #[inline]
+    fn push(&mut self, item: T) {
+        let key = item.key();
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.items[i as usize] = Some(item);
+                i
+            }
+            None => {
+                self.items.push(Some(item));
+                (self.items.len() - 1) as u32
+            }
+        };
+        self.heap.push(std::cmp::Reverse((key, idx)));
+    }
+
+    #[inline]
+    fn peek_key(&self) -> Option<u128> {
+        self.heap.peek().map(|r| r.0.0)
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        let std::cmp::Reverse((_, idx)) = self.heap.pop()?;
+        self.free.push(idx);
+        self.items[idx as usize].take()
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Moves every item into `out` (in no particular order) and empties the heap.
+    fn drain_into(&mut self, out: &mut Vec<T>) {
+        self.heap.clear();
+        self.free.clear();
+        out.extend(self.items.drain(..).flatten());
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.heap.capacity() * std::mem::size_of::<(u128, u32)>()
+            + self.items.capacity() * std::mem::size_of::<Option<T>>()
+            + self.free.capacity() * 4
     }
 }
 

@@ -289,11 +289,20 @@ pub fn run_guarded(
                 until: Some(SimTime(t)),
                 events: Some(target),
             })?;
+            // Call deadlines kept lazily (`engine/deadlines.rs`) are pending timeouts too,
+            // and cost memory alike: the guard counts them.
+            let held: u64 = (0..sim.model().world.entities.len() as crate::engine::EntityId)
+                .map(|id| sim.state(id).deadlines.len() as u64)
+                .sum();
             let over_events = guard.max_events.filter(|&m| report.committed > m);
-            if over_events.is_some() || report.pending > guard.max_pending {
+            if over_events.is_some() || report.pending + held > guard.max_pending {
                 let (limit, value) = match over_events {
                     Some(m) => ("--max-events", m),
                     None => ("--max-pending", guard.max_pending),
+                };
+                let report = crate::engine::RunReport {
+                    pending: report.pending + held,
+                    ..report
                 };
                 return Err(ModelError::Guard(Box::new(guard_stop(
                     &sim, limit, value, report,

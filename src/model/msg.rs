@@ -82,6 +82,8 @@ pub enum Timer {
     Attempt { slot: u32, gen_: u32, attempt: u32 },
     /// An outbound call's deadline.
     CallTimeout { slot: u32, gen_: u32 },
+    /// The earliest of the entity's outbound-call deadlines (`Node::deadlines`) is due.
+    CallDeadlines,
     /// Server: the job's service time is over.
     ServiceDone { slot: u32, gen_: u32 },
     /// Server: retry call `call` of a job after a back-off wait.

@@ -199,6 +199,8 @@ pub struct Node {
     pub(crate) me: EntityId,
     pub(crate) gen_: u32,
     pub(crate) calls: Slab<Call>,
+    /// The outbound calls' deadlines, behind one armed `Timer::CallDeadlines`.
+    pub(crate) deadlines: crate::engine::deadlines::Deadlines,
     /// Events of this entity, in the order they happened.
     pub log: Vec<LogEntry>,
     pub(crate) crashed: bool,
@@ -341,6 +343,7 @@ impl OutageModel {
                     me: id,
                     gen_: 1,
                     calls: Slab::default(),
+                    deadlines: Default::default(),
                     log: Vec::new(),
                     crashed: false,
                     crash_depth: 0,
@@ -535,8 +538,13 @@ impl Node {
     ) -> (u32, u32) {
         let gen_ = self.next_gen();
         call.deadline = cx.now().0.saturating_add(timeout);
+        let call_deadline = call.deadline;
         let slot = self.calls.insert(gen_, call);
-        send_self(cx, timeout, Timer::CallTimeout { slot, gen_ });
+        // Lazily: most calls end long before their deadline, which then never becomes an
+        // event of its own; one timer covers the earliest deadline still open.
+        if let Some(at) = self.deadlines.add(cx.now().0, call_deadline, slot, gen_) {
+            send_self(cx, at - cx.now().0, Timer::CallDeadlines);
+        }
         if self.limit_admit(w, cx, slot, gen_) {
             self.send_call(w, cx, slot, gen_);
         }
@@ -663,9 +671,13 @@ impl Node {
     /// at bucket boundaries.
     /// Called before anything that changes `busy` or `crashed`.
     pub(crate) fn account(&mut self, w: &World, now: u64) {
-        if self.server_series.is_empty() {
+        if self.server_series.is_empty() || self.last_account >= now {
             return;
         }
+        // Nothing that changes the live workers happens between two calls (callers account
+        // first), so they are looked up once, not per bucket, and not at all when no time
+        // has passed (several arrivals and releases at one instant).
+        let live = if self.crashed { 0 } else { self.workers(w) };
         while self.last_account < now {
             let b = w.bucket_of(self.last_account);
             let end = if b + 1 == w.nbuckets {
@@ -673,7 +685,6 @@ impl Node {
             } else {
                 now.min((b as u64 + 1) * w.bucket)
             };
-            let live = if self.crashed { 0 } else { self.workers(w) };
             let sb = &mut self.server_series[b];
             let dt = (end - self.last_account) as f64;
             sb.busy_ns += self.busy as f64 * dt;
@@ -1078,17 +1089,18 @@ impl Node {
                 gen_,
                 attempt,
             } => self.start_attempt(w, cx, slot, gen_, attempt),
-            Timer::CallTimeout { slot, gen_ } => {
-                if let Some(call) = self.calls.remove(slot, gen_) {
-                    let out = if call.limit == Lim::Rejected {
-                        Outcome::Throttled
-                    } else {
-                        Outcome::Timeout
-                    };
-                    if self.pools.is_some() {
-                        self.conn_call_ended(w, cx, &call, slot, gen_, Some(out));
-                    }
-                    self.complete(w, cx, call, out, 0);
+            Timer::CallTimeout { slot, gen_ } => self.call_timeout(w, cx, slot, gen_),
+            Timer::CallDeadlines => {
+                let now = cx.now().0;
+                if !self.deadlines.fire(now) {
+                    return; // superseded by an earlier timer, which re-armed
+                }
+                while let Some((slot, gen_)) = self.deadlines.pop_due(now) {
+                    self.call_timeout(w, cx, slot, gen_);
+                }
+                let calls = &self.calls;
+                if let Some(at) = self.deadlines.rearm(|s, g| calls.contains(s, g)) {
+                    send_self(cx, at - now, Timer::CallDeadlines);
                 }
             }
             Timer::ServiceDone { slot, gen_ } => self.on_service_done(w, cx, slot, gen_),
@@ -1141,6 +1153,22 @@ impl Node {
 
     /// One more (`down`) or one fewer crash cause: the replica goes down with the first and
     /// comes back with the last, whether scheduled faults or random failures.
+    /// An outbound call's deadline is due: if still open, it ends as timed out (throttled
+    /// when its concurrency limit rejected it).
+    fn call_timeout(&mut self, w: &World, cx: &mut Cx, slot: u32, gen_: u32) {
+        if let Some(call) = self.calls.remove(slot, gen_) {
+            let out = if call.limit == Lim::Rejected {
+                Outcome::Throttled
+            } else {
+                Outcome::Timeout
+            };
+            if self.pools.is_some() {
+                self.conn_call_ended(w, cx, &call, slot, gen_, Some(out));
+            }
+            self.complete(w, cx, call, out, 0);
+        }
+    }
+
     pub(crate) fn crash_step(&mut self, w: &World, cx: &mut Cx, down: bool) {
         let now = cx.now().0;
         self.account(w, now);
