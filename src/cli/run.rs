@@ -35,10 +35,15 @@ pub struct RunArgs {
     /// dashes].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Worker threads; regions run as parallel partitions. Outputs are the same for any value.
-    /// Default: the cores available.
+    /// Worker threads; regions run as parallel partitions when a pilot of the run (its first
+    /// 1%) finds the work spread over them enough to pay (the run says which). Outputs are the
+    /// same for any value. Default: the cores available.
     #[arg(long, default_value_t = super::default_threads())]
     pub threads: usize,
+    /// With several threads: run the regions as parallel partitions even when the pilot finds
+    /// one region doing nearly all the work (the same outputs; for checking and measuring).
+    #[arg(long)]
+    pub partitioned: bool,
     /// No progress bar and no table.
     #[arg(long)]
     pub quiet: bool,
@@ -269,8 +274,10 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     };
     let result = model::run_guarded(
         spec,
-        &RunOptions {
-            threads: args.threads,
+        &if args.partitioned {
+            RunOptions::partitioned(args.threads)
+        } else {
+            RunOptions::threads(args.threads)
         },
         &args.guard.guard(),
         &mut on_progress,
@@ -280,6 +287,11 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     }
     let result = result.map_err(|e| super::run_failed(e.into()))?;
     let wall = started.elapsed().as_secs_f64();
+    // With several threads and regions, which executor ran and why (stderr: the outputs are
+    // the same bytes either way).
+    if let (Some(plan), false) = (&result.plan, args.quiet) {
+        eprintln!("threads: {plan}");
+    }
     let summary = summary::summarize(&result, wall);
     write_outputs(&stage, &result, &summary).map_err(CliError::Failed)?;
     let rows = replay::timeline(&base, &result, &summary);
@@ -446,7 +458,7 @@ fn run_what_ifs(
             .zip(dirs.par_iter())
             .map(|((spec, name), dir)| {
                 let started = Instant::now();
-                let r = model::run_guarded(spec, &RunOptions { threads: 1 }, &guard, &mut |_| {})?;
+                let r = model::run_guarded(spec, &RunOptions::threads(1), &guard, &mut |_| {})?;
                 let s = summary::summarize(&r, started.elapsed().as_secs_f64());
                 write_outputs(dir, &r, &s)?;
                 if let Some(b) = &bar {
@@ -500,7 +512,7 @@ fn run_replications(
                 let mut spec = variants[v].clone();
                 spec.seed = seeds[r as usize];
                 let started = Instant::now();
-                let run = model::run_guarded(spec, &RunOptions { threads: 1 }, &guard, &mut |_| {})
+                let run = model::run_guarded(spec, &RunOptions::threads(1), &guard, &mut |_| {})
                     .map_err(|e| {
                         anyhow::Error::from(e).context(format!(
                             "{} replication {r} (seed {})",

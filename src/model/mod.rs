@@ -24,8 +24,39 @@ use world::World;
 /// How to run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Worker threads; with more than one region, regions run as parallel partitions.
+    /// Worker threads; with more than one region, regions may run as parallel partitions.
     pub threads: usize,
+    /// Whether several threads always run the regions as partitions, or only when a pilot says
+    /// they can pay ([`ThreadPlan`]). The outputs are the same bytes either way.
+    pub executor: ExecutorChoice,
+}
+
+/// Which executor runs a scenario on several threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExecutorChoice {
+    /// Regions in parallel when a pilot of the run finds the work spread enough over them.
+    #[default]
+    Auto,
+    /// Regions in parallel whenever there are several threads and regions.
+    Partitioned,
+}
+
+impl RunOptions {
+    /// `threads` worker threads; the pilot decides whether regions run in parallel.
+    pub fn threads(threads: usize) -> RunOptions {
+        RunOptions {
+            threads,
+            executor: ExecutorChoice::Auto,
+        }
+    }
+
+    /// `threads` worker threads, regions always in parallel (with several of each).
+    pub fn partitioned(threads: usize) -> RunOptions {
+        RunOptions {
+            threads,
+            executor: ExecutorChoice::Partitioned,
+        }
+    }
 }
 
 /// Limits that stop a run which would run away, checked every [`Guard::CHUNK`] events and at
@@ -148,6 +179,8 @@ pub struct RunResult {
     pub log: Vec<LogEntry>,
     /// Partitions the run used (1 for the sequential executor).
     pub partitions: usize,
+    /// With several threads and regions: whether the regions ran in parallel, and why.
+    pub plan: Option<ThreadPlan>,
 }
 
 impl RunResult {
@@ -245,8 +278,19 @@ pub fn run_guarded(
     let seed = world.spec.seed;
     let duration = world.spec.duration;
     let bucket = SimTime(world.bucket);
+    let plan = match world.lookahead {
+        Some(l) if opts.threads > 1 && l.0 > 0 && world.regions.len() > 1 => match opts.executor {
+            ExecutorChoice::Auto => Some(ThreadPlan::pilot(&world, opts.threads)?),
+            ExecutorChoice::Partitioned => None,
+        },
+        _ => None,
+    };
+    let parallel = match &plan {
+        Some(p) => p.parallel,
+        None => opts.executor == ExecutorChoice::Partitioned && opts.threads > 1,
+    };
     let (executor, lookahead) = match world.lookahead {
-        Some(l) if opts.threads > 1 && l.0 > 0 => (
+        Some(l) if parallel && opts.threads > 1 && l.0 > 0 => (
             Executor::Partitioned {
                 assignment: world.assignment(),
                 threads: opts.threads,
@@ -323,7 +367,97 @@ pub fn run_guarded(
     for node in &mut states {
         node.close(&world, duration.0);
     }
-    Ok(collect(world, states, events, bucket, partitions))
+    let mut result = collect(world, states, events, bucket, partitions);
+    result.plan = plan;
+    Ok(result)
+}
+
+/// Whether a run with several threads runs its regions as parallel partitions, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThreadPlan {
+    /// Partitions in parallel (else the sequential executor).
+    pub parallel: bool,
+    /// The region whose entities sent the most events in the pilot.
+    pub busiest: String,
+    /// Its share of the pilot's events.
+    pub share: f64,
+    /// The most the threads could gain: min(threads, 1 / share).
+    pub gain: f64,
+    /// Simulated time the pilot covered.
+    pub pilot: SimTime,
+}
+
+impl ThreadPlan {
+    /// Below this bound on the gain, the barriers between windows cost more than the
+    /// partitions can save (web-three-tier: one region sends over 90% of the events, and two
+    /// threads ran slower than one).
+    pub const MIN_GAIN: f64 = 1.3;
+
+    /// Runs the first 1% of the scenario (at most 5 simulated minutes) on the sequential
+    /// executor and counts the events each region's entities sent. Event counts are the same
+    /// on every machine, so the choice is too (and the outputs are the same either way).
+    fn pilot(world: &World, threads: usize) -> Result<ThreadPlan, ModelError> {
+        let spec = world.spec.clone();
+        let until = SimTime((spec.duration.0 / 100).clamp(1, 300_000_000_000));
+        let pilot_world = World::new(spec);
+        let model = OutageModel { world: pilot_world };
+        let states = model.initial_states();
+        let mut sim = Simulation::new(
+            model,
+            states,
+            EngineConfig {
+                seed: world.spec.seed,
+                lookahead: world.lookahead.unwrap_or(SimTime::ZERO),
+                executor: Executor::Sequential,
+            },
+        )?;
+        sim.run(Stop {
+            until: Some(until),
+            events: None,
+        })?;
+        let mut by_region = vec![0u64; world.regions.len()];
+        for (id, n) in sim.sent().into_iter().enumerate() {
+            by_region[world.entities[id].region as usize] += n;
+        }
+        let total: u64 = by_region.iter().sum();
+        let (busiest, &most) = by_region
+            .iter()
+            .enumerate()
+            .max_by_key(|&(i, n)| (*n, std::cmp::Reverse(i)))
+            .expect("at least two regions");
+        let share = if total == 0 {
+            1.0
+        } else {
+            most as f64 / total as f64
+        };
+        let gain = (threads as f64).min(1.0 / share);
+        Ok(ThreadPlan {
+            parallel: gain >= Self::MIN_GAIN,
+            busiest: world.regions[busiest].clone(),
+            share,
+            gain,
+            pilot: until,
+        })
+    }
+}
+
+impl std::fmt::Display for ThreadPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = if self.parallel {
+            "regions in parallel"
+        } else {
+            "sequential"
+        };
+        write!(
+            f,
+            "{how}: region {} sent {:.0}% of the events in the first {}, so threads could gain at most {:.2}x (partitions need {:.1}x)",
+            self.busiest,
+            self.share * 100.0,
+            self.pilot,
+            self.gain,
+            Self::MIN_GAIN
+        )
+    }
 }
 
 /// What a guard reports: the limit, where the run is, and the groups that sent most events.
@@ -455,6 +589,7 @@ fn collect(
         groups,
         log: log.into_iter().map(|(_, _, _, e)| e).collect(),
         partitions,
+        plan: None,
     }
 }
 

@@ -82,7 +82,7 @@ fn mm10_mean_wait_is_near_erlang_c() {
     // lambda 8/s, mu 1/s, c = 10: rho = 0.8, Erlang C P(wait) = 0.4092, Wq = P/(c mu - lambda)
     // = 0.2046 s.
     let spec = mmc_spec(8.0, 10, SimTime::from_secs(1), SimTime::from_hours(20));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     let s = summarize(&r, 0.0);
     let api = &s.components["api"];
     let users = &s.clients["users"];
@@ -113,7 +113,7 @@ fn workers_busy_at_the_end_count_in_the_last_bucket() {
     if let KindSpec::Service(s) = &mut spec.groups[1].kind {
         s.server.service_time = Dist::Constant(SimTime::from_hours(10));
     }
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     let api = r.server_series().next().unwrap().1;
     let last = api.last().unwrap();
     let started: u64 = api.iter().map(|b| b.started).sum();

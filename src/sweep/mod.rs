@@ -582,7 +582,7 @@ pub fn run_point(
     spec.seed = plan.run_seed(p, r);
     let res = crate::model::run_guarded(
         spec,
-        &crate::model::RunOptions { threads: 1 },
+        &crate::model::RunOptions::threads(1),
         guard,
         &mut |_| {},
     )?;

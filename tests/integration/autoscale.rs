@@ -64,7 +64,7 @@ fn with(extra: &str) -> String {
 
 fn simulate(text: &str) -> (Summary, RunResult) {
     let spec = scenario::load(text, "autoscale.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     (summarize(&r, 0.0), r)
 }
 

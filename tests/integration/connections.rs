@@ -12,7 +12,7 @@ use outagesim::scenario;
 fn result(toml: &str, sets: &[&str]) -> RunResult {
     let sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
     let spec = scenario::load(toml, "test.toml", &sets).unwrap_or_else(|e| panic!("{e}"));
-    run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap()
+    run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap()
 }
 
 fn simulate(toml: &str, sets: &[&str]) -> Summary {
@@ -439,7 +439,7 @@ service_time = "5ms"
     );
     let spec = scenario::load(&toml, "t.toml", &[]).unwrap();
     let bytes = |threads| {
-        let r = run(spec.clone(), &RunOptions { threads }, &mut |_| {}).unwrap();
+        let r = run(spec.clone(), &RunOptions::partitioned(threads), &mut |_| {}).unwrap();
         [
             outagesim::report::timeseries_csv(&r),
             outagesim::report::components_csv(&r),

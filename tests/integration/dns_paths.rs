@@ -11,7 +11,7 @@ use outagesim::scenario;
 fn run_text(toml: &str, sets: &[&str]) -> RunResult {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let spec = scenario::load(toml, "test.toml", &sets).unwrap_or_else(|e| panic!("{e}"));
-    run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap()
+    run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap()
 }
 
 fn simulate(toml: &str, sets: &[&str]) -> Summary {
@@ -131,7 +131,7 @@ fn a_reroute_moves_lookups_onto_another_path() {
     assert!(act[0].detail.contains("reroute"), "{:?}", act[0]);
     // The same run on two threads is the same run.
     let spec = scenario::load(&format!("{PATHS}{REROUTE}"), "t.toml", &[]).unwrap();
-    let two = run(spec, &RunOptions { threads: 2 }, &mut |_| {}).unwrap();
+    let two = run(spec, &RunOptions::partitioned(2), &mut |_| {}).unwrap();
     assert_eq!(two.groups, moved.groups);
 }
 

@@ -54,7 +54,7 @@ duration = "10m"
 fn simulate(text: &str) -> Summary {
     let spec = scenario::load(text, "fallback.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
     summarize(
-        &run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap(),
+        &run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap(),
         0.0,
     )
 }

@@ -11,7 +11,7 @@ fn load(toml: &str) -> Spec {
 }
 
 fn go(spec: Spec) -> (Summary, RunResult) {
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     (summarize(&r, 0.0), r)
 }
 

@@ -13,7 +13,7 @@ use outagesim::scenario;
 
 fn result(toml: &str) -> RunResult {
     let spec = scenario::load(toml, "test.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-    run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap()
+    run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap()
 }
 
 fn simulate(toml: &str) -> Summary {
@@ -383,8 +383,8 @@ service_time = {{ dist = "exponential", mean = "5ms" }}
 "#
     );
     let spec = scenario::load(&toml, "t.toml", &[]).unwrap();
-    let one = run(spec.clone(), &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
-    let four = run(spec, &RunOptions { threads: 4 }, &mut |_| {}).unwrap();
+    let one = run(spec.clone(), &RunOptions::threads(1), &mut |_| {}).unwrap();
+    let four = run(spec, &RunOptions::partitioned(4), &mut |_| {}).unwrap();
     let (a, b) = (summarize(&one, 0.0), summarize(&four, 0.0));
     assert_eq!(format!("{:?}", a.clients), format!("{:?}", b.clients));
     assert_eq!(format!("{:?}", a.components), format!("{:?}", b.components));
@@ -469,7 +469,7 @@ fn a_concurrency_limit_ends_the_retry_storm_and_waiting_does_not() {
     let load = |set: &str| {
         let spec = scenario::load(&text, "retry-storm-metastable.toml", &[set.to_owned()])
             .unwrap_or_else(|e| panic!("{e}"));
-        let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+        let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
         summarize(&r, 0.0)
     };
     let s = load("components.users.concurrency_limit={limit=20}");

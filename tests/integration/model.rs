@@ -6,7 +6,7 @@ use outagesim::scenario;
 
 fn simulate(toml: &str) -> Summary {
     let spec = scenario::load(toml, "test.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     summarize(&r, 0.0)
 }
 
@@ -744,7 +744,7 @@ at = "10m"
     let run_csv = |fault: &str| {
         let spec =
             scenario::load(&scenario(fault), "test.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-        let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+        let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
         csv_utilisation(&r, "api")
     };
     let cut = run_csv("kind = \"config_change\"\nset = { workers = 1 }");
@@ -831,7 +831,7 @@ mttr = "5m"
         &[],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     let starts: Vec<_> = r.log.iter().filter(|e| e.kind == "failure_start").collect();
     assert!(!starts.is_empty());
     // Replicas 0 and 2 live in z1 and go down together; 1 and 3 (z2) and the client never do.
@@ -897,7 +897,7 @@ at = "10m"
 duration = "15m"
 "#;
     let spec = scenario::load(text, "region.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec.clone(), &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec.clone(), &RunOptions::threads(1), &mut |_| {}).unwrap();
     let starts: Vec<_> = r.log.iter().filter(|e| e.kind == "fault_start").collect();
     let hit: Vec<&str> = starts.iter().map(|e| e.target.as_str()).collect();
     assert_eq!(
@@ -1028,7 +1028,7 @@ duration = "10m"
 "#
     );
     let spec = scenario::load(&text, "links.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     (summarize(&r, 0.0), r.log)
 }
 

@@ -8,7 +8,7 @@ use outagesim::scenario;
 
 fn simulate(toml: &str) -> (Summary, RunResult) {
     let spec = scenario::load(toml, "test.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     (summarize(&r, 0.0), r)
 }
 
@@ -457,8 +457,8 @@ target = "store"
 at = "3m"
 "#;
     let spec = scenario::load(toml, "det.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
-    let one = run(spec.clone(), &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
-    let two = run(spec, &RunOptions { threads: 2 }, &mut |_| {}).unwrap();
+    let one = run(spec.clone(), &RunOptions::threads(1), &mut |_| {}).unwrap();
+    let two = run(spec, &RunOptions::partitioned(2), &mut |_| {}).unwrap();
     assert_eq!(two.partitions, 3);
     assert_eq!(one.events, two.events);
     assert_eq!(one.groups, two.groups);
@@ -472,7 +472,7 @@ fn the_blast_radius_counts_dependency_hops_from_the_faults_origins() {
     let text = std::fs::read_to_string("scenarios/web-three-tier.toml").unwrap();
     let spec = scenario::load(&text, "web.toml", &["scenario.duration=40m".into()])
         .unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     let s = summarize(&r, 0.0);
     let b = &s.blast_radius;
     // The east surge starts after 40m: only the load balancers' crash is an origin.

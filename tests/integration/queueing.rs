@@ -14,7 +14,7 @@ use crate::common::{outagesim, scratch, text};
 fn simulate(toml: &str, sets: &[&str]) -> Summary {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let spec = scenario::load(toml, "test.toml", &sets).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     summarize(&r, 0.0)
 }
 
@@ -275,7 +275,7 @@ fn the_same_seed_gives_the_same_bytes_on_one_and_two_threads() {
     let a = simulate(&toml, &sets);
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let spec = scenario::load(&toml, "test.toml", &sets).unwrap();
-    let r = run(spec, &RunOptions { threads: 2 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::partitioned(2), &mut |_| {}).unwrap();
     let b = summarize(&r, 0.0);
     assert_eq!(
         serde_json::to_string(&a.clients).unwrap(),

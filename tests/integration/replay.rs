@@ -200,11 +200,11 @@ fn deep_checks_mask_the_hung_replica() {
     let spec = outagesim::scenario::parse(INCIDENT, "tiny.toml").unwrap();
     let deep = outagesim::scenario::load_what_if(INCIDENT, "tiny.toml", &[], &spec, 0).unwrap();
     let a = summarize(
-        &run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap(),
+        &run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap(),
         0.0,
     );
     let b = summarize(
-        &run(deep, &RunOptions { threads: 1 }, &mut |_| {}).unwrap(),
+        &run(deep, &RunOptions::threads(1), &mut |_| {}).unwrap(),
         0.0,
     );
     // Half the requests fail from 10m until the restart (about 17m): about 10% of the run.

@@ -141,6 +141,9 @@ fn a_run_writes_a_self_contained_page_with_its_summary_and_plots() {
         WEB_LIGHT[2],
         WEB_LIGHT[3],
         "--quiet",
+        "--threads",
+        "2",
+        "--partitioned",
         "--out",
         out.to_str().unwrap(),
     ]);

@@ -191,10 +191,16 @@ fn same_seed_gives_the_same_bytes_on_any_thread_count() {
     let mut short = vec!["--set", "scenario.duration=24m"];
     short.extend(WEB_LIGHT);
     let mut dirs = Vec::new();
-    for threads in ["1", "2", "4", "2"] {
+    // Its work is nearly all in one region, so on its own a run with several threads runs it
+    // sequentially (the pilot's choice, below); --partitioned makes the regions run in
+    // parallel regardless.
+    for (threads, partitioned) in [("1", false), ("2", true), ("4", true), ("2", false)] {
         let dir = scratch(&format!("determinism-{}-{threads}", dirs.len()));
         let mut extra = short.to_vec();
         extra.extend(["--threads", threads]);
+        if partitioned {
+            extra.push("--partitioned");
+        }
         run_to(&dir, scenario, &extra);
         dirs.push(dir);
     }
@@ -513,7 +519,7 @@ fn shipped_texts() -> Vec<String> {
 /// Runs `spec` with `threads` and returns its outputs' bytes (or the error's text).
 fn outputs(spec: outagesim::model::spec::Spec, threads: usize) -> Result<Vec<Vec<u8>>, String> {
     use outagesim::report;
-    let opts = outagesim::model::RunOptions { threads };
+    let opts = outagesim::model::RunOptions::partitioned(threads);
     let r = outagesim::model::run(spec, &opts, &mut |_| {}).map_err(|e| e.to_string())?;
     Ok(vec![
         report::timeseries_csv(&r),
@@ -571,4 +577,59 @@ fn edited_scenarios_give_the_same_bytes_on_one_and_two_threads() {
         }
     }
     assert!(ran >= 20, "only {ran} edited scenarios loaded");
+}
+
+/// With several threads and regions, a pilot of the first 1% of the run decides whether the
+/// regions run in parallel, and the run says which and why.
+#[test]
+fn the_run_says_whether_its_regions_ran_in_parallel() {
+    let dir = scratch("thread-plan");
+    let mut args = vec![
+        "run",
+        "scenarios/web-three-tier.toml",
+        "--set",
+        "scenario.duration=10m",
+        "--threads",
+        "2",
+        "--no-plots",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(WEB_LIGHT);
+    let o = outagesim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // us-east holds the application, its cache and database: 97% of the events.
+    let err = stderr(&o);
+    assert!(
+        err.contains("threads: sequential: region us-east sent 9"),
+        "{err}"
+    );
+    // A scenario whose regions share the work runs them in parallel.
+    let o = outagesim(&[
+        "run",
+        "scenarios/bench-reference.toml",
+        "--set",
+        "scenario.duration=2m",
+        "--threads",
+        "2",
+        "--no-plots",
+        "--out",
+        dir.join("bench").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("threads: regions in parallel: "), "{err}");
+    // One thread: no pilot, nothing to say.
+    let o = outagesim(&[
+        "run",
+        "scenarios/bench-reference.toml",
+        "--set",
+        "scenario.duration=1m",
+        "--threads",
+        "1",
+        "--no-plots",
+        "--out",
+        dir.join("one").to_str().unwrap(),
+    ]);
+    assert!(!stderr(&o).contains("threads:"));
 }

@@ -332,6 +332,7 @@ fn both_executors_stop_at_the_same_event_and_a_generous_limit_changes_nothing() 
             "200000",
             "--threads",
             threads,
+            "--partitioned",
             "--quiet",
             "--out",
             dir.join("x").to_str().unwrap(),
@@ -379,6 +380,7 @@ fn both_executors_stop_at_the_same_event_and_a_generous_limit_changes_nothing() 
             "1e8",
             "--threads",
             "2",
+            "--partitioned",
         ],
     );
     assert!(!plain.is_empty());

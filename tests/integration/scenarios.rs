@@ -10,7 +10,7 @@ fn shipped(file: &str, sets: &[&str]) -> (Summary, RunResult) {
     let text = std::fs::read_to_string(&path).unwrap();
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let spec = scenario::load(&text, &path, &sets).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     (summarize(&r, 0.0), r)
 }
 

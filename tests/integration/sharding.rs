@@ -25,7 +25,7 @@ fn simulate(sets: &[&str]) -> Summary {
     all.extend(sets.iter().map(|s| (*s).to_owned()));
     let spec = scenario::load(&file, FILE, &all).unwrap_or_else(|e| panic!("{e}"));
     summarize(
-        &run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap(),
+        &run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap(),
         0.0,
     )
 }

@@ -12,7 +12,7 @@ use outagesim::scenario;
 fn simulate(toml: &str, sets: &[&str]) -> Summary {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let spec = scenario::load(toml, "test.toml", &sets).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     summarize(&r, 0.0)
 }
 
@@ -284,12 +284,13 @@ fn random_failures_match_the_availability_of_redundant_replicas() {
     // Each replica is up with A = MTBF / (MTBF + MTTR) = 0.5, independently; with one of n
     // needed, availability is 1 - (1 - A)^n: 0.75 for n = 2, 0.875 for n = 3.
     //
-    // Tolerance: 1,500 simulated hours hold about 4,500 down periods per replica, so the
-    // share of time with every replica down is known to about ±1.5% of its value (it is a
-    // renewal-reward average over thousands of cycles); requests sample it 2.7 M times
-    // (binomial error 0.03%). Detection takes up to a second per failure, about 0.1% of the
-    // time: a small bias well inside ±0.01 absolute.
-    for (n, hours) in [(2u32, 1500u32), (3, 1500)] {
+    // Tolerance: 1,000 simulated hours hold about 3,000 down periods per replica, so the
+    // share of time with every replica down is known to about ±2% of its value (it is a
+    // renewal-reward average over thousands of cycles): ±0.005 absolute for n = 2, ±0.0025
+    // for n = 3. Requests sample it 1.8 M times (binomial error 0.04%). Detection takes up
+    // to a second per failure, about 0.1% of the time: a small bias. All inside ±0.01
+    // absolute.
+    for (n, hours) in [(2u32, 1000u32), (3, 1000)] {
         let expect = 1.0 - 0.5f64.powi(n as i32);
         let got = redundancy(n, hours);
         assert!(

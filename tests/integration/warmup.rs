@@ -46,7 +46,7 @@ fn erlang_c(c: u32, a: f64) -> f64 {
 
 fn simulate(sets: &[String]) -> Summary {
     let spec = scenario::load(QUEUE, "warm.toml", sets).unwrap_or_else(|e| panic!("{e}"));
-    let r = run(spec, &RunOptions { threads: 1 }, &mut |_| {}).unwrap();
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
     summarize(&r, 0.0)
 }
 
