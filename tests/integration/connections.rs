@@ -40,6 +40,44 @@ name = "connections"
 seed = 7
 "#;
 
+/// Ten front replicas pooling connections to `api` (4 replicas and 4 standby, in another
+/// segment, across a device with a connection table) for `duration`; `api` is the last table
+/// opened, for `rest` to finish (its workers and service time) and add to.
+fn wave_scenario(duration: &str, rest: &str) -> String {
+    format!(
+        r#"{HEAD}duration = "{duration}"
+bucket = "1m"
+[components.users]
+kind = "client"
+segment = "a"
+rate = 200.0
+target = "front"
+timeout = "10s"
+
+[components.front]
+kind = "service"
+segment = "a"
+replicas = 10
+workers = 100
+service_time = "1ms"
+calls = [{{ target = "api", timeout = "5s" }}]
+connections = {{ pool = 8, idle_timeout = "10m" }}
+
+[components.dev]
+kind = "network"
+capacity = 100000.0
+joins = ["a", "b"]
+connections = {{ table = 10000, setup = "1ms" }}
+
+[components.api]
+kind = "service"
+segment = "b"
+replicas = 4
+standby = 4
+{rest}"#
+    )
+}
+
 /// Erlang B by its recurrence: B(0) = 1, B(k) = A B(k-1) / (k + A B(k-1)).
 fn erlang_b(c: u32, a: f64) -> f64 {
     (1..=c).fold(1.0, |b, k| a * b / (f64::from(k) + a * b))
@@ -229,37 +267,9 @@ at = "0s"
 /// a burst of handshakes and closes in that minute, and the events log says so.
 #[test]
 fn a_scale_action_sets_off_a_reconnect_wave() {
-    let toml = format!(
-        r#"{HEAD}duration = "10m"
-bucket = "1m"
-[components.users]
-kind = "client"
-segment = "a"
-rate = 200.0
-target = "front"
-timeout = "10s"
-
-[components.front]
-kind = "service"
-segment = "a"
-replicas = 10
-workers = 100
-service_time = "1ms"
-calls = [{{ target = "api", timeout = "5s" }}]
-connections = {{ pool = 8, idle_timeout = "10m" }}
-
-[components.dev]
-kind = "network"
-capacity = 100000.0
-joins = ["a", "b"]
-connections = {{ table = 10000, setup = "1ms" }}
-
-[components.api]
-kind = "service"
-segment = "b"
-replicas = 4
-standby = 4
-workers = 100
+    let toml = wave_scenario(
+        "10m",
+        r#"workers = 100
 service_time = "200ms"
 
 [[actions]]
@@ -269,7 +279,7 @@ target = "api"
 replicas = 4
 provision = "30s"
 at = "5m"
-"#
+"#,
     );
     let r = result(&toml, &[]);
     let waves: Vec<_> = r.log.iter().filter(|e| e.kind == "rebalance").collect();
@@ -315,37 +325,9 @@ at = "5m"
 /// the group get its order and rebalance when the new replicas are in service.
 #[test]
 fn an_autoscaler_scale_out_sets_off_a_reconnect_wave() {
-    let toml = format!(
-        r#"{HEAD}duration = "4m"
-bucket = "1m"
-[components.users]
-kind = "client"
-segment = "a"
-rate = 200.0
-target = "front"
-timeout = "10s"
-
-[components.front]
-kind = "service"
-segment = "a"
-replicas = 10
-workers = 100
-service_time = "1ms"
-calls = [{{ target = "api", timeout = "5s" }}]
-connections = {{ pool = 8, idle_timeout = "10m" }}
-
-[components.dev]
-kind = "network"
-capacity = 100000.0
-joins = ["a", "b"]
-connections = {{ table = 10000, setup = "1ms" }}
-
-[components.api]
-kind = "service"
-segment = "b"
-replicas = 4
-standby = 4
-workers = 20
+    let toml = wave_scenario(
+        "4m",
+        r#"workers = 20
 service_time = "200ms"
 
 [components.ops]
@@ -361,7 +343,7 @@ max = 8
 period = "1m"
 cooldown = "10m"
 provision = "30s"
-"#
+"#,
     );
     let r = result(&toml, &[]);
     // 40 busy workers of 80 (50%) against a 30% target: 4 -> 7 replicas at the first
