@@ -261,6 +261,36 @@ at = "0s"
     );
 }
 
+/// A handshake answered after its caller gave up is reset by the caller, which frees the
+/// entry it took at the device: with every connect timing out (the handshake takes 1 ms of
+/// setup, the connect timeout is 0.5 ms) and a table of 3 entries, the table never fills; left
+/// stale until their 350 s expiry, 5 abandoned handshakes a second would fill it at once.
+#[test]
+fn a_handshake_answered_too_late_is_reset_and_frees_its_table_entry() {
+    let r = result(
+        &pooled(
+            5.0,
+            r#"{ pool = 4, idle_timeout = "60s", connect_timeout = "500us" }"#,
+            "",
+        ),
+        &["scenario.duration=2m", "components.dev.connections.table=3"],
+    );
+    let s = summarize(&r, 0.0);
+    let u = &s.clients["users"];
+    assert!(u.requests > 400);
+    assert_eq!(u.successes, 0, "every connect times out");
+    assert!(
+        r.log.iter().all(|e| e.kind != "conn_table_full"),
+        "the resets keep the table clear"
+    );
+    // Each attempt crosses the device three times: the handshake, its late answer, the reset.
+    let per = arrivals(&r, "dev") as f64 / u.requests as f64;
+    assert!(
+        (2.9..3.1).contains(&per),
+        "{per:.2} device messages a request"
+    );
+}
+
 /// The reconnect wave: a scale action doubling the service's replicas reaches the replicas
 /// of `front`, which pool connections to it: when the new replicas are in service each closes
 /// its connections and reopens as many over all eight replicas at once, so the device relays

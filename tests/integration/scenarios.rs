@@ -917,18 +917,19 @@ fn aws_2021_without_rebalancing_the_scaling_activity_is_harmless() {
 }
 
 #[test]
-fn aws_2021_working_back_off_lets_connections_through_between_reconnect_waves() {
-    // With back-off on retries and reconnects the storm does not hold the devices full: the
-    // clients get through between synchronised reconnect waves (measured: internal clients
-    // 0.90 in all instead of 0.52, minutes from 0.0 to 1.0), but it does not end before the
-    // sources are disabled either.
+fn aws_2021_working_back_off_turns_the_outage_into_a_brownout() {
+    // With back-off on retries and reconnects, and the handshakes the clients gave up on reset
+    // (freeing their table entries), most connects get through: measured, internal clients
+    // 0.987 in all instead of 0.542, every minute of the storm at 0.856 or more instead of
+    // nothing getting through; the devices stay busy until the sources are disabled.
     let (base, _) = aws_2021(&[]);
     let (s, r) = aws_2021(&[AWS_2021_BACKOFF]);
-    assert!(
-        s.clients["internal-clients"].availability
-            > base.clients["internal-clients"].availability + 0.3
-    );
-    assert!(availability(&r, "internal-clients", 31, 90) > 0.5);
+    assert!(base.clients["internal-clients"].availability < 0.6);
+    assert!(s.clients["internal-clients"].availability > 0.95);
+    let minutes: Vec<f64> = (31..90)
+        .map(|m| availability(&r, "internal-clients", m, m + 1))
+        .collect();
+    assert!(minutes.iter().all(|&a| a > 0.8), "{minutes:?}");
 }
 
 // ---- dns-ttl-failover.toml ------------------------------------------------------------------

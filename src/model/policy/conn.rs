@@ -27,7 +27,8 @@
 //! handshake's `Syn` crossing it costs `setup` worker time on top of relaying, and takes an
 //! entry keyed by the connection; with the table full it is dropped, as a full Linux
 //! conntrack table drops new flows: nothing answers, so the connect times out at the caller's
-//! `connect_timeout` (no fast refusal reaches it). The `Fin` frees the entry; each request on
+//! `connect_timeout` (no fast refusal reaches it). The `Fin` frees the entry (a caller that
+//! gets the answer of a handshake it gave up on resets it with one); each request on
 //! the connection keeps it fresh; an entry untouched for the table's `idle_timeout` (its
 //! close was lost, its caller crashed, its handshake failed, or a kept-open connection stayed
 //! idle that long, as behind a real NAT without keep-alives; the model does not then drop the
@@ -588,7 +589,8 @@ impl Node {
     }
 
     /// A connection message reached this entity: a caller's `Syn` (acknowledged by any live
-    /// replica), the `Ack` of one of its own handshakes, or a `Fin` (nothing to do here).
+    /// replica), the `Ack` of one of its own handshakes (or of one it gave up on: answered by a
+    /// reset, a `Fin`), or a `Fin` (nothing to do here).
     pub(crate) fn on_conn(&mut self, w: &World, cx: &mut Cx, m: ConnMsg) {
         match m.op {
             ConnOp::Syn => {
@@ -602,7 +604,15 @@ impl Node {
             }
             ConnOp::Ack => {
                 let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(m.id)) else {
-                    return; // gave up on it: the callee's side stays half-open
+                    // Gave up on it (its connect timed out): the answer to an unknown
+                    // connection is answered with a reset, as TCP does, which frees the
+                    // entries the handshake took on its path.
+                    let reset = ConnMsg {
+                        op: ConnOp::Fin,
+                        ..m
+                    };
+                    transmit(w, cx, m.callee, Msg::Conn(reset));
+                    return;
                 };
                 let pools = self.pools.as_mut().expect("pools");
                 let c = &mut pools.pools[p].conns[k];
