@@ -559,38 +559,35 @@ impl Node {
         if let (Phase::Call, Some(spec)) = (call.phase, conn_of(self.kind(w), &call.owner)) {
             return self.conn_send(w, cx, slot, gen_, spec);
         }
-        let req_kind = match call.phase {
-            Phase::Resolve { record } => ReqKind::Lookup { record },
-            Phase::Call => call.kind,
-        };
-        let (dst, source, item, deadline) = (call.dst, call.source, call.item, call.deadline);
-        self.send_req(w, cx, dst, slot, gen_, req_kind, source, item, deadline);
+        self.send_req(w, cx, slot, gen_, call, super::msg::NO_CONN);
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Sends call `(slot, gen_)`'s request to its `dst` (a lookup while it is still resolving
+    /// a name), on pooled connection `conn` (`NO_CONN`: none).
     pub(crate) fn send_req(
         &self,
         w: &World,
         cx: &mut Cx,
-        dst: EntityId,
         slot: u32,
         gen_: u32,
-        kind: ReqKind,
-        source: u16,
-        item: Item,
-        deadline: u64,
+        call: &Call,
+        conn: u32,
     ) {
+        let kind = match call.phase {
+            Phase::Resolve { record } => ReqKind::Lookup { record },
+            Phase::Call => call.kind,
+        };
         let req = Req {
             from: self.me,
             slot,
             gen_,
             kind,
-            source,
-            item,
-            deadline,
-            conn: super::msg::NO_CONN,
+            source: call.source,
+            item: call.item,
+            deadline: call.deadline,
+            conn,
         };
-        transmit(w, cx, dst, Msg::Req(req));
+        transmit(w, cx, call.dst, Msg::Req(req));
     }
 
     pub(crate) fn on_response(

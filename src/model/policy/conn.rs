@@ -21,7 +21,9 @@
 //! replicas are provisioned, each such caller counts them as members, closes a `rebalance`
 //! share of its connections to that group (the first ones in pool order; busy ones when their
 //! call ends) and reopens as many at once to replicas drawn among all members. That is the
-//! reconnect wave a scaling activity sets off.
+//! reconnect wave a scaling activity sets off. An autoscaler's orders reach them too
+//! (`policy/autoscale.rs`): they rebalance when its new replicas are in service, or at once
+//! onto those that stay after a scale-in.
 //!
 //! **Connection tables.** A network device with `connections` keeps a table of flows. A
 //! handshake's `Syn` crossing it costs `setup` worker time on top of relaying, and takes an
@@ -41,8 +43,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::engine::rng::below;
 use crate::engine::{EntityId, SimTime};
-use crate::model::msg::{ConnMsg, ConnOp, Msg, Req, Timer};
-use crate::model::node::{Call, Cx, Node, Outcome, Owner, Phase, send_self, transmit};
+use crate::model::msg::{ConnMsg, ConnOp, Msg, Timer};
+use crate::model::node::{Call, Cx, Node, Outcome, Owner, send_self, transmit};
 use crate::model::settings::{Count, Duration, Fraction, Opt, PosDuration};
 use crate::model::spec::KindSpec;
 use crate::model::world::World;
@@ -59,10 +61,17 @@ settings! {
         max_lifetime: Opt<PosDuration> = None,
         /// A handshake not answered within this fails the call that opened it.
         connect_timeout: PosDuration = SimTime::from_secs(1),
-        /// Share of the pool closed and reopened when a scale action changes the target group's replicas.
+        /// Share of the pool closed and reopened when a scale action or an autoscaler changes the target group's replicas in service.
         rebalance: Fraction = 1.0,
         /// Connections a client keeps open to its target group even when idle: opened over the first idle_timeout, and reopened when lost after its retry back-off (persistent pools).
         min_idle: Count<0, 1_000_000> = 0,
+    }
+}
+
+impl ConnSpec {
+    /// Connections a client keeps open to its target group: `min_idle`, at most `pool`.
+    fn kept(&self) -> u32 {
+        self.min_idle.min(self.pool)
     }
 }
 
@@ -313,21 +322,9 @@ impl Node {
             return;
         };
         call.dst = to;
-        let kind = match call.phase {
-            Phase::Call => call.kind,
-            Phase::Resolve { record } => crate::model::msg::ReqKind::Lookup { record },
-        };
-        let req = Req {
-            from: self.me,
-            slot,
-            gen_,
-            kind,
-            source: call.source,
-            item: call.item,
-            deadline: call.deadline,
-            conn,
-        };
-        transmit(w, cx, to, Msg::Req(req));
+        if let Some(call) = self.calls.get(slot, gen_) {
+            self.send_req(w, cx, slot, gen_, call, conn);
+        }
     }
 
     /// Starts a handshake with `to` for pool `p`.
@@ -387,7 +384,7 @@ impl Node {
             return;
         };
         let pool = &mut self.pools.as_mut().expect("pools").pools[p];
-        let keep = spec.min_idle.min(spec.pool) as usize;
+        let keep = spec.kept() as usize;
         if pool.warming || pool.conns.len() >= keep {
             return;
         }
@@ -411,7 +408,7 @@ impl Node {
         else {
             return;
         };
-        for _ in 0..spec.min_idle.min(spec.pool) {
+        for _ in 0..spec.kept() {
             let at = below(cx.rng(), spec.idle_timeout.0.max(1));
             send_self(cx, at, Timer::ConnOpenIdle { group: *g as u32 });
         }
@@ -435,7 +432,7 @@ impl Node {
         if all {
             pools.pools[p].warming = false;
         }
-        let keep = spec.min_idle.min(spec.pool) as usize;
+        let keep = spec.kept() as usize;
         loop {
             if self.pools.as_ref().expect("pools").pools[p].conns.len() >= keep {
                 return;
@@ -673,7 +670,7 @@ impl Node {
             return;
         }
         let keep = match self.kind(w) {
-            KindSpec::Client(c) => c.connections.as_ref().map_or(0, |s| s.min_idle.min(s.pool)),
+            KindSpec::Client(c) => c.connections.as_ref().map_or(0, ConnSpec::kept),
             _ => 0,
         };
         let spec = spec_of(self.kind(w));
@@ -690,8 +687,9 @@ impl Node {
         }
     }
 
-    /// A scale action's new replicas of `group` are provisioned (`members` in all): this
-    /// caller counts them and closes and reopens its `rebalance` share of connections.
+    /// The replicas of `group` in service change (`members` in all: a scale action's new
+    /// replicas are provisioned, or an autoscaler's order takes effect): this caller counts
+    /// them and closes and reopens its `rebalance` share of connections.
     pub(crate) fn conn_rebalance(&mut self, w: &World, cx: &mut Cx, group: usize, members: u32) {
         let Some(spec) = spec_of(self.kind(w)) else {
             return;
