@@ -278,19 +278,15 @@ pub fn run_guarded(
     let seed = world.spec.seed;
     let duration = world.spec.duration;
     let bucket = SimTime(world.bucket);
-    let plan = match world.lookahead {
-        Some(l) if opts.threads > 1 && l.0 > 0 && world.regions.len() > 1 => match opts.executor {
-            ExecutorChoice::Auto => Some(ThreadPlan::pilot(&world, opts.threads)?),
-            ExecutorChoice::Partitioned => None,
-        },
+    // Several threads and regions (a positive lookahead between them): the regions run as
+    // parallel partitions when forced, or when a pilot finds that they can pay.
+    let parts = world.lookahead.filter(|l| opts.threads > 1 && l.0 > 0);
+    let plan = match (parts, opts.executor) {
+        (Some(_), ExecutorChoice::Auto) => Some(ThreadPlan::pilot(&world, opts.threads)?),
         _ => None,
     };
-    let parallel = match &plan {
-        Some(p) => p.parallel,
-        None => opts.executor == ExecutorChoice::Partitioned && opts.threads > 1,
-    };
-    let (executor, lookahead) = match world.lookahead {
-        Some(l) if parallel && opts.threads > 1 && l.0 > 0 => (
+    let (executor, lookahead) = match parts {
+        Some(l) if plan.as_ref().is_none_or(|p| p.parallel) => (
             Executor::Partitioned {
                 assignment: world.assignment(),
                 threads: opts.threads,

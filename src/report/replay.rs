@@ -276,19 +276,11 @@ impl Outcome {
     }
 
     fn detected(&self) -> String {
-        match self.detected_after_s {
-            None => "no impact".into(),
-            Some(None) => "no alarm".into(),
-            Some(Some(t)) => SimTime::from_secs_f64(t.round()).to_string(),
-        }
+        since_impact(self.detected_after_s, "no alarm")
     }
 
     fn recovered(&self) -> String {
-        match self.recovered_after_s {
-            None => "no impact".into(),
-            Some(None) => "not by the end".into(),
-            Some(Some(t)) => SimTime::from_secs_f64(t.round()).to_string(),
-        }
+        since_impact(self.recovered_after_s, "not by the end")
     }
 
     fn radius(&self) -> String {
@@ -297,6 +289,15 @@ impl Outcome {
             let _ = write!(s, " ({})", self.impacted.join(", "));
         }
         s
+    }
+}
+
+/// A time since the impact began: "no impact" without one, `never` if it did not come.
+fn since_impact(t: Option<Option<f64>>, never: &str) -> String {
+    match t {
+        None => "no impact".into(),
+        Some(None) => never.into(),
+        Some(Some(t)) => SimTime::from_secs_f64(t.round()).to_string(),
     }
 }
 

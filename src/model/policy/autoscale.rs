@@ -348,23 +348,14 @@ impl Node {
         }
     }
 
-    /// An autoscaler's order reaches this replica or load balancer: the group is to have
-    /// `count` replicas in service.
+    /// An autoscaler's order reaches this replica, load balancer or pooling caller: the group
+    /// is to have `count` replicas in service.
     pub(crate) fn on_scale(&mut self, w: &World, cx: &mut Cx, scaler: usize, count: u32) {
         let a = &w.spec.autoscalers[scaler];
-        if self.group == a.group {
+        // How long until this entity takes the order in (a `ScaleStep`), if it has to.
+        let wait = if self.group == a.group {
             let up = self.replica < count;
-            if up != self.in_service {
-                let wait = if up { a.provision.0 } else { a.drain.0 };
-                send_self(
-                    cx,
-                    wait,
-                    Timer::ScaleStep {
-                        scaler: scaler as u16,
-                        count,
-                    },
-                );
-            }
+            (up != self.in_service).then_some(if up { a.provision.0 } else { a.drain.0 })
         } else if pools_to(w, self.group, a.group) {
             // A caller pooling connections to the group rebalances when new replicas are in
             // service (after their provisioning), or at once onto those that stay.
@@ -372,24 +363,20 @@ impl Node {
                 .pools
                 .as_ref()
                 .map_or(w.provisioned(a.group), |ps| ps.members(w, a.group));
-            let wait = if count > known { a.provision.0 } else { 0 };
-            send_self(
-                cx,
-                wait,
-                Timer::ScaleStep {
-                    scaler: scaler as u16,
-                    count,
-                },
-            );
+            Some(if count > known { a.provision.0 } else { 0 })
         } else if count < self.registered {
             // Taken out of the rotation at once; they finish what they hold.
             self.registered = count;
             let detail = format!("{}: {}[..{count}]", a.name, w.spec.groups[a.group].name);
             self.log(w, cx.now().0, "registered", detail);
-        } else if count > self.registered {
+            None
+        } else {
+            (count > self.registered).then_some(a.provision.0)
+        };
+        if let Some(wait) = wait {
             send_self(
                 cx,
-                a.provision.0,
+                wait,
                 Timer::ScaleStep {
                     scaler: scaler as u16,
                     count,
