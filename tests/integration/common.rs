@@ -35,3 +35,21 @@ pub const WEB_LIGHT: [&str; 4] = [
     "--set",
     "components.users-west.rate=24",
 ];
+
+/// Writes `toml` to `dir/name` and runs it: it must be refused with exit code 2, the problem
+/// located at `name:row:` and its message containing `want`.
+pub fn assert_refused(dir: &Path, name: &str, toml: &str, row: u32, want: &str) {
+    let file = dir.join(name);
+    std::fs::write(&file, toml).unwrap();
+    let o = outagesim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{toml}\n{err}");
+    let at = format!("{name}:{row}:");
+    assert!(err.contains(&at), "want {at} in {err}");
+    assert!(err.contains(want), "want {want} in {err}");
+}

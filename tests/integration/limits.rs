@@ -5,7 +5,7 @@
 //!
 //! Seeds are fixed, so a pass is reproducible; each tolerance is stated with why it suffices.
 
-use crate::common::{outagesim, scratch, text};
+use crate::common::{assert_refused, scratch};
 use outagesim::model::metrics::ClientBucket;
 use outagesim::model::summary::{Summary, summarize};
 use outagesim::model::{RunOptions, RunResult, Series, run};
@@ -438,20 +438,8 @@ fn bad_limits_and_hedges_are_located_errors() {
         let toml = format!(
             "[scenario]\nname = \"bad\"\nduration = \"1m\"\n\n[components.users]\nkind = \"client\"\nrate = 1.0\ntarget = \"api\"\ntimeout = \"1s\"\n{users}\n\n[components.api]\nkind = \"service\"\n{api}\n"
         );
-        let file = dir.join(format!("bad{i}.toml"));
-        std::fs::write(&file, toml).unwrap();
-        let o = outagesim(&[
-            "run",
-            file.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]);
-        let err = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{line}: {err}");
         let row = if *group == "users" { 10 } else { 14 };
-        let at = format!("bad{i}.toml:{row}:");
-        assert!(err.contains(&at), "{line}: want {at} in {err}");
-        assert!(err.contains(want), "{line}: want {want} in {err}");
+        assert_refused(&dir, &format!("bad{i}.toml"), &toml, row, want);
     }
 }
 
