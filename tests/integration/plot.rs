@@ -373,15 +373,16 @@ fn folders_and_names_it_cannot_plot_are_bad_input() {
 
 #[test]
 fn the_components_plot_shows_gossip_work_when_a_group_gossips() {
-    // The S3 2008 storm cut to its first hour: the servers' gossip work (dashed) under their
-    // utilisation. web-three-tier's storage gossips too, but under 1% of its workers: not drawn.
+    // The S3 2008 storm cut to its first 40 minutes (the storm is under way by 08:36): the
+    // servers' gossip work (dashed) under their utilisation. web-three-tier's storage gossips
+    // too, but under 1% of its workers: not drawn.
     let dir = scratch("plot-gossip");
     let out = dir.join("s3");
     let o = outagesim(&[
         "run",
         "scenarios/s3-2008-gossip.toml",
         "--set",
-        "scenario.duration=1h",
+        "scenario.duration=40m",
         "--set",
         "components.customers.rate=5",
         "--quiet",
