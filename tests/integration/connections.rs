@@ -407,6 +407,78 @@ provision = "30s"
     assert_eq!(s.clients["users"].errors + s.clients["users"].timeouts, 0);
 }
 
+/// A kept-open (`min_idle`) connection lost to a call that timed out on it is reopened after
+/// the client's retry back-off, not at once: one client (one call a minute, a 250 ms timeout,
+/// a fixed 20 s back-off) against a hung `api` (it accepts connections and never answers).
+/// Each call times out and closes its connection; the reopening handshake crosses the device
+/// 20 s later, in a second when no call starts or ends (before, it crossed in the second of
+/// the timeout, and no device second was that far from a call).
+#[test]
+fn a_kept_connection_lost_to_a_timeout_is_reopened_after_the_back_off() {
+    let toml = format!(
+        r#"{HEAD}duration = "10m"
+bucket = "1s"
+[components.users]
+kind = "client"
+segment = "a"
+concurrency = 1
+think_time = "60s"
+target = "api"
+timeout = "250ms"
+retry = {{ attempts = 1, backoff = "fixed", base = "20s" }}
+connections = {{ pool = 1, min_idle = 1, idle_timeout = "1h", connect_timeout = "1s" }}
+
+[components.dev]
+kind = "network"
+capacity = 100000.0
+joins = ["a", "b"]
+
+[components.api]
+kind = "service"
+segment = "b"
+
+[[faults]]
+name = "api hangs"
+kind = "hang"
+target = "api"
+at = "0s"
+"#
+    );
+    let r = result(&toml, &[]);
+    let g = r.groups.iter().find(|g| g.name == "users").unwrap();
+    let Series::Client(users) = &g.series else {
+        panic!()
+    };
+    let calls: Vec<usize> = users
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.attempts + b.timeouts > 0)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(calls.len() >= 9, "{calls:?}");
+    let dev = r.groups.iter().find(|g| g.name == "dev").unwrap();
+    let Series::Server(dev) = &dev.series else {
+        panic!()
+    };
+    let lone: Vec<usize> = dev
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| b.arrivals > 0 && calls.iter().all(|c| c.abs_diff(*i) >= 5))
+        .map(|(i, _)| i)
+        .collect();
+    // The first connection opens at a random time at the start; each of the 9 later calls'
+    // losses is followed by a lone reopening 20 s later.
+    assert!(lone.len() >= 8, "reopened at {lone:?}, calls at {calls:?}");
+    for &t in &lone[1..] {
+        assert!(
+            calls
+                .iter()
+                .any(|&c| (19..=22).contains(&t.saturating_sub(c))),
+            "a reopening at {t} s, 20 s after no call: calls at {calls:?}"
+        );
+    }
+}
+
 /// The `rebalance` log entries of a run whose detail contains `what`, and the connections
 /// each acted on (the detail's first number).
 fn waves(r: &RunResult, what: &str) -> (usize, u64) {

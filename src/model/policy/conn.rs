@@ -82,7 +82,7 @@ settings! {
         connect_timeout: PosDuration = SimTime::from_secs(1),
         /// Share of the connections closed and reopened when the replicas behind the target change: of all of them on a scale action or an autoscaler's order, of those to a replica that takes a config change, of those to groups a changed DNS answer no longer names; a replica back after a restart gets each connection with probability share / live replicas.
         rebalance: Fraction = 1.0,
-        /// Connections a client keeps open to its target group even when idle: opened over the first idle_timeout, and reopened when lost after its retry back-off (persistent pools).
+        /// Connections a client keeps open to its target group even when idle: opened over the first idle_timeout, and reopened when lost (at once, or after its retry back-off while connections are lost in a row: connects or calls on them that time out, until a call is answered) (persistent pools).
         min_idle: Count<0, 1_000_000> = 0,
     }
 }
@@ -150,7 +150,9 @@ struct Pool {
     conns: Vec<Conn>,
     /// Calls waiting for a connection, oldest first (stale entries are skipped).
     waiting: VecDeque<(u32, u32)>,
-    /// Connects failed in a row (the back-off of `min_idle` reconnects).
+    /// Connections lost in a row: connects that timed out and connections closed by a call
+    /// that timed out on them, since the last answered call (the back-off of `min_idle`
+    /// reconnects).
     failures: u32,
     /// A `min_idle` reconnect is scheduled.
     warming: bool,
@@ -468,8 +470,10 @@ impl Node {
     }
 
     /// A client with `min_idle` and fewer connections than that schedules a reconnect: at
-    /// once after a success, after its retry back-off (the `failures`-th retry's wait) after
-    /// failed connects.
+    /// once while no connection was lost since the last answered call, after its retry
+    /// back-off (the `failures`-th retry's wait) after connections lost in a row (a connect
+    /// that timed out, or a call that timed out on its connection: a client with back-off
+    /// does not reconnect into the congestion that lost it at once).
     fn conn_keep(&mut self, w: &World, cx: &mut Cx, p: usize) {
         let KindSpec::Client(c) = self.kind(w) else {
             return;
@@ -686,9 +690,16 @@ impl Node {
             return;
         };
         if matches!(out, None | Some(Outcome::Timeout)) {
-            let retire = self.pools.as_ref().expect("pools").pools[p].conns[k].retire;
+            let pool = &mut self.pools.as_mut().expect("pools").pools[p];
+            if out.is_some() {
+                // Lost to a timeout: the next reconnect backs off.
+                pool.failures = pool.failures.saturating_add(1);
+            }
+            let retire = pool.conns[k].retire;
             self.conn_retire(w, cx, p, k, retire, spec);
         } else {
+            // Answered: the connection works.
+            self.pools.as_mut().expect("pools").pools[p].failures = 0;
             self.conn_free(w, cx, p, k, spec, None);
         }
     }
@@ -732,7 +743,6 @@ impl Node {
                 };
                 c.opened = cx.now().0;
                 c.state = State::Idle { since: 0 };
-                pools.pools[p].failures = 0;
                 let Some(spec) = spec_of(self.kind(w)) else {
                     return;
                 };
