@@ -162,6 +162,14 @@ pub enum ConnOp {
     Ack,
     /// Caller to callee: closed.
     Fin,
+    /// Callee to caller, out of band: this replica went down (crashed or restarted), its
+    /// connections are gone (`caller` is the receiver).
+    Down,
+    /// Callee to caller, out of band: this replica is back in service after going down.
+    Up,
+    /// Callee to caller, out of band: this replica took a config change (or reverted one) and
+    /// closes its connections (a reload).
+    Reload,
 }
 
 /// A gossip message: the sender's membership table and its failure entries.

@@ -608,6 +608,10 @@ impl Node {
                     return;
                 };
                 let resolver = call.dst;
+                if self.pools.is_some() {
+                    // Pools may follow a changed answer (`policy/conn.rs`).
+                    self.conn_answer(w, cx, record, data);
+                }
                 self.keep_answer(w, resolver, record, data, cx.now().0);
                 let Some(call) = self.calls.get_mut(slot, gen_) else {
                     return;
@@ -1173,12 +1177,15 @@ impl Node {
             self.crash_depth += 1;
             if self.crash_depth == 1 {
                 self.crash();
+                // Callers pooling to the group lose their connections to it (`policy/conn.rs`).
+                self.conn_notify(w, cx, ConnOp::Down);
             }
         } else {
             self.crash_depth = self.crash_depth.saturating_sub(1);
             if self.crash_depth == 0 {
                 self.restart(w);
                 self.gossip_rejoin(w, cx);
+                self.conn_notify(w, cx, ConnOp::Up);
             }
         }
     }

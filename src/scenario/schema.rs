@@ -238,7 +238,7 @@ pub fn reference() -> String {
                 "Used by clients and services (`connections`): pooled connections per target group.",
             ),
             table_reference::<crate::model::policy::conn::TableSpec>(
-                "Used by network devices (`connections`): a connection table per replica.",
+                "Used by network devices and firewalls (`connections`): a connection table per replica.",
             ),
             table_reference::<GossipSpec>(
                 "Any server kind; storage gossips by default, and `gossip = false` turns it off.",

@@ -1,6 +1,7 @@
-//! Connections (`policy/conn.rs`): a device's connection table against Erlang B, the pools'
-//! reuse, waiting, idle close and connect timeout, the reconnect wave a scale action sets off,
-//! and the located errors for bad pool and table settings.
+//! Connections (`policy/conn.rs`): a device's and a firewall's connection table against
+//! Erlang B, the pools' reuse, waiting, idle close and connect timeout, the reconnect waves a
+//! scale action, an autoscaler, a restarted target replica, a config change of the target and
+//! a changed DNS answer set off, and the located errors for bad pool and table settings.
 //!
 //! Seeds are fixed, so a pass is reproducible; each tolerance is stated with why it suffices.
 
@@ -406,6 +407,341 @@ provision = "30s"
     assert_eq!(s.clients["users"].errors + s.clients["users"].timeouts, 0);
 }
 
+/// A kept-open (`min_idle`) connection lost to a call that timed out on it is reopened after
+/// the client's retry back-off, not at once: one client (one call a minute, a 250 ms timeout,
+/// a fixed 20 s back-off) against a hung `api` (it accepts connections and never answers).
+/// Each call times out and closes its connection; the reopening handshake crosses the device
+/// 20 s later, in a second when no call starts or ends (before, it crossed in the second of
+/// the timeout, and no device second was that far from a call).
+#[test]
+fn a_kept_connection_lost_to_a_timeout_is_reopened_after_the_back_off() {
+    let toml = format!(
+        r#"{HEAD}duration = "10m"
+bucket = "1s"
+[components.users]
+kind = "client"
+segment = "a"
+concurrency = 1
+think_time = "60s"
+target = "api"
+timeout = "250ms"
+retry = {{ attempts = 1, backoff = "fixed", base = "20s" }}
+connections = {{ pool = 1, min_idle = 1, idle_timeout = "1h", connect_timeout = "1s" }}
+
+[components.dev]
+kind = "network"
+capacity = 100000.0
+joins = ["a", "b"]
+
+[components.api]
+kind = "service"
+segment = "b"
+
+[[faults]]
+name = "api hangs"
+kind = "hang"
+target = "api"
+at = "0s"
+"#
+    );
+    let r = result(&toml, &[]);
+    let g = r.groups.iter().find(|g| g.name == "users").unwrap();
+    let Series::Client(users) = &g.series else {
+        panic!()
+    };
+    let calls: Vec<usize> = users
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.attempts + b.timeouts > 0)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(calls.len() >= 9, "{calls:?}");
+    let dev = r.groups.iter().find(|g| g.name == "dev").unwrap();
+    let Series::Server(dev) = &dev.series else {
+        panic!()
+    };
+    let lone: Vec<usize> = dev
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| b.arrivals > 0 && calls.iter().all(|c| c.abs_diff(*i) >= 5))
+        .map(|(i, _)| i)
+        .collect();
+    // The first connection opens at a random time at the start; each of the 9 later calls'
+    // losses is followed by a lone reopening 20 s later.
+    assert!(lone.len() >= 8, "reopened at {lone:?}, calls at {calls:?}");
+    for &t in &lone[1..] {
+        assert!(
+            calls
+                .iter()
+                .any(|&c| (19..=22).contains(&t.saturating_sub(c))),
+            "a reopening at {t} s, 20 s after no call: calls at {calls:?}"
+        );
+    }
+}
+
+/// The `rebalance` log entries of a run whose detail contains `what`, and the connections
+/// each acted on (the detail's first number).
+fn waves(r: &RunResult, what: &str) -> (usize, u64) {
+    let w: Vec<_> = r
+        .log
+        .iter()
+        .filter(|e| e.kind == "rebalance" && e.detail.contains(what))
+        .collect();
+    let n = w
+        .iter()
+        .map(|e| {
+            let after = e.detail.split_once(": ").unwrap().1;
+            after.split(' ').next().unwrap().parse::<u64>().unwrap()
+        })
+        .sum();
+    (w.len(), n)
+}
+
+/// Device messages in minute `m`.
+fn minute(r: &RunResult, name: &str, m: usize) -> i64 {
+    let g = r.groups.iter().find(|g| g.name == name).unwrap();
+    let Series::Server(s) = &g.series else {
+        panic!("{name} is a client")
+    };
+    s[m].arrivals as i64
+}
+
+/// A crashed target replica (a crash fault on replica 0 of `api` for a minute): the callers
+/// pooling to it are told at once, lose their connections to it (idle ones closed) and open
+/// new ones to the other replicas only, so hardly a request reaches it while it is down
+/// (without the notice the ~40 requests a second its pooled connections carry would be
+/// dropped there for a minute); when it is back each caller moves its fair share of
+/// connections to it (probability `rebalance` / 4): a reconnect wave of a close, a handshake
+/// and its answer per connection moved, visible at the device against the same run with
+/// `rebalance = 0` (the users' arrivals are the same in both: an open loop with its own
+/// random stream).
+#[test]
+fn a_restarted_target_replica_loses_its_connections_and_gets_its_share_back() {
+    let toml = wave_scenario(
+        "8m",
+        r#"workers = 100
+service_time = "200ms"
+
+[[faults]]
+name = "api 0 down"
+kind = "crash"
+target = "api"
+replicas = [0]
+at = "5m"
+duration = "1m"
+"#,
+    );
+    let r = result(&toml, &[]);
+    let (downs, lost) = waves(&r, "lost (replica down)");
+    assert_eq!(downs, 10, "one notice per front replica");
+    assert!(lost >= 5, "{lost} connections lost");
+    let s = summarize(&r, 0.0);
+    assert!(
+        s.components["api"].dropped <= 10,
+        "{} requests reached the down replica",
+        s.components["api"].dropped
+    );
+    let (ups, moved) = waves(&r, "moved to the replica back in service");
+    assert_eq!(ups, 10);
+    assert!(moved >= 5, "{moved} connections moved back");
+    let back = r
+        .log
+        .iter()
+        .find(|e| e.detail.contains("back in service"))
+        .unwrap();
+    assert_eq!(back.time, 360_000_000_000, "told when it is back, at 6m");
+    let none = result(&toml, &["components.front.connections.rebalance=0.0"]);
+    assert_eq!(waves(&none, "back in service"), (10, 0));
+    let extra = minute(&r, "dev", 6) - minute(&none, "dev", 6);
+    assert!(
+        extra >= 2 * moved as i64,
+        "the wave added {extra} messages for {moved} connections moved"
+    );
+}
+
+/// A config change rolled out to the target group (all 4 replicas at 5m, reverted at 7m) is
+/// a reload: each caller closes and reopens its `rebalance` share of the connections to each
+/// switched replica (all of them with 1.0, none with 0.0), a wave of three messages per
+/// connection at the device.
+#[test]
+fn a_config_change_of_the_target_sets_off_a_reconnect_wave() {
+    let toml = wave_scenario(
+        "8m",
+        r#"workers = 100
+service_time = "200ms"
+
+[[faults]]
+name = "api reload"
+kind = "config_change"
+target = "api"
+at = "5m"
+duration = "2m"
+set = { service_time = "100ms" }
+"#,
+    );
+    let r = result(&toml, &[]);
+    let (n, reopened) = waves(&r, "config change at the replica");
+    assert_eq!(n, 80, "10 callers told by 4 replicas, applied and reverted");
+    assert!(reopened >= 50, "{reopened} connections reopened");
+    let none = result(&toml, &["components.front.connections.rebalance=0.0"]);
+    assert_eq!(waves(&none, "config change at the replica"), (80, 0));
+    // Minute 5 holds the first wave (about half of all reopened connections).
+    let extra = minute(&r, "dev", 5) - minute(&none, "dev", 5);
+    assert!(
+        extra >= reopened as i64,
+        "the wave added {extra} messages for {reopened} connections reopened"
+    );
+}
+
+/// A DNS answer change for a name pooled callers reach a group through (a `dns_record` fault
+/// points `api.internal` at `api-b` from 5m to 15m; TTL 30 s): at the first changed answer the
+/// caller closes its `rebalance` share of the connections to `api-a` and opens as many to
+/// `api-b`, and back when the record is fixed; with `rebalance = 0` the old connections stay
+/// open (idle, as a client that does not watch DNS keeps them).
+#[test]
+fn a_changed_dns_answer_moves_pooled_connections() {
+    let toml = format!(
+        r#"{HEAD}duration = "20m"
+bucket = "1m"
+[components.users]
+kind = "client"
+segment = "a"
+rate = 40.0
+target = "api.internal"
+resolver = "res"
+timeout = "5s"
+connections = {{ pool = 8, idle_timeout = "1h" }}
+
+[components.res]
+kind = "resolver"
+segment = "a"
+dns = "dns"
+
+[components.dns]
+kind = "dns"
+segment = "a"
+records = [{{ name = "api.internal", ttl = "30s", targets = ["api-a"] }}]
+
+[components.dev]
+kind = "network"
+capacity = 100000.0
+joins = ["a", "b"]
+connections = {{ table = 1000 }}
+
+[components.api-a]
+kind = "service"
+segment = "b"
+workers = 100
+service_time = "100ms"
+
+[components.api-b]
+kind = "service"
+segment = "b"
+workers = 100
+service_time = "100ms"
+
+[[faults]]
+name = "record moved"
+kind = "dns_record"
+target = "dns"
+record = "api.internal"
+at = "5m"
+duration = "10m"
+answer = "wrong"
+to = "api-b"
+"#
+    );
+    let r = result(&toml, &[]);
+    let moves: Vec<_> = r
+        .log
+        .iter()
+        .filter(|e| e.kind == "rebalance" && e.detail.contains("DNS answer changed"))
+        .collect();
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    assert!(
+        moves[0].detail.starts_with("api-a: ") && moves[0].detail.contains("opened to api-b"),
+        "{}",
+        moves[0].detail
+    );
+    assert!(
+        moves[1].detail.starts_with("api-b: ") && moves[1].detail.contains("opened to api-a"),
+        "{}",
+        moves[1].detail
+    );
+    let t = moves[0].time;
+    assert!((300_000_000_000..=330_000_000_000).contains(&t), "{t}");
+    let (_, closed) = waves(&r, "DNS answer changed");
+    assert!(closed >= 4, "{closed} connections moved");
+    let none = result(&toml, &["components.users.connections.rebalance=0.0"]);
+    assert_eq!(waves(&none, "DNS answer changed"), (2, 0));
+    // Each moved connection is a close and a handshake (and its answer) at the device.
+    let total = |r: &RunResult| arrivals(r, "dev") as i64;
+    assert!(
+        total(&r) - total(&none) >= 2 * closed as i64,
+        "{} against {} messages for {closed} moved",
+        total(&r),
+        total(&none)
+    );
+    let s = summarize(&r, 0.0);
+    assert_eq!(s.clients["users"].errors + s.clients["users"].timeouts, 0);
+}
+
+/// A firewall's connection table (`connections` on `kind = "firewall"`, the network
+/// devices' table): one-use connections arriving as a Poisson stream and held an exponential
+/// time (as in `a_connection_table_blocks_as_erlang_b`, the firewall terminating them and
+/// passing each request on to `api`) are refused as Erlang B predicts: c = 8, A = 6,
+/// B = 0.1219; over an hour (21,600 connections) the standard error is about 0.003, the
+/// tolerance 0.015 as there. Every refused handshake is a drop at the firewall, and its
+/// `max_connections` (requests in flight, far above) refuses none.
+#[test]
+fn a_firewall_connection_table_blocks_as_erlang_b() {
+    let (c, a) = (8u32, 6.0f64);
+    let toml = format!(
+        r#"{HEAD}duration = "1h"
+bucket = "10m"
+[components.users]
+kind = "client"
+rate = {a:?}
+target = "fw"
+timeout = "1h"
+connections = {{ pool = 1000, idle_timeout = "1ns", max_lifetime = "1ns", connect_timeout = "1s" }}
+
+[components.fw]
+kind = "firewall"
+next = "api"
+workers = 1000
+service_time = "1us"
+max_connections = 100000
+timeout = "1h"
+connections = {{ table = {c}, setup = "1us" }}
+
+[components.api]
+kind = "service"
+workers = 1000
+service_time = {{ dist = "exponential", mean = "1s" }}
+"#
+    );
+    let s = simulate(&toml, &[]);
+    let u = &s.clients["users"];
+    let blocked = u.timeouts as f64 / u.requests as f64;
+    let want = erlang_b(c, a);
+    assert!(u.requests > 18_000, "{} requests", u.requests);
+    assert_eq!(u.errors, 0);
+    assert!(
+        (blocked - want).abs() < 0.015,
+        "c = {c}, A = {a}: blocked {blocked:.4}, Erlang B {want:.4}"
+    );
+    let dropped = s.components["fw"].dropped;
+    assert!(
+        dropped >= u.timeouts && dropped <= u.timeouts + 5,
+        "{dropped} drops, {} timeouts",
+        u.timeouts
+    );
+    // Without the table nothing is refused.
+    let open = simulate(&toml, &["components.fw.connections.table=100000"]);
+    assert_eq!(open.clients["users"].timeouts, 0);
+}
+
 /// The same bytes on one thread and on two, with pools and tables across two regions.
 #[test]
 fn pools_and_tables_give_the_same_bytes_on_any_thread_count() {
@@ -447,6 +783,21 @@ region = "west"
 segment = "b"
 workers = 16
 service_time = "5ms"
+
+[[faults]]
+name = "api crash"
+kind = "crash"
+target = "api"
+replicas = [0]
+at = "1m"
+duration = "1m"
+
+[[faults]]
+name = "api reload"
+kind = "config_change"
+target = "api"
+at = "3m"
+set = {{ workers = 10 }}
 "#
     );
     let spec = scenario::load(&toml, "t.toml", &[]).unwrap();
@@ -463,6 +814,14 @@ service_time = "5ms"
     // The small table fills: refusals are logged.
     let events = String::from_utf8(one[2].clone()).unwrap();
     assert!(events.contains("conn_table_full"), "{events}");
+    // The crash, the return and the reload reach the pooled users across the regions.
+    for what in [
+        "lost (replica down)",
+        "back in service",
+        "config change at the replica",
+    ] {
+        assert!(events.contains(what), "{what}: {events}");
+    }
 }
 
 /// Bad pool and table settings: located errors with the value, exit code 2.

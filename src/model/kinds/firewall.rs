@@ -1,11 +1,16 @@
 //! `kind = "firewall"`: passes requests on to its `next` group, refusing the sources it denies
 //! (by configuration or a `block` action: counted as denied, answered with an error) and, with
-//! `max_connections`, new requests while its connection table is full.
+//! `max_connections`, new requests while that many are in flight through it. With
+//! `connections = { table, setup, idle_timeout }` it also keeps a connection table of the
+//! pooled connections callers open to it, the same one network devices keep
+//! (`policy/conn.rs`): a handshake takes an entry and `setup` worker time, a full table drops
+//! it, a close frees it, each request keeps it fresh.
 
 use crate::engine::SimTime;
 use crate::model::msg::{Req, Status};
 use crate::model::node::{Cx, Node, Outcome};
-use crate::model::settings::{Count, List, Opt, PosDuration, Role, Text};
+use crate::model::policy::conn::TableSpec;
+use crate::model::settings::{Count, List, Nested, Opt, PosDuration, Role, Text};
 use crate::model::spec::{KindSpec, ServerSpec};
 use crate::model::world::World;
 use crate::settings;
@@ -19,8 +24,10 @@ settings! {
         next: Text => "add next = \"<the component traffic goes on to>\"",
         /// Client groups whose requests are refused.
         deny: List<Text> = Vec::new(),
-        /// Connection-table size per replica; beyond it new requests are refused (none: unlimited).
+        /// Requests in flight per replica; beyond it new requests are refused (none: unlimited). Unlike `connections`, it counts requests, not the callers' pooled connections.
         max_connections: Opt<Count<1, { u32::MAX }>> = None,
+        /// A connection table per replica for the pooled connections callers open to it: handshakes take entries and setup work, a full table drops them (none: no table).
+        connections: Opt<Nested<TableSpec>> = None,
         /// Timeout of the next hop.
         timeout: PosDuration = SimTime::from_secs(30),
     }
@@ -35,6 +42,7 @@ impl KindSettings for FirewallSettings {
             next: next?,
             deny: deny?,
             max_connections: self.max_connections,
+            connections: self.connections,
             timeout: self.timeout,
         }))
     }
@@ -72,6 +80,8 @@ pub struct FirewallSpec {
     /// `max_connections`: connection-table size per replica (requests in flight through it);
     /// beyond it new requests are refused. None = unlimited.
     pub max_connections: Option<u32>,
+    /// `connections`: the table of pooled connections callers open to it (`policy/conn.rs`).
+    pub connections: Option<TableSpec>,
     /// `timeout` for the next hop (default "30s").
     pub timeout: SimTime,
 }
@@ -108,6 +118,10 @@ impl Node {
         f: &FirewallSpec,
         req: &Req,
     ) {
+        if let Some(t) = self.table.as_mut() {
+            // A request keeps its connection's entry fresh.
+            t.touch((req.from, self.me, req.conn), cx.now().0);
+        }
         if f.deny.contains(&(req.source as usize)) || self.ops.blocked.contains(&req.source) {
             if let Some(job) = self.jobs.get_mut(slot, gen_) {
                 job.denied = true;

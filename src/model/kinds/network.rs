@@ -179,6 +179,14 @@ impl Node {
             }
             _ => true,
         };
+        if to == self.me {
+            // A firewall's own table passed a connection message (`policy/conn.rs`).
+            if let (true, Msg::Conn(m)) = (pass, inner) {
+                self.conn_accept(w, cx, m);
+            }
+            self.finish(w, cx, slot, gen_, Status::Ok, 0);
+            return;
+        }
         // The relay's second hop crosses links too.
         if let Some(extra) = link_check(w, cx, to).filter(|_| pass) {
             cx.send(to, SimTime(w.latency(self.me, to) + extra), inner);

@@ -702,6 +702,9 @@ pub(crate) struct OpsState {
     pub config: Option<u16>,
     /// `reroute`: (from, to) resolver groups its lookups go through instead.
     pub reroute: Vec<(u16, u16)>,
+    /// It went down while in service and told the callers pooling to its group
+    /// (`policy/conn.rs`): they are told again when it is back.
+    pub conn_down: bool,
 }
 
 impl OpsState {
@@ -1046,6 +1049,9 @@ impl Node {
             // Capacity may have changed (clients serve nothing).
             self.fill_workers(w, cx);
         }
+        // A reload: callers pooling to the group reopen their connections to it
+        // (`policy/conn.rs`).
+        self.conn_notify(w, cx, crate::model::msg::ConnOp::Reload);
         let f = &w.spec.faults[fault];
         let detail = match &f.kind {
             FaultKind::ConfigChange { set, .. } => {

@@ -1,5 +1,5 @@
 //! Connections: a caller's pools (`connections` on clients and services) and the connection
-//! tables of stateful network devices (`connections` on `kind = "network"`).
+//! tables of stateful devices (`connections` on `kind = "network"` and `kind = "firewall"`).
 //!
 //! **Pools.** Each caller replica keeps one pool per target group, of connections to specific
 //! replicas of it. A call (its request, after any name lookup) takes the pooled connection
@@ -25,7 +25,26 @@
 //! (`policy/autoscale.rs`): they rebalance when its new replicas are in service, or at once
 //! onto those that stay after a scale-in.
 //!
-//! **Connection tables.** A network device with `connections` keeps a table of flows. A
+//! The other changes of the replicas behind a group reach the callers pooling to it as
+//! notices from the replica, out of band at the plain network latency (`conn_notify`):
+//! * a replica that goes down while in service (a crash or failure, a `restart` or
+//!   `clear_gossip` action, a poison pill) sends `Down`: its kernel resets the connections.
+//!   The callers close their idle connections to it at once and their busy ones when the call
+//!   ends (its answer is lost), and open new ones only to the other replicas;
+//! * back, it sends `Up` (discovery tells the callers): each caller moves each of its
+//!   connections to it with probability `rebalance` / live replicas, its fair share;
+//! * a replica that takes a config change, or reverts one, sends `Reload`: each caller closes
+//!   the `rebalance` share of its connections to it and reopens them over the live replicas.
+//!
+//! A caller that reaches groups through a DNS name remembers the last answer for each name;
+//! when an answer no longer names a group it named, the `rebalance` share of the connections
+//! to that group close (busy ones when their call ends) and as many open to the groups it
+//! names now (`conn_answer`). Each of these is a `rebalance` event.
+//!
+//! **Connection tables.** A network device with `connections` keeps a table of flows, and so
+//! does a firewall with `connections` for the connections callers open to it (one
+//! implementation: the firewall relays each handshake to itself through its workers, and
+//! `relay_on` hands it to `conn_accept`; its requests keep their entries fresh). A
 //! handshake's `Syn` crossing it costs `setup` worker time on top of relaying, and takes an
 //! entry keyed by the connection; with the table full it is dropped, as a full Linux
 //! conntrack table drops new flows: nothing answers, so the connect times out at the caller's
@@ -41,7 +60,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::engine::rng::below;
+use crate::engine::rng::{below, unit_f64};
 use crate::engine::{EntityId, SimTime};
 use crate::model::msg::{ConnMsg, ConnOp, Msg, Timer};
 use crate::model::node::{Call, Cx, Node, Outcome, Owner, send_self, transmit};
@@ -61,9 +80,9 @@ settings! {
         max_lifetime: Opt<PosDuration> = None,
         /// A handshake not answered within this fails the call that opened it.
         connect_timeout: PosDuration = SimTime::from_secs(1),
-        /// Share of the pool closed and reopened when a scale action or an autoscaler changes the target group's replicas in service.
+        /// Share of the connections closed and reopened when the replicas behind the target change: of all of them on a scale action or an autoscaler's order, of those to a replica that takes a config change, of those to groups a changed DNS answer no longer names; a replica back after a restart gets each connection with probability share / live replicas.
         rebalance: Fraction = 1.0,
-        /// Connections a client keeps open to its target group even when idle: opened over the first idle_timeout, and reopened when lost after its retry back-off (persistent pools).
+        /// Connections a client keeps open to its target group even when idle: opened over the first idle_timeout, and reopened when lost (at once, or after its retry back-off while connections are lost in a row: connects or calls on them that time out, until a call is answered) (persistent pools).
         min_idle: Count<0, 1_000_000> = 0,
     }
 }
@@ -77,7 +96,7 @@ impl ConnSpec {
 
 settings! {
     /// A stateful device's connection table: each handshake crossing it takes an entry and setup work; a full table drops new handshakes.
-    pub struct TableSpec "connections (network)" {
+    pub struct TableSpec "connections (network, firewall)" {
         /// Entries per device replica.
         table: Count<1, { u32::MAX }> => "add table = <entries per device>, e.g. table = 20000",
         /// Worker time a handshake costs on top of relaying it.
@@ -105,8 +124,21 @@ struct Conn {
     /// When the handshake completed (or started, while opening).
     opened: u64,
     state: State,
-    /// To be closed when its call ends, and replaced (a rebalance).
-    retire: bool,
+    /// What happens to it when its call ends (a rebalance or a lost replica).
+    retire: Retire,
+}
+
+/// What a busy connection marked by a rebalance becomes when its call ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Retire {
+    /// Nothing: it stays.
+    No,
+    /// Closed and replaced by one to a member drawn at random.
+    Random,
+    /// Closed and replaced by one to this replica.
+    To(EntityId),
+    /// Closed, not replaced (its replica is down, or its group no longer answered by DNS).
+    Drop,
 }
 
 /// One caller replica's pool for one target group.
@@ -118,10 +150,18 @@ struct Pool {
     conns: Vec<Conn>,
     /// Calls waiting for a connection, oldest first (stale entries are skipped).
     waiting: VecDeque<(u32, u32)>,
-    /// Connects failed in a row (the back-off of `min_idle` reconnects).
+    /// Connections lost in a row: connects that timed out and connections closed by a call
+    /// that timed out on them, since the last answered call (the back-off of `min_idle`
+    /// reconnects).
     failures: u32,
     /// A `min_idle` reconnect is scheduled.
     warming: bool,
+    /// Replicas of the group known to be down (told by a `Down`, until their `Up`): new
+    /// connections avoid them.
+    down: Vec<EntityId>,
+    /// The group is no longer in the DNS answer its calls came through: lost connections are
+    /// not reopened (`min_idle`) until a call goes to it again.
+    unanswered: bool,
 }
 
 /// A caller replica's pools, by target group.
@@ -129,6 +169,8 @@ struct Pool {
 pub(crate) struct Pools {
     pools: Vec<Pool>,
     next_id: u32,
+    /// The last DNS answer of each record this caller's calls went through: (record, data).
+    answers: Vec<(u32, u32)>,
 }
 
 /// A device replica's connection table.
@@ -165,6 +207,13 @@ impl Table {
         }
         self.entries.insert(key, now);
         true
+    }
+
+    /// A request on connection `key` keeps its entry fresh.
+    pub(crate) fn touch(&mut self, key: (EntityId, EntityId, u32), now: u64) {
+        if let Some(t) = self.entries.get_mut(&key) {
+            *t = now;
+        }
     }
 
     /// Entries in use (expired ones not yet reclaimed included).
@@ -212,11 +261,53 @@ pub(crate) fn kind_pools_to(kind: &KindSpec, g: usize) -> bool {
     }
 }
 
-/// The table settings of a network device, if it keeps one.
+/// The table settings of a network device or a firewall, if it keeps one.
 pub(crate) fn table_of(kind: &KindSpec) -> Option<&TableSpec> {
     match kind {
         KindSpec::Network(n) => n.connections.as_ref(),
+        KindSpec::Firewall(f) => f.connections.as_ref(),
         _ => None,
+    }
+}
+
+/// The groups a DNS answer `data` of global record `record` names (its targets' bits, or the
+/// group a wrong record points at).
+fn answer_groups(w: &World, record: u32, data: u32) -> Vec<usize> {
+    use crate::model::kinds::dns::WRONG_ANSWER;
+    if data == 0 {
+        return Vec::new();
+    }
+    if data & WRONG_ANSWER != 0 {
+        return vec![(data & !WRONG_ANSWER) as usize];
+    }
+    let (g, idx) = w.records[record as usize];
+    let KindSpec::Dns(d) = &w.spec.groups[g].kind else {
+        return Vec::new();
+    };
+    let targets = &d.records[idx].targets;
+    (0..targets.len().min(31))
+        .filter(|&i| data >> i & 1 == 1)
+        .map(|i| targets[i])
+        .collect()
+}
+
+/// A replica among `members` of `group` that is not known to be down (any member when all
+/// are).
+fn live_member(
+    w: &World,
+    rng: &mut crate::engine::rng::EntityRng,
+    group: usize,
+    members: u32,
+    down: &[EntityId],
+) -> EntityId {
+    let live: Vec<EntityId> = (0..members.max(1))
+        .map(|r| w.first[group] + r)
+        .filter(|e| !down.contains(e))
+        .collect();
+    match live.len() {
+        0 => w.first[group] + below(rng, u64::from(members.max(1))) as u32,
+        1 => live[0],
+        n => live[below(rng, n as u64) as usize],
     }
 }
 
@@ -241,6 +332,8 @@ impl Pools {
             waiting: VecDeque::new(),
             failures: 0,
             warming: false,
+            down: Vec::new(),
+            unanswered: false,
         });
         self.pools.len() - 1
     }
@@ -298,8 +391,11 @@ impl Node {
             return;
         }
         pool.waiting.push_back((slot, gen_));
+        pool.unanswered = false;
         if (pool.conns.len() as u64) < u64::from(spec.pool) {
-            let to = if pool.members == w.provisioned(group) {
+            let to = if !pool.down.is_empty() {
+                live_member(w, cx.rng(), group, pool.members, &pool.down)
+            } else if pool.members == w.provisioned(group) {
                 dst
             } else {
                 w.first[group] + below(cx.rng(), u64::from(pool.members)) as u32
@@ -347,7 +443,7 @@ impl Node {
             dst: to,
             opened: now,
             state: State::Opening { for_call },
-            retire: false,
+            retire: Retire::No,
         });
         let m = ConnMsg {
             caller: me,
@@ -374,8 +470,10 @@ impl Node {
     }
 
     /// A client with `min_idle` and fewer connections than that schedules a reconnect: at
-    /// once after a success, after its retry back-off (the `failures`-th retry's wait) after
-    /// failed connects.
+    /// once while no connection was lost since the last answered call, after its retry
+    /// back-off (the `failures`-th retry's wait) after connections lost in a row (a connect
+    /// that timed out, or a call that timed out on its connection: a client with back-off
+    /// does not reconnect into the congestion that lost it at once).
     fn conn_keep(&mut self, w: &World, cx: &mut Cx, p: usize) {
         let KindSpec::Client(c) = self.kind(w) else {
             return;
@@ -385,7 +483,7 @@ impl Node {
         };
         let pool = &mut self.pools.as_mut().expect("pools").pools[p];
         let keep = spec.kept() as usize;
-        if pool.warming || pool.conns.len() >= keep {
+        if pool.warming || pool.unanswered || pool.conns.len() >= keep {
             return;
         }
         pool.warming = true;
@@ -462,16 +560,9 @@ impl Node {
         let old = spec
             .max_lifetime
             .is_some_and(|m| now.saturating_sub(c.opened) >= m.0);
-        if c.retire || old {
-            let replace = c.retire;
-            let group = pools.pools[p].group;
-            self.conn_close(w, cx, p, k);
-            if replace {
-                let to = self.member(w, cx, p, group);
-                self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
-            } else {
-                self.conn_top_up(w, cx, p, spec);
-            }
+        if c.retire != Retire::No || old {
+            let retire = c.retire;
+            self.conn_retire(w, cx, p, k, retire, spec);
             return;
         }
         let waiting = &mut pools.pools[p].waiting;
@@ -501,9 +592,37 @@ impl Node {
         send_self(cx, wait, Timer::ConnIdle { id, since: now });
     }
 
+    /// Closes connection `k` of pool `p` (its call ended) and does what `retire` says: opens
+    /// its replacement to a member drawn at random or to a given replica, or else a connection
+    /// for calls waiting with none opening for them.
+    fn conn_retire(
+        &mut self,
+        w: &World,
+        cx: &mut Cx,
+        p: usize,
+        k: usize,
+        retire: Retire,
+        spec: &ConnSpec,
+    ) {
+        let group = self.pools.as_ref().expect("pools").pools[p].group;
+        self.conn_close(w, cx, p, k);
+        match retire {
+            Retire::Random => {
+                let to = self.member(w, cx, p, group);
+                self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
+            }
+            Retire::To(to) => self.conn_open(w, cx, p, to, (u32::MAX, 0), spec),
+            Retire::No | Retire::Drop => self.conn_top_up(w, cx, p, spec),
+        }
+    }
+
     /// A replica among the pool's members.
     fn member(&mut self, w: &World, cx: &mut Cx, p: usize, group: usize) -> EntityId {
-        let n = self.pools.as_ref().expect("pools").pools[p].members;
+        let pool = &self.pools.as_ref().expect("pools").pools[p];
+        let n = pool.members;
+        if !pool.down.is_empty() {
+            return live_member(w, cx.rng(), group, n, &pool.down);
+        }
         w.first[group]
             + if n <= 1 {
                 0
@@ -571,33 +690,39 @@ impl Node {
             return;
         };
         if matches!(out, None | Some(Outcome::Timeout)) {
-            let replace = self.pools.as_ref().expect("pools").pools[p].conns[k].retire;
-            let group = self.pools.as_ref().expect("pools").pools[p].group;
-            self.conn_close(w, cx, p, k);
-            if replace {
-                let to = self.member(w, cx, p, group);
-                self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
-            } else {
-                self.conn_top_up(w, cx, p, spec);
+            let pool = &mut self.pools.as_mut().expect("pools").pools[p];
+            if out.is_some() {
+                // Lost to a timeout: the next reconnect backs off.
+                pool.failures = pool.failures.saturating_add(1);
             }
+            let retire = pool.conns[k].retire;
+            self.conn_retire(w, cx, p, k, retire, spec);
         } else {
+            // Answered: the connection works.
+            self.pools.as_mut().expect("pools").pools[p].failures = 0;
             self.conn_free(w, cx, p, k, spec, None);
         }
     }
 
     /// A connection message reached this entity: a caller's `Syn` (acknowledged by any live
-    /// replica), the `Ack` of one of its own handshakes (or of one it gave up on: answered by a
-    /// reset, a `Fin`), or a `Fin` (nothing to do here).
+    /// replica; a firewall with a table first takes an entry for it), the `Ack` of one of its
+    /// own handshakes (or of one it gave up on: answered by a reset, a `Fin`), a `Fin` (a
+    /// firewall with a table frees its entry), or a target replica's notice (`Down`, `Up`,
+    /// `Reload`: `on_replica_notice`).
     pub(crate) fn on_conn(&mut self, w: &World, cx: &mut Cx, m: ConnMsg) {
         match m.op {
             ConnOp::Syn => {
-                if !self.crashed && m.callee == self.me {
-                    let ack = ConnMsg {
-                        op: ConnOp::Ack,
-                        ..m
-                    };
-                    transmit(w, cx, m.caller, Msg::Conn(ack));
+                if m.callee == self.me
+                    && matches!(self.kind(w), KindSpec::Firewall(_))
+                    && table_of(self.kind(w)).is_some()
+                {
+                    // The firewall's own table: the handshake is relayed to itself, taking
+                    // worker time and setup like a network device's (`relay_on`).
+                    let relay = Some((self.me, Box::new(Msg::Conn(m))));
+                    self.arrival(w, cx, None, relay, None);
+                    return;
                 }
+                self.conn_accept(w, cx, m);
             }
             ConnOp::Ack => {
                 let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(m.id)) else {
@@ -618,14 +743,220 @@ impl Node {
                 };
                 c.opened = cx.now().0;
                 c.state = State::Idle { since: 0 };
-                pools.pools[p].failures = 0;
                 let Some(spec) = spec_of(self.kind(w)) else {
                     return;
                 };
                 self.conn_free(w, cx, p, k, spec, Some(for_call));
             }
-            ConnOp::Fin => {}
+            ConnOp::Fin => {
+                if m.callee == self.me && table_of(self.kind(w)).is_some() {
+                    self.table_relay(w, cx, self.me, &Msg::Conn(m));
+                }
+            }
+            ConnOp::Down | ConnOp::Up | ConnOp::Reload => self.on_replica_notice(w, cx, m),
         }
+    }
+
+    /// A live replica accepts a handshake addressed to it: its `Ack` goes back.
+    pub(crate) fn conn_accept(&mut self, w: &World, cx: &mut Cx, m: ConnMsg) {
+        if !self.crashed && m.callee == self.me {
+            let ack = ConnMsg {
+                op: ConnOp::Ack,
+                ..m
+            };
+            transmit(w, cx, m.caller, Msg::Conn(ack));
+        }
+    }
+
+    /// This replica went down (`Down`), is back (`Up`) or took a config change (`Reload`):
+    /// the callers that may pool connections to its group are told, out of band, at the plain
+    /// network latency (its kernel resets the connections of a crashed process; discovery
+    /// tells them it is back). A replica that was not in service, or that no caller pools to,
+    /// tells nobody; `Up` goes only to callers told `Down`.
+    pub(crate) fn conn_notify(&mut self, w: &World, cx: &mut Cx, op: ConnOp) {
+        match op {
+            ConnOp::Down if !self.in_service => return,
+            ConnOp::Up if !self.ops.conn_down => return,
+            ConnOp::Reload if !self.in_service || self.crashed => return,
+            _ => {}
+        }
+        let g = self.group;
+        if !(0..w.spec.groups.len()).any(|c| pools_to(w, c, g)) {
+            return;
+        }
+        self.ops.conn_down = op == ConnOp::Down;
+        for e in 0..w.entities.len() as EntityId {
+            if e != self.me && pools_to(w, w.entities[e as usize].group, g) {
+                let m = ConnMsg {
+                    caller: e,
+                    callee: self.me,
+                    id: 0,
+                    op,
+                };
+                cx.send(e, SimTime(w.latency(self.me, e)), Msg::Conn(m));
+            }
+        }
+    }
+
+    /// A target replica's notice reaches a caller with a pool to its group. `Down`: the
+    /// connections to it are lost (idle ones closed at once, busy ones when their call ends)
+    /// and new ones avoid it. `Up`: it is a member again, and each connection moves to it with
+    /// probability `rebalance` / live members (its fair share). `Reload`: the `rebalance`
+    /// share of the connections to it close and reopen over the live members.
+    fn on_replica_notice(&mut self, w: &World, cx: &mut Cx, m: ConnMsg) {
+        let Some(spec) = spec_of(self.kind(w)) else {
+            return;
+        };
+        let r = m.callee;
+        let group = w.entities[r as usize].group;
+        let Some(p) = self
+            .pools
+            .as_ref()
+            .and_then(|ps| ps.pools.iter().position(|x| x.group == group))
+        else {
+            return;
+        };
+        let pool = &mut self.pools.as_mut().expect("pools").pools[p];
+        let n = pool.conns.len();
+        // The connections to act on, and what each becomes.
+        let mut todo: Vec<(u32, Retire)> = Vec::new();
+        let what = match m.op {
+            ConnOp::Down => {
+                if !pool.down.contains(&r) {
+                    pool.down.push(r);
+                }
+                for c in pool.conns.iter().filter(|c| c.dst == r) {
+                    todo.push((c.id, Retire::Drop));
+                }
+                "lost (replica down)"
+            }
+            ConnOp::Up => {
+                let Some(i) = pool.down.iter().position(|&d| d == r) else {
+                    return;
+                };
+                pool.down.remove(i);
+                let live = (0..pool.members)
+                    .filter(|&k| !pool.down.contains(&(w.first[group] + k)))
+                    .count()
+                    .max(1);
+                let share = spec.rebalance / live as f64;
+                let ids: Vec<u32> = pool
+                    .conns
+                    .iter()
+                    .filter(|c| c.dst != r)
+                    .map(|c| c.id)
+                    .collect();
+                for id in ids {
+                    if unit_f64(cx.rng()) < share {
+                        todo.push((id, Retire::To(r)));
+                    }
+                }
+                "moved to the replica back in service"
+            }
+            _ => {
+                let to_r: Vec<u32> = pool
+                    .conns
+                    .iter()
+                    .filter(|c| c.dst == r)
+                    .map(|c| c.id)
+                    .collect();
+                let share = (spec.rebalance * to_r.len() as f64).round() as usize;
+                todo.extend(to_r.into_iter().take(share).map(|id| (id, Retire::Random)));
+                "reopened (config change at the replica)"
+            }
+        };
+        let moved = todo.len();
+        for (id, retire) in todo {
+            let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
+                continue;
+            };
+            let c = &mut self.pools.as_mut().expect("pools").pools[p].conns[k];
+            match c.state {
+                State::Busy { .. } | State::Opening { .. } => c.retire = retire,
+                State::Idle { .. } => self.conn_retire(w, cx, p, k, retire, spec),
+            }
+        }
+        let detail = format!(
+            "{}: {moved} of {n} connections {what} (replica {})",
+            w.spec.groups[group].name,
+            r - w.first[group]
+        );
+        self.log(w, cx.now().0, "rebalance", detail);
+    }
+
+    /// A DNS answer reached this caller (`data` for global record `record`): when it no longer
+    /// names a group it named before, the `rebalance` share of the connections to those groups
+    /// close (busy ones when their call ends) and as many open to the groups it names now.
+    pub(crate) fn conn_answer(&mut self, w: &World, cx: &mut Cx, record: u32, data: u32) {
+        let Some(spec) = spec_of(self.kind(w)) else {
+            return;
+        };
+        let Some(pools) = self.pools.as_mut() else {
+            return;
+        };
+        let old = match pools.answers.iter_mut().find(|(r, _)| *r == record) {
+            Some(e) if e.1 == data => return,
+            Some(e) => std::mem::replace(&mut e.1, data),
+            None => {
+                pools.answers.push((record, data));
+                return;
+            }
+        };
+        let now_groups = answer_groups(w, record, data);
+        let gone: Vec<usize> = answer_groups(w, record, old)
+            .into_iter()
+            .filter(|g| !now_groups.contains(g))
+            .collect();
+        if gone.is_empty() || now_groups.is_empty() {
+            return;
+        }
+        let mut ids: Vec<u32> = Vec::new();
+        let mut total = 0usize;
+        for &g in &gone {
+            let Some(pool) = pools.pools.iter_mut().find(|x| x.group == g) else {
+                continue;
+            };
+            pool.unanswered = true;
+            total += pool.conns.len();
+            let share = (spec.rebalance * pool.conns.len() as f64).round() as usize;
+            ids.extend(pool.conns.iter().take(share).map(|c| c.id));
+        }
+        let moved = ids.len();
+        for id in ids {
+            let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
+                continue;
+            };
+            let c = &mut self.pools.as_mut().expect("pools").pools[p].conns[k];
+            match c.state {
+                State::Busy { .. } | State::Opening { .. } => c.retire = Retire::Drop,
+                State::Idle { .. } => self.conn_close(w, cx, p, k),
+            }
+        }
+        let mut opened = 0usize;
+        for i in 0..moved {
+            let g = now_groups[i % now_groups.len()];
+            let pools = self.pools.as_mut().expect("pools");
+            let p = pools.pool(w, g);
+            pools.pools[p].unanswered = false;
+            if pools.pools[p].conns.len() as u64 >= u64::from(spec.pool) {
+                continue;
+            }
+            let to = self.member(w, cx, p, g);
+            self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
+            opened += 1;
+        }
+        let name = |gs: &[usize]| {
+            gs.iter()
+                .map(|&g| w.spec.groups[g].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let detail = format!(
+            "{}: {moved} of {total} connections closed, {opened} opened to {} (DNS answer changed)",
+            name(&gone),
+            name(&now_groups)
+        );
+        self.log(w, cx.now().0, "rebalance", detail);
     }
 
     /// A handshake's connect timeout: if still unanswered, the connection is given up and the
@@ -707,7 +1038,7 @@ impl Node {
             };
             let c = &mut self.pools.as_mut().expect("pools").pools[p].conns[k];
             match c.state {
-                State::Busy { .. } | State::Opening { .. } => c.retire = true,
+                State::Busy { .. } | State::Opening { .. } => c.retire = Retire::Random,
                 State::Idle { .. } => {
                     self.conn_close(w, cx, p, k);
                     let to = self.member(w, cx, p, group);
@@ -769,14 +1100,11 @@ impl Node {
                         table.entries.remove(&key);
                         true
                     }
-                    ConnOp::Ack => true,
+                    ConnOp::Ack | ConnOp::Down | ConnOp::Up | ConnOp::Reload => true,
                 }
             }
             Msg::Req(r) => {
-                // A request keeps its connection's entry fresh.
-                if let Some(t) = table.entries.get_mut(&(r.from, to, r.conn)) {
-                    *t = now;
-                }
+                table.touch((r.from, to, r.conn), now);
                 true
             }
             _ => true,
