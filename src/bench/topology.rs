@@ -198,7 +198,10 @@ at = "10s"
         let comps = doc["components"].as_table().unwrap();
         assert_eq!(comps.len(), 15);
         assert_eq!(comps["dns-2"]["kind"].as_str(), Some("dns"));
-        assert_eq!(comps["users-1"]["target"].as_str(), Some("c1.api.example.com"));
+        assert_eq!(
+            comps["users-1"]["target"].as_str(),
+            Some("c1.api.example.com")
+        );
         assert_eq!(comps["users-1"]["resolver"].as_str(), Some("res-1"));
         assert_eq!(comps["res-0"]["dns"].as_str(), Some("dns-0"));
         let rec = &comps["dns-2"]["records"][0];
@@ -215,16 +218,23 @@ at = "10s"
         let (one, four) = (run(1), run(4));
         assert_eq!(four.entities, 4 * one.entities);
         let ratio = four.events as f64 / one.events as f64;
-        assert!((3.6..4.4).contains(&ratio), "events {} and {}", one.events, four.events);
+        assert!(
+            (3.6..4.4).contains(&ratio),
+            "events {} and {}",
+            one.events,
+            four.events
+        );
         assert!(one.cpu_s > 0.0 && one.ns_per_event > 0.0);
     }
 
     #[test]
     fn bad_input_is_refused() {
         assert!(scale_scenario(SMALL, 0).unwrap_err().contains("at least 1"));
-        assert!(scale_scenario("[scenario]\nname = \"x\"\n", 2)
-            .unwrap_err()
-            .contains("no [components]"));
+        assert!(
+            scale_scenario("[scenario]\nname = \"x\"\n", 2)
+                .unwrap_err()
+                .contains("no [components]")
+        );
         assert!(scale_scenario("[scenario\n", 2).is_err());
     }
 }

@@ -45,11 +45,15 @@ pub fn topology(a: TopologyArgs) -> Result<(), CliError> {
     if d.0 == 0 {
         return Err(bad("--duration 0s: must be longer than zero"));
     }
-    let long = d
-        .0
-        .checked_mul(u64::from(a.factor))
-        .map(SimTime)
-        .ok_or_else(|| bad(format!("--duration {}: too long to multiply by {}", a.duration, a.factor)))?;
+    let long =
+        d.0.checked_mul(u64::from(a.factor))
+            .map(SimTime)
+            .ok_or_else(|| {
+                bad(format!(
+                    "--duration {}: too long to multiply by {}",
+                    a.duration, a.factor
+                ))
+            })?;
     // One bucket as long as the scaled run, for both runs.
     let bucket = d;
     let bytes = super::out::read_input(&a.file, "scenario file")?;
@@ -83,8 +87,13 @@ pub fn topology(a: TopologyArgs) -> Result<(), CliError> {
         }
         println!(
             "{:>5} {:>6} {:>9} {:>12} {:>8} {:>9} {:>10}",
-            "round", "factor", "entities", "events", "cpu_s", "ns/event", "x16 / x1"
-                .replace("16", &a.factor.to_string())
+            "round",
+            "factor",
+            "entities",
+            "events",
+            "cpu_s",
+            "ns/event",
+            "x16 / x1".replace("16", &a.factor.to_string())
         );
     }
     let failed = |e: anyhow::Error| CliError::Failed(e);
