@@ -1,6 +1,7 @@
 //! Models that exist to measure the engine: PHOLD and its plain-heap baseline.
 
 pub mod phold;
+pub mod topology;
 
 /// The process's peak resident memory in bytes (Linux `VmHWM`), if the platform reports it.
 pub fn peak_rss_bytes() -> Option<u64> {

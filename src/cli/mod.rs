@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 bad input (flags, files, values), 3 a run
 //! stopped by a guard (`--max-events`, `--max-pending`).
 
+mod bench_topology;
 mod cluster;
 mod lint;
 mod merge;
@@ -60,6 +61,9 @@ enum BenchCommand {
     Phold(PholdArgs),
     /// Sweep throughput: the same replications on one thread and on --threads, in runs/s.
     Sweep(sweep::BenchSweepArgs),
+    /// CPU per event of a scenario and of its components copied --factor times (that many
+    /// times the entities and the load), for the same number of events, on one thread.
+    Topology(bench_topology::TopologyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -188,6 +192,7 @@ pub fn main() -> i32 {
         Command::Cluster(cmd) => cluster::cluster(cmd),
         Command::Bench(BenchCommand::Phold(args)) => bench_phold(args),
         Command::Bench(BenchCommand::Sweep(args)) => sweep::bench(args),
+        Command::Bench(BenchCommand::Topology(args)) => bench_topology::topology(args),
     };
     match result {
         Ok(()) => 0,

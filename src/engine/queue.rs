@@ -220,6 +220,10 @@ pub struct CalendarQueue<T> {
     far_limit: usize,
     advances: u32,
     advanced_items: u64,
+    /// Pushes, and those of them that went beyond the ring (into `far_new`), since the last
+    /// tuning check: a ring that covers too little of the future shows here.
+    pushes: u64,
+    far_pushes: u64,
     rebuilds: u64,
 }
 
@@ -250,6 +254,8 @@ impl<T: Keyed> CalendarQueue<T> {
             far_limit: usize::MAX,
             advances: 0,
             advanced_items: 0,
+            pushes: 0,
+            far_pushes: 0,
             rebuilds: 0,
         }
     }
@@ -303,6 +309,7 @@ impl<T: Keyed> CalendarQueue<T> {
             self.occupied[idx >> 6] |= 1 << (idx & 63);
             self.ring_len += 1;
         } else {
+            self.far_pushes += 1;
             self.far_new.push(Rev(item));
         }
     }
@@ -387,6 +394,7 @@ impl<T: Keyed> CalendarQueue<T> {
             self.cur_slot = first >> self.shift;
             self.pull_far();
             if !self.cur.is_empty() || !self.late.is_empty() {
+                self.note_advance(self.cur.len() as u64);
                 return;
             }
         }
@@ -407,13 +415,30 @@ impl<T: Keyed> CalendarQueue<T> {
         self.cur
             .sort_unstable_by_key(|r| std::cmp::Reverse(r.0.key()));
         self.pull_far();
+        self.note_advance(0);
+    }
+
+    /// Counts one advance of the current slot (and `items` more items that reached it), and
+    /// every `TUNE_EVERY` advances checks whether the tuning still fits the events.
+    #[inline]
+    fn note_advance(&mut self, items: u64) {
+        self.advanced_items += items;
         self.advances += 1;
         if self.advances >= TUNE_EVERY {
+            // Buckets far fuller than intended.
             let crowded = self.advanced_items > 16 * TARGET_PER_BUCKET * self.advances as u64;
+            // A ring too short for the future: a quarter of the pushes went to the far heap
+            // (the tuning aims at half a percent of the pending events). A small pending set
+            // never reaches the population thresholds, so this is what retunes it, for
+            // example away from the initial 1 ms slots when events are seconds apart. The
+            // rebuild costs O(len), paid only when more pushes than that went by.
+            let short = 4 * self.far_pushes > self.pushes && (self.len as u64) < self.pushes;
             self.advances = 0;
             self.advanced_items = 0;
-            if crowded {
-                // Buckets are far fuller than intended: retune on the next advance.
+            self.pushes = 0;
+            self.far_pushes = 0;
+            if crowded || short {
+                // Retune on the next advance.
                 self.grow_at = 0;
             }
         }
@@ -482,6 +507,8 @@ impl<T: Keyed> CalendarQueue<T> {
         self.far_limit = (n / 2).max(2 * self.far.len()).max(1024);
         self.advances = 0;
         self.advanced_items = 0;
+        self.pushes = 0;
+        self.far_pushes = 0;
     }
 }
 
@@ -582,6 +609,7 @@ impl<T: Keyed> EventSet<T> for CalendarQueue<T> {
     #[inline]
     fn push(&mut self, item: T) {
         self.len += 1;
+        self.pushes += 1;
         self.place(item);
     }
 
@@ -692,6 +720,43 @@ mod tests {
             assert_eq!(a, c, "calendar differs at n={n}");
             assert!(a.windows(2).all(|w| w[0] < w[1]));
         }
+    }
+
+    #[test]
+    fn a_small_pending_set_seconds_apart_retunes_away_from_the_initial_slots() {
+        // M/M/10 at 80%: about a dozen events pending, seconds apart. The population never
+        // reaches the size thresholds; the far-push share must retune the 1 ms initial slots,
+        // or every event goes through the far heap.
+        let mut q = CalendarQueue::new();
+        let mut r = entity_stream(3, 3);
+        let mut tie = 0u64;
+        for _ in 0..12 {
+            tie += 1;
+            q.push(k(exponential_nanos(&mut r, 1e9), tie));
+        }
+        let initial = q.geometry().0;
+        let mut last = 0u128;
+        for _ in 0..200_000 {
+            let e = q.pop().unwrap();
+            assert!(e.0 > last);
+            last = e.0;
+            tie += 1;
+            q.push(k(e.time() + exponential_nanos(&mut r, 1e9), tie));
+        }
+        assert!(q.rebuilds() >= 1);
+        assert!(
+            q.geometry().0 >= 64 * initial,
+            "slots of {} ns after retuning (initially {initial})",
+            q.geometry().0
+        );
+        // And a retuned queue no longer sends pushes beyond its ring.
+        let far_before = q.far_pushes;
+        for _ in 0..10_000 {
+            let e = q.pop().unwrap();
+            tie += 1;
+            q.push(k(e.time() + exponential_nanos(&mut r, 1e9), tie));
+        }
+        assert!(q.far_pushes - far_before < 1_000);
     }
 
     #[test]

@@ -158,3 +158,92 @@ fn help_and_version_exit_0() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn bench_topology_prints_both_scales_with_the_same_events() {
+    let o = outagesim(&[
+        "bench",
+        "topology",
+        "scenarios/mmc.toml",
+        "--factor",
+        "3",
+        "--duration",
+        "20s",
+        "--repeat",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["factor"], 1);
+    assert_eq!(rows[1]["factor"], 3);
+    assert_eq!(rows[0]["simulated_s"], 60.0);
+    assert_eq!(rows[1]["simulated_s"], 20.0);
+    assert_eq!(
+        rows[1]["entities"],
+        3 * rows[0]["entities"].as_u64().unwrap()
+    );
+    for r in &rows {
+        for f in ["round", "entities", "events", "cpu_s", "ns_per_event"] {
+            assert!(r[f].is_number(), "{f} in {r}");
+        }
+    }
+    // Three copies for 20 s and one for 60 s: about the same events (Poisson counts).
+    let (a, b) = (
+        rows[0]["events"].as_f64().unwrap(),
+        rows[1]["events"].as_f64().unwrap(),
+    );
+    assert!((b / a - 1.0).abs() < 0.1, "{a} and {b} events");
+    // The table names the comparison.
+    let o = outagesim(&[
+        "bench",
+        "topology",
+        "scenarios/mmc.toml",
+        "--factor",
+        "2",
+        "--duration",
+        "10s",
+        "--repeat",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = String::from_utf8(o.stdout).unwrap();
+    assert!(t.contains("x1 for 20s against x2 for 10s"), "{t}");
+    assert!(t.contains("cost per event at x2:"), "{t}");
+}
+
+#[test]
+fn bench_topology_bad_options_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--factor", "1"], "--factor 1: must be from 2 to 256"),
+        (&["--factor", "1000"], "--factor 1000"),
+        (&["--repeat", "0"], "--repeat 0"),
+        (&["--duration", "30"], "--duration \"30\""),
+        (&["--duration", "0s"], "--duration 0s"),
+        (&["no/such.toml"], "cannot read scenario file no/such.toml"),
+    ];
+    for (extra, expect) in cases {
+        let mut args = vec!["bench", "topology"];
+        args.extend_from_slice(extra);
+        let o = outagesim(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expect), "{extra:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "no half output on bad input");
+    }
+    // A scenario's own problem is located in its file.
+    let dir = crate::common::scratch("bench-topology-bad");
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"b\"\nduration = \"1m\"\n\n[components.api]\nkind = \"service\"\nworkers = -3\n",
+    )
+    .unwrap();
+    let o = outagesim(&["bench", "topology", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bad.toml:7:"), "{}", stderr(&o));
+}
