@@ -12,11 +12,23 @@ const SUB: usize = 16;
 const OCTAVES: usize = 46;
 
 /// A log-linear histogram of nanosecond latencies.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Only the bins between the lowest and the highest recorded value are stored (`first` is the
+/// index of `bins[0]`): a bucket's latencies usually span a few octaves, so a histogram holds
+/// about a hundred bins instead of all 736, and the per-bucket series of a long run stay small.
+#[derive(Clone, Debug, Default)]
 pub struct Histogram {
     bins: Vec<u64>,
+    first: usize,
     count: u64,
     sum: f64,
+}
+
+/// Equal when they hold the same counts, however much of the range each stores.
+impl PartialEq for Histogram {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.sum == other.sum && self.nonzero().eq(other.nonzero())
+    }
 }
 
 impl Histogram {
@@ -40,13 +52,35 @@ impl Histogram {
         (SUB as u64 + sub) << (octave - 4)
     }
 
+    /// The (bin index, count) pairs with a count.
+    fn nonzero(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.bins
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(j, &c)| (self.first + j, c))
+    }
+
+    /// The stored counter of bin `i`, widening the stored range to reach it.
+    #[inline]
+    fn slot(&mut self, i: usize) -> &mut u64 {
+        if self.bins.is_empty() {
+            self.first = i;
+            self.bins.push(0);
+        } else if i < self.first {
+            let grow = self.first - i;
+            self.bins.splice(0..0, std::iter::repeat_n(0, grow));
+            self.first = i;
+        } else if i >= self.first + self.bins.len() {
+            self.bins.resize(i - self.first + 1, 0);
+        }
+        &mut self.bins[i - self.first]
+    }
+
     /// Records one latency.
     #[inline]
     pub fn record(&mut self, ns: u64) {
-        if self.bins.is_empty() {
-            self.bins = vec![0; OCTAVES * SUB];
-        }
-        self.bins[Self::index(ns)] += 1;
+        *self.slot(Self::index(ns)) += 1;
         self.count += 1;
         self.sum += ns as f64;
     }
@@ -56,11 +90,13 @@ impl Histogram {
         if other.count == 0 {
             return;
         }
-        if self.bins.is_empty() {
-            self.bins = vec![0; OCTAVES * SUB];
+        if let Some((lo, hi)) = other.nonzero().next().zip(other.nonzero().last()) {
+            // Widen once to the other's range, then add bin by bin.
+            self.slot(lo.0);
+            self.slot(hi.0);
         }
-        for (a, b) in self.bins.iter_mut().zip(&other.bins) {
-            *a += b;
+        for (i, c) in other.nonzero() {
+            self.bins[i - self.first] += c;
         }
         self.count += other.count;
         self.sum += other.sum;
@@ -87,11 +123,11 @@ impl Histogram {
         }
         let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
         let mut seen = 0u64;
-        for (i, &c) in self.bins.iter().enumerate() {
+        for (i, c) in self.nonzero() {
             seen += c;
             if seen >= rank {
                 let lo = Self::lower(i) as f64;
-                let hi = if i + 1 < self.bins.len() {
+                let hi = if i + 1 < OCTAVES * SUB {
                     Self::lower(i + 1) as f64
                 } else {
                     lo
@@ -99,7 +135,7 @@ impl Histogram {
                 return (lo + hi) / 2.0 / 1e9;
             }
         }
-        Self::lower(self.bins.len() - 1) as f64 / 1e9
+        Self::lower(OCTAVES * SUB - 1) as f64 / 1e9
     }
 }
 
@@ -350,6 +386,50 @@ mod tests {
                 assert!(err <= bound, "bin {i} value {v}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn a_stored_range_that_grows_both_ways_and_merges_counts_every_value_once() {
+        // Values arrive upwards, downwards and out of range of what is stored; merging two
+        // halves in either order gives the histogram of all of them.
+        let values: Vec<u64> = (0..2000u64)
+            .map(|i| (i * 7919 % 1999 + 1) * 1_000 * (1 + i % 5).pow(6))
+            .collect();
+        let mut all = Histogram::default();
+        let (mut a, mut b) = (Histogram::default(), Histogram::default());
+        for (k, &v) in values.iter().enumerate() {
+            all.record(v);
+            if k % 3 == 0 { a.record(v) } else { b.record(v) }
+        }
+        assert!(
+            all.bins.len() < OCTAVES * SUB,
+            "only the range in use is stored"
+        );
+        let mut ab = a.clone();
+        ab.merge(&b);
+        let mut ba = b.clone();
+        ba.merge(&a);
+        for h in [&ab, &ba] {
+            assert_eq!(h.count(), all.count());
+            assert_eq!(
+                h.nonzero().collect::<Vec<_>>(),
+                all.nonzero().collect::<Vec<_>>()
+            );
+            for q in [0.01, 0.5, 0.9, 0.999] {
+                assert_eq!(h.quantile_s(q), all.quantile_s(q));
+            }
+        }
+        // The same counts compare equal whatever range each stores.
+        let mut wide = Histogram::default();
+        wide.record(1);
+        wide.record(1 << 40);
+        let mut narrow = Histogram::default();
+        narrow.record(1 << 40);
+        narrow.record(1);
+        assert_eq!(wide, narrow);
+        let mut empty = Histogram::default();
+        empty.merge(&Histogram::default());
+        assert_eq!(empty, Histogram::default());
     }
 
     #[test]
