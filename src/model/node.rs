@@ -685,8 +685,13 @@ impl Node {
 
     // ----- servers -------------------------------------------------------------------
 
+    #[inline]
     pub(crate) fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
-        self.kind(w).server().expect("servers have server settings")
+        match &w.servers[self.group] {
+            // Its group's settings, looked up once when the world was built.
+            Some(s) if self.ops.config.is_none() => s,
+            _ => self.kind(w).server().expect("servers have server settings"),
+        }
     }
 
     /// Closes the books at the end of the run: busy time up to `end` is accounted, so workers
@@ -989,8 +994,13 @@ impl Node {
     }
 
     /// Workers per replica now: the configured ones less any lost to a capacity_loss fault.
+    #[inline]
     pub(crate) fn workers(&self, w: &World) -> u32 {
-        capacity(self.server(w).workers, self.fault_effects(w).lost).0
+        let base = self.server(w).workers;
+        if self.faults_on.is_empty() {
+            return base;
+        }
+        capacity(base, self.fault_effects(w).lost).0
     }
 
     /// The combined effect of the active replica faults (nothing, on most replicas).

@@ -57,6 +57,9 @@ pub struct World {
     /// or one of its random failures begins. A service step is folded only when none falls
     /// within it, so a folded request is never one a crash would have lost.
     pub disruptions: Vec<Vec<u64>>,
+    /// Per group: its server settings (None for kinds that serve nothing), so that the hot
+    /// paths need not match on the kind for them.
+    pub servers: Vec<Option<super::spec::ServerSpec>>,
 }
 
 /// A partition or link degradation between two domains of one level, while it lasts.
@@ -271,6 +274,11 @@ impl World {
             });
         }
         let (fold, disruptions) = fold_plan(&spec, &entities, &outages);
+        let servers = spec
+            .groups
+            .iter()
+            .map(|g| g.kind.server().cloned())
+            .collect();
         let mut w = World {
             spec,
             first,
@@ -291,6 +299,7 @@ impl World {
             outages,
             fold,
             disruptions,
+            servers,
         };
         w.lookahead = w.compute_lookahead();
         w
