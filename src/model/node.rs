@@ -222,7 +222,7 @@ pub struct Node {
     pub(crate) jobs: Slab<Job>,
     pub server_series: Vec<ServerBucket>,
     pub(crate) last_account: u64,
-    /// When the workers of folded service steps come free, earliest first (`start_job`):
+    /// When the workers of folded service steps come free, in time order (`start_job`):
     /// they count in `busy` until then, and `account` frees them as time passes.
     pub(crate) releases: std::collections::VecDeque<u64>,
     /// When the armed `Timer::Release` is due (0: none armed).
@@ -862,12 +862,15 @@ impl Node {
     }
 
     /// While requests wait for a worker and folded steps hold workers, a timer frees the
-    /// earliest of them when it is due (nothing else would notice it then).
+    /// earliest of them when it is due (nothing else would notice it then). A release earlier
+    /// than the armed timer (drawn service times) arms another; the later one is then stale.
     fn arm_release(&mut self, cx: &mut Cx) {
-        if self.release_timer != 0 || self.queue.len() == 0 {
+        if self.queue.len() == 0 {
             return;
         }
-        if let Some(&at) = self.releases.front() {
+        if let Some(&at) = self.releases.front()
+            && (self.release_timer == 0 || at < self.release_timer)
+        {
             self.release_timer = at;
             send_self(cx, at - cx.now().0, Timer::Release);
         }
@@ -890,7 +893,7 @@ impl Node {
     /// its group folds, no replica fault is active and none starts or ends (nor a random
     /// failure begins) before the step would have ended, and it is a plain request.
     fn may_fold(&mut self, w: &World, now: u64, d: u64, job_plain: bool) -> bool {
-        if !job_plain || w.fold[self.group].is_none() || !self.faults_on.is_empty() || d == 0 {
+        if !job_plain || !w.fold[self.group] || !self.faults_on.is_empty() || d == 0 {
             return false;
         }
         let times = &w.disruptions[self.me as usize];
@@ -1068,12 +1071,16 @@ impl Node {
             self.release_worker(w, cx);
         }
         self.release_connection(w);
-        let sb = &mut self.server_series[w.bucket_of(cx.now().0)];
-        sb.served += 1;
-        if job.denied {
-            sb.denied += 1;
-        } else if matches!(status, Status::Error | Status::Throttled | Status::Shed) {
-            sb.errors += 1;
+        // A folded step's answer is served when its service ends (if the run has not).
+        let at = cx.now().0 + self.defer;
+        if self.defer == 0 || at < w.spec.duration.0 {
+            let sb = &mut self.server_series[w.bucket_of(at)];
+            sb.served += 1;
+            if job.denied {
+                sb.denied += 1;
+            } else if matches!(status, Status::Error | Status::Throttled | Status::Shed) {
+                sb.errors += 1;
+            }
         }
         if let Some(r) = job.req {
             let msg = Msg::Resp {

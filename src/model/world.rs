@@ -50,9 +50,9 @@ pub struct World {
     /// Per entity: its down times from `[[failures]]` as (failure number, down, up), drawn
     /// when the world is built from streams of (seed, failure, unit) alone.
     pub outages: Vec<Vec<(u16, u64, u64)>>,
-    /// Per group: the constant service time of a group whose service step is folded into
-    /// the delay of what it sends (`Node::start_job`), None where it is not.
-    pub fold: Vec<Option<u64>>,
+    /// Per group: whether its service steps are folded into the delay of what they send
+    /// (`Node::start_job`).
+    pub fold: Vec<bool>,
     /// Per entity: the sorted times at which a fixed-time replica fault starts or ends on it,
     /// or one of its random failures begins. A service step is folded only when none falls
     /// within it, so a folded request is never one a crash would have lost.
@@ -465,23 +465,23 @@ impl World {
 /// Which groups fold their service step into the delay of what they send, and each entity's
 /// fixed-time disruptions (see `World::fold`).
 ///
-/// A group folds when its service time is a constant above zero, its step after service sends
-/// nothing but requests and answers (load balancers and proxies without a concurrency limit,
-/// firewalls without a connection table limit, caches, resolvers and authoritative DNS), it
-/// does not gossip, and nothing can take it down or change its settings at a time not known
-/// in advance (no config change reaches it, no restart or clear_gossip action and no
-/// autoscaler acts on it). Crashes, hangs and other replica faults at fixed times and random
+/// A group folds when its step after service sends nothing but requests and answers, at once
+/// (load balancers and proxies without a concurrency limit, firewalls without a connection
+/// table limit, caches, resolvers, authoritative DNS and storage), and nothing can take it
+/// down or change its settings at a time not known in advance (no config change reaches it,
+/// no restart or clear_gossip action and no autoscaler acts on it). A step whose service
+/// time is drawn as 0 is not folded. Crashes, hangs and other replica faults at fixed times and random
 /// failures are known when the world is built: they are the disruptions.
 fn fold_plan(
     spec: &Spec,
     entities: &[EntityInfo],
     outages: &[Vec<(u16, u64, u64)>],
-) -> (Vec<Option<u64>>, Vec<Vec<u64>>) {
+) -> (Vec<bool>, Vec<Vec<u64>>) {
     use crate::model::spec::ActionKind;
     #[cfg(test)]
     if NO_FOLD.with(|f| f.get()) {
         return (
-            vec![None; spec.groups.len()],
+            vec![false; spec.groups.len()],
             vec![Vec::new(); entities.len()],
         );
     }
@@ -504,21 +504,20 @@ fn fold_plan(
                 KindSpec::LoadBalancer(lb) => lb.concurrency_limit.is_none(),
                 KindSpec::Proxy(p, _) => p.concurrency_limit.is_none(),
                 KindSpec::Firewall(f) => f.max_connections.is_none(),
-                KindSpec::Cache(_) | KindSpec::Resolver(_) | KindSpec::Dns(_) => true,
+                KindSpec::Cache(_)
+                | KindSpec::Resolver(_)
+                | KindSpec::Dns(_)
+                | KindSpec::Storage(_) => true,
                 _ => false,
             };
-            let d = match group.kind.server().map(|s| &s.service_time) {
-                Some(Dist::Constant(d)) if d.0 > 0 => Some(d.0),
-                _ => None,
-            };
-            d.filter(|_| plain && group.gossip.is_none() && !dynamic(g))
+            plain && !dynamic(g)
         })
         .collect::<Vec<_>>();
     let disruptions = entities
         .iter()
         .enumerate()
         .map(|(e, info)| {
-            if fold[info.group].is_none() {
+            if !fold[info.group] {
                 return Vec::new();
             }
             let mut times: Vec<u64> = outages[e].iter().map(|&(_, down, _)| down).collect();
@@ -604,9 +603,11 @@ mod fold_tests {
     use crate::model::{RunOptions, RunResult, run};
     use crate::scenario::parse;
 
-    /// Users through a firewall (whose step draws nothing at random, so that folding it
-    /// leaves every other entity's draws where they were) to a service. Two workers of 1 ms
-    /// for 1,800 requests a second: requests often wait for a worker.
+    /// Users through a firewall to a service backed by quorum storage (the firewall's and
+    /// storage's steps draw nothing at random, so folding them leaves every entity's draws
+    /// where they were). Two firewall workers of 1 ms for 1,800 requests a second: requests
+    /// often wait for a worker; storage's service times are drawn, so its workers come free
+    /// out of order.
     const BASE: &str = r#"
 [scenario]
 name = "fold"
@@ -632,13 +633,23 @@ timeout = "1s"
 kind = "service"
 workers = 64
 service_time = { dist = "exponential", mean = "5ms" }
+calls = [{ target = "db", timeout = "500ms" }]
+
+[components.db]
+kind = "storage"
+replicas = 3
+workers = 4
+service_time = { dist = "exponential", mean = "1ms" }
+replication_factor = 3
+read_quorum = 2
+write_quorum = 2
 "#;
 
     fn run_it(text: &str, fold: bool, threads: usize) -> RunResult {
         NO_FOLD.with(|f| f.set(!fold));
         let spec = parse(text, "fold.toml").expect("valid");
         let world = super::World::new(spec.clone());
-        assert_eq!(world.fold[1].is_some(), fold, "the firewall folds: {fold}");
+        assert_eq!(world.fold[1], fold, "the firewall folds: {fold}");
         let r = run(spec, &RunOptions::threads(threads), &mut |_| {}).expect("runs");
         NO_FOLD.with(|f| f.set(false));
         r
@@ -707,9 +718,9 @@ mttr = { dist = "exponential", mean = "2s" }
         let spec = parse(&text, "fold.toml").expect("valid");
         let w = super::World::new(spec);
         let fw = w.first[1] as usize;
-        assert_eq!(w.fold[1], Some(1_000_000));
+        assert!(w.fold[1]);
         assert_eq!(w.disruptions[fw], vec![40_000_000_000, 55_000_000_000]);
         // Groups that do not fold keep no disruptions.
-        assert!(w.fold[2].is_none() && w.disruptions[w.first[2] as usize].is_empty());
+        assert!(!w.fold[2] && w.disruptions[w.first[2] as usize].is_empty());
     }
 }
