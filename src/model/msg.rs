@@ -86,6 +86,9 @@ pub enum Timer {
     CallDeadlines,
     /// Server: the job's service time is over.
     ServiceDone { slot: u32, gen_: u32 },
+    /// The earliest release of a folded service step (`Node::start_job`) is due while
+    /// requests wait for a worker.
+    Release,
     /// Server: retry call `call` of a job after a back-off wait.
     RetryCall {
         slot: u32,

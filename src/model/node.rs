@@ -222,6 +222,15 @@ pub struct Node {
     pub(crate) jobs: Slab<Job>,
     pub server_series: Vec<ServerBucket>,
     pub(crate) last_account: u64,
+    /// When the workers of folded service steps come free, in time order (`start_job`):
+    /// they count in `busy` until then, and `account` frees them as time passes.
+    pub(crate) releases: std::collections::VecDeque<u64>,
+    /// When the armed `Timer::Release` is due (0: none armed).
+    pub(crate) release_timer: u64,
+    /// While a folded step runs: its service time, added to the delay of what it sends.
+    pub(crate) defer: u64,
+    /// How many of this entity's disruptions (`World::disruptions`) are past.
+    pub(crate) disrupted: u32,
     /// Firewall: connection-table entries in use.
     pub(crate) conns: u32,
     /// Health checker (`policy/health_check.rs`), for kinds that probe.
@@ -291,7 +300,12 @@ pub(crate) fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
     if w.link_faults.is_empty() {
         return Some(0);
     }
-    match w.link_effect(cx.me(), dst, cx.now().0) {
+    link_check_at(w, cx, dst, cx.now().0)
+}
+
+/// `link_check` for a message leaving at `at`.
+fn link_check_at(w: &World, cx: &mut Cx, dst: EntityId, at: u64) -> Option<u64> {
+    match w.link_effect(cx.me(), dst, at) {
         LinkEffect::Clear => Some(0),
         LinkEffect::Cut => None,
         LinkEffect::Degraded { latency, loss } => {
@@ -307,10 +321,22 @@ pub(crate) fn link_check(w: &World, cx: &mut Cx, dst: EntityId) -> Option<u64> {
 /// Sends `msg` from the current entity to `dst`, through the network group joining their
 /// segments if they differ.
 pub(crate) fn transmit(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg) {
+    transmit_after(w, cx, dst, msg, 0);
+}
+
+/// `transmit`, leaving `after` from now (a folded service step's remaining service time): the
+/// link faults are those of that time.
+pub(crate) fn transmit_after(w: &World, cx: &mut Cx, dst: EntityId, msg: Msg, after: u64) {
     let me = cx.me();
-    let Some(extra) = link_check(w, cx, dst) else {
+    let link = if after == 0 || w.link_faults.is_empty() {
+        link_check(w, cx, dst)
+    } else {
+        link_check_at(w, cx, dst, cx.now().0 + after)
+    };
+    let Some(extra) = link else {
         return;
     };
+    let extra = extra + after;
     match relay_device(w, me, dst) {
         None => cx.send(dst, SimTime(w.latency(me, dst) + extra), msg),
         Some(dev) => {
@@ -357,6 +383,10 @@ impl OutageModel {
                     jobs: Slab::default(),
                     server_series: Vec::new(),
                     last_account: 0,
+                    releases: Default::default(),
+                    release_timer: 0,
+                    defer: 0,
+                    disrupted: 0,
                     conns: 0,
                     checker: None,
                     rr: info.replica,
@@ -537,7 +567,8 @@ impl Node {
         timeout: u64,
     ) -> (u32, u32) {
         let gen_ = self.next_gen();
-        call.deadline = cx.now().0.saturating_add(timeout);
+        // A folded step's call leaves when its service ends.
+        call.deadline = (cx.now().0 + self.defer).saturating_add(timeout);
         let call_deadline = call.deadline;
         let slot = self.calls.insert(gen_, call);
         // Lazily: most calls end long before their deadline, which then never becomes an
@@ -587,7 +618,7 @@ impl Node {
             deadline: call.deadline,
             conn,
         };
-        transmit(w, cx, call.dst, Msg::Req(req));
+        transmit_after(w, cx, call.dst, Msg::Req(req), self.defer);
     }
 
     pub(crate) fn on_response(
@@ -658,8 +689,13 @@ impl Node {
 
     // ----- servers -------------------------------------------------------------------
 
+    #[inline]
     pub(crate) fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
-        self.kind(w).server().expect("servers have server settings")
+        match &w.servers[self.group] {
+            // Its group's settings, looked up once when the world was built.
+            Some(s) if self.ops.config.is_none() => s,
+            _ => self.kind(w).server().expect("servers have server settings"),
+        }
     }
 
     /// Closes the books at the end of the run: busy time up to `end` is accounted, so workers
@@ -679,6 +715,20 @@ impl Node {
         // first), so they are looked up once, not per bucket, and not at all when no time
         // has passed (several arrivals and releases at one instant).
         let live = if self.crashed { 0 } else { self.workers(w) };
+        // Folded service steps free their workers as time passes, in order.
+        while let Some(&at) = self.releases.front() {
+            if at > now {
+                break;
+            }
+            self.integrate(w, live, at);
+            self.busy -= 1;
+            self.releases.pop_front();
+        }
+        self.integrate(w, live, now);
+    }
+
+    /// `account`'s integration up to `now` with `live` workers, split at bucket boundaries.
+    fn integrate(&mut self, w: &World, live: u32, now: u64) {
         while self.last_account < now {
             let b = w.bucket_of(self.last_account);
             let end = if b + 1 == w.nbuckets {
@@ -810,7 +860,53 @@ impl Node {
             let job = self.jobs.remove(slot, gen_).expect("just inserted");
             self.release_connection(w);
             self.reject(w, cx, b, job.req);
+        } else {
+            self.arm_release(cx);
         }
+    }
+
+    /// While requests wait for a worker and folded steps hold workers, a timer frees the
+    /// earliest of them when it is due (nothing else would notice it then). A release earlier
+    /// than the armed timer (drawn service times) arms another; the later one is then stale.
+    fn arm_release(&mut self, cx: &mut Cx) {
+        if self.queue.len() == 0 {
+            return;
+        }
+        if let Some(&at) = self.releases.front()
+            && (self.release_timer == 0 || at < self.release_timer)
+        {
+            self.release_timer = at;
+            send_self(cx, at - cx.now().0, Timer::Release);
+        }
+    }
+
+    /// `Timer::Release`: the folded steps due have freed their workers; waiting requests
+    /// take them.
+    fn on_release(&mut self, w: &World, cx: &mut Cx) {
+        let now = cx.now().0;
+        if self.release_timer != now {
+            return;
+        }
+        self.release_timer = 0;
+        self.account(w, now);
+        self.fill_workers(w, cx);
+        self.arm_release(cx);
+    }
+
+    /// Whether job `(slot, gen_)`, about to take `d` of service, may fold its service step:
+    /// its group folds, no replica fault is active and none starts or ends (nor a random
+    /// failure begins) before the step would have ended, and it is a plain request.
+    fn may_fold(&mut self, w: &World, now: u64, d: u64, job_plain: bool) -> bool {
+        if !job_plain || !w.fold[self.group] || !self.faults_on.is_empty() || d == 0 {
+            return false;
+        }
+        let times = &w.disruptions[self.me as usize];
+        let mut i = self.disrupted as usize;
+        while i < times.len() && times[i] < now {
+            i += 1;
+        }
+        self.disrupted = i as u32;
+        times.get(i).is_none_or(|&t| t > now.saturating_add(d))
     }
 
     /// Refuses a request at admission (an error answer), or drops a relayed message.
@@ -833,6 +929,7 @@ impl Node {
         let gossip_entries = job.gossip.as_ref().map(|m| m.entries());
         // A handshake costs a device's setup work (`policy/conn.rs`).
         let syn = matches!(&job.relay, Some((_, m)) if matches!(**m, Msg::Conn(ConnMsg { op: ConnOp::Syn, .. })));
+        let relayed = job.relay.is_some() || job.req.is_none();
         let waited = now - job.arrived;
         self.busy += 1;
         let sb = &mut self.server_series[w.bucket_of(now)];
@@ -855,6 +952,22 @@ impl Node {
             if slow != 1.0 {
                 d = (d as f64 * slow + 0.5) as u64;
             }
+        }
+        let plain = gossip_entries.is_none() && !relayed;
+        if self.may_fold(w, now, d, plain) {
+            // Folded: the step after service runs now, and what it sends leaves `d` later,
+            // when the service would have ended; the worker stays busy until then.
+            if let Some(job) = self.jobs.get_mut(slot, gen_) {
+                job.has_worker = false;
+            }
+            let at = now + d;
+            let k = self.releases.partition_point(|&r| r <= at);
+            self.releases.insert(k, at);
+            self.defer = d;
+            self.on_service_done(w, cx, slot, gen_);
+            self.defer = 0;
+            self.arm_release(cx);
+            return;
         }
         send_self(cx, d, Timer::ServiceDone { slot, gen_ });
     }
@@ -888,8 +1001,13 @@ impl Node {
     }
 
     /// Workers per replica now: the configured ones less any lost to a capacity_loss fault.
+    #[inline]
     pub(crate) fn workers(&self, w: &World) -> u32 {
-        capacity(self.server(w).workers, self.fault_effects(w).lost).0
+        let base = self.server(w).workers;
+        if self.faults_on.is_empty() {
+            return base;
+        }
+        capacity(base, self.fault_effects(w).lost).0
     }
 
     /// The combined effect of the active replica faults (nothing, on most replicas).
@@ -957,15 +1075,25 @@ impl Node {
             self.release_worker(w, cx);
         }
         self.release_connection(w);
-        let sb = &mut self.server_series[w.bucket_of(cx.now().0)];
-        sb.served += 1;
-        if job.denied {
-            sb.denied += 1;
-        } else if matches!(status, Status::Error | Status::Throttled | Status::Shed) {
-            sb.errors += 1;
+        // A folded step's answer is served when its service ends (if the run has not).
+        let at = cx.now().0 + self.defer;
+        if self.defer == 0 || at < w.spec.duration.0 {
+            let sb = &mut self.server_series[w.bucket_of(at)];
+            sb.served += 1;
+            if job.denied {
+                sb.denied += 1;
+            } else if matches!(status, Status::Error | Status::Throttled | Status::Shed) {
+                sb.errors += 1;
+            }
         }
         if let Some(r) = job.req {
-            respond(w, cx, &r, status, data);
+            let msg = Msg::Resp {
+                slot: r.slot,
+                gen_: r.gen_,
+                status,
+                data,
+            };
+            transmit_after(w, cx, r.from, msg, self.defer);
         }
     }
 
@@ -1105,6 +1233,7 @@ impl Node {
                 }
             }
             Timer::ServiceDone { slot, gen_ } => self.on_service_done(w, cx, slot, gen_),
+            Timer::Release => self.on_release(w, cx),
             Timer::RetryCall {
                 slot,
                 gen_,
@@ -1220,6 +1349,7 @@ impl Node {
         self.calls.clear();
         self.users.clear();
         self.busy = 0;
+        self.releases.clear();
         self.conns = 0;
         self.outstanding.iter_mut().for_each(|o| *o = 0);
         self.clear_limiters();

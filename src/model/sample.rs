@@ -52,6 +52,7 @@ impl<T> Default for Slab<T> {
 
 impl<T> Slab<T> {
     /// Stores `item` under generation `gen`; returns its slot.
+    #[inline]
     pub fn insert(&mut self, gen_: u32, item: T) -> u32 {
         self.len += 1;
         match self.free.pop() {

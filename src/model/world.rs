@@ -50,6 +50,16 @@ pub struct World {
     /// Per entity: its down times from `[[failures]]` as (failure number, down, up), drawn
     /// when the world is built from streams of (seed, failure, unit) alone.
     pub outages: Vec<Vec<(u16, u64, u64)>>,
+    /// Per group: whether its service steps are folded into the delay of what they send
+    /// (`Node::start_job`).
+    pub fold: Vec<bool>,
+    /// Per entity: the sorted times at which a fixed-time replica fault starts or ends on it,
+    /// or one of its random failures begins. A service step is folded only when none falls
+    /// within it, so a folded request is never one a crash would have lost.
+    pub disruptions: Vec<Vec<u64>>,
+    /// Per group: its server settings (None for kinds that serve nothing), so that the hot
+    /// paths need not match on the kind for them.
+    pub servers: Vec<Option<super::spec::ServerSpec>>,
 }
 
 /// A partition or link degradation between two domains of one level, while it lasts.
@@ -263,6 +273,12 @@ impl World {
                 loss,
             });
         }
+        let (fold, disruptions) = fold_plan(&spec, &entities, &outages);
+        let servers = spec
+            .groups
+            .iter()
+            .map(|g| g.kind.server().cloned())
+            .collect();
         let mut w = World {
             spec,
             first,
@@ -281,6 +297,9 @@ impl World {
             lookahead: None,
             link_faults,
             outages,
+            fold,
+            disruptions,
+            servers,
         };
         w.lookahead = w.compute_lookahead();
         w
@@ -443,6 +462,80 @@ impl World {
     }
 }
 
+/// Which groups fold their service step into the delay of what they send, and each entity's
+/// fixed-time disruptions (see `World::fold`).
+///
+/// A group folds when its step after service sends nothing but requests and answers, at once
+/// (load balancers and proxies without a concurrency limit, firewalls without a connection
+/// table limit, caches, resolvers, authoritative DNS and storage), and nothing can take it
+/// down or change its settings at a time not known in advance (no config change reaches it,
+/// no restart or clear_gossip action and no autoscaler acts on it). A step whose service
+/// time is drawn as 0 is not folded. Crashes, hangs and other replica faults at fixed times and random
+/// failures are known when the world is built: they are the disruptions.
+fn fold_plan(
+    spec: &Spec,
+    entities: &[EntityInfo],
+    outages: &[Vec<(u16, u64, u64)>],
+) -> (Vec<bool>, Vec<Vec<u64>>) {
+    use crate::model::spec::ActionKind;
+    #[cfg(test)]
+    if NO_FOLD.with(|f| f.get()) {
+        return (
+            vec![false; spec.groups.len()],
+            vec![Vec::new(); entities.len()],
+        );
+    }
+    let dynamic = |g: usize| {
+        let config = spec.faults.iter().any(|f| {
+            matches!(f.kind, FaultKind::ConfigChange { .. })
+                && (0..spec.groups[g].replicas()).any(|r| f.hits(&spec.groups, g, r))
+        });
+        let action = spec.actions.iter().any(|a| {
+            matches!(a.kind, ActionKind::Restart { group, .. } | ActionKind::ClearGossip { group, .. } if group == g)
+        });
+        config || action || spec.autoscalers.iter().any(|a| a.group == g)
+    };
+    let fold = spec
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let plain = match &group.kind {
+                KindSpec::LoadBalancer(lb) => lb.concurrency_limit.is_none(),
+                KindSpec::Proxy(p, _) => p.concurrency_limit.is_none(),
+                KindSpec::Firewall(f) => f.max_connections.is_none(),
+                KindSpec::Cache(_)
+                | KindSpec::Resolver(_)
+                | KindSpec::Dns(_)
+                | KindSpec::Storage(_) => true,
+                _ => false,
+            };
+            plain && !dynamic(g)
+        })
+        .collect::<Vec<_>>();
+    let disruptions = entities
+        .iter()
+        .enumerate()
+        .map(|(e, info)| {
+            if !fold[info.group] {
+                return Vec::new();
+            }
+            let mut times: Vec<u64> = outages[e].iter().map(|&(_, down, _)| down).collect();
+            for f in &spec.faults {
+                if f.hits(&spec.groups, info.group, info.replica) {
+                    times.push(f.at.0);
+                    if let Some(d) = f.duration {
+                        times.push(f.at.0.saturating_add(d.0));
+                    }
+                }
+            }
+            times.sort_unstable();
+            times
+        })
+        .collect();
+    (fold, disruptions)
+}
+
 /// `floor(2^64 / d)` for `d >= 1` (`u64::MAX` for 1, whose quotient `div_by` corrects).
 fn bucket_reciprocal(d: u64) -> u64 {
     ((1u128 << 64) / u128::from(d.max(1))).min(u128::from(u64::MAX)) as u64
@@ -495,5 +588,139 @@ mod bucket_tests {
                 assert_eq!(div_by(t, d, r), t / d, "{t} / {d}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests only: build worlds without folding, to compare against the unfolded steps.
+    pub(crate) static NO_FOLD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::NO_FOLD;
+    use crate::model::{RunOptions, RunResult, run};
+    use crate::scenario::parse;
+
+    /// Users through a firewall to a service backed by quorum storage (the firewall's and
+    /// storage's steps draw nothing at random, so folding them leaves every entity's draws
+    /// where they were). Two firewall workers of 1 ms for 1,800 requests a second: requests
+    /// often wait for a worker; storage's service times are drawn, so its workers come free
+    /// out of order.
+    const BASE: &str = r#"
+[scenario]
+name = "fold"
+duration = "2m"
+seed = 7
+bucket = "10s"
+
+[components.users]
+kind = "client"
+rate = 1800.0
+target = "fw"
+timeout = "2s"
+
+[components.fw]
+kind = "firewall"
+workers = 2
+queue = 40
+service_time = "1ms"
+next = "api"
+timeout = "1s"
+
+[components.api]
+kind = "service"
+workers = 64
+service_time = { dist = "exponential", mean = "5ms" }
+calls = [{ target = "db", timeout = "500ms" }]
+
+[components.db]
+kind = "storage"
+replicas = 3
+workers = 4
+service_time = { dist = "exponential", mean = "1ms" }
+replication_factor = 3
+read_quorum = 2
+write_quorum = 2
+"#;
+
+    fn run_it(text: &str, fold: bool, threads: usize) -> RunResult {
+        NO_FOLD.with(|f| f.set(!fold));
+        let spec = parse(text, "fold.toml").expect("valid");
+        let world = super::World::new(spec.clone());
+        assert_eq!(world.fold[1], fold, "the firewall folds: {fold}");
+        let r = run(spec, &RunOptions::threads(threads), &mut |_| {}).expect("runs");
+        NO_FOLD.with(|f| f.set(false));
+        r
+    }
+
+    /// Every series of every group, as the results hold them.
+    fn series(r: &RunResult) -> (String, String) {
+        let s: Vec<_> = r
+            .server_series()
+            .map(|(g, s)| (g.name.clone(), s.to_vec()))
+            .collect();
+        let c: Vec<_> = r
+            .client_series()
+            .map(|(g, s)| (g.name.clone(), s.to_vec()))
+            .collect();
+        (format!("{s:?}"), format!("{c:?}"))
+    }
+
+    #[test]
+    fn a_folded_step_gives_what_its_service_done_event_gave() {
+        // With a crash of the firewall mid-run (requests in service when it goes down must
+        // not reach the service) and random failures of it, and without faults.
+        let faults = r#"
+[[faults]]
+name = "fw down"
+kind = "crash"
+target = "fw"
+at = "40s"
+duration = "15s"
+
+[[failures]]
+target = "fw"
+mtbf = { dist = "exponential", mean = "20s" }
+mttr = { dist = "exponential", mean = "2s" }
+"#;
+        for text in [BASE.to_owned(), format!("{BASE}{faults}")] {
+            let folded = run_it(&text, true, 1);
+            let unfolded = run_it(&text, false, 1);
+            // Fewer events (not many fewer: while requests wait, each release is a timer).
+            assert!(
+                folded.events < unfolded.events,
+                "{} events folded, {} not",
+                folded.events,
+                unfolded.events
+            );
+            let (fs, fc) = series(&folded);
+            let (us, uc) = series(&unfolded);
+            assert_eq!(fs, us, "server series");
+            assert_eq!(fc, uc, "client series");
+            // Requests waited for a worker (the release timer's path).
+            let fw = folded
+                .server_series()
+                .find(|(g, _)| g.name == "fw")
+                .unwrap()
+                .1;
+            assert!(fw.iter().map(|b| b.wait_ns).sum::<f64>() > 0.0);
+        }
+    }
+
+    #[test]
+    fn a_step_is_not_folded_across_a_disruption() {
+        // The crash at 40s falls inside a 1 ms step started just before it.
+        let text = format!(
+            "{BASE}\n[[faults]]\nname = \"fw down\"\nkind = \"crash\"\ntarget = \"fw\"\nat = \"40s\"\nduration = \"15s\"\n"
+        );
+        let spec = parse(&text, "fold.toml").expect("valid");
+        let w = super::World::new(spec);
+        let fw = w.first[1] as usize;
+        assert!(w.fold[1]);
+        assert_eq!(w.disruptions[fw], vec![40_000_000_000, 55_000_000_000]);
+        // Groups that do not fold keep no disruptions.
+        assert!(!w.fold[2] && w.disruptions[w.first[2] as usize].is_empty());
     }
 }

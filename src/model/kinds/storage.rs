@@ -267,13 +267,26 @@ impl Node {
             s.read_quorum
         };
         let key = s.keys.key(req.item.key);
-        let targets: Vec<u32> = s
-            .keys
-            .replicas(key)
-            .iter()
-            .copied()
-            .filter(|&j| self.peer_alive(w, j as usize))
-            .collect();
+        // The replicas to ask, on the stack for any usual replication factor.
+        let all = s.keys.replicas(key);
+        let (mut small, mut big) = ([0u32; 16], Vec::new());
+        let targets: &[u32] = if all.len() <= small.len() {
+            let mut n = 0;
+            for &j in all {
+                if self.peer_alive(w, j as usize) {
+                    small[n] = j;
+                    n += 1;
+                }
+            }
+            &small[..n]
+        } else {
+            big.extend(
+                all.iter()
+                    .copied()
+                    .filter(|&j| self.peer_alive(w, j as usize)),
+            );
+            &big
+        };
         let rf = targets.len() as u32;
         if rf < quorum {
             return self.finish(w, cx, slot, gen_, Status::Error, 0);
@@ -283,7 +296,7 @@ impl Node {
             job.quorum = quorum;
         }
         self.detach(w, cx, slot, gen_);
-        for j in targets {
+        for &j in targets {
             let dst = w.first[self.group] + j;
             let owner = Owner::Job {
                 slot,

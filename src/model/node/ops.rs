@@ -760,6 +760,7 @@ fn action_targets(w: &World, a: usize) -> impl Iterator<Item = EntityId> + '_ {
 
 impl Node {
     /// The settings this replica runs: its group's, or a config change's.
+    #[inline]
     pub(crate) fn kind<'w>(&self, w: &'w World) -> &'w KindSpec {
         if let Some(f) = self.ops.config {
             if let FaultKind::ConfigChange { after, .. } = &w.spec.faults[f as usize].kind {
