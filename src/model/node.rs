@@ -215,6 +215,8 @@ pub struct Node {
     pub(crate) tokens: f64,
     /// The peak arrival rate: candidate arrivals are drawn at it and thinned to the rate now.
     pub(crate) lambda_max: f64,
+    /// A closed-loop client's users now (its `concurrency`, scaled by traffic surges).
+    pub(crate) population: u32,
     // Server.
     pub(crate) busy: u32,
     /// Requests waiting for a worker, in the order and classes `policy/queue.rs` keeps.
@@ -378,6 +380,7 @@ impl OutageModel {
                     client_series: Vec::new(),
                     tokens: 10.0,
                     lambda_max: 0.0,
+                    population: 0,
                     busy: 0,
                     queue: WaitQueue::default(),
                     jobs: Slab::default(),

@@ -1286,16 +1286,61 @@ fn rate_and_concurrency_are_exclusive_and_profiles_need_a_rate() {
         .to_string();
     assert!(e.contains("think_time applies with concurrency"), "{e}");
     assert!(scenario::load(&format!("{base}concurrency = 10\n"), "c.toml", &[]).is_ok());
+    // A surge scales a population's users; a new source (a rate that appears) does not apply.
     let surge = format!(
         "{base}concurrency = 10\n\n[[faults]]\nkind = \"traffic_surge\"\ntarget = \"users\"\nat = \"1m\"\nmultiplier = 2.0\n"
     );
-    let e = scenario::load(&surge, "c.toml", &[])
+    assert!(scenario::load(&surge, "c.toml", &[]).is_ok());
+    let source = format!(
+        "{base}concurrency = 10\n\n[[faults]]\nkind = \"new_source\"\ntarget = \"users\"\nat = \"1m\"\n"
+    );
+    let e = scenario::load(&source, "c.toml", &[])
         .unwrap_err()
         .to_string();
-    assert!(
-        e.contains("traffic_surge applies to rate-based clients"),
-        "{e}"
-    );
+    assert!(e.contains("new_source applies to rate-based clients"), "{e}");
+}
+
+/// A traffic surge on a closed-loop population scales its users: 100 users thinking 1 s
+/// (about 100 requests a second against a fast service) cut to 10 at 2m and back at 4m give
+/// about 10 requests a second in between and 100 again after (users leave as they finish a
+/// request and come back thinking, so the first minute of each change is a transition).
+/// Poisson counts of 600 and 6,000 a minute: the bounds are over 5 standard deviations.
+#[test]
+fn a_surge_scales_a_closed_loop_population() {
+    let text = r#"
+[scenario]
+name = "population"
+duration = "6m"
+seed = 4
+bucket = "1m"
+
+[components.users]
+kind = "client"
+target = "api"
+concurrency = 100
+think_time = { dist = "exponential", mean = "1s" }
+
+[components.api]
+kind = "service"
+workers = 200
+service_time = "1ms"
+
+[[faults]]
+name = "sources off"
+kind = "traffic_surge"
+target = "users"
+at = "2m"
+duration = "2m"
+multiplier = 0.1
+"#;
+    let spec = scenario::load(text, "p.toml", &[]).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(spec, &RunOptions::threads(1), &mut |_| {}).unwrap();
+    let series = r.client_series().next().unwrap().1;
+    let per_min: Vec<u64> = series.iter().map(|b| b.requests).collect();
+    for m in [1, 5] {
+        assert!((5600..6400).contains(&per_min[m]), "minute {m}: {per_min:?}");
+    }
+    assert!((480..720).contains(&per_min[3]), "minute 3: {per_min:?}");
 }
 
 /// Closed-loop users start as if they had been running for a long time: 400 exponential

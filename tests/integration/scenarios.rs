@@ -851,6 +851,7 @@ const AWS_2021_SHORT: &[&str] = &[
     "scenario.duration=2h",
     "actions.1.at=1h",
     "faults.1.at=1h30m",
+    "faults.2.at=1h30m",
 ];
 
 const AWS_2021_BACKOFF: &str =

@@ -144,7 +144,7 @@ settings! {
 }
 
 settings! {
-    /// `kind = "traffic_surge"` on a rate-based client: its rate multiplied, back to normal at the end.
+    /// `kind = "traffic_surge"` on a client: its rate multiplied, or a closed-loop population's users (users leave as they finish a request, or join thinking; at least one stays), back to normal at the end.
     pub struct TrafficSurgeSettings "traffic_surge" {
         /// The factor the traffic rises by.
         multiplier: PosNumber => "add multiplier = 3.0: the factor the traffic rises by",

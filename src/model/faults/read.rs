@@ -488,14 +488,16 @@ impl<'e> Entry<'e, '_> {
                     .hint(format!("clients: {}", list(&clients))),
             );
         }
-        if g.is_some_and(|g| self.res.closed_loop(g)) {
+        // A surge scales a closed-loop population's users (kinds/client.rs); a new source is a
+        // rate that appears, which a population has not.
+        if kind == "new_source" && g.is_some_and(|g| self.res.closed_loop(g)) {
             let issue = Issue::new(
                 self.at("target"),
                 format!("{kind} applies to rate-based clients, and '{tname}' has a concurrency"),
             );
             self.push(
                 issue.value(tname).hint(
-                    "change a closed-loop population with --set on its concurrency".to_owned(),
+                    "a closed-loop population is there from the start: change it with a traffic_surge (its users scale) or --set on its concurrency".to_owned(),
                 ),
             );
             return false;

@@ -365,6 +365,7 @@ impl Node {
             // exponential thinkers (a quarter of them in the first eighth of a mean) and can
             // start a retry storm by itself.
             let span = 20 * p.think.mean_nanos().max(1.0) as u64;
+            self.population = p.users;
             for _ in 0..p.users {
                 let first = draw(&p.think, cx.rng()).max(1);
                 let phase = below(cx.rng(), first);
@@ -392,6 +393,12 @@ impl Node {
         let KindSpec::Client(c) = self.kind(w) else {
             return 0.0;
         };
+        c.rate * self.traffic_factor(w, c, now)
+    }
+
+    /// The factor of the client's base traffic now: profile x active surges (0 while a new
+    /// source is silent).
+    fn traffic_factor(&self, w: &World, c: &ClientSpec, now: u64) -> f64 {
         let mut factor = 1.0;
         for &(t, f) in &c.profile {
             if t.0 <= now {
@@ -424,11 +431,7 @@ impl Node {
                 }
             }
         }
-        if new_source && !appeared {
-            0.0
-        } else {
-            c.rate * factor
-        }
+        if new_source && !appeared { 0.0 } else { factor }
     }
 
     pub(crate) fn on_arrival_timer(&mut self, w: &World, cx: &mut Cx) {
@@ -474,14 +477,33 @@ impl Node {
         self.start_attempt(w, cx, slot, gen_, 1);
     }
 
-    /// A closed-loop user starts thinking (then sends its next request).
-    pub(crate) fn think(&self, w: &World, cx: &mut Cx) {
-        if let KindSpec::Client(c) = self.kind(w) {
-            if let Some(p) = &c.population {
-                let d = draw(&p.think, cx.rng());
-                send_self(cx, d, Timer::Think);
-            }
+    /// A closed-loop user starts thinking (then sends its next request). While a
+    /// `traffic_surge` scales the population (users x multiplier, rounded, at least one), a
+    /// user over that number leaves instead, and users under it join, each thinking first.
+    pub(crate) fn think(&mut self, w: &World, cx: &mut Cx) {
+        let KindSpec::Client(c) = self.kind(w) else {
+            return;
+        };
+        let Some(p) = &c.population else {
+            return;
+        };
+        let factor = self.traffic_factor(w, c, cx.now().0);
+        let target = if factor == 1.0 {
+            p.users
+        } else {
+            ((p.users as f64 * factor).round() as u32).max(1)
+        };
+        if self.population > target {
+            self.population -= 1;
+            return;
         }
+        while self.population < target {
+            self.population += 1;
+            let d = draw(&p.think, cx.rng());
+            send_self(cx, d, Timer::Think);
+        }
+        let d = draw(&p.think, cx.rng());
+        send_self(cx, d, Timer::Think);
     }
 
     pub(crate) fn start_attempt(
