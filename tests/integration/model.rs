@@ -1297,7 +1297,10 @@ fn rate_and_concurrency_are_exclusive_and_profiles_need_a_rate() {
     let e = scenario::load(&source, "c.toml", &[])
         .unwrap_err()
         .to_string();
-    assert!(e.contains("new_source applies to rate-based clients"), "{e}");
+    assert!(
+        e.contains("new_source applies to rate-based clients"),
+        "{e}"
+    );
 }
 
 /// A traffic surge on a closed-loop population scales its users: 100 users thinking 1 s
@@ -1338,7 +1341,10 @@ multiplier = 0.1
     let series = r.client_series().next().unwrap().1;
     let per_min: Vec<u64> = series.iter().map(|b| b.requests).collect();
     for m in [1, 5] {
-        assert!((5600..6400).contains(&per_min[m]), "minute {m}: {per_min:?}");
+        assert!(
+            (5600..6400).contains(&per_min[m]),
+            "minute {m}: {per_min:?}"
+        );
     }
     assert!((480..720).contains(&per_min[3]), "minute 3: {per_min:?}");
 }
