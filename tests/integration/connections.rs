@@ -84,6 +84,27 @@ fn erlang_b(c: u32, a: f64) -> f64 {
     (1..=c).fold(1.0, |b, k| a * b / (f64::from(k) + a * b))
 }
 
+/// The users' timed-out share is Erlang B(c, A) within 0.015 (their connects refused by a full
+/// table of `c` entries at `device`, which counts each refusal as dropped), over more than
+/// `min_requests` requests.
+fn assert_erlang_b(s: &Summary, device: &str, c: u32, a: f64, min_requests: u64) {
+    let u = &s.clients["users"];
+    let blocked = u.timeouts as f64 / u.requests as f64;
+    let want = erlang_b(c, a);
+    assert!(u.requests > min_requests, "{} requests", u.requests);
+    assert_eq!(u.errors, 0);
+    assert!(
+        (blocked - want).abs() < 0.015,
+        "c = {c}, A = {a}: blocked {blocked:.4}, Erlang B {want:.4}"
+    );
+    let dropped = s.components[device].dropped;
+    assert!(
+        dropped >= u.timeouts && dropped <= u.timeouts + 5,
+        "{dropped} drops, {} timeouts",
+        u.timeouts
+    );
+}
+
 /// Connections arriving as a Poisson stream (each user request opens its own: a one-use
 /// connection, `max_lifetime = "1ns"`, so none is reused or handed to another call), held for
 /// the request's exponential service time (mean 1 s) and closed, through a device whose table
@@ -122,22 +143,8 @@ service_time = {{ dist = "exponential", mean = "1s" }}
 "#
         );
         let s = simulate(&toml, &[]);
-        let u = &s.clients["users"];
-        let blocked = u.timeouts as f64 / u.requests as f64;
-        let want = erlang_b(c, a);
-        assert!(u.requests > 20_000, "{} requests", u.requests);
-        assert_eq!(u.errors, 0);
-        assert!(
-            (blocked - want).abs() < 0.015,
-            "c = {c}, A = {a}: blocked {blocked:.4}, Erlang B {want:.4}"
-        );
         // Every refusal is a dropped handshake at the device.
-        let dropped = s.components["dev"].dropped;
-        assert!(
-            dropped >= u.timeouts && dropped <= u.timeouts + 5,
-            "{dropped} drops, {} timeouts",
-            u.timeouts
-        );
+        assert_erlang_b(&s, "dev", c, a, 20_000);
     }
 }
 
@@ -722,21 +729,7 @@ service_time = {{ dist = "exponential", mean = "1s" }}
 "#
     );
     let s = simulate(&toml, &[]);
-    let u = &s.clients["users"];
-    let blocked = u.timeouts as f64 / u.requests as f64;
-    let want = erlang_b(c, a);
-    assert!(u.requests > 18_000, "{} requests", u.requests);
-    assert_eq!(u.errors, 0);
-    assert!(
-        (blocked - want).abs() < 0.015,
-        "c = {c}, A = {a}: blocked {blocked:.4}, Erlang B {want:.4}"
-    );
-    let dropped = s.components["fw"].dropped;
-    assert!(
-        dropped >= u.timeouts && dropped <= u.timeouts + 5,
-        "{dropped} drops, {} timeouts",
-        u.timeouts
-    );
+    assert_erlang_b(&s, "fw", c, a, 18_000);
     // Without the table nothing is refused.
     let open = simulate(&toml, &["components.fw.connections.table=100000"]);
     assert_eq!(open.clients["users"].timeouts, 0);
