@@ -176,20 +176,23 @@ const MIN_BUCKETS: usize = 16;
 const TARGET_PER_BUCKET: u64 = 32;
 /// Fraction of the pending future the ring covers; later events wait in the far heap.
 const COVER: f64 = 0.995;
-/// Largest current slot that takes pushes by sorted insertion; a fuller one sends them to
-/// the `late` heap, which keeps the worst case (every event at one time) at O(log n).
+/// Most items pushed into the current slot that wait in the sorted list of `late`; further
+/// ones wait in its heap, which keeps the worst case (every event at one time) at O(log n).
 const SORTED_INSERT_MAX: usize = 128;
 /// Bucket advances between two checks of the tuning statistics.
 const TUNE_EVERY: u32 = 4096;
 
 /// A calendar queue with a far-future heap, tuned from the pending events themselves.
 ///
-/// Time is cut into slots of `2^shift` ns. The current slot's events sit in a vector sorted
-/// by descending key (`cur`, popped from the end); an event pushed into the current slot
-/// after it was sorted is inserted in place while the slot holds fewer than
-/// `SORTED_INSERT_MAX` events (with lazy timeouts the pending set is small, slots are wide and
-/// most pushes land here), and waits in a heap of keys beside it (`late`) otherwise; the next
-/// `nb - 1` slots are a ring of unsorted buckets with an occupancy bitmap; anything later waits in a binary heap (`far`) until the window reaches it. Pushes
+/// Time is cut into slots of `2^shift` ns. The current slot's events that came from its
+/// bucket sit in a vector sorted by descending key (`cur`, popped from the end); an event
+/// pushed into the current slot after that waits in `late`: its item in a slab, where it stays
+/// until popped, and its key with the slab index in a compact sorted list (or, past
+/// `SORTED_INSERT_MAX` of them, a heap of such keys). With lazy timeouts the pending set is
+/// small, slots are wide and nearly every push lands in `late`, so an insertion moves 24-byte
+/// keys rather than whole events. The next `nb - 1` slots are a ring of unsorted buckets with
+/// an occupancy bitmap; anything later waits in a binary heap (`far`) until the window
+/// reaches it. Pushes
 /// and pops are O(1) on average while the tuning holds, and never worse than a heap's
 /// O(log n) when it does not (for example when every event has the same time). Retuning
 /// rebuilds the structure in O(n) when the population doubles or halves, when buckets grow
@@ -294,15 +297,7 @@ impl<T: Keyed> CalendarQueue<T> {
     fn place(&mut self, item: T) {
         let slot = item.time() >> self.shift;
         if slot <= self.cur_slot {
-            if self.cur.len() < SORTED_INSERT_MAX {
-                // Into the sorted current slot. New events mostly fall near its front (the
-                // end of `cur`), so the move is short, and popping stays a `Vec::pop`.
-                let key = item.key();
-                let at = self.cur.partition_point(|r| r.0.key() > key);
-                self.cur.insert(at, Rev(item));
-            } else {
-                self.late.push(item);
-            }
+            self.late.push(item);
         } else if slot - self.cur_slot < self.nb() {
             let idx = (slot & self.mask) as usize;
             self.buckets[idx].push(Rev(item));
@@ -512,11 +507,29 @@ impl<T: Keyed> CalendarQueue<T> {
     }
 }
 
-/// Items pushed into the current slot after it was sorted: a binary heap of their keys and
-/// slab indices, so that sifting moves 32-byte entries however large the items are. With a
-/// small pending set (lazy timeouts leave tens of events) the tuner makes slots wide, and
-/// most pushes land here.
+/// The key of an item in `late`'s sorted list and its slab index: 24 bytes, so that inserting
+/// moves a third of what moving events would.
+#[derive(Clone, Copy)]
+struct Near {
+    time: u64,
+    tie: u64,
+    idx: u32,
+}
+
+impl Near {
+    #[inline]
+    fn key(&self) -> u128 {
+        ((self.time as u128) << 64) | self.tie as u128
+    }
+}
+
+/// Items pushed into the current slot after it was sorted. The items stay in a slab from push
+/// to pop; their keys with slab indices wait in a list sorted by descending key (`sorted`, at
+/// most `SORTED_INSERT_MAX` long, popped from the end: new events mostly fall near the
+/// present, so an insertion moves few entries) and, beyond that, in a binary heap (`heap`).
+/// Either way only small entries move, however large the items are.
 struct Late<T> {
+    sorted: Vec<Near>,
     heap: BinaryHeap<std::cmp::Reverse<(u128, u32)>>,
     items: Vec<Option<T>>,
     free: Vec<u32>,
@@ -525,6 +538,7 @@ struct Late<T> {
 impl<T> Default for Late<T> {
     fn default() -> Self {
         Late {
+            sorted: Vec::new(),
             heap: BinaryHeap::new(),
             items: Vec::new(),
             free: Vec::new(),
@@ -546,35 +560,64 @@ impl<T: Keyed> Late<T> {
                 (self.items.len() - 1) as u32
             }
         };
-        self.heap.push(std::cmp::Reverse((key, idx)));
+        if self.sorted.len() < SORTED_INSERT_MAX {
+            let at = self.sorted.partition_point(|e| e.key() > key);
+            self.sorted.insert(
+                at,
+                Near {
+                    time: (key >> 64) as u64,
+                    tie: key as u64,
+                    idx,
+                },
+            );
+        } else {
+            self.heap.push(std::cmp::Reverse((key, idx)));
+        }
     }
 
     #[inline]
     fn peek_key(&self) -> Option<u128> {
-        self.heap.peek().map(|r| r.0.0)
+        match (self.sorted.last(), self.heap.peek()) {
+            (Some(a), Some(b)) => Some(a.key().min(b.0.0)),
+            (Some(a), None) => Some(a.key()),
+            (None, Some(b)) => Some(b.0.0),
+            (None, None) => None,
+        }
     }
 
     #[inline]
     fn pop(&mut self) -> Option<T> {
-        let std::cmp::Reverse((_, idx)) = self.heap.pop()?;
+        let from_heap = match (self.sorted.last(), self.heap.peek()) {
+            (Some(a), Some(b)) => b.0.0 < a.key(),
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => return None,
+        };
+        let idx = if from_heap {
+            self.heap.pop().expect("peeked").0.1
+        } else {
+            self.sorted.pop().expect("peeked").idx
+        };
         self.free.push(idx);
         self.items[idx as usize].take()
     }
 
     #[inline]
     fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.sorted.is_empty() && self.heap.is_empty()
     }
 
-    /// Moves every item into `out` (in no particular order) and empties the heap.
+    /// Moves every item into `out` (in no particular order) and empties the set.
     fn drain_into(&mut self, out: &mut Vec<T>) {
+        self.sorted.clear();
         self.heap.clear();
         self.free.clear();
         out.extend(self.items.drain(..).flatten());
     }
 
     fn memory_bytes(&self) -> usize {
-        self.heap.capacity() * std::mem::size_of::<(u128, u32)>()
+        self.sorted.capacity() * std::mem::size_of::<Near>()
+            + self.heap.capacity() * std::mem::size_of::<(u128, u32)>()
             + self.items.capacity() * std::mem::size_of::<Option<T>>()
             + self.free.capacity() * 4
     }
