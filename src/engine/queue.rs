@@ -439,29 +439,39 @@ impl<T: Keyed> CalendarQueue<T> {
         }
     }
 
+    /// The smallest key of the current slot and where it waits: `cur`, or `late`'s sorted
+    /// list or heap. `None` when the current slot is empty.
+    #[inline]
+    fn min_source(&self) -> Option<(u128, Source)> {
+        let mut best = self.cur.last().map(|r| (r.0.key(), Source::Cur));
+        if let Some(k) = self.late.sorted_key() {
+            if best.is_none_or(|(b, _)| k < b) {
+                best = Some((k, Source::Sorted));
+            }
+        }
+        if let Some(k) = self.late.heap_key() {
+            if best.is_none_or(|(b, _)| k < b) {
+                best = Some((k, Source::Heap));
+            }
+        }
+        best
+    }
+
     /// The smallest key of the current slot, which must not be empty.
     #[inline]
     fn min_key(&self) -> u128 {
-        match (self.cur.last(), self.late.peek_key()) {
-            (Some(a), Some(b)) => a.0.key().min(b),
-            (Some(a), None) => a.0.key(),
-            (None, Some(b)) => b,
-            (None, None) => unreachable!("min_key on an empty current slot"),
-        }
+        self.min_source()
+            .expect("min_key on an empty current slot")
+            .0
     }
 
-    /// Removes the smallest item of the current slot, which must not be empty.
+    /// Removes the smallest item of the current slot from where `min_source` found it.
     #[inline]
-    fn take_min(&mut self) -> T {
-        let from_late = match (self.cur.last(), self.late.peek_key()) {
-            (Some(a), Some(b)) => b < a.0.key(),
-            (Some(_), None) => false,
-            _ => true,
-        };
-        if from_late {
-            self.late.pop().expect("late is non-empty")
-        } else {
-            self.cur.pop().expect("cur is non-empty").0
+    fn take(&mut self, source: Source) -> T {
+        match source {
+            Source::Cur => self.cur.pop().expect("cur is non-empty").0,
+            Source::Sorted => self.late.pop_sorted(),
+            Source::Heap => self.late.pop_heap(),
         }
     }
 
@@ -505,6 +515,14 @@ impl<T: Keyed> CalendarQueue<T> {
         self.pushes = 0;
         self.far_pushes = 0;
     }
+}
+
+/// Where the smallest item of the current slot waits.
+#[derive(Clone, Copy)]
+enum Source {
+    Cur,
+    Sorted,
+    Heap,
 }
 
 /// The key of an item in `late`'s sorted list and its slab index: 24 bytes, so that inserting
@@ -561,45 +579,52 @@ impl<T: Keyed> Late<T> {
             }
         };
         if self.sorted.len() < SORTED_INSERT_MAX {
-            let at = self.sorted.partition_point(|e| e.key() > key);
-            self.sorted.insert(
-                at,
-                Near {
-                    time: (key >> 64) as u64,
-                    tie: key as u64,
-                    idx,
-                },
-            );
+            // Shift the later-key entries up from the end: new events mostly fall near the
+            // present (the end), so the search and the move are one short pass.
+            let near = Near {
+                time: (key >> 64) as u64,
+                tie: key as u64,
+                idx,
+            };
+            self.sorted.push(near);
+            let v = &mut self.sorted[..];
+            let mut i = v.len() - 1;
+            while i > 0 && v[i - 1].key() < key {
+                v[i] = v[i - 1];
+                i -= 1;
+            }
+            v[i] = near;
         } else {
             self.heap.push(std::cmp::Reverse((key, idx)));
         }
     }
 
     #[inline]
-    fn peek_key(&self) -> Option<u128> {
-        match (self.sorted.last(), self.heap.peek()) {
-            (Some(a), Some(b)) => Some(a.key().min(b.0.0)),
-            (Some(a), None) => Some(a.key()),
-            (None, Some(b)) => Some(b.0.0),
-            (None, None) => None,
-        }
+    fn sorted_key(&self) -> Option<u128> {
+        self.sorted.last().map(Near::key)
     }
 
     #[inline]
-    fn pop(&mut self) -> Option<T> {
-        let from_heap = match (self.sorted.last(), self.heap.peek()) {
-            (Some(a), Some(b)) => b.0.0 < a.key(),
-            (Some(_), None) => false,
-            (None, Some(_)) => true,
-            (None, None) => return None,
-        };
-        let idx = if from_heap {
-            self.heap.pop().expect("peeked").0.1
-        } else {
-            self.sorted.pop().expect("peeked").idx
-        };
+    fn heap_key(&self) -> Option<u128> {
+        self.heap.peek().map(|r| r.0.0)
+    }
+
+    #[inline]
+    fn pop_sorted(&mut self) -> T {
+        let idx = self.sorted.pop().expect("sorted is non-empty").idx;
         self.free.push(idx);
-        self.items[idx as usize].take()
+        self.items[idx as usize]
+            .take()
+            .expect("a sorted entry's item")
+    }
+
+    #[inline]
+    fn pop_heap(&mut self) -> T {
+        let idx = self.heap.pop().expect("heap is non-empty").0.1;
+        self.free.push(idx);
+        self.items[idx as usize]
+            .take()
+            .expect("a heap entry's item")
     }
 
     #[inline]
@@ -661,8 +686,9 @@ impl<T: Keyed> EventSet<T> for CalendarQueue<T> {
         if !self.ensure_current() {
             return None;
         }
+        let (_, source) = self.min_source()?;
         self.len -= 1;
-        Some(self.take_min())
+        Some(self.take(source))
     }
 
     #[inline]
@@ -683,11 +709,12 @@ impl<T: Keyed> EventSet<T> for CalendarQueue<T> {
         if !self.ensure_current() {
             return None;
         }
-        if ((self.min_key() >> 64) as u64) >= end {
+        let (key, source) = self.min_source()?;
+        if ((key >> 64) as u64) >= end {
             return None;
         }
         self.len -= 1;
-        Some(self.take_min())
+        Some(self.take(source))
     }
 }
 
