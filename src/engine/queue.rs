@@ -830,6 +830,57 @@ mod tests {
     }
 
     #[test]
+    fn pushes_into_the_current_slot_use_the_sorted_keys_and_the_overflow_heap_in_order() {
+        // Every event within one wide slot: after the first advance, pushes land in `late`,
+        // first in its sorted keys, then (past SORTED_INSERT_MAX) in its heap, interleaved
+        // with the slot's own sorted events. The pops must match a binary heap's.
+        let mut q = CalendarQueue::new();
+        let mut reference = StdHeap::default();
+        let mut r = entity_stream(11, 11);
+        let mut tie = 0u64;
+        for _ in 0..50 {
+            tie += 1;
+            let e = k(below(&mut r, 1000), tie);
+            q.push(e);
+            reference.push(e);
+        }
+        let (mut saw_sorted, mut saw_heap) = (false, false);
+        let mut now = 0u64;
+        for i in 0..20_000u64 {
+            // Grow the population past the sorted list's limit, then let it shrink again.
+            let pushes = if i < 5_000 {
+                2
+            } else if i < 10_000 {
+                1
+            } else {
+                i % 2
+            };
+            for _ in 0..pushes {
+                tie += 1;
+                // Ties at the same time as well as later times, all within the slot.
+                let e = k(now + below(&mut r, 4), 1_000_000 - tie);
+                q.push(e);
+                reference.push(e);
+            }
+            saw_sorted |= !q.late.sorted.is_empty();
+            saw_heap |= !q.late.heap.is_empty();
+            let (Some(a), Some(b)) = (q.pop(), reference.pop()) else {
+                break;
+            };
+            assert_eq!(a, b, "pop {i}");
+            now = a.time();
+        }
+        while let Some(b) = reference.pop() {
+            assert_eq!(q.pop(), Some(b));
+        }
+        assert_eq!(q.pop(), None);
+        assert!(
+            saw_sorted && saw_heap,
+            "sorted {saw_sorted}, heap {saw_heap}"
+        );
+    }
+
+    #[test]
     fn same_time_events_come_out_by_tie() {
         let mut q = CalendarQueue::new();
         for tie in (0..10_000u64).rev() {
