@@ -176,20 +176,23 @@ const MIN_BUCKETS: usize = 16;
 const TARGET_PER_BUCKET: u64 = 32;
 /// Fraction of the pending future the ring covers; later events wait in the far heap.
 const COVER: f64 = 0.995;
-/// Largest current slot that takes pushes by sorted insertion; a fuller one sends them to
-/// the `late` heap, which keeps the worst case (every event at one time) at O(log n).
+/// Most items pushed into the current slot that wait in the sorted list of `late`; further
+/// ones wait in its heap, which keeps the worst case (every event at one time) at O(log n).
 const SORTED_INSERT_MAX: usize = 128;
 /// Bucket advances between two checks of the tuning statistics.
 const TUNE_EVERY: u32 = 4096;
 
 /// A calendar queue with a far-future heap, tuned from the pending events themselves.
 ///
-/// Time is cut into slots of `2^shift` ns. The current slot's events sit in a vector sorted
-/// by descending key (`cur`, popped from the end); an event pushed into the current slot
-/// after it was sorted is inserted in place while the slot holds fewer than
-/// `SORTED_INSERT_MAX` events (with lazy timeouts the pending set is small, slots are wide and
-/// most pushes land here), and waits in a heap of keys beside it (`late`) otherwise; the next
-/// `nb - 1` slots are a ring of unsorted buckets with an occupancy bitmap; anything later waits in a binary heap (`far`) until the window reaches it. Pushes
+/// Time is cut into slots of `2^shift` ns. The current slot's events that came from its
+/// bucket sit in a vector sorted by descending key (`cur`, popped from the end); an event
+/// pushed into the current slot after that waits in `late`: its item in a slab, where it stays
+/// until popped, and its key with the slab index in a compact sorted list (or, past
+/// `SORTED_INSERT_MAX` of them, a heap of such keys). With lazy timeouts the pending set is
+/// small, slots are wide and nearly every push lands in `late`, so an insertion moves 24-byte
+/// keys rather than whole events. The next `nb - 1` slots are a ring of unsorted buckets with
+/// an occupancy bitmap; anything later waits in a binary heap (`far`) until the window
+/// reaches it. Pushes
 /// and pops are O(1) on average while the tuning holds, and never worse than a heap's
 /// O(log n) when it does not (for example when every event has the same time). Retuning
 /// rebuilds the structure in O(n) when the population doubles or halves, when buckets grow
@@ -294,15 +297,7 @@ impl<T: Keyed> CalendarQueue<T> {
     fn place(&mut self, item: T) {
         let slot = item.time() >> self.shift;
         if slot <= self.cur_slot {
-            if self.cur.len() < SORTED_INSERT_MAX {
-                // Into the sorted current slot. New events mostly fall near its front (the
-                // end of `cur`), so the move is short, and popping stays a `Vec::pop`.
-                let key = item.key();
-                let at = self.cur.partition_point(|r| r.0.key() > key);
-                self.cur.insert(at, Rev(item));
-            } else {
-                self.late.push(item);
-            }
+            self.late.push(item);
         } else if slot - self.cur_slot < self.nb() {
             let idx = (slot & self.mask) as usize;
             self.buckets[idx].push(Rev(item));
@@ -444,29 +439,39 @@ impl<T: Keyed> CalendarQueue<T> {
         }
     }
 
+    /// The smallest key of the current slot and where it waits: `cur`, or `late`'s sorted
+    /// list or heap. `None` when the current slot is empty.
+    #[inline]
+    fn min_source(&self) -> Option<(u128, Source)> {
+        let mut best = self.cur.last().map(|r| (r.0.key(), Source::Cur));
+        if let Some(k) = self.late.sorted_key() {
+            if best.is_none_or(|(b, _)| k < b) {
+                best = Some((k, Source::Sorted));
+            }
+        }
+        if let Some(k) = self.late.heap_key() {
+            if best.is_none_or(|(b, _)| k < b) {
+                best = Some((k, Source::Heap));
+            }
+        }
+        best
+    }
+
     /// The smallest key of the current slot, which must not be empty.
     #[inline]
     fn min_key(&self) -> u128 {
-        match (self.cur.last(), self.late.peek_key()) {
-            (Some(a), Some(b)) => a.0.key().min(b),
-            (Some(a), None) => a.0.key(),
-            (None, Some(b)) => b,
-            (None, None) => unreachable!("min_key on an empty current slot"),
-        }
+        self.min_source()
+            .expect("min_key on an empty current slot")
+            .0
     }
 
-    /// Removes the smallest item of the current slot, which must not be empty.
+    /// Removes the smallest item of the current slot from where `min_source` found it.
     #[inline]
-    fn take_min(&mut self) -> T {
-        let from_late = match (self.cur.last(), self.late.peek_key()) {
-            (Some(a), Some(b)) => b < a.0.key(),
-            (Some(_), None) => false,
-            _ => true,
-        };
-        if from_late {
-            self.late.pop().expect("late is non-empty")
-        } else {
-            self.cur.pop().expect("cur is non-empty").0
+    fn take(&mut self, source: Source) -> T {
+        match source {
+            Source::Cur => self.cur.pop().expect("cur is non-empty").0,
+            Source::Sorted => self.late.pop_sorted(),
+            Source::Heap => self.late.pop_heap(),
         }
     }
 
@@ -512,11 +517,37 @@ impl<T: Keyed> CalendarQueue<T> {
     }
 }
 
-/// Items pushed into the current slot after it was sorted: a binary heap of their keys and
-/// slab indices, so that sifting moves 32-byte entries however large the items are. With a
-/// small pending set (lazy timeouts leave tens of events) the tuner makes slots wide, and
-/// most pushes land here.
+/// Where the smallest item of the current slot waits.
+#[derive(Clone, Copy)]
+enum Source {
+    Cur,
+    Sorted,
+    Heap,
+}
+
+/// The key of an item in `late`'s sorted list and its slab index: 24 bytes, so that inserting
+/// moves a third of what moving events would.
+#[derive(Clone, Copy)]
+struct Near {
+    time: u64,
+    tie: u64,
+    idx: u32,
+}
+
+impl Near {
+    #[inline]
+    fn key(&self) -> u128 {
+        ((self.time as u128) << 64) | self.tie as u128
+    }
+}
+
+/// Items pushed into the current slot after it was sorted. The items stay in a slab from push
+/// to pop; their keys with slab indices wait in a list sorted by descending key (`sorted`, at
+/// most `SORTED_INSERT_MAX` long, popped from the end: new events mostly fall near the
+/// present, so an insertion moves few entries) and, beyond that, in a binary heap (`heap`).
+/// Either way only small entries move, however large the items are.
 struct Late<T> {
+    sorted: Vec<Near>,
     heap: BinaryHeap<std::cmp::Reverse<(u128, u32)>>,
     items: Vec<Option<T>>,
     free: Vec<u32>,
@@ -525,6 +556,7 @@ struct Late<T> {
 impl<T> Default for Late<T> {
     fn default() -> Self {
         Late {
+            sorted: Vec::new(),
             heap: BinaryHeap::new(),
             items: Vec::new(),
             free: Vec::new(),
@@ -546,35 +578,71 @@ impl<T: Keyed> Late<T> {
                 (self.items.len() - 1) as u32
             }
         };
-        self.heap.push(std::cmp::Reverse((key, idx)));
+        if self.sorted.len() < SORTED_INSERT_MAX {
+            // Shift the later-key entries up from the end: new events mostly fall near the
+            // present (the end), so the search and the move are one short pass.
+            let near = Near {
+                time: (key >> 64) as u64,
+                tie: key as u64,
+                idx,
+            };
+            self.sorted.push(near);
+            let v = &mut self.sorted[..];
+            let mut i = v.len() - 1;
+            while i > 0 && v[i - 1].key() < key {
+                v[i] = v[i - 1];
+                i -= 1;
+            }
+            v[i] = near;
+        } else {
+            self.heap.push(std::cmp::Reverse((key, idx)));
+        }
     }
 
     #[inline]
-    fn peek_key(&self) -> Option<u128> {
+    fn sorted_key(&self) -> Option<u128> {
+        self.sorted.last().map(Near::key)
+    }
+
+    #[inline]
+    fn heap_key(&self) -> Option<u128> {
         self.heap.peek().map(|r| r.0.0)
     }
 
     #[inline]
-    fn pop(&mut self) -> Option<T> {
-        let std::cmp::Reverse((_, idx)) = self.heap.pop()?;
+    fn pop_sorted(&mut self) -> T {
+        let idx = self.sorted.pop().expect("sorted is non-empty").idx;
         self.free.push(idx);
-        self.items[idx as usize].take()
+        self.items[idx as usize]
+            .take()
+            .expect("a sorted entry's item")
+    }
+
+    #[inline]
+    fn pop_heap(&mut self) -> T {
+        let idx = self.heap.pop().expect("heap is non-empty").0.1;
+        self.free.push(idx);
+        self.items[idx as usize]
+            .take()
+            .expect("a heap entry's item")
     }
 
     #[inline]
     fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.sorted.is_empty() && self.heap.is_empty()
     }
 
-    /// Moves every item into `out` (in no particular order) and empties the heap.
+    /// Moves every item into `out` (in no particular order) and empties the set.
     fn drain_into(&mut self, out: &mut Vec<T>) {
+        self.sorted.clear();
         self.heap.clear();
         self.free.clear();
         out.extend(self.items.drain(..).flatten());
     }
 
     fn memory_bytes(&self) -> usize {
-        self.heap.capacity() * std::mem::size_of::<(u128, u32)>()
+        self.sorted.capacity() * std::mem::size_of::<Near>()
+            + self.heap.capacity() * std::mem::size_of::<(u128, u32)>()
             + self.items.capacity() * std::mem::size_of::<Option<T>>()
             + self.free.capacity() * 4
     }
@@ -618,8 +686,9 @@ impl<T: Keyed> EventSet<T> for CalendarQueue<T> {
         if !self.ensure_current() {
             return None;
         }
+        let (_, source) = self.min_source()?;
         self.len -= 1;
-        Some(self.take_min())
+        Some(self.take(source))
     }
 
     #[inline]
@@ -640,11 +709,12 @@ impl<T: Keyed> EventSet<T> for CalendarQueue<T> {
         if !self.ensure_current() {
             return None;
         }
-        if ((self.min_key() >> 64) as u64) >= end {
+        let (key, source) = self.min_source()?;
+        if ((key >> 64) as u64) >= end {
             return None;
         }
         self.len -= 1;
-        Some(self.take_min())
+        Some(self.take(source))
     }
 }
 
@@ -757,6 +827,57 @@ mod tests {
             q.push(k(e.time() + exponential_nanos(&mut r, 1e9), tie));
         }
         assert!(q.far_pushes - far_before < 1_000);
+    }
+
+    #[test]
+    fn pushes_into_the_current_slot_use_the_sorted_keys_and_the_overflow_heap_in_order() {
+        // Every event within one wide slot: after the first advance, pushes land in `late`,
+        // first in its sorted keys, then (past SORTED_INSERT_MAX) in its heap, interleaved
+        // with the slot's own sorted events. The pops must match a binary heap's.
+        let mut q = CalendarQueue::new();
+        let mut reference = StdHeap::default();
+        let mut r = entity_stream(11, 11);
+        let mut tie = 0u64;
+        for _ in 0..50 {
+            tie += 1;
+            let e = k(below(&mut r, 1000), tie);
+            q.push(e);
+            reference.push(e);
+        }
+        let (mut saw_sorted, mut saw_heap) = (false, false);
+        let mut now = 0u64;
+        for i in 0..20_000u64 {
+            // Grow the population past the sorted list's limit, then let it shrink again.
+            let pushes = if i < 5_000 {
+                2
+            } else if i < 10_000 {
+                1
+            } else {
+                i % 2
+            };
+            for _ in 0..pushes {
+                tie += 1;
+                // Ties at the same time as well as later times, all within the slot.
+                let e = k(now + below(&mut r, 4), 1_000_000 - tie);
+                q.push(e);
+                reference.push(e);
+            }
+            saw_sorted |= !q.late.sorted.is_empty();
+            saw_heap |= !q.late.heap.is_empty();
+            let (Some(a), Some(b)) = (q.pop(), reference.pop()) else {
+                break;
+            };
+            assert_eq!(a, b, "pop {i}");
+            now = a.time();
+        }
+        while let Some(b) = reference.pop() {
+            assert_eq!(q.pop(), Some(b));
+        }
+        assert_eq!(q.pop(), None);
+        assert!(
+            saw_sorted && saw_heap,
+            "sorted {saw_sorted}, heap {saw_heap}"
+        );
     }
 
     #[test]
