@@ -90,13 +90,12 @@ impl Histogram {
         if other.count == 0 {
             return;
         }
-        if let Some((lo, hi)) = other.nonzero().next().zip(other.nonzero().last()) {
-            // Widen once to the other's range, then add bin by bin.
-            self.slot(lo.0);
-            self.slot(hi.0);
-        }
-        for (i, c) in other.nonzero() {
-            self.bins[i - self.first] += c;
+        // Widen to the other's stored range, then add bin by bin.
+        let (lo, n) = (other.first, other.bins.len());
+        self.slot(lo);
+        self.slot(lo + n - 1);
+        for (j, &c) in other.bins.iter().enumerate() {
+            self.bins[lo + j - self.first] += c;
         }
         self.count += other.count;
         self.sum += other.sum;

@@ -488,11 +488,7 @@ impl Node {
             return;
         };
         let factor = self.traffic_factor(w, c, cx.now().0);
-        let target = if factor == 1.0 {
-            p.users
-        } else {
-            ((p.users as f64 * factor).round() as u32).max(1)
-        };
+        let target = ((p.users as f64 * factor).round() as u32).max(1);
         if self.population > target {
             self.population -= 1;
             return;

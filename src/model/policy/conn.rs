@@ -616,6 +616,19 @@ impl Node {
         }
     }
 
+    /// Connection `id` is to be retired as `retire` says: at once when idle, when its call or
+    /// handshake ends otherwise.
+    fn conn_mark(&mut self, w: &World, cx: &mut Cx, id: u32, retire: Retire, spec: &ConnSpec) {
+        let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
+            return;
+        };
+        let c = &mut self.pools.as_mut().expect("pools").pools[p].conns[k];
+        match c.state {
+            State::Busy { .. } | State::Opening { .. } => c.retire = retire,
+            State::Idle { .. } => self.conn_retire(w, cx, p, k, retire, spec),
+        }
+    }
+
     /// A replica among the pool's members.
     fn member(&mut self, w: &World, cx: &mut Cx, p: usize, group: usize) -> EntityId {
         let pool = &self.pools.as_ref().expect("pools").pools[p];
@@ -867,14 +880,7 @@ impl Node {
         };
         let moved = todo.len();
         for (id, retire) in todo {
-            let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
-                continue;
-            };
-            let c = &mut self.pools.as_mut().expect("pools").pools[p].conns[k];
-            match c.state {
-                State::Busy { .. } | State::Opening { .. } => c.retire = retire,
-                State::Idle { .. } => self.conn_retire(w, cx, p, k, retire, spec),
-            }
+            self.conn_mark(w, cx, id, retire, spec);
         }
         let detail = format!(
             "{}: {moved} of {n} connections {what} (replica {})",
@@ -1033,18 +1039,7 @@ impl Node {
         let share = (spec.rebalance * n as f64).round() as usize;
         let ids: Vec<u32> = pool.conns.iter().take(share).map(|c| c.id).collect();
         for id in ids {
-            let Some((p, k)) = self.pools.as_ref().and_then(|ps| ps.find(id)) else {
-                continue;
-            };
-            let c = &mut self.pools.as_mut().expect("pools").pools[p].conns[k];
-            match c.state {
-                State::Busy { .. } | State::Opening { .. } => c.retire = Retire::Random,
-                State::Idle { .. } => {
-                    self.conn_close(w, cx, p, k);
-                    let to = self.member(w, cx, p, group);
-                    self.conn_open(w, cx, p, to, (u32::MAX, 0), spec);
-                }
-            }
+            self.conn_mark(w, cx, id, Retire::Random, spec);
         }
         let detail = format!(
             "{}: {share} of {n} connections reopened over {} replicas",
