@@ -955,6 +955,32 @@ fn aws_2021_a_longer_back_off_ends_the_storm_before_the_sources_are_disabled() {
     assert!(worst < 0.95, "the 1 s back-off's worst minute: {worst}");
 }
 
+#[test]
+fn aws_2021_a_second_provider_behind_dns_failover_keeps_the_smart_home_tenant_up() {
+    // The tenant's DNS probes its AWS deployment deeply (through the app, AWS's APIs and the
+    // congested devices) every 10 s with a 2 s timeout: three slow probes after the wave move
+    // its name to the same app on another cloud, and its users stop seeing AWS's errors.
+    let failover = [
+        r#"components.tenant-dns.records.0.targets=["smart-home-app","smart-home-alt"]"#,
+        r#"components.tenant-dns.health_check={kind="deep",interval="10s",timeout="2s",unhealthy=3,healthy=3}"#,
+    ];
+    let (base, b) = aws_2021(&[]);
+    let (s, r) = aws_2021(&failover);
+    // Without it: no health check, no failover, the tenant loses requests through the storm.
+    assert!(b.log.iter().all(|e| e.kind != "health_down"));
+    assert_eq!(base.components["smart-home-alt"].arrivals, 0);
+    let before = availability(&b, "smart-home", 31, 90);
+    // With it: the AWS deployment is judged down within a minute of the wave (measured 26 s).
+    let down = first(&r, "health_down");
+    assert!((1800.0..1860.0).contains(&down), "{down}");
+    assert!(s.components["smart-home-alt"].arrivals > 0);
+    let after = availability(&r, "smart-home", 31, 90);
+    assert!(after > 0.999 && before < 0.995, "{before} -> {after}");
+    // The other tenants do not have a second provider: unchanged within noise.
+    let banking = |s: &Summary| s.clients["banking"].availability;
+    assert!((banking(&s) - banking(&base)).abs() < 0.002);
+}
+
 // ---- dns-ttl-failover.toml ------------------------------------------------------------------
 
 const DNS_TTL: &str = "dns-ttl-failover.toml";
