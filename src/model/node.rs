@@ -694,11 +694,20 @@ impl Node {
 
     #[inline]
     pub(crate) fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
-        match &w.servers[self.group] {
-            // Its group's settings, looked up once when the world was built.
-            Some(s) if self.ops.config.is_none() => s,
-            _ => self.kind(w).server().expect("servers have server settings"),
+        // Its group's settings, looked up once when the world was built.
+        if self.ops.config.is_none()
+            && let Some(s) = &w.servers[self.group]
+        {
+            return s;
         }
+        self.live_server(w)
+    }
+
+    /// `server` under a config change: the settings it runs now.
+    #[cold]
+    #[inline(never)]
+    fn live_server<'w>(&self, w: &'w World) -> &'w ServerSpec {
+        self.kind(w).server().expect("servers have server settings")
     }
 
     /// Closes the books at the end of the run: busy time up to `end` is accounted, so workers

@@ -467,11 +467,12 @@ impl World {
 ///
 /// A group folds when its step after service sends nothing but requests and answers, at once
 /// (load balancers and proxies without a concurrency limit, firewalls without a connection
-/// table limit, caches, resolvers, authoritative DNS and storage), and nothing can take it
-/// down or change its settings at a time not known in advance (no config change reaches it,
-/// no restart or clear_gossip action and no autoscaler acts on it). A step whose service
-/// time is drawn as 0 is not folded. Crashes, hangs and other replica faults at fixed times and random
-/// failures are known when the world is built: they are the disruptions.
+/// table limit, caches, resolvers, authoritative DNS, storage and services that call
+/// nothing), and nothing can take it down or change its settings at a time not known in
+/// advance (no config change reaches it, no restart or clear_gossip action and no autoscaler
+/// acts on it). A step whose service time is drawn as 0 is not folded. Crashes, hangs and
+/// other replica faults at fixed times and random failures are known when the world is
+/// built: they are the disruptions.
 fn fold_plan(
     spec: &Spec,
     entities: &[EntityInfo],
@@ -508,6 +509,8 @@ fn fold_plan(
                 | KindSpec::Resolver(_)
                 | KindSpec::Dns(_)
                 | KindSpec::Storage(_) => true,
+                // A service that calls nothing answers when its service ends.
+                KindSpec::Service(s) => s.calls.is_empty(),
                 _ => false,
             };
             plain && !dynamic(g)
@@ -707,6 +710,55 @@ mttr = { dist = "exponential", mean = "2s" }
                 .1;
             assert!(fw.iter().map(|b| b.wait_ns).sum::<f64>() > 0.0);
         }
+    }
+
+    #[test]
+    fn a_service_that_calls_nothing_folds_like_the_other_kinds() {
+        // An M/M/4 queue at utilisation 0.9 (drawn service times: workers come free out of
+        // order, requests often wait), with a crash and random failures of the service.
+        let text = r#"
+[scenario]
+name = "leaf"
+duration = "2m"
+seed = 3
+bucket = "10s"
+
+[components.users]
+kind = "client"
+rate = 1800.0
+target = "api"
+timeout = "2s"
+
+[components.api]
+kind = "service"
+replicas = 2
+workers = 4
+queue = 100
+service_time = { dist = "exponential", mean = "4ms" }
+
+[[faults]]
+name = "api down"
+kind = "crash"
+target = "api"
+at = "40s"
+duration = "15s"
+
+[[failures]]
+target = "api"
+mtbf = { dist = "exponential", mean = "20s" }
+mttr = { dist = "exponential", mean = "2s" }
+"#;
+        let folded = run_it(text, true, 1);
+        let unfolded = run_it(text, false, 1);
+        assert!(folded.events < unfolded.events);
+        assert_eq!(series(&folded), series(&unfolded));
+        let api = folded
+            .server_series()
+            .find(|(g, _)| g.name == "api")
+            .unwrap()
+            .1;
+        assert!(api.iter().map(|b| b.wait_ns).sum::<f64>() > 0.0);
+        assert!(api.iter().map(|b| b.dropped).sum::<u64>() > 0);
     }
 
     #[test]
