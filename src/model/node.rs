@@ -575,8 +575,10 @@ impl Node {
         let call_deadline = call.deadline;
         let slot = self.calls.insert(gen_, call);
         // Lazily: most calls end long before their deadline, which then never becomes an
-        // event of its own; one timer covers the earliest deadline still open.
-        if let Some(at) = self.deadlines.add(cx.now().0, call_deadline, slot, gen_) {
+        // event of its own; one timer covers the earliest deadline still open. Added as of
+        // when the call leaves, so that calls with one timeout share a lane.
+        let leaves = cx.now().0 + self.defer;
+        if let Some(at) = self.deadlines.add(leaves, call_deadline, slot, gen_) {
             send_self(cx, at - cx.now().0, Timer::CallDeadlines);
         }
         if self.limit_admit(w, cx, slot, gen_) {
@@ -694,11 +696,20 @@ impl Node {
 
     #[inline]
     pub(crate) fn server<'w>(&self, w: &'w World) -> &'w ServerSpec {
-        match &w.servers[self.group] {
-            // Its group's settings, looked up once when the world was built.
-            Some(s) if self.ops.config.is_none() => s,
-            _ => self.kind(w).server().expect("servers have server settings"),
+        // Its group's settings, looked up once when the world was built.
+        if self.ops.config.is_none()
+            && let Some(s) = &w.servers[self.group]
+        {
+            return s;
         }
+        self.live_server(w)
+    }
+
+    /// `server` under a config change: the settings it runs now.
+    #[cold]
+    #[inline(never)]
+    fn live_server<'w>(&self, w: &'w World) -> &'w ServerSpec {
+        self.kind(w).server().expect("servers have server settings")
     }
 
     /// Closes the books at the end of the run: busy time up to `end` is accounted, so workers
@@ -958,6 +969,14 @@ impl Node {
         }
         let plain = gossip_entries.is_none() && !relayed;
         if self.may_fold(w, now, d, plain) {
+            if w.hold[self.group] {
+                // Folded, holding: the calls leave `d` later and the job keeps its worker
+                // until it answers, as it would have.
+                self.defer = d;
+                self.on_service_done(w, cx, slot, gen_);
+                self.defer = 0;
+                return;
+            }
             // Folded: the step after service runs now, and what it sends leaves `d` later,
             // when the service would have ended; the worker stays busy until then.
             if let Some(job) = self.jobs.get_mut(slot, gen_) {

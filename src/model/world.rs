@@ -53,6 +53,10 @@ pub struct World {
     /// Per group: whether its service steps are folded into the delay of what they send
     /// (`Node::start_job`).
     pub fold: Vec<bool>,
+    /// Per group: whether a folded step's worker stays with its job after the step (a service
+    /// that calls others holds its worker until it answers) instead of coming free when its
+    /// service ends.
+    pub hold: Vec<bool>,
     /// Per entity: the sorted times at which a fixed-time replica fault starts or ends on it,
     /// or one of its random failures begins. A service step is folded only when none falls
     /// within it, so a folded request is never one a crash would have lost.
@@ -274,6 +278,11 @@ impl World {
             });
         }
         let (fold, disruptions) = fold_plan(&spec, &entities, &outages);
+        let hold = spec
+            .groups
+            .iter()
+            .map(|g| matches!(&g.kind, KindSpec::Service(s) if !s.calls.is_empty()))
+            .collect();
         let servers = spec
             .groups
             .iter()
@@ -298,6 +307,7 @@ impl World {
             link_faults,
             outages,
             fold,
+            hold,
             disruptions,
             servers,
         };
@@ -467,11 +477,12 @@ impl World {
 ///
 /// A group folds when its step after service sends nothing but requests and answers, at once
 /// (load balancers and proxies without a concurrency limit, firewalls without a connection
-/// table limit, caches, resolvers, authoritative DNS and storage), and nothing can take it
-/// down or change its settings at a time not known in advance (no config change reaches it,
-/// no restart or clear_gossip action and no autoscaler acts on it). A step whose service
-/// time is drawn as 0 is not folded. Crashes, hangs and other replica faults at fixed times and random
-/// failures are known when the world is built: they are the disruptions.
+/// table limit, caches, resolvers, authoritative DNS, storage and services that call others
+/// whose calls no breaker, limit, pool or budget judges), and nothing can take it down or
+/// change its settings at a time not known in advance (no config change reaches it, no
+/// restart or clear_gossip action and no autoscaler acts on it). A step whose service time is
+/// drawn as 0 is not folded. Crashes, hangs and other replica faults at fixed times and
+/// random failures are known when the world is built: they are the disruptions.
 fn fold_plan(
     spec: &Spec,
     entities: &[EntityInfo],
@@ -485,6 +496,10 @@ fn fold_plan(
             vec![Vec::new(); entities.len()],
         );
     }
+    #[cfg(test)]
+    let no_hold = NO_HOLD.with(|f| f.get());
+    #[cfg(not(test))]
+    let no_hold = false;
     let dynamic = |g: usize| {
         let config = spec.faults.iter().any(|f| {
             matches!(f.kind, FaultKind::ConfigChange { .. })
@@ -508,6 +523,22 @@ fn fold_plan(
                 | KindSpec::Resolver(_)
                 | KindSpec::Dns(_)
                 | KindSpec::Storage(_) => true,
+                // A service that calls others sends its first calls when its service ends
+                // (holding its worker until it answers), unless a breaker, a concurrency
+                // limit, pooled connections or a retry budget would judge them by what
+                // happens while it serves. One that calls nothing does not fold: on M/M/10
+                // its releases cost more than the ServiceDone events they replace.
+                KindSpec::Service(s) => {
+                    !no_hold
+                        && !s.calls.is_empty()
+                        && s.circuit_breaker.is_none()
+                        && s.connections.is_none()
+                        && s.calls.iter().all(|c| {
+                            c.concurrency_limit.is_none()
+                                && c.retry.budget.is_none()
+                                && matches!(c.target, Target::Group(_))
+                        })
+                }
                 _ => false,
             };
             plain && !dynamic(g)
@@ -595,19 +626,22 @@ mod bucket_tests {
 thread_local! {
     /// Tests only: build worlds without folding, to compare against the unfolded steps.
     pub(crate) static NO_FOLD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Tests only: services that call others do not fold (`World::hold`).
+    pub(crate) static NO_HOLD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[cfg(test)]
 mod fold_tests {
-    use super::NO_FOLD;
+    use super::{NO_FOLD, NO_HOLD};
     use crate::model::{RunOptions, RunResult, run};
     use crate::scenario::parse;
 
     /// Users through a firewall to a service backed by quorum storage (the firewall's and
     /// storage's steps draw nothing at random, so folding them leaves every entity's draws
-    /// where they were). Two firewall workers of 1 ms for 1,800 requests a second: requests
-    /// often wait for a worker; storage's service times are drawn, so its workers come free
-    /// out of order.
+    /// where they were; the service, whose calls' picks would move among its drawn service
+    /// times, is kept from folding by `NO_HOLD`). Two firewall workers of 1 ms for 1,800
+    /// requests a second: requests often wait for a worker; storage's service times are
+    /// drawn, so its workers come free out of order.
     const BASE: &str = r#"
 [scenario]
 name = "fold"
@@ -646,10 +680,22 @@ write_quorum = 2
 "#;
 
     fn run_it(text: &str, fold: bool, threads: usize) -> RunResult {
-        NO_FOLD.with(|f| f.set(!fold));
+        NO_HOLD.with(|f| f.set(true));
+        let r = run_with(text, !fold, threads);
+        NO_HOLD.with(|f| f.set(false));
+        r
+    }
+
+    /// A run with no folding (`no_fold`), or with every group folding that may.
+    fn run_with(text: &str, no_fold: bool, threads: usize) -> RunResult {
+        NO_FOLD.with(|f| f.set(no_fold));
         let spec = parse(text, "fold.toml").expect("valid");
         let world = super::World::new(spec.clone());
-        assert_eq!(world.fold[1], fold, "the firewall folds: {fold}");
+        assert_eq!(
+            world.fold[1], !no_fold,
+            "the second group folds: {}",
+            !no_fold
+        );
         let r = run(spec, &RunOptions::threads(threads), &mut |_| {}).expect("runs");
         NO_FOLD.with(|f| f.set(false));
         r
@@ -710,6 +756,41 @@ mttr = { dist = "exponential", mean = "2s" }
     }
 
     #[test]
+    fn a_held_step_gives_what_its_service_done_event_gave() {
+        // A constant service time keeps the service's picks of a storage replica in the
+        // order they had; the firewall and storage fold in both runs. With a crash of the
+        // service and its random failures, and without.
+        let text = BASE.replace(
+            r#"service_time = { dist = "exponential", mean = "5ms" }"#,
+            r#"service_time = "5ms""#,
+        );
+        let faults = r#"
+[[faults]]
+name = "api down"
+kind = "crash"
+target = "api"
+at = "40s"
+duration = "15s"
+
+[[failures]]
+target = "api"
+mtbf = { dist = "exponential", mean = "20s" }
+mttr = { dist = "exponential", mean = "2s" }
+"#;
+        for text in [text.clone(), format!("{text}{faults}")] {
+            let spec = parse(&text, "fold.toml").expect("valid");
+            let w = super::World::new(spec);
+            assert!(w.fold[2] && w.hold[2], "the service folds, holding");
+            let held = run_with(&text, false, 1);
+            NO_HOLD.with(|f| f.set(true));
+            let unheld = run_with(&text, false, 1);
+            NO_HOLD.with(|f| f.set(false));
+            assert!(held.events < unheld.events);
+            assert_eq!(series(&held), series(&unheld));
+        }
+    }
+
+    #[test]
     fn a_step_is_not_folded_across_a_disruption() {
         // The crash at 40s falls inside a 1 ms step started just before it.
         let text = format!(
@@ -721,6 +802,8 @@ mttr = { dist = "exponential", mean = "2s" }
         assert!(w.fold[1]);
         assert_eq!(w.disruptions[fw], vec![40_000_000_000, 55_000_000_000]);
         // Groups that do not fold keep no disruptions.
-        assert!(!w.fold[2] && w.disruptions[w.first[2] as usize].is_empty());
+        assert!(!w.fold[0] && w.disruptions[w.first[0] as usize].is_empty());
+        // The service folds and holds its workers past the step; the others free them.
+        assert!(w.fold[2] && w.hold[2] && !w.hold[1] && !w.hold[3]);
     }
 }

@@ -149,11 +149,10 @@ pub(crate) fn relay_device(w: &World, me: EntityId, dst: EntityId) -> Option<Ent
             KindSpec::Network(_)
         )
     };
-    let device = if is_device(me) || is_device(dst) {
-        None
-    } else {
-        w.device_between(me, dst)
-    };
+    // Most messages stay in their segment: the device check only when they leave it.
+    let device = w
+        .device_between(me, dst)
+        .filter(|_| !is_device(me) && !is_device(dst));
     device.map(|g| {
         let n = w.replicas(g) as u64;
         let r = splitmix64(((me as u64) << 32) | dst as u64) % n;
