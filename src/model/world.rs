@@ -714,23 +714,30 @@ write_quorum = 2
         (format!("{s:?}"), format!("{c:?}"))
     }
 
-    #[test]
-    fn a_folded_step_gives_what_its_service_done_event_gave() {
-        // With a crash of the firewall mid-run (requests in service when it goes down must
-        // not reach the service) and random failures of it, and without faults.
-        let faults = r#"
+    /// A crash of `target` from 40 s for 15 s, and random failures of its replicas.
+    fn crash_and_failures(target: &str) -> String {
+        format!(
+            r#"
 [[faults]]
-name = "fw down"
+name = "{target} down"
 kind = "crash"
-target = "fw"
+target = "{target}"
 at = "40s"
 duration = "15s"
 
 [[failures]]
-target = "fw"
-mtbf = { dist = "exponential", mean = "20s" }
-mttr = { dist = "exponential", mean = "2s" }
-"#;
+target = "{target}"
+mtbf = {{ dist = "exponential", mean = "20s" }}
+mttr = {{ dist = "exponential", mean = "2s" }}
+"#
+        )
+    }
+
+    #[test]
+    fn a_folded_step_gives_what_its_service_done_event_gave() {
+        // With a crash of the firewall mid-run (requests in service when it goes down must
+        // not reach the service) and random failures of it, and without faults.
+        let faults = crash_and_failures("fw");
         for text in [BASE.to_owned(), format!("{BASE}{faults}")] {
             let folded = run_it(&text, true, 1);
             let unfolded = run_it(&text, false, 1);
@@ -764,19 +771,7 @@ mttr = { dist = "exponential", mean = "2s" }
             r#"service_time = { dist = "exponential", mean = "5ms" }"#,
             r#"service_time = "5ms""#,
         );
-        let faults = r#"
-[[faults]]
-name = "api down"
-kind = "crash"
-target = "api"
-at = "40s"
-duration = "15s"
-
-[[failures]]
-target = "api"
-mtbf = { dist = "exponential", mean = "20s" }
-mttr = { dist = "exponential", mean = "2s" }
-"#;
+        let faults = crash_and_failures("api");
         for text in [text.clone(), format!("{text}{faults}")] {
             let spec = parse(&text, "fold.toml").expect("valid");
             let w = super::World::new(spec);
