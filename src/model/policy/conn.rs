@@ -62,6 +62,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::engine::rng::{below, unit_f64};
 use crate::engine::{EntityId, SimTime};
+use crate::model::kinds::client::ClientSpec;
 use crate::model::msg::{ConnMsg, ConnOp, Msg, Timer};
 use crate::model::node::{Call, Cx, Node, Outcome, Owner, send_self, transmit};
 use crate::model::settings::{Count, Duration, Fraction, Opt, PosDuration};
@@ -236,6 +237,15 @@ pub(crate) fn spec_of(kind: &KindSpec) -> Option<&ConnSpec> {
     match kind {
         KindSpec::Client(c) => c.connections.as_ref(),
         KindSpec::Service(s) => s.connections.as_ref(),
+        _ => None,
+    }
+}
+
+/// A client's settings with its pool settings, if it pools: `min_idle` connections are a
+/// client's, kept open and reopened with its retry back-off.
+fn client_pools(kind: &KindSpec) -> Option<(&ClientSpec, &ConnSpec)> {
+    match kind {
+        KindSpec::Client(c) => c.connections.as_ref().map(|spec| (c, spec)),
         _ => None,
     }
 }
@@ -475,10 +485,7 @@ impl Node {
     /// that timed out, or a call that timed out on its connection: a client with back-off
     /// does not reconnect into the congestion that lost it at once).
     fn conn_keep(&mut self, w: &World, cx: &mut Cx, p: usize) {
-        let KindSpec::Client(c) = self.kind(w) else {
-            return;
-        };
-        let Some(spec) = c.connections.as_ref() else {
+        let Some((c, spec)) = client_pools(self.kind(w)) else {
             return;
         };
         let pool = &mut self.pools.as_mut().expect("pools").pools[p];
@@ -498,12 +505,10 @@ impl Node {
 
     /// Opens a client's `min_idle` connections over its first `idle_timeout` (at start).
     pub(crate) fn conn_start(&mut self, w: &World, cx: &mut Cx) {
-        let KindSpec::Client(c) = self.kind(w) else {
+        let Some((c, spec)) = client_pools(self.kind(w)) else {
             return;
         };
-        let (Some(spec), crate::model::spec::Target::Group(g)) =
-            (c.connections.as_ref(), &c.target)
-        else {
+        let crate::model::spec::Target::Group(g) = &c.target else {
             return;
         };
         for _ in 0..spec.kept() {
@@ -515,10 +520,7 @@ impl Node {
     /// One `min_idle` connection opens (at start, or to replace a lost one: then as many as
     /// are missing).
     pub(crate) fn on_conn_warm(&mut self, w: &World, cx: &mut Cx, group: u32, all: bool) {
-        let KindSpec::Client(c) = self.kind(w) else {
-            return;
-        };
-        let Some(spec) = c.connections.as_ref() else {
+        let Some((_, spec)) = client_pools(self.kind(w)) else {
             return;
         };
         if self.crashed {
@@ -1006,13 +1008,10 @@ impl Node {
         if self.pools.as_ref().expect("pools").pools[p].conns[k].state != (State::Idle { since }) {
             return;
         }
-        let keep = match self.kind(w) {
-            KindSpec::Client(c) => c.connections.as_ref().map_or(0, ConnSpec::kept),
-            _ => 0,
-        };
+        let keep = client_pools(self.kind(w)).map_or(0, |(_, spec)| spec.kept());
         let spec = spec_of(self.kind(w));
-        let n = self.pools.as_ref().expect("pools").pools[p].conns.len();
-        let opened = self.pools.as_ref().expect("pools").pools[p].conns[k].opened;
+        let pool = &self.pools.as_ref().expect("pools").pools[p];
+        let (n, opened) = (pool.conns.len(), pool.conns[k].opened);
         let old = spec
             .and_then(|s| s.max_lifetime)
             .is_some_and(|m| cx.now().0.saturating_sub(opened) >= m.0);
